@@ -1,0 +1,3 @@
+"""lrlab: a desktop learning-rate lab."""
+
+__version__ = "0.1.0"

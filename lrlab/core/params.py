@@ -1,0 +1,342 @@
+"""Declarative parameters and validation that reports every problem at once.
+
+Every user-facing object in lrlab (run specs, schedules, datasets, optimizers,
+edits) is plain JSON data described by a tuple of :class:`Param`. One parser
+walks the data, fills defaults, rejects unknown keys and collects *all* the
+problems with their field paths, so the GUI can mark every bad field inline and
+the CLI can print them together. Messages read like
+``optimizer.lr: must be a finite number > 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SpecError(ValueError):
+    """Invalid user data. ``problems`` holds one ``(path, message)`` per problem."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]):
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in self.problems))
+
+    def first_line(self) -> str:
+        """The first problem, plus how many more there are: for one-line CLI errors."""
+        path, msg = self.problems[0]
+        line = f"{path}: {msg}" if path else msg
+        if len(self.problems) > 1:
+            line += f" (and {len(self.problems) - 1} more problem(s))"
+        return line
+
+
+class Problems:
+    """Collects ``(path, message)`` pairs while a parser walks nested data."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append((path, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError(self.items)
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def show(value: Any) -> str:
+    """A value as the user typed it (JSON), for 'got ...' in messages."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f", did you mean '{close[0]}'?" if close else ""
+
+
+def unknown(value: Any, options: Sequence[str]) -> str:
+    """``unknown 'cosin', did you mean 'cosine'?`` or the list of what is allowed."""
+    shown = f"'{value}'" if isinstance(value, str) else show(value)
+    hint = did_you_mean(value, options) if isinstance(value, str) else ""
+    return f"unknown {shown}{hint}" if hint else f"unknown {shown} (one of: {', '.join(options)})"
+
+
+INVALID = object()  # a checker's "could not parse" marker
+
+
+class Check:
+    """Turns a raw JSON value into a valid Python value, or reports why not."""
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        raise NotImplementedError
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+@dataclass(frozen=True)
+class Num(Check):
+    """A finite number (``integer=True``: a whole number) within optional bounds."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    integer: bool = False
+
+    def describe(self) -> str:
+        what = "an integer" if self.integer else "a finite number"
+        bounds = [f"{op} {_fmt(b)}" for op, b in ((">", self.gt), (">=", self.ge),
+                                                 ("<", self.lt), ("<=", self.le)) if b is not None]
+        if len(bounds) == 2 and self.ge is not None and self.le is not None:
+            return f"must be {what} in [{_fmt(self.ge)}, {_fmt(self.le)}]"
+        return f"must be {what}" + (" " + " and ".join(bounds) if bounds else "")
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and self.integer:
+            ok = float(value).is_integer() if isinstance(value, float) else True
+        if ok:
+            ok = math.isfinite(value)
+        if ok:
+            ok = ((self.gt is None or value > self.gt) and (self.ge is None or value >= self.ge)
+                  and (self.lt is None or value < self.lt) and (self.le is None or value <= self.le))
+        if not ok:
+            problems.add(path, f"{self.describe()}, got {show(value)}")
+            return INVALID
+        return int(value) if self.integer else float(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+@dataclass(frozen=True)
+class Bool(Check):
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, bool):
+            problems.add(path, f"must be true or false, got {show(value)}")
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(Check):
+    options: tuple[str, ...]
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, str) or value not in self.options:
+            problems.add(path, unknown(value, self.options))
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class Text(Check):
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, str):
+            problems.add(path, f"must be a string, got {show(value)}")
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class AnyObject(Check):
+    """A JSON object checked later, by whoever knows what it may hold."""
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, Mapping):
+            problems.add(path, f"must be an object, got {show(value)}")
+            return INVALID
+        return dict(value)
+
+
+@dataclass(frozen=True)
+class Optional(Check):
+    """``null`` or what ``inner`` accepts; ``null`` means "automatic"."""
+
+    inner: Check
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        return None if value is None else self.inner.parse(value, path, problems)
+
+    def dump(self, value: Any) -> Any:
+        return None if value is None else self.inner.dump(value)
+
+
+@dataclass(frozen=True)
+class ListOf(Check):
+    """A JSON list of ``item``; ``increasing`` demands strictly increasing values."""
+
+    item: Check
+    min_len: int = 0
+    max_len: int | None = None
+    increasing: bool = False
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, list):
+            problems.add(path, f"must be a list, got {show(value)}")
+            return INVALID
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
+            size = (f"exactly {self.min_len}" if self.max_len == self.min_len
+                    else f"at least {self.min_len}")
+            problems.add(path, f"must have {size} item(s), got {len(value)}")
+            return INVALID
+        out = [self.item.parse(v, join(path, i), problems) for i, v in enumerate(value)]
+        if any(v is INVALID for v in out):
+            return INVALID
+        if self.increasing and any(b <= a for a, b in itertools.pairwise(out)):
+            problems.add(path, f"must be strictly increasing, got {show(value)}")
+            return INVALID
+        return tuple(out)
+
+    def dump(self, value: Any) -> Any:
+        return [self.item.dump(v) for v in value]
+
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One named field: how to check it, its default (or REQUIRED) and a help text."""
+
+    name: str
+    check: Check
+    default: Any = REQUIRED
+    help: str = ""
+
+
+def parse_fields(data: Any, path: str, params: Sequence[Param], problems: Problems,
+                 ignore: Sequence[str] = ()) -> dict[str, Any]:
+    """Check a JSON object against ``params``; defaults fill what is missing."""
+    if not isinstance(data, Mapping):
+        problems.add(path, f"must be an object, got {show(data)}")
+        return {}
+    names = [p.name for p in params]
+    for key in data:
+        if key not in names and key not in ignore:
+            problems.add(join(path, key), f"unknown field{did_you_mean(key, names)}"
+                                          f" (allowed: {', '.join(names) or 'none'})")
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.name in data:
+            value = p.check.parse(data[p.name], join(path, p.name), problems)
+            if value is not INVALID:
+                out[p.name] = value
+        elif p.default is REQUIRED:
+            problems.add(join(path, p.name), "is required")
+        else:  # defaults are declared as JSON and parsed like user input
+            out[p.name] = p.check.parse(p.default, join(path, p.name), problems)
+    return out
+
+
+def dump_fields(values: Mapping[str, Any], params: Sequence[Param]) -> dict[str, Any]:
+    return {p.name: p.check.dump(values[p.name]) for p in params if p.name in values}
+
+
+@dataclass(frozen=True)
+class Kinded:
+    """A validated object chosen by a tag (``kind`` or ``name``) plus its parameters.
+
+    Immutable and hashable-free on purpose: compare with ``==``, read with ``obj["field"]``.
+    """
+
+    tag: str
+    kind: str
+    params: Mapping[str, Any]
+    registry: Registry = field(repr=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.tag: self.kind, **dump_fields(self.params, self.registry.params_of(self.kind))}
+
+    def replace(self, **changes: Any) -> Kinded:
+        """A copy with some parameters changed, validated again."""
+        data = self.to_json()
+        data.update(changes)
+        return self.registry.parse(data)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Kinded) and self.tag == other.tag
+                and self.to_json() == other.to_json())
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Registry(Check):
+    """A family of kinds (schedules, optimizers, ...) sharing a tag field."""
+
+    def __init__(self, what: str, tag: str = "kind",
+                 check_extra: Callable[[Kinded, str, Problems], None] | None = None):
+        self.what = what
+        self.tag = tag
+        self._params: dict[str, tuple[Param, ...]] = {}
+        self.docs: dict[str, str] = {}
+        self.check_extra = check_extra
+
+    def register(self, kind: str, params: Sequence[Param], doc: str = "") -> None:
+        self._params[kind] = tuple(params)
+        self.docs[kind] = doc
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._params)
+
+    def params_of(self, kind: str) -> tuple[Param, ...]:
+        return self._params[kind]
+
+    def parse(self, value: Any, path: str = "", problems: Problems | None = None) -> Any:
+        """Parse a tagged JSON object; raises SpecError when no ``problems`` is passed."""
+        own = problems is None
+        problems = Problems() if own else problems
+        result = self._parse(value, path, problems)
+        if own:
+            problems.raise_if_any()
+        return result
+
+    def _parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, Mapping):
+            problems.add(path, f"must be an object with a '{self.tag}' field, got {show(value)}")
+            return INVALID
+        kind = value.get(self.tag)
+        if kind is None:
+            problems.add(join(path, self.tag),
+                         f"is required (one of: {', '.join(self.kinds)})")
+            return INVALID
+        if not isinstance(kind, str) or kind not in self._params:
+            problems.add(join(path, self.tag), unknown(kind, self.kinds))
+            return INVALID
+        before = len(problems.items)
+        params = parse_fields(value, path, self._params[kind], problems, ignore=(self.tag,))
+        if len(problems.items) > before:
+            return INVALID
+        obj = Kinded(self.tag, kind, params, self)
+        if self.check_extra is not None:
+            self.check_extra(obj, path, problems)
+            if len(problems.items) > before:
+                return INVALID
+        return obj
+
+    def dump(self, value: Any) -> Any:
+        return value.to_json()

@@ -1,0 +1,547 @@
+"""Learning-rate schedules: JSON specs that build pure functions ``step -> lr``.
+
+A schedule spec is data, e.g. ``{"kind": "cosine", "T_max": 2000, "eta_min": 0.0}``;
+:func:`build` turns it and the optimizer's base LR into a callable. Steps count
+from 0: the first optimizer step uses ``lr(0)``. Field names follow
+``torch.optim.lr_scheduler`` so users recognise them, and ``tests/test_schedules.py``
+checks every kind torch has against torch's own scheduler at every step.
+
+Composite schedules (``warmup``, ``sequence``) join simpler ones at step
+boundaries; each later piece sees *local* time ``step - boundary`` (like optax's
+``join_schedules`` and torch's ``SequentialLR``). A run's :class:`Timeline` is a
+base schedule plus the edits a user made mid-run, each starting at a step.
+
+In the formulas below ``t`` is the (local) step, ``base`` the base LR.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lrlab.core.params import (
+    AnyObject,
+    Bool,
+    Choice,
+    Kinded,
+    ListOf,
+    Num,
+    Optional,
+    Param,
+    Problems,
+    Registry,
+    SpecError,
+    join,
+)
+
+
+def _check_nesting(spec: Kinded, path: str, problems: Problems) -> None:
+    """Composite-only rules that a per-field check cannot express."""
+    p = spec.params
+    if spec.kind == "sequence" and len(p["milestones"]) != len(p["schedules"]) - 1:
+        problems.add(join(path, "milestones"),
+                     f"must have one entry fewer than schedules ({len(p['schedules']) - 1}), "
+                     f"got {len(p['milestones'])}")
+    children = (list(p["schedules"]) if spec.kind == "sequence"
+                else [p["then"]] if spec.kind == "warmup" else [])
+    for child in children:
+        if child.kind == "plateau":
+            problems.add(path, "a plateau schedule reacts to validation metrics and can only be "
+                               "the top-level schedule or a mid-run edit, not nested")
+    if spec.kind == "cyclic" and p["base_lr"] is not None and p["max_lr"] <= p["base_lr"]:
+        problems.add(join(path, "max_lr"), f"must be > base_lr ({p['base_lr']}), got {p['max_lr']}")
+    if spec.kind == "onecycle" and p["three_phase"] and p["pct_start"] > 0.5:
+        problems.add(join(path, "pct_start"),
+                     f"must be <= 0.5 with three_phase (two ramps of pct_start each), "
+                     f"got {p['pct_start']}")
+
+
+SCHEDULES = Registry("schedule", "kind", check_extra=_check_nesting)
+_BUILDERS: dict[str, type[Schedule]] = {}
+
+POS = Num(gt=0)
+NONNEG = Num(ge=0)
+STEPS = Num(ge=1, integer=True)
+FACTOR = Num(gt=0, le=1)
+
+
+def schedule_kind(kind: str, *params: Param) -> Callable[[type[Schedule]], type[Schedule]]:
+    """Register a Schedule class under ``kind`` with its declared parameters."""
+
+    def register(cls: type[Schedule]) -> type[Schedule]:
+        SCHEDULES.register(kind, params, doc=(cls.__doc__ or "").strip())
+        _BUILDERS[kind] = cls
+        return cls
+
+    return register
+
+
+def parse_schedule(data: Any, path: str = "schedule") -> Kinded:
+    """Validate a schedule spec; raises SpecError naming every bad field."""
+    return SCHEDULES.parse(data, path)
+
+
+def build(spec: Kinded, base_lr: float) -> Schedule:
+    """The function ``step -> lr`` that ``spec`` describes, for optimizer LR ``base_lr``."""
+    return _BUILDERS[spec.kind](base_lr, **spec.params)
+
+
+class Schedule:
+    """A map from a step (int >= 0) to a learning rate. Pure unless ``stateful``."""
+
+    stateful = False
+
+    def __call__(self, t: int) -> float:
+        raise NotImplementedError
+
+
+@schedule_kind("constant")
+class Constant(Schedule):
+    """lr(t) = base"""
+
+    def __init__(self, base_lr: float):
+        self.base = base_lr
+
+    def __call__(self, t: int) -> float:
+        return self.base
+
+
+@schedule_kind("step", Param("step_size", STEPS, help="steps between decays"),
+               Param("gamma", POS, 0.1, "multiplier at each decay"))
+class StepDecay(Schedule):
+    """lr(t) = base * gamma ** floor(t / step_size)   (torch StepLR)"""
+
+    def __init__(self, base_lr: float, step_size: int, gamma: float):
+        self.base, self.step_size, self.gamma = base_lr, step_size, gamma
+
+    def __call__(self, t: int) -> float:
+        return self.base * self.gamma ** (t // self.step_size)
+
+
+@schedule_kind("multistep",
+               Param("milestones", ListOf(STEPS, min_len=1, increasing=True),
+                     help="steps at which the LR is multiplied by gamma"),
+               Param("gamma", POS, 0.1, "multiplier at each milestone"))
+class MultiStep(Schedule):
+    """lr(t) = base * gamma ** (number of milestones <= t)   (torch MultiStepLR)"""
+
+    def __init__(self, base_lr: float, milestones: Sequence[int], gamma: float):
+        self.base, self.milestones, self.gamma = base_lr, list(milestones), gamma
+
+    def __call__(self, t: int) -> float:
+        return self.base * self.gamma ** bisect.bisect_right(self.milestones, t)
+
+
+@schedule_kind("exponential", Param("gamma", POS, help="multiplier per step"))
+class Exponential(Schedule):
+    """lr(t) = base * gamma ** t   (torch ExponentialLR)"""
+
+    def __init__(self, base_lr: float, gamma: float):
+        self.base, self.gamma = base_lr, gamma
+
+    def __call__(self, t: int) -> float:
+        return self.base * self.gamma ** t
+
+
+def _cosine(base: float, eta_min: float, t: float, period: float) -> float:
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * t / period)) / 2
+
+
+@schedule_kind("cosine", Param("T_max", STEPS, help="steps from base to eta_min"),
+               Param("eta_min", NONNEG, 0.0, "lowest LR"))
+class Cosine(Schedule):
+    """lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2
+    (torch CosineAnnealingLR; past T_max the cosine rises again, as in torch)"""
+
+    def __init__(self, base_lr: float, T_max: int, eta_min: float):
+        self.base, self.T_max, self.eta_min = base_lr, T_max, eta_min
+
+    def __call__(self, t: int) -> float:
+        return _cosine(self.base, self.eta_min, t, self.T_max)
+
+
+@schedule_kind("cosine_restarts", Param("T_0", STEPS, help="length of the first cycle"),
+               Param("T_mult", Num(ge=1, integer=True), 1, "each cycle is T_mult times longer"),
+               Param("eta_min", NONNEG, 0.0, "lowest LR"))
+class CosineRestarts(Schedule):
+    """SGDR: cosine cycles that jump back to base; cycle i lasts T_0 * T_mult**i steps.
+    lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t_cur / T_i)) / 2, where t_cur is
+    the step within the current cycle and T_i its length (torch CosineAnnealingWarmRestarts)"""
+
+    def __init__(self, base_lr: float, T_0: int, T_mult: int, eta_min: float):
+        self.base, self.T_0, self.T_mult, self.eta_min = base_lr, T_0, T_mult, eta_min
+
+    def __call__(self, t: int) -> float:
+        period = self.T_0
+        if self.T_mult == 1:
+            t = t % period
+        else:  # integer arithmetic, exact at every boundary (a log() would round)
+            while t >= period:
+                t -= period
+                period *= self.T_mult
+        return _cosine(self.base, self.eta_min, t, period)
+
+
+@schedule_kind("linear", Param("start_factor", Num(gt=0, le=1), 1 / 3, "factor at step 0"),
+               Param("end_factor", Num(ge=0, le=1), 1.0, "factor from total_iters on"),
+               Param("total_iters", STEPS, 5, "steps of the ramp"))
+class Linear(Schedule):
+    """lr(t) = base * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+    (torch LinearLR)"""
+
+    def __init__(self, base_lr: float, start_factor: float, end_factor: float, total_iters: int):
+        self.base, self.start, self.end, self.total = base_lr, start_factor, end_factor, total_iters
+
+    def __call__(self, t: int) -> float:
+        return self.base * (self.start + (self.end - self.start) * min(t, self.total) / self.total)
+
+
+@schedule_kind("polynomial", Param("total_iters", STEPS, 5, "steps until the LR reaches 0"),
+               Param("power", POS, 1.0, "1 is linear decay; 2 decays faster at first"))
+class Polynomial(Schedule):
+    """lr(t) = base * (1 - min(t, total_iters) / total_iters) ** power   (torch PolynomialLR)"""
+
+    def __init__(self, base_lr: float, total_iters: int, power: float):
+        self.base, self.total, self.power = base_lr, total_iters, power
+
+    def __call__(self, t: int) -> float:
+        return self.base * (1 - min(t, self.total) / self.total) ** self.power
+
+
+def _anneal(start: float, end: float, pct: float, strategy: str) -> float:
+    if strategy == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+@schedule_kind("onecycle",
+               Param("max_lr", Optional(POS), None, "peak LR; null uses the optimizer's LR"),
+               Param("total_steps", STEPS, help="length of the cycle"),
+               Param("pct_start", Num(gt=0, lt=1), 0.3, "fraction of the cycle spent rising"),
+               Param("anneal_strategy", Choice(("cos", "linear")), "cos", "shape of each ramp"),
+               Param("div_factor", POS, 25.0, "initial LR = max_lr / div_factor"),
+               Param("final_div_factor", POS, 1e4, "final LR = initial LR / final_div_factor"),
+               Param("three_phase", Bool(), False, "ramp back to the initial LR before annealing"))
+class OneCycle(Schedule):
+    """One-cycle policy (Smith): rise from max_lr/div_factor to max_lr over the first
+    pct_start of total_steps, then anneal to max_lr/(div_factor*final_div_factor).
+    Each phase interpolates start -> end with pct = (t - phase_start)/(phase_end - phase_start):
+    cos: end + (start - end) * (1 + cos(pi * pct)) / 2;  linear: start + (end - start) * pct.
+    Phase ends (two-phase): pct_start*total - 1, total - 1; three_phase adds a ramp back down to
+    the initial LR ending at 2*pct_start*total - 2. Holds the final LR after total_steps.
+    (torch OneCycleLR, without momentum cycling)"""
+
+    def __init__(self, base_lr: float, max_lr: float | None, total_steps: int, pct_start: float,
+                 anneal_strategy: str, div_factor: float, final_div_factor: float,
+                 three_phase: bool):
+        peak = base_lr if max_lr is None else max_lr
+        initial = peak / div_factor
+        final = initial / final_div_factor
+        self.total, self.strategy = total_steps, anneal_strategy
+        up_end = float(pct_start * total_steps) - 1
+        if three_phase:
+            self.phases = [(up_end, initial, peak), (2 * up_end, peak, initial),
+                           (total_steps - 1, initial, final)]
+        else:
+            self.phases = [(up_end, initial, peak), (total_steps - 1, peak, final)]
+
+    def __call__(self, t: int) -> float:
+        t = min(t, self.total - 1)
+        start = 0.0
+        for i, (end, lr_start, lr_end) in enumerate(self.phases):
+            if t <= end or i == len(self.phases) - 1:
+                span = end - start
+                pct = (t - start) / span if span > 0 else 1.0
+                return _anneal(lr_start, lr_end, pct, self.strategy)
+            start = end
+        raise AssertionError("unreachable: the last phase always matches")
+
+
+@schedule_kind("cyclic",
+               Param("base_lr", Optional(POS), None, "lower bound; null uses the optimizer's LR"),
+               Param("max_lr", POS, help="upper bound"),
+               Param("step_size_up", STEPS, 2000, "steps from lower to upper bound"),
+               Param("step_size_down", Optional(STEPS), None, "steps back down; null = step_size_up"),
+               Param("mode", Choice(("triangular", "triangular2", "exp_range")), "triangular",
+                     "triangular2 halves the amplitude each cycle; exp_range scales it by gamma**t"),
+               Param("gamma", Num(gt=0, le=1), 1.0, "decay per step in exp_range mode"))
+class Cyclic(Schedule):
+    """Cyclical LR (Smith): a triangle wave between base_lr and max_lr.
+    cycle = floor(1 + t / (up + down)); x = 1 + t / (up + down) - cycle;
+    s = x / r if x <= r else (x - 1) / (r - 1), with r = up / (up + down);
+    lr(t) = base_lr + (max_lr - base_lr) * s * scale, scale = 1 (triangular),
+    1 / 2 ** (cycle - 1) (triangular2) or gamma ** t (exp_range)   (torch CyclicLR)"""
+
+    def __init__(self, opt_lr: float, base_lr: float | None, max_lr: float, step_size_up: int,
+                 step_size_down: int | None, mode: str, gamma: float):
+        self.low = opt_lr if base_lr is None else base_lr
+        self.high, self.mode, self.gamma = max_lr, mode, gamma
+        down = step_size_up if step_size_down is None else step_size_down
+        self.size = float(step_size_up + down)
+        self.ratio = step_size_up / self.size
+
+    def __call__(self, t: int) -> float:
+        cycle = math.floor(1 + t / self.size)
+        x = 1.0 + t / self.size - cycle
+        s = x / self.ratio if x <= self.ratio else (x - 1) / (self.ratio - 1)
+        if self.mode == "triangular":
+            scale = 1.0
+        elif self.mode == "triangular2":
+            scale = 1 / (2.0 ** (cycle - 1))
+        else:
+            scale = self.gamma ** t
+        return self.low + (self.high - self.low) * s * scale
+
+
+@schedule_kind("inverse_sqrt", Param("warmup_steps", STEPS, 1000, "steps of linear warmup"))
+class InverseSqrt(Schedule):
+    """Linear warmup, then decay with the inverse square root of the step (Transformer style):
+    lr(t) = base * min((t + 1) / warmup_steps, sqrt(warmup_steps / (t + 1)))"""
+
+    def __init__(self, base_lr: float, warmup_steps: int):
+        self.base, self.warmup = base_lr, warmup_steps
+
+    def __call__(self, t: int) -> float:
+        n = t + 1
+        return self.base * min(n / self.warmup, math.sqrt(self.warmup / n))
+
+
+@schedule_kind("warmup", Param("warmup_steps", STEPS, help="steps of the ramp"),
+               Param("start_factor", Num(gt=0, le=1), 0.01, "ramp starts at start_factor * then(0)"),
+               Param("mode", Choice(("linear", "exponential")), "linear", "shape of the ramp"),
+               Param("then", SCHEDULES, {"kind": "constant"}, "schedule after the ramp, local time"))
+class Warmup(Schedule):
+    """Start small, ramp up to the next schedule's first LR, then run it in local time.
+    For t < W = warmup_steps, with s = start_factor and L = then(0):
+    linear: lr(t) = L * (s + (1 - s) * t / W);  exponential: lr(t) = L * s ** (1 - t / W).
+    For t >= W: lr(t) = then(t - W)."""
+
+    def __init__(self, base_lr: float, warmup_steps: int, start_factor: float, mode: str,
+                 then: Kinded):
+        self.warmup, self.start, self.mode = warmup_steps, start_factor, mode
+        self.then = build(then, base_lr)
+        self.peak = self.then(0)
+
+    def __call__(self, t: int) -> float:
+        if t >= self.warmup:
+            return self.then(t - self.warmup)
+        if self.mode == "linear":
+            return self.peak * (self.start + (1 - self.start) * t / self.warmup)
+        return self.peak * self.start ** (1 - t / self.warmup)
+
+
+@schedule_kind("sequence",
+               Param("schedules", ListOf(SCHEDULES, min_len=1), help="schedules, in order"),
+               Param("milestones", ListOf(STEPS, increasing=True), [],
+                     "steps at which the next schedule starts (one fewer than schedules)"))
+class Sequence_(Schedule):
+    """Schedules one after another: between milestones m[i-1] <= t < m[i] (m[-1] = 0),
+    lr(t) = schedules[i](t - m[i-1])   (torch SequentialLR)"""
+
+    def __init__(self, base_lr: float, schedules: Sequence[Kinded], milestones: Sequence[int]):
+        self.parts = [build(s, base_lr) for s in schedules]
+        self.starts = [0, *milestones]
+
+    def __call__(self, t: int) -> float:
+        i = bisect.bisect_right(self.starts, t) - 1
+        return self.parts[i](t - self.starts[i])
+
+
+@schedule_kind("plateau",
+               Param("monitor", Choice(("val_loss", "val_metric")), "val_loss",
+                     "validation value to watch"),
+               Param("mode", Choice(("min", "max")), "min", "min: lower is better"),
+               Param("factor", Num(gt=0, lt=1), 0.1, "multiplier at each reduction"),
+               Param("patience", Num(ge=0, integer=True), 10,
+                     "evaluations without improvement before reducing"),
+               Param("threshold", NONNEG, 1e-4, "how much better counts as better"),
+               Param("threshold_mode", Choice(("rel", "abs")), "rel", "threshold is relative or absolute"),
+               Param("cooldown", Num(ge=0, integer=True), 0, "evaluations to wait after a reduction"),
+               Param("min_lr", NONNEG, 0.0, "never reduce below this"),
+               Param("eps", NONNEG, 1e-8, "skip reductions smaller than this"))
+class Plateau(Schedule):
+    """Reduce on plateau: constant at base, multiplied by factor (not below min_lr) whenever the
+    monitored validation value has not improved for more than `patience` evaluations.
+    Better means  a < best * (1 - threshold)  (min, rel),  a < best - threshold  (min, abs),
+    and the mirror images for max. Stateful: :meth:`observe` feeds it each evaluation; the
+    LR at a step is a pure function of the evaluations observed before it, so a replay that
+    reproduces the metrics reproduces every decision   (torch ReduceLROnPlateau)."""
+
+    stateful = True
+
+    def __init__(self, base_lr: float, monitor: str, mode: str, factor: float, patience: int,
+                 threshold: float, threshold_mode: str, cooldown: int, min_lr: float, eps: float):
+        self.monitor, self.mode, self.factor, self.patience = monitor, mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lr, self.eps = min_lr, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.bad = 0
+        self.cooldown_left = 0
+        self.change_steps: list[int] = [0]
+        self.change_lrs: list[float] = [base_lr]
+
+    def __call__(self, t: int) -> float:
+        return self.change_lrs[bisect.bisect_right(self.change_steps, t) - 1]
+
+    def _better(self, a: float) -> bool:
+        rel = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return a < (self.best * (1 - self.threshold) if rel else self.best - self.threshold)
+        return a > (self.best * (1 + self.threshold) if rel else self.best + self.threshold)
+
+    def observe(self, value: float, t: int) -> float | None:
+        """Feed one evaluation; returns the new LR if it is reduced from local step ``t`` on."""
+        if self._better(value):
+            self.best, self.bad = value, 0
+        else:
+            self.bad += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad = 0
+        if self.bad > self.patience:
+            self.cooldown_left, self.bad = self.cooldown, 0
+            old = self.change_lrs[-1]
+            new = max(old * self.factor, self.min_lr)
+            if old - new > self.eps:
+                if self.change_steps[-1] == t:  # two decisions at one step: the last one holds
+                    self.change_lrs[-1] = new
+                else:
+                    self.change_steps.append(t)
+                    self.change_lrs.append(new)
+                return new
+        return None
+
+
+def values(fn: Callable[[int], float], start: int, stop: int) -> np.ndarray:
+    """``fn`` at every step in ``range(start, stop)``, as float64: what previews plot."""
+    return np.fromiter((fn(t) for t in range(start, stop)), dtype=np.float64,
+                       count=max(0, stop - start))
+
+
+# ---------------------------------------------------------------------------------------
+# Edits and the run's timeline
+# ---------------------------------------------------------------------------------------
+
+EDITS = Registry("edit", "kind")
+EDITS.register("scale", [Param("factor", POS, help="multiply the LR from here on")],
+               "Multiply the LR from this step on (the schedule keeps its shape).")
+EDITS.register("hold", [Param("lr", POS, help="the constant LR from here on")],
+               "Hold a constant LR from this step on.")
+EDITS.register("schedule", [
+    Param("schedule", SCHEDULES, help="the new schedule"),
+    Param("time", Choice(("local", "global")), "local",
+          "local: the new schedule's step 0 is this step; global: it sees the run's step"),
+    Param("lr", Optional(POS), None, "base LR for the new schedule; null: the run's LR"),
+], "Switch to a new schedule from this step on.")
+EDITS.register("params", [Param("params", AnyObject(), help="fields of the current schedule")],
+               "Change parameters of the current schedule, keeping its clock and any scaling.")
+EDITS.register("optimizer", [
+    Param("momentum", Optional(NONNEG), None, "SGD/RMSprop momentum"),
+    Param("weight_decay", Optional(NONNEG), None, "L2 penalty / decoupled decay"),
+    Param("betas", Optional(ListOf(Num(ge=0, lt=1), 2, 2)), None, "Adam's (beta1, beta2)"),
+    Param("dampening", Optional(NONNEG), None, "SGD dampening"),
+    Param("alpha", Optional(Num(ge=0, lt=1)), None, "RMSprop smoothing constant"),
+    Param("eps", Optional(POS), None, "term added for numerical stability"),
+], "Change optimizer hyperparameters from this step on.")
+
+
+def parse_edit(data: Any, path: str = "edit") -> Kinded:
+    return EDITS.parse(data, path)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """From ``start`` on: lr(t) = factor * fn(t - origin). ``spec`` describes ``fn``."""
+
+    start: int
+    fn: Schedule
+    origin: int
+    factor: float
+    spec: Kinded
+    base_lr: float
+
+    def __call__(self, t: int) -> float:
+        return self.factor * self.fn(t - self.origin)
+
+
+class Timeline:
+    """The LR of a whole run as a function of the global step.
+
+    It starts as the run's schedule and grows by one :class:`Segment` per LR edit
+    (``scale``, ``hold``, ``schedule``, ``params``); edits never change the past.
+    ``optimizer`` edits do not touch the LR and are ignored here.
+    """
+
+    def __init__(self, schedule: Kinded, base_lr: float):
+        self.segments = [Segment(0, build(schedule, base_lr), 0, 1.0, schedule, base_lr)]
+        self._starts = [0]
+        self.base_lr = base_lr
+
+    @classmethod
+    def from_edits(cls, schedule: Kinded, base_lr: float,
+                   edits: Iterable[tuple[int, Kinded]] = ()) -> Timeline:
+        timeline = cls(schedule, base_lr)
+        for step, edit in edits:
+            timeline.apply(step, edit)
+        return timeline
+
+    def __call__(self, t: int) -> float:
+        return self.segments[bisect.bisect_right(self._starts, t) - 1](t)
+
+    def values(self, start: int, stop: int) -> np.ndarray:
+        return values(self, start, stop)
+
+    @property
+    def current(self) -> Segment:
+        return self.segments[-1]
+
+    def apply(self, step: int, edit: Kinded) -> bool:
+        """Append the segment for ``edit`` from ``step`` on; False for non-LR edits.
+
+        Raises SpecError when the edit does not fit (a step in the past, parameters the
+        current schedule does not have).
+        """
+        if edit.kind == "optimizer":
+            return False
+        last = self.current
+        if step < last.start:
+            raise SpecError([("step", f"must be >= {last.start} (the last edit's step); "
+                                      f"edits cannot change the past, got {step}")])
+        p = edit.params
+        if edit.kind == "scale":
+            seg = Segment(step, last.fn, last.origin, last.factor * p["factor"], last.spec,
+                          last.base_lr)
+        elif edit.kind == "hold":
+            const = SCHEDULES.parse({"kind": "constant"})
+            seg = Segment(step, Constant(p["lr"]), step, 1.0, const, p["lr"])
+        elif edit.kind == "schedule":
+            base = self.base_lr if p["lr"] is None else p["lr"]
+            origin = step if p["time"] == "local" else 0
+            seg = Segment(step, build(p["schedule"], base), origin, 1.0, p["schedule"], base)
+        else:  # params: same clock, same scaling, new parameters
+            try:
+                spec = last.spec.replace(**p["params"])
+            except SpecError as err:
+                raise SpecError([(join("edit.params", path) if path else "edit.params", msg)
+                                 for path, msg in err.problems]) from None
+            seg = Segment(step, build(spec, last.base_lr), last.origin, last.factor, spec,
+                          last.base_lr)
+        self.segments.append(seg)
+        self._starts.append(step)
+        return True
+
+    def observe(self, step: int, name: str, value: float) -> float | None:
+        """Feed an evaluation made after ``step - 1`` to a plateau schedule, if one is active.
+
+        Returns the new LR if the plateau schedule reduces it from ``step`` on.
+        """
+        seg = self.segments[bisect.bisect_right(self._starts, step) - 1]
+        if not seg.fn.stateful or seg.fn.monitor != name:  # type: ignore[attr-defined]
+            return None
+        reduced = seg.fn.observe(value, step - seg.origin)  # type: ignore[attr-defined]
+        return None if reduced is None else seg.factor * reduced

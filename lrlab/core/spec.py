@@ -1,0 +1,254 @@
+"""Run specs: the complete, JSON-serializable description of one experiment.
+
+::
+
+    {"dataset": {"name": "digits", "val_fraction": 0.2},
+     "model": {"kind": "mlp", "hidden": [128], "activation": "relu"},
+     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0},
+     "schedule": {"kind": "cosine", "T_max": 2000, "eta_min": 0.0},
+     "batch_size": 64, "epochs": 10, "seed": 0, "device": "auto"}
+
+Only declarations live here (no torch import), so validating a spec is instant for
+the GUI's inline checks and the CLI. Missing fields take their defaults; the
+normalised spec (defaults filled) round-trips through JSON unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lrlab.core.params import (
+    INVALID,
+    Bool,
+    Check,
+    Choice,
+    Kinded,
+    ListOf,
+    Num,
+    Optional,
+    Param,
+    Problems,
+    Registry,
+    SpecError,
+    dump_fields,
+    join,
+    parse_fields,
+    show,
+)
+from lrlab.core.schedules import SCHEDULES
+
+# --- datasets ---------------------------------------------------------------------------
+
+DATASETS = Registry("dataset", "name")
+
+_SPLIT = (
+    Param("val_fraction", Num(gt=0, lt=1), 0.2, "share of samples held out for validation"),
+    Param("split_seed", Num(ge=0, integer=True), 0,
+          "seed of the train/validation split; fixed apart from the run seed so that runs "
+          "with different seeds are evaluated on the same samples"),
+)
+_N = Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 1000, "samples to generate")
+_DATA_SEED = Param("random_state", Num(ge=0, integer=True), 0, "seed of the generator")
+
+#: name -> (task, extra params, description)
+SKLEARN_SETS: dict[str, tuple[str, tuple[Param, ...], str]] = {
+    "iris": ("classification", (), "150 flowers, 4 features, 3 species"),
+    "wine": ("classification", (), "178 wines, 13 chemical features, 3 cultivars"),
+    "breast_cancer": ("classification", (), "569 tumours, 30 features, benign or malignant"),
+    "digits": ("classification", (), "1,797 8x8 images of handwritten digits, 10 classes"),
+    "diabetes": ("regression", (), "442 patients, 10 features, disease progression"),
+    "moons": ("classification", (_N, Param("noise", Num(ge=0, le=10), 0.2, "std of added noise"),
+                                 _DATA_SEED), "two interleaving half circles"),
+    "circles": ("classification", (_N, Param("noise", Num(ge=0, le=10), 0.1, "std of added noise"),
+                                   Param("factor", Num(gt=0, lt=1), 0.5, "inner/outer radius"),
+                                   _DATA_SEED), "a small circle inside a large one"),
+    "blobs": ("classification", (_N, Param("centers", Num(ge=2, le=100, integer=True), 3, "classes"),
+                                 Param("n_features", Num(ge=1, le=1000, integer=True), 2, "features"),
+                                 Param("cluster_std", Num(gt=0, le=100), 1.0, "spread of each blob"),
+                                 _DATA_SEED), "Gaussian blobs, one per class"),
+    "classification": ("classification", (
+        _N, Param("n_features", Num(ge=2, le=10_000, integer=True), 20, "features"),
+        Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
+        Param("n_classes", Num(ge=2, le=100, integer=True), 2, "classes"),
+        Param("class_sep", Num(gt=0, le=100), 1.0, "larger is easier"), _DATA_SEED),
+        "scikit-learn's make_classification"),
+    "regression": ("regression", (
+        _N, Param("n_features", Num(ge=1, le=10_000, integer=True), 10, "features"),
+        Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
+        Param("noise", Num(ge=0, le=1000), 10.0, "std of noise on the target"), _DATA_SEED),
+        "scikit-learn's make_regression"),
+}
+for _name, (_task, _extra, _doc) in SKLEARN_SETS.items():
+    DATASETS.register(_name, (*_SPLIT, *_extra), _doc)
+
+# --- models -----------------------------------------------------------------------------
+
+MODELS = Registry("model", "kind")
+MODELS.register("linear", (), "Logistic regression (classification) or linear regression.")
+MODELS.register("mlp", (
+    Param("hidden", ListOf(Num(ge=1, le=65536, integer=True), min_len=1), [128], "hidden layer widths"),
+    Param("activation", Choice(("relu", "tanh", "gelu", "sigmoid")), "relu", "non-linearity"),
+    Param("dropout", Num(ge=0, lt=1), 0.0, "dropout after each hidden layer"),
+    Param("batch_norm", Bool(), False, "batch normalisation after each hidden layer"),
+), "A multi-layer perceptron.")
+
+# --- optimizers -------------------------------------------------------------------------
+
+
+def _check_optimizer(opt: Kinded, path: str, problems: Problems) -> None:
+    if opt.kind == "sgd" and opt["nesterov"] and (opt["momentum"] <= 0 or opt["dampening"] != 0):
+        problems.add(join(path, "nesterov"), "needs momentum > 0 and dampening = 0")
+
+
+OPTIMIZERS = Registry("optimizer", "name", check_extra=_check_optimizer)
+_LR = Num(gt=0, le=1e3)
+_WD = Param("weight_decay", Num(ge=0, le=10), 0.0, "L2 penalty")
+_BETAS = Param("betas", ListOf(Num(ge=0, lt=1), 2, 2), [0.9, 0.999],
+               "decay rates of the first and second moment estimates")
+OPTIMIZERS.register("sgd", (
+    Param("lr", _LR, 0.1, "learning rate"),
+    Param("momentum", Num(ge=0, lt=1), 0.0, "heavy-ball momentum"),
+    Param("dampening", Num(ge=0, le=1), 0.0, "dampening for momentum"),
+    Param("nesterov", Bool(), False, "Nesterov momentum"), _WD), "Stochastic gradient descent.")
+for _name, _wd in (("adam", 0.0), ("adamw", 0.01)):
+    OPTIMIZERS.register(_name, (
+        Param("lr", _LR, 1e-3, "learning rate"), _BETAS,
+        Param("eps", Num(gt=0, le=1), 1e-8, "added to the denominator"),
+        Param("weight_decay", Num(ge=0, le=10), _wd,
+              "decoupled weight decay" if _name == "adamw" else "L2 penalty"),
+        Param("amsgrad", Bool(), False, "use the AMSGrad variant")),
+        "Adam (Kingma & Ba, 2014): per-parameter steps from moment estimates." if _name == "adam"
+        else "AdamW: Adam with decoupled weight decay.")
+OPTIMIZERS.register("rmsprop", (
+    Param("lr", _LR, 1e-2, "learning rate"),
+    Param("alpha", Num(ge=0, lt=1), 0.99, "smoothing constant of the squared-gradient average"),
+    Param("eps", Num(gt=0, le=1), 1e-8, "added to the denominator"),
+    Param("momentum", Num(ge=0, lt=1), 0.0, "momentum"),
+    Param("centered", Bool(), False, "normalise by the gradient's variance"), _WD),
+    "RMSProp: divides by a moving average of squared gradients.")
+OPTIMIZERS.register("adagrad", (
+    Param("lr", _LR, 1e-2, "learning rate"),
+    Param("lr_decay", Num(ge=0, le=1), 0.0, "learning rate decay"),
+    Param("eps", Num(gt=0, le=1), 1e-10, "added to the denominator"),
+    Param("initial_accumulator_value", Num(ge=0), 0.0, "start of the squared-gradient sum"), _WD),
+    "AdaGrad (2011): divides by the root of accumulated squared gradients.")
+
+# --- the run spec -----------------------------------------------------------------------
+
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Device(Check):
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, str) or not DEVICE_RE.match(value):
+            problems.add(path, f"must be one of auto, cpu, cuda, cuda:N, mps, got {show(value)}")
+            return INVALID
+        return value
+
+
+def _f(check: Check, default: Any, help: str) -> Any:
+    return field(metadata={"param": (check, default, help)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """A validated run spec. Build it with :meth:`from_json`; fields document themselves."""
+
+    dataset: Kinded = _f(DATASETS, {"name": "digits"}, "what to learn")
+    model: Kinded = _f(MODELS, {"kind": "mlp"}, "the network")
+    optimizer: Kinded = _f(OPTIMIZERS, {"name": "sgd"}, "torch.optim optimizer and its base LR")
+    schedule: Kinded = _f(SCHEDULES, {"kind": "constant"}, "how the LR changes over steps")
+    batch_size: int = _f(Num(ge=1, le=1_000_000, integer=True), 64, "samples per step")
+    epochs: int = _f(Num(ge=1, le=100_000, integer=True), 10, "passes over the training set")
+    steps: int | None = _f(Optional(Num(ge=1, le=100_000_000, integer=True)), None,
+                           "total optimizer steps; null: epochs x steps per epoch")
+    seed: int = _f(Num(ge=0, le=2**63 - 1, integer=True), 0,
+                   "seeds initialisation, batch order and dropout")
+    device: str = _f(Device(), "auto", "auto picks CUDA, then MPS, then the CPU")
+    drop_last: bool = _f(Bool(), False, "skip the last partial batch of each epoch")
+    eval_every: int | None = _f(Optional(Num(ge=1, integer=True)), None,
+                                "steps between validations; null: about 50 per run, "
+                                "at least once an epoch")
+    diverge_factor: float = _f(Num(gt=1), 50.0,
+                               "stop as diverged when the loss exceeds this many times the first loss")
+    threads: int | None = _f(Optional(Num(ge=1, le=1024, integer=True)), None,
+                             "torch intra-op threads; null: chosen from the model size")
+    deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
+    update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
+                                 "steps between measurements of ||dw|| / ||w||")
+
+    @classmethod
+    def params(cls) -> tuple[Param, ...]:
+        return tuple(Param(f.name, *f.metadata["param"]) for f in fields(cls))
+
+    @classmethod
+    def from_json(cls, data: Any, path: str = "") -> RunSpec:
+        """Validate ``data``; raises SpecError listing every problem with its field path."""
+        problems = Problems()
+        values = parse_fields(data, path, cls.params(), problems)
+        problems.raise_if_any()
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        return dump_fields({f.name: getattr(self, f.name) for f in fields(self)}, self.params())
+
+    @property
+    def task(self) -> str:
+        """'classification' or 'regression'."""
+        return dataset_task(self.dataset.kind)
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer["lr"]
+
+    def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
+        """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again."""
+        data = self.to_json()
+        for dotted, value in changes.items():
+            *parents, last = dotted.split(".")
+            node = data
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    raise SpecError([(dotted, "no such field to set")])
+                node = node[key]
+            node[last] = value
+        return RunSpec.from_json(data)
+
+
+def dataset_task(name: str) -> str:
+    return SKLEARN_SETS[name][0] if name in SKLEARN_SETS else "classification"
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; problems become one SpecError line naming the file."""
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError([(str(p), "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError([(str(p), f"cannot read: {err}")]) from None
+    except json.JSONDecodeError as err:
+        raise SpecError([(str(p), f"not valid JSON: {err.msg} at line {err.lineno}, "
+                                  f"column {err.colno}")]) from None
+
+
+def unwrap_preset(data: Any) -> Any:
+    """Presets wrap a run spec with a title and an explanation; return the spec part."""
+    if isinstance(data, Mapping) and "spec" in data and ("title" in data or "explanation" in data):
+        return data["spec"]
+    return data
+
+
+def load_spec(path: str | Path) -> RunSpec:
+    """A run spec from a spec file or a preset file."""
+    return RunSpec.from_json(unwrap_preset(read_json(path)))

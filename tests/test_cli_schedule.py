@@ -1,0 +1,82 @@
+"""`lrlab schedule` prints values a user can paste into a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lrlab import __version__
+from lrlab.cli import main
+from lrlab.core.schedules import SCHEDULES
+
+EXAMPLES = {
+    "constant": {}, "step": {"step_size": 3}, "multistep": {"milestones": [2, 5]},
+    "exponential": {"gamma": 0.9}, "cosine": {"T_max": 8}, "cosine_restarts": {"T_0": 4, "T_mult": 2},
+    "linear": {"total_iters": 5}, "polynomial": {"total_iters": 8, "power": 2},
+    "onecycle": {"total_steps": 10}, "cyclic": {"max_lr": 0.5, "step_size_up": 3},
+    "inverse_sqrt": {"warmup_steps": 3}, "warmup": {"warmup_steps": 3},
+    "sequence": {"schedules": [{"kind": "constant"}, {"kind": "cosine", "T_max": 5}], "milestones": [4]},
+    "plateau": {},
+}
+
+
+def test_examples_cover_every_kind():
+    assert set(EXAMPLES) == set(SCHEDULES.kinds)
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_csv_for_each_kind(kind, tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"kind": kind, **EXAMPLES[kind]}))
+    assert main(["schedule", str(path), "--steps", "10", "--lr", "0.2"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["step", "lr"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(10))
+    lrs = [float(r[1]) for r in rows[1:]]
+    assert all(lr >= 0 for lr in lrs)
+    if kind in ("constant", "plateau"):
+        assert lrs == [0.2] * 10
+
+
+def test_run_spec_uses_its_optimizer_lr_and_json_format(tmp_path, capsys):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"dataset": {"name": "iris"}, "optimizer": {"name": "adam", "lr": 0.003},
+                                "schedule": {"kind": "step", "step_size": 2, "gamma": 0.5}}))
+    assert main(["schedule", str(path), "--steps", "5", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lr"] == [0.003, 0.003, 0.0015, 0.0015, 0.00075]
+    assert out["base_lr"] == 0.003
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"kind": "cosin"}', "schedule.kind: unknown 'cosin', did you mean 'cosine'?"),
+    ('{"kind": "cosine", "T_max": 0}', "schedule.T_max: must be an integer >= 1, got 0"),
+    ("not json", "not valid JSON"),
+])
+def test_bad_files_exit_2_with_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["schedule", str(path), "--steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text('{"kind": "constant"}')
+    proc = subprocess.run([sys.executable, "-m", "lrlab", "schedule", str(path), "--steps", "-4"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "--steps must be a whole number >= 1, got -4" in proc.stderr
+
+
+def test_version_and_help():
+    proc = subprocess.run([sys.executable, "-m", "lrlab", "--version"], capture_output=True, text=True)
+    assert proc.stdout.strip() == f"lrlab {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "lrlab", "--help"], capture_output=True, text=True)
+    assert "schedule" in proc.stdout and "print a learning-rate schedule" in proc.stdout
