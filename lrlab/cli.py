@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from lrlab import __version__
 from lrlab.core.params import SpecError
@@ -69,7 +68,7 @@ def _positive_int(name: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {value}")
         return value

@@ -75,5 +75,5 @@ def test_field_errors(patch, message):
 def test_with_changes_validates_again():
     spec = RunSpec.from_json(EXAMPLE)
     assert spec.with_changes({"optimizer.lr": 0.01, "seed": 3}).lr == 0.01
-    with pytest.raises(SpecError, match="optimizer.lr"):
+    with pytest.raises(SpecError, match=r"optimizer\.lr"):
         spec.with_changes({"optimizer.lr": 0})
