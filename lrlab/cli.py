@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from lrlab import __version__
 from lrlab.core.params import SpecError
@@ -57,6 +60,252 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     else:
         out.write("step,lr\n")
         out.writelines(f"{i},{lr!r}\n" for i, lr in enumerate(lrs.tolist()))
+    return 0
+
+
+# --- lrlab run / replay / info / export / presets -----------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on stderr (step, epoch, loss, LR, steps/s, ETA)."""
+
+    def __init__(self, total: int, quiet: bool = False, stream: Any = None):
+        self.total, self.quiet = total, quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last_print = 0.0
+        self.start = time.monotonic()
+
+    def __call__(self, update: Any) -> None:
+        if self.quiet or not update.n:
+            return
+        now = time.monotonic()
+        final = update.status not in ("running", "paused")
+        if not final and now - self.last_print < (0.2 if self.tty else 5.0):
+            return
+        self.last_print = now
+        done = update.step
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{self.total} "
+                f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
+                f"lr {update.steps['lr'][-1]:.3g} {rate:.0f} steps/s ETA {_clock(eta)}")
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set: expected key.path=value, got {item!r}")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text  # bare words are strings: --set schedule.kind=cosine
+    return out
+
+
+def _parse_edits(items: Sequence[str]) -> list[tuple[int, dict]]:
+    from lrlab.core.schedules import parse_edit
+
+    edits = []
+    for item in items:
+        step_text, sep, text = item.partition(":")
+        try:
+            step = int(step_text)
+            if step < 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--edit: expected STEP:JSON with STEP a whole number >= 0, "
+                             f"got {item!r}") from None
+        try:
+            data = json.loads(text) if sep else None
+        except json.JSONDecodeError as err:
+            raise UsageError(f"--edit {step}: not valid JSON ({err.msg})") from None
+        edits.append((step, parse_edit(data, f"--edit {step}").to_json()))
+    return sorted(edits, key=lambda e: e[0])
+
+
+def _summary_line(session_path: Path, status: str) -> str:
+    from lrlab.core.session import Session
+
+    with Session.open(session_path) as s:
+        summ = s.summary
+        metric = "accuracy" if s.spec.task == "classification" else "R^2"
+    parts = [f"{status}", f"{summ.get('steps', 0)} steps", f"{summ.get('steps_per_second', 0):.0f} steps/s"]
+    if summ.get("final_val_loss") is not None:
+        parts.append(f"val loss {summ['final_val_loss']:.4g}")
+    if summ.get("final_val_metric") is not None:
+        parts.append(f"val {metric} {summ['final_val_metric']:.4g}")
+    return ", ".join(parts)
+
+
+def _run_with_ctrl_c(run: Any, trainer: Any) -> str:
+    """Ctrl-C asks the trainer to stop at the next step boundary; a second one aborts."""
+    import signal
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        print("\nlrlab: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return run.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import load_spec
+
+    source = _resolve_input(args.spec)
+    spec = load_spec(source)
+    if args.set:
+        spec = spec.with_changes(_parse_set(args.set))
+    edits = _parse_edits(args.edit or [])
+    label = source.stem if source.parent.resolve() == _presets_dir() else ""
+    run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
+    progress = Progress(run.trainer.total_steps, args.quiet)
+    run.add_listener(progress)
+    status = _run_with_ctrl_c(run, run.trainer)
+    print(run.path)
+    print(_summary_line(run.path, status))
+    for ev in run.trainer.events:
+        if ev.kind == "diverged":
+            print(ev.data["message"])
+    return 0
+
+
+def _open_run(make: Callable[[], Any]) -> Any:
+    from lrlab.core.session import SessionError
+
+    try:
+        return make()
+    except SessionError as err:
+        raise UsageError(str(err)) from None
+
+
+def _presets_dir() -> Path:
+    from lrlab.core.resources import presets_dir
+
+    return presets_dir().resolve()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from lrlab.core.runs import (
+        Collector,
+        RecordedRun,
+        compare_steps,
+        environment_differences,
+        replay_trainer,
+    )
+
+    session = _open_session(args.file)
+    with session:
+        recorded = session.steps(("step", "train_loss", "lr"))
+        env = session.environment
+        trainer = replay_trainer(session)
+        diffs = environment_differences(env, trainer.environment)
+        if diffs:
+            print("environment differs from the recording, so bit-identity is not expected:")
+            for d in diffs:
+                print(f"  {d}")
+        collector = Collector()
+        if args.out:
+            run = _open_run(lambda: RecordedRun(session.spec, args.out, edits=session.edits(),
+                                                threads=env.get("threads"),
+                                                max_steps=trainer.total_steps))
+            trainer = run.trainer
+        trainer.listeners.append(collector)
+        trainer.listeners.append(Progress(trainer.total_steps, args.quiet or args.verify))
+        status = _run_with_ctrl_c(run, trainer) if args.out else trainer.run()
+    if args.out:
+        print(args.out)
+    if not args.verify:
+        print(f"replayed: {status}, {trainer.step} steps")
+        return 0
+    result = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
+    print(result.describe())
+    return 0 if result.identical else 1
+
+
+def _open_session(path: str) -> Any:
+    from lrlab.core.session import Session, SessionError
+
+    try:
+        return Session.open(path)
+    except SessionError as err:
+        raise UsageError(str(err)) from None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_session(args.file) as s:
+        info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
+                "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
+                "format_version": s.meta.get("format_version"), "spec": s.spec_json,
+                "environment": s.environment, "summary": s.summary,
+                "events": [{"step": e.step, "kind": e.kind, **e.data} for e in s.events()]}
+    if args.json:
+        json.dump(info, sys.stdout, indent=2)
+        print()
+        return 0
+    spec = info["spec"]
+    summ = info["summary"]
+    print(f"{info['file']}")
+    print(f"  status    {info['status']}, {info['steps']} steps, seed {info['seed']}, "
+          f"created {info['created']}")
+    print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
+          f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
+          f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
+    for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
+                "steps_per_second", "wall_time"):
+        if summ.get(key) is not None:
+            print(f"  {key.replace('_', ' '):<17} {summ[key]:.6g}")
+    env = info["environment"]
+    print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
+          f"{env.get('threads')} thread(s)")
+    for e in info["events"]:
+        text = {k: v for k, v in e.items() if k not in ("step", "kind")}
+        print(f"  event     step {e['step']}: {e['kind']} {json.dumps(text) if text else ''}".rstrip())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not args.csv and not args.spec:
+        raise UsageError("export: give --csv OUT.csv and/or --spec OUT.json")
+    with _open_session(args.file) as s:
+        if args.csv:
+            from lrlab.core.export import write_csv
+
+            write_csv(s, args.csv)
+            print(args.csv)
+        if args.spec:
+            Path(args.spec).write_text(json.dumps(s.spec_json, indent=2) + "\n", encoding="utf-8")
+            print(args.spec)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from lrlab.core.resources import list_presets
+
+    for p in list_presets():
+        print(f"{p.name:<28} {p.title}")
     return 0
 
 
@@ -120,6 +369,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive_float("--lr"), help="base LR (overrides the file's)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("run", help="train a run spec or preset and save the session",
+                       description="Train with a progress bar; the session is saved from the first "
+                                   "step on. Ctrl-C stops cleanly (status 'stopped').")
+    p.add_argument("spec", help="run spec JSON or preset (file or name, see 'lrlab presets')")
+    p.add_argument("--out", help="session file to write (default: a new file in the sessions folder)")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                   help="change a field, e.g. --set optimizer.lr=0.01 (repeatable)")
+    p.add_argument("--edit", action="append", metavar="STEP:JSON",
+                   help='schedule edit at a step, e.g. --edit \'300:{"kind":"scale","factor":0.1}\'')
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("replay", help="re-run a session from its spec, seed and edits",
+                       description="Re-run a session. --verify compares every step's loss and LR "
+                                   "with the recording (exit 1 if any differs).")
+    p.add_argument("file", help="a .lrlab session")
+    p.add_argument("--verify", action="store_true", help="check the replay is bit-identical")
+    p.add_argument("--out", help="also save the replay as a new session")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("info", help="summary of a session file")
+    p.add_argument("file", help="a .lrlab session")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export a session's steps as CSV or its run spec as JSON")
+    p.add_argument("file", help="a .lrlab session")
+    p.add_argument("--csv", help="one row per step: step, epoch, ..., val_loss, val_metric")
+    p.add_argument("--spec", help="the run spec, runnable with 'lrlab run'")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("presets", help="list the bundled presets")
+    p.set_defaults(func=cmd_presets)
     return parser
 
 

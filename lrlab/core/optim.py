@@ -1,0 +1,42 @@
+"""The real torch.optim optimizers, configured from an optimizer spec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from lrlab.core.params import Kinded, SpecError
+
+CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad,
+}
+
+
+def build_optimizer(spec: Kinded, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    kwargs = dict(spec.params)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return CLASSES[spec.kind](params, **kwargs)
+
+
+def apply_hyperparameters(optimizer: torch.optim.Optimizer, name: str, changes: dict) -> dict:
+    """Set hyperparameters on every param group from the next step on.
+
+    Returns what was applied; raises SpecError naming a field the optimizer does not have.
+    """
+    changes = {k: v for k, v in changes.items() if v is not None}
+    group = optimizer.param_groups[0]
+    missing = [k for k in changes if k not in group or k == "lr"]
+    if missing:
+        have = sorted(k for k in group if k in ("momentum", "weight_decay", "betas", "dampening",
+                                                 "alpha", "eps"))
+        raise SpecError([(f"edit.{k}", f"{name} has no {k} (it has: {', '.join(have)})")
+                         for k in missing])
+    if not changes:
+        raise SpecError([("edit", "names no hyperparameter to change")])
+    for g in optimizer.param_groups:
+        for k, v in changes.items():
+            g[k] = tuple(v) if k == "betas" else v
+    return changes

@@ -1,0 +1,128 @@
+"""Recorded runs: a trainer wired to a session writer, and replays that verify them.
+
+Both clients (CLI and GUI) start runs through :class:`RecordedRun`, so a run saved
+from either replays the same way.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.core import paths
+from lrlab.core.session import Session, SessionWriter, default_name
+from lrlab.core.spec import RunSpec
+from lrlab.core.trainer import Listener, Trainer, Update
+
+
+class RecordedRun:
+    """A trainer whose every update is saved to a session file from the first step on.
+
+    Construct (this loads data and builds the model), add listeners, then :meth:`run`
+    in the thread that should train. Commands go to ``self.trainer``.
+    """
+
+    def __init__(self, spec: RunSpec, out: str | Path | None = None, *,
+                 edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
+                 max_steps: int | None = None, label: str = "", overwrite: bool = False,
+                 extra_meta: Mapping[str, Any] | None = None):
+        self.trainer = Trainer(spec, edits=edits, threads=threads, max_steps=max_steps)
+        self.path = Path(out) if out else paths.sessions_dir() / default_name(spec, label)
+        meta = {"label": label, "eval_every": self.trainer.eval_every,
+                "update_ratio_every": spec.update_ratio_every,
+                "total_steps": self.trainer.total_steps, **(extra_meta or {})}
+        self.writer = SessionWriter(self.path, spec, self.trainer.environment, extra_meta=meta,
+                                    overwrite=overwrite)
+        self.trainer.listeners.append(self.writer)
+
+    def add_listener(self, listener: Listener) -> None:
+        self.trainer.listeners.append(listener)
+
+    def run(self) -> str:
+        """Train to the end; the session is closed with the final status, even on errors."""
+        try:
+            status = self.trainer.run()
+        except BaseException as err:
+            self.writer.close("failed", {"error": f"{type(err).__name__}: {err}",
+                                         "traceback": traceback.format_exc(limit=5)})
+            raise
+        self.writer.close(status)
+        return status
+
+
+class Collector:
+    """A listener that keeps every step's columns in memory (for replays and tests)."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.evals: list[dict[str, float]] = []
+        self.events: list[Any] = []
+        self.updates = 0
+
+    def __call__(self, update: Update) -> None:
+        self.updates += 1
+        self.parts.append(update.steps)
+        self.evals.extend(update.evals)
+        self.events.extend(update.events)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.concatenate([p[name] for p in self.parts]) if self.parts else np.empty(0)
+
+
+@dataclass
+class Verification:
+    identical: bool
+    steps: int
+    first_difference: int | None = None
+    column: str = ""
+    max_abs_difference: float = 0.0
+    environment_differences: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.identical:
+            return f"identical: {self.steps} steps"
+        return (f"differs: first at step {self.first_difference} ({self.column}); largest absolute "
+                f"difference {self.max_abs_difference:.6g} over {self.steps} steps")
+
+
+ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "device_name",
+                        "threads", "deterministic", "machine")
+
+
+def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
+                 for k in ENV_KEYS_THAT_MATTER if recorded.get(k) != now.get(k))
+
+
+def replay_trainer(session: Session) -> Trainer:
+    """A trainer that re-runs ``session``: same spec, seed, edits, threads and length."""
+    status = session.status
+    max_steps = session.n_steps() if status in ("stopped", "interrupted") else None
+    return Trainer(session.spec, edits=session.edits(),
+                   threads=session.environment.get("threads"), max_steps=max_steps)
+
+
+def compare_steps(recorded: Mapping[str, np.ndarray], replayed: Mapping[str, np.ndarray]) -> Verification:
+    """Bit-for-bit comparison of train loss and LR at every step."""
+    n_rec, n_new = len(recorded["step"]), len(replayed["step"])
+    n = min(n_rec, n_new)
+    first, col, worst = None, "", 0.0
+    for name in ("train_loss", "lr"):
+        a, b = recorded[name][:n], replayed[name][:n]
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            bad = int(np.argmax(~same))
+            if first is None or bad < first:
+                first, col = bad, name
+            with np.errstate(invalid="ignore"):
+                diff = np.abs(a - b)
+            worst = max(worst, float(np.nanmax(np.where(same, 0.0, diff))) if diff.size else 0.0)
+    if first is None and n_rec != n_new:
+        first, col = n, f"length: recorded {n_rec} steps, replay {n_new}"
+    return Verification(first is None, n_rec, first, col, worst)
+

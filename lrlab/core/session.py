@@ -1,0 +1,345 @@
+"""Session files: one SQLite database per run (``.lrlab``), used as an application file format.
+
+SQLite gives transactions (a crash never leaves half a batch), readability with
+any SQLite tool or pandas, and no code execution on open: a session holds only
+data. The schema is documented in ``docs/session-format.md``. The file is created
+under a temporary name and renamed into place, then appended to while the run
+goes, committing at least every ``commit_seconds``; a run killed with SIGKILL leaves
+a file that opens, reads as ``interrupted``, and holds every committed step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab import __version__
+from lrlab.core.params import SpecError
+from lrlab.core.spec import RunSpec
+
+SUFFIX = ".lrlab"
+FORMAT_VERSION = 1
+APPLICATION_ID = 0x4C524C42  # "LRLB" in the SQLite header marks an lrlab session
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+STEP_COLUMNS = ("step", "epoch", "samples", "wall_time", "train_loss", "lr", "grad_norm",
+                "update_ratio")
+EVAL_COLUMNS = ("step", "epoch", "val_loss", "val_metric")
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE steps (step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, samples INTEGER NOT NULL,
+                    wall_time REAL NOT NULL, train_loss REAL, lr REAL NOT NULL, grad_norm REAL,
+                    update_ratio REAL);
+CREATE TABLE evals (step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, val_loss REAL, val_metric REAL);
+CREATE TABLE events (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, kind TEXT NOT NULL,
+                     data TEXT NOT NULL, wall_time REAL NOT NULL);
+"""
+
+#: from-version -> function migrating a connection to from-version + 1 (inside a transaction)
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+class SessionError(ValueError):
+    """A file that cannot be used as a session; the message is one line naming the file."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_name(spec: RunSpec, label: str = "") -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    parts = [stamp, label or spec.dataset.kind, spec.optimizer.kind, spec.schedule.kind]
+    return "-".join(p.replace("/", "_") for p in parts if p) + SUFFIX
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+class SessionWriter:
+    """A trainer listener that appends every update to a new session file."""
+
+    def __init__(self, path: str | Path, spec: RunSpec, environment: Mapping[str, Any], *,
+                 extra_meta: Mapping[str, Any] | None = None, commit_seconds: float = 0.5,
+                 overwrite: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise SessionError(f"{self.path}: already exists; choose another name (nothing was "
+                               "overwritten)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.spec = spec
+        self.commit_seconds = commit_seconds
+        tmp = self.path.with_name(f".{self.path.name}.part")
+        tmp.unlink(missing_ok=True)
+        con = sqlite3.connect(tmp)
+        with con:
+            con.executescript(SCHEMA)
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            meta = {"format_version": FORMAT_VERSION, "app_version": __version__, "created": _now(),
+                    "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
+                    "status": "running", "summary": {}, "writer": _writer_id(),
+                    "heartbeat": time.time(), **(extra_meta or {})}
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in meta.items()])
+        con.close()
+        os.replace(tmp, self.path)
+        self.con = sqlite3.connect(self.path, check_same_thread=False)
+        self.con.execute("PRAGMA synchronous = NORMAL")
+        self._last_commit = time.monotonic()
+        self.closed = False
+
+    def __call__(self, update: Any) -> None:
+        """Append one trainer Update; commit when due, and always at events or the end."""
+        con = self.con
+        cols = update.steps
+        if len(cols["step"]):
+            con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
+        if update.evals:
+            con.executemany("INSERT OR REPLACE INTO evals VALUES (?, ?, ?, ?)",
+                            [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
+        for ev in update.events:
+            con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
+                        (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
+        final = update.status not in ("running", "paused")
+        now = time.monotonic()
+        if final or update.events or now - self._last_commit >= self.commit_seconds:
+            self._set_meta(status=update.status if update.status != "paused" else "running",
+                           heartbeat=time.time())
+            con.commit()
+            self._last_commit = now
+
+    def close(self, status: str, extra: Mapping[str, Any] | None = None) -> None:
+        """Write the final status and summary, commit, and close the file."""
+        if self.closed:
+            return
+        self._set_meta(status=status, summary={**summarize(self.con), **(extra or {})},
+                       finished=_now())
+        self.con.commit()
+        self.con.close()
+        self.closed = True
+
+    def _set_meta(self, **items: Any) -> None:
+        self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                             [(k, json.dumps(v)) for k, v in items.items()])
+
+
+def _writer_id() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def summarize(con: sqlite3.Connection) -> dict[str, Any]:
+    """Final and best values, straight from the tables (also what `lrlab info` shows)."""
+    out: dict[str, Any] = {}
+    n, wall = con.execute("SELECT COUNT(*), MAX(wall_time) FROM steps").fetchone()
+    out["steps"] = n
+    out["wall_time"] = wall or 0.0
+    out["steps_per_second"] = n / wall if wall else 0.0
+    row = con.execute("SELECT train_loss, lr FROM steps ORDER BY step DESC LIMIT 1").fetchone()
+    if row:
+        out["final_train_loss"], out["final_lr"] = _finite(row[0]), row[1]
+    row = con.execute("SELECT step, val_loss, val_metric FROM evals ORDER BY step DESC LIMIT 1").fetchone()
+    if row:
+        out["final_val_loss"], out["final_val_metric"] = _finite(row[1]), _finite(row[2])
+        best = con.execute("SELECT step, val_loss FROM evals WHERE val_loss IS NOT NULL "
+                           "ORDER BY val_loss ASC, step ASC LIMIT 1").fetchone()
+        if best:
+            out["best_val_loss"], out["best_val_loss_step"] = best[1], best[0]
+        best = con.execute("SELECT step, val_metric FROM evals WHERE val_metric IS NOT NULL "
+                           "ORDER BY val_metric DESC, step ASC LIMIT 1").fetchone()
+        if best:
+            out["best_val_metric"], out["best_val_metric_step"] = best[1], best[0]
+    return out
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SessionEvent:
+    step: int
+    kind: str
+    data: dict[str, Any]
+    wall_time: float
+
+
+class Session:
+    """A session file opened for reading. Use :meth:`open`; it never executes file content."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, Any]):
+        self.path = path
+        self._con = con
+        self.meta = meta
+
+    @classmethod
+    def open(cls, path: str | Path) -> Session:
+        """Open, check and (for older formats) migrate a session; SessionError says what is wrong."""
+        p = Path(path)
+        con = _connect_checked(p)
+        try:
+            meta = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as err:
+            con.close()
+            raise SessionError(f"{p}: damaged session file ({err})") from None
+        missing = [k for k in ("spec", "status", "seed", "environment") if k not in meta]
+        if missing:
+            con.close()
+            raise SessionError(f"{p}: damaged session file (missing {', '.join(missing)})")
+        return cls(p, con, meta)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def status(self) -> str:
+        """finished, stopped, diverged, failed, running, or interrupted (writer gone mid-run)."""
+        status = self.meta["status"]
+        if status == "running" and not _writer_alive(self.meta.get("writer") or {},
+                                                     self.meta.get("heartbeat", 0)):
+            return "interrupted"
+        return status
+
+    @property
+    def spec_json(self) -> dict[str, Any]:
+        return self.meta["spec"]
+
+    @property
+    def spec(self) -> RunSpec:
+        try:
+            return RunSpec.from_json(self.meta["spec"])
+        except SpecError as err:
+            raise SessionError(f"{self.path}: its run spec is not valid here: {err.first_line()}") \
+                from None
+
+    @property
+    def seed(self) -> int:
+        return int(self.meta["seed"])
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return self.meta["environment"]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.meta.get("summary") or summarize(self._con)
+
+    def n_steps(self) -> int:
+        return self._con.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+
+    def steps(self, columns: Sequence[str] = STEP_COLUMNS) -> dict[str, np.ndarray]:
+        """Per-step columns as numpy arrays (NULL, e.g. an unsampled update ratio, is NaN)."""
+        return self._table("steps", columns, STEP_COLUMNS)
+
+    def evals(self, columns: Sequence[str] = EVAL_COLUMNS) -> dict[str, np.ndarray]:
+        return self._table("evals", columns, EVAL_COLUMNS)
+
+    def events(self) -> list[SessionEvent]:
+        return [SessionEvent(s, k, json.loads(d), w) for s, k, d, w in
+                self._con.execute("SELECT step, kind, data, wall_time FROM events ORDER BY id")]
+
+    def edits(self) -> list[tuple[int, dict[str, Any]]]:
+        """The mid-run edits, in order, as (step, edit JSON): what a replay re-applies."""
+        return [(e.step, e.data["edit"]) for e in self.events() if e.kind == "edit"]
+
+    def _table(self, table: str, columns: Sequence[str], allowed: Sequence[str]) -> dict[str, np.ndarray]:
+        bad = [c for c in columns if c not in allowed]
+        if bad:
+            raise ValueError(f"unknown column(s) {bad}; allowed: {list(allowed)}")
+        rows = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY step").fetchall()
+        ints = {"step", "epoch", "samples"}
+        if not rows:
+            return {c: np.empty(0, dtype=np.int64 if c in ints else np.float64) for c in columns}
+        data = np.array(rows, dtype=np.float64)  # NULL -> NaN
+        return {c: (data[:, i].astype(np.int64) if c in ints else data[:, i])
+                for i, c in enumerate(columns)}
+
+
+def _connect_checked(p: Path) -> sqlite3.Connection:
+    if not p.is_file():
+        raise SessionError(f"{p}: no such file")
+    try:
+        with p.open("rb") as f:
+            head = f.read(100)
+    except OSError as err:
+        raise SessionError(f"{p}: cannot read ({err.strerror})") from None
+    if not head.startswith(SQLITE_MAGIC):
+        raise SessionError(f"{p}: not an lrlab session (not an SQLite database)")
+    if len(head) < 100:
+        raise SessionError(f"{p}: damaged session file (truncated header)")
+    try:
+        con = sqlite3.connect(f"file:{p}?mode=rw", uri=True, check_same_thread=False)
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]  # also rolls back a hot journal
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        raise SessionError(f"{p}: damaged session file ({err})") from None
+    if app_id != APPLICATION_ID:
+        con.close()
+        raise SessionError(f"{p}: not an lrlab session (an SQLite database of another application)")
+    if version > FORMAT_VERSION:
+        con.close()
+        raise SessionError(f"{p}: written by a newer lrlab (session format {version}; this lrlab "
+                           f"{__version__} reads up to {FORMAT_VERSION}): upgrade lrlab to open it")
+    page_size, pages = int.from_bytes(p.read_bytes()[16:18], "big"), int.from_bytes(
+        p.read_bytes()[28:32], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if p.stat().st_size < page_size * pages:
+        con.close()
+        raise SessionError(f"{p}: damaged session file (truncated: {p.stat().st_size} of "
+                           f"{page_size * pages} bytes)")
+    if version < FORMAT_VERSION:
+        _migrate(p, con, version)
+    return con
+
+
+def _migrate(p: Path, con: sqlite3.Connection, version: int) -> None:
+    """Bring an older file to FORMAT_VERSION: back it up first, then migrate in one transaction."""
+    backup = p.with_name(f"{p.name}.v{version}.bak")
+    shutil.copy2(p, backup)
+    try:
+        with con:
+            for v in range(version, FORMAT_VERSION):
+                MIGRATIONS[v](con)
+            con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', ?)",
+                        (json.dumps(FORMAT_VERSION),))
+    except (sqlite3.DatabaseError, KeyError) as err:
+        con.close()
+        raise SessionError(f"{p}: could not migrate from format {version} ({err}); "
+                           f"the file is unchanged, a backup is at {backup.name}") from None
+
+
+def _writer_alive(writer: Mapping[str, Any], heartbeat: float) -> bool:
+    """Is the process that writes a 'running' session still there?"""
+    if writer.get("host") == socket.gethostname() and "pid" in writer:
+        try:
+            os.kill(int(writer["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return time.time() - float(heartbeat) < 120  # another machine: trust a recent heartbeat

@@ -1,0 +1,410 @@
+"""The training loop: one readable function that owns the step counter.
+
+Between steps the loop drains a thread-safe command queue (pause, resume, stop,
+edit), so the GUI, the CLI and a replay drive it the same way. Metrics leave it
+in batches of numpy arrays (:class:`Update`), a few times a second, never one
+callback per step: the session writer, the CLI progress bar and the GUI worker are
+all just listeners.
+
+Determinism: every random source is seeded from the run seed (model init and
+dropout through torch's global generator, batch order through its own
+generator, numpy and python for good measure). The intra-op thread count changes
+float results, so it is chosen once, recorded, and restored on replay. With the
+same spec, seed, edits, threads, library versions and device, losses are
+bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import queue
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lrlab import __version__
+from lrlab.core.data import BatchOrder, Dataset, load_dataset
+from lrlab.core.devices import describe_device, resolve_device
+from lrlab.core.models import build_model, count_parameters
+from lrlab.core.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.params import Kinded, SpecError
+from lrlab.core.schedules import Timeline, parse_edit
+from lrlab.core.spec import RunSpec
+
+FINAL_STATUSES = ("finished", "stopped", "diverged", "failed")
+
+
+@dataclass
+class Event:
+    """Something that happened at a step: an edit, a pause, a plateau reduction, divergence."""
+
+    step: int
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    def describe(self) -> str:
+        d = self.data
+        if self.kind == "edit":
+            return f"step {self.step}: edit {d['edit']}"
+        if self.kind == "diverged":
+            return f"step {self.step}: {d['message']}"
+        if self.kind == "plateau":
+            return f"step {self.step}: plateau, LR reduced to {d['lr']:.4g}"
+        return f"step {self.step}: {self.kind}" + (f" ({d})" if d else "")
+
+
+@dataclass
+class Update:
+    """A batch of metrics from the loop. ``steps`` maps STEP_COLUMNS to equal-length arrays."""
+
+    steps: dict[str, np.ndarray]
+    evals: list[dict[str, float]]
+    events: list[Event]
+    step: int  # steps done so far
+    total_steps: int
+    status: str  # running, paused, or a final status when the run has ended
+
+    @property
+    def n(self) -> int:
+        return len(self.steps["step"])
+
+
+Listener = Callable[[Update], None]
+
+
+def choose_threads(n_params: int, device: torch.device) -> int:
+    """Tiny models train faster on one intra-op thread: hand-offs cost more than the maths."""
+    if device.type != "cpu" or n_params < 500_000:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
+    import sklearn
+
+    env = {"lrlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+           "platform": platform.platform(), "machine": platform.machine(),
+           "device": str(device), "device_name": describe_device(device),
+           "threads": threads, "deterministic": deterministic}
+    if device.type == "cuda" and deterministic:
+        env["CUBLAS_WORKSPACE_CONFIG"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG", "")
+    return env
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Independent seeds for each random source, all derived from the run seed."""
+
+    init: int  # torch's global generator while the model is built
+    batches: int  # the batch order's own generator
+    loop: int  # torch's global generator during training (dropout)
+    numpy: int
+    python: int
+
+    @classmethod
+    def derive(cls, seed: int) -> Seeds:
+        a, b, c, d, e = np.random.SeedSequence(seed).generate_state(5, dtype=np.uint64).tolist()
+        return cls(a % 2**63, b % 2**63, c % 2**63, d % 2**32, e)
+
+
+class Trainer:
+    """Trains one run spec. Build it, add listeners, call :meth:`run` (blocking).
+
+    ``edits`` are (step, edit JSON) pairs applied exactly at those steps, as a replay
+    or ``lrlab run --edit`` needs; live edits come through :meth:`edit` and apply at
+    the next step boundary. ``max_steps`` cuts a run short (replaying a stopped run).
+    """
+
+    def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
+                 threads: int | None = None, max_steps: int | None = None,
+                 flush_seconds: float = 0.2):
+        self.spec = spec
+        self.listeners: list[Listener] = []
+        self.flush_seconds = flush_seconds
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._planned: dict[int, list[Kinded]] = {}
+        for step, edit in edits:
+            self._planned.setdefault(int(step), []).append(
+                edit if isinstance(edit, Kinded) else parse_edit(edit))
+
+        self.seeds = Seeds.derive(spec.seed)
+        self.device = resolve_device(spec.device)
+        self.data: Dataset = load_dataset(spec.dataset, self.device)
+        self.order = BatchOrder(self.data.n_train, spec.batch_size, spec.drop_last,
+                                self.seeds.batches, self.device)
+        self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
+        if max_steps is not None:
+            self.total_steps = min(self.total_steps, max_steps)
+        self.eval_every = spec.eval_every or max(1, min(self.order.steps_per_epoch,
+                                                        self.total_steps // 50))
+        self.timeline = Timeline(spec.schedule, spec.lr)
+        self.step = 0
+        self.status = "created"
+        self.events: list[Event] = []
+        self.summary: dict[str, Any] = {}
+
+        torch.manual_seed(self.seeds.init)
+        self.model = build_model(spec.model, self.data.n_features, self.data.n_outputs,
+                                 self.data.image_shape).to(self.device)
+        self.n_params = count_parameters(self.model)
+        self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
+        self.optimizer = build_optimizer(spec.optimizer, self.model.parameters())
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
+        self.environment = environment(self.device, self.threads, spec.deterministic)
+
+    # --- commands: safe to call from any thread ------------------------------------------
+
+    def pause(self) -> None:
+        self._commands.put(("pause", None))
+
+    def resume(self) -> None:
+        self._commands.put(("resume", None))
+
+    def stop(self) -> None:
+        self._commands.put(("stop", None))
+
+    def edit(self, edit: Mapping[str, Any]) -> None:
+        """Queue an edit (JSON, as in session files); it applies at the next step boundary."""
+        self._commands.put(("edit", dict(edit)))
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def planned_lr(self, start: int, stop: int) -> np.ndarray:
+        """The LR the timeline plans for steps start..stop-1 (the GUI's dashed preview)."""
+        return self.timeline.values(start, stop)
+
+    def run(self) -> str:
+        """Train until done, stopped or diverged; returns the final status."""
+        old_threads = torch.get_num_threads()
+        old_det = torch.are_deterministic_algorithms_enabled()
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(old_threads)
+            torch.use_deterministic_algorithms(old_det)
+
+    def _setup(self) -> None:
+        # Seed again right before the loop: whatever used the global generators since
+        # __init__ (another run, the GUI) cannot change this run's dropout masks.
+        torch.manual_seed(self.seeds.loop)
+        np.random.seed(self.seeds.numpy)
+        random.seed(self.seeds.python)
+        torch.use_deterministic_algorithms(self.spec.deterministic)
+        torch.set_num_threads(self.threads)
+
+    def _run(self) -> str:
+        self._setup()
+        buf = _Columns(capacity=4096)
+        evals: list[dict[str, float]] = []
+        new_events: list[Event] = []
+        spe = self.order.steps_per_epoch
+        x, y = self.data.x_train, self.data.y_train
+        groups = self.optimizer.param_groups
+        ratio_every = self.spec.update_ratio_every
+        first_loss = None
+        last_eval = -1
+        self.status = "running"
+        t0 = time.perf_counter()
+        last_flush = t0
+
+        def flush(status: str) -> None:
+            nonlocal last_flush
+            update = Update(buf.take(), list(evals), list(new_events), self.step, self.total_steps,
+                            status)
+            evals.clear()
+            new_events.clear()
+            last_flush = time.perf_counter()
+            for listener in self.listeners:
+                listener(update)
+
+        def record(kind: str, **data: Any) -> Event:
+            ev = Event(self.step, kind, data, time.perf_counter() - t0)
+            self.events.append(ev)
+            new_events.append(ev)
+            return ev
+
+        while self.step < self.total_steps:
+            # 1. between steps: commands from other threads, then edits planned for this step
+            if not self._commands.empty() and self._drain(record, flush):
+                self.status = "stopped"
+                break
+            for edit in self._planned.pop(self.step, ()):
+                self._apply_edit(edit, record)
+
+            # 2. the LR for this step comes from the timeline (schedule + edits)
+            step = self.step
+            lr = self.timeline(step)
+            for g in groups:
+                g["lr"] = lr
+
+            # 3. one optimizer step on the next batch of the seeded order
+            idx = self.order.indices(step)
+            xb, yb = x[idx], y[idx]
+            loss = self.loss_fn(self.model(xb), yb)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grads = [p.grad for p in self.params if p.grad is not None]
+            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            sample_ratio = step % ratio_every == 0
+            if sample_ratio:
+                before = [p.detach().clone() for p in self.params]
+            self.optimizer.step()
+            ratio = math.nan
+            if sample_ratio:
+                delta = torch._foreach_sub([p.detach() for p in self.params], before)
+                ratio = _norm(delta) / max(_norm(before), 1e-12)
+
+            # 4. record; .item() is where the CPU waits for the step on a GPU
+            loss_value = loss.item()
+            self.step = step + 1
+            buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
+                       loss_value, lr, grad_norm.item(), ratio)
+
+            # 5. divergence ends the run; nothing crashes
+            if first_loss is None:
+                first_loss = loss_value
+            if not math.isfinite(loss_value) or loss_value > self.spec.diverge_factor * max(first_loss,
+                                                                                            1e-12):
+                what = "became NaN" if math.isnan(loss_value) else (
+                    "became infinite" if math.isinf(loss_value) else
+                    f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
+                self.step = step  # the event belongs to the step that diverged
+                record("diverged", loss=_json_float(loss_value), lr=lr,
+                       message=f"loss {what} at step {step} at LR {lr:.4g}: "
+                               "try a lower LR or a warmup")
+                self.step = step + 1
+                self.status = "diverged"
+                break
+
+            # 6. validation every eval_every steps; a plateau schedule reacts to it
+            if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                ev = self._evaluate(step)
+                evals.append(ev)
+                last_eval = step
+                for name in ("val_loss", "val_metric"):
+                    new_lr = self.timeline.observe(self.step, name, ev[name])
+                    if new_lr is not None:
+                        record("plateau", lr=new_lr, monitor=name)
+
+            if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
+                flush("running")
+        else:
+            self.status = "finished"
+
+        if self.status == "stopped" and 0 <= last_eval < self.step - 1:
+            evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
+        wall = time.perf_counter() - t0
+        self.summary = {"steps": self.step, "wall_time": wall,
+                        "steps_per_second": self.step / wall if wall > 0 else 0.0}
+        flush(self.status)
+        return self.status
+
+    def _samples(self, step: int) -> int:
+        """Training samples seen after ``step`` (partial last batches counted as they are)."""
+        spe, bs, n = self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train
+        epoch, i = divmod(step, spe)
+        per_epoch = spe * bs if self.spec.drop_last else n
+        return epoch * per_epoch + min((i + 1) * bs, n)
+
+    def _drain(self, record: Callable[..., Event], flush: Callable[[str], None]) -> bool:
+        """Handle queued commands; returns True when the run must stop. Blocks while paused."""
+        paused = False
+        while True:
+            try:
+                command, arg = self._commands.get(block=paused, timeout=None)
+            except queue.Empty:
+                return False
+            if command == "stop":
+                record("stop")
+                return True
+            if command == "pause" and not paused:
+                paused = True
+                self.status = "paused"
+                record("pause")
+                flush("paused")
+            elif command == "resume" and paused:
+                paused = False
+                self.status = "running"
+                record("resume")
+            elif command == "edit":
+                try:
+                    self._apply_edit(parse_edit(arg), record)
+                except SpecError as err:
+                    record("rejected", edit=arg, message=str(err))
+            if not paused and self._commands.empty():
+                return False
+
+    def _apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
+        if edit.kind == "optimizer":
+            apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
+        else:
+            self.timeline.apply(self.step, edit)
+        record("edit", edit=edit.to_json())
+
+    @torch.no_grad()
+    def _evaluate(self, step: int) -> dict[str, float]:
+        self.model.eval()
+        x, y = self.data.x_val, self.data.y_val
+        total, outs = 0.0, []
+        for i in range(0, len(x), 8192):
+            out = self.model(x[i:i + 8192])
+            outs.append(out)
+            total += self.loss_fn(out, y[i:i + 8192]).item() * len(out)
+        self.model.train()
+        out = torch.cat(outs)
+        if self.data.task == "classification":
+            metric = (out.argmax(1) == y).double().mean().item()
+        else:
+            ss_res = ((out - y) ** 2).sum().item()
+            ss_tot = ((y - y.mean()) ** 2).sum().item()
+            metric = 1 - ss_res / ss_tot if ss_tot > 0 else 0.0
+        return {"step": step, "epoch": step // self.order.steps_per_epoch,
+                "val_loss": total / max(len(x), 1), "val_metric": metric}
+
+
+def _norm(tensors: Sequence[torch.Tensor]) -> float:
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(tensors)))).item()
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)
+
+
+class _Columns:
+    """Preallocated per-step buffers, handed out as numpy arrays and reused."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.ints = np.empty((capacity, 3), dtype=np.int64)
+        self.floats = np.empty((capacity, 5), dtype=np.float64)
+        self.n = 0
+
+    @property
+    def full(self) -> bool:
+        return self.n >= self.capacity
+
+    def append(self, step: int, epoch: int, samples: int, wall: float, loss: float, lr: float,
+               grad_norm: float, ratio: float) -> None:
+        i = self.n
+        self.ints[i] = (step, epoch, samples)
+        self.floats[i] = (wall, loss, lr, grad_norm, ratio)
+        self.n = i + 1
+
+    def take(self) -> dict[str, np.ndarray]:
+        n, self.n = self.n, 0
+        ints, floats = self.ints[:n].copy(), self.floats[:n].copy()
+        return {"step": ints[:, 0], "epoch": ints[:, 1], "samples": ints[:, 2],
+                "wall_time": floats[:, 0], "train_loss": floats[:, 1], "lr": floats[:, 2],
+                "grad_norm": floats[:, 3], "update_ratio": floats[:, 4]}
+
