@@ -9,6 +9,7 @@ regression target) are standardised with statistics of the training split only.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,26 +114,37 @@ def load_dataset(spec: Kinded, device: torch.device) -> Dataset:
 class BatchOrder:
     """Which training samples each step uses: a fresh seeded permutation per epoch.
 
-    The generator lives on the CPU (identical streams on every device); index tensors
-    move to the data's device. Steps count from 0; step s belongs to epoch
-    ``s // steps_per_epoch``.
+    The generator lives on the CPU, so the order is the same on every device. Steps
+    count from 0; step s belongs to epoch ``s // steps_per_epoch``. For speed, a
+    training set under ``copy_limit`` bytes is permuted once per epoch and batches are
+    contiguous slices of that copy (no per-step gather); larger sets gather per step.
     """
 
-    def __init__(self, n: int, batch_size: int, drop_last: bool, seed: int, device: torch.device):
-        self.n, self.batch_size, self.device = n, batch_size, device
-        self.steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, drop_last: bool, seed: int,
+                 copy_limit: int = 256 * 2**20):
+        self.x, self.y = x, y
+        self.n, self.batch_size = len(x), batch_size
+        self.steps_per_epoch = self.n // batch_size if drop_last else math.ceil(self.n / batch_size)
         if self.steps_per_epoch == 0:
-            raise SpecError([("batch_size", f"must be <= the training set size ({n}) with drop_last, "
-                                            f"got {batch_size}")])
+            raise SpecError([("batch_size", f"must be <= the training set size ({self.n}) with "
+                                            f"drop_last, got {batch_size}")])
         self.generator = torch.Generator().manual_seed(seed)
+        self.copy = x.element_size() * x.numel() + y.element_size() * y.numel() < copy_limit
         self._epoch = -1
-        self._perm: torch.Tensor | None = None
+        self._perm = x  # replaced at the first step
+        self._xs: Sequence[torch.Tensor] = ()
+        self._ys: Sequence[torch.Tensor] = ()
 
-    def indices(self, step: int) -> torch.Tensor:
-        """Sample indices for ``step``; steps must be asked for in order."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (inputs, targets) of ``step``; steps must be asked for in order."""
         epoch, i = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._perm = torch.randperm(self.n, generator=self.generator).to(self.device)
-        assert self._perm is not None
-        return self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+            self._perm = torch.randperm(self.n, generator=self.generator).to(self.x.device)
+            if self.copy:  # all of the epoch's batches as views, made in one call
+                self._xs = self.x[self._perm].split(self.batch_size)
+                self._ys = self.y[self._perm].split(self.batch_size)
+        if self.copy:
+            return self._xs[i], self._ys[i]
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]

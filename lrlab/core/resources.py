@@ -44,11 +44,7 @@ def list_presets() -> list[Preset]:
         data = json.loads(path.read_text(encoding="utf-8"))
         out.append(Preset(path.stem, data["title"], data["explanation"], data.get("group", ""),
                           data["spec"], path))
-    return sorted(out, key=lambda p: (data_order(p.group), p.name))
-
-
-def data_order(group: str) -> tuple[int, str]:
-    return (0, group) if group else (1, "")
+    return out
 
 
 def preset_path(name: str) -> Path | None:

@@ -2,7 +2,7 @@
 
 SQLite gives transactions (a crash never leaves half a batch), readability with
 any SQLite tool or pandas, and no code execution on open: a session holds only
-data. The schema is documented in ``docs/session-format.md``. The file is created
+data. The schema is documented in ``resources/docs/session-format.md``. The file is created
 under a temporary name and renamed into place, then appended to while the run
 goes, committing at least every ``commit_seconds``; a run killed with SIGKILL leaves
 a file that opens, reads as ``interrupted``, and holds every committed step.

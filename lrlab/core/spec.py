@@ -173,8 +173,7 @@ class RunSpec:
     device: str = _f(Device(), "auto", "auto picks CUDA, then MPS, then the CPU")
     drop_last: bool = _f(Bool(), False, "skip the last partial batch of each epoch")
     eval_every: int | None = _f(Optional(Num(ge=1, integer=True)), None,
-                                "steps between validations; null: about 50 per run, "
-                                "at least once an epoch")
+                                "steps between validations; null: about 50 per run")
     diverge_factor: float = _f(Num(gt=1), 50.0,
                                "stop as diverged when the loss exceeds this many times the first loss")
     threads: int | None = _f(Optional(Num(ge=1, le=1024, integer=True)), None,

@@ -34,7 +34,7 @@ from lrlab import __version__
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.models import build_model, count_parameters
-from lrlab.core.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.optim import apply_hyperparameters, build_optimizer, fast_step
 from lrlab.core.params import Kinded, SpecError
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
@@ -140,13 +140,12 @@ class Trainer:
         self.seeds = Seeds.derive(spec.seed)
         self.device = resolve_device(spec.device)
         self.data: Dataset = load_dataset(spec.dataset, self.device)
-        self.order = BatchOrder(self.data.n_train, spec.batch_size, spec.drop_last,
-                                self.seeds.batches, self.device)
+        self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
+                                self.seeds.batches)
         self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
-        self.eval_every = spec.eval_every or max(1, min(self.order.steps_per_epoch,
-                                                        self.total_steps // 50))
+        self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
         self.timeline = Timeline(spec.schedule, spec.lr)
         self.step = 0
         self.status = "created"
@@ -154,14 +153,16 @@ class Trainer:
         self.summary: dict[str, Any] = {}
 
         torch.manual_seed(self.seeds.init)
-        self.model = build_model(spec.model, self.data.n_features, self.data.n_outputs,
+        self.model = build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
                                  self.data.image_shape).to(self.device)
         self.n_params = count_parameters(self.model)
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
-        self.optimizer = build_optimizer(spec.optimizer, self.model.parameters())
+        self.optimizer, optimizer_impl = build_optimizer(spec.optimizer, self.model.parameters(),
+                                                         self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
+        self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
 
     # --- commands: safe to call from any thread ------------------------------------------
 
@@ -209,8 +210,9 @@ class Trainer:
         evals: list[dict[str, float]] = []
         new_events: list[Event] = []
         spe = self.order.steps_per_epoch
-        x, y = self.data.x_train, self.data.y_train
         groups = self.optimizer.param_groups
+        params = self.params
+        optimizer_step = fast_step(self.optimizer)
         ratio_every = self.spec.update_ratio_every
         first_loss = None
         last_eval = -1
@@ -249,17 +251,16 @@ class Trainer:
                 g["lr"] = lr
 
             # 3. one optimizer step on the next batch of the seeded order
-            idx = self.order.indices(step)
-            xb, yb = x[idx], y[idx]
+            xb, yb = self.order.batch(step)
             loss = self.loss_fn(self.model(xb), yb)
-            self.optimizer.zero_grad(set_to_none=True)
+            for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
+                p.grad = None
             loss.backward()
-            grads = [p.grad for p in self.params if p.grad is not None]
-            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            grad_norm = _norm([p.grad for p in params if p.grad is not None])
             sample_ratio = step % ratio_every == 0
             if sample_ratio:
                 before = [p.detach().clone() for p in self.params]
-            self.optimizer.step()
+            optimizer_step()
             ratio = math.nan
             if sample_ratio:
                 delta = torch._foreach_sub([p.detach() for p in self.params], before)
@@ -269,7 +270,7 @@ class Trainer:
             loss_value = loss.item()
             self.step = step + 1
             buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
-                       loss_value, lr, grad_norm.item(), ratio)
+                       loss_value, lr, grad_norm, ratio)
 
             # 5. divergence ends the run; nothing crashes
             if first_loss is None:
@@ -302,7 +303,7 @@ class Trainer:
         else:
             self.status = "finished"
 
-        if self.status == "stopped" and 0 <= last_eval < self.step - 1:
+        if self.status == "stopped" and self.step > 0 and last_eval < self.step - 1:
             evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
         wall = time.perf_counter() - t0
         self.summary = {"steps": self.step, "wall_time": wall,
@@ -374,7 +375,12 @@ class Trainer:
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(tensors)))).item()
+    """Global L2 norm of several tensors. For the handful of tensors of a small model, summing
+    a few Python floats is cheaper than stacking them into one more tensor."""
+    norms = torch._foreach_norm(list(tensors))
+    if len(norms) <= 16:
+        return math.sqrt(sum(n.item() ** 2 for n in norms))
+    return torch.linalg.vector_norm(torch.stack(norms)).item()
 
 
 def _json_float(x: float) -> float | str:

@@ -1,0 +1,192 @@
+"""Session files: written as the run goes, crash safe, and every bad file gets a clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrlab.core import session as session_mod
+from lrlab.core.runs import Collector, RecordedRun
+from lrlab.core.session import Session, SessionError, SessionWriter
+from lrlab.core.spec import RunSpec
+
+SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
+        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 20, "batch_size": 16,
+        "device": "cpu"}
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    run = RecordedRun(RunSpec.from_json(SPEC), tmp_path / "run.lrlab",
+                      edits=[(40, {"kind": "scale", "factor": 0.5})])
+    col = Collector()
+    run.add_listener(col)
+    run.run()
+    return run.path, col
+
+
+def test_session_holds_everything_about_the_run(recorded):
+    path, col = recorded
+    with Session.open(path) as s:
+        assert s.status == "finished"
+        assert s.spec == RunSpec.from_json(SPEC)
+        assert s.seed == 0
+        steps = s.steps()
+        for name in ("step", "train_loss", "lr", "grad_norm"):
+            assert np.array_equal(steps[name], col.column(name), equal_nan=True), name
+        assert s.n_steps() == len(col.column("step"))
+        env = s.environment
+        assert {"python", "torch", "numpy", "scikit-learn", "platform", "device", "device_name",
+                "threads", "deterministic"} <= env.keys()
+        assert s.edits() == [(40, {"kind": "scale", "factor": 0.5})]
+        evals = s.evals()
+        assert evals["step"][-1] == s.n_steps() - 1
+        summ = s.summary
+        assert summ["steps"] == s.n_steps()
+        assert summ["final_val_metric"] == pytest.approx(evals["val_metric"][-1])
+        assert summ["best_val_metric"] == pytest.approx(np.nanmax(evals["val_metric"]))
+    # readable with nothing but sqlite3, the format's promise
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == len(col.column("step"))
+    assert json.loads(con.execute("SELECT value FROM meta WHERE key='status'").fetchone()[0]) == "finished"
+
+
+def test_writer_never_overwrites_an_existing_file(recorded):
+    path, _ = recorded
+    before = path.read_bytes()
+    with pytest.raises(SessionError, match="already exists"):
+        SessionWriter(path, RunSpec.from_json(SPEC), {})
+    assert path.read_bytes() == before
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec
+    spec = RunSpec.from_json({"dataset": {"name": "iris"}, "optimizer": {"name": "sgd", "lr": 0.01},
+                              "steps": 10_000_000, "batch_size": 8, "device": "cpu"})
+    RecordedRun(spec, sys.argv[1]).run()
+""")
+
+
+def test_sigkill_mid_run_leaves_an_interrupted_session_with_committed_steps(tmp_path):
+    path = tmp_path / "killed.lrlab"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)])
+    try:
+        deadline = time.monotonic() + 60
+        steps = 0
+        while time.monotonic() < deadline and steps < 2000:
+            time.sleep(0.2)
+            if path.exists():
+                with Session.open(path) as s:
+                    steps = s.n_steps()
+                    assert s.status == "running"
+        assert steps >= 2000, "the run did not commit steps while running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with Session.open(path) as s:
+        assert s.status == "interrupted"
+        got = s.steps()
+        assert len(got["step"]) >= steps
+        assert got["step"].tolist() == list(range(len(got["step"])))  # every step, none torn
+        assert np.isfinite(got["train_loss"]).all()
+
+
+def _messages(path: Path) -> str:
+    with pytest.raises(SessionError) as err:
+        Session.open(path)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(str(path))
+    return text
+
+
+def test_truncated_file(recorded, tmp_path):
+    path, _ = recorded
+    cut = tmp_path / "cut.lrlab"
+    data = path.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert "damaged session file" in _messages(cut)
+
+
+def test_random_bytes_and_renamed_text_and_missing(tmp_path):
+    noise = tmp_path / "noise.lrlab"
+    noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    assert "not an lrlab session (not an SQLite database)" in _messages(noise)
+    text = tmp_path / "notes.lrlab"
+    text.write_text("these are my notes, not a session\n")
+    assert "not an lrlab session" in _messages(text)
+    assert "no such file" in _messages(tmp_path / "absent.lrlab")
+
+
+def test_foreign_sqlite_database(tmp_path):
+    other = tmp_path / "other.lrlab"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    assert "an SQLite database of another application" in _messages(other)
+
+
+def test_newer_format_version(recorded):
+    path, _ = recorded
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    msg = _messages(path)
+    assert "written by a newer lrlab (session format 99" in msg and "upgrade lrlab" in msg
+
+
+def test_older_format_is_migrated_after_a_backup(recorded, monkeypatch):
+    path, _ = recorded
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(session_mod, "MIGRATIONS", {
+        1: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
+    with Session.open(path) as s:
+        assert s.meta["notes"] == "migrated"
+        assert s.meta["format_version"] == 2
+    assert (path.parent / f"{path.name}.v1.bak").exists()
+    with Session.open(path) as s:  # already migrated: opens without a second backup step
+        assert s.meta["notes"] == "migrated"
+
+
+def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
+    path, _ = recorded
+    before = path.read_bytes()
+
+    def broken(con):
+        con.execute("INSERT INTO meta VALUES ('half', '1')")
+        raise sqlite3.OperationalError("boom")
+
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(session_mod, "MIGRATIONS", {1: broken})
+    assert "could not migrate from format 1 (boom)" in _messages(path)
+    assert path.read_bytes() == before
+
+
+def test_no_pickle_or_torch_load_in_the_package():
+    root = Path(__file__).resolve().parents[1] / "lrlab"
+    for f in root.rglob("*.py"):
+        text = f.read_text()
+        assert "import pickle" not in text and "torch.load(" not in text, f
+
+
+def test_running_session_of_a_live_writer_reads_as_running(tmp_path):
+    w = SessionWriter(tmp_path / "live.lrlab", RunSpec.from_json(SPEC), {"threads": 1})
+    with Session.open(w.path) as s:
+        assert s.status == "running"
+    w.close("stopped")
+    with Session.open(w.path) as s:
+        assert s.status == "stopped"
+    assert os.path.getsize(w.path) > 0
