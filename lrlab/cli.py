@@ -178,6 +178,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(source)
     if args.set:
         spec = spec.with_changes(_parse_set(args.set))
+    if args.download:
+        if "download" not in spec.dataset.params:
+            raise UsageError(f"--download: {spec.dataset.kind} ships with scikit-learn and needs no "
+                             "download (only torchvision datasets do)")
+        spec = spec.with_changes({"dataset.download": True})
     edits = _parse_edits(args.edit or [])
     label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
@@ -380,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit", action="append", metavar="STEP:JSON",
                    help='schedule edit at a step, e.g. --edit \'300:{"kind":"scale","factor":0.1}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--download", action="store_true",
+                   help="fetch a torchvision dataset's missing files (needs the internet)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("replay", help="re-run a session from its spec, seed and edits",

@@ -9,7 +9,7 @@ regression target) are standardised with statistics of the training split only.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,10 @@ class Dataset:
     n_outputs: int
     #: (C, H, W) when samples are images, else None
     image_shape: tuple[int, int, int] | None = None
+    #: turns a stored batch into model input (uint8 images -> normalised floats); None: as is
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: the official test split (inputs, labels), when asked for
+    test: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def n_train(self) -> int:

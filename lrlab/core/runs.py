@@ -51,7 +51,11 @@ class RecordedRun:
             self.writer.close("failed", {"error": f"{type(err).__name__}: {err}",
                                          "traceback": traceback.format_exc(limit=5)})
             raise
-        self.writer.close(status)
+        extra = {k: v for k, v in self.trainer.summary.items() if k.startswith("test_")}
+        errors = [e.data["message"] for e in self.trainer.events if e.kind == "out_of_memory"]
+        if errors:
+            extra["error"] = errors[0]
+        self.writer.close(status, extra)
         return status
 
 

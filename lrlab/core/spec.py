@@ -35,6 +35,7 @@ from lrlab.core.params import (
     Problems,
     Registry,
     SpecError,
+    Text,
     dump_fields,
     join,
     parse_fields,
@@ -86,6 +87,28 @@ SKLEARN_SETS: dict[str, tuple[str, tuple[Param, ...], str]] = {
 for _name, (_task, _extra, _doc) in SKLEARN_SETS.items():
     DATASETS.register(_name, (*_SPLIT, *_extra), _doc)
 
+#: name -> (torchvision class, channels, image size, classes, description)
+VISION_SETS: dict[str, tuple[str, int, int, int, str]] = {
+    "mnist": ("MNIST", 1, 28, 10, "70,000 28x28 handwritten digits (torchvision)"),
+    "fashion_mnist": ("FashionMNIST", 1, 28, 10, "70,000 28x28 clothing images, 10 classes (torchvision)"),
+    "kmnist": ("KMNIST", 1, 28, 10, "70,000 28x28 cursive Japanese characters, 10 classes (torchvision)"),
+    "cifar10": ("CIFAR10", 3, 32, 10, "60,000 32x32 colour images, 10 classes (torchvision)"),
+}
+_VISION_PARAMS = (
+    Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the training files held out for validation"),
+    Param("split_seed", Num(ge=0, integer=True), 0, "seed of the subset and the validation split"),
+    Param("root", Optional(Text()), None, "folder with the files; null: the lrlab datasets folder"),
+    Param("download", Bool(), False, "fetch missing files from the internet"),
+    Param("subset", Optional(Num(ge=10, integer=True)), None,
+          "use only the first N images after a seeded shuffle (quick demos)"),
+    Param("test_eval", Bool(), False, "also evaluate on the official test split at the end"),
+)
+for _name, (_cls, _c, _size, _classes, _doc) in VISION_SETS.items():
+    DATASETS.register(_name, _VISION_PARAMS, _doc)
+
+#: datasets whose samples are images (the ones a CNN can take)
+IMAGE_SETS = ("digits", *VISION_SETS)
+
 # --- models -----------------------------------------------------------------------------
 
 MODELS = Registry("model", "kind")
@@ -96,6 +119,15 @@ MODELS.register("mlp", (
     Param("dropout", Num(ge=0, lt=1), 0.0, "dropout after each hidden layer"),
     Param("batch_norm", Bool(), False, "batch normalisation after each hidden layer"),
 ), "A multi-layer perceptron.")
+MODELS.register("cnn", (
+    Param("channels", ListOf(Num(ge=1, le=1024, integer=True), min_len=1, max_len=4), [16, 32],
+          "output channels of each conv block (conv -> activation -> 2x2 max-pool)"),
+    Param("kernel_size", Num(ge=1, le=7, integer=True), 3,
+          "convolution kernel size"),
+    Param("hidden", Num(ge=1, le=65536, integer=True), 64, "width of the fully connected layer"),
+    Param("activation", Choice(("relu", "tanh", "gelu", "sigmoid")), "relu", "non-linearity"),
+    Param("dropout", Num(ge=0, lt=1), 0.0, "dropout before the output layer"),
+), "A small LeNet-style convolutional network for images (digits, MNIST family, CIFAR-10).")
 
 # --- optimizers -------------------------------------------------------------------------
 
@@ -192,6 +224,11 @@ class RunSpec:
         problems = Problems()
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
+        model, dataset = values["model"], values["dataset"]
+        if model.kind == "cnn" and dataset.kind not in IMAGE_SETS:
+            problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(IMAGE_SETS)}), "
+                                                   f"got dataset {dataset.kind!r}")
+        problems.raise_if_any()
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
@@ -221,6 +258,7 @@ class RunSpec:
 
 
 def dataset_task(name: str) -> str:
+    """'classification' or 'regression' (every image set is classification)."""
     return SKLEARN_SETS[name][0] if name in SKLEARN_SETS else "classification"
 
 

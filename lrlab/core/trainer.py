@@ -139,6 +139,9 @@ class Trainer:
 
         self.seeds = Seeds.derive(spec.seed)
         self.device = resolve_device(spec.device)
+        if spec.deterministic and self.device.type == "cuda":
+            # cuBLAS needs this before its first call to be deterministic (torch docs, "Reproducibility")
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         self.data: Dataset = load_dataset(spec.dataset, self.device)
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
@@ -213,6 +216,7 @@ class Trainer:
         groups = self.optimizer.param_groups
         params = self.params
         optimizer_step = fast_step(self.optimizer)
+        prepare = self.data.prepare
         ratio_every = self.spec.update_ratio_every
         first_loss = None
         last_eval = -1
@@ -236,78 +240,92 @@ class Trainer:
             new_events.append(ev)
             return ev
 
-        while self.step < self.total_steps:
-            # 1. between steps: commands from other threads, then edits planned for this step
-            if not self._commands.empty() and self._drain(record, flush):
-                self.status = "stopped"
-                break
-            for edit in self._planned.pop(self.step, ()):
-                self._apply_edit(edit, record)
+        try:
+            while self.step < self.total_steps:
+                # 1. between steps: commands from other threads, then edits planned for this step
+                if not self._commands.empty() and self._drain(record, flush):
+                    self.status = "stopped"
+                    break
+                for edit in self._planned.pop(self.step, ()):
+                    self._apply_edit(edit, record)
 
-            # 2. the LR for this step comes from the timeline (schedule + edits)
-            step = self.step
-            lr = self.timeline(step)
-            for g in groups:
-                g["lr"] = lr
+                # 2. the LR for this step comes from the timeline (schedule + edits)
+                step = self.step
+                lr = self.timeline(step)
+                for g in groups:
+                    g["lr"] = lr
 
-            # 3. one optimizer step on the next batch of the seeded order
-            xb, yb = self.order.batch(step)
-            loss = self.loss_fn(self.model(xb), yb)
-            for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
-                p.grad = None
-            loss.backward()
-            grad_norm = _norm([p.grad for p in params if p.grad is not None])
-            sample_ratio = step % ratio_every == 0
-            if sample_ratio:
-                before = [p.detach().clone() for p in self.params]
-            optimizer_step()
-            ratio = math.nan
-            if sample_ratio:
-                delta = torch._foreach_sub([p.detach() for p in self.params], before)
-                ratio = _norm(delta) / max(_norm(before), 1e-12)
+                # 3. one optimizer step on the next batch of the seeded order
+                xb, yb = self.order.batch(step)
+                if prepare is not None:
+                    xb = prepare(xb)
+                loss = self.loss_fn(self.model(xb), yb)
+                for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
+                    p.grad = None
+                loss.backward()
+                grad_norm = _norm([p.grad for p in params if p.grad is not None])
+                sample_ratio = step % ratio_every == 0
+                if sample_ratio:
+                    before = [p.detach().clone() for p in self.params]
+                optimizer_step()
+                ratio = math.nan
+                if sample_ratio:
+                    delta = torch._foreach_sub([p.detach() for p in self.params], before)
+                    ratio = _norm(delta) / max(_norm(before), 1e-12)
 
-            # 4. record; .item() is where the CPU waits for the step on a GPU
-            loss_value = loss.item()
-            self.step = step + 1
-            buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
-                       loss_value, lr, grad_norm, ratio)
-
-            # 5. divergence ends the run; nothing crashes
-            if first_loss is None:
-                first_loss = loss_value
-            if not math.isfinite(loss_value) or loss_value > self.spec.diverge_factor * max(first_loss,
-                                                                                            1e-12):
-                what = "became NaN" if math.isnan(loss_value) else (
-                    "became infinite" if math.isinf(loss_value) else
-                    f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
-                self.step = step  # the event belongs to the step that diverged
-                record("diverged", loss=_json_float(loss_value), lr=lr,
-                       message=f"loss {what} at step {step} at LR {lr:.4g}: "
-                               "try a lower LR or a warmup")
+                # 4. record; .item() is where the CPU waits for the step on a GPU
+                loss_value = loss.item()
                 self.step = step + 1
-                self.status = "diverged"
-                break
+                buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
+                           loss_value, lr, grad_norm, ratio)
 
-            # 6. validation every eval_every steps; a plateau schedule reacts to it
-            if self.step % self.eval_every == 0 or self.step == self.total_steps:
-                ev = self._evaluate(step)
-                evals.append(ev)
-                last_eval = step
-                for name in ("val_loss", "val_metric"):
-                    new_lr = self.timeline.observe(self.step, name, ev[name])
-                    if new_lr is not None:
-                        record("plateau", lr=new_lr, monitor=name)
+                # 5. divergence ends the run; nothing crashes
+                if first_loss is None:
+                    first_loss = loss_value
+                if not math.isfinite(loss_value) or loss_value > self.spec.diverge_factor * max(first_loss,
+                                                                                                1e-12):
+                    what = "became NaN" if math.isnan(loss_value) else (
+                        "became infinite" if math.isinf(loss_value) else
+                        f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
+                    self.step = step  # the event belongs to the step that diverged
+                    record("diverged", loss=_json_float(loss_value), lr=lr,
+                           message=f"loss {what} at step {step} at LR {lr:.4g}: "
+                                   "try a lower LR or a warmup")
+                    self.step = step + 1
+                    self.status = "diverged"
+                    break
 
-            if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
-                flush("running")
-        else:
-            self.status = "finished"
+                # 6. validation every eval_every steps; a plateau schedule reacts to it
+                if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                    ev = self._evaluate(step)
+                    evals.append(ev)
+                    last_eval = step
+                    for name in ("val_loss", "val_metric"):
+                        new_lr = self.timeline.observe(self.step, name, ev[name])
+                        if new_lr is not None:
+                            record("plateau", lr=new_lr, monitor=name)
+
+                if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
+                    flush("running")
+            else:
+                self.status = "finished"
+        except torch.OutOfMemoryError:
+            # a GPU that runs out of memory ends the run; the session keeps every step so far
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}: "
+                                            "try a smaller batch size or model")
+            self.status = "failed"
 
         if self.status == "stopped" and self.step > 0 and last_eval < self.step - 1:
             evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
+        if self.data.test is not None and self.status in ("finished", "stopped"):
+            test_loss, test_metric = self.measure(*self.data.test)
+            self.summary.update(test_loss=test_loss, test_metric=test_metric)
+            record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
         wall = time.perf_counter() - t0
-        self.summary = {"steps": self.step, "wall_time": wall,
-                        "steps_per_second": self.step / wall if wall > 0 else 0.0}
+        self.summary.update(steps=self.step, wall_time=wall,
+                            steps_per_second=self.step / wall if wall > 0 else 0.0)
         flush(self.status)
         return self.status
 
@@ -353,25 +371,32 @@ class Trainer:
             self.timeline.apply(self.step, edit)
         record("edit", edit=edit.to_json())
 
-    @torch.no_grad()
     def _evaluate(self, step: int) -> dict[str, float]:
-        self.model.eval()
-        x, y = self.data.x_val, self.data.y_val
-        total, outs = 0.0, []
-        for i in range(0, len(x), 8192):
-            out = self.model(x[i:i + 8192])
-            outs.append(out)
-            total += self.loss_fn(out, y[i:i + 8192]).item() * len(out)
-        self.model.train()
-        out = torch.cat(outs)
-        if self.data.task == "classification":
-            metric = (out.argmax(1) == y).double().mean().item()
-        else:
-            ss_res = ((out - y) ** 2).sum().item()
-            ss_tot = ((y - y.mean()) ** 2).sum().item()
-            metric = 1 - ss_res / ss_tot if ss_tot > 0 else 0.0
+        loss, metric = self.measure(self.data.x_val, self.data.y_val)
         return {"step": step, "epoch": step // self.order.steps_per_epoch,
-                "val_loss": total / max(len(x), 1), "val_metric": metric}
+                "val_loss": loss, "val_metric": metric}
+
+    @torch.no_grad()
+    def measure(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[float, float]:
+        """Mean loss and accuracy (classification) or R^2 (regression) on held-out data."""
+        self.model.eval()
+        total, correct, outs = 0.0, 0, []
+        for i in range(0, len(x), chunk):
+            xb, yb = x[i:i + chunk], y[i:i + chunk]
+            out = self.model(xb if self.data.prepare is None else self.data.prepare(xb))
+            total += self.loss_fn(out, yb).item() * len(out)
+            if self.data.task == "classification":
+                correct += int((out.argmax(1) == yb).sum().item())
+            else:
+                outs.append(out)
+        self.model.train()
+        n = max(len(x), 1)
+        if self.data.task == "classification":
+            return total / n, correct / n
+        out = torch.cat(outs)
+        ss_res = ((out - y) ** 2).sum().item()
+        ss_tot = ((y - y.mean()) ** 2).sum().item()
+        return total / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
