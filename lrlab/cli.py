@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lrlab import __version__
+from lrlab.core.fmt import clock
 from lrlab.core.params import SpecError
 
 
@@ -91,19 +91,11 @@ class Progress:
         filled = int(width * done / max(self.total, 1))
         line = (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{self.total} "
                 f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
-                f"lr {update.steps['lr'][-1]:.3g} {rate:.0f} steps/s ETA {_clock(eta)}")
+                f"lr {update.steps['lr'][-1]:.3g} {rate:.0f} steps/s ETA {clock(eta)}")
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         if final and self.tty:
             self.stream.write("\n")
         self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -409,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", help="the run spec, runnable with 'lrlab run'")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("gui", help="open the desktop app (the default with no command)")
+    p.add_argument("--run", metavar="SPEC", help="load a run spec or preset and start it")
+    p.add_argument("--open", metavar="FILE", nargs="+", help="open saved sessions")
+    p.set_defaults(func=cmd_gui)
+
     p = sub.add_parser("presets", help="list the bundled presets")
     p.set_defaults(func=cmd_presets)
     return parser
@@ -431,5 +428,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_gui(argv: list[str]) -> int:
-    print("lrlab: the desktop app is not available yet; see 'lrlab --help' for the commands.")
-    return 0
+    return cmd_gui(build_parser().parse_args(["gui", *argv]))
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from lrlab.core.session import Session, SessionError
+    from lrlab.core.spec import load_spec
+
+    run = str(_resolve_input(args.run)) if args.run else None
+    if run:
+        load_spec(run)  # a bad spec is a one-line error here, before any window opens
+    for f in args.open or []:
+        try:
+            Session.open(f).close()
+        except SessionError as err:
+            raise UsageError(str(err)) from None
+    from lrlab.gui.app import run_gui
+
+    return run_gui(run, args.open or [])

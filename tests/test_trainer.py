@@ -184,3 +184,13 @@ def test_plateau_decisions_replay_and_follow_from_recorded_metrics():
     assert tl.values(0, len(lr)).tolist() == lr.tolist()
     _, again, _ = train(spec)
     assert np.array_equal(again.column("train_loss"), col.column("train_loss"))
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits", "diabetes", "moons", "blobs"])
+def test_planned_steps_match_the_trainer_without_loading_data(name):
+    from lrlab.core.spec import planned_steps
+
+    spec = make_spec(dataset={"name": name, "val_fraction": 0.25}, batch_size=50, epochs=3)
+    assert planned_steps(spec) == Trainer(spec).total_steps
+    dropped = spec.with_changes({"drop_last": True})
+    assert planned_steps(dropped) == Trainer(dropped).total_steps

@@ -35,7 +35,8 @@ class RecordedRun:
         self.path = Path(out) if out else paths.sessions_dir() / default_name(spec, label)
         meta = {"label": label, "eval_every": self.trainer.eval_every,
                 "update_ratio_every": spec.update_ratio_every,
-                "total_steps": self.trainer.total_steps, **(extra_meta or {})}
+                "total_steps": self.trainer.total_steps,
+                "steps_per_epoch": self.trainer.order.steps_per_epoch, **(extra_meta or {})}
         self.writer = SessionWriter(self.path, spec, self.trainer.environment, extra_meta=meta,
                                     overwrite=overwrite)
         self.trainer.listeners.append(self.writer)

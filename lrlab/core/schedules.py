@@ -493,6 +493,12 @@ class Timeline:
     def __call__(self, t: int) -> float:
         return self.segments[bisect.bisect_right(self._starts, t) - 1](t)
 
+    def copy(self) -> Timeline:
+        """A timeline to try an edit on (segments are immutable and shared)."""
+        other = Timeline.__new__(Timeline)
+        other.segments, other._starts, other.base_lr = list(self.segments), list(self._starts), self.base_lr
+        return other
+
     def values(self, start: int, stop: int) -> np.ndarray:
         return values(self, start, stop)
 

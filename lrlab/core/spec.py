@@ -16,6 +16,7 @@ normalised spec (defaults filled) round-trips through JSON unchanged.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -255,6 +256,30 @@ class RunSpec:
                 node = node[key]
             node[last] = value
         return RunSpec.from_json(data)
+
+
+#: samples before the split, for the bundled scikit-learn sets and torchvision training files
+_SIZES = {"iris": 150, "wine": 178, "breast_cancer": 569, "digits": 1797, "diabetes": 442,
+          "mnist": 60_000, "fashion_mnist": 60_000, "kmnist": 60_000, "cifar10": 50_000}
+
+
+def train_size(dataset: Kinded) -> int:
+    """Training samples after the validation split, without loading anything (for previews)."""
+    n = dataset.get("n_samples") or _SIZES[dataset.kind]
+    if dataset.kind in VISION_SETS:
+        if dataset["subset"] is not None:
+            n = min(n, dataset["subset"])
+        return n - max(1, round(n * dataset["val_fraction"]))
+    return n - math.ceil(n * dataset["val_fraction"])  # scikit-learn's train_test_split rounding
+
+
+def planned_steps(spec: RunSpec) -> int:
+    """Total optimizer steps of a run: ``steps``, or epochs x steps per epoch."""
+    if spec.steps:
+        return spec.steps
+    n = train_size(spec.dataset)
+    per_epoch = n // spec.batch_size if spec.drop_last else math.ceil(n / spec.batch_size)
+    return spec.epochs * max(per_epoch, 1)
 
 
 def dataset_task(name: str) -> str:

@@ -1,0 +1,1 @@
+"""The desktop app: a thin Qt client of :mod:`lrlab.core`."""

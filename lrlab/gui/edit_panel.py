@@ -1,0 +1,135 @@
+"""The "Change the schedule" panel: propose a mid-run edit, see its ghost curve, apply it.
+
+The edit kinds and their fields come from the core's ``EDITS`` registry; the panel
+checks a proposal against a copy of the run's timeline (so a bad parameter is shown
+inline before anything reaches the trainer) and previews the LR it would produce.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from lrlab.core.params import SpecError
+from lrlab.core.schedules import EDITS, SCHEDULES, Timeline, parse_edit
+from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, ParamForm
+
+LABELS = {"schedule": "New schedule from here", "scale": "Scale the LR by a factor",
+          "hold": "Hold a constant LR", "params": "Change the current schedule's parameters",
+          "optimizer": "Change optimizer hyperparameters"}
+
+
+class EditPanel(QWidget):
+    sig_apply = Signal(dict)  # the edit JSON
+    sig_ghost = Signal(object, object)  # steps, lrs of the proposal (empty arrays: none)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.timeline: Timeline | None = None
+        self.optimizer_fields: tuple[str, ...] = ()
+        self.next_step = 0
+        self.total_steps = 0
+        self._params_form: ParamForm | None = None
+        self.editor = KindedEditor(EDITS, "edit", custom=self._custom, labels=LABELS)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.apply_button = QPushButton("Apply at the next step")
+        self.apply_button.setToolTip("The trainer applies it between two steps; a marker shows where.")
+        self.apply_button.clicked.connect(self._apply)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Change the learning rate while the run goes on:"))
+        lay.addWidget(self.editor)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.apply_button)
+        lay.addWidget(self.message)
+        lay.addLayout(row)
+        lay.addStretch(1)
+        self.editor.set_value({"kind": "scale", "factor": 0.5})
+        self.editor.sig_changed.connect(self.check)
+        self.editor.combo.currentIndexChanged.connect(self._prefill)
+        self.set_context(None)
+
+    def _custom(self, kind: str) -> dict[str, Field]:
+        if kind != "params":
+            return {}
+        current = self.timeline.current.spec if self.timeline else SCHEDULES.parse({"kind": "constant"})
+        form = ParamForm(SCHEDULES.params_of(current.kind), "edit.params")
+        form.set_value(current.to_json())
+        self._params_form = form
+        return {"params": Field(form, form.value, lambda v: form.set_value(v or {}), form.sig_changed)}
+
+    def _prefill(self) -> None:
+        """Holding the LR starts from the LR the run is at, so one click does something sane."""
+        if self.editor.kind() == "hold" and self.timeline is not None:
+            assert self.editor.form is not None
+            if self.editor.form.fields["lr"].get() is None:
+                self.editor.form.fields["lr"].set(float(f"{self.timeline(self.next_step):.4g}"))
+
+    def set_context(self, timeline: Timeline | None, optimizer_fields: tuple[str, ...] = (),
+                    next_step: int = 0, total_steps: int = 0) -> None:
+        """The run being edited (None: nothing to edit). Rebuilds the params form if needed."""
+        rebuild = timeline is not None and (self.timeline is None or
+                                            timeline.current.spec != self.timeline.current.spec)
+        self.timeline, self.optimizer_fields = timeline, optimizer_fields
+        self.next_step, self.total_steps = next_step, total_steps
+        if rebuild and self.editor.kind() == "params":
+            self.editor._kind_changed()
+        self.setEnabled(timeline is not None)
+        self.check()
+
+    def advance(self, next_step: int) -> None:
+        if next_step != self.next_step:
+            self.next_step = next_step
+
+    def proposal(self) -> dict[str, Any]:
+        value = self.editor.value()
+        if value.get("kind") == "optimizer":
+            value = {k: v for k, v in value.items() if v is not None}
+        return value
+
+    def check(self) -> bool:
+        """Validate the proposal against a copy of the timeline; show the ghost curve."""
+        ok, msg = False, ""
+        steps = lrs = np.empty(0)
+        if self.timeline is None:
+            self.editor.show_errors({})  # nothing to edit: no complaints either
+        else:
+            try:
+                edit = parse_edit(self.proposal())
+                if edit.kind == "optimizer":
+                    given = [k for k, v in edit.params.items() if v is not None]
+                    missing = [k for k in given if k not in self.optimizer_fields]
+                    if not given:
+                        raise SpecError([("edit", "set at least one value to change")])
+                    if missing:
+                        raise SpecError([(f"edit.{missing[0]}", f"this optimizer has no {missing[0]} "
+                                          f"(it has: {', '.join(self.optimizer_fields)})")])
+                else:
+                    trial = self.timeline.copy()
+                    trial.apply(self.next_step, edit)
+                    if self.total_steps > self.next_step:
+                        steps = np.unique(np.linspace(self.next_step, self.total_steps - 1,
+                                                      min(2000, self.total_steps - self.next_step))
+                                          .astype(np.int64))
+                        lrs = np.array([trial(int(s)) for s in steps])
+                ok = True
+            except SpecError as err:
+                problems = dict(err.problems)
+                left = self.editor.show_errors(problems)
+                msg = "; ".join(f"{p}: {problems[p]}" for p in left)
+            else:
+                self.editor.show_errors({})
+        self.message.setText(msg)
+        self.message.setStyleSheet(ERROR_STYLE if msg else "")
+        self.message.setVisible(bool(msg))
+        self.apply_button.setEnabled(ok)
+        self.sig_ghost.emit(steps, lrs)
+        return ok
+
+    def _apply(self) -> None:
+        if self.check():
+            self.sig_apply.emit(self.proposal())

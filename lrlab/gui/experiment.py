@@ -1,0 +1,313 @@
+"""The "Experiment" dock: everything a run spec holds, edited with the mouse.
+
+The panel only collects raw input. Each change is validated by the core
+(:meth:`RunSpec.from_json`); every problem is shown next to its field and Start stays
+disabled until there are none. A small plot previews the whole planned LR curve.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lrlab.core.params import SpecError
+from lrlab.core.resources import Preset, list_presets
+from lrlab.core.schedules import SCHEDULES, Timeline
+from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps
+from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamForm
+
+MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
+SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
+PREVIEW_POINTS = 2000
+
+
+def sample_steps(total: int, points: int = PREVIEW_POINTS) -> np.ndarray:
+    """Steps at which to evaluate a schedule for a preview: all of them, or an even sample."""
+    if total <= points * 10:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, points).astype(np.int64))
+
+
+class ExperimentPanel(QScrollArea):
+    """Builds a run spec from widgets. ``spec`` is the last valid one, or None."""
+
+    sig_spec_changed = Signal(object)  # RunSpec or None
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.spec: RunSpec | None = None
+        self.problems: dict[str, str] = {}
+        self.presets = list_presets()
+        inner = QWidget()
+        self.setWidget(inner)
+        lay = QVBoxLayout(inner)
+
+        # presets: a starting point with words that explain it
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Choose a preset…", None)
+        for p in self.presets:
+            self.preset_combo.addItem(p.title, p.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, p.explanation, 3)
+        self.preset_combo.activated.connect(self._preset_chosen)
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.explanation.hide()
+        lay.addWidget(self.preset_combo)
+        lay.addWidget(self.explanation)
+
+        self.dataset = KindedEditor(DATASETS, "dataset")
+        self.model = KindedEditor(MODELS, "model")
+        self.lr = LogSlider()
+        self.optimizer = KindedEditor(OPTIMIZERS, "optimizer", custom=self._optimizer_custom)
+        self.schedule = KindedEditor(SCHEDULES, "schedule")
+        for title, editor in (("Data", self.dataset), ("Model", self.model), ("Optimizer", self.optimizer)):
+            lay.addWidget(_group(title, editor))
+
+        # training: batch size (with LR scaling), length, seed, device
+        self.batch = QSpinBox()
+        self.batch.setRange(-1_000_000, 10_000_000)
+        self.scaling = QComboBox()
+        self.scaling.addItems(list(SCALING))
+        self.scaling.setToolTip("Scale the LR with the batch size: linear (Goyal et al.) or square root "
+                                "(common for Adam). The reference is the LR and batch size you last set.")
+        self.scaling_note = QLabel()
+        self.scaling_note.setWordWrap(True)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(-1_000_000, 100_000_000)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 100_000_000)
+        self.steps.setSpecialValueText("from epochs")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2_000_000_000)
+        dice = QPushButton("New seed")
+        dice.setToolTip("a fresh random seed")
+        dice.clicked.connect(lambda: self.seed.setValue(random.randrange(1_000_000)))
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu"])
+        train = QWidget()
+        form = QFormLayout(train)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.errors = {name: _error_label() for name in ("batch_size", "epochs", "steps", "seed", "device")}
+        batch_row = _row(self.batch, QLabel("scale LR:"), self.scaling)
+        form.addRow("batch size", _stack(batch_row, self.scaling_note, self.errors["batch_size"]))
+        form.addRow("epochs", _stack(self.epochs, self.errors["epochs"]))
+        form.addRow("steps", _stack(self.steps, self.errors["steps"]))
+        form.addRow("seed", _stack(_row(self.seed, dice), self.errors["seed"]))
+        form.addRow("device", _stack(self.device, self.errors["device"]))
+        lay.addWidget(_group("Training", train))
+
+        # schedule with a preview of the whole planned LR curve
+        self.preview = pg.PlotWidget()
+        self.preview.setFixedHeight(130)
+        self.preview.setMenuEnabled(False)
+        self.preview.setMouseEnabled(False, False)
+        self.preview.hideButtons()
+        self.preview.setLabel("bottom", "step")
+        self.preview.setLabel("left", "LR")
+        self.preview_curve = self.preview.plot(pen=pg.mkPen("#1f77b4", width=2))
+        sched_box = QWidget()
+        sl = QVBoxLayout(sched_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.schedule)
+        sl.addWidget(self.preview)
+        lay.addWidget(_group("Learning-rate schedule", sched_box))
+
+        advanced = tuple(p for p in RunSpec.params() if p.name not in MAIN_FIELDS)
+        self.advanced = ParamForm(advanced, "")
+        adv_group = _group("Advanced", self.advanced)
+        adv_group.setCheckable(True)
+        adv_group.setChecked(False)
+        self.advanced.setVisible(False)
+        adv_group.toggled.connect(self.advanced.setVisible)
+        lay.addWidget(adv_group)
+        self.general_error = _error_label()
+        lay.addWidget(self.general_error)
+        lay.addStretch(1)
+
+        # every edit re-validates once the event loop is idle (a kind change fires many signals)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.validate)
+        for sig in (self.dataset.sig_changed, self.model.sig_changed, self.optimizer.sig_changed,
+                    self.schedule.sig_changed, self.advanced.sig_changed, self.batch.valueChanged,
+                    self.epochs.valueChanged, self.steps.valueChanged, self.seed.valueChanged,
+                    self.device.currentTextChanged):
+            sig.connect(self._timer.start)
+        self._ref: tuple[Any, int] = (None, 64)
+        self._setting_lr = False
+        self.lr.sig_changed.connect(self._lr_edited)
+        self.batch.valueChanged.connect(self._batch_changed)
+        self.scaling.currentTextChanged.connect(lambda _: self._remember_reference())
+        self.set_json(RunSpec.from_json({"dataset": {"name": "digits"}}).to_json())
+
+    # --- values ----------------------------------------------------------------------------
+
+    def _optimizer_custom(self, kind: str) -> dict[str, Field]:
+        return {"lr": Field(self.lr, self.lr.value, self.lr.set_value, self.lr.sig_changed, shared=True)}
+
+    def json(self) -> dict[str, Any]:
+        data = {"dataset": self.dataset.value(), "model": self.model.value(),
+                "optimizer": self.optimizer.value(), "schedule": self.schedule.value(),
+                "batch_size": self.batch.value(), "epochs": self.epochs.value(),
+                "steps": self.steps.value() or None, "seed": self.seed.value(),
+                "device": self.device.currentText()}
+        data.update(self.advanced.value())
+        return data
+
+    def set_json(self, data: dict[str, Any]) -> None:
+        """Fill the form from a (normalised) run spec."""
+        self._setting_lr = True
+        self.dataset.set_value(data.get("dataset", {}))
+        self.model.set_value(data.get("model", {}))
+        self.optimizer.set_value(data.get("optimizer", {}))
+        self.schedule.set_value(data.get("schedule", {}))
+        self.batch.setValue(int(data.get("batch_size", 64)))
+        self.epochs.setValue(int(data.get("epochs", 10)))
+        self.steps.setValue(int(data.get("steps") or 0))
+        self.seed.setValue(int(data.get("seed", 0)))
+        device = str(data.get("device", "auto"))
+        if self.device.findText(device) < 0:
+            self.device.addItem(device)  # validation will say if it is missing here
+        self.device.setCurrentText(device)
+        self.advanced.set_value(data)
+        self._setting_lr = False
+        self._remember_reference()
+        self.validate()
+
+    def set_devices(self, names: list[str]) -> None:
+        current = self.device.currentText()
+        self.device.blockSignals(True)
+        self.device.clear()
+        self.device.addItems(["auto", *names])
+        self.device.setCurrentText(current if current in ("auto", *names) else "auto")
+        self.device.blockSignals(False)
+        self.validate()
+
+    def load_preset(self, preset: Preset) -> None:
+        self.set_json(RunSpec.from_json(preset.spec).to_json())
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset.name))
+        self.explanation.setText(preset.explanation)
+        self.explanation.show()
+
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        for p in self.presets:
+            if p.name == name:
+                self.load_preset(p)
+
+    # --- batch-size scaling -------------------------------------------------------------------
+
+    def _remember_reference(self) -> None:
+        self._ref = (self.lr.value(), self.batch.value())
+        self.scaling_note.setText("")
+
+    def _lr_edited(self) -> None:
+        if not self._setting_lr:
+            self._remember_reference()
+
+    def _batch_changed(self, batch: int) -> None:
+        rule = SCALING[self.scaling.currentText()]
+        ref_lr, ref_batch = self._ref
+        if rule is None or self._setting_lr or not isinstance(ref_lr, (int, float)) or batch <= 0 \
+                or ref_batch <= 0:
+            return
+        lr = float(f"{ref_lr * rule(batch / ref_batch):.4g}")
+        self._setting_lr = True
+        self.lr.set_value(lr)
+        self._setting_lr = False
+        how = "x" if self.scaling.currentText() == "linear" else "x sqrt"
+        self.scaling_note.setText(f"LR {ref_lr:g} {how} ({batch}/{ref_batch}) = {lr:g}")
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def validate(self) -> RunSpec | None:
+        try:
+            spec = RunSpec.from_json(self.json())
+            self.problems = {}
+        except SpecError as err:
+            spec = None
+            self.problems = {}
+            for path, msg in err.problems:
+                self.problems.setdefault(path, msg)
+        problems, shown = self.problems, set()
+        for editor in (self.dataset, self.model, self.optimizer, self.schedule):
+            mine = {p: m for p, m in problems.items()
+                    if p == editor.path or p.startswith(editor.path + ".")}
+            shown |= set(mine) - set(editor.show_errors(mine))
+        advanced = {p: m for p, m in problems.items() if p.split(".")[0] not in MAIN_FIELDS}
+        shown |= set(advanced) - set(self.advanced.show_errors(advanced))
+        for name, label in self.errors.items():
+            msg = problems.get(name, "")
+            label.setText(msg)
+            label.setVisible(bool(msg))
+            shown.add(name)
+        unshown = [f"{p}: {m}" for p, m in problems.items() if p not in shown]
+        self.general_error.setText("\n".join(unshown))
+        self.general_error.setVisible(bool(unshown))
+        self.spec = spec
+        self._update_preview()
+        self.sig_spec_changed.emit(spec)
+        return spec
+
+    def _update_preview(self) -> None:
+        if self.spec is None:
+            self.preview_curve.setData([], [])
+            return
+        total = planned_steps(self.spec)
+        steps = sample_steps(total)
+        timeline = Timeline(self.spec.schedule, self.spec.lr)
+        self.preview_curve.setData(steps, np.array([timeline(int(s)) for s in steps]))
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    lay = QVBoxLayout(box)
+    lay.addWidget(widget)
+    return box
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for x in widgets:
+        lay.addWidget(x)
+    return w
+
+
+def _stack(*widgets: QWidget) -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    for x in widgets:
+        lay.addWidget(x)
+    return w
+
+
+def _error_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(ERROR_STYLE)
+    label.hide()
+    return label
+

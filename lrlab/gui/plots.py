@@ -1,0 +1,332 @@
+"""The live plot panels: loss, learning rate, validation metric, gradient statistics.
+
+Data arrives in batches and goes into min/max pyramids (:mod:`lrlab.core.series`);
+a 30 Hz timer redraws only the panels whose data or view changed, handing pyqtgraph
+about two points per horizontal pixel of the visible range. So a frame costs the
+same with ten thousand or a million steps of history, and the training thread keeps
+the GIL. All positions are kept in steps; the x axis shows steps, epochs or samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.gui.style import (
+    BLUE,
+    DIVERGED_COLOUR,
+    EVENT_COLOUR,
+    GREEN,
+    ORANGE,
+    PURPLE,
+    VERMILION,
+    faint,
+)
+
+X_MODES = ("step", "epoch", "samples")
+FRAME_MS = 33  # at most ~30 redraws a second
+
+
+@dataclass
+class Marker:
+    step: int
+    text: str
+    kind: str
+
+
+class RunData:
+    """Everything drawn for one run, kept in step order."""
+
+    def __init__(self, smoothing: float = 0.6) -> None:
+        self.loss = MinMaxPyramid()
+        self.smooth = MinMaxPyramid()
+        self.lr = MinMaxPyramid()
+        self.grad = MinMaxPyramid()
+        self.ratio = MinMaxPyramid()
+        self.samples = Growable()
+        self.eval_steps = Growable(64)
+        self.val_loss = Growable(64)
+        self.val_metric = Growable(64)
+        self.markers: list[Marker] = []
+        self.smoothing = smoothing
+        self._ema_state = 0.0
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def add_steps(self, cols: dict[str, np.ndarray]) -> None:
+        steps = cols["step"].astype(np.float64)
+        if len(steps) == 0:
+            return
+        start = len(self.loss)
+        self.loss.append(steps, cols["train_loss"])
+        smooth, self._ema_state = debiased_ema(cols["train_loss"], self.smoothing, start, self._ema_state)
+        self.smooth.append(steps, smooth)
+        self.lr.append(steps, cols["lr"])
+        self.grad.append(steps, cols["grad_norm"])
+        sampled = np.isfinite(cols["update_ratio"])
+        self.ratio.append(steps[sampled], cols["update_ratio"][sampled])
+        self.samples.extend(cols["samples"].astype(np.float64))
+
+    def add_evals(self, evals: Sequence[dict[str, float]]) -> None:
+        if evals:
+            self.eval_steps.extend(np.array([e["step"] for e in evals], dtype=np.float64))
+            self.val_loss.extend(np.array([e["val_loss"] for e in evals], dtype=np.float64))
+            self.val_metric.extend(np.array([e["val_metric"] for e in evals], dtype=np.float64))
+
+    def set_smoothing(self, s: float) -> None:
+        """Recompute the smoothed loss for the whole history (a slider move, not per frame)."""
+        self.smoothing = s
+        self.smooth.clear()
+        raw = self.loss.y.data
+        smooth, self._ema_state = debiased_ema(raw, s)
+        self.smooth.append(self.loss.x.data, smooth)
+
+
+class PlotPanel(QWidget):
+    """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second."""
+
+    sig_hover = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.task = "classification"
+        self.steps_per_epoch = 1
+        self.total_steps = 0
+        self.x_mode = "step"
+        self.log_lr = False
+        self.planned: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self.ghost: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self.frames = 0  # redraws done (tests and benchmarks read it)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.readout)
+
+        self.p_loss = self._plot(0, 0, "training loss", "loss", (-5, 5))
+        self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
+        self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
+        self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
+        self.plots = (self.p_loss, self.p_lr, self.p_metric, self.p_grad)
+        for p in self.plots[1:]:
+            p.setXLink(self.p_loss)
+        self.p_grad.setLogMode(y=True)
+
+        # each curve is created once; frames only call setData (width-1 pens: wider is slower)
+        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(BLUE), width=1), name="train (raw)")
+        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(BLUE, width=2), name="train (smoothed)")
+        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
+                                           symbolPen=None, name="validation")
+        self.c_lr = self.p_lr.plot(pen=pg.mkPen(GREEN, width=2), name="LR used")
+        self.c_planned = self.p_lr.plot(pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
+                                        name="planned")
+        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(ORANGE, width=2, style=Qt.PenStyle.DotLine),
+                                      name="proposed edit")
+        self.c_metric = self.p_metric.plot(pen=pg.mkPen(ORANGE, width=1), symbol="o", symbolSize=5,
+                                           symbolBrush=ORANGE, symbolPen=None, name="validation")
+        self.c_grad = self.p_grad.plot(pen=pg.mkPen(PURPLE, width=1), name="gradient norm")
+        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(VERMILION, width=1), name="||Δw|| / ||w||")
+        self._bind(RunData())
+        self._markers: list[pg.InfiniteLine] = []
+        self._dirty: set[Any] = set()
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self._frame)
+        self._timer.start()
+        self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
+        self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+        self.set_x_mode("step")
+
+    def _bind(self, data: RunData) -> None:
+        self.data = data
+        self.pyramids = ((self.c_loss, data.loss, self.p_loss), (self.c_smooth, data.smooth, self.p_loss),
+                         (self.c_lr, data.lr, self.p_lr), (self.c_grad, data.grad, self.p_grad),
+                         (self.c_ratio, data.ratio, self.p_grad))
+
+    def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
+        p = self.view.addPlot(row=row, col=col, title=title)
+        p.showGrid(x=True, y=True, alpha=0.2)
+        p.setLabel("left", ylabel)
+        for axis in ("left", "bottom"):
+            p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
+        legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
+        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 200)))
+        # set on the PlotItem: its addItem overrides per-curve settings
+        p.setClipToView(True)
+        p.setDownsampling(auto=True, mode="peak")
+        return p
+
+    # --- feeding -----------------------------------------------------------------------------
+
+    def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0) -> None:
+        self._bind(RunData(smoothing=self.data.smoothing))
+        self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
+        self.p_metric.setTitle("validation accuracy" if task == "classification" else "validation R²")
+        self.p_metric.setLabel("left", "accuracy" if task == "classification" else "R²")
+        for line in self._markers:
+            for p in self.plots:
+                p.removeItem(line)
+        self._markers.clear()
+        self.planned = self.ghost = (np.empty(0), np.empty(0))
+        for p in self.plots:
+            p.enableAutoRange()
+        self._dirty = set(self.plots)
+
+    def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
+            markers: Sequence[Marker] = ()) -> None:
+        if steps is not None and len(steps["step"]):
+            self.data.add_steps(steps)
+            self._dirty.update((self.p_loss, self.p_lr, self.p_grad))
+        if evals:
+            self.data.add_evals(evals)
+            self._dirty.update((self.p_loss, self.p_metric))
+        for m in markers:
+            self.add_marker(m)
+
+    def add_marker(self, marker: Marker) -> None:
+        self.data.markers.append(marker)
+        colour = DIVERGED_COLOUR if marker.kind == "diverged" else EVENT_COLOUR
+        for p in self.plots:
+            line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,
+                                   pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+            line.setToolTip(marker.text)
+            line.marker = marker  # type: ignore[attr-defined]
+            p.addItem(line, ignoreBounds=True)
+            self._markers.append(line)
+
+    def set_planned(self, steps: np.ndarray, lrs: np.ndarray) -> None:
+        self.planned = (np.asarray(steps, dtype=np.float64), np.asarray(lrs, dtype=np.float64))
+        self._dirty.add(self.p_lr)
+
+    def set_ghost(self, steps: np.ndarray, lrs: np.ndarray) -> None:
+        self.ghost = (np.asarray(steps, dtype=np.float64), np.asarray(lrs, dtype=np.float64))
+        self._dirty.add(self.p_lr)
+
+    def set_smoothing(self, s: float) -> None:
+        self.data.set_smoothing(s)
+        self._dirty.add(self.p_loss)
+
+    def set_log_lr(self, on: bool) -> None:
+        self.log_lr = on
+        self.p_lr.setLogMode(y=on)
+        self._dirty.add(self.p_lr)
+
+    def set_x_mode(self, mode: str) -> None:
+        self.x_mode = mode
+        self.p_loss.setLabel("bottom", {"step": "step", "epoch": "epoch", "samples": "samples seen"}[mode])
+        for p in self.plots[1:]:
+            p.setLabel("bottom", self.p_loss.getAxis("bottom").labelText)
+        for line in self._markers:
+            line.setValue(self._to_display(np.array([line.marker.step]))[0])
+        for p in self.plots:
+            p.enableAutoRange(x=True)
+        self._dirty = set(self.plots)
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def _to_display(self, steps: np.ndarray) -> np.ndarray:
+        if self.x_mode == "epoch":
+            return steps / self.steps_per_epoch
+        if self.x_mode == "samples":
+            samples = self.data.samples.data
+            if len(samples) == 0:
+                return steps.astype(np.float64)
+            known = np.arange(len(samples), dtype=np.float64)
+            # past the recorded steps (the planned LR), extrapolate at one batch per step
+            per_step = samples[-1] / len(samples)
+            inside = np.interp(steps, known, samples)
+            return np.where(steps > known[-1], samples[-1] + (steps - known[-1]) * per_step, inside)
+        return steps.astype(np.float64)
+
+    def _to_steps(self, x: float) -> float:
+        if self.x_mode == "epoch":
+            return x * self.steps_per_epoch
+        if self.x_mode == "samples":
+            samples = self.data.samples.data
+            if len(samples) == 0:
+                return x
+            return float(np.interp(x, samples, np.arange(len(samples), dtype=np.float64)))
+        return x
+
+    def _view_changed(self) -> None:
+        self._dirty.update(self.plots)
+
+    def _visible_steps(self, plot: pg.PlotItem) -> tuple[float, float]:
+        vb = plot.getViewBox()
+        if vb.autoRangeEnabled()[0]:
+            return -np.inf, np.inf
+        x0, x1 = vb.viewRange()[0]
+        return self._to_steps(x0), self._to_steps(x1)
+
+    def _frame(self) -> None:
+        """Redraw the panels whose data or view changed; a bounded amount of work."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        s0, s1 = self._visible_steps(self.p_loss)
+        budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
+        for curve, pyramid, plot in self.pyramids:
+            if plot in dirty:
+                x, y = pyramid.view(s0, s1, budget)
+                curve.setData(self._to_display(x), y, connect="finite")
+        if self.p_loss in dirty or self.p_metric in dirty:
+            ex = self._to_display(self.data.eval_steps.data)
+            self.c_val_loss.setData(ex, self.data.val_loss.data)
+            self.c_metric.setData(ex, self.data.val_metric.data)
+        if self.p_lr in dirty:
+            for curve, (x, y) in ((self.c_planned, self.planned), (self.c_ghost, self.ghost)):
+                keep = (x >= len(self.data) - 1) if len(x) else slice(None)
+                curve.setData(self._to_display(x[keep]), y[keep])
+        self.frames += 1
+
+    def flush(self) -> None:
+        """Draw now (tests, screenshots and exports need the current state)."""
+        self._dirty.update(self.plots)
+        self._frame()
+
+    # --- hover ---------------------------------------------------------------------------------
+
+    def _mouse_moved(self, event: Any) -> None:
+        pos = event[0]
+        for p in self.plots:
+            if p.sceneBoundingRect().contains(pos):
+                x = p.getViewBox().mapSceneToView(pos).x()
+                self.sig_hover.emit(self.describe_step(self._to_steps(x)))
+                return
+
+    def describe_step(self, step_f: float) -> str:
+        """'step 120 · epoch 5.2 · loss 0.31 (smoothed 0.33) · LR 0.05 …' for the step nearest x."""
+        d = self.data
+        n = len(d)
+        if n == 0:
+            return " "
+        i = int(min(max(round(step_f), 0), n - 1))
+        parts = [f"step {i}", f"epoch {i / self.steps_per_epoch:.2f}", f"samples {int(d.samples.data[i])}",
+                 f"loss {d.loss.y.data[i]:.4g} (smoothed {d.smooth.y.data[i]:.4g})",
+                 f"LR {d.lr.y.data[i]:.4g}", f"grad norm {d.grad.y.data[i]:.3g}"]
+        ev = d.eval_steps.data
+        if len(ev):
+            j = int(np.searchsorted(ev, i, "right")) - 1
+            if j >= 0:
+                name = "acc" if self.task == "classification" else "R²"
+                parts.append(f"val loss {d.val_loss.data[j]:.4g}, val {name} {d.val_metric.data[j]:.4g} "
+                             f"(at step {int(ev[j])})")
+        for m in d.markers:
+            if abs(m.step - i) <= max(1, n // 200):
+                parts.append(m.text)
+        return " · ".join(parts)
+
+    def exporters_target(self) -> Any:
+        """The graphics scene to export as PNG/SVG (pyqtgraph's exporters)."""
+        return self.view.scene()

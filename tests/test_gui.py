@@ -1,0 +1,227 @@
+"""The desktop window, driven as a user would (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_trainer
+from lrlab.core.session import Session
+from lrlab.core.spec import RunSpec
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
+         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 40, "batch_size": 16,
+         "device": "cpu"}
+LONG = dict(QUICK, epochs=20_000)
+
+
+@pytest.fixture
+def window(qtbot, lrlab_home):
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    if w.thread_ is not None:
+        w.stop_and_wait(5000)
+        w._end_thread()
+
+
+def set_spec(window, data):
+    window.experiment.set_json(RunSpec.from_json(data).to_json())
+
+
+def wait_idle(qtbot, window, timeout=60_000):
+    qtbot.waitUntil(lambda: window.state == "idle" and window.thread_ is None, timeout=timeout)
+
+
+def test_invalid_field_shows_its_message_and_disables_start(window, qtbot):
+    set_spec(window, QUICK)
+    assert window.act_start.isEnabled()
+    window.experiment.lr.edit.setText("-1")
+    qtbot.waitUntil(lambda: not window.act_start.isEnabled())
+    label = window.experiment.optimizer.form.errors["lr"]
+    assert label.isVisible() and label.text() == "must be a finite number > 0 and <= 1000, got -1"
+    window.experiment.batch.setValue(0)
+    qtbot.waitUntil(lambda: window.experiment.errors["batch_size"].isVisible())
+    assert "must be an integer in [1, 1000000], got 0" in window.experiment.errors["batch_size"].text()
+    window.experiment.lr.edit.setText("0.05")
+    window.experiment.batch.setValue(16)
+    qtbot.waitUntil(window.act_start.isEnabled)
+    assert not label.isVisible()
+
+
+def test_start_streams_batches_into_the_plots_and_saves_the_session(window, qtbot):
+    set_spec(window, QUICK)
+    counts = []
+    window.start()
+    window.worker.sig_metrics.connect(lambda u: counts.append(time.monotonic()))
+    wait_idle(qtbot, window)
+    assert len(window.plots.data) == 320  # 120 training samples / 16 = 8 steps x 40 epochs
+    assert len(window.plots.data.eval_steps.data) > 10
+    assert window.plots.frames > 0
+    with Session.open(window.session_path) as s:
+        assert s.status == "finished" and s.n_steps() == 320
+    assert "finished · 320 steps" in window.status_label.text()
+    if len(counts) > 2:  # throttled: never one signal per step
+        rate = (len(counts) - 1) / max(counts[-1] - counts[0], 1e-3)
+        assert len(counts) < 320 and rate < 45
+
+
+def test_pause_and_resume(window, qtbot):
+    set_spec(window, LONG)
+    window.start()
+    qtbot.waitUntil(lambda: window.steps_done > 50, timeout=30_000)
+    window.toggle_pause()
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=5000)
+    assert window.act_pause.text() == "Resume"
+    held = window.worker.trainer.step
+    qtbot.wait(300)
+    assert window.worker.trainer.step == held
+    window.toggle_pause()
+    qtbot.waitUntil(lambda: window.worker.trainer.step > held + 20, timeout=10_000)
+    t0 = time.monotonic()
+    window.stop()
+    wait_idle(qtbot, window, 5000)
+    assert time.monotonic() - t0 < 2.0
+    with Session.open(window.session_path) as s:
+        assert s.status == "stopped"
+        kinds = [e.kind for e in s.events()]
+        assert kinds == ["pause", "resume", "stop"]
+
+
+def test_mid_run_edit_lands_at_the_recorded_step_and_replays(window, qtbot):
+    set_spec(window, LONG)
+    window.start()
+    qtbot.waitUntil(lambda: window.state == "running" and window.steps_done > 100, timeout=30_000)
+    panel = window.edit_panel
+    panel.editor.set_value({"kind": "scale", "factor": 0.25})
+    assert panel.check() and panel.apply_button.isEnabled()
+    assert len(window.plots.ghost[0]) > 0  # the proposal is previewed before it is applied
+    panel.apply_button.click()
+    qtbot.waitUntil(lambda: window.events.count() >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.steps_done > 400, timeout=30_000)
+    window.stop()
+    wait_idle(qtbot, window, 5000)
+    with Session.open(window.session_path) as s:
+        (step, edit), = s.edits()
+        lr = s.steps()["lr"]
+        assert edit == {"kind": "scale", "factor": 0.25}
+        assert lr[step - 1] == pytest.approx(0.1) and lr[step] == pytest.approx(0.025)
+        recorded = s.steps(("step", "train_loss", "lr"))
+        trainer = replay_trainer(s)
+    assert [m.step for m in window.plots.data.markers if m.kind == "edit"] == [step]
+    col = Collector()
+    trainer.listeners.append(col)
+    trainer.run()
+    assert compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).identical
+
+
+def test_invalid_edit_is_marked_inline_and_cannot_be_applied(window, qtbot):
+    set_spec(window, LONG)
+    window.start()
+    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    panel = window.edit_panel
+    panel.editor.set_value({"kind": "optimizer", "betas": [0.9, 0.99]})
+    assert not panel.check() and not panel.apply_button.isEnabled()
+    assert "this optimizer has no betas" in panel.message.text() + " ".join(
+        lab.text() for lab in panel.editor.form.errors.values())
+    window.stop()
+    wait_idle(qtbot, window, 5000)
+
+
+def test_diverged_run_says_what_happened_and_what_to_try(window, qtbot):
+    set_spec(window, dict(QUICK, optimizer={"name": "sgd", "lr": 40.0, "momentum": 0.9}))
+    window.start()
+    wait_idle(qtbot, window)
+    text = window.status_label.text()
+    assert text.startswith("diverged: loss ") and "try a lower LR or a warmup" in text
+    assert any(m.kind == "diverged" for m in window.plots.data.markers)
+
+
+def test_close_while_running_asks_stops_and_keeps_the_session(window, qtbot, monkeypatch, capfd):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes)
+    set_spec(window, LONG)
+    window.start()
+    qtbot.waitUntil(lambda: window.steps_done > 20, timeout=30_000)
+    path = window.session_path
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert asked and window.thread_ is None
+    with Session.open(path) as s:
+        assert s.status == "stopped" and s.n_steps() > 20
+    assert "QThread: Destroyed" not in capfd.readouterr().err
+
+
+def test_open_session_shows_curves_events_and_spec(window, qtbot, tmp_path):
+    run = RecordedRun(RunSpec.from_json(QUICK), tmp_path / "saved.lrlab", edits=[(100, {"kind": "hold", "lr": 0.01})])
+    run.run()
+    assert window.open_session(str(run.path))
+    assert window.banner.isVisible() and "saved.lrlab" in window.banner_text.text()
+    assert len(window.plots.data) == 320
+    np.testing.assert_array_equal(window.plots.data.lr.y.data[100:], 0.01)
+    assert window.events.count() == 1 and "hold LR 0.01" in window.events.item(0).text()
+    window.use_session_settings()
+    assert window.experiment.spec == RunSpec.from_json(QUICK)
+    png = window.export_plots("png", str(tmp_path / "plots.png"))
+    svg = window.export_plots("svg", str(tmp_path / "plots.svg"))
+    assert (tmp_path / "plots.png").stat().st_size > 10_000 and png
+    assert "<svg" in (tmp_path / "plots.svg").read_text()[:2000] and svg
+
+
+def test_damaged_file_gets_a_dialog_and_the_app_keeps_working(window, qtbot, monkeypatch, tmp_path):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    bad = tmp_path / "broken.lrlab"
+    bad.write_text("not a session at all")
+    assert not window.open_session(str(bad))
+    assert shown == [("Cannot open session", f"{bad}: not an lrlab session (not an SQLite database)")]
+    set_spec(window, QUICK)
+    window.start()
+    wait_idle(qtbot, window)
+    assert window.status_label.text().startswith("finished")
+
+
+def test_last_experiment_and_layout_are_restored(qtbot, lrlab_home):
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    make_app()
+    first = MainWindow()
+    qtbot.addWidget(first)
+    set_spec(first, dict(QUICK, seed=1234))
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.experiment.spec.seed == 1234 and second.experiment.spec.dataset.kind == "iris"
+
+
+def test_preset_menu_fills_the_form(window):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Presets")
+    act = next(a for a in menu.actions() if a.text() == "Learning rate too high: divergence")
+    act.trigger()
+    spec = window.experiment.validate()
+    assert spec.optimizer["lr"] == 3.0
+    assert "NaN" in window.experiment.explanation.text()
+
+
+def test_batch_size_scaling_helper(window, qtbot):
+    set_spec(window, QUICK)
+    exp = window.experiment
+    exp.scaling.setCurrentText("linear")
+    exp.batch.setValue(64)
+    assert exp.lr.value() == pytest.approx(0.4)
+    assert "0.1 x (64/16) = 0.4" in exp.scaling_note.text()
+    exp.scaling.setCurrentText("square root")
+    exp.batch.setValue(256)
+    assert exp.lr.value() == pytest.approx(0.8)

@@ -1,0 +1,66 @@
+"""Decimated views keep every spike at bounded cost; smoothing matches a reference EMA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrlab.core.series import MinMaxPyramid, debiased_ema
+
+
+def reference_ema(y, s):
+    out, m = [], 0.0
+    for t, v in enumerate(y):
+        m = s * m + (1 - s) * v
+        out.append(m / (1 - s ** (t + 1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("s", [0.0, 0.6, 0.9, 0.99])
+def test_debiased_ema_matches_reference_in_one_go_and_in_chunks(s):
+    y = np.random.default_rng(0).normal(size=1000).cumsum()
+    ref = reference_ema(y, s) if s else y
+    whole, _ = debiased_ema(y, s)
+    np.testing.assert_allclose(whole, ref, rtol=1e-10)
+    parts, state, start = [], 0.0, 0
+    for chunk in np.array_split(y, 7):
+        out, state = debiased_ema(chunk, s, start, state)
+        parts.append(out)
+        start += len(chunk)
+    np.testing.assert_allclose(np.concatenate(parts), ref, rtol=1e-10)
+    assert whole[0] == pytest.approx(y[0])  # debiased: starts at the first value, not at 0
+
+
+def test_view_is_bounded_and_keeps_extremes():
+    rng = np.random.default_rng(1)
+    n = 1_000_000
+    x = np.arange(n, dtype=float)
+    y = rng.normal(size=n)
+    y[123_457] = 50.0  # a single spike must survive decimation
+    p = MinMaxPyramid()
+    for chunk in np.array_split(np.arange(n), 333):  # arrives in batches, like live training
+        p.append(x[chunk], y[chunk])
+    vx, vy = p.view(0, n, 2000)
+    assert len(vx) <= 2000 + 4
+    assert vy.max() == 50.0 and vy.min() == y.min()
+    vx, vy = p.view(100_000, 150_000, 2000)
+    assert vx[0] <= 100_000 and vx[-1] >= 149_000 and len(vx) <= 2004
+    assert vy.max() == 50.0
+    # a narrow range comes back raw
+    vx, vy = p.view(10, 20, 2000)
+    assert vx.tolist() == list(range(9, 22)) and vy.tolist() == y[9:22].tolist()
+
+
+def test_incremental_summaries_equal_one_shot():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=50_000)
+    y[::97] = np.nan  # sampled metrics have gaps
+    x = np.arange(len(y), dtype=float)
+    a, b = MinMaxPyramid(), MinMaxPyramid()
+    a.append(x, y)
+    for chunk in np.array_split(np.arange(len(y)), 101):
+        b.append(x[chunk], y[chunk])
+    assert len(a.lo) == len(b.lo) >= 2
+    for la, lb in zip(a.lo + a.hi, b.lo + b.hi, strict=True):
+        np.testing.assert_array_equal(la.data, lb.data)
+    assert np.nanmin(y[:512]) == a.lo[2].data[0] and np.nanmax(y[:512]) == a.hi[2].data[0]
