@@ -64,3 +64,14 @@ def test_incremental_summaries_equal_one_shot():
     for la, lb in zip(a.lo + a.hi, b.lo + b.hi, strict=True):
         np.testing.assert_array_equal(la.data, lb.data)
     assert np.nanmin(y[:512]) == a.lo[2].data[0] and np.nanmax(y[:512]) == a.hi[2].data[0]
+
+
+def test_a_step_down_decimates_to_one_clean_edge():
+    y = np.where(np.arange(1000) < 500, 0.1, 0.03)  # step decay at step 500, seen at low resolution
+    p = MinMaxPyramid()
+    p.append(np.arange(1000, dtype=float), y)
+    vx, vy = p.view(0, 1000, 100)
+    assert len(vx) < 1000
+    changes = np.flatnonzero(np.diff(vy))
+    assert len(changes) == 1  # never back up to 0.1 after going down
+    assert (vy[: changes[0] + 1] == 0.1).all() and (vy[changes[0] + 1:] == 0.03).all()

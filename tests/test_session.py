@@ -190,3 +190,9 @@ def test_running_session_of_a_live_writer_reads_as_running(tmp_path):
     with Session.open(w.path) as s:
         assert s.status == "stopped"
     assert os.path.getsize(w.path) > 0
+
+
+def test_default_names_never_collide(lrlab_home):
+    spec = RunSpec.from_json(dict(SPEC, epochs=1))
+    paths = [RecordedRun(spec).path for _ in range(3)]  # same second, same spec
+    assert len(set(paths)) == 3 and all(p.exists() for p in paths)

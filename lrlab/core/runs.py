@@ -32,7 +32,7 @@ class RecordedRun:
                  max_steps: int | None = None, label: str = "", overwrite: bool = False,
                  extra_meta: Mapping[str, Any] | None = None):
         self.trainer = Trainer(spec, edits=edits, threads=threads, max_steps=max_steps)
-        self.path = Path(out) if out else paths.sessions_dir() / default_name(spec, label)
+        self.path = Path(out) if out else unique_path(paths.sessions_dir() / default_name(spec, label))
         meta = {"label": label, "eval_every": self.trainer.eval_every,
                 "update_ratio_every": spec.update_ratio_every,
                 "total_steps": self.trainer.total_steps,
@@ -58,6 +58,15 @@ class RecordedRun:
             extra["error"] = errors[0]
         self.writer.close(status, extra)
         return status
+
+
+def unique_path(path: Path) -> Path:
+    """``path``, or ``name-2.lrlab``, ``name-3.lrlab``... if taken (two runs in one second)."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 class Collector:

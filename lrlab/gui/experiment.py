@@ -12,8 +12,7 @@ import random
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -53,6 +52,7 @@ class ExperimentPanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.spec: RunSpec | None = None
         self.problems: dict[str, str] = {}
         self.presets = list_presets()
@@ -62,6 +62,8 @@ class ExperimentPanel(QScrollArea):
 
         # presets: a starting point with words that explain it
         self.preset_combo = QComboBox()
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(16)
         self.preset_combo.addItem("Choose a preset…", None)
         for p in self.presets:
             self.preset_combo.addItem(p.title, p.name)
@@ -115,14 +117,7 @@ class ExperimentPanel(QScrollArea):
         lay.addWidget(_group("Training", train))
 
         # schedule with a preview of the whole planned LR curve
-        self.preview = pg.PlotWidget()
-        self.preview.setFixedHeight(130)
-        self.preview.setMenuEnabled(False)
-        self.preview.setMouseEnabled(False, False)
-        self.preview.hideButtons()
-        self.preview.setLabel("bottom", "step")
-        self.preview.setLabel("left", "LR")
-        self.preview_curve = self.preview.plot(pen=pg.mkPen("#1f77b4", width=2))
+        self.preview = SchedulePreview()
         sched_box = QWidget()
         sl = QVBoxLayout(sched_box)
         sl.setContentsMargins(0, 0, 0, 0)
@@ -158,6 +153,8 @@ class ExperimentPanel(QScrollArea):
         self.batch.valueChanged.connect(self._batch_changed)
         self.scaling.currentTextChanged.connect(lambda _: self._remember_reference())
         self.set_json(RunSpec.from_json({"dataset": {"name": "digits"}}).to_json())
+        # never cut fields off: the dock is at least as wide as the form needs in this style
+        self.setMinimumWidth(inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 6)
 
     # --- values ----------------------------------------------------------------------------
 
@@ -270,12 +267,61 @@ class ExperimentPanel(QScrollArea):
 
     def _update_preview(self) -> None:
         if self.spec is None:
-            self.preview_curve.setData([], [])
+            self.preview.set_curve(np.empty(0), np.empty(0))
             return
         total = planned_steps(self.spec)
         steps = sample_steps(total)
         timeline = Timeline(self.spec.schedule, self.spec.lr)
-        self.preview_curve.setData(steps, np.array([timeline(int(s)) for s in steps]))
+        self.preview.set_curve(steps, np.array([timeline(int(s)) for s in steps]))
+
+
+class SchedulePreview(QWidget):
+    """A small chart of the whole planned LR curve: one polyline and its range, painted
+    with QPainter (a full plot widget here cost more start-up time than all the fields)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFixedHeight(120)
+        self.steps = self.lrs = np.empty(0)
+        self.setToolTip("the planned learning rate over the whole run")
+
+    def set_curve(self, steps: np.ndarray, lrs: np.ndarray) -> None:
+        self.steps, self.lrs = steps, lrs
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        from PySide6.QtCore import QPointF, QRectF
+        from PySide6.QtGui import QPainter, QPen, QPolygonF
+
+        p = QPainter(self)
+        pal = self.palette()
+        p.fillRect(self.rect(), pal.base())
+        fm = p.fontMetrics()
+        left, bottom = fm.horizontalAdvance("0.0000") + 8, fm.height() + 6
+        plot = QRectF(left, 6, max(self.width() - left - 8, 1), max(self.height() - bottom - 6, 1))
+        p.setPen(QPen(pal.mid().color()))
+        p.drawRect(plot)
+        if len(self.steps) < 1:
+            p.setPen(pal.text().color())
+            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no valid schedule")
+            return
+        lo, hi = 0.0, float(np.nanmax(self.lrs)) or 1.0
+        last = float(self.steps[-1]) or 1.0
+        xs = plot.left() + self.steps / last * plot.width()
+        ys = plot.bottom() - (self.lrs - lo) / (hi - lo) * plot.height()
+        p.setPen(QPen(pal.text().color()))
+        p.drawText(QRectF(0, plot.top() - 4, left - 4, fm.height()), Qt.AlignmentFlag.AlignRight, f"{hi:.3g}")
+        p.drawText(QRectF(0, plot.bottom() - fm.height() + 4, left - 4, fm.height()),
+                   Qt.AlignmentFlag.AlignRight, "0")
+        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), fm.height()),
+                   Qt.AlignmentFlag.AlignLeft, "step 0")
+        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), fm.height()),
+                   Qt.AlignmentFlag.AlignRight, f"{int(last) + 1:,} steps")
+        pen = QPen(pal.highlight().color())
+        pen.setWidthF(1.5)
+        p.setPen(pen)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.drawPolyline(QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)]))
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:

@@ -9,6 +9,7 @@ the GIL. All positions are kept in steps; the x axis shows steps, epochs or samp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from lrlab.gui.style import (
 
 X_MODES = ("step", "epoch", "samples")
 FRAME_MS = 33  # at most ~30 redraws a second
+MAX_FRAME_MS = 500  # ... and at least two
+GUI_SHARE = 0.05  # the share of time frames may take: the rest is the training thread's
 
 
 @dataclass
@@ -39,6 +42,17 @@ class Marker:
     step: int
     text: str
     kind: str
+
+
+class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
+    """Remembers how long its last paint took, so the frame rate can adapt to it."""
+
+    last_paint_ms = 0.0
+
+    def paintEvent(self, event: Any) -> None:
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - t0) * 1000
 
 
 class RunData:
@@ -106,8 +120,9 @@ class PlotPanel(QWidget):
         self.ghost: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.frames = 0  # redraws done (tests and benchmarks read it)
 
-        self.view = pg.GraphicsLayoutWidget()
-        self.readout = QLabel(" ")
+        self.view = TimedGraphicsLayout()
+        self.readout = QLabel("Pick a preset (Presets menu) or set up an experiment on the left, then press "
+                              "Start (Ctrl+R). Hover a plot to read its values here.")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -140,11 +155,16 @@ class PlotPanel(QWidget):
         self._bind(RunData())
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
+        self._cost = 0.0  # smoothed milliseconds per frame
+        self._auto_y: dict[Any, bool] = {}
+        self._fitting = False
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._frame)
         self._timer.start()
         self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
+        for p in self.plots:
+            p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self.set_x_mode("step")
 
@@ -155,8 +175,11 @@ class PlotPanel(QWidget):
                          (self.c_ratio, data.ratio, self.p_grad))
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
-        p = self.view.addPlot(row=row, col=col, title=title)
-        p.showGrid(x=True, y=True, alpha=0.2)
+        # No grid: pyqtgraph's translucent grid lines made each repaint ~10x dearer (measured),
+        # and every millisecond painting is a millisecond the training thread waits for the GIL.
+        # no per-plot context menus: they cost ~3 ms each at start-up; View > Reset zoom and
+        # the File > Export actions cover what they offered
+        p = self.view.addPlot(row=row, col=col, title=title, enableMenu=False)
         p.setLabel("left", ylabel)
         for axis in ("left", "bottom"):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
@@ -179,9 +202,16 @@ class PlotPanel(QWidget):
                 p.removeItem(line)
         self._markers.clear()
         self.planned = self.ghost = (np.empty(0), np.empty(0))
-        for p in self.plots:
-            p.enableAutoRange()
+        self._auto_y = {p: True for p in self.plots}
+        self._fix_x_range()
         self._dirty = set(self.plots)
+
+    def _fix_x_range(self) -> None:
+        """Show the whole planned run: progress reads left to right, and the axes do not
+        re-layout every frame as the data grows (that alone was most of a frame's cost)."""
+        if self.total_steps > 0:
+            end = self._to_display(np.array([float(self.total_steps)]))[0]
+            self.p_loss.setXRange(0, end, padding=0.02)
 
     def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
             markers: Sequence[Marker] = ()) -> None:
@@ -231,6 +261,7 @@ class PlotPanel(QWidget):
             line.setValue(self._to_display(np.array([line.marker.step]))[0])
         for p in self.plots:
             p.enableAutoRange(x=True)
+        self._fix_x_range()
         self._dirty = set(self.plots)
 
     # --- drawing -----------------------------------------------------------------------------
@@ -270,25 +301,79 @@ class PlotPanel(QWidget):
         return self._to_steps(x0), self._to_steps(x1)
 
     def _frame(self) -> None:
-        """Redraw the panels whose data or view changed; a bounded amount of work."""
+        """Redraw the panels whose data or view changed; a bounded amount of work.
+
+        The interval adapts so that drawing (our work here plus Qt's paint that follows)
+        takes at most GUI_SHARE of the time: 30 Hz when frames are cheap, fewer when not.
+        """
         if not self._dirty:
             return
+        t0 = time.perf_counter()
         dirty, self._dirty = self._dirty, set()
         s0, s1 = self._visible_steps(self.p_loss)
         budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
+        drawn: dict[Any, list[np.ndarray]] = {p: [] for p in dirty}
         for curve, pyramid, plot in self.pyramids:
             if plot in dirty:
                 x, y = pyramid.view(s0, s1, budget)
                 curve.setData(self._to_display(x), y, connect="finite")
+                drawn[plot].append(y)
         if self.p_loss in dirty or self.p_metric in dirty:
             ex = self._to_display(self.data.eval_steps.data)
             self.c_val_loss.setData(ex, self.data.val_loss.data)
             self.c_metric.setData(ex, self.data.val_metric.data)
+            for plot, y in ((self.p_loss, self.data.val_loss.data), (self.p_metric, self.data.val_metric.data)):
+                if plot in drawn:
+                    drawn[plot].append(y)
         if self.p_lr in dirty:
             for curve, (x, y) in ((self.c_planned, self.planned), (self.c_ghost, self.ghost)):
                 keep = (x >= len(self.data) - 1) if len(x) else slice(None)
                 curve.setData(self._to_display(x[keep]), y[keep])
+                drawn[self.p_lr].append(y[keep])
+        for plot, ys in drawn.items():
+            self._fit_y(plot, ys)
         self.frames += 1
+        cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
+        self._cost = 0.8 * self._cost + 0.2 * cost
+        interval = int(min(max(self._cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS))
+        if abs(interval - self._timer.interval()) > 5:
+            self._timer.setInterval(interval)
+
+    def _fit_y(self, plot: pg.PlotItem, ys: list[np.ndarray]) -> None:
+        """Keep the data in view, changing the y range only when the data leave it or fill
+        under half of it: a new range re-lays the axes, the dearest part of a repaint.
+        pyqtgraph's own auto-range would do that every frame while a run grows."""
+        vb = plot.getViewBox()
+        if not self._auto_y.get(plot, True):
+            if not vb.autoRangeEnabled()[1]:
+                return
+            self._auto_y[plot] = True  # the user pressed the "A" button: ours again
+        vb.disableAutoRange(axis=pg.ViewBox.YAxis)
+        log = plot.ctrl.logYCheck.isChecked()
+        values = [v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)] for v in ys if len(v)]
+        values = [v for v in values if len(v)]
+        if not values:
+            return
+        lo = min(float(v.min()) for v in values)
+        hi = max(float(v.max()) for v in values)
+        if log:
+            lo, hi = np.log10(lo), np.log10(hi)
+        y0, y1 = vb.viewRange()[1]
+        span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
+        if lo < y0 or hi > y1 or span < 0.5 * (y1 - y0):
+            self._fitting = True
+            vb.setYRange(lo - 0.05 * span, hi + 0.05 * span, padding=0)
+            self._fitting = False
+
+    def _user_moved(self, plot: pg.PlotItem) -> None:
+        if not self._fitting:
+            self._auto_y[plot] = False
+
+    def reset_zoom(self) -> None:
+        """The whole run on x, every curve in view on y."""
+        self._auto_y = {p: True for p in self.plots}
+        self._fix_x_range()
+        self.flush()
 
     def flush(self) -> None:
         """Draw now (tests, screenshots and exports need the current state)."""

@@ -120,6 +120,11 @@ class MainWindow(QMainWindow):
         self.started_at = 0.0
         self.viewing: Any = None  # an opened session's path when showing one
         self.problem = ""  # why the current run diverged or failed
+        self.epoch = 0
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(250)
+        self._progress_timer.timeout.connect(self._show_progress)
+        self._progress_timer.start()
 
         self.plots = PlotPanel()
         self.banner = self._make_banner()
@@ -131,11 +136,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.experiment = ExperimentPanel()
-        self.experiment.setMinimumWidth(330)
         self.dock_experiment = self._dock("Experiment", self.experiment, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.edit_panel = EditPanel()
         self.dock_edit = self._dock("Change the schedule", self.edit_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.events = QListWidget()
+        self.events.setWordWrap(True)
         self.dock_events = self._dock("Events", self.events, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self._make_actions()
@@ -258,6 +263,9 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, p=preset: self.experiment.load_preset(p))
         m.setToolTipsVisible(True)
         m = mb.addMenu("&View")
+        m.addAction(self._action("Reset zoom", self.plots.reset_zoom, "Ctrl+0",
+                                 "show the whole run and every curve"))
+        m.addSeparator()
         for d in (self.dock_experiment, self.dock_edit, self.dock_events):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Help")
@@ -356,26 +364,35 @@ class MainWindow(QMainWindow):
                 self.timeline.apply(ev.step, parse_edit(ev.data["edit"]))
                 self._refresh_planned()
         self.steps_done = update.step
+        if update.n:
+            self.epoch = int(update.steps["epoch"][-1])
+        before = self.state
         if update.status == "paused":
             self.state = "paused"
         elif update.status == "running" and self.state == "paused":
             self.state = "running"
-        self.progress.setValue(min(update.step, self.total_steps))
-        elapsed = time.monotonic() - self.started_at
-        rate = update.step / elapsed if elapsed > 0 else 0.0
-        eta = (self.total_steps - update.step) / rate if rate > 0 else float("inf")
-        epoch = int(update.steps["epoch"][-1]) if update.n else 0
-        if self.state in ("running", "paused"):
-            self.status_label.setText(f"{self.state} · step {update.step}/{self.total_steps} · epoch {epoch} · "
-                                      f"{rate:,.0f} steps/s · ETA {clock(eta)}")
         self.edit_panel.advance(update.step)
-        self._update_controls()
-        self._refresh_edit_context()
+        if self.state != before or update.events:  # controls change with the state, not per batch
+            self._update_controls()
+            self._refresh_edit_context()
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Progress bar and status line, a few times a second (each update relays the status bar)."""
+        if self.state not in ("running", "paused"):
+            return
+        self.progress.setValue(min(self.steps_done, self.total_steps))
+        elapsed = time.monotonic() - self.started_at
+        rate = self.steps_done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total_steps - self.steps_done) / rate if rate > 0 else float("inf")
+        self.status_label.setText(f"{self.state} · step {self.steps_done}/{self.total_steps} · epoch {self.epoch} · "
+                                  f"{rate:,.0f} steps/s · ETA {clock(eta) if self.state == 'running' else '--:--'}")
 
     @Slot(str, str)
     def _run_finished(self, status: str, path: str) -> None:
         self._end_thread()
         self.plots.flush()
+        self.progress.setValue(min(self.steps_done, self.total_steps))
         self.state = "idle"
         if status in ("diverged", "failed") and self.problem:
             self.status_label.setText(f"{status}: {self.problem}")
@@ -504,6 +521,8 @@ class MainWindow(QMainWindow):
                                  f"LR {spec.lr:g} / {spec.schedule.kind}, seed {spec.seed}"
                                  + (f", final validation metric {metric:.4g}" if metric is not None else ""))
         self.banner.show()
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(len(steps["step"]))
         self.status_label.setText(f"viewing {path}")
         self._remember_recent(path)
         self._update_controls()

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-FRAME_SECONDS = 1 / 30
+FRAME_SECONDS = 0.1
 
 
 class TrainingWorker(QObject):

@@ -1,0 +1,194 @@
+"""GUI costs, measured side by side (offscreen): does the window slow training or stutter?
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--rounds 3]
+
+1. Training steps/s with the plots live and 1,000,000 points of loss history, vs the same
+   run headless (target >= 0.90x), and the lateness of a 10 ms QTimer on the GUI thread
+   during that run (target p99 <= 50 ms).
+2. Cost of a frame (redraw + paint) with 1,000,000 vs 10,000 points of history (target
+   <= 2x), and a pan/zoom redraw (target <= 33 ms).
+3. Time to a visible main window vs a bare PySide6 + pyqtgraph window with one empty plot,
+   each in a fresh interpreter, alternating (target <= 1.3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SPEC = {"dataset": {"name": "digits"}, "model": {"kind": "mlp", "hidden": [128]},
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "batch_size": 64, "steps": 8000,
+        "device": "cpu", "threads": 1}
+HISTORY = 1_000_000
+
+
+def history(n: int, offset: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    steps = np.arange(offset, offset + n)
+    return {"step": steps, "epoch": steps // 23, "samples": (steps + 1) * 64,
+            "wall_time": steps * 1e-3, "train_loss": np.exp(-steps / 2e5) + 0.05 * rng.random(n),
+            "lr": np.full(n, 0.05), "grad_norm": 1 + rng.random(n),
+            "update_ratio": np.where(steps % 10 == 0, 1e-3, np.nan)}
+
+
+def headless_rate() -> float:
+    from lrlab.core.spec import RunSpec
+    from lrlab.core.trainer import Trainer
+
+    trainer = Trainer(RunSpec.from_json(SPEC))
+    t0 = time.perf_counter()
+    trainer.run()
+    return trainer.step / (time.perf_counter() - t0)
+
+
+def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
+    """Train in the worker thread while the window plots live on top of HISTORY points.
+
+    ``probe`` adds the 10 ms QTimer whose lateness measures responsiveness; its own
+    wake-ups cost the training thread GIL hand-offs, so throughput is measured without it.
+    """
+    from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
+
+    from lrlab.core.spec import RunSpec
+    from lrlab.gui.worker import TrainingWorker, start_in_thread
+
+    plots = window.plots
+    plots.reset("classification", 23, HISTORY + SPEC["steps"])
+    plots.add(history(HISTORY))
+    plots.flush()
+
+    class Sink(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = False
+            self.t0 = self.t1 = 0.0
+            self.steps = 0
+
+        @Slot(object)
+        def metrics(self, update) -> None:
+            cols = dict(update.steps)
+            cols["step"] = cols["step"] + HISTORY  # continue after the synthetic history
+            plots.add(cols, [dict(e, step=e["step"] + HISTORY) for e in update.evals])
+            if not self.t0 and update.n:
+                self.t0, self.first = time.perf_counter(), update.step
+            self.steps = update.step
+
+        @Slot(str, str)
+        def finished(self, status: str, path: str) -> None:
+            self.t1 = time.perf_counter()
+            self.done = True
+
+    sink = Sink()
+    worker = TrainingWorker(RunSpec.from_json(SPEC))
+    worker.sig_metrics.connect(sink.metrics)
+    worker.sig_finished.connect(sink.finished)
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last[0]) * 1000 - 10))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    if probe:
+        timer.start()
+    loop = QEventLoop()
+    worker.sig_finished.connect(loop.quit)
+    thread = start_in_thread(worker)
+    loop.exec()  # the real event loop: it sleeps (and releases the GIL) between events
+    timer.stop()
+    thread.wait(5000)
+    rate = (sink.steps - sink.first) / (sink.t1 - sink.t0)
+    return rate, lateness[5:]
+
+
+def frame_cost(app, window, n: int, pan: bool = False) -> float:
+    plots = window.plots
+    plots.reset("classification", 23, n)
+    plots.add(history(n))
+    plots.flush()
+    times = []
+    for i in range(15):
+        if pan:
+            plots.p_loss.setXRange(n * 0.3 + i * n * 0.01, n * 0.6 + i * n * 0.01, padding=0)
+        else:
+            plots.add(history(100, offset=n + i * 100))  # new data arrives, as in a live run
+        t0 = time.perf_counter()
+        plots.flush()
+        plots.view.grab()  # render now, so the paint is measured, not deferred
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+STARTUP = {
+    "bare": ("import time; t0 = time.perf_counter()\n"
+             "from PySide6.QtWidgets import QApplication, QMainWindow\nimport pyqtgraph as pg\n"
+             "app = QApplication([]); w = QMainWindow(); w.setCentralWidget(pg.PlotWidget()); w.show()\n"
+             "app.processEvents(); print(time.perf_counter() - t0, flush=True); import os; os._exit(0)"),
+    "lrlab": ("import time; t0 = time.perf_counter()\n"
+              "from lrlab.gui.app import make_app\napp = make_app()\n"
+              "from lrlab.gui.window import MainWindow\nw = MainWindow(); w.show()\n"
+              "app.processEvents(); print(time.perf_counter() - t0, flush=True); import os; os._exit(0)"),
+}
+
+
+def startup_times(rounds: int) -> dict[str, float]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LRLAB_HOME=os.environ.get("LRLAB_HOME", "/tmp/lrlab-bench"))
+    out: dict[str, list[float]] = {k: [] for k in STARTUP}
+    for _ in range(rounds):
+        for name, code in STARTUP.items():
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            out[name].append(float(proc.stdout.strip().splitlines()[-1]))
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("LRLAB_HOME", "/tmp/lrlab-bench")
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    app = make_app()
+    window = MainWindow()
+    window.resize(1440, 900)
+    window.show()
+    app.processEvents()
+
+    heads, guis, late = [], [], []
+    for _ in range(args.rounds):
+        heads.append(headless_rate())
+        guis.append(gui_rate(app, window, probe=False)[0])
+        late.extend(gui_rate(app, window, probe=True)[1])
+    ratio = statistics.median(guis) / statistics.median(heads)
+    p99 = float(np.percentile(late, 99))
+    print(f"1. training with live plots over {HISTORY:,} points: {statistics.median(guis):.0f} steps/s vs "
+          f"headless {statistics.median(heads):.0f} steps/s = {ratio:.2f}x (target >= 0.90)")
+    print(f"   10 ms timer lateness during the run: median {statistics.median(late):.1f} ms, "
+          f"p99 {p99:.1f} ms (target <= 50)")
+    small, big = frame_cost(app, window, 10_000), frame_cost(app, window, HISTORY)
+    pan = frame_cost(app, window, HISTORY, pan=True)
+    print(f"2. frame (redraw + paint): {small:.1f} ms at 10,000 points, {big:.1f} ms at {HISTORY:,} "
+          f"= {big / small:.2f}x (target <= 2); pan/zoom redraw {pan:.1f} ms (target <= 33)")
+    window.close()
+    st = startup_times(max(args.rounds, 5))
+    print(f"3. time to a visible window: lrlab {st['lrlab']:.2f} s vs bare PySide6 + pyqtgraph "
+          f"{st['bare']:.2f} s = {st['lrlab'] / st['bare']:.2f}x (target <= 1.3)")
+    ok = ratio >= 0.9 and p99 <= 50 and big / small <= 2 and pan <= 33 and st["lrlab"] / st["bare"] <= 1.3
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
