@@ -138,21 +138,9 @@ class PlotPanel(QWidget):
             p.setXLink(self.p_loss)
         self.p_grad.setLogMode(y=True)
 
-        # each curve is created once; frames only call setData (width-1 pens: wider is slower)
-        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(BLUE), width=1), name="train (raw)")
-        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(BLUE, width=2), name="train (smoothed)")
-        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
-                                           symbolPen=None, name="validation")
-        self.c_lr = self.p_lr.plot(pen=pg.mkPen(GREEN, width=2), name="LR used")
-        self.c_planned = self.p_lr.plot(pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
-                                        name="planned")
-        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(ORANGE, width=2, style=Qt.PenStyle.DotLine),
-                                      name="proposed edit")
-        self.c_metric = self.p_metric.plot(pen=pg.mkPen(ORANGE, width=1), symbol="o", symbolSize=5,
-                                           symbolBrush=ORANGE, symbolPen=None, name="validation")
-        self.c_grad = self.p_grad.plot(pen=pg.mkPen(PURPLE, width=1), name="gradient norm")
-        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(VERMILION, width=1), name="||Δw|| / ||w||")
-        self._bind(RunData())
+        self.data = RunData()
+        self.pyramids: tuple = ()  # (curve, pyramid, plot), once the curves exist
+        self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
         self._cost = 0.0  # smoothed milliseconds per frame
@@ -167,6 +155,27 @@ class PlotPanel(QWidget):
             p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self.set_x_mode("step")
+
+    def _make_curves(self) -> None:
+        """Create the curves and legends, once, when the first run or session is shown: an
+        empty window needs none, and they are a third of the panel's start-up cost."""
+        if self._curves_made:
+            return
+        self._curves_made = True
+        # each curve is created once; frames only call setData (width-1 pens: wider is slower)
+        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(BLUE), width=1), name="train (raw)")
+        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(BLUE, width=2), name="train (smoothed)")
+        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
+                                           symbolPen=None, name="validation")
+        self.c_lr = self.p_lr.plot(pen=pg.mkPen(GREEN, width=2), name="LR used")
+        self.c_planned = self.p_lr.plot(pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
+                                        name="planned")
+        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(ORANGE, width=2, style=Qt.PenStyle.DotLine),
+                                      name="proposed edit")
+        self.c_metric = self.p_metric.plot(pen=pg.mkPen(ORANGE, width=1), symbol="o", symbolSize=5,
+                                           symbolBrush=ORANGE, symbolPen=None, name="validation")
+        self.c_grad = self.p_grad.plot(pen=pg.mkPen(PURPLE, width=1), name="gradient norm")
+        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(VERMILION, width=1), name="||Δw|| / ||w||")
 
     def _bind(self, data: RunData) -> None:
         self.data = data
@@ -193,6 +202,7 @@ class PlotPanel(QWidget):
     # --- feeding -----------------------------------------------------------------------------
 
     def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0) -> None:
+        self._make_curves()
         self._bind(RunData(smoothing=self.data.smoothing))
         self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
         self.p_metric.setTitle("validation accuracy" if task == "classification" else "validation R²")
@@ -306,7 +316,7 @@ class PlotPanel(QWidget):
         The interval adapts so that drawing (our work here plus Qt's paint that follows)
         takes at most GUI_SHARE of the time: 30 Hz when frames are cheap, fewer when not.
         """
-        if not self._dirty:
+        if not self._dirty or not self._curves_made:
             return
         t0 = time.perf_counter()
         dirty, self._dirty = self._dirty, set()
