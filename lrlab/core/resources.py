@@ -9,17 +9,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
 
 @cache
 def resources_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[2] / "resources"
+    """``resources/`` of a checkout (or a bundle laid out like one), else the wheel's copy."""
+    package = Path(__file__).resolve().parents[1]  # .../lrlab
+    checkout = package.parent / "resources"
     if checkout.is_dir():
         return checkout
-    return Path(str(importlib_resources.files("lrlab.resources")))
+    return package / "resources"
+
+
+def icon_path(name: str) -> Path:
+    """An icon file in resources/icons (``lrlab.svg``, ``lrlab-256.png``, ``start.svg``, ...)."""
+    return resources_dir() / "icons" / name
 
 
 def presets_dir() -> Path:

@@ -18,8 +18,15 @@ def make_app(argv: Sequence[str] = ()) -> object:
         app.setApplicationName("lrlab")
         app.setOrganizationName("lrlab")
         app.setDesktopFileName("lrlab")
+    from PySide6.QtGui import QIcon
+
+    from lrlab.core.resources import icon_path
     from lrlab.gui.style import apply_plot_theme
 
+    icon = QIcon(str(icon_path("lrlab.svg")))
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        icon.addFile(str(icon_path(f"lrlab-{size}.png")))
+    app.setWindowIcon(icon)  # window, taskbar and dialogs
     apply_plot_theme()
     return app
 

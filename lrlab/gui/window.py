@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from lrlab import __version__
 from lrlab.core import paths
 from lrlab.core.fmt import clock
-from lrlab.core.resources import list_presets, resources_dir
+from lrlab.core.resources import icon_path, list_presets
 from lrlab.core.schedules import Timeline
 from lrlab.core.spec import RunSpec, planned_steps
 from lrlab.gui.edit_panel import EditPanel
@@ -105,9 +105,6 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("lrlab — learning-rate lab")
-        icon = resources_dir() / "icons" / "lrlab.svg"
-        if icon.exists():
-            self.setWindowIcon(QIcon(str(icon)))
         self.setAcceptDrops(True)
         self.worker: TrainingWorker | None = None
         self.thread_: QThread | None = None
@@ -188,8 +185,10 @@ class MainWindow(QMainWindow):
         banner.hide()
         return banner
 
-    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
+    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "", icon: str = "") -> QAction:
         act = QAction(text, self)
+        if icon:
+            act.setIcon(QIcon(str(icon_path(icon))))
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         act.setToolTip(tip or text)
@@ -198,9 +197,11 @@ class MainWindow(QMainWindow):
         return act
 
     def _make_actions(self) -> None:
-        self.act_start = self._action("Start", self.start, "Ctrl+R", "Start training (Ctrl+R)")
-        self.act_pause = self._action("Pause", self.toggle_pause, Qt.Key.Key_Space, "Pause or resume (Space)")
-        self.act_stop = self._action("Stop", self.stop, "Ctrl+.", "Stop; the session keeps every step (Ctrl+.)")
+        self.act_start = self._action("Start", self.start, "Ctrl+R", "Start training (Ctrl+R)", "start.svg")
+        self.act_pause = self._action("Pause", self.toggle_pause, Qt.Key.Key_Space, "Pause or resume (Space)",
+                                      "pause.svg")
+        self.act_stop = self._action("Stop", self.stop, "Ctrl+.", "Stop; the session keeps every step (Ctrl+.)",
+                                     "stop.svg")
         self.act_new = self._action("New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = self._action("Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.act_save = self._action("Save session as…", self.save_session_as, "Ctrl+Shift+S")
@@ -213,6 +214,7 @@ class MainWindow(QMainWindow):
     def _make_toolbar(self) -> None:
         tb = QToolBar("Run")
         tb.setObjectName("run_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
         for a in (self.act_start, self.act_pause, self.act_stop):
             tb.addAction(a)
@@ -626,15 +628,16 @@ class MainWindow(QMainWindow):
         self.plots.readout.setText(text)
 
     def about(self) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
         import pyqtgraph
         import PySide6
         from PySide6.QtCore import qVersion
 
-        torch_version = "not loaded yet"
-        import sys
-
-        if "torch" in sys.modules:
-            torch_version = sys.modules["torch"].__version__
+        try:
+            torch_version = version("torch")  # without importing it
+        except PackageNotFoundError:
+            torch_version = "not installed"
         QMessageBox.about(self, "About lrlab",
                           f"<b>lrlab {__version__}</b><br>A desktop learning-rate lab.<br>License: MIT<br><br>"
                           f"Qt {qVersion()} · PySide6 {PySide6.__version__} · torch {torch_version} · "
