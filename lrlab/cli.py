@@ -298,6 +298,67 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from lrlab.core.compare import (
+        Target,
+        differences,
+        format_differences,
+        format_summary,
+        open_runs,
+        summary,
+        write_long_csv,
+    )
+    from lrlab.core.session import SessionError
+
+    if len(args.files) < 2:
+        raise UsageError("compare: give at least two session files")
+    try:
+        target = Target.parse(args.target) if args.target else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    try:
+        runs = open_runs(args.files)
+    except SessionError as err:
+        raise UsageError(str(err)) from None
+    try:
+        names = [r.name for r in runs]
+        print(format_summary(summary(runs, target, args.smooth), target))
+        print()
+        print(format_differences(differences(runs), names))
+        if args.csv:
+            rows = write_long_csv(runs, args.csv)
+            print(f"\n{args.csv}: {rows} rows")
+        for fmt in ("png", "svg"):
+            out = getattr(args, fmt)
+            if out:
+                _export_compare_plot(args.files, fmt, out, args.metric, args.x, args.smooth)
+                print(out)
+    finally:
+        for r in runs:
+            r.close()
+    return 0
+
+
+def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, x: str, smooth: float) -> None:
+    """Draw the overlay with Qt's offscreen platform: no display needed."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from lrlab.gui.app import make_app
+    from lrlab.gui.compare import CompareView
+
+    make_app()
+    view = CompareView()
+    view.resize(1400, 900)
+    view.metric.setCurrentIndex(view.metric.findData(metric))
+    view.x_axis.setCurrentIndex(view.x_axis.findData(x))
+    view.smooth.setValue(round(smooth * 100))
+    view.open_paths(files)
+    view.show()
+    view.export(fmt, out)
+    view.close()
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from lrlab.core.resources import list_presets
 
@@ -329,6 +390,22 @@ def _positive_float(name: str) -> Callable[[str], float]:
             value = float("nan")
         if not value > 0 or value == float("inf"):
             raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
+        return value
+    return parse
+
+
+def _metric_names() -> tuple[str, ...]:
+    return ("train_loss", "val_loss", "val_metric", "lr", "grad_norm", "update_ratio")
+
+
+def _fraction(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1), got {text!r}")
         return value
     return parse
 
@@ -401,9 +478,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", help="the run spec, runnable with 'lrlab run'")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("compare", help="compare sessions: summary, what differs, plots and CSV",
+                       description="Print a summary (final/best metrics, when each reached a target) and "
+                                   "the spec fields that differ; optionally write the overlay as PNG/SVG "
+                                   "(no display needed) and all curves as long-form CSV.")
+    p.add_argument("files", nargs="+", help="two or more .lrlab sessions")
+    p.add_argument("--metric", choices=list(_metric_names()), default="train_loss")
+    p.add_argument("--x", choices=("step", "epoch", "samples", "wall"), default="step")
+    p.add_argument("--smooth", type=_fraction("--smooth"), default=0.6, help="EMA smoothing in [0, 1)")
+    p.add_argument("--target", default="val_metric>=0.95", help="e.g. val_metric>=95%% or train_loss<=0.2; "
+                   "'' for none")
+    p.add_argument("--png", help="write the overlay plot as PNG")
+    p.add_argument("--svg", help="write the overlay plot as SVG")
+    p.add_argument("--csv", help="write session, step, metric, value rows")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("gui", help="open the desktop app (the default with no command)")
     p.add_argument("--run", metavar="SPEC", help="load a run spec or preset and start it")
     p.add_argument("--open", metavar="FILE", nargs="+", help="open saved sessions")
+    p.add_argument("--compare", metavar="FILE", nargs="+", help="open straight into comparing sessions")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("presets", help="list the bundled presets")
@@ -428,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_gui(argv: list[str]) -> int:
-    return cmd_gui(build_parser().parse_args(["gui", *argv]))
+    return int(cmd_gui(build_parser().parse_args(["gui", *argv])))
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -438,11 +531,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
     run = str(_resolve_input(args.run)) if args.run else None
     if run:
         load_spec(run)  # a bad spec is a one-line error here, before any window opens
-    for f in args.open or []:
+    for f in [*(args.open or []), *(args.compare or [])]:
         try:
             Session.open(f).close()
         except SessionError as err:
             raise UsageError(str(err)) from None
     from lrlab.gui.app import run_gui
 
-    return run_gui(run, args.open or [])
+    return run_gui(run, args.open or [], args.compare or [])

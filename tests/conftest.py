@@ -15,3 +15,17 @@ def lrlab_home(tmp_path, monkeypatch):
     home = tmp_path / "lrlab-home"
     monkeypatch.setenv("LRLAB_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """A modal dialog nobody answers would hang the suite offscreen: fail instead.
+
+    Tests that expect a dialog patch it themselves (their monkeypatch wins)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
+
+    for name in ("information", "warning", "question", "critical"):
+        monkeypatch.setattr(QMessageBox, name, unexpected)

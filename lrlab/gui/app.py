@@ -31,8 +31,9 @@ def make_app(argv: Sequence[str] = ()) -> object:
     return app
 
 
-def run_gui(run: str | None = None, open_files: Sequence[str] = ()) -> int:
-    """Open the main window; ``run`` starts a spec or preset, ``open_files`` shows sessions."""
+def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Sequence[str] = ()) -> int:
+    """Open the main window; ``run`` starts a spec or preset, ``open_files`` shows a session,
+    ``compare`` opens the compare view on those sessions."""
     app = make_app()
     from lrlab.gui.window import MainWindow
 
@@ -40,6 +41,8 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = ()) -> int:
     window.show()
     if open_files:
         window.open_session(str(open_files[0]))
+    if compare:
+        window.compare_sessions([str(c) for c in compare])
     if run:
         from lrlab.core.spec import load_spec
 

@@ -117,6 +117,9 @@ class MainWindow(QMainWindow):
         self.started_at = 0.0
         self.viewing: Any = None  # an opened session's path when showing one
         self.problem = ""  # why the current run diverged or failed
+        self._sessions: Any = None  # the Sessions/Compare window, made on first use
+        self._batch: list[RunSpec] = []  # presets still to run for "Run all and compare"
+        self._batch_paths: list[str] = []
         self.epoch = 0
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(250)
@@ -210,6 +213,10 @@ class MainWindow(QMainWindow):
         self.act_svg = self._action("Export plots as SVG…", lambda: self.export_plots("svg"))
         self.act_spec = self._action("Export run spec (JSON)…", self.export_spec)
         self.act_quit = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_sessions = self._action("Sessions…", self.show_sessions, "Ctrl+L",
+                                         "every saved session: open, compare, rename, delete")
+        self.act_compare = self._action("Compare sessions…", self.compare_dialog, "Ctrl+Shift+C",
+                                        "overlay two or more saved sessions")
 
     def _make_toolbar(self) -> None:
         tb = QToolBar("Run")
@@ -239,7 +246,7 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.act_new, self.act_open):
+        for a in (self.act_new, self.act_open, self.act_sessions, self.act_compare):
             m.addAction(a)
         self.recent_menu = m.addMenu("Recent sessions")
         m.addSeparator()
@@ -254,11 +261,15 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m = mb.addMenu("&Presets")
         group = None
-        for preset in list_presets():
+        presets = list_presets()
+        for preset in presets:
             if preset.group != group:
                 if group is not None:
                     m.addSeparator()
                 group = preset.group
+                members = [p for p in presets if p.group == group]
+                run_all = m.addAction(f"Run all {len(members)} '{group}' presets and compare")
+                run_all.triggered.connect(lambda _=False, ms=members: self.run_all_and_compare(ms))
             act = m.addAction(preset.title)
             act.setToolTip(preset.explanation)
             act.setStatusTip(preset.explanation)
@@ -406,6 +417,11 @@ class MainWindow(QMainWindow):
         self.plots.set_ghost(np.empty(0), np.empty(0))
         self.plots.set_planned(np.empty(0), np.empty(0))
         self._update_controls()
+        if self._batch or self._batch_paths:
+            self._batch_paths.append(path)
+            if status == "stopped":  # stopping one run of a batch stops the batch
+                self._batch = []
+            QTimer.singleShot(0, self._next_in_batch)
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:
@@ -481,6 +497,43 @@ class MainWindow(QMainWindow):
         self.plots.set_planned(steps, np.array([self.timeline(int(s)) for s in steps]))
 
     # --- sessions -----------------------------------------------------------------------------
+
+    def sessions_window(self) -> Any:
+        if self._sessions is None:
+            from lrlab.gui.sessions import SessionsWindow
+
+            self._sessions = SessionsWindow(self.open_session)
+        return self._sessions
+
+    def show_sessions(self) -> None:
+        w = self.sessions_window()
+        w.sessions.refresh()
+        w.tabs.setCurrentIndex(0)
+        w.show()
+        w.raise_()
+
+    def compare_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Compare sessions", str(paths.sessions_dir()), SESSION_FILTER)
+        if len(files) >= 2:
+            self.compare_sessions(files)
+
+    def compare_sessions(self, files: list[str]) -> bool:
+        return self.sessions_window().compare_paths(files)
+
+    def run_all_and_compare(self, presets: list) -> None:
+        """Train each preset in turn (as if started one after another), then compare them."""
+        if self.state != "idle" or not presets:
+            return
+        self._batch = [RunSpec.from_json(p.spec) for p in presets]
+        self._batch_paths = []
+        self._next_in_batch()
+
+    def _next_in_batch(self) -> None:
+        if self._batch:
+            self.start(self._batch.pop(0))
+        elif self._batch_paths:
+            done, self._batch_paths = self._batch_paths, []
+            self.compare_sessions(done)
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", str(paths.sessions_dir()), SESSION_FILTER)
@@ -683,6 +736,8 @@ class MainWindow(QMainWindow):
             self.stop_and_wait(2000)
             self._end_thread()
         self.save_settings()
+        if self._sessions is not None:
+            self._sessions.close()
         event.accept()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -691,7 +746,10 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".lrlab")]
-        if files:
+        if len(files) == 1:
             self.open_session(files[0])
+        elif files:
+            self.compare_sessions(files)
+        if files:
             event.acceptProposedAction()
 

@@ -1,0 +1,298 @@
+"""Comparing saved sessions: aligned curves, what differs, who reached a target first.
+
+Everything here is headless; the GUI's compare view and ``lrlab compare`` both use it.
+Columns are read from the session files only when a metric or x axis needs them, one
+column per query, straight into numpy, so opening twenty long runs costs little more
+than reading those columns with sqlite3 by hand (``benchmarks/bench_compare.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.core.series import debiased_ema
+from lrlab.core.session import Session, SessionError
+
+#: metric -> (table, column, smoothed when asked, label)
+METRICS: dict[str, tuple[str, str, bool, str]] = {
+    "train_loss": ("steps", "train_loss", True, "training loss"),
+    "val_loss": ("evals", "val_loss", True, "validation loss"),
+    "val_metric": ("evals", "val_metric", True, "validation accuracy / R²"),
+    "lr": ("steps", "lr", False, "learning rate"),  # never smoothed: it is a setting, not a noisy measure
+    "grad_norm": ("steps", "grad_norm", True, "gradient norm"),
+    "update_ratio": ("steps", "update_ratio", True, "update ratio ||Δw||/||w||"),
+}
+X_AXES = ("step", "epoch", "samples", "wall")
+#: Okabe-Ito, colour-blind safe; each session keeps the colour its identity picks
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+class Run:
+    """One session opened for comparison; its columns are read on first use and cached."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.session = Session.open(self.path)  # SessionError names the file and the problem
+        s = self.session
+        self.name = self.path.stem
+        self.spec_json: dict[str, Any] = s.spec_json
+        self.environment: dict[str, Any] = s.environment
+        self.status = s.status
+        self.summary = s.summary
+        self.events = s.events()
+        self.identity = f"{s.meta.get('created', '')}|{s.seed}|{json.dumps(s.spec_json, sort_keys=True)}"
+        self.colour = PALETTE[zlib.crc32(self.identity.encode()) % len(PALETTE)]
+        self._cols: dict[tuple[str, str], np.ndarray] = {}
+        self.steps_per_epoch = int(s.meta.get("steps_per_epoch") or 0) or self._guess_steps_per_epoch()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def column(self, table: str, name: str) -> np.ndarray:
+        key = (table, name)
+        if key not in self._cols:
+            con = self.session._con
+            n = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            cur = con.execute(f"SELECT {name} FROM {table} ORDER BY step")
+            dtype = np.int64 if name in ("step", "epoch", "samples") else np.float64
+            values = (r[0] for r in cur) if dtype is np.int64 else \
+                (math.nan if r[0] is None else r[0] for r in cur)
+            self._cols[key] = np.fromiter(values, dtype=dtype, count=n)
+        return self._cols[key]
+
+    def _guess_steps_per_epoch(self) -> int:
+        epochs = self.column("steps", "epoch")
+        return max(1, int((epochs == 0).sum())) if len(epochs) else 1
+
+    def x_of(self, steps: np.ndarray, x: str) -> np.ndarray:
+        """Positions of ``steps`` on an x axis: step, epoch (fractional), samples seen, wall time (s)."""
+        if x == "step":
+            return steps.astype(np.float64)
+        if x == "epoch":
+            return steps / self.steps_per_epoch
+        table_col = {"samples": "samples", "wall": "wall_time"}[x]
+        values = self.column("steps", table_col).astype(np.float64)
+        if len(values) == 0:
+            return steps.astype(np.float64)
+        return values[np.clip(steps, 0, len(values) - 1)]
+
+    def series(self, metric: str, x: str = "step", smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of one metric, NaN-free where the metric is sampled, smoothed if asked."""
+        table, col, smoothable, _ = METRICS[metric]
+        steps = self.column(table, "step")
+        y = self.column(table, col)
+        if metric == "update_ratio":  # measured every k steps only
+            keep = np.isfinite(y)
+            steps, y = steps[keep], y[keep]
+        if smoothing > 0 and smoothable:
+            y, _ = debiased_ema(y, smoothing)
+        return self.x_of(steps, x), y
+
+
+def open_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Open sessions; the first bad one raises SessionError naming it (the rest are closed)."""
+    runs: list[Run] = []
+    try:
+        for p in paths:
+            runs.append(Run(p))
+    except SessionError:
+        for r in runs:
+            r.close()
+        raise
+    assign_colours(runs)
+    return runs
+
+
+def assign_colours(runs: Sequence[Run]) -> None:
+    """Each run gets the palette colour its identity hashes to; when two selected runs want
+    the same one, the later identity (in sorted order) takes the next free colour, so a given
+    selection is always coloured the same way."""
+    taken: set[str] = set()
+    for run in sorted(runs, key=lambda r: r.identity):
+        start = PALETTE.index(PALETTE[zlib.crc32(run.identity.encode()) % len(PALETTE)])
+        for i in range(len(PALETTE)):
+            colour = PALETTE[(start + i) % len(PALETTE)]
+            if colour not in taken or len(taken) >= len(PALETTE):
+                run.colour = colour
+                taken.add(colour)
+                break
+
+
+# --- what differs ----------------------------------------------------------------------------
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}; lists stay values."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: data}
+
+
+@dataclass
+class Difference:
+    field: str
+    values: list[Any]
+    differs: bool
+
+
+def differences(runs: Sequence[Run], environment: bool = True) -> list[Difference]:
+    """Every spec field (and environment entry) across runs, marking those that differ.
+
+    A field a run does not have (a schedule parameter of another kind) shows as None.
+    """
+    rows: list[Difference] = []
+    sources = [("", lambda r: r.spec_json)]
+    if environment:
+        sources.append(("environment.", lambda r: {k: v for k, v in r.environment.items()
+                                                     if k not in ("platform",)}))
+    for prefix, get in sources:
+        flats = [flatten(get(r)) for r in runs]
+        keys: list[str] = []
+        for f in flats:
+            keys += [k for k in f if k not in keys]
+        for k in keys:
+            values = [f.get(k) for f in flats]
+            differs = any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True)
+                          for v in values[1:])
+            if prefix and not differs:
+                continue  # the environment is shown only where it differs
+            rows.append(Difference(prefix + k, values, differs))
+    return rows
+
+
+# --- summary with a target -------------------------------------------------------------------
+
+
+TARGET_RE = re.compile(r"^\s*(\w+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+%?)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal such as ``val_metric >= 0.95`` (``95%`` works too) or ``train_loss <= 0.2``."""
+
+    metric: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        m = TARGET_RE.match(text)
+        if not m or m.group(1) not in METRICS:
+            raise ValueError(f"target: expected METRIC<=VALUE or METRIC>=VALUE with METRIC one of "
+                             f"{', '.join(METRICS)}, got {text!r}")
+        value = float(m.group(3).rstrip("%")) / (100 if m.group(3).endswith("%") else 1)
+        return cls(m.group(1), m.group(2), value)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+    def reached(self, y: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return {"<=": y <= self.value, ">=": y >= self.value, "<": y < self.value, ">": y > self.value}[self.op]
+
+
+@dataclass
+class SummaryRow:
+    name: str
+    colour: str
+    status: str
+    steps: int
+    steps_per_second: float
+    final_val_metric: float | None
+    best_val_metric: float | None
+    final_val_loss: float | None
+    target_step: int | None = None
+    target_wall: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float = 0.0) -> list[SummaryRow]:
+    rows = []
+    for r in runs:
+        s = r.summary
+        status = r.status
+        diverged = [e for e in r.events if e.kind == "diverged"]
+        if diverged:
+            status = f"diverged at step {diverged[0].step}"
+        row = SummaryRow(r.name, r.colour, status, int(s.get("steps", 0)), float(s.get("steps_per_second", 0.0)),
+                         s.get("final_val_metric"), s.get("best_val_metric"), s.get("final_val_loss"))
+        if target is not None:
+            table = METRICS[target.metric][0]
+            steps = r.column(table, "step")
+            _, y = r.series(target.metric, "step", smoothing)
+            if target.metric == "update_ratio":
+                steps = steps[np.isfinite(r.column(table, METRICS[target.metric][1]))]
+            hit = np.flatnonzero(target.reached(y))
+            if len(hit):
+                row.target_step = int(steps[hit[0]])
+                wall = r.column("steps", "wall_time")
+                row.target_wall = float(wall[min(row.target_step, len(wall) - 1)]) if len(wall) else None
+        rows.append(row)
+    return rows
+
+
+def format_summary(rows: Sequence[SummaryRow], target: Target | None) -> str:
+    def f(v: float | None, spec: str = ".4g") -> str:
+        return "-" if v is None else format(v, spec)
+
+    header = ["session", "status", "steps", "steps/s", "final val metric", "best val metric", "final val loss"]
+    if target is not None:
+        header += [f"first step {target}", "at wall time"]
+    table = [header]
+    for r in rows:
+        line = [r.name, r.status, str(r.steps), f(r.steps_per_second, ".0f"), f(r.final_val_metric),
+                f(r.best_val_metric), f(r.final_val_loss)]
+        if target is not None:
+            line += ["never" if r.target_step is None else str(r.target_step),
+                     "-" if r.target_wall is None else f"{r.target_wall:.2f} s"]
+        table.append(line)
+    return _grid(table)
+
+
+def format_differences(diffs: Sequence[Difference], names: Sequence[str]) -> str:
+    rows = [d for d in diffs if d.differs]
+    if not rows:
+        return "no differences in the run specs or environments"
+    table = [["field", *names]]
+    table += [[d.field, *(json.dumps(v) if not isinstance(v, str) else v for v in d.values)] for d in rows]
+    return _grid(table)
+
+
+def _grid(table: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] = tuple(METRICS)) -> int:
+    """All selected sessions in long form: session, step, metric, value. Returns rows written."""
+    n = 0
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["session", "step", "metric", "value"])
+        for r in runs:
+            for m in metrics:
+                table, col, _, _ = METRICS[m]
+                steps, y = r.column(table, "step"), r.column(table, col)
+                keep = np.isfinite(y)
+                w.writerows((r.name, s, m, repr(v)) for s, v in zip(steps[keep].tolist(), y[keep].tolist(),
+                                                                     strict=True))
+                n += int(keep.sum())
+    return n

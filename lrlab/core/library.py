@@ -1,0 +1,126 @@
+"""The session library: every session in the session folder (and any added folder), at a glance.
+
+Opening hundreds of SQLite files on every refresh would be slow, so one row per file is
+kept in an index (``index.json`` in the lrlab folder) keyed by path, size and modification
+time; a refresh re-reads only the files that changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lrlab.core import paths
+from lrlab.core.session import SUFFIX, Session, SessionError
+
+INDEX_VERSION = 1
+
+
+@dataclass
+class Entry:
+    """One row of the library table."""
+
+    path: str
+    name: str
+    created: str
+    dataset: str
+    model: str
+    optimizer: str
+    lr: float | None
+    schedule: str
+    batch_size: int | None
+    seed: int | None
+    steps: int
+    status: str
+    final_val_metric: float | None
+    best_val_metric: float | None
+    mtime: float
+    size: int
+
+    @classmethod
+    def read(cls, path: Path) -> Entry:
+        st = path.stat()
+        try:
+            with Session.open(path) as s:
+                spec, summ = s.spec_json, s.summary
+                return cls(str(path), path.stem, s.meta.get("created", ""), spec["dataset"]["name"],
+                           spec["model"]["kind"], spec["optimizer"]["name"], spec["optimizer"].get("lr"),
+                           spec["schedule"]["kind"], spec.get("batch_size"), s.seed, s.n_steps(), s.status,
+                           summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size)
+        except (SessionError, KeyError, TypeError) as err:
+            why = str(err).split(": ", 1)[-1]
+            return cls(str(path), path.stem, "", "", "", "", None, "", None, None, 0, f"unreadable: {why}",
+                       None, None, st.st_mtime, st.st_size)
+
+
+class Library:
+    def __init__(self, folders: Iterable[str | Path] | None = None, index: str | Path | None = None):
+        self.folders = [Path(f) for f in (folders if folders is not None else [paths.sessions_dir()])]
+        self.index_path = Path(index) if index else paths.home() / "index.json"
+        self._cache: dict[str, dict[str, Any]] = self._load_index()
+        self.reads = 0  # files opened by the last refresh (tests and benchmarks look)
+
+    def _load_index(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+            if data.get("version") == INDEX_VERSION:
+                return data["entries"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # no index yet, or a damaged one: it is only a cache
+        return {}
+
+    def _save_index(self) -> None:
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.index_path.with_name(f".{self.index_path.name}.tmp")
+        tmp.write_text(json.dumps({"version": INDEX_VERSION, "entries": self._cache}), encoding="utf-8")
+        os.replace(tmp, self.index_path)
+
+    def add_folder(self, folder: str | Path) -> None:
+        if Path(folder) not in self.folders:
+            self.folders.append(Path(folder))
+
+    def refresh(self) -> list[Entry]:
+        """All sessions in the folders, newest first; only changed files are opened."""
+        self.reads = 0
+        entries, seen = [], set()
+        for folder in self.folders:
+            if not folder.is_dir():
+                continue
+            for path in folder.glob(f"*{SUFFIX}"):
+                key = str(path)
+                seen.add(key)
+                st = path.stat()
+                cached = self._cache.get(key)
+                if cached and cached["mtime"] == st.st_mtime and cached["size"] == st.st_size \
+                        and cached["status"] not in ("running",):
+                    entries.append(Entry(**cached))
+                    continue
+                entry = Entry.read(path)
+                self.reads += 1
+                self._cache[key] = asdict(entry)
+                entries.append(entry)
+        for key in [k for k in self._cache if k not in seen]:
+            del self._cache[key]
+        self._save_index()
+        return sorted(entries, key=lambda e: (e.created, e.name), reverse=True)
+
+    def rename(self, path: str | Path, new_name: str) -> Path:
+        """Rename a session file within its folder; refuses to overwrite or to leave the folder."""
+        old = Path(path)
+        name = new_name.strip()
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"name: must be a plain file name, got {new_name!r}")
+        new = old.with_name(name if name.endswith(SUFFIX) else name + SUFFIX)
+        if new.exists():
+            raise ValueError(f"name: {new.name} already exists in {old.parent}")
+        old.rename(new)
+        return new
+
+    @staticmethod
+    def delete(path: str | Path) -> None:
+        """Delete a session file for good (the GUI moves to the trash instead where it can)."""
+        Path(path).unlink()

@@ -1,0 +1,191 @@
+"""The Sessions window: the session library as a table, and the compare view beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFile, QFileSystemWatcher, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lrlab.core.library import Entry, Library
+from lrlab.core.session import SessionError
+from lrlab.gui.compare import CompareView, _item
+
+COLUMNS = (("name", "name"), ("created", "date"), ("dataset", "dataset"), ("model", "model"),
+           ("optimizer", "optimizer"), ("lr", "base LR"), ("schedule", "schedule"), ("batch_size", "batch"),
+           ("seed", "seed"), ("steps", "steps"), ("status", "status"), ("final_val_metric", "final val metric"),
+           ("best_val_metric", "best val metric"))
+
+
+class SessionsView(QWidget):
+    """A sortable, filterable table of every session; select rows to open or compare them."""
+
+    sig_open = Signal(str)
+    sig_compare = Signal(list)
+
+    def __init__(self, library: Library | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.library = library or Library()
+        self.entries: list[Entry] = []
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("filter: any text in a row, e.g. adam, cosine, diverged")
+        self.filter.setClearButtonEnabled(True)
+        self.table = QTableWidget()
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.doubleClicked.connect(lambda _: self._open())
+        bar = QHBoxLayout()
+        for text, slot, tip in (("Open", self._open, "show the session's curves in the main window"),
+                                ("Compare selected", self._compare, "overlay two or more sessions"),
+                                ("Rename…", self._rename, ""), ("Delete…", self._delete, "move to the trash"),
+                                ("Reveal", self._reveal, "show in the file manager"),
+                                ("Add folder…", self._add_folder, "also list sessions from another folder"),
+                                ("Refresh", self.refresh, "")):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            bar.addWidget(b)
+        bar.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(bar)
+        self.filter.textChanged.connect(self._apply_filter)
+        # refresh when files appear, change or go, at most twice a second
+        self.watcher = QFileSystemWatcher(self)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(500)
+        self._debounce.timeout.connect(self.refresh)
+        self.watcher.directoryChanged.connect(lambda _: self._debounce.start())
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.entries = self.library.refresh()
+        for folder in self.library.folders:
+            if folder.is_dir() and str(folder) not in self.watcher.directories():
+                self.watcher.addPath(str(folder))
+        t = self.table
+        t.setSortingEnabled(False)
+        t.clear()
+        t.setColumnCount(len(COLUMNS))
+        t.setHorizontalHeaderLabels([label for _, label in COLUMNS])
+        t.setRowCount(len(self.entries))
+        for i, e in enumerate(self.entries):
+            for j, (key, _) in enumerate(COLUMNS):
+                value = getattr(e, key)
+                item = _item(value[:19].replace("T", " ") if key == "created" and value else value)
+                item.setData(Qt.ItemDataRole.UserRole, e.path)
+                t.setItem(i, j, item)
+        t.setSortingEnabled(True)
+        t.resizeColumnsToContents()
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        words = self.filter.text().lower().split()
+        for i in range(self.table.rowCount()):
+            text = " ".join(self.table.item(i, j).text().lower() for j in range(self.table.columnCount()))
+            self.table.setRowHidden(i, not all(w in text for w in words))
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _open(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            self.sig_open.emit(paths[0])
+
+    def _compare(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) < 2:
+            QMessageBox.information(self, "Compare", "Select two or more sessions (Ctrl+click) to compare.")
+            return
+        self.sig_compare.emit(paths)
+
+    def _rename(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) != 1:
+            return
+        name, ok = QInputDialog.getText(self, "Rename session", "New name:", text=Path(paths[0]).stem)
+        if ok:
+            try:
+                self.library.rename(paths[0], name)
+            except (ValueError, OSError) as err:
+                QMessageBox.warning(self, "Rename", str(err))
+            self.refresh()
+
+    def _delete(self) -> None:
+        paths = self.selected_paths()
+        if not paths:
+            return
+        answer = QMessageBox.question(self, "Delete sessions",
+                                      f"Move {len(paths)} session(s) to the trash?\n" +
+                                      "\n".join(Path(p).name for p in paths[:10]))
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for p in paths:
+            if not QFile.moveToTrash(p):  # no trash here (a server, a portable drive): ask again
+                again = QMessageBox.question(self, "No trash", f"{Path(p).name} cannot go to a trash "
+                                             "on this system. Delete it for good?")
+                if again == QMessageBox.StandardButton.Yes:
+                    self.library.delete(p)
+        self.refresh()
+
+    def _reveal(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(paths[0]).parent)))
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of sessions")
+        if folder:
+            self.library.add_folder(folder)
+            self.refresh()
+
+
+class SessionsWindow(QMainWindow):
+    """Sessions | Compare, in one window next to the lab."""
+
+    def __init__(self, open_in_lab: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("lrlab — sessions")
+        self.resize(1300, 820)
+        self.sessions = SessionsView()
+        self.compare = CompareView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.sessions, "Sessions")
+        self.tabs.addTab(self.compare, "Compare")
+        self.setCentralWidget(self.tabs)
+        self.sessions.sig_open.connect(open_in_lab)
+        self.sessions.sig_compare.connect(self.compare_paths)
+        self.compare.sig_message.connect(self.statusBar().showMessage)
+        close = self.menuBar().addMenu("&Window").addAction("Close")
+        close.setShortcut(QKeySequence.StandardKey.Close)
+        close.triggered.connect(self.close)
+
+    def compare_paths(self, paths: list[str]) -> bool:
+        try:
+            self.compare.open_paths(paths)
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot compare", str(err))
+            return False
+        self.tabs.setCurrentWidget(self.compare)
+        self.show()
+        self.raise_()
+        return True

@@ -1,0 +1,189 @@
+"""Comparing sessions: alignment, smoothing, colours, differences, targets, CSV, CLI and GUI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lrlab.cli import main
+from lrlab.core.compare import PALETTE, Target, differences, open_runs, summary, write_long_csv
+from lrlab.core.library import Library
+from lrlab.core.runs import RecordedRun
+from lrlab.core.spec import RunSpec
+
+BASE = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
+        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 30, "batch_size": 16, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sessions")
+    specs = {"good": BASE, "slow": dict(BASE, optimizer={"name": "sgd", "lr": 0.001, "momentum": 0.9}),
+             "big-batch": dict(BASE, batch_size=60, schedule={"kind": "cosine", "T_max": 60}),
+             "too-high": dict(BASE, optimizer={"name": "sgd", "lr": 60.0, "momentum": 0.9})}
+    paths = {}
+    for name, spec in specs.items():
+        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab")
+        run.run()
+        paths[name] = run.path
+    return paths
+
+
+def test_alignment_on_each_x_axis(sessions):
+    good, big = open_runs([sessions["good"], sessions["big-batch"]])
+    for run, per_epoch, batch in ((good, 8, 16), (big, 2, 60)):
+        x, y = run.series("train_loss", "step")
+        assert x.tolist() == list(range(len(y)))
+        xe, _ = run.series("train_loss", "epoch")
+        np.testing.assert_allclose(xe, x / per_epoch)
+        xs, _ = run.series("train_loss", "samples")
+        assert xs[0] == batch and xs[per_epoch - 1] == 120  # one epoch of 120 training samples
+        xw, _ = run.series("train_loss", "wall")
+        assert (np.diff(xw) >= 0).all() and xw[-1] == pytest.approx(run.summary["wall_time"])
+    # after one epoch both have seen the same samples although at different steps
+    assert good.series("train_loss", "samples")[0][7] == big.series("train_loss", "samples")[0][1] == 120
+
+
+def test_smoothing_matches_reference_and_never_touches_the_lr(sessions):
+    (run,) = open_runs([sessions["big-batch"]])
+    _, raw = run.series("train_loss", "step", 0.0)
+    _, smooth = run.series("train_loss", "step", 0.8)
+    ref, m = [], 0.0
+    for t, v in enumerate(raw):
+        m = 0.8 * m + 0.2 * v
+        ref.append(m / (1 - 0.8 ** (t + 1)))
+    np.testing.assert_allclose(smooth, ref, rtol=1e-12)
+    assert np.array_equal(run.series("lr", "step", 0.9)[1], run.series("lr", "step", 0.0)[1])
+
+
+def test_colours_are_stable_and_distinct(sessions):
+    first = {r.name: r.colour for r in open_runs(sessions.values())}
+    again = {r.name: r.colour for r in open_runs(list(sessions.values())[::-1])}
+    assert first == again
+    assert len(set(first.values())) == len(first) and set(first.values()) <= set(PALETTE)
+
+
+def test_differences_table(sessions):
+    runs = open_runs([sessions["good"], sessions["slow"], sessions["big-batch"]])
+    rows = {d.field: d for d in differences(runs)}
+    assert rows["optimizer.lr"].differs and rows["optimizer.lr"].values == [0.1, 0.001, 0.1]
+    assert rows["batch_size"].values == [16, 16, 60] and rows["schedule.kind"].differs
+    assert rows["schedule.T_max"].values == [None, None, 60]
+    assert not rows["seed"].differs and not rows["dataset.name"].differs
+    assert not [f for f in rows if f.startswith("environment.")]  # same machine: not listed
+
+
+def test_summary_with_a_target(sessions):
+    runs = open_runs([sessions["good"], sessions["slow"], sessions["too-high"]])
+    rows = {r.name: r for r in summary(runs, Target.parse("val_metric >= 90%"))}
+    assert rows["good"].target_step is not None and rows["slow"].target_step is None
+    assert rows["too-high"].status.startswith("diverged at step ")
+    assert rows["good"].target_wall > 0
+    loss_rows = {r.name: r for r in summary(runs, Target.parse("train_loss<=0.3"))}
+    _, loss = runs[0].series("train_loss")
+    assert loss_rows["good"].target_step == int(np.flatnonzero(loss <= 0.3)[0])
+    with pytest.raises(ValueError, match="target: expected"):
+        Target.parse("accuracy > 1")
+
+
+def test_long_form_csv(sessions, tmp_path):
+    runs = open_runs([sessions["good"], sessions["slow"]])
+    out = tmp_path / "all.csv"
+    n = write_long_csv(runs, out)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == n and list(rows[0]) == ["session", "step", "metric", "value"]
+    good_lr = [r for r in rows if r["session"] == "good" and r["metric"] == "lr"]
+    assert len(good_lr) == 240 and float(good_lr[0]["value"]) == 0.1
+    assert {r["metric"] for r in rows} == {"train_loss", "val_loss", "val_metric", "lr", "grad_norm", "update_ratio"}
+
+
+def test_cli_compare_prints_tables_and_writes_files(sessions, tmp_path, capsys):
+    png, svg, csv_path = tmp_path / "c.png", tmp_path / "c.svg", tmp_path / "c.csv"
+    assert main(["compare", str(sessions["good"]), str(sessions["slow"]), "--metric", "val_loss", "--x", "epoch",
+                 "--png", str(png), "--svg", str(svg), "--csv", str(csv_path)]) == 0
+    out = capsys.readouterr().out
+    assert "first step val_metric >= 0.95" in out and "optimizer.lr  0.1   0.001" in out
+    assert png.stat().st_size > 5000 and "<svg" in svg.read_text()[:3000] and csv_path.stat().st_size > 1000
+
+
+def test_cli_compare_rejects_damaged_input(sessions, tmp_path):
+    bad = tmp_path / "bad.lrlab"
+    bad.write_bytes(b"\x00" * 300)
+    proc = subprocess.run([sys.executable, "-m", "lrlab", "compare", str(sessions["good"]), str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == f"lrlab: error: {bad}: not an lrlab session (not an SQLite database)\n"
+
+
+def test_library_index_reads_only_changed_files(sessions, tmp_path):
+    lib = Library([next(iter(sessions.values())).parent], tmp_path / "index.json")
+    entries = lib.refresh()
+    assert {e.name for e in entries} >= set(sessions) and lib.reads >= 4
+    again = Library([next(iter(sessions.values())).parent], tmp_path / "index.json")
+    assert [e.name for e in again.refresh()] == [e.name for e in entries] and again.reads == 0
+    row = next(e for e in entries if e.name == "slow")
+    assert (row.optimizer, row.lr, row.batch_size, row.status) == ("sgd", 0.001, 16, "finished")
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert index["version"] == 1 and len(index["entries"]) == len(entries)
+
+
+def test_library_rename_refuses_to_overwrite(sessions, tmp_path):
+    import shutil
+
+    a, b = tmp_path / "a.lrlab", tmp_path / "b.lrlab"
+    shutil.copy(sessions["good"], a)
+    shutil.copy(sessions["slow"], b)
+    lib = Library([tmp_path], tmp_path / "i.json")
+    with pytest.raises(ValueError, match="already exists"):
+        lib.rename(a, "b")
+    assert lib.rename(a, "renamed").name == "renamed.lrlab"
+    assert {e.name for e in lib.refresh()} == {"renamed", "b"}
+
+
+# --- the compare view ----------------------------------------------------------------------
+
+
+def test_compare_view_selects_and_toggles(qtbot, sessions, lrlab_home, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from lrlab.gui.app import make_app
+
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: pytest.fail(f"unexpected dialog: {a[1:]}"))
+    from lrlab.gui.sessions import SessionsView
+
+    make_app()
+    lib = Library([next(iter(sessions.values())).parent], lrlab_home / "index.json")
+    view = SessionsView(lib)
+    qtbot.addWidget(view)
+    picked = []
+    view.sig_compare.connect(picked.append)
+    names = [view.table.item(i, 0).text() for i in range(view.table.rowCount())]
+    view.table.setSelectionMode(view.table.SelectionMode.MultiSelection)  # as Ctrl+click does
+    for name in ("good", "slow"):
+        view.table.selectRow(names.index(name))
+    view._compare()
+    assert picked and sorted(p.rsplit("/", 1)[-1] for p in picked[0]) == ["good.lrlab", "slow.lrlab"]
+    view.filter.setText("0.001")
+    visible = [view.table.item(i, 0).text() for i in range(view.table.rowCount()) if not view.table.isRowHidden(i)]
+    assert visible == ["slow"]
+
+    from lrlab.gui.compare import CompareView
+
+    cmp = CompareView()
+    qtbot.addWidget(cmp)
+    cmp.open_paths(picked[0])
+    assert set(cmp.curves) == {"good", "slow"}
+    x, y = cmp.curves["good"].getData()
+    assert len(x) == 240
+    cmp.set_visible("slow", False)
+    assert not cmp.curves["slow"].isVisible() and cmp.curves["good"].isVisible()
+    assert "slow" not in cmp.values_at(10) and "good: " in cmp.values_at(10)
+    assert cmp.summary_table.rowCount() == 2 and cmp.diff_table.rowCount() >= 1
+    assert cmp.diff_table.item(0, 0).text() == "optimizer.lr"
+    cmp.x_axis.setCurrentIndex(cmp.x_axis.findData("epoch"))
+    assert cmp.curves["good"].getData()[0][-1] == pytest.approx(239 / 8)
