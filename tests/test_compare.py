@@ -178,7 +178,7 @@ def test_compare_view_selects_and_toggles(qtbot, sessions, lrlab_home, monkeypat
     qtbot.addWidget(cmp)
     cmp.open_paths(picked[0])
     assert set(cmp.curves) == {"good", "slow"}
-    x, y = cmp.curves["good"].getData()
+    x, _y = cmp.curves["good"].getData()
     assert len(x) == 240
     cmp.set_visible("slow", False)
     assert not cmp.curves["slow"].isVisible() and cmp.curves["good"].isVisible()
