@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
@@ -62,13 +61,21 @@ class Run:
         key = (table, name)
         if key not in self._cols:
             con = self.session._con
-            n = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            cur = con.execute(f"SELECT {name} FROM {table} ORDER BY step")
+            if name == "step" and table == "steps":
+                # steps are numbered 0..n-1 without gaps (the primary key, written in order): no need to read them
+                lo, hi, n = con.execute("SELECT MIN(step), MAX(step), COUNT(*) FROM steps").fetchone()
+                if n == 0 or (lo == 0 and hi == n - 1):
+                    self._cols[key] = np.arange(n, dtype=np.int64)
+                    return self._cols[key]
             dtype = np.int64 if name in ("step", "epoch", "samples") else np.float64
-            values = (r[0] for r in cur) if dtype is np.int64 else \
-                (math.nan if r[0] is None else r[0] for r in cur)
-            self._cols[key] = np.fromiter(values, dtype=dtype, count=n)
+            cur = con.execute(f"SELECT {name} FROM {table} ORDER BY step")
+            self._cols[key] = np.array([r[0] for r in cur], dtype=dtype)  # NULL -> NaN for floats
         return self._cols[key]
+
+    def wall_time_at(self, step: int) -> float | None:
+        """Seconds into the run when ``step`` was done (one row, not the whole column)."""
+        row = self.session._con.execute("SELECT wall_time FROM steps WHERE step = ?", (step,)).fetchone()
+        return None if row is None else float(row[0])
 
     def _guess_steps_per_epoch(self) -> int:
         epochs = self.column("steps", "epoch")
@@ -238,8 +245,7 @@ def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float 
             hit = np.flatnonzero(target.reached(y))
             if len(hit):
                 row.target_step = int(steps[hit[0]])
-                wall = r.column("steps", "wall_time")
-                row.target_wall = float(wall[min(row.target_step, len(wall) - 1)]) if len(wall) else None
+                row.target_wall = r.wall_time_at(row.target_step)
         rows.append(row)
     return rows
 

@@ -303,8 +303,9 @@ def _connect_checked(p: Path) -> sqlite3.Connection:
         con.close()
         raise SessionError(f"{p}: written by a newer lrlab (session format {version}; this lrlab "
                            f"{__version__} reads up to {FORMAT_VERSION}): upgrade lrlab to open it")
-    page_size, pages = int.from_bytes(p.read_bytes()[16:18], "big"), int.from_bytes(
-        p.read_bytes()[28:32], "big")
+    with p.open("rb") as f:  # the header again: opening may have rolled back a hot journal
+        head = f.read(100)
+    page_size, pages = int.from_bytes(head[16:18], "big"), int.from_bytes(head[28:32], "big")
     page_size = 65536 if page_size == 1 else page_size
     if p.stat().st_size < page_size * pages:
         con.close()
