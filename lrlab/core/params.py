@@ -127,12 +127,25 @@ def _fmt(x: float) -> str:
 
 
 @dataclass(frozen=True)
-class Bool(Check):
+class OfType(Check):
+    """A value of one JSON type, as is."""
+
+    type_: type = object
+    what: str = "a value"
+
     def parse(self, value: Any, path: str, problems: Problems) -> Any:
-        if not isinstance(value, bool):
-            problems.add(path, f"must be true or false, got {show(value)}")
+        if not isinstance(value, self.type_):
+            problems.add(path, f"must be {self.what}, got {show(value)}")
             return INVALID
         return value
+
+
+def Bool() -> OfType:
+    return OfType(bool, "true or false")
+
+
+def Text() -> OfType:
+    return OfType(str, "a string")
 
 
 @dataclass(frozen=True)
@@ -142,15 +155,6 @@ class Choice(Check):
     def parse(self, value: Any, path: str, problems: Problems) -> Any:
         if not isinstance(value, str) or value not in self.options:
             problems.add(path, unknown(value, self.options))
-            return INVALID
-        return value
-
-
-@dataclass(frozen=True)
-class Text(Check):
-    def parse(self, value: Any, path: str, problems: Problems) -> Any:
-        if not isinstance(value, str):
-            problems.add(path, f"must be a string, got {show(value)}")
             return INVALID
         return value
 

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.compare import METRICS, X_AXES, Run, Target, differences, open_runs, summary
 from lrlab.core.series import MinMaxPyramid
+from lrlab.gui.forms import hbox, table_item
 
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
 
@@ -83,7 +83,7 @@ class CompareView(QWidget):
         form = QFormLayout(side)
         form.addRow("metric", self.metric)
         form.addRow("x axis", self.x_axis)
-        form.addRow("", _row(self.log_x, self.log_y))
+        form.addRow("", hbox(self.log_x, self.log_y))
         form.addRow("smoothing", self.smooth)
         form.addRow("", self.show_events)
         form.addRow("target", self.target)
@@ -288,7 +288,7 @@ class CompareView(QWidget):
                 cells += ["never" if r.target_step is None else r.target_step,
                           None if r.target_wall is None else round(r.target_wall, 2)]
             for j, v in enumerate(cells):
-                item = _item(v)
+                item = table_item(v)
                 if j == 0:
                     item.setForeground(QBrush(QColor(r.colour)))
                 t.setItem(i, j, item)
@@ -303,9 +303,9 @@ class CompareView(QWidget):
         d.setHorizontalHeaderLabels(["field", *(r.name for r in self.runs)])
         d.setRowCount(len(shown))
         for i, row in enumerate(shown):
-            d.setItem(i, 0, _item(row.field))
+            d.setItem(i, 0, table_item(row.field))
             for j, v in enumerate(row.values):
-                item = _item(v)
+                item = table_item(v)
                 if row.differs:
                     item.setBackground(QBrush(QColor(230, 159, 0, 90)))
                 d.setItem(i, j + 1, item)
@@ -335,29 +335,6 @@ class CompareView(QWidget):
                                              f"{fmt.upper()} (*.{fmt})")
         if out:
             self.export(fmt, out)
-
-
-def _item(v: Any) -> QTableWidgetItem:
-    item = QTableWidgetItem()
-    if v is None:
-        item.setText("-")
-    elif isinstance(v, float):
-        item.setData(Qt.ItemDataRole.DisplayRole, float(f"{v:.6g}"))
-    elif isinstance(v, int):
-        item.setData(Qt.ItemDataRole.DisplayRole, v)
-    else:
-        item.setText(v if isinstance(v, str) else str(v))
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    return item
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for x in widgets:
-        lay.addWidget(x)
-    return w
 
 
 def _wrap(layout: QHBoxLayout) -> QWidget:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -30,7 +29,7 @@ from lrlab.core.params import SpecError
 from lrlab.core.resources import Preset, list_presets
 from lrlab.core.schedules import SCHEDULES, Timeline
 from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps
-from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamForm
+from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamForm, hbox, vbox
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
@@ -108,12 +107,12 @@ class ExperimentPanel(QScrollArea):
         form = QFormLayout(train)
         form.setContentsMargins(0, 0, 0, 0)
         self.errors = {name: _error_label() for name in ("batch_size", "epochs", "steps", "seed", "device")}
-        batch_row = _row(self.batch, QLabel("scale LR:"), self.scaling)
-        form.addRow("batch size", _stack(batch_row, self.scaling_note, self.errors["batch_size"]))
-        form.addRow("epochs", _stack(self.epochs, self.errors["epochs"]))
-        form.addRow("steps", _stack(self.steps, self.errors["steps"]))
-        form.addRow("seed", _stack(_row(self.seed, dice), self.errors["seed"]))
-        form.addRow("device", _stack(self.device, self.errors["device"]))
+        batch_row = hbox(self.batch, QLabel("scale LR:"), self.scaling)
+        form.addRow("batch size", vbox(batch_row, self.scaling_note, self.errors["batch_size"]))
+        form.addRow("epochs", vbox(self.epochs, self.errors["epochs"]))
+        form.addRow("steps", vbox(self.steps, self.errors["steps"]))
+        form.addRow("seed", vbox(hbox(self.seed, dice), self.errors["seed"]))
+        form.addRow("device", vbox(self.device, self.errors["device"]))
         lay.addWidget(_group("Training", train))
 
         # schedule with a preview of the whole planned LR curve
@@ -329,25 +328,6 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
     lay = QVBoxLayout(box)
     lay.addWidget(widget)
     return box
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for x in widgets:
-        lay.addWidget(x)
-    return w
-
-
-def _stack(*widgets: QWidget) -> QWidget:
-    w = QWidget()
-    lay = QVBoxLayout(w)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(2)
-    for x in widgets:
-        lay.addWidget(x)
-    return w
 
 
 def _error_label() -> QLabel:

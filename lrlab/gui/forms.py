@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSlider,
     QSpinBox,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -31,14 +32,13 @@ from PySide6.QtWidgets import (
 from lrlab.core.params import (
     REQUIRED,
     AnyObject,
-    Bool,
     Choice,
     ListOf,
     Num,
+    OfType,
     Optional,
     Param,
     Registry,
-    Text,
     join,
 )
 
@@ -146,7 +146,7 @@ def make_field(param: Param, registry_editor: Callable[[Registry], KindedEditor]
     if isinstance(inner, Registry):
         ed = registry_editor(inner)
         return Field(ed, ed.value, ed.set_value, ed.sig_changed)
-    if isinstance(inner, Bool):
+    if isinstance(inner, OfType) and inner.type_ is bool:
         box = QCheckBox()
         return Field(box, box.isChecked, lambda v: box.setChecked(bool(v)), box.toggled)
     if isinstance(inner, Choice):
@@ -167,7 +167,7 @@ def make_field(param: Param, registry_editor: Callable[[Registry], KindedEditor]
     if isinstance(inner, ListOf) and not isinstance(inner.item, Registry):
         return Field(edit, lambda: parse_list(edit.text()), lambda v: edit.setText(_fmt(v)),
                      edit.textChanged)
-    if isinstance(inner, Text):
+    if isinstance(inner, OfType) and inner.type_ is str:
         return Field(edit, lambda: edit.text().strip() or None, lambda v: edit.setText(v or ""),
                      edit.textChanged)
     return Field(edit, lambda: parse_text(edit.text()), lambda v: edit.setText(_fmt(v)),
@@ -311,3 +311,42 @@ class KindedEditor(QFrame):
         rest = {p: m for p, m in problems.items() if p not in (tag_path, self.path)}
         assert self.form is not None
         return self.form.show_errors(rest)
+
+
+# --- small layout helpers shared by the panels ---------------------------------------------
+
+
+def hbox(*widgets: QWidget) -> QWidget:
+    """Widgets side by side, no margins."""
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for x in widgets:
+        lay.addWidget(x)
+    return w
+
+
+def vbox(*widgets: QWidget, spacing: int = 2) -> QWidget:
+    """Widgets stacked, no margins."""
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(spacing)
+    for x in widgets:
+        lay.addWidget(x)
+    return w
+
+
+def table_item(v: Any) -> QTableWidgetItem:
+    """A read-only table cell that sorts numbers as numbers; None shows as '-'."""
+    item = QTableWidgetItem()
+    if v is None:
+        item.setText("-")
+    elif isinstance(v, float):
+        item.setData(Qt.ItemDataRole.DisplayRole, float(f"{v:.6g}"))
+    elif isinstance(v, int):
+        item.setData(Qt.ItemDataRole.DisplayRole, v)
+    else:
+        item.setText(v if isinstance(v, str) else str(v))
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.library import Entry, Library
 from lrlab.core.session import SessionError
-from lrlab.gui.compare import CompareView, _item
+from lrlab.gui.compare import CompareView
+from lrlab.gui.forms import table_item
 
 COLUMNS = (("name", "name"), ("created", "date"), ("dataset", "dataset"), ("model", "model"),
            ("optimizer", "optimizer"), ("lr", "base LR"), ("schedule", "schedule"), ("batch_size", "batch"),
@@ -89,7 +90,7 @@ class SessionsView(QWidget):
         for i, e in enumerate(self.entries):
             for j, (key, _) in enumerate(COLUMNS):
                 value = getattr(e, key)
-                item = _item(value[:19].replace("T", " ") if key == "created" and value else value)
+                item = table_item(value[:19].replace("T", " ") if key == "created" and value else value)
                 item.setData(Qt.ItemDataRole.UserRole, e.path)
                 t.setItem(i, j, item)
         t.setSortingEnabled(True)
