@@ -118,6 +118,10 @@ class MainWindow(QMainWindow):
         self.viewing: Any = None  # an opened session's path when showing one
         self.problem = ""  # why the current run diverged or failed
         self._sessions: Any = None  # the Sessions/Compare window, made on first use
+        self._save_form = QTimer(self)
+        self._save_form.setSingleShot(True)
+        self._save_form.setInterval(1000)
+        self._save_form.timeout.connect(self._save_experiment)
         self._batch: list[RunSpec] = []  # presets still to run for "Run all and compare"
         self._batch_paths: list[str] = []
         self.epoch = 0
@@ -313,6 +317,12 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _spec_changed(self, spec: RunSpec | None) -> None:
         self._update_controls()
+        self._save_form.start()  # nothing typed is lost if the app dies: the form is saved a second later
+
+    def _save_experiment(self) -> None:
+        import json
+
+        settings().setValue("last_experiment", json.dumps(self.experiment.json()))
 
     def _update_controls(self) -> None:
         running = self.state in ("starting", "running", "paused", "stopping")
