@@ -45,8 +45,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         spec = schedules.parse_schedule(data)
         base_lr, steps = 0.1, None
     else:
+        from lrlab.core.spec import planned_steps
+
         run = RunSpec.from_json(data)
-        spec, base_lr, steps = run.schedule, run.lr, run.steps
+        spec, base_lr, steps = run.schedule, run.lr, planned_steps(run)  # the whole run by default
     if args.lr is not None:
         base_lr = args.lr
     steps = args.steps if args.steps is not None else steps
@@ -439,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the LR at steps 0..N-1 for a schedule file, a run spec "
                                    "or a preset (a bare schedule uses base LR 0.1 unless --lr).")
     p.add_argument("file", help="schedule JSON, run spec JSON, or a preset name")
-    p.add_argument("--steps", type=_positive_int("--steps"), help="how many steps to print")
+    p.add_argument("--steps", type=_positive_int("--steps"),
+                   help="how many steps to print (default for a run spec or preset: the whole run)")
     p.add_argument("--lr", type=_positive_float("--lr"), help="base LR (overrides the file's)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(func=cmd_schedule)

@@ -80,3 +80,10 @@ def test_version_and_help():
     assert proc.stdout.strip() == f"lrlab {__version__}"
     proc = subprocess.run([sys.executable, "-m", "lrlab", "--help"], capture_output=True, text=True)
     assert "schedule" in proc.stdout and "print a learning-rate schedule" in proc.stdout
+
+
+def test_a_preset_prints_its_whole_run_by_default(capsys):
+    assert main(["schedule", "step-decay"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 1 + 690  # digits: 1,437 training samples / 64 = 23 steps x 30 epochs
+    assert rows[230] == "229,0.1" and rows[231].startswith("230,0.03")
