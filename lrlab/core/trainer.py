@@ -234,8 +234,8 @@ class Trainer:
             for listener in self.listeners:
                 listener(update)
 
-        def record(kind: str, **data: Any) -> Event:
-            ev = Event(self.step, kind, data, time.perf_counter() - t0)
+        def record(kind: str, at: int | None = None, **data: Any) -> Event:
+            ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - t0)
             self.events.append(ev)
             new_events.append(ev)
             return ev
@@ -266,11 +266,11 @@ class Trainer:
                 grad_norm = _norm([p.grad for p in params if p.grad is not None])
                 sample_ratio = step % ratio_every == 0
                 if sample_ratio:
-                    before = [p.detach().clone() for p in self.params]
+                    before = [p.detach().clone() for p in params]
                 optimizer_step()
                 ratio = math.nan
                 if sample_ratio:
-                    delta = torch._foreach_sub([p.detach() for p in self.params], before)
+                    delta = torch._foreach_sub([p.detach() for p in params], before)
                     ratio = _norm(delta) / max(_norm(before), 1e-12)
 
                 # 4. record; .item() is where the CPU waits for the step on a GPU
@@ -287,11 +287,9 @@ class Trainer:
                     what = "became NaN" if math.isnan(loss_value) else (
                         "became infinite" if math.isinf(loss_value) else
                         f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
-                    self.step = step  # the event belongs to the step that diverged
-                    record("diverged", loss=_json_float(loss_value), lr=lr,
+                    record("diverged", at=step, loss=_json_float(loss_value), lr=lr,  # the step that diverged
                            message=f"loss {what} at step {step} at LR {lr:.4g}: "
                                    "try a lower LR or a warmup")
-                    self.step = step + 1
                     self.status = "diverged"
                     break
 
