@@ -225,3 +225,24 @@ def test_batch_size_scaling_helper(window, qtbot):
     exp.scaling.setCurrentText("square root")
     exp.batch.setValue(256)
     assert exp.lr.value() == pytest.approx(0.8)
+
+
+def test_missing_x11_library_is_named_instead_of_a_qt_abort(monkeypatch, capsys):
+    import ctypes
+    import platform
+
+    from lrlab.gui import app
+
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+
+    def no_icccm(path, *a, **k):
+        raise OSError(f"{path}: libxcb-icccm.so.4: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_icccm)
+    assert app.missing_display_library() == "libxcb-icccm.so.4"
+    assert app.run_gui() == 2
+    err = capsys.readouterr().err
+    assert "libxcb-icccm.so.4 is missing" in err and "sudo apt-get install libxcb-cursor0" in err

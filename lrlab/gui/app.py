@@ -5,6 +5,43 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+XCB_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+                "libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0")
+
+
+def missing_display_library() -> str | None:
+    """On X11, the library Qt's xcb plugin cannot load, if any.
+
+    Qt aborts the process when no platform plugin loads; finding out first lets lrlab say
+    which system package to install instead of dying with Qt's generic message.
+    """
+    import os
+    import platform
+
+    if platform.system() != "Linux" or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return None
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    import ctypes
+    import ctypes.util
+    from pathlib import Path
+
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists():
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as err:  # "...libqxcb.so: libxcb-icccm.so.4: cannot open shared object file: ..."
+        import re
+
+        found = re.search(r"(lib[\w.+-]+\.so[.\d]*): cannot open", str(err))
+        return found.group(1) if found else str(err)
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return "libxcb-cursor.so.0"
+    return None
+
 
 def make_app(argv: Sequence[str] = ()) -> object:
     from PySide6.QtCore import Qt
@@ -34,6 +71,11 @@ def make_app(argv: Sequence[str] = ()) -> object:
 def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Sequence[str] = ()) -> int:
     """Open the main window; ``run`` starts a spec or preset, ``open_files`` shows a session,
     ``compare`` opens the compare view on those sessions."""
+    missing = missing_display_library()
+    if missing:
+        print(f"lrlab: error: Qt cannot open the X11 display: {missing} is missing; on Debian or Ubuntu: "
+              f"sudo apt-get install {XCB_PACKAGES}", file=sys.stderr)
+        return 2
     app = make_app()
     from lrlab.gui.window import MainWindow
 

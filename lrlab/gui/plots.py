@@ -193,7 +193,7 @@ class PlotPanel(QWidget):
         for axis in ("left", "bottom"):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
-        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 200)))
+        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))  # curves show through; drag it aside
         # set on the PlotItem: its addItem overrides per-curve settings
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
@@ -368,6 +368,8 @@ class PlotPanel(QWidget):
         hi = max(float(v.max()) for v in values)
         if log:
             lo, hi = np.log10(lo), np.log10(hi)
+        elif plot in (self.p_lr, self.p_loss):
+            lo = min(lo, 0.0)  # LRs and losses read best from zero (a constant LR is not a flat zoom)
         y0, y1 = vb.viewRange()[1]
         span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
         if lo < y0 or hi > y1 or span < 0.5 * (y1 - y0):
