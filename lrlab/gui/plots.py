@@ -193,7 +193,8 @@ class PlotPanel(QWidget):
         for axis in ("left", "bottom"):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
-        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))  # curves show through; drag it aside
+        # translucent, so curves show through; users can drag it aside
+        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))
         # set on the PlotItem: its addItem overrides per-curve settings
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
