@@ -187,3 +187,29 @@ def test_compare_view_selects_and_toggles(qtbot, sessions, lrlab_home, monkeypat
     assert cmp.diff_table.item(0, 0).text() == "optimizer.lr"
     cmp.x_axis.setCurrentIndex(cmp.x_axis.findData("epoch"))
     assert cmp.curves["good"].getData()[0][-1] == pytest.approx(239 / 8)
+
+
+def test_sessions_view_deletes_to_the_trash_after_asking(qtbot, sessions, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from lrlab.gui.app import make_app
+    from lrlab.gui.sessions import SessionsView
+
+    make_app()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the trash lives here
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    for name in ("good", "slow"):
+        shutil.copy(sessions[name], folder / f"{name}.lrlab")
+    view = SessionsView(Library([folder], tmp_path / "index.json"))
+    qtbot.addWidget(view)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    row = [view.table.item(i, 0).text() for i in range(view.table.rowCount())].index("slow")
+    view.table.selectRow(row)
+    view._delete()
+    assert asked and "slow.lrlab" in asked[0]
+    assert not (folder / "slow.lrlab").exists() and (folder / "good.lrlab").exists()
+    assert [view.table.item(i, 0).text() for i in range(view.table.rowCount())] == ["good"]
