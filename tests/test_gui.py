@@ -246,3 +246,15 @@ def test_missing_x11_library_is_named_instead_of_a_qt_abort(monkeypatch, capsys)
     assert app.run_gui() == 2
     err = capsys.readouterr().err
     assert "libxcb-icccm.so.4 is missing" in err and "sudo apt-get install libxcb-cursor0" in err
+
+
+def test_no_display_gets_a_message_instead_of_a_qt_abort(monkeypatch, capsys):
+    import platform
+
+    from lrlab.gui import app
+
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert app.run_gui() == 2
+    assert "no display found" in capsys.readouterr().err

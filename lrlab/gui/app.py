@@ -71,6 +71,14 @@ def make_app(argv: Sequence[str] = ()) -> object:
 def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Sequence[str] = ()) -> int:
     """Open the main window; ``run`` starts a spec or preset, ``open_files`` shows a session,
     ``compare`` opens the compare view on those sessions."""
+    import os
+    import platform
+
+    if platform.system() == "Linux" and not any(os.environ.get(v) for v in
+                                                ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        print("lrlab: error: no display found (DISPLAY and WAYLAND_DISPLAY are not set); run it in a desktop "
+              "session, or set QT_QPA_PLATFORM=offscreen to run without one", file=sys.stderr)
+        return 2
     missing = missing_display_library()
     if missing:
         print(f"lrlab: error: Qt cannot open the X11 display: {missing} is missing; on Debian or Ubuntu: "
