@@ -211,3 +211,13 @@ def test_params_edit_with_a_bad_field_is_rejected_with_its_path():
         tl.apply(10, parse_edit({"kind": "params", "params": {"T_max": 0}}))
     assert "edit.params.T_max: must be an integer >= 1, got 0" in str(err.value)
     assert len(tl.segments) == 1
+
+
+def test_timeline_sample_is_every_step_or_an_even_spread():
+    tl = Timeline(parse_schedule({"kind": "cosine", "T_max": 100_000}), 0.1)
+    steps, lrs = tl.sample(10, 110)
+    assert steps.tolist() == list(range(10, 110)) and lrs.tolist() == tl.values(10, 110).tolist()
+    steps, lrs = tl.sample(0, 100_000, points=500)
+    assert len(steps) == 500 and steps[0] == 0 and steps[-1] == 99_999
+    assert lrs[-1] == pytest.approx(tl(99_999))
+    assert tl.sample(50, 50)[0].size == 0

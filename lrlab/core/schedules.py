@@ -502,6 +502,14 @@ class Timeline:
     def values(self, start: int, stop: int) -> np.ndarray:
         return values(self, start, stop)
 
+    def sample(self, start: int, stop: int, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, lrs) for a preview of steps start..stop-1: every step when there are at most
+        ten times ``points`` of them, else ``points`` evenly spread ones (a plot needs no more)."""
+        n = max(stop - start, 0)
+        steps = start + (np.arange(n) if n <= points * 10 else
+                         np.unique(np.linspace(0, n - 1, points).astype(np.int64)))
+        return steps, np.array([self(int(s)) for s in steps], dtype=np.float64)
+
     @property
     def current(self) -> Segment:
         return self.segments[-1]

@@ -39,8 +39,6 @@ from lrlab.core.params import Kinded, SpecError
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 
-FINAL_STATUSES = ("finished", "stopped", "diverged", "failed")
-
 
 @dataclass
 class Event:
@@ -50,16 +48,6 @@ class Event:
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
-
-    def describe(self) -> str:
-        d = self.data
-        if self.kind == "edit":
-            return f"step {self.step}: edit {d['edit']}"
-        if self.kind == "diverged":
-            return f"step {self.step}: {d['message']}"
-        if self.kind == "plateau":
-            return f"step {self.step}: plateau, LR reduced to {d['lr']:.4g}"
-        return f"step {self.step}: {self.kind}" + (f" ({d})" if d else "")
 
 
 @dataclass
@@ -183,10 +171,6 @@ class Trainer:
         self._commands.put(("edit", dict(edit)))
 
     # --- the loop --------------------------------------------------------------------------
-
-    def planned_lr(self, start: int, stop: int) -> np.ndarray:
-        """The LR the timeline plans for steps start..stop-1 (the GUI's dashed preview)."""
-        return self.timeline.values(start, stop)
 
     def run(self) -> str:
         """Train until done, stopped or diverged; returns the final status."""

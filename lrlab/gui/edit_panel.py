@@ -111,11 +111,7 @@ class EditPanel(QWidget):
                 else:
                     trial = self.timeline.copy()
                     trial.apply(self.next_step, edit)
-                    if self.total_steps > self.next_step:
-                        steps = np.unique(np.linspace(self.next_step, self.total_steps - 1,
-                                                      min(2000, self.total_steps - self.next_step))
-                                          .astype(np.int64))
-                        lrs = np.array([trial(int(s)) for s in steps])
+                    steps, lrs = trial.sample(self.next_step, self.total_steps)
                 ok = True
             except SpecError as err:
                 problems = dict(err.problems)

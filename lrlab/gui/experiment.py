@@ -33,14 +33,6 @@ from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamFo
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
-PREVIEW_POINTS = 2000
-
-
-def sample_steps(total: int, points: int = PREVIEW_POINTS) -> np.ndarray:
-    """Steps at which to evaluate a schedule for a preview: all of them, or an even sample."""
-    if total <= points * 10:
-        return np.arange(total)
-    return np.unique(np.linspace(0, total - 1, points).astype(np.int64))
 
 
 class ExperimentPanel(QScrollArea):
@@ -268,10 +260,7 @@ class ExperimentPanel(QScrollArea):
         if self.spec is None:
             self.preview.set_curve(np.empty(0), np.empty(0))
             return
-        total = planned_steps(self.spec)
-        steps = sample_steps(total)
-        timeline = Timeline(self.spec.schedule, self.spec.lr)
-        self.preview.set_curve(steps, np.array([timeline(int(s)) for s in steps]))
+        self.preview.set_curve(*Timeline(self.spec.schedule, self.spec.lr).sample(0, planned_steps(self.spec)))
 
 
 class SchedulePreview(QWidget):

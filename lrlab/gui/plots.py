@@ -425,6 +425,3 @@ class PlotPanel(QWidget):
                 parts.append(m.text)
         return " · ".join(parts)
 
-    def exporters_target(self) -> Any:
-        """The graphics scene to export as PNG/SVG (pyqtgraph's exporters)."""
-        return self.view.scene()

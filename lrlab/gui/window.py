@@ -42,7 +42,7 @@ from lrlab.core.resources import icon_path, list_presets
 from lrlab.core.schedules import Timeline
 from lrlab.core.spec import RunSpec, planned_steps
 from lrlab.gui.edit_panel import EditPanel
-from lrlab.gui.experiment import ExperimentPanel, sample_steps
+from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.plots import X_MODES, Marker, PlotPanel
 from lrlab.gui.worker import TrainingWorker, start_in_thread
 
@@ -503,8 +503,7 @@ class MainWindow(QMainWindow):
         if start >= self.total_steps:
             self.plots.set_planned(np.empty(0), np.empty(0))
             return
-        steps = start + sample_steps(self.total_steps - start)
-        self.plots.set_planned(steps, np.array([self.timeline(int(s)) for s in steps]))
+        self.plots.set_planned(*self.timeline.sample(start, self.total_steps))
 
     # --- sessions -----------------------------------------------------------------------------
 
