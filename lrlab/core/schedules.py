@@ -408,13 +408,18 @@ class Plateau(Schedule):
             old = self.change_lrs[-1]
             new = max(old * self.factor, self.min_lr)
             if old - new > self.eps:
-                if self.change_steps[-1] == t:  # two decisions at one step: the last one holds
-                    self.change_lrs[-1] = new
-                else:
-                    self.change_steps.append(t)
-                    self.change_lrs.append(new)
+                self.set_from(t, new)
                 return new
         return None
+
+    def set_from(self, t: int, lr: float) -> None:
+        """Use ``lr`` from local step ``t`` on: a decision :meth:`observe` made, or one read back
+        from a session's events (which is how a viewer knows the LR without the metrics)."""
+        if self.change_steps[-1] == t:  # two decisions at one step: the last one holds
+            self.change_lrs[-1] = lr
+        else:
+            self.change_steps.append(t)
+            self.change_lrs.append(lr)
 
 
 def values(fn: Callable[[int], float], start: int, stop: int) -> np.ndarray:
@@ -483,11 +488,18 @@ class Timeline:
         self.base_lr = base_lr
 
     @classmethod
-    def from_edits(cls, schedule: Kinded, base_lr: float,
-                   edits: Iterable[tuple[int, Kinded]] = ()) -> Timeline:
+    def from_events(cls, schedule: Kinded, base_lr: float, events: Iterable[Any] = ()) -> Timeline:
+        """The LR of a run as its events describe it: each ``edit`` appends its segment and each
+        ``plateau`` reduction is the decision the trainer recorded. This is the one way to know
+        a run's past and planned LR from outside the trainer (the GUI's planned curve, the edit
+        panel's ghost and "hold" prefill, ``lrlab schedule`` of a session); other events are
+        ignored. ``events`` are :class:`lrlab.core.events.Event`-like (step, kind, data)."""
         timeline = cls(schedule, base_lr)
-        for step, edit in edits:
-            timeline.apply(step, edit)
+        for ev in events:
+            if ev.kind == "edit":
+                timeline.apply(ev.step, parse_edit(ev.data["edit"]))
+            elif ev.kind == "plateau":
+                timeline.reduce_from(ev.step, float(ev.data["lr"]))
         return timeline
 
     def __call__(self, t: int) -> float:
@@ -548,6 +560,15 @@ class Timeline:
         self.segments.append(seg)
         self._starts.append(step)
         return True
+
+    def reduce_from(self, step: int, lr: float) -> None:
+        """Replay a recorded plateau reduction: the LR is ``lr`` from ``step`` on (until the next
+        edit). The active segment must be a plateau schedule."""
+        seg = self.segments[bisect.bisect_right(self._starts, step) - 1]
+        if not seg.fn.stateful:
+            raise SpecError([("events", f"a plateau reduction at step {step}, but the schedule there is "
+                                        f"{seg.spec.kind!r}")])
+        seg.fn.set_from(step - seg.origin, lr / seg.factor)  # type: ignore[attr-defined]
 
     def observe(self, step: int, name: str, value: float) -> float | None:
         """Feed an evaluation made after ``step - 1`` to a plateau schedule, if one is active.

@@ -26,30 +26,37 @@ from typing import Any
 import numpy as np
 
 from lrlab import __version__
+from lrlab.core.events import Event, Status
+from lrlab.core.metrics import EVAL_COLUMNS, INTEGER_COLUMNS, STEP_COLUMNS, table_sql
 from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 
 SUFFIX = ".lrlab"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 APPLICATION_ID = 0x4C524C42  # "LRLB" in the SQLite header marks an lrlab session
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-STEP_COLUMNS = ("step", "epoch", "samples", "wall_time", "train_loss", "lr", "grad_norm",
-                "update_ratio")
-EVAL_COLUMNS = ("step", "epoch", "val_loss", "val_metric")
+#: the kind of run a session records when its meta says none (format 1 knew only training runs)
+DEFAULT_KIND = "train"
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE steps (step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, samples INTEGER NOT NULL,
-                    wall_time REAL NOT NULL, train_loss REAL, lr REAL NOT NULL, grad_norm REAL,
-                    update_ratio REAL);
-CREATE TABLE evals (step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, val_loss REAL, val_metric REAL);
+{table_sql("steps")}
+{table_sql("evals")}
 CREATE TABLE events (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, kind TEXT NOT NULL,
                      data TEXT NOT NULL, wall_time REAL NOT NULL);
 """
 
+
+def _v1_to_v2(con: sqlite3.Connection) -> None:
+    """Format 2 names the kind of run (``kind``) and its family (``group``: a sweep, a fork
+    family) in ``meta``; every format-1 file is a single training run of no group."""
+    con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    [("kind", json.dumps(DEFAULT_KIND)), ("group", json.dumps(None))])
+
+
 #: from-version -> function migrating a connection to from-version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 class SessionError(ValueError):
@@ -73,6 +80,7 @@ class SessionWriter:
     """A trainer listener that appends every update to a new session file."""
 
     def __init__(self, path: str | Path, spec: RunSpec, environment: Mapping[str, Any], *,
+                 kind: str = DEFAULT_KIND, group: str | None = None,
                  extra_meta: Mapping[str, Any] | None = None, commit_seconds: float = 0.5,
                  overwrite: bool = False):
         self.path = Path(path)
@@ -90,8 +98,9 @@ class SessionWriter:
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
             meta = {"format_version": FORMAT_VERSION, "app_version": __version__, "created": _now(),
+                    "kind": kind, "group": group,
                     "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
-                    "status": "running", "summary": {}, "writer": _writer_id(),
+                    "status": Status.RUNNING.value, "summary": {}, "writer": _writer_id(),
                     "heartbeat": time.time(), **(extra_meta or {})}
             con.executemany("INSERT INTO meta VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in meta.items()])
@@ -107,18 +116,16 @@ class SessionWriter:
         con = self.con
         cols = update.steps
         if len(cols["step"]):
-            con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
+            con.executemany(_INSERT_STEPS, zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
         if update.evals:
-            con.executemany("INSERT OR REPLACE INTO evals VALUES (?, ?, ?, ?)",
-                            [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
+            con.executemany(_INSERT_EVALS, [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
         for ev in update.events:
             con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
                         (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
-        final = update.status not in ("running", "paused")
+        status = Status(update.status)
         now = time.monotonic()
-        if final or update.events or now - self._last_commit >= self.commit_seconds:
-            self._set_meta(status=update.status if update.status != "paused" else "running",
+        if status.final or update.events or now - self._last_commit >= self.commit_seconds:
+            self._set_meta(status=(Status.RUNNING if status == Status.PAUSED else status).value,
                            heartbeat=time.time())
             con.commit()
             self._last_commit = now
@@ -127,7 +134,7 @@ class SessionWriter:
         """Write the final status and summary, commit, and close the file."""
         if self.closed:
             return
-        self._set_meta(status=status, summary={**summarize(self.con), **(extra or {})},
+        self._set_meta(status=Status(status).value, summary={**summarize(self.con), **(extra or {})},
                        finished=_now())
         self.con.commit()
         self.con.close()
@@ -136,6 +143,10 @@ class SessionWriter:
     def _set_meta(self, **items: Any) -> None:
         self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                              [(k, json.dumps(v)) for k, v in items.items()])
+
+
+_INSERT_STEPS = f"INSERT INTO steps VALUES ({', '.join('?' * len(STEP_COLUMNS))})"
+_INSERT_EVALS = f"INSERT OR REPLACE INTO evals VALUES ({', '.join('?' * len(EVAL_COLUMNS))})"
 
 
 def _writer_id() -> dict[str, Any]:
@@ -173,14 +184,6 @@ def _finite(x: float | None) -> float | None:
 # --- reading -----------------------------------------------------------------------------------
 
 
-@dataclass
-class SessionEvent:
-    step: int
-    kind: str
-    data: dict[str, Any]
-    wall_time: float
-
-
 class Session:
     """A session file opened for reading. Use :meth:`open`; it never executes file content."""
 
@@ -215,13 +218,28 @@ class Session:
         self.close()
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """finished, stopped, diverged, failed, running, or interrupted (writer gone mid-run)."""
-        status = self.meta["status"]
-        if status == "running" and not _writer_alive(self.meta.get("writer") or {},
-                                                     self.meta.get("heartbeat", 0)):
-            return "interrupted"
+        try:
+            status = Status(self.meta["status"])
+        except ValueError:
+            raise SessionError(f"{self.path}: damaged session file (unknown status "
+                               f"{self.meta['status']!r})") from None
+        if status == Status.RUNNING and not _writer_alive(self.meta.get("writer") or {},
+                                                          self.meta.get("heartbeat", 0)):
+            return Status.INTERRUPTED
         return status
+
+    @property
+    def kind(self) -> str:
+        """The kind of run recorded (``train``; see :mod:`lrlab.core.runs`)."""
+        return str(self.meta.get("kind") or DEFAULT_KIND)
+
+    @property
+    def group(self) -> str | None:
+        """The family this session belongs to (a sweep, a fork family), or None."""
+        group = self.meta.get("group")
+        return None if group is None else str(group)
 
     @property
     def spec_json(self) -> dict[str, Any]:
@@ -257,25 +275,30 @@ class Session:
     def evals(self, columns: Sequence[str] = EVAL_COLUMNS) -> dict[str, np.ndarray]:
         return self._table("evals", columns, EVAL_COLUMNS)
 
-    def events(self) -> list[SessionEvent]:
-        return [SessionEvent(s, k, json.loads(d), w) for s, k, d, w in
+    def events(self) -> list[Event]:
+        return [Event(s, k, json.loads(d), w) for s, k, d, w in
                 self._con.execute("SELECT step, kind, data, wall_time FROM events ORDER BY id")]
 
     def edits(self) -> list[tuple[int, dict[str, Any]]]:
         """The mid-run edits, in order, as (step, edit JSON): what a replay re-applies."""
-        return [(e.step, e.data["edit"]) for e in self.events() if e.kind == "edit"]
+        return edits_of(self.events())
 
     def _table(self, table: str, columns: Sequence[str], allowed: Sequence[str]) -> dict[str, np.ndarray]:
         bad = [c for c in columns if c not in allowed]
         if bad:
             raise ValueError(f"unknown column(s) {bad}; allowed: {list(allowed)}")
         rows = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY step").fetchall()
-        ints = {"step", "epoch", "samples"}
+        ints = INTEGER_COLUMNS
         if not rows:
             return {c: np.empty(0, dtype=np.int64 if c in ints else np.float64) for c in columns}
         data = np.array(rows, dtype=np.float64)  # NULL -> NaN
         return {c: (data[:, i].astype(np.int64) if c in ints else data[:, i])
                 for i, c in enumerate(columns)}
+
+
+def edits_of(events: Sequence[Event]) -> list[tuple[int, dict[str, Any]]]:
+    """The mid-run edits among ``events``, in order, as (step, edit JSON)."""
+    return [(e.step, e.data["edit"]) for e in events if e.kind == "edit"]
 
 
 def _connect_checked(p: Path) -> sqlite3.Connection:
