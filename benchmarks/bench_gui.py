@@ -40,8 +40,8 @@ def history(n: int, offset: int = 0) -> dict[str, np.ndarray]:
 
 
 def headless_rate() -> float:
+    from lrlab.core.runs.train import Trainer
     from lrlab.core.spec import RunSpec
-    from lrlab.core.trainer import Trainer
 
     trainer = Trainer(RunSpec.from_json(SPEC))
     t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 
     from lrlab.core.spec import RunSpec
-    from lrlab.gui.worker import TrainingWorker, start_in_thread
+    from lrlab.gui.worker import RunWorker, start_in_thread
 
     plots = window.plots
     plots.reset("classification", 23, HISTORY + SPEC["steps"])
@@ -87,7 +87,7 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
             self.done = True
 
     sink = Sink()
-    worker = TrainingWorker(RunSpec.from_json(SPEC))
+    worker = RunWorker(RunSpec.from_json(SPEC))
     worker.sig_metrics.connect(sink.metrics)
     worker.sig_finished.connect(sink.finished)
     lateness: list[float] = []

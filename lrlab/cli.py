@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from lrlab import __version__
+from lrlab.core.events import Status
 from lrlab.core.fmt import clock
+from lrlab.core.metrics import METRICS
 from lrlab.core.params import SpecError
 
 
@@ -82,7 +84,7 @@ class Progress:
         if self.quiet or not update.n:
             return
         now = time.monotonic()
-        final = update.status not in ("running", "paused")
+        final = Status(update.status).final
         if not final and now - self.last_print < (0.2 if self.tty else 5.0):
             return
         self.last_print = now
@@ -180,12 +182,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     edits = _parse_edits(args.edit or [])
     label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
-    progress = Progress(run.trainer.total_steps, args.quiet)
+    progress = Progress(run.runner.total_steps, args.quiet)
     run.add_listener(progress)
-    status = _run_with_ctrl_c(run, run.trainer)
+    status = _run_with_ctrl_c(run, run.runner)
     print(run.path)
     print(_summary_line(run.path, status))
-    for ev in run.trainer.events:
+    for ev in run.runner.events:
         if ev.kind == "diverged":
             print(ev.data["message"])
     return 0
@@ -212,32 +214,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         RecordedRun,
         compare_steps,
         environment_differences,
-        replay_trainer,
+        replay_options,
+        replay_runner,
     )
 
     session = _open_session(args.file)
     with session:
         recorded = session.steps(("step", "train_loss", "lr"))
-        env = session.environment
-        trainer = replay_trainer(session)
-        diffs = environment_differences(env, trainer.environment)
+        if args.out:
+            run = _open_run(lambda: RecordedRun(session.spec, args.out, kind=session.kind, group=session.group,
+                                                **replay_options(session)))
+            runner = run.runner
+        else:
+            runner = replay_runner(session)
+        diffs = environment_differences(session.environment, runner.environment)
         if diffs:
             print("environment differs from the recording, so bit-identity is not expected:")
             for d in diffs:
                 print(f"  {d}")
         collector = Collector()
-        if args.out:
-            run = _open_run(lambda: RecordedRun(session.spec, args.out, edits=session.edits(),
-                                                threads=env.get("threads"),
-                                                max_steps=trainer.total_steps))
-            trainer = run.trainer
-        trainer.listeners.append(collector)
-        trainer.listeners.append(Progress(trainer.total_steps, args.quiet or args.verify))
-        status = _run_with_ctrl_c(run, trainer) if args.out else trainer.run()
+        runner.listeners.append(collector)
+        runner.listeners.append(Progress(runner.total_steps, args.quiet or args.verify))
+        status = _run_with_ctrl_c(run, runner) if args.out else runner.run()
     if args.out:
         print(args.out)
     if not args.verify:
-        print(f"replayed: {status}, {trainer.step} steps")
+        print(f"replayed: {status}, {runner.step} steps")
         return 0
     result = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
     print(result.describe())
@@ -257,11 +259,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     with _open_session(args.file) as s:
         info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
                 "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
-                "format_version": s.meta.get("format_version"), "spec": s.spec_json,
+                "format_version": s.meta.get("format_version"), "kind": s.kind, "group": s.group,
+                "spec": s.spec_json,
                 "environment": s.environment, "summary": s.summary,
-                "events": [{"step": e.step, "kind": e.kind, **e.data} for e in s.events()]}
+                "events": s.events()}
     if args.json:
-        json.dump(info, sys.stdout, indent=2)
+        json.dump({**info, "events": [e.to_json() for e in info["events"]]}, sys.stdout, indent=2)
         print()
         return 0
     spec = info["spec"]
@@ -269,6 +272,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{info['file']}")
     print(f"  status    {info['status']}, {info['steps']} steps, seed {info['seed']}, "
           f"created {info['created']}")
+    print(f"  kind      {info['kind']}" + (f", group {info['group']}" if info["group"] else ""))
     print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
           f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
           f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
@@ -280,8 +284,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
     for e in info["events"]:
-        text = {k: v for k, v in e.items() if k not in ("step", "kind")}
-        print(f"  event     step {e['step']}: {e['kind']} {json.dumps(text) if text else ''}".rstrip())
+        print(f"  event     step {e.step}: {e.describe()}")
     return 0
 
 
@@ -396,10 +399,6 @@ def _positive_float(name: str) -> Callable[[str], float]:
     return parse
 
 
-def _metric_names() -> tuple[str, ...]:
-    return ("train_loss", "val_loss", "val_metric", "lr", "grad_norm", "update_ratio")
-
-
 def _fraction(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -486,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the spec fields that differ; optionally write the overlay as PNG/SVG "
                                    "(no display needed) and all curves as long-form CSV.")
     p.add_argument("files", nargs="+", help="two or more .lrlab sessions")
-    p.add_argument("--metric", choices=list(_metric_names()), default="train_loss")
+    p.add_argument("--metric", choices=list(METRICS), default="train_loss")
     p.add_argument("--x", choices=("step", "epoch", "samples", "wall"), default="step")
     p.add_argument("--smooth", type=_fraction("--smooth"), default=0.6, help="EMA smoothing in [0, 1)")
     p.add_argument("--target", default="val_metric>=0.95", help="e.g. val_metric>=95%% or train_loss<=0.2; "

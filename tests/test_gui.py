@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_trainer
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.session import Session
 from lrlab.core.spec import RunSpec
 
@@ -30,9 +30,8 @@ def window(qtbot, lrlab_home):
     qtbot.addWidget(w)
     w.show()
     yield w
-    if w.thread_ is not None:
-        w.stop_and_wait(5000)
-        w._end_thread()
+    if w.controller.thread is not None:
+        w.controller.stop_and_wait(5000)
 
 
 def set_spec(window, data):
@@ -40,7 +39,7 @@ def set_spec(window, data):
 
 
 def wait_idle(qtbot, window, timeout=60_000):
-    qtbot.waitUntil(lambda: window.state == "idle" and window.thread_ is None, timeout=timeout)
+    qtbot.waitUntil(lambda: window.controller.state == "idle" and window.controller.thread is None, timeout=timeout)
 
 
 def test_invalid_field_shows_its_message_and_disables_start(window, qtbot):
@@ -63,12 +62,12 @@ def test_start_streams_batches_into_the_plots_and_saves_the_session(window, qtbo
     set_spec(window, QUICK)
     counts = []
     window.start()
-    window.worker.sig_metrics.connect(lambda u: counts.append(time.monotonic()))
+    window.controller.worker.sig_metrics.connect(lambda u: counts.append(time.monotonic()))
     wait_idle(qtbot, window)
     assert len(window.plots.data) == 320  # 120 training samples / 16 = 8 steps x 40 epochs
     assert len(window.plots.data.eval_steps.data) > 10
     assert window.plots.frames > 0
-    with Session.open(window.session_path) as s:
+    with Session.open(window.controller.session_path) as s:
         assert s.status == "finished" and s.n_steps() == 320
     assert "finished · 320 steps" in window.status_label.text()
     if len(counts) > 2:  # throttled: never one signal per step
@@ -79,20 +78,20 @@ def test_start_streams_batches_into_the_plots_and_saves_the_session(window, qtbo
 def test_pause_and_resume(window, qtbot):
     set_spec(window, LONG)
     window.start()
-    qtbot.waitUntil(lambda: window.steps_done > 50, timeout=30_000)
-    window.toggle_pause()
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=5000)
+    qtbot.waitUntil(lambda: window.controller.steps_done > 50, timeout=30_000)
+    window.controller.toggle_pause()
+    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=5000)
     assert window.act_pause.text() == "Resume"
-    held = window.worker.trainer.step
+    held = window.controller.worker.runner.step
     qtbot.wait(300)
-    assert window.worker.trainer.step == held
-    window.toggle_pause()
-    qtbot.waitUntil(lambda: window.worker.trainer.step > held + 20, timeout=10_000)
+    assert window.controller.worker.runner.step == held
+    window.controller.toggle_pause()
+    qtbot.waitUntil(lambda: window.controller.worker.runner.step > held + 20, timeout=10_000)
     t0 = time.monotonic()
-    window.stop()
+    window.controller.stop()
     wait_idle(qtbot, window, 5000)
     assert time.monotonic() - t0 < 2.0
-    with Session.open(window.session_path) as s:
+    with Session.open(window.controller.session_path) as s:
         assert s.status == "stopped"
         kinds = [e.kind for e in s.events()]
         assert kinds == ["pause", "resume", "stop"]
@@ -101,23 +100,23 @@ def test_pause_and_resume(window, qtbot):
 def test_mid_run_edit_lands_at_the_recorded_step_and_replays(window, qtbot):
     set_spec(window, LONG)
     window.start()
-    qtbot.waitUntil(lambda: window.state == "running" and window.steps_done > 100, timeout=30_000)
+    qtbot.waitUntil(lambda: window.controller.state == "running" and window.controller.steps_done > 100, timeout=30_000)
     panel = window.edit_panel
     panel.editor.set_value({"kind": "scale", "factor": 0.25})
     assert panel.check() and panel.apply_button.isEnabled()
     assert len(window.plots.ghost[0]) > 0  # the proposal is previewed before it is applied
     panel.apply_button.click()
     qtbot.waitUntil(lambda: window.events.count() >= 1, timeout=10_000)
-    qtbot.waitUntil(lambda: window.steps_done > 400, timeout=30_000)
-    window.stop()
+    qtbot.waitUntil(lambda: window.controller.steps_done > 400, timeout=30_000)
+    window.controller.stop()
     wait_idle(qtbot, window, 5000)
-    with Session.open(window.session_path) as s:
+    with Session.open(window.controller.session_path) as s:
         (step, edit), = s.edits()
         lr = s.steps()["lr"]
         assert edit == {"kind": "scale", "factor": 0.25}
         assert lr[step - 1] == pytest.approx(0.1) and lr[step] == pytest.approx(0.025)
         recorded = s.steps(("step", "train_loss", "lr"))
-        trainer = replay_trainer(s)
+        trainer = replay_runner(s)
     assert [m.step for m in window.plots.data.markers if m.kind == "edit"] == [step]
     col = Collector()
     trainer.listeners.append(col)
@@ -128,13 +127,13 @@ def test_mid_run_edit_lands_at_the_recorded_step_and_replays(window, qtbot):
 def test_invalid_edit_is_marked_inline_and_cannot_be_applied(window, qtbot):
     set_spec(window, LONG)
     window.start()
-    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    qtbot.waitUntil(lambda: window.controller.state == "running", timeout=30_000)
     panel = window.edit_panel
     panel.editor.set_value({"kind": "optimizer", "betas": [0.9, 0.99]})
     assert not panel.check() and not panel.apply_button.isEnabled()
     assert "this optimizer has no betas" in panel.message.text() + " ".join(
         lab.text() for lab in panel.editor.form.errors.values())
-    window.stop()
+    window.controller.stop()
     wait_idle(qtbot, window, 5000)
 
 
@@ -152,12 +151,12 @@ def test_close_while_running_asks_stops_and_keeps_the_session(window, qtbot, mon
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes)
     set_spec(window, LONG)
     window.start()
-    qtbot.waitUntil(lambda: window.steps_done > 20, timeout=30_000)
-    path = window.session_path
+    qtbot.waitUntil(lambda: window.controller.steps_done > 20, timeout=30_000)
+    path = window.controller.session_path
     t0 = time.monotonic()
     window.close()
     assert time.monotonic() - t0 < 2.0
-    assert asked and window.thread_ is None
+    assert asked and window.controller.thread is None
     with Session.open(path) as s:
         assert s.status == "stopped" and s.n_steps() > 20
     assert "QThread: Destroyed" not in capfd.readouterr().err
@@ -167,7 +166,7 @@ def test_open_session_shows_curves_events_and_spec(window, qtbot, tmp_path):
     run = RecordedRun(RunSpec.from_json(QUICK), tmp_path / "saved.lrlab", edits=[(100, {"kind": "hold", "lr": 0.01})])
     run.run()
     assert window.open_session(str(run.path))
-    assert window.banner.isVisible() and "saved.lrlab" in window.banner_text.text()
+    assert window.banner.isVisible() and "saved.lrlab" in window.banner.text.text()
     assert len(window.plots.data) == 320
     np.testing.assert_array_equal(window.plots.data.lr.y.data[100:], 0.01)
     assert window.events.count() == 1 and "hold LR 0.01" in window.events.item(0).text()
@@ -258,3 +257,31 @@ def test_no_display_gets_a_message_instead_of_a_qt_abort(monkeypatch, capsys):
         monkeypatch.delenv(var, raising=False)
     assert app.run_gui() == 2
     assert "no display found" in capsys.readouterr().err
+
+
+def test_planned_lr_ghost_and_hold_prefill_follow_plateau_reductions(window, qtbot):
+    """The window used to replay only edits into its own timeline, so after a plateau reduction
+    it planned (and prefilled "hold" with) the old LR while the trainer used the reduced one."""
+    plateau = {"kind": "plateau", "patience": 0, "factor": 0.5, "threshold": 0.5}
+    set_spec(window, dict(LONG, schedule=plateau, eval_every=10))
+    window.start()
+    c = window.controller
+    qtbot.waitUntil(lambda: sum(e.kind == "plateau" for e in c.events) >= 2, timeout=30_000)
+    c.toggle_pause()
+    qtbot.waitUntil(lambda: c.state == "paused", timeout=5000)
+    trainer_lr = c.worker.runner.timeline(c.steps_done)  # what the trainer will use next
+    assert trainer_lr <= 0.1 * 0.5 ** 2
+    window.plots.flush()
+    steps, planned = window.plots.planned
+    assert steps[0] <= c.steps_done <= steps[-1]
+    assert planned[np.searchsorted(steps, c.steps_done)] == pytest.approx(trainer_lr)
+    assert window.plots.data.lr.y.data[-1] == pytest.approx(c.worker.runner.timeline(c.steps_done - 1))
+    panel = window.edit_panel
+    panel.editor.set_value({"kind": "scale", "factor": 2.0})
+    assert panel.check()
+    assert window.plots.ghost[1][0] == pytest.approx(2 * trainer_lr)  # the proposal starts from the real LR
+    panel.editor.set_value({"kind": "hold"})
+    panel._prefill()
+    assert panel.editor.form.fields["lr"].get() == pytest.approx(float(f"{trainer_lr:.4g}"))
+    c.stop()
+    wait_idle(qtbot, window, 5000)

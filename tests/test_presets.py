@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lrlab.core.resources import list_presets
-from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_trainer
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.session import Session
 from lrlab.core.spec import RunSpec
 
@@ -49,7 +49,7 @@ def test_every_preset_replays_identically(runs):
     for name, (_, _, run) in runs.items():
         with Session.open(run.path) as s:
             recorded = s.steps(("step", "train_loss", "lr"))
-            trainer = replay_trainer(s)
+            trainer = replay_runner(s)
         col = Collector()
         trainer.listeners.append(col)
         trainer.run()

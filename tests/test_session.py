@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lrlab.cli import main
 from lrlab.core import session as session_mod
-from lrlab.core.runs import Collector, RecordedRun
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.session import Session, SessionError, SessionWriter
 from lrlab.core.spec import RunSpec
 
@@ -149,14 +151,14 @@ def test_newer_format_version(recorded):
 
 
 def test_older_format_is_migrated_after_a_backup(recorded, monkeypatch):
-    path, _ = recorded
-    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 2)
-    monkeypatch.setattr(session_mod, "MIGRATIONS", {
-        1: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
+    path, _ = recorded  # written in today's format 2; pretend a format 3 exists
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS,
+        2: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
     with Session.open(path) as s:
         assert s.meta["notes"] == "migrated"
-        assert s.meta["format_version"] == 2
-    assert (path.parent / f"{path.name}.v1.bak").exists()
+        assert s.meta["format_version"] == 3
+    assert (path.parent / f"{path.name}.v2.bak").exists()
     with Session.open(path) as s:  # already migrated: opens without a second backup step
         assert s.meta["notes"] == "migrated"
 
@@ -169,9 +171,9 @@ def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
         con.execute("INSERT INTO meta VALUES ('half', '1')")
         raise sqlite3.OperationalError("boom")
 
-    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 2)
-    monkeypatch.setattr(session_mod, "MIGRATIONS", {1: broken})
-    assert "could not migrate from format 1 (boom)" in _messages(path)
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS, 2: broken})
+    assert "could not migrate from format 2 (boom)" in _messages(path)
     assert path.read_bytes() == before
 
 
@@ -196,3 +198,40 @@ def test_default_names_never_collide(lrlab_home):
     spec = RunSpec.from_json(dict(SPEC, epochs=1))
     paths = [RecordedRun(spec).path for _ in range(3)]  # same second, same spec
     assert len(set(paths)) == 3 and all(p.exists() for p in paths)
+
+
+FIXTURE_V1 = Path(__file__).parent / "data" / "format-v1.lrlab"
+
+
+def test_a_real_format_1_file_opens_migrates_and_replays_identical(tmp_path):
+    """tests/data/format-v1.lrlab was written by lrlab before format 2 (a plateau schedule that
+    reduced the LR eight times, and a mid-run "scale" edit at step 100)."""
+    path = tmp_path / "old.lrlab"
+    shutil.copyfile(FIXTURE_V1, path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM meta WHERE key IN ('kind', 'group')").fetchone()[0] == 0
+    con.close()
+    with Session.open(path) as s:
+        assert s.meta["format_version"] == session_mod.FORMAT_VERSION == 2
+        assert s.kind == "train" and s.group is None
+        assert s.status == "finished" and s.n_steps() == 240
+        assert [e.kind for e in s.events()].count("plateau") == 8
+        assert s.edits() == [(100, {"kind": "scale", "factor": 0.5})]
+        recorded = s.steps(("step", "train_loss", "lr"))
+        runner = replay_runner(s)
+    assert (tmp_path / "old.lrlab.v1.bak").read_bytes() == FIXTURE_V1.read_bytes()
+    col = Collector()
+    runner.listeners.append(col)
+    assert runner.run() == "finished"
+    result = compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")})
+    assert result.identical, result.describe()
+    assert main(["replay", str(path), "--verify", "--quiet"]) == 0
+
+
+def test_sessions_record_their_kind_and_group(tmp_path):
+    run = RecordedRun(RunSpec.from_json(dict(SPEC, epochs=1)), tmp_path / "g.lrlab", group="sweep-1")
+    run.run()
+    with Session.open(run.path) as s:
+        assert s.kind == "train" and s.group == "sweep-1"
+        assert s.meta["format_version"] == 2

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from lrlab.core.runs import Collector, compare_steps
+from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, build, parse_schedule
 from lrlab.core.spec import RunSpec
-from lrlab.core.trainer import Trainer
 
 
 def make_spec(**overrides):

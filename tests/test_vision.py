@@ -11,9 +11,9 @@ from fakedata import write_cifar10, write_mnist_family
 from lrlab.core import devices
 from lrlab.core.data import load_dataset
 from lrlab.core.runs import Collector, RecordedRun
+from lrlab.core.runs.train import Trainer
 from lrlab.core.session import Session
 from lrlab.core.spec import RunSpec, SpecError
-from lrlab.core.trainer import Trainer
 
 
 def image_spec(name, root, **dataset):
@@ -46,7 +46,7 @@ def test_cifar10_batches_with_only_the_md5_check_patched(tmp_path, monkeypatch):
     spec = image_spec("cifar10", tmp_path, test_eval=True)
     run = RecordedRun(spec, tmp_path / "c.lrlab")
     assert run.run() == "finished"
-    assert run.trainer.data.x_train.shape[1:] == (3, 32, 32)
+    assert run.runner.data.x_train.shape[1:] == (3, 32, 32)
     with Session.open(run.path) as s:
         assert 0 <= s.summary["test_metric"] <= 1 and s.summary["test_loss"] > 0
         assert [e.data["n"] for e in s.events() if e.kind == "test"] == [100]
@@ -142,16 +142,16 @@ def test_missing_device_names_the_available_ones(monkeypatch):
 def test_out_of_memory_ends_the_run_with_a_clear_status(monkeypatch, tmp_path):
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "epochs": 5, "device": "cpu"})
     run = RecordedRun(spec, tmp_path / "oom.lrlab")
-    real_forward = run.trainer.model.forward
+    real_forward = run.runner.model.forward
     calls = []
 
     def forward(x):
-        calls.append(run.trainer.model.training)  # training steps, not evaluations
+        calls.append(run.runner.model.training)  # training steps, not evaluations
         if sum(calls) == 7:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_forward(x)
 
-    monkeypatch.setattr(run.trainer.model, "forward", forward)
+    monkeypatch.setattr(run.runner.model, "forward", forward)
     assert run.run() == "failed"
     with Session.open(run.path) as s:
         assert s.status == "failed" and s.n_steps() == 6

@@ -19,18 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.metrics import INTEGER_COLUMNS, METRICS
 from lrlab.core.series import debiased_ema
 from lrlab.core.session import Session, SessionError
 
-#: metric -> (table, column, smoothed when asked, label)
-METRICS: dict[str, tuple[str, str, bool, str]] = {
-    "train_loss": ("steps", "train_loss", True, "training loss"),
-    "val_loss": ("evals", "val_loss", True, "validation loss"),
-    "val_metric": ("evals", "val_metric", True, "validation accuracy / R²"),
-    "lr": ("steps", "lr", False, "learning rate"),  # never smoothed: it is a setting, not a noisy measure
-    "grad_norm": ("steps", "grad_norm", True, "gradient norm"),
-    "update_ratio": ("steps", "update_ratio", True, "update ratio ||Δw||/||w||"),
-}
 X_AXES = ("step", "epoch", "samples", "wall")
 #: Okabe-Ito, colour-blind safe; each session keeps the colour its identity picks
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -67,7 +59,7 @@ class Run:
                 if n == 0 or (lo == 0 and hi == n - 1):
                     self._cols[key] = np.arange(n, dtype=np.int64)
                     return self._cols[key]
-            dtype = np.int64 if name in ("step", "epoch", "samples") else np.float64
+            dtype = np.int64 if name in INTEGER_COLUMNS else np.float64
             cur = con.execute(f"SELECT {name} FROM {table} ORDER BY step")
             self._cols[key] = np.array([r[0] for r in cur], dtype=dtype)  # NULL -> NaN for floats
         return self._cols[key]
@@ -95,13 +87,13 @@ class Run:
 
     def series(self, metric: str, x: str = "step", smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of one metric, NaN-free where the metric is sampled, smoothed if asked."""
-        table, col, smoothable, _ = METRICS[metric]
-        steps = self.column(table, "step")
-        y = self.column(table, col)
+        m = METRICS[metric]
+        steps = self.column(m.table, "step")
+        y = self.column(m.table, m.name)
         if metric == "update_ratio":  # measured every k steps only
             keep = np.isfinite(y)
             steps, y = steps[keep], y[keep]
-        if smoothing > 0 and smoothable:
+        if smoothing > 0 and m.smooth:  # never the LR: it is a setting, not a noisy measure
             y, _ = debiased_ema(y, smoothing)
         return self.x_of(steps, x), y
 
@@ -237,11 +229,11 @@ def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float 
         row = SummaryRow(r.name, r.colour, status, int(s.get("steps", 0)), float(s.get("steps_per_second", 0.0)),
                          s.get("final_val_metric"), s.get("best_val_metric"), s.get("final_val_loss"))
         if target is not None:
-            table = METRICS[target.metric][0]
+            table = METRICS[target.metric].table
             steps = r.column(table, "step")
             _, y = r.series(target.metric, "step", smoothing)
             if target.metric == "update_ratio":
-                steps = steps[np.isfinite(r.column(table, METRICS[target.metric][1]))]
+                steps = steps[np.isfinite(r.column(table, target.metric))]
             hit = np.flatnonzero(target.reached(y))
             if len(hit):
                 row.target_step = int(steps[hit[0]])
@@ -295,7 +287,7 @@ def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] 
         w.writerow(["session", "step", "metric", "value"])
         for r in runs:
             for m in metrics:
-                table, col, _, _ = METRICS[m]
+                table, col = METRICS[m].table, m
                 steps, y = r.column(table, "step"), r.column(table, col)
                 keep = np.isfinite(y)
                 w.writerows((r.name, s, m, repr(v)) for s, v in zip(steps[keep].tolist(), y[keep].tolist(),

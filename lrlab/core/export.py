@@ -6,9 +6,8 @@ import csv
 import math
 from pathlib import Path
 
-from lrlab.core.session import STEP_COLUMNS, Session
-
-CSV_COLUMNS = (*STEP_COLUMNS, "val_loss", "val_metric")
+from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, STEP_COLUMNS
+from lrlab.core.session import Session
 
 
 def _cell(x: float) -> str:
@@ -19,14 +18,13 @@ def write_csv(session: Session, out: str | Path) -> None:
     """One row per step (numbered from 0); evaluation columns are empty where none ran."""
     steps = session.steps()
     evals = session.evals()
-    by_step = {int(s): (vl, vm) for s, vl, vm in zip(evals["step"], evals["val_loss"],
-                                                      evals["val_metric"], strict=True)}
+    by_step = {int(s): vals for s, *vals in zip(evals["step"], *(evals[c] for c in EVAL_VALUES), strict=True)}
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         cols = [steps[c].tolist() for c in STEP_COLUMNS]
+        k = len(INT_STEP_COLUMNS)  # integer columns come first
+        none = [""] * len(EVAL_VALUES)
         for row in zip(*cols, strict=True):
             ev = by_step.get(row[0])
-            ints, floats = row[:3], row[3:]
-            w.writerow([*ints, *(_cell(x) for x in floats),
-                        *((_cell(ev[0]), _cell(ev[1])) if ev else ("", ""))])
+            w.writerow([*row[:k], *(_cell(x) for x in row[k:]), *([_cell(float(x)) for x in ev] if ev else none)])

@@ -99,3 +99,4 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
         window.experiment.set_json(load_spec(run).to_json())
         window.start()
     return app.exec()  # type: ignore[attr-defined]
+

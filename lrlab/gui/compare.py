@@ -35,8 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.compare import METRICS, X_AXES, Run, Target, differences, open_runs, summary
+from lrlab.core.compare import X_AXES, Run, Target, differences, open_runs, summary
+from lrlab.core.metrics import METRICS
 from lrlab.core.series import MinMaxPyramid
+from lrlab.gui.exports import export_png, export_svg
 from lrlab.gui.forms import hbox, table_item
 
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
@@ -56,7 +58,8 @@ class CompareView(QWidget):
 
         # controls
         self.metric = QComboBox()
-        for key, (_, _, _, label) in METRICS.items():
+        for key, column in METRICS.items():
+            label = column.label
             self.metric.addItem(label, key)
         self.x_axis = QComboBox()
         for key in X_AXES:
@@ -184,7 +187,7 @@ class CompareView(QWidget):
         self._pyramids.clear()
         plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
         plot.setLabel("bottom", X_LABELS[x])
-        plot.setLabel("left", METRICS[metric][3])
+        plot.setLabel("left", METRICS[metric].label)
         for r in self.runs:
             xs, ys = r.series(metric, x, s)
             order = np.argsort(xs, kind="stable") if len(xs) and np.any(np.diff(xs) < 0) else slice(None)
@@ -201,7 +204,7 @@ class CompareView(QWidget):
                         pos = r.x_of(np.array([e.step]), x)[0]
                         line = pg.InfiniteLine(math.log10(pos) if self.log_x.isChecked() and pos > 0 else pos,
                                                angle=90, pen=pg.mkPen(r.colour, style=Qt.PenStyle.DashLine))
-                        line.setToolTip(f"{r.name}: step {e.step} {e.kind}")
+                        line.setToolTip(f"{r.name}: step {e.step}: {e.describe()}")
                         plot.addItem(line, ignoreBounds=True)
                         self.markers.append(line)
         self._draw_visible(full=True)
@@ -319,14 +322,8 @@ class CompareView(QWidget):
         if fmt == "csv":
             write_long_csv(self.runs, out)
         elif fmt == "png":
-            import pyqtgraph.exporters as pgx
-
-            exporter = pgx.ImageExporter(self.plot.getPlotItem())
-            exporter.parameters()["width"] = max(1400, int(self.plot.width()))
-            exporter.export(out)
+            export_png(self.plot.getPlotItem(), out, max(1400, self.plot.width()))
         else:
-            from lrlab.gui.window import export_svg
-
             export_svg(self.plot, out)
         self.sig_message.emit(f"exported {out}")
 

@@ -39,6 +39,7 @@ class ExperimentPanel(QScrollArea):
     """Builds a run spec from widgets. ``spec`` is the last valid one, or None."""
 
     sig_spec_changed = Signal(object)  # RunSpec or None
+    sig_devices = Signal(list)  # device names, from the background import of torch
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -180,6 +181,18 @@ class ExperimentPanel(QScrollArea):
         self._setting_lr = False
         self._remember_reference()
         self.validate()
+
+    def probe_devices(self) -> None:
+        """List the devices (CUDA, MPS) once torch is imported, in a thread off the start path."""
+        import threading
+
+        def probe() -> None:
+            from lrlab.core.devices import available_devices
+
+            self.sig_devices.emit(available_devices())
+
+        self.sig_devices.connect(self.set_devices)
+        threading.Thread(target=probe, name="lrlab-device-probe", daemon=True).start()
 
     def set_devices(self, names: list[str]) -> None:
         current = self.device.currentText()

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSlider, QVBoxLayout, QWidget
 
+from lrlab.core.events import Event
 from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.style import (
     BLUE,
@@ -35,13 +35,6 @@ X_MODES = ("step", "epoch", "samples")
 FRAME_MS = 33  # at most ~30 redraws a second
 MAX_FRAME_MS = 500  # ... and at least two
 GUI_SHARE = 0.05  # the share of time frames may take: the rest is the training thread's
-
-
-@dataclass
-class Marker:
-    step: int
-    text: str
-    kind: str
 
 
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
@@ -68,7 +61,7 @@ class RunData:
         self.eval_steps = Growable(64)
         self.val_loss = Growable(64)
         self.val_metric = Growable(64)
-        self.markers: list[Marker] = []
+        self.markers: list[Event] = []
         self.smoothing = smoothing
         self._ema_state = 0.0
 
@@ -200,6 +193,22 @@ class PlotPanel(QWidget):
         p.setDownsampling(auto=True, mode="peak")
         return p
 
+    def make_controls(self) -> list[QWidget]:
+        """Toolbar widgets that drive this panel: x axis, smoothing of the loss, log LR."""
+        x_combo = QComboBox()
+        x_combo.addItems(list(X_MODES))
+        x_combo.setToolTip("what the x axis counts")
+        x_combo.currentTextChanged.connect(self.set_x_mode)
+        smooth = QSlider(Qt.Orientation.Horizontal, maximumWidth=120)
+        smooth.setRange(0, 99)
+        smooth.setValue(round(self.data.smoothing * 100))
+        smooth.setToolTip("exponential moving average of the training loss (0 = raw)")
+        smooth.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        log_lr = QCheckBox("log LR")
+        log_lr.toggled.connect(self.set_log_lr)
+        self.x_combo = x_combo
+        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_lr]
+
     # --- feeding -----------------------------------------------------------------------------
 
     def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0) -> None:
@@ -225,23 +234,24 @@ class PlotPanel(QWidget):
             self.p_loss.setXRange(0, end, padding=0.02)
 
     def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
-            markers: Sequence[Marker] = ()) -> None:
+            events: Sequence[Event] = ()) -> None:
         if steps is not None and len(steps["step"]):
             self.data.add_steps(steps)
             self._dirty.update((self.p_loss, self.p_lr, self.p_grad))
         if evals:
             self.data.add_evals(evals)
             self._dirty.update((self.p_loss, self.p_metric))
-        for m in markers:
-            self.add_marker(m)
+        for ev in events:
+            self.add_marker(ev)
 
-    def add_marker(self, marker: Marker) -> None:
+    def add_marker(self, marker: Event) -> None:
+        """A vertical line at the event's step on every panel, its description as tooltip."""
         self.data.markers.append(marker)
         colour = DIVERGED_COLOUR if marker.kind == "diverged" else EVENT_COLOUR
         for p in self.plots:
             line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,
                                    pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
-            line.setToolTip(marker.text)
+            line.setToolTip(f"step {marker.step}: {marker.describe()}")
             line.marker = marker  # type: ignore[attr-defined]
             p.addItem(line, ignoreBounds=True)
             self._markers.append(line)
@@ -422,6 +432,6 @@ class PlotPanel(QWidget):
                              f"(at step {int(ev[j])})")
         for m in d.markers:
             if abs(m.step - i) <= max(1, n // 200):
-                parts.append(m.text)
+                parts.append(f"step {m.step}: {m.describe()}")
         return " · ".join(parts)
 

@@ -1,13 +1,15 @@
-"""Recorded runs: a trainer wired to a session writer, and replays that verify them.
+"""Runs of every kind, recorded to session files, and replays that verify them.
 
-Both clients (CLI and GUI) start runs through :class:`RecordedRun`, so a run saved
-from either replays the same way.
+A run kind is a *runner* (:mod:`lrlab.core.runs.base`): ``train`` (:mod:`.train`) is the
+ordinary training run. Both clients (CLI and GUI) start runs of any kind through
+:class:`RecordedRun`, so a run saved from either replays the same way, and a replay
+builds the runner of the kind the session names.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,48 +17,46 @@ from typing import Any
 import numpy as np
 
 from lrlab.core import paths
-from lrlab.core.session import Session, SessionWriter, default_name
+from lrlab.core.events import Status
+from lrlab.core.runs import train
+from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
+from lrlab.core.session import DEFAULT_KIND, Session, SessionWriter, default_name
 from lrlab.core.spec import RunSpec
-from lrlab.core.trainer import Listener, Trainer, Update
+
+__all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "Runner", "Update", "Verification",
+           "compare_steps", "environment_differences", "replay_runner", "train"]
 
 
 class RecordedRun:
-    """A trainer whose every update is saved to a session file from the first step on.
+    """A runner whose every update is saved to a session file from the first step on.
 
     Construct (this loads data and builds the model), add listeners, then :meth:`run`
-    in the thread that should train. Commands go to ``self.trainer``.
+    in the thread that should train. Commands go to ``self.runner``. ``options`` go to
+    the runner of ``kind`` (for ``train``: ``edits``, ``threads``, ``max_steps``).
     """
 
-    def __init__(self, spec: RunSpec, out: str | Path | None = None, *,
-                 edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
-                 max_steps: int | None = None, label: str = "", overwrite: bool = False,
-                 extra_meta: Mapping[str, Any] | None = None):
-        self.trainer = Trainer(spec, edits=edits, threads=threads, max_steps=max_steps)
+    def __init__(self, spec: RunSpec, out: str | Path | None = None, *, kind: str = DEFAULT_KIND,
+                 label: str = "", group: str | None = None, overwrite: bool = False,
+                 extra_meta: Mapping[str, Any] | None = None, **options: Any):
+        self.runner: Runner = runner_class(kind)(spec, **options)
         self.path = Path(out) if out else unique_path(paths.sessions_dir() / default_name(spec, label))
-        meta = {"label": label, "eval_every": self.trainer.eval_every,
-                "update_ratio_every": spec.update_ratio_every,
-                "total_steps": self.trainer.total_steps,
-                "steps_per_epoch": self.trainer.order.steps_per_epoch, **(extra_meta or {})}
-        self.writer = SessionWriter(self.path, spec, self.trainer.environment, extra_meta=meta,
-                                    overwrite=overwrite)
-        self.trainer.listeners.append(self.writer)
+        meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
+        self.writer = SessionWriter(self.path, spec, self.runner.environment, kind=kind, group=group,
+                                    extra_meta=meta, overwrite=overwrite)
+        self.runner.listeners.append(self.writer)
 
     def add_listener(self, listener: Listener) -> None:
-        self.trainer.listeners.append(listener)
+        self.runner.listeners.append(listener)
 
-    def run(self) -> str:
-        """Train to the end; the session is closed with the final status, even on errors."""
+    def run(self) -> Status:
+        """Run to the end; the session is closed with the final status, even on errors."""
         try:
-            status = self.trainer.run()
+            status = self.runner.run()
         except BaseException as err:
-            self.writer.close("failed", {"error": f"{type(err).__name__}: {err}",
-                                         "traceback": traceback.format_exc(limit=5)})
+            self.writer.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                              "traceback": traceback.format_exc(limit=5)})
             raise
-        extra = {k: v for k, v in self.trainer.summary.items() if k.startswith("test_")}
-        errors = [e.data["message"] for e in self.trainer.events if e.kind == "out_of_memory"]
-        if errors:
-            extra["error"] = errors[0]
-        self.writer.close(status, extra)
+        self.writer.close(status, self.runner.final_summary())
         return status
 
 
@@ -71,6 +71,7 @@ def unique_path(path: Path) -> Path:
 
 class Collector:
     """A listener that keeps every step's columns in memory (for replays and tests)."""
+
 
     def __init__(self) -> None:
         self.parts: list[dict[str, np.ndarray]] = []
@@ -113,12 +114,14 @@ def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any])
                  for k in ENV_KEYS_THAT_MATTER if recorded.get(k) != now.get(k))
 
 
-def replay_trainer(session: Session) -> Trainer:
-    """A trainer that re-runs ``session``: same spec, seed, edits, threads and length."""
-    status = session.status
-    max_steps = session.n_steps() if status in ("stopped", "interrupted") else None
-    return Trainer(session.spec, edits=session.edits(),
-                   threads=session.environment.get("threads"), max_steps=max_steps)
+def replay_options(session: Session) -> dict[str, Any]:
+    """What a runner of the session's kind needs to re-run it exactly (spec and seed aside)."""
+    return runner_class(session.kind).replay_options(session)
+
+
+def replay_runner(session: Session) -> Runner:
+    """A runner of the session's kind that re-runs it: same spec, seed, edits, threads, length."""
+    return runner_class(session.kind)(session.spec, **replay_options(session))
 
 
 def compare_steps(recorded: Mapping[str, np.ndarray], replayed: Mapping[str, np.ndarray]) -> Verification:

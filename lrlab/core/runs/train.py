@@ -1,4 +1,4 @@
-"""The training loop: one readable function that owns the step counter.
+"""The ``train`` run kind: one readable training loop that owns the step counter.
 
 Between steps the loop drains a thread-safe command queue (pause, resume, stop,
 edit), so the GUI, the CLI and a replay drive it the same way. Metrics leave it
@@ -19,11 +19,10 @@ from __future__ import annotations
 import math
 import os
 import platform
-import queue
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,40 +32,14 @@ from torch import nn
 from lrlab import __version__
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
+from lrlab.core.events import Event, Status
+from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer, fast_step
-from lrlab.core.params import Kinded, SpecError
+from lrlab.core.params import Kinded
+from lrlab.core.runs.base import RunnerBase, Update, register
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
-
-
-@dataclass
-class Event:
-    """Something that happened at a step: an edit, a pause, a plateau reduction, divergence."""
-
-    step: int
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    wall_time: float = 0.0
-
-
-@dataclass
-class Update:
-    """A batch of metrics from the loop. ``steps`` maps STEP_COLUMNS to equal-length arrays."""
-
-    steps: dict[str, np.ndarray]
-    evals: list[dict[str, float]]
-    events: list[Event]
-    step: int  # steps done so far
-    total_steps: int
-    status: str  # running, paused, or a final status when the run has ended
-
-    @property
-    def n(self) -> int:
-        return len(self.steps["step"])
-
-
-Listener = Callable[[Update], None]
 
 
 def choose_threads(n_params: int, device: torch.device) -> int:
@@ -105,7 +78,8 @@ class Seeds:
         return cls(a % 2**63, b % 2**63, c % 2**63, d % 2**32, e)
 
 
-class Trainer:
+@register("train")
+class Trainer(RunnerBase):
     """Trains one run spec. Build it, add listeners, call :meth:`run` (blocking).
 
     ``edits`` are (step, edit JSON) pairs applied exactly at those steps, as a replay
@@ -116,10 +90,9 @@ class Trainer:
     def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None,
                  flush_seconds: float = 0.2):
+        super().__init__()
         self.spec = spec
-        self.listeners: list[Listener] = []
         self.flush_seconds = flush_seconds
-        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._planned: dict[int, list[Kinded]] = {}
         for step, edit in edits:
             self._planned.setdefault(int(step), []).append(
@@ -139,8 +112,6 @@ class Trainer:
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
         self.timeline = Timeline(spec.schedule, spec.lr)
         self.step = 0
-        self.status = "created"
-        self.events: list[Event] = []
         self.summary: dict[str, Any] = {}
 
         torch.manual_seed(self.seeds.init)
@@ -151,28 +122,34 @@ class Trainer:
         self.optimizer, optimizer_impl = build_optimizer(spec.optimizer, self.model.parameters(),
                                                          self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self._optimizer_step = fast_step(self.optimizer)
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
 
-    # --- commands: safe to call from any thread ------------------------------------------
+    # --- what sessions and replays need --------------------------------------------------
 
-    def pause(self) -> None:
-        self._commands.put(("pause", None))
+    def session_meta(self) -> dict[str, Any]:
+        return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
+                "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch}
 
-    def resume(self) -> None:
-        self._commands.put(("resume", None))
+    def final_summary(self) -> dict[str, Any]:
+        extra = {k: v for k, v in self.summary.items() if k.startswith("test_")}
+        errors = [e.data["message"] for e in self.events if e.kind == "out_of_memory"]
+        if errors:
+            extra["error"] = errors[0]
+        return extra
 
-    def stop(self) -> None:
-        self._commands.put(("stop", None))
-
-    def edit(self, edit: Mapping[str, Any]) -> None:
-        """Queue an edit (JSON, as in session files); it applies at the next step boundary."""
-        self._commands.put(("edit", dict(edit)))
+    @classmethod
+    def replay_options(cls, session: Any) -> dict[str, Any]:
+        """Same edits and threads; a run that ended early (stopped, interrupted) as long as it got."""
+        ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
+        return {"edits": session.edits(), "threads": session.environment.get("threads"),
+                "max_steps": session.n_steps() if ended_early else None}
 
     # --- the loop --------------------------------------------------------------------------
 
-    def run(self) -> str:
+    def run(self) -> Status:
         """Train until done, stopped or diverged; returns the final status."""
         old_threads = torch.get_num_threads()
         old_det = torch.are_deterministic_algorithms_enabled()
@@ -191,24 +168,21 @@ class Trainer:
         torch.use_deterministic_algorithms(self.spec.deterministic)
         torch.set_num_threads(self.threads)
 
-    def _run(self) -> str:
+    def _run(self) -> Status:
         self._setup()
         buf = _Columns(capacity=4096)
         evals: list[dict[str, float]] = []
         new_events: list[Event] = []
         spe = self.order.steps_per_epoch
         groups = self.optimizer.param_groups
-        params = self.params
-        optimizer_step = fast_step(self.optimizer)
-        prepare = self.data.prepare
         ratio_every = self.spec.update_ratio_every
         first_loss = None
         last_eval = -1
-        self.status = "running"
+        self.status = Status.RUNNING
         t0 = time.perf_counter()
         last_flush = t0
 
-        def flush(status: str) -> None:
+        def flush(status: Status) -> None:
             nonlocal last_flush
             update = Update(buf.take(), list(evals), list(new_events), self.step, self.total_steps,
                             status)
@@ -227,11 +201,11 @@ class Trainer:
         try:
             while self.step < self.total_steps:
                 # 1. between steps: commands from other threads, then edits planned for this step
-                if not self._commands.empty() and self._drain(record, flush):
-                    self.status = "stopped"
+                if self.drain(record, flush):
+                    self.status = Status.STOPPED
                     break
                 for edit in self._planned.pop(self.step, ()):
-                    self._apply_edit(edit, record)
+                    self.apply_edit(edit, record)
 
                 # 2. the LR for this step comes from the timeline (schedule + edits)
                 step = self.step
@@ -240,22 +214,7 @@ class Trainer:
                     g["lr"] = lr
 
                 # 3. one optimizer step on the next batch of the seeded order
-                xb, yb = self.order.batch(step)
-                if prepare is not None:
-                    xb = prepare(xb)
-                loss = self.loss_fn(self.model(xb), yb)
-                for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
-                    p.grad = None
-                loss.backward()
-                grad_norm = _norm([p.grad for p in params if p.grad is not None])
-                sample_ratio = step % ratio_every == 0
-                if sample_ratio:
-                    before = [p.detach().clone() for p in params]
-                optimizer_step()
-                ratio = math.nan
-                if sample_ratio:
-                    delta = torch._foreach_sub([p.detach() for p in params], before)
-                    ratio = _norm(delta) / max(_norm(before), 1e-12)
+                loss, grad_norm, ratio = self._optimize(*self.order.batch(step), step % ratio_every == 0)
 
                 # 4. record; .item() is where the CPU waits for the step on a GPU
                 loss_value = loss.item()
@@ -266,15 +225,10 @@ class Trainer:
                 # 5. divergence ends the run; nothing crashes
                 if first_loss is None:
                     first_loss = loss_value
-                if not math.isfinite(loss_value) or loss_value > self.spec.diverge_factor * max(first_loss,
-                                                                                                1e-12):
-                    what = "became NaN" if math.isnan(loss_value) else (
-                        "became infinite" if math.isinf(loss_value) else
-                        f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
-                    record("diverged", at=step, loss=_json_float(loss_value), lr=lr,  # the step that diverged
-                           message=f"loss {what} at step {step} at LR {lr:.4g}: "
-                                   "try a lower LR or a warmup")
-                    self.status = "diverged"
+                problem = self._divergence(loss_value, first_loss, step, lr)
+                if problem:
+                    record("diverged", at=step, loss=_json_float(loss_value), lr=lr, message=problem)
+                    self.status = Status.DIVERGED
                     break
 
                 # 6. validation every eval_every steps; a plateau schedule reacts to it
@@ -288,20 +242,20 @@ class Trainer:
                             record("plateau", lr=new_lr, monitor=name)
 
                 if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
-                    flush("running")
+                    flush(Status.RUNNING)
             else:
-                self.status = "finished"
+                self.status = Status.FINISHED
         except torch.OutOfMemoryError:
             # a GPU that runs out of memory ends the run; the session keeps every step so far
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}: "
                                             "try a smaller batch size or model")
-            self.status = "failed"
+            self.status = Status.FAILED
 
-        if self.status == "stopped" and self.step > 0 and last_eval < self.step - 1:
+        if self.status == Status.STOPPED and self.step > 0 and last_eval < self.step - 1:
             evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
-        if self.data.test is not None and self.status in ("finished", "stopped"):
+        if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
             test_loss, test_metric = self.measure(*self.data.test)
             self.summary.update(test_loss=test_loss, test_metric=test_metric)
             record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
@@ -311,6 +265,39 @@ class Trainer:
         flush(self.status)
         return self.status
 
+    def _optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool
+                  ) -> tuple[torch.Tensor, float, float]:
+        """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or NaN).
+
+        The update ratio ||w_after - w_before|| / ||w_before|| needs a copy of the weights,
+        so it is measured only when ``sample_ratio`` (every ``update_ratio_every`` steps)."""
+        params = self.params
+        if self.data.prepare is not None:
+            xb = self.data.prepare(xb)
+        loss = self.loss_fn(self.model(xb), yb)
+        for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
+            p.grad = None
+        loss.backward()
+        grad_norm = _norm([p.grad for p in params if p.grad is not None])
+        if not sample_ratio:
+            self._optimizer_step()
+            return loss, grad_norm, math.nan
+        before = [p.detach().clone() for p in params]
+        self._optimizer_step()
+        delta = torch._foreach_sub([p.detach() for p in params], before)
+        return loss, grad_norm, _norm(delta) / max(_norm(before), 1e-12)
+
+    def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
+        """Why the run diverged at ``step``, or None: a NaN or infinite loss, or one more than
+        ``diverge_factor`` times the first."""
+        if not math.isfinite(loss):
+            return (f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at step {step} at LR {lr:.4g}: "
+                    "try a lower LR or a warmup")
+        if loss > self.spec.diverge_factor * max(first_loss, 1e-12):
+            return (f"loss {loss:.4g} at step {step} is more than {self.spec.diverge_factor:g}x the first loss "
+                    f"({first_loss:.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
+        return None
+
     def _samples(self, step: int) -> int:
         """Training samples seen after ``step`` (partial last batches counted as they are)."""
         spe, bs, n = self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train
@@ -318,35 +305,7 @@ class Trainer:
         per_epoch = spe * bs if self.spec.drop_last else n
         return epoch * per_epoch + min((i + 1) * bs, n)
 
-    def _drain(self, record: Callable[..., Event], flush: Callable[[str], None]) -> bool:
-        """Handle queued commands; returns True when the run must stop. Blocks while paused."""
-        paused = False
-        while True:
-            try:
-                command, arg = self._commands.get(block=paused, timeout=None)
-            except queue.Empty:
-                return False
-            if command == "stop":
-                record("stop")
-                return True
-            if command == "pause" and not paused:
-                paused = True
-                self.status = "paused"
-                record("pause")
-                flush("paused")
-            elif command == "resume" and paused:
-                paused = False
-                self.status = "running"
-                record("resume")
-            elif command == "edit":
-                try:
-                    self._apply_edit(parse_edit(arg), record)
-                except SpecError as err:
-                    record("rejected", edit=arg, message=str(err))
-            if not paused and self._commands.empty():
-                return False
-
-    def _apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
+    def apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
         if edit.kind == "optimizer":
             apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
         else:
@@ -395,29 +354,30 @@ def _json_float(x: float) -> float | str:
 
 
 class _Columns:
-    """Preallocated per-step buffers, handed out as numpy arrays and reused."""
+    """Preallocated per-step buffers laid out as the declared step columns (integers, then
+    floats), handed out as numpy arrays and reused."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.ints = np.empty((capacity, 3), dtype=np.int64)
-        self.floats = np.empty((capacity, 5), dtype=np.float64)
+        self.ints = np.empty((capacity, len(INT_STEP_COLUMNS)), dtype=np.int64)
+        self.floats = np.empty((capacity, len(FLOAT_STEP_COLUMNS)), dtype=np.float64)
+        self.n_ints = len(INT_STEP_COLUMNS)
         self.n = 0
 
     @property
     def full(self) -> bool:
         return self.n >= self.capacity
 
-    def append(self, step: int, epoch: int, samples: int, wall: float, loss: float, lr: float,
-               grad_norm: float, ratio: float) -> None:
-        i = self.n
-        self.ints[i] = (step, epoch, samples)
-        self.floats[i] = (wall, loss, lr, grad_norm, ratio)
+    def append(self, *row: float) -> None:
+        """One step's values in the order of :data:`lrlab.core.metrics.STEP_COLUMNS`."""
+        i, k = self.n, self.n_ints
+        self.ints[i] = row[:k]
+        self.floats[i] = row[k:]
         self.n = i + 1
 
     def take(self) -> dict[str, np.ndarray]:
         n, self.n = self.n, 0
         ints, floats = self.ints[:n].copy(), self.floats[:n].copy()
-        return {"step": ints[:, 0], "epoch": ints[:, 1], "samples": ints[:, 2],
-                "wall_time": floats[:, 0], "train_loss": floats[:, 1], "lr": floats[:, 2],
-                "grad_norm": floats[:, 3], "update_ratio": floats[:, 4]}
-
+        out = {name: ints[:, j] for j, name in enumerate(INT_STEP_COLUMNS)}
+        out.update((name, floats[:, j]) for j, name in enumerate(FLOAT_STEP_COLUMNS))
+        return out

@@ -1,0 +1,173 @@
+"""What every kind of run shares: metric batches, the command queue and the registry of kinds.
+
+A *runner* is one kind of run (training today; a range test, a sweep, a fork are more
+kinds). Whatever it computes, it is driven and observed the same way, so the CLI, the
+GUI's worker, the session writer and replays handle every kind alike:
+
+- **commands in**: :meth:`RunnerBase.pause`, ``resume``, ``stop`` and ``edit`` may be called
+  from any thread; the runner's loop drains them between steps (:meth:`RunnerBase.drain`);
+- **listeners out**: ``runner.listeners`` are called with an :class:`Update`, a batch of
+  metrics, a few times a second (never once per step);
+- **a final status**: :meth:`run` blocks until the run ends and returns a final
+  :class:`~lrlab.core.events.Status`.
+
+A new kind is one module with a class decorated ``@register("kind")`` that implements
+:class:`Runner`, imported by :mod:`lrlab.core.runs`.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from lrlab.core.events import Event, Status
+from lrlab.core.params import SpecError
+from lrlab.core.schedules import parse_edit
+
+
+@dataclass
+class Update:
+    """A batch of metrics from a run. ``steps`` maps the step columns (:mod:`lrlab.core.metrics`)
+    to equal-length arrays; ``evals`` holds one dict per validation."""
+
+    steps: dict[str, np.ndarray]
+    evals: list[dict[str, float]]
+    events: list[Event]
+    step: int  # steps done so far
+    total_steps: int
+    status: Status  # running, paused, or a final status when the run has ended
+
+    @property
+    def n(self) -> int:
+        return len(self.steps["step"])
+
+
+Listener = Callable[[Update], None]
+
+
+class Runner(Protocol):
+    """The interface every run kind offers (see the module docstring)."""
+
+    kind: ClassVar[str]
+    spec: Any
+    listeners: list[Listener]
+    events: list[Event]
+    status: Status
+    step: int
+    total_steps: int
+    environment: dict[str, Any]
+    summary: dict[str, Any]
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None: ...
+    def edit(self, edit: Mapping[str, Any]) -> None: ...
+    def run(self) -> Status: ...
+
+    def session_meta(self) -> dict[str, Any]:
+        """What a session file records about this run beyond spec and environment."""
+        ...
+
+    def final_summary(self) -> dict[str, Any]:
+        """Summary entries only the runner knows (a test-split score, an error message)."""
+        ...
+
+    @classmethod
+    def replay_options(cls, session: Any) -> dict[str, Any]:
+        """Keyword arguments that make a new runner re-run ``session`` exactly."""
+        ...
+
+
+#: kind -> runner class
+RUN_KINDS: dict[str, type[Runner]] = {}
+
+
+def register(kind: str) -> Callable[[type], type]:
+    """Class decorator: make a runner class the run kind ``kind``."""
+
+    def deco(cls: type) -> type:
+        cls.kind = kind
+        RUN_KINDS[kind] = cls
+        return cls
+
+    return deco
+
+
+def runner_class(kind: str) -> type[Runner]:
+    try:
+        return RUN_KINDS[kind]
+    except KeyError:
+        raise SpecError([("kind", f"unknown run kind {kind!r} (this lrlab knows: "
+                                  f"{', '.join(RUN_KINDS)})")]) from None
+
+
+class RunnerBase:
+    """The thread-safe command queue every runner drains between its steps.
+
+    Subclasses call :meth:`drain` at each step boundary and implement
+    :meth:`apply_edit`; pausing blocks inside :meth:`drain` until a resume or a stop.
+    """
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+        self.events: list[Event] = []
+        self.status = Status.CREATED
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    # --- commands: safe to call from any thread ------------------------------------------
+
+    def pause(self) -> None:
+        self._commands.put(("pause", None))
+
+    def resume(self) -> None:
+        self._commands.put(("resume", None))
+
+    def stop(self) -> None:
+        self._commands.put(("stop", None))
+
+    def edit(self, edit: Mapping[str, Any]) -> None:
+        """Queue an edit (JSON, as in session files); it applies at the next step boundary."""
+        self._commands.put(("edit", dict(edit)))
+
+    # --- for the loop ----------------------------------------------------------------------
+
+    def drain(self, record: Callable[..., Event], flush: Callable[[Status], None]) -> bool:
+        """Handle queued commands; returns True when the run must stop. Blocks while paused.
+
+        ``record(kind, **data)`` records an event at the current step; ``flush(status)``
+        hands the metrics so far to the listeners (so a pause shows everything up to it).
+        """
+        if self._commands.empty():
+            return False
+        paused = False
+        while True:
+            try:
+                command, arg = self._commands.get(block=paused, timeout=None)
+            except queue.Empty:
+                return False
+            if command == "stop":
+                record("stop")
+                return True
+            if command == "pause" and not paused:
+                paused = True
+                self.status = Status.PAUSED
+                record("pause")
+                flush(Status.PAUSED)
+            elif command == "resume" and paused:
+                paused = False
+                self.status = Status.RUNNING
+                record("resume")
+            elif command == "edit":
+                try:
+                    self.apply_edit(parse_edit(arg), record)
+                except SpecError as err:
+                    record("rejected", edit=arg, message=str(err))
+            if not paused and self._commands.empty():
+                return False
+
+    def apply_edit(self, edit: Any, record: Callable[..., Event]) -> None:
+        raise NotImplementedError

@@ -1,0 +1,88 @@
+"""Writing what the window shows to files: plots as PNG or SVG, a session's steps as CSV,
+its run spec as JSON, a copy of the session. The file formats themselves live in the core
+(:mod:`lrlab.core.export`); here are only the file dialogs and the rendering of plots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from lrlab.core.spec import RunSpec
+
+SESSION_FILTER = "lrlab sessions (*.lrlab)"
+
+
+def export_svg(view: QWidget, out: str) -> None:
+    """SVG through Qt's own QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on the path data
+    current Qt writes (pyqtgraph issue #3485), so the scene is rendered straight to SVG."""
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    gen = QSvgGenerator()
+    gen.setFileName(out)
+    gen.setSize(QSize(view.width(), view.height()))
+    gen.setViewBox(QRectF(0, 0, view.width(), view.height()))
+    gen.setTitle("lrlab plots")
+    painter = QPainter(gen)
+    try:
+        view.render(painter)
+    finally:
+        painter.end()
+
+
+def export_png(item: Any, out: str, width: int) -> None:
+    """A PNG of a pyqtgraph item (a plot, a whole layout) through pyqtgraph's ImageExporter."""
+    import pyqtgraph.exporters as pgx
+
+    exporter = pgx.ImageExporter(item)
+    exporter.parameters()["width"] = int(width)
+    exporter.export(out)
+
+
+def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str) -> str:
+    """A save dialog; '' when cancelled."""
+    out, _ = QFileDialog.getSaveFileName(parent, title, suggestion, file_filter)
+    return out
+
+
+def export_plots(parent: QWidget, view: QWidget, fmt: str, out: str | None = None) -> str | None:
+    """PNG or SVG of a plot layout; asks for the file unless ``out`` is given."""
+    out = out or ask_save_path(parent, f"Export plots as {fmt.upper()}", f"lrlab-plots.{fmt}",
+                               f"{fmt.upper()} (*.{fmt})")
+    if not out:
+        return None
+    if fmt == "png":
+        export_png(view.ci, out, max(1600, view.width()))  # type: ignore[attr-defined]
+    else:
+        export_svg(view, out)
+    return out
+
+
+def export_csv(parent: QWidget, session_path: str) -> str | None:
+    from lrlab.core.export import write_csv
+    from lrlab.core.session import Session
+
+    out = ask_save_path(parent, "Export steps", str(Path(session_path).with_suffix(".csv")), "CSV (*.csv)")
+    if out:
+        with Session.open(session_path) as s:
+            write_csv(s, out)
+    return out or None
+
+
+def export_spec(parent: QWidget, spec: RunSpec) -> str | None:
+    out = ask_save_path(parent, "Export run spec", "spec.json", "JSON (*.json)")
+    if out:
+        Path(out).write_text(json.dumps(spec.to_json(), indent=2) + "\n", encoding="utf-8")
+    return out or None
+
+
+def save_session_copy(parent: QWidget, session_path: str) -> str | None:
+    out = ask_save_path(parent, "Save session as", session_path, SESSION_FILTER)
+    if out:
+        shutil.copyfile(session_path, out)
+    return out or None

@@ -1,0 +1,85 @@
+"""Actions and menus of the main window, built from plain declarations.
+
+The Presets menu lists the bundled presets by group, each group with a "run all and
+compare" entry; every action carries its shortcut in its tooltip and status tip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QMenu, QWidget
+
+from lrlab.core.resources import Preset, icon_path, list_presets
+
+
+def make_action(parent: QWidget, text: str, slot: Callable[..., Any], shortcut: Any = None, tip: str = "",
+                icon: str = "") -> QAction:
+    act = QAction(text, parent)
+    if icon:
+        act.setIcon(QIcon(str(icon_path(icon))))
+    if shortcut is not None:
+        act.setShortcut(QKeySequence(shortcut))
+    act.setToolTip(tip or text)
+    act.setStatusTip(tip or text)
+    act.triggered.connect(slot)
+    return act
+
+
+MenuItem = Any  # a QAction, a QMenu, None (a separator) or (title, [items]) for a submenu
+
+
+def fill_menu(menu: QMenu, items: list[MenuItem]) -> None:
+    """Add actions, submenus and separators (None) to ``menu`` in order."""
+    for item in items:
+        if item is None:
+            menu.addSeparator()
+        elif isinstance(item, QMenu):
+            menu.addMenu(item)
+        elif isinstance(item, tuple):
+            fill_menu(menu.addMenu(item[0]), item[1])
+        else:
+            menu.addAction(item)
+
+
+def fill_presets_menu(menu: QMenu, load: Callable[[Preset], None],
+                      run_all: Callable[[list[Preset]], None]) -> None:
+    """One entry per preset (its explanation as tooltip), grouped, each group with "Run all"."""
+    group = None
+    presets = list_presets()
+    for preset in presets:
+        if preset.group != group:
+            if group is not None:
+                menu.addSeparator()
+            group = preset.group
+            members = [p for p in presets if p.group == group]
+            entry = menu.addAction(f"Run all {len(members)} '{group}' presets and compare")
+            entry.triggered.connect(lambda _=False, ms=members: run_all(ms))
+        act = menu.addAction(preset.title)
+        act.setToolTip(preset.explanation)
+        act.setStatusTip(preset.explanation)
+        act.triggered.connect(lambda _=False, p=preset: load(p))
+    menu.setToolTipsVisible(True)
+
+
+def about(parent: object) -> None:
+    """The About box: versions of lrlab and of what it runs on (torch's without importing it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import pyqtgraph
+    import PySide6
+    from PySide6.QtCore import qVersion
+    from PySide6.QtWidgets import QMessageBox
+
+    from lrlab import __version__
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    QMessageBox.about(parent, "About lrlab",  # type: ignore[arg-type]
+                      f"<b>lrlab {__version__}</b><br>A desktop learning-rate lab.<br>License: MIT<br><br>"
+                      f"Qt {qVersion()} · PySide6 {PySide6.__version__} · torch {torch_version} · "
+                      f"pyqtgraph {pyqtgraph.__version__}")
