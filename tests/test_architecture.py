@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,31 @@ def test_importing_all_of_core_loads_no_qt():
             "print(sorted(k for k in sys.modules if k.split('.')[0] in ('PySide6', 'pyqtgraph')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_validating_a_spec_loads_no_torch_sklearn_or_torchvision():
+    """The GUI validates on every keystroke; torch alone takes a second or more to import."""
+    code = ("import sys, lrlab.core.spec as s\n"
+            "s.RunSpec.from_json({'dataset': {'name': 'mnist'}, 'model': {'kind': 'cnn'}})\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def core_imports(source: str) -> set[str]:
+    """The lrlab.core modules a file imports, at the top or inside functions."""
+    names = {m for m in imported_modules(source) if m.startswith("lrlab.core.")}
+    for node in ast.walk(ast.parse(source)):  # from lrlab.core import vision
+        if isinstance(node, ast.ImportFrom) and node.module == "lrlab.core":
+            names.update(f"lrlab.core.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_core_modules_import_each_other_without_cycles():
+    """A cycle forces function-level imports to break it and makes the modules one unit."""
+    graph = {f"lrlab.core.{f.stem}": core_imports(f.read_text()) for f in CORE.glob("*.py")}
+    assert "lrlab.core.vision" in graph["lrlab.core.datasets"]  # lazy imports count too
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        raise AssertionError(f"import cycle: {' -> '.join(err.args[1])}") from None
