@@ -31,10 +31,11 @@ import torch
 from torch import nn
 
 from lrlab import __version__
+from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.models import build_model, count_parameters
-from lrlab.core.optim import apply_hyperparameters, build_optimizer, fast_step
+from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded, SpecError
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
@@ -254,7 +255,7 @@ class Trainer:
                 optimizer_step()
                 ratio = math.nan
                 if sample_ratio:
-                    delta = torch._foreach_sub([p.detach() for p in params], before)
+                    delta = foreach_sub([p.detach() for p in params], before)
                     ratio = _norm(delta) / max(_norm(before), 1e-12)
 
                 # 4. record; .item() is where the CPU waits for the step on a GPU
@@ -384,7 +385,7 @@ class Trainer:
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
     """Global L2 norm of several tensors. For the handful of tensors of a small model, summing
     a few Python floats is cheaper than stacking them into one more tensor."""
-    norms = torch._foreach_norm(list(tensors))
+    norms = foreach_norm(tensors)
     if len(norms) <= 16:
         return math.sqrt(sum(n.item() ** 2 for n in norms))
     return torch.linalg.vector_norm(torch.stack(norms)).item()
