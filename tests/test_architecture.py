@@ -52,6 +52,15 @@ def test_importing_all_of_core_loads_no_qt():
     assert out.stdout.strip() == "[]"
 
 
+def test_validating_a_spec_loads_no_torch_sklearn_or_torchvision():
+    """The GUI validates on every keystroke; torch alone takes a second or more to import."""
+    code = ("import sys, lrlab.core.spec as s\n"
+            "s.RunSpec.from_json({'dataset': {'name': 'mnist'}, 'model': {'kind': 'cnn'}})\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 PACKAGE = CORE.parent
 
 

@@ -1,9 +1,10 @@
 """Datasets held in memory as tensors, and the seeded order in which batches visit them.
 
-scikit-learn's bundled and generated sets work offline. The train/validation split
-is seeded by the dataset's ``split_seed`` (not the run seed) so that runs with
-different seeds are judged on the same validation samples; features (and a
-regression target) are standardised with statistics of the training split only.
+Which datasets exist and how to load their samples is declared in
+``lrlab.core.datasets``; here the samples are split, scaled and moved to the run's
+device, the way their family wants. The train/validation split is seeded by the
+dataset's ``split_seed`` (not the run seed) so that runs with different seeds are
+judged on the same validation samples. scikit-learn's sets work offline.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lrlab.core.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.spec import SKLEARN_SETS
 
 
 @dataclass
@@ -46,52 +47,20 @@ class Dataset:
         return int(np.prod(self.x_train.shape[1:]))
 
 
-def _sklearn_arrays(spec: Kinded) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn import datasets as skd
-
-    name, p = spec.kind, spec.params
-    bundled = {"iris": skd.load_iris, "wine": skd.load_wine, "breast_cancer": skd.load_breast_cancer,
-               "digits": skd.load_digits, "diabetes": skd.load_diabetes}
-    if name in bundled:
-        return bundled[name](return_X_y=True)
-    seed = p["random_state"]
-    n = p["n_samples"]
-    if name == "moons":
-        return skd.make_moons(n, noise=p["noise"], random_state=seed)
-    if name == "circles":
-        return skd.make_circles(n, noise=p["noise"], factor=p["factor"], random_state=seed)
-    if name == "blobs":
-        return skd.make_blobs(n, n_features=p["n_features"], centers=p["centers"],
-                              cluster_std=p["cluster_std"], random_state=seed)
-    if name == "classification":
-        if p["n_informative"] > p["n_features"]:
-            raise SpecError([("dataset.n_informative",
-                              f"must be <= n_features ({p['n_features']}), got {p['n_informative']}")])
-        if p["n_classes"] * 2 > 2 ** p["n_informative"]:
-            raise SpecError([("dataset.n_classes", "make_classification needs n_classes * 2 <= "
-                              f"2 ** n_informative ({2 ** p['n_informative']}), got {p['n_classes']}")])
-        return skd.make_classification(n, n_features=p["n_features"], n_informative=p["n_informative"],
-                                       n_redundant=0, n_classes=p["n_classes"], class_sep=p["class_sep"],
-                                       random_state=seed)
-    if name == "regression":
-        return skd.make_regression(n, n_features=p["n_features"],
-                                   n_informative=min(p["n_informative"], p["n_features"]),
-                                   noise=p["noise"], random_state=seed)
-    raise SpecError([("dataset.name", f"no loader for {name!r}")])
-
-
 def load_dataset(spec: Kinded, device: torch.device) -> Dataset:
-    """Load, split, standardise and move a dataset to ``device``."""
-    if spec.kind not in SKLEARN_SETS:
-        from lrlab.core import vision
+    """Load a dataset with its declared loader, split it as its family does, move it to ``device``."""
+    info = DECLARED[spec.kind]
+    return _SPLITTERS[info.family.name](spec, info, info.load(spec), device)
 
-        return vision.load(spec, device)
+
+def _split_tabular(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """A stratified (classification) split by ``split_seed``; features, and a regression target,
+    standardised with statistics of the training split only."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    task = SKLEARN_SETS[spec.kind][0]
-    x, y = _sklearn_arrays(spec)
-    classification = task == "classification"
+    x, y = samples.x, samples.y
+    classification = info.task == "classification"
     x_tr, x_va, y_tr, y_va = train_test_split(
         x, y, test_size=spec["val_fraction"], random_state=spec["split_seed"],
         stratify=y if classification else None)
@@ -100,19 +69,58 @@ def load_dataset(spec: Kinded, device: torch.device) -> Dataset:
     if classification:
         y_tr_t = torch.as_tensor(y_tr, dtype=torch.int64)
         y_va_t = torch.as_tensor(y_va, dtype=torch.int64)
-        n_out = int(max(y_tr.max(), y_va.max())) + 1
+        n_out = info.classes or int(max(y_tr.max(), y_va.max())) + 1
     else:  # a standardised target keeps MSE near 1 at the start, whatever the units; R^2 is unchanged
         mean, std = float(y_tr.mean()), float(y_tr.std()) or 1.0
         y_tr_t = torch.as_tensor((y_tr - mean) / std, dtype=torch.float32).reshape(-1, 1)
         y_va_t = torch.as_tensor((y_va - mean) / std, dtype=torch.float32).reshape(-1, 1)
         n_out = 1
-    image_shape = (1, 8, 8) if spec.kind == "digits" else None
 
     def put(t: torch.Tensor) -> torch.Tensor:
         return t.to(device)
 
-    return Dataset(spec.kind, task, put(torch.as_tensor(x_tr, dtype=torch.float32)), put(y_tr_t),
-                   put(torch.as_tensor(x_va, dtype=torch.float32)), put(y_va_t), n_out, image_shape)
+    return Dataset(spec.kind, info.task, put(torch.as_tensor(x_tr, dtype=torch.float32)), put(y_tr_t),
+                   put(torch.as_tensor(x_va, dtype=torch.float32)), put(y_va_t), n_out, info.image_shape)
+
+
+def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """A seeded shuffle (cut to ``subset``) whose head is the validation set. Images stay uint8
+    (CIFAR-10's training set is about 150 MB so) and are normalised one batch at a time."""
+    images, labels = samples.x, samples.y
+    gen = torch.Generator().manual_seed(spec["split_seed"])
+    order = torch.randperm(len(images), generator=gen)
+    if spec["subset"] is not None:
+        order = order[: spec["subset"]]
+    n_val = info.family.held_out(len(order), spec["val_fraction"])
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    norm = Normalize(images[train_idx], device)
+    test = None if samples.test is None else (samples.test[0].to(device), samples.test[1].to(device))
+    c, h, w = images.shape[1:]
+    n_out = info.classes or int(labels.max()) + 1
+    return Dataset(spec.kind, info.task, images[train_idx].to(device), labels[train_idx].to(device),
+                   images[val_idx].to(device), labels[val_idx].to(device), n_out,
+                   (int(c), int(h), int(w)), prepare=norm, test=test)
+
+
+#: family name -> how its samples become a Dataset
+_SPLITTERS: dict[str, Callable[[Kinded, DatasetInfo, Samples, torch.device], Dataset]] = {
+    TABULAR.name: _split_tabular, IMAGES.name: _split_images}
+
+
+class Normalize:
+    """uint8 images -> float: (x / 255 - mean) / std per channel, with training-set statistics."""
+
+    def __init__(self, images: torch.Tensor, device: torch.device):
+        sample = images[: 10_000].double() / 255
+        mean = sample.mean(dim=(0, 2, 3))
+        std = sample.std(dim=(0, 2, 3)).clamp_min(1e-6)
+        shape = (1, -1, 1, 1)
+        # (x / 255 - mean) / std  ==  x * scale + shift, one fused multiply-add per batch
+        self.scale = (1 / (255 * std)).float().reshape(shape).to(device)
+        self.shift = (-mean / std).float().reshape(shape).to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.shift, x.float(), self.scale)
 
 
 class BatchOrder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from torch import nn
 
@@ -17,8 +18,6 @@ def build_model(spec: Kinded, sample_shape: tuple[int, ...], n_outputs: int,
     Linear -> [BatchNorm] -> activation -> [Dropout]. Image inputs (N, C, H, W) are flattened;
     ``cnn`` needs ``image_shape`` and reshapes flat inputs (scikit-learn's digits) to it."""
     if spec.kind == "cnn":
-        from lrlab.core.vision import build_cnn
-
         assert image_shape is not None
         return build_cnn(spec, sample_shape, image_shape, n_outputs)
     # Flatten only when samples are not already vectors: each module call costs per step.
@@ -34,6 +33,31 @@ def build_model(spec: Kinded, sample_shape: tuple[int, ...], n_outputs: int,
                 layers.append(nn.Dropout(spec["dropout"]))
             width = hidden
     layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def build_cnn(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[int],
+              n_outputs: int) -> nn.Module:
+    """LeNet-style: per entry of ``channels``, conv(kernel_size, same padding) -> activation ->
+    2x2 max-pool (while the image is at least 2 pixels wide); then flatten -> linear(hidden) ->
+    activation -> [dropout] -> linear(classes). Flat inputs (digits' 64 features) are reshaped
+    to ``image_shape`` first."""
+    act = ACTIVATIONS[spec["activation"]]
+    c, h, w = image_shape
+    layers: list[nn.Module] = []
+    if len(sample_shape) == 1:
+        layers.append(nn.Unflatten(1, (c, h, w)))
+    k = spec["kernel_size"]
+    for out in spec["channels"]:
+        layers += [nn.Conv2d(c, out, k, padding=k // 2), act()]
+        if min(h, w) >= 2:
+            layers.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+        c = out
+    layers += [nn.Flatten(), nn.Linear(c * h * w, spec["hidden"]), act()]
+    if spec["dropout"] > 0:
+        layers.append(nn.Dropout(spec["dropout"]))
+    layers.append(nn.Linear(spec["hidden"], n_outputs))
     return nn.Sequential(*layers)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -58,22 +57,3 @@ def apply_hyperparameters(optimizer: torch.optim.Optimizer, name: str, changes: 
         for k, v in changes.items():
             g[k] = tuple(v) if k == "betas" else v
     return changes
-
-
-def fast_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
-    """``optimizer.step`` without the profiler annotation torch wraps around every call.
-
-    For a model of a few thousand parameters that wrapper (a ``record_function`` scope
-    and hook lookups) costs a noticeable share of a step. The same update runs either way;
-    when anyone has registered step hooks, or torch changes how it wraps ``step``, this
-    falls back to the public method.
-    """
-    from torch.optim import optimizer as torch_optimizer
-
-    inner = getattr(type(optimizer).step, "__wrapped__", None)
-    hooks = (getattr(torch_optimizer, "_global_optimizer_pre_hooks", None),
-             getattr(torch_optimizer, "_global_optimizer_post_hooks", None),
-             optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks)
-    if inner is None or any(h is None or len(h) for h in hooks):
-        return optimizer.step
-    return functools.partial(inner, optimizer)

@@ -10,7 +10,8 @@
 
 Only declarations live here (no torch import), so validating a spec is instant for
 the GUI's inline checks and the CLI. Missing fields take their defaults; the
-normalised spec (defaults filled) round-trips through JSON unchanged.
+normalised spec (defaults filled) round-trips through JSON unchanged. Datasets are
+declared in ``lrlab.core.datasets``; their registry and helpers are re-exported here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lrlab.core.datasets import DATASETS, IMAGE_SETS, dataset_task, train_size
 from lrlab.core.params import (
     INVALID,
     Bool,
@@ -36,79 +38,12 @@ from lrlab.core.params import (
     Problems,
     Registry,
     SpecError,
-    Text,
     dump_fields,
     join,
     parse_fields,
     show,
 )
 from lrlab.core.schedules import SCHEDULES
-
-# --- datasets ---------------------------------------------------------------------------
-
-DATASETS = Registry("dataset", "name")
-
-_SPLIT = (
-    Param("val_fraction", Num(gt=0, lt=1), 0.2, "share of samples held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0,
-          "seed of the train/validation split; fixed apart from the run seed so that runs "
-          "with different seeds are evaluated on the same samples"),
-)
-_N = Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 1000, "samples to generate")
-_DATA_SEED = Param("random_state", Num(ge=0, integer=True), 0, "seed of the generator")
-
-#: name -> (task, extra params, description)
-SKLEARN_SETS: dict[str, tuple[str, tuple[Param, ...], str]] = {
-    "iris": ("classification", (), "150 flowers, 4 features, 3 species"),
-    "wine": ("classification", (), "178 wines, 13 chemical features, 3 cultivars"),
-    "breast_cancer": ("classification", (), "569 tumours, 30 features, benign or malignant"),
-    "digits": ("classification", (), "1,797 8x8 images of handwritten digits, 10 classes"),
-    "diabetes": ("regression", (), "442 patients, 10 features, disease progression"),
-    "moons": ("classification", (_N, Param("noise", Num(ge=0, le=10), 0.2, "std of added noise"),
-                                 _DATA_SEED), "two interleaving half circles"),
-    "circles": ("classification", (_N, Param("noise", Num(ge=0, le=10), 0.1, "std of added noise"),
-                                   Param("factor", Num(gt=0, lt=1), 0.5, "inner/outer radius"),
-                                   _DATA_SEED), "a small circle inside a large one"),
-    "blobs": ("classification", (_N, Param("centers", Num(ge=2, le=100, integer=True), 3, "classes"),
-                                 Param("n_features", Num(ge=1, le=1000, integer=True), 2, "features"),
-                                 Param("cluster_std", Num(gt=0, le=100), 1.0, "spread of each blob"),
-                                 _DATA_SEED), "Gaussian blobs, one per class"),
-    "classification": ("classification", (
-        _N, Param("n_features", Num(ge=2, le=10_000, integer=True), 20, "features"),
-        Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
-        Param("n_classes", Num(ge=2, le=100, integer=True), 2, "classes"),
-        Param("class_sep", Num(gt=0, le=100), 1.0, "larger is easier"), _DATA_SEED),
-        "scikit-learn's make_classification"),
-    "regression": ("regression", (
-        _N, Param("n_features", Num(ge=1, le=10_000, integer=True), 10, "features"),
-        Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
-        Param("noise", Num(ge=0, le=1000), 10.0, "std of noise on the target"), _DATA_SEED),
-        "scikit-learn's make_regression"),
-}
-for _name, (_task, _extra, _doc) in SKLEARN_SETS.items():
-    DATASETS.register(_name, (*_SPLIT, *_extra), _doc)
-
-#: name -> (torchvision class, channels, image size, classes, description)
-VISION_SETS: dict[str, tuple[str, int, int, int, str]] = {
-    "mnist": ("MNIST", 1, 28, 10, "70,000 28x28 handwritten digits (torchvision)"),
-    "fashion_mnist": ("FashionMNIST", 1, 28, 10, "70,000 28x28 clothing images, 10 classes (torchvision)"),
-    "kmnist": ("KMNIST", 1, 28, 10, "70,000 28x28 cursive Japanese characters, 10 classes (torchvision)"),
-    "cifar10": ("CIFAR10", 3, 32, 10, "60,000 32x32 colour images, 10 classes (torchvision)"),
-}
-_VISION_PARAMS = (
-    Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the training files held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0, "seed of the subset and the validation split"),
-    Param("root", Optional(Text()), None, "folder with the files; null: the lrlab datasets folder"),
-    Param("download", Bool(), False, "fetch missing files from the internet"),
-    Param("subset", Optional(Num(ge=10, integer=True)), None,
-          "use only the first N images after a seeded shuffle (quick demos)"),
-    Param("test_eval", Bool(), False, "also evaluate on the official test split at the end"),
-)
-for _name, (_cls, _c, _size, _classes, _doc) in VISION_SETS.items():
-    DATASETS.register(_name, _VISION_PARAMS, _doc)
-
-#: datasets whose samples are images (the ones a CNN can take)
-IMAGE_SETS = ("digits", *VISION_SETS)
 
 # --- models -----------------------------------------------------------------------------
 
@@ -258,21 +193,6 @@ class RunSpec:
         return RunSpec.from_json(data)
 
 
-#: samples before the split, for the bundled scikit-learn sets and torchvision training files
-_SIZES = {"iris": 150, "wine": 178, "breast_cancer": 569, "digits": 1797, "diabetes": 442,
-          "mnist": 60_000, "fashion_mnist": 60_000, "kmnist": 60_000, "cifar10": 50_000}
-
-
-def train_size(dataset: Kinded) -> int:
-    """Training samples after the validation split, without loading anything (for previews)."""
-    n = dataset.get("n_samples") or _SIZES[dataset.kind]
-    if dataset.kind in VISION_SETS:
-        if dataset["subset"] is not None:
-            n = min(n, dataset["subset"])
-        return n - max(1, round(n * dataset["val_fraction"]))
-    return n - math.ceil(n * dataset["val_fraction"])  # scikit-learn's train_test_split rounding
-
-
 def planned_steps(spec: RunSpec) -> int:
     """Total optimizer steps of a run: ``steps``, or epochs x steps per epoch."""
     if spec.steps:
@@ -280,11 +200,6 @@ def planned_steps(spec: RunSpec) -> int:
     n = train_size(spec.dataset)
     per_epoch = n // spec.batch_size if spec.drop_last else math.ceil(n / spec.batch_size)
     return spec.epochs * max(per_epoch, 1)
-
-
-def dataset_task(name: str) -> str:
-    """'classification' or 'regression' (every image set is classification)."""
-    return SKLEARN_SETS[name][0] if name in SKLEARN_SETS else "classification"
 
 
 # --- files ------------------------------------------------------------------------------

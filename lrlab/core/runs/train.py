@@ -30,12 +30,13 @@ import torch
 from torch import nn
 
 from lrlab import __version__
+from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.events import Event, Status
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
-from lrlab.core.optim import apply_hyperparameters, build_optimizer, fast_step
+from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded
 from lrlab.core.runs.base import RunnerBase, Update, register
 from lrlab.core.schedules import Timeline, parse_edit
@@ -284,7 +285,7 @@ class Trainer(RunnerBase):
             return loss, grad_norm, math.nan
         before = [p.detach().clone() for p in params]
         self._optimizer_step()
-        delta = torch._foreach_sub([p.detach() for p in params], before)
+        delta = foreach_sub([p.detach() for p in params], before)
         return loss, grad_norm, _norm(delta) / max(_norm(before), 1e-12)
 
     def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
@@ -343,7 +344,7 @@ class Trainer(RunnerBase):
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
     """Global L2 norm of several tensors. For the handful of tensors of a small model, summing
     a few Python floats is cheaper than stacking them into one more tensor."""
-    norms = torch._foreach_norm(list(tensors))
+    norms = foreach_norm(tensors)
     if len(norms) <= 16:
         return math.sqrt(sum(n.item() ** 2 for n in norms))
     return torch.linalg.vector_norm(torch.stack(norms)).item()
