@@ -399,6 +399,12 @@ def _positive_float(name: str) -> Callable[[str], float]:
     return parse
 
 
+def _pace(text: str) -> float | str:
+    if text == "full":
+        return text
+    return _positive_float("--pace")(text)
+
+
 def _fraction(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -499,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="SPEC", help="load a run spec or preset and start it")
     p.add_argument("--open", metavar="FILE", nargs="+", help="open saved sessions")
     p.add_argument("--compare", metavar="FILE", nargs="+", help="open straight into comparing sessions")
+    p.add_argument("--pace", type=_pace, metavar="N|full",
+                   help="train at most N steps per second (e.g. 10 for a class to watch), or 'full' speed")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("presets", help="list the bundled presets")
@@ -540,4 +548,4 @@ def cmd_gui(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from None
     from lrlab.gui.app import run_gui
 
-    return run_gui(run, args.open or [], args.compare or [])
+    return run_gui(run, args.open or [], args.compare or [], None if args.pace in (None, "full") else args.pace)

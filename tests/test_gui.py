@@ -207,7 +207,18 @@ def test_last_experiment_and_layout_are_restored(qtbot, lrlab_home):
 
 def test_preset_menu_fills_the_form(window):
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Presets")
-    act = next(a for a in menu.actions() if a.text() == "Learning rate too high: divergence")
+    groups = [a.text() for a in menu.actions()]
+    # one submenu per group, in the order a lesson takes them
+    assert groups == ["Learning rate: too high, too low, well chosen", "Schedules", "Optimizers: Adam and SGD",
+                      "Batch size and the LR"]
+    first = menu.actions()[0].menu()
+    assert [a.text() for a in first.actions() if a.text()] == [
+        "Learning rate too high: divergence", "Learning rate too low: crawling", "Learning rate well chosen",
+        "Run all 3 and compare"]
+    runs = [a.text() for g in menu.actions() for a in g.menu().actions() if a.text().startswith("Run all")]
+    assert runs == ["Run all 3 and compare", "Run all 5 and compare", "Run all 2 and compare",
+                    "Run all 3 and compare"]  # once per group
+    act = first.actions()[0]
     act.trigger()
     spec = window.experiment.validate()
     assert spec.optimizer["lr"] == 3.0

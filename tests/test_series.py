@@ -75,3 +75,20 @@ def test_a_step_down_decimates_to_one_clean_edge():
     changes = np.flatnonzero(np.diff(vy))
     assert len(changes) == 1  # never back up to 0.1 after going down
     assert (vy[: changes[0] + 1] == 0.1).all() and (vy[changes[0] + 1:] == 0.03).all()
+
+
+def test_smooth_curves_are_sampled_not_drawn_as_stairs():
+    """A linear warmup over 50 of 100,000 steps, then a cosine: min/max blocks would draw the
+    ramp as vertical edges (stairs); a smooth view keeps distinct x and follows the curve."""
+    steps = np.arange(100_000, dtype=np.float64)
+    lr = np.where(steps < 5000, steps / 5000, 0.5 * (1 + np.cos(np.pi * (steps - 5000) / 95_000)))
+    p = MinMaxPyramid()
+    p.append(steps, lr)
+    x, y = p.view(-np.inf, np.inf, 400, smooth=True)
+    assert len(x) <= 402 and x[0] == 0 and x[-1] == 99_999
+    assert np.all(np.diff(x) > 0)  # no two points at one x: no vertical edges
+    np.testing.assert_allclose(y, np.interp(x, steps, lr))  # points on the curve itself
+    ramp = y[x < 5000]
+    assert len(ramp) >= 15 and np.all(np.diff(ramp) > 0)  # the warmup rises smoothly
+    xs, _ = p.view(-np.inf, np.inf, 400)  # the envelope view, for noisy curves, pairs points
+    assert np.any(np.diff(xs) == 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from lrlab.core.runs import Collector, compare_steps
 from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, build, parse_schedule
-from lrlab.core.spec import RunSpec
+from lrlab.core.spec import RunSpec, SpecError
 
 
 def make_spec(**overrides):
@@ -197,3 +198,33 @@ def test_planned_steps_match_the_trainer_without_loading_data(name):
     assert planned_steps(spec) == Trainer(spec).total_steps
     dropped = spec.with_changes({"drop_last": True})
     assert planned_steps(dropped) == Trainer(dropped).total_steps
+
+
+def test_a_paced_run_is_slower_but_computes_exactly_the_same():
+    spec = make_spec(steps=40)
+    _, fast_col, _ = train(spec)
+    paced = Trainer(spec, pace=200.0)
+    col = Collector()
+    paced.listeners.append(col)
+    t0 = time.monotonic()
+    assert paced.run() == "finished"
+    assert time.monotonic() - t0 >= 39 / 200 * 0.9  # 40 steps at 200 steps/s
+    assert compare_steps({c: fast_col.column(c) for c in ("step", "train_loss", "lr")},
+                         {c: col.column(c) for c in ("step", "train_loss", "lr")}).identical
+
+
+def test_a_slow_pace_still_answers_stop_at_once():
+    trainer = Trainer(make_spec(steps=1000), pace=0.5)  # one step every two seconds
+    trainer.listeners.append(lambda u: None)
+    threading.Timer(0.3, trainer.stop).start()
+    t0 = time.monotonic()
+    assert trainer.run() == "stopped"
+    assert time.monotonic() - t0 < 1.5 and trainer.step <= 1
+
+
+def test_pace_can_change_mid_run_and_bad_values_are_refused():
+    trainer = Trainer(make_spec(steps=30), pace=1000.0)
+    trainer.set_pace(None)
+    assert trainer.run() == "finished" and trainer.pace is None
+    with pytest.raises(SpecError, match="pace: must be a number of steps per second > 0"):
+        trainer.set_pace(0)

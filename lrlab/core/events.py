@@ -78,8 +78,8 @@ class Event:
         d = self.data
         if self.kind == "edit":
             return describe_edit(d["edit"])
-        if self.kind in ("diverged", "out_of_memory"):
-            return str(d.get("message", self.kind))
+        if self.kind in ("diverged", "out_of_memory"):  # messages name the step for the status line
+            return str(d.get("message", self.kind)).replace(f" at step {self.step}", "", 1)
         if self.kind == "plateau":
             return f"plateau: LR reduced to {_num(d['lr'])}"
         if self.kind == "rejected":

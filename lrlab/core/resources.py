@@ -42,15 +42,27 @@ class Preset:
     group: str
     spec: dict[str, Any]
     path: Path
+    #: steps per second that make the lesson watchable in class (None: full speed)
+    pace: float | None = None
+
+
+#: preset groups in the order a lesson takes them, with the names menus show
+GROUPS = {"lr-range": "Learning rate: too high, too low, well chosen", "schedules": "Schedules",
+          "optimizers": "Optimizers: Adam and SGD", "batch-size": "Batch size and the LR"}
 
 
 def list_presets() -> list[Preset]:
-    out = []
-    for path in sorted(presets_dir().glob("*.json")):
+    """Every bundled preset in teaching order: by group (:data:`GROUPS`), then each preset's
+    ``order`` within its group, then title."""
+    out, rank = [], []
+    for path in presets_dir().glob("*.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
-        out.append(Preset(path.stem, data["title"], data["explanation"], data.get("group", ""),
-                          data["spec"], path))
-    return out
+        group = data.get("group", "")
+        out.append(Preset(path.stem, data["title"], data["explanation"], group, data["spec"], path,
+                          data.get("pace")))
+        rank.append((list(GROUPS).index(group) if group in GROUPS else len(GROUPS), data.get("order", 99),
+                     data["title"]))
+    return [p for _, p in sorted(zip(rank, out, strict=True), key=lambda pair: pair[0])]
 
 
 def preset_path(name: str) -> Path | None:

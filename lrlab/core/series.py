@@ -88,10 +88,12 @@ class MinMaxPyramid:
             lo_src, hi_src = self.lo[k].data, self.hi[k].data
             size_below = size
 
-    def view(self, x0: float, x1: float, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    def view(self, x0: float, x1: float, max_points: int, smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Points covering [x0, x1] (plus one neighbour each side), at most ~max_points.
 
-        Raw points when few enough are visible; otherwise, for the finest level that fits,
+        Raw points when few enough are visible. A ``smooth`` curve (the LR, a smoothed loss)
+        is then sampled every k-th point, last point included: min/max envelopes would draw
+        its ramps as stairs. Otherwise, for the finest level that fits,
         each block as two points at its first x, its minimum and its maximum, in the order
         the block runs (falling blocks give the maximum first), so a step down in the LR
         draws as one clean edge and noise as an envelope.
@@ -105,6 +107,10 @@ class MinMaxPyramid:
         visible = i1 - i0
         if visible <= max_points:
             return xs[i0:i1], ys[i0:i1]
+        if smooth:
+            idx = np.arange(i0, i1, math.ceil(visible / max(max_points, 2)))
+            idx = np.append(idx, i1 - 1) if idx[-1] != i1 - 1 else idx
+            return xs[idx], ys[idx]
         half = max(max_points // 2, 1)
         level = 0
         size = 1

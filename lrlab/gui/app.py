@@ -68,9 +68,10 @@ def make_app(argv: Sequence[str] = ()) -> object:
     return app
 
 
-def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Sequence[str] = ()) -> int:
+def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Sequence[str] = (),
+            pace: float | None = None) -> int:
     """Open the main window; ``run`` starts a spec or preset, ``open_files`` shows a session,
-    ``compare`` opens the compare view on those sessions."""
+    ``compare`` opens the compare view on those sessions, ``pace`` sets steps per second."""
     import os
     import platform
 
@@ -89,6 +90,8 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
 
     window = MainWindow()
     window.show()
+    if pace is not None:
+        window.set_pace(pace)
     if open_files:
         window.open_session(str(open_files[0]))
     if compare:

@@ -44,8 +44,10 @@ class ViewedSession:
                     for row in zip(*(v.tolist() for v in evals.values()), strict=True)]
             n = len(steps["step"])
             spe = s.meta.get("steps_per_epoch") or max(1, int((steps["epoch"] == 0).sum()))
-            return cls(path, s.spec, str(s.status), steps, rows, events, s.edits(), s.summary,
-                       s.meta.get("total_steps") or n, spe)
+            status = s.status
+            # a run that ended early is shown over the steps it has, not the ones it planned
+            total = (s.meta.get("total_steps") or n) if status == "finished" else max(n, 1)
+            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe)
 
     def describe(self) -> str:
         spec, metric = self.spec, self.summary.get("final_val_metric")

@@ -219,8 +219,10 @@ class CompareView(QWidget):
             if self.log_x.isChecked():
                 x0, x1 = 10 ** x0, 10 ** x1
         budget = max(400, 2 * int(vb.width()))
+        metric, _, smoothing = self.settings()
+        smooth = metric == "lr" or smoothing > 0  # smooth curves sampled, noisy ones as envelopes
         for name, pyramid in self._pyramids.items():
-            x, y = pyramid.view(x0, x1, budget)
+            x, y = pyramid.view(x0, x1, budget, smooth)
             if self.log_x.isChecked():
                 keep = x > 0
                 x, y = x[keep], y[keep]

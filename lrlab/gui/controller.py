@@ -75,6 +75,7 @@ class RunController(QObject):
         self.steps_done = 0
         self.epoch = 0
         self.problem = ""  # why the run diverged or failed
+        self.pace: float | None = None  # steps per second for the next and the current run
         self.started_at = 0.0
         self._paused_for = 0.0  # seconds spent paused, left out of steps/s
         self._paused_at: float | None = None
@@ -121,7 +122,7 @@ class RunController(QObject):
         self.problem = ""
         self.session_path = ""
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
-        self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits))
+        self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits), pace=self.pace)
         self.worker.sig_started.connect(self._started)
         self.worker.sig_metrics.connect(self._metrics)
         self.worker.sig_finished.connect(self._finished)
@@ -144,6 +145,12 @@ class RunController(QObject):
             self._batch = []  # stopping one run of a batch stops the batch
             self.worker.stop()
             self._set_state(RunState.STOPPING)
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """Watchable pace (None: full speed), for this run from its next step and for the next runs."""
+        self.pace = steps_per_second
+        if self.worker is not None and self.worker.runner is not None:
+            self.worker.runner.set_pace(steps_per_second)
 
     def edit(self, edit: Mapping[str, Any]) -> None:
         """Send a schedule or optimizer edit; the run applies it at its next step boundary."""

@@ -49,9 +49,14 @@ class EditPanel(QWidget):
         lay.addLayout(row)
         lay.addStretch(1)
         self.editor.set_value({"kind": "scale", "factor": 0.5})
-        self.editor.sig_changed.connect(self.check)
+        self.editing = False  # a ghost curve is drawn only once the user proposes something
+        self.editor.sig_changed.connect(self._user_changed)
         self.editor.combo.currentIndexChanged.connect(self._prefill)
         self.set_context(None)
+
+    def _user_changed(self) -> None:
+        self.editing = True
+        self.check()
 
     def _custom(self, kind: str) -> dict[str, Field]:
         if kind != "params":
@@ -79,6 +84,8 @@ class EditPanel(QWidget):
         if rebuild and self.editor.kind() == "params":
             self.editor._kind_changed()
         self.setEnabled(timeline is not None)
+        if timeline is None:
+            self.editing = False
         self.check()
 
     def advance(self, next_step: int) -> None:
@@ -123,9 +130,13 @@ class EditPanel(QWidget):
         self.message.setStyleSheet(ERROR_STYLE if msg else "")
         self.message.setVisible(bool(msg))
         self.apply_button.setEnabled(ok)
+        if not self.editing:
+            steps = lrs = np.empty(0)
         self.sig_ghost.emit(steps, lrs)
         return ok
 
     def _apply(self) -> None:
         if self.check():
             self.sig_apply.emit(self.proposal())
+            self.editing = False  # applied: the marker and the planned curve take over
+            self.check()

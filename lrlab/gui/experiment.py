@@ -40,6 +40,7 @@ class ExperimentPanel(QScrollArea):
 
     sig_spec_changed = Signal(object)  # RunSpec or None
     sig_devices = Signal(list)  # device names, from the background import of torch
+    sig_preset = Signal(object)  # a Preset was loaded into the form
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -208,6 +209,7 @@ class ExperimentPanel(QScrollArea):
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset.name))
         self.explanation.setText(preset.explanation)
         self.explanation.show()
+        self.sig_preset.emit(preset)
 
     def _preset_chosen(self, index: int) -> None:
         name = self.preset_combo.itemData(index)

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
-from lrlab.core.resources import Preset, icon_path, list_presets
+from lrlab.core.resources import GROUPS, Preset, icon_path, list_presets
 
 
 def make_action(parent: QWidget, text: str, slot: Callable[..., Any], shortcut: Any = None, tip: str = "",
@@ -46,22 +46,23 @@ def fill_menu(menu: QMenu, items: list[MenuItem]) -> None:
 
 def fill_presets_menu(menu: QMenu, load: Callable[[Preset], None],
                       run_all: Callable[[list[Preset]], None]) -> None:
-    """One entry per preset (its explanation as tooltip), grouped, each group with "Run all"."""
-    group = None
+    """One submenu per group in teaching order: its presets (explanations as tooltips), then
+    "Run all N and compare"."""
     presets = list_presets()
-    for preset in presets:
-        if preset.group != group:
-            if group is not None:
-                menu.addSeparator()
-            group = preset.group
-            members = [p for p in presets if p.group == group]
-            entry = menu.addAction(f"Run all {len(members)} '{group}' presets and compare")
+    for group in dict.fromkeys(p.group for p in presets):
+        members = [p for p in presets if p.group == group]
+        sub = menu.addMenu(GROUPS.get(group, group or "Other"))
+        sub.setToolTipsVisible(True)
+        for preset in members:
+            act = sub.addAction(preset.title)
+            act.setToolTip(preset.explanation)
+            act.setStatusTip(preset.explanation)
+            act.triggered.connect(lambda _=False, p=preset: load(p))
+        if len(members) > 1:
+            sub.addSeparator()
+            entry = sub.addAction(f"Run all {len(members)} and compare")
+            entry.setStatusTip("train each of these presets in turn, then open them side by side")
             entry.triggered.connect(lambda _=False, ms=members: run_all(ms))
-        act = menu.addAction(preset.title)
-        act.setToolTip(preset.explanation)
-        act.setStatusTip(preset.explanation)
-        act.triggered.connect(lambda _=False, p=preset: load(p))
-    menu.setToolTipsVisible(True)
 
 
 def about(parent: object) -> None:

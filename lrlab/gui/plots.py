@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from lrlab.core.events import Event
 from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
@@ -32,6 +32,12 @@ from lrlab.gui.style import (
 )
 
 X_MODES = ("step", "epoch", "samples")
+#: event kind -> (colour, line style) of its marker; other kinds are grey dashes
+MARKER_STYLES = {"edit": (BLUE, Qt.PenStyle.SolidLine), "plateau": (GREEN, Qt.PenStyle.DashDotLine),
+                 "pause": (EVENT_COLOUR, Qt.PenStyle.DotLine), "resume": (EVENT_COLOUR, Qt.PenStyle.DotLine),
+                 "stop": (EVENT_COLOUR, Qt.PenStyle.DashDotDotLine),
+                 "diverged": (DIVERGED_COLOUR, Qt.PenStyle.SolidLine),
+                 "out_of_memory": (DIVERGED_COLOUR, Qt.PenStyle.SolidLine)}
 FRAME_MS = 33  # at most ~30 redraws a second
 MAX_FRAME_MS = 500  # ... and at least two
 GUI_SHARE = 0.05  # the share of time frames may take: the rest is the training thread's
@@ -117,6 +123,9 @@ class PlotPanel(QWidget):
         self.readout = QLabel("Pick a preset (Presets menu) or set up an experiment on the left, then press "
                               "Start (Ctrl+R). Hover a plot to read its values here.")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # a long read-out is cut at the window's edge; it must never widen the window
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setMinimumWidth(0)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.view, 1)
@@ -172,9 +181,10 @@ class PlotPanel(QWidget):
 
     def _bind(self, data: RunData) -> None:
         self.data = data
-        self.pyramids = ((self.c_loss, data.loss, self.p_loss), (self.c_smooth, data.smooth, self.p_loss),
-                         (self.c_lr, data.lr, self.p_lr), (self.c_grad, data.grad, self.p_grad),
-                         (self.c_ratio, data.ratio, self.p_grad))
+        # (curve, data, plot, smooth): smooth curves are sampled, noisy ones drawn as min/max envelopes
+        self.pyramids = ((self.c_loss, data.loss, self.p_loss, False), (self.c_smooth, data.smooth, self.p_loss, True),
+                         (self.c_lr, data.lr, self.p_lr, True), (self.c_grad, data.grad, self.p_grad, False),
+                         (self.c_ratio, data.ratio, self.p_grad, False))
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
         # No grid: pyqtgraph's translucent grid lines made each repaint ~10x dearer (measured),
@@ -188,9 +198,10 @@ class PlotPanel(QWidget):
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
         # translucent, so curves show through; users can drag it aside
         legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))
-        # set on the PlotItem: its addItem overrides per-curve settings
+        # set on the PlotItem: its addItem overrides per-curve settings. No pyqtgraph
+        # downsampling: the pyramids already hand over ~2 points per pixel, and its "peak"
+        # mode turned the smooth LR into stairs (in exports too).
         p.setClipToView(True)
-        p.setDownsampling(auto=True, mode="peak")
         return p
 
     def make_controls(self) -> list[QWidget]:
@@ -222,6 +233,7 @@ class PlotPanel(QWidget):
                 p.removeItem(line)
         self._markers.clear()
         self.planned = self.ghost = (np.empty(0), np.empty(0))
+        self.readout.setText(" ")  # the previous run's values are not this run's
         self._auto_y = {p: True for p in self.plots}
         self._fix_x_range()
         self._dirty = set(self.plots)
@@ -245,12 +257,16 @@ class PlotPanel(QWidget):
             self.add_marker(ev)
 
     def add_marker(self, marker: Event) -> None:
-        """A vertical line at the event's step on every panel, its description as tooltip."""
+        """A vertical line at the event's step on every panel, styled by kind, its description as
+        tooltip; on the LR panel it carries a short label ("×0.3", "hold 0.01", "pause")."""
         self.data.markers.append(marker)
-        colour = DIVERGED_COLOUR if marker.kind == "diverged" else EVENT_COLOUR
+        colour, style = MARKER_STYLES.get(marker.kind, (EVENT_COLOUR, Qt.PenStyle.DashLine))
         for p in self.plots:
+            labelled = p is self.p_lr and marker.kind not in ("resume", "test")
             line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,
-                                   pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+                                   pen=pg.mkPen(colour, width=2 if marker.kind == "edit" else 1, style=style),
+                                   label=marker.label() if labelled else None,
+                                   labelOpts={"position": 0.92, "color": colour, "rotateAxis": (1, 0)})
             line.setToolTip(f"step {marker.step}: {marker.describe()}")
             line.marker = marker  # type: ignore[attr-defined]
             p.addItem(line, ignoreBounds=True)
@@ -334,9 +350,9 @@ class PlotPanel(QWidget):
         s0, s1 = self._visible_steps(self.p_loss)
         budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
         drawn: dict[Any, list[np.ndarray]] = {p: [] for p in dirty}
-        for curve, pyramid, plot in self.pyramids:
+        for curve, pyramid, plot, smooth in self.pyramids:
             if plot in dirty:
-                x, y = pyramid.view(s0, s1, budget)
+                x, y = pyramid.view(s0, s1, budget, smooth)
                 curve.setData(self._to_display(x), y, connect="finite")
                 drawn[plot].append(y)
         if self.p_loss in dirty or self.p_metric in dirty:
@@ -351,6 +367,7 @@ class PlotPanel(QWidget):
                 keep = (x >= len(self.data) - 1) if len(x) else slice(None)
                 curve.setData(self._to_display(x[keep]), y[keep])
                 drawn[self.p_lr].append(y[keep])
+                self._in_legend(self.p_lr, curve, len(y[keep]) > 0)
         for plot, ys in drawn.items():
             self._fit_y(plot, ys)
         self.frames += 1
@@ -359,6 +376,16 @@ class PlotPanel(QWidget):
         interval = int(min(max(self._cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS))
         if abs(interval - self._timer.interval()) > 5:
             self._timer.setInterval(interval)
+
+    @staticmethod
+    def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem, show: bool) -> None:
+        """List a curve in its legend only while it has data (no empty "proposed edit" in exports)."""
+        legend = plot.legend
+        listed = any(item is curve for item, _ in legend.items)
+        if show and not listed:
+            legend.addItem(curve, curve.name())
+        elif not show and listed:
+            legend.removeItem(curve)
 
     def _fit_y(self, plot: pg.PlotItem, ys: list[np.ndarray]) -> None:
         """Keep the data in view, changing the y range only when the data leave it or fill
@@ -391,6 +418,12 @@ class PlotPanel(QWidget):
     def _user_moved(self, plot: pg.PlotItem) -> None:
         if not self._fitting:
             self._auto_y[plot] = False
+
+    def fit_to_data(self) -> None:
+        """Show the steps that exist: a run that ended early (diverged after 8 of 700 planned
+        steps, stopped) would otherwise be a line at the left edge."""
+        self.total_steps = max(len(self.data), 1)
+        self.reset_zoom()
 
     def reset_zoom(self) -> None:
         """The whole run on x, every curve in view on y."""

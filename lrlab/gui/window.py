@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -43,6 +44,8 @@ from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
 
 EMPTY = np.empty(0)
+PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
+         ("2 steps/s", 2.0))
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
 
 
@@ -91,6 +94,7 @@ class MainWindow(QMainWindow):
         c.sig_failed.connect(self._run_failed)
         c.sig_batch_done.connect(self.compare_sessions)
         self.experiment.sig_spec_changed.connect(self._spec_changed)
+        self.experiment.sig_preset.connect(self._preset_loaded)
         self.edit_panel.sig_apply.connect(self._apply_edit)
         self.edit_panel.sig_ghost.connect(self.plots.set_ghost)
         self.plots.sig_hover.connect(self.plots.readout.setText)
@@ -140,6 +144,13 @@ class MainWindow(QMainWindow):
         self.addToolBar(tb)
         for a in (self.act_start, self.act_pause, self.act_stop):
             tb.addAction(a)
+        tb.addWidget(QLabel(" pace "))
+        self.pace_combo = QComboBox(toolTip="how fast to train: slow enough to watch and to edit mid-run, "
+                                            "or full speed; results are the same at any pace")
+        for text, pace in PACES:
+            self.pace_combo.addItem(text, pace)
+        self.pace_combo.currentIndexChanged.connect(lambda _: self.controller.set_pace(self.pace_combo.currentData()))
+        tb.addWidget(self.pace_combo)
         tb.addSeparator()
         for w in self.plots.make_controls():
             tb.addWidget(w)
@@ -168,7 +179,11 @@ class MainWindow(QMainWindow):
 
     def _update_controls(self) -> None:
         state = self.controller.state
+        problems = self.experiment.problems
         self.act_start.setEnabled(not state.busy and self.experiment.spec is not None)
+        why = next((f"{p}: {m}" if p else m for p, m in problems.items()), "") if self.experiment.spec is None else ""
+        self.act_start.setToolTip(f"Start is disabled until this is fixed — {why}" if why
+                                  else "Start training (Ctrl+R)")
         self.act_pause.setEnabled(state in (RunState.RUNNING, RunState.PAUSED))
         self.act_pause.setText("Resume" if state == RunState.PAUSED else "Pause")
         self.act_stop.setEnabled(state in (RunState.STARTING, RunState.RUNNING, RunState.PAUSED))
@@ -180,8 +195,12 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _state_changed(self, state: RunState) -> None:
+        if state == RunState.STARTING and self.controller.spec != self.experiment.spec:
+            # the form always describes the run on the plots ("run all" starts runs itself)
+            self.experiment.set_json(self.controller.spec.to_json())
         self._update_controls()
         if state == RunState.STARTING:
+            self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…")
         elif state == RunState.STOPPING:
             self.status_label.setText("stopping after the current step…")
@@ -249,6 +268,8 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _run_finished(self, status: str, path: str) -> None:
         c = self.controller
+        if status != Status.FINISHED:
+            self.plots.fit_to_data()
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
         if Status(status).problem and c.problem:
@@ -270,6 +291,25 @@ class MainWindow(QMainWindow):
     def _apply_edit(self, edit: dict) -> None:
         self.controller.edit(edit)
         self.status_label.setText(f"edit sent; it applies at step {self.controller.steps_done} or the next one")
+
+    def _preset_loaded(self, preset: Any) -> None:
+        """A new lesson: its suggested pace, and nothing left of the previous run on screen."""
+        if preset.pace:
+            self.set_pace(preset.pace)
+        if not self.controller.state.busy:
+            self.close_session_view()
+            self.plots.reset(self.experiment.spec.task if self.experiment.spec else "classification", 1, 0)
+            self.events.clear()
+            self.status_label.setStyleSheet("")
+            self.status_label.setText(f"ready: {preset.title}")
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """Choose a pace (steps per second, None: full speed), adding it to the list if new."""
+        i = self.pace_combo.findData(steps_per_second)
+        if i < 0:
+            self.pace_combo.addItem(f"{steps_per_second:g} steps/s", steps_per_second)
+            i = self.pace_combo.count() - 1
+        self.pace_combo.setCurrentIndex(i)
 
     def run_all_and_compare(self, presets: list) -> None:
         """Train each preset in turn (as if started one after another), then compare them."""
@@ -382,8 +422,9 @@ class MainWindow(QMainWindow):
         geometry, state = app_settings.window_layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 860)
+        else:  # first launch: fit the screen it opens on (a 1366x768 laptop, a 1280x720 projector)
+            screen = self.screen().availableGeometry()
+            self.resize(min(1400, screen.width()), min(860, screen.height()))
         if state is not None:
             self.restoreState(state)
         last = app_settings.last_experiment()

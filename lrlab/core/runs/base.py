@@ -18,6 +18,7 @@ A new kind is one module with a class decorated ``@register("kind")`` that imple
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -116,6 +117,8 @@ class RunnerBase:
         self.listeners: list[Listener] = []
         self.events: list[Event] = []
         self.status = Status.CREATED
+        self.pace: float | None = None  # steps per second for watching a run; None: full speed
+        self._next_step_at = 0.0
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
     # --- commands: safe to call from any thread ------------------------------------------
@@ -133,7 +136,28 @@ class RunnerBase:
         """Queue an edit (JSON, as in session files); it applies at the next step boundary."""
         self._commands.put(("edit", dict(edit)))
 
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """Train at most this many steps a second (None: full speed), so a class can watch.
+
+        Only the time between steps changes: the same steps run on the same data with the
+        same LRs, so a paced run replays bit-identical to an unpaced one."""
+        if steps_per_second is not None and not steps_per_second > 0:
+            raise SpecError([("pace", f"must be a number of steps per second > 0, got {steps_per_second}")])
+        self._commands.put(("pace", steps_per_second))
+
     # --- for the loop ----------------------------------------------------------------------
+
+    def keep_pace(self) -> None:
+        """Wait until the next step is due at the current pace; a queued command ends the wait
+        early (so Stop or Pause answers at once, however slow the pace)."""
+        if self.pace is None:
+            return
+        now = time.monotonic()
+        due = max(self._next_step_at, now - 1.0)  # after a pause, no burst to catch up
+        while now < due and self._commands.empty():
+            time.sleep(min(due - now, 0.02))
+            now = time.monotonic()
+        self._next_step_at = max(due, now) + 1.0 / self.pace
 
     def drain(self, record: Callable[..., Event], flush: Callable[[Status], None]) -> bool:
         """Handle queued commands; returns True when the run must stop. Blocks while paused.
@@ -161,6 +185,8 @@ class RunnerBase:
                 paused = False
                 self.status = Status.RUNNING
                 record("resume")
+            elif command == "pace":
+                self.pace = arg
             elif command == "edit":
                 try:
                     self.apply_edit(parse_edit(arg), record)

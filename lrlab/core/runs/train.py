@@ -90,8 +90,9 @@ class Trainer(RunnerBase):
 
     def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None,
-                 flush_seconds: float = 0.2):
+                 flush_seconds: float = 0.2, pace: float | None = None):
         super().__init__()
+        self.pace = pace
         self.spec = spec
         self.flush_seconds = flush_seconds
         self._planned: dict[int, list[Kinded]] = {}
@@ -201,7 +202,9 @@ class Trainer(RunnerBase):
 
         try:
             while self.step < self.total_steps:
-                # 1. between steps: commands from other threads, then edits planned for this step
+                # 1. between steps: wait for a watchable pace (never changes what is computed),
+                # commands from other threads, then edits planned for this step
+                self.keep_pace()
                 if self.drain(record, flush):
                     self.status = Status.STOPPED
                     break
