@@ -381,7 +381,7 @@ class PlotPanel(QWidget):
     def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem, show: bool) -> None:
         """List a curve in its legend only while it has data (no empty "proposed edit" in exports)."""
         legend = plot.legend
-        listed = any(item is curve for item, _ in legend.items)
+        listed = any(getattr(sample, "item", None) is curve for sample, _ in legend.items)
         if show and not listed:
             legend.addItem(curve, curve.name())
         elif not show and listed:

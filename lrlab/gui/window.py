@@ -268,6 +268,8 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _run_finished(self, status: str, path: str) -> None:
         c = self.controller
+        self.plots.set_ghost(EMPTY, EMPTY)
+        self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:
             self.plots.fit_to_data()
         self.plots.flush()
@@ -278,8 +280,6 @@ class MainWindow(QMainWindow):
         else:
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
         self._fill_recent(app_settings.remember_recent(path))
-        self.plots.set_ghost(EMPTY, EMPTY)
-        self.plots.set_planned(EMPTY, EMPTY)
         self._update_controls()
 
     @Slot(str)

@@ -1,0 +1,133 @@
+"""The app in a classroom: fits a laptop or projector screen, a watchable pace, pictures that teach."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QSpinBox, QWidget
+
+from lrlab.core.session import Session
+from lrlab.core.spec import RunSpec
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
+         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 40, "batch_size": 16,
+         "device": "cpu"}
+
+
+@pytest.fixture
+def window(qtbot, lrlab_home):
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.controller.stop_and_wait(5000)
+
+
+def wait_idle(qtbot, window, timeout=60_000):
+    qtbot.waitUntil(lambda: window.controller.state == "idle" and window.controller.thread is None, timeout=timeout)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])
+def test_every_control_is_inside_a_laptop_or_projector_screen(window, qtbot, size):
+    window.resize(*size)
+    qtbot.wait(50)
+    assert window.width() <= size[0] and window.height() <= size[1]  # no minimum size larger than the screen
+    inside = window.rect()
+    central = QRect(window.centralWidget().mapTo(window, window.centralWidget().rect().topLeft()),
+                    window.centralWidget().size())
+    for dock in (window.dock_experiment, window.dock_edit, window.dock_events):
+        g = dock.geometry()
+        assert inside.contains(g), (dock.windowTitle(), g, inside)
+        assert not g.intersects(central), (dock.windowTitle(), g, central)  # docks never cover the plots
+    assert central.width() >= 400 and central.height() >= 300  # room left for the plots
+    controls = [c for c in window.findChildren(QWidget) if isinstance(c, (QAbstractButton, QComboBox, QSpinBox,
+                                                                           QLineEdit))]
+    assert len(controls) > 20
+    for child in controls:
+        if child.isVisible() and child.window() is window and not child.visibleRegion().isEmpty():
+            top_left = child.mapTo(window, child.rect().topLeft())
+            assert top_left.x() < size[0] and top_left.y() < size[1], child
+
+
+def test_hovering_never_widens_the_window(window, qtbot):
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    before = window.width()
+    window.plots.readout.setText("step 120 · epoch 5.25 · " * 40)  # a read-out far wider than the window
+    qtbot.wait(50)
+    assert window.width() == before and window.minimumSizeHint().width() <= 1280
+
+
+def test_paced_run_is_watchable_and_replays_identical(window, qtbot):
+    window.experiment.set_json(RunSpec.from_json(dict(QUICK, epochs=100)).to_json())
+    window.set_pace(50.0)
+    assert window.pace_combo.currentText() == "50 steps/s"
+    window.start()
+    t0 = time.monotonic()
+    qtbot.waitUntil(lambda: window.controller.steps_done >= 20, timeout=30_000)
+    assert time.monotonic() - t0 >= 0.3  # 20 steps at 50 steps/s: 0.4 s, not a blink
+    window.set_pace(None)  # full speed from the next step on
+    wait_idle(qtbot, window)
+    from lrlab.cli import main
+
+    assert main(["replay", window.controller.session_path, "--verify", "--quiet"]) == 0
+
+
+def test_presets_carry_a_suggested_pace(window):
+    from lrlab.core.resources import list_presets
+
+    too_high = next(p for p in list_presets() if p.name == "lr-too-high")
+    assert too_high.pace is not None and too_high.pace <= 20  # slow enough to watch it blow up
+    window.experiment.load_preset(too_high)
+    assert window.pace_combo.currentData() == too_high.pace
+
+
+def test_a_diverged_run_fills_the_x_axis_and_the_ghost_needs_a_proposal(window, qtbot):
+    window.experiment.set_json(RunSpec.from_json(dict(QUICK, optimizer={"name": "sgd", "lr": 40.0,
+                                                                         "momentum": 0.9})).to_json())
+    window.start()
+    wait_idle(qtbot, window)
+    n = len(window.plots.data)
+    assert n < 50  # it diverged within a few steps of the 320 planned
+    x0, x1 = window.plots.p_loss.getViewBox().viewRange()[0]
+    assert x1 <= n * 1.1 + 1  # the explosion fills the plot instead of hugging its left edge
+    assert len(window.plots.ghost[0]) == 0  # nothing was proposed, so no ghost curve
+    legend = [label.text for _, label in window.plots.p_lr.legend.items]
+    assert "proposed edit" not in legend and "planned" not in legend
+
+
+def test_start_tooltip_names_the_field_that_blocks_it(window, qtbot):
+    window.experiment.set_json(RunSpec.from_json(QUICK).to_json())
+    window.experiment.lr.edit.setText("-1")
+    qtbot.waitUntil(lambda: not window.act_start.isEnabled())
+    assert "optimizer.lr: must be a finite number > 0" in window.act_start.toolTip()
+    window.experiment.lr.edit.setText("0.1")
+    qtbot.waitUntil(window.act_start.isEnabled)
+    assert window.act_start.toolTip() == "Start training (Ctrl+R)"
+
+
+def test_run_all_shows_each_runs_settings_in_the_form(window, qtbot, monkeypatch):
+    from lrlab.core.resources import list_presets
+
+    opened = []
+    monkeypatch.setattr(window, "compare_sessions", lambda files: opened.append(files) or True)
+    window.controller.sig_batch_done.disconnect()
+    window.controller.sig_batch_done.connect(window.compare_sessions)
+    group = [p for p in list_presets() if p.group == "lr-range"]
+    forms = []
+    window.controller.sig_started.connect(lambda info: forms.append(window.experiment.spec.optimizer["lr"]))
+    window.run_all_and_compare(group)
+    qtbot.waitUntil(lambda: bool(opened), timeout=120_000)
+    assert forms == [RunSpec.from_json(p.spec).lr for p in group]
+    assert len(opened[0]) == 3
+    for path in opened[0]:
+        with Session.open(path) as s:
+            assert s.status in ("finished", "diverged")
