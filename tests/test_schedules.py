@@ -143,13 +143,14 @@ def test_onecycle_holds_final_lr_after_total_steps_and_defaults_to_optimizer_lr(
 @pytest.mark.parametrize("data, message", [
     ({"kind": "cosin"}, "schedule.kind: unknown 'cosin', did you mean 'cosine'?"),
     ({"kind": "cosine"}, "schedule.T_max: is required"),
-    ({"kind": "step", "step_size": 0}, "schedule.step_size: must be an integer >= 1, got 0"),
+    ({"kind": "step", "step_size": 0},
+     'schedule.step_size: must be a whole number of steps >= 1, "Nep", "P%" or "run", got 0'),
     ({"kind": "step", "step_size": 10, "gama": 0.5}, "schedule.gama: unknown field, did you mean 'gamma'?"),
     ({"kind": "multistep", "milestones": [10, 5]}, "schedule.milestones: must be strictly increasing"),
     ({"kind": "sequence", "schedules": [{"kind": "constant"}], "milestones": [10]},
      "schedule.milestones: must have one entry fewer than schedules"),
     ({"kind": "warmup", "warmup_steps": 10, "then": {"kind": "cosine", "T_max": -3}},
-     "schedule.then.T_max: must be an integer >= 1, got -3"),
+     'schedule.then.T_max: must be a whole number of steps >= 1, "Nep", "P%" or "run", got -3'),
     ({"kind": "warmup", "warmup_steps": 10, "then": {"kind": "plateau"}}, "can only be the top-level"),
     ({"kind": "cyclic", "base_lr": 0.1, "max_lr": 0.05}, "schedule.max_lr: must be > base_lr"),
     ({"kind": "cosine", "T_max": 10, "eta_min": float("nan")}, "schedule.eta_min: must be a finite number"),
@@ -209,7 +210,7 @@ def test_params_edit_with_a_bad_field_is_rejected_with_its_path():
     tl = Timeline(parse_schedule({"kind": "cosine", "T_max": 100}), 0.1)
     with pytest.raises(SpecError) as err:
         tl.apply(10, parse_edit({"kind": "params", "params": {"T_max": 0}}))
-    assert "edit.params.T_max: must be an integer >= 1, got 0" in str(err.value)
+    assert 'edit.params.T_max: must be a whole number of steps >= 1, "Nep", "P%" or "run", got 0' in str(err.value)
     assert len(tl.segments) == 1
 
 

@@ -37,7 +37,7 @@ class RecordedRun:
                 "update_ratio_every": spec.update_ratio_every,
                 "total_steps": self.trainer.total_steps,
                 "steps_per_epoch": self.trainer.order.steps_per_epoch, **(extra_meta or {})}
-        self.writer = SessionWriter(self.path, spec, self.trainer.environment, extra_meta=meta,
+        self.writer = SessionWriter(self.path, self.trainer.spec, self.trainer.environment, extra_meta=meta,
                                     overwrite=overwrite)
         self.trainer.listeners.append(self.writer)
 

@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from lrlab.core.params import (
     parse_fields,
     show,
 )
-from lrlab.core.schedules import SCHEDULES
+from lrlab.core.schedules import SCHEDULES, Timeline, duration_warnings, resolve_schedule
 
 # --- datasets ---------------------------------------------------------------------------
 
@@ -244,6 +244,12 @@ class RunSpec:
     def lr(self) -> float:
         return self.optimizer["lr"]
 
+    def resolved(self, total_steps: int, steps_per_epoch: int) -> RunSpec:
+        """This spec with the schedule's relative durations ("run", "25%", "3ep") in whole steps
+        for a run of ``total_steps`` steps: what a run starts with and its session stores."""
+        schedule = resolve_schedule(self.schedule, total_steps, steps_per_epoch)
+        return self if schedule is self.schedule else replace(self, schedule=schedule)
+
     def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
         """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again."""
         data = self.to_json()
@@ -273,13 +279,33 @@ def train_size(dataset: Kinded) -> int:
     return n - math.ceil(n * dataset["val_fraction"])  # scikit-learn's train_test_split rounding
 
 
-def planned_steps(spec: RunSpec) -> int:
-    """Total optimizer steps of a run: ``steps``, or epochs x steps per epoch."""
-    if spec.steps:
-        return spec.steps
+def planned_steps_per_epoch(spec: RunSpec) -> int:
+    """Optimizer steps per pass over the training set, without loading anything."""
     n = train_size(spec.dataset)
     per_epoch = n // spec.batch_size if spec.drop_last else math.ceil(n / spec.batch_size)
-    return spec.epochs * max(per_epoch, 1)
+    return max(per_epoch, 1)
+
+
+def planned_steps(spec: RunSpec) -> int:
+    """Total optimizer steps of a run: ``steps``, or epochs x steps per epoch."""
+    return spec.steps or spec.epochs * planned_steps_per_epoch(spec)
+
+
+def preview_timeline(spec: RunSpec) -> Timeline:
+    """The planned LR of a spec as written (durations like "run" resolved against the run it
+    describes), for previews before a run starts: ``preview_timeline(spec).sample(0, planned_steps(spec))``."""
+    resolved = spec.resolved(planned_steps(spec), planned_steps_per_epoch(spec))
+    return Timeline(resolved.schedule, resolved.lr)
+
+
+def schedule_warnings(spec: RunSpec, total_steps: int | None = None,
+                      steps_per_epoch: int | None = None) -> list[str]:
+    """Where the schedule's durations do not fit the run (a cosine that restarts, a one-cycle
+    that ends early, a decay that never comes), one sentence each, naming the field.
+    The run's length is planned from the spec unless the trainer's actual numbers are given."""
+    total = planned_steps(spec) if total_steps is None else total_steps
+    per_epoch = planned_steps_per_epoch(spec) if steps_per_epoch is None else steps_per_epoch
+    return duration_warnings(spec.schedule, total, per_epoch)
 
 
 def dataset_task(name: str) -> str:

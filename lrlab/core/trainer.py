@@ -134,6 +134,7 @@ class Trainer:
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
         self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
+        self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
