@@ -173,12 +173,13 @@ def _run_with_ctrl_c(run: Any, trainer: Any) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import load_spec, schedule_warnings
+    from lrlab.core.spec import RunSpec, apply_changes, read_json, schedule_warnings, unwrap_preset
 
     source = _resolve_input(args.spec)
-    spec = load_spec(source)
-    if args.set:
-        spec = spec.with_changes(_parse_set(args.set))
+    data = unwrap_preset(read_json(source))
+    if args.set:  # on the JSON as written: defaults of a kind being replaced must not come along
+        data = apply_changes(data, _parse_set(args.set))
+    spec = RunSpec.from_json(data)
     if args.download:
         if "download" not in spec.dataset.params:
             raise UsageError(f"--download: {spec.dataset.kind} ships with scikit-learn and needs no "

@@ -15,6 +15,7 @@ normalised spec (defaults filled) round-trips through JSON unchanged.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -25,6 +26,7 @@ from typing import Any
 
 from lrlab.core.params import (
     INVALID,
+    REQUIRED,
     Bool,
     Check,
     Choice,
@@ -251,17 +253,55 @@ class RunSpec:
         return self if schedule is self.schedule else replace(self, schedule=schedule)
 
     def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
-        """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again."""
+        """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again.
+
+        A spec keeps no record of what its author wrote, so switching a kind
+        (``{"optimizer.name": "adam"}``) drops the old kind's fields that the new one lacks
+        while they hold their defaults; a changed value stays and is reported. With the JSON
+        as written, :func:`apply_changes` is exact."""
         data = self.to_json()
         for dotted, value in changes.items():
             *parents, last = dotted.split(".")
-            node = data
+            obj: Any = self
+            node: Any = data
             for key in parents:
-                if not isinstance(node.get(key), dict):
-                    raise SpecError([(dotted, "no such field to set")])
-                node = node[key]
-            node[last] = value
-        return RunSpec.from_json(data)
+                obj = getattr(obj, key, None) if isinstance(obj, RunSpec) else (
+                    obj.params.get(key) if isinstance(obj, Kinded) else None)
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(obj, Kinded) and isinstance(node, dict) and last == obj.tag:
+                _drop_defaults_of_old_kind(node, obj, value)
+        return RunSpec.from_json(apply_changes(data, changes))
+
+
+def apply_changes(data: Any, changes: Mapping[str, Any]) -> Any:
+    """Run spec JSON as the user wrote it, with dotted-path changes applied (``--set``), as a new
+    object. Changes go in before validation fills defaults, so ``optimizer.name=adam`` on an
+    Adagrad spec does not drag Adagrad's defaulted fields along; objects missing on the way
+    are created (``optimizer.lr`` in a spec that never named an optimizer)."""
+    if not isinstance(data, Mapping):
+        return data  # validation says what is wrong with it
+    out = copy.deepcopy(dict(data))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = out
+        for i, key in enumerate(parents):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[:i + 1])
+                raise SpecError([(dotted, f"no such field to set: {where} is {show(child)}, not an object")])
+            node = child
+        node[last] = value
+    return out
+
+
+def _drop_defaults_of_old_kind(node: dict[str, Any], old: Kinded, new_kind: Any) -> None:
+    registry = old.registry
+    if new_kind == old.kind or new_kind not in registry.kinds:
+        return
+    keep = {p.name for p in registry.params_of(new_kind)}
+    for p in registry.params_of(old.kind):
+        if p.name not in keep and p.default is not REQUIRED and node.get(p.name) == p.default:
+            del node[p.name]
 
 
 #: samples before the split, for the bundled scikit-learn sets and torchvision training files
