@@ -134,6 +134,17 @@ def test_warmup_exponential_and_inverse_sqrt():
     assert inv(399) == pytest.approx(0.5)
 
 
+def test_linear_warmup_may_start_from_zero_but_an_exponential_one_may_not():
+    fn = build(parse_schedule({"kind": "warmup", "warmup_steps": 4, "start_factor": 0,
+                               "then": {"kind": "constant"}}), 0.2)
+    assert [fn(t) for t in range(6)] == [0.0, 0.05, 0.1, pytest.approx(0.15), 0.2, 0.2]
+    with pytest.raises(SpecError) as err:
+        parse_schedule({"kind": "warmup", "warmup_steps": 4, "start_factor": 0, "mode": "exponential"})
+    assert str(err.value) == ("schedule.start_factor: must be > 0 with mode 'exponential': the ramp multiplies "
+                              "by a constant factor each step and cannot leave 0 (use mode 'linear' to start "
+                              "from zero), got 0")
+
+
 def test_onecycle_holds_final_lr_after_total_steps_and_defaults_to_optimizer_lr():
     fn = build(parse_schedule({"kind": "onecycle", "total_steps": 100}), 0.4)
     assert max(fn(t) for t in range(100)) == pytest.approx(0.4)

@@ -143,6 +143,15 @@ def test_divergence_ends_the_run_with_an_event_naming_the_step():
     assert "try a lower LR" in event.data["message"]
 
 
+def test_warmup_from_zero_trains_and_its_first_step_leaves_the_weights_alone():
+    spec = make_spec(epochs=1, update_ratio_every=1,
+                     schedule={"kind": "warmup", "warmup_steps": 10, "start_factor": 0})
+    _, col, status = train(spec)
+    lr, ratio = col.column("lr"), col.column("update_ratio")
+    assert status == "finished" and lr[0] == 0.0 and lr[5] == pytest.approx(0.025) and lr[10] == 0.05
+    assert ratio[0] == 0.0 and ratio[1] > 0
+
+
 def test_invalid_live_edit_is_rejected_and_the_run_goes_on():
     trainer = Trainer(make_spec(optimizer={"name": "adam", "lr": 0.001}), flush_seconds=0.0)
     trainer.listeners.append(lambda u: u.step == 5 and trainer.edit({"kind": "optimizer", "momentum": 0.1}))

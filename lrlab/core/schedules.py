@@ -102,6 +102,10 @@ def _check_nesting(spec: Kinded, path: str, problems: Problems) -> None:
                                "the top-level schedule or a mid-run edit, not nested")
     if spec.kind == "cyclic" and p["base_lr"] is not None and p["max_lr"] <= p["base_lr"]:
         problems.add(join(path, "max_lr"), f"must be > base_lr ({p['base_lr']}), got {p['max_lr']}")
+    if spec.kind == "warmup" and p["mode"] == "exponential" and p["start_factor"] == 0:
+        problems.add(join(path, "start_factor"),
+                     "must be > 0 with mode 'exponential': the ramp multiplies by a constant factor each "
+                     "step and cannot leave 0 (use mode 'linear' to start from zero), got 0")
     if spec.kind == "onecycle" and p["three_phase"] and p["pct_start"] > 0.5:
         problems.add(join(path, "pct_start"),
                      f"must be <= 0.5 with three_phase (two ramps of pct_start each), "
@@ -368,14 +372,16 @@ class InverseSqrt(Schedule):
 
 
 @schedule_kind("warmup", Param("warmup_steps", STEPS, help="steps of the ramp"),
-               Param("start_factor", Num(gt=0, le=1), 0.01, "ramp starts at start_factor * then(0)"),
+               Param("start_factor", Num(ge=0, le=1), 0.01,
+                     "ramp starts at start_factor * then(0); 0 (linear only) starts from zero"),
                Param("mode", Choice(("linear", "exponential")), "linear", "shape of the ramp"),
                Param("then", SCHEDULES, {"kind": "constant"}, "schedule after the ramp, local time"))
 class Warmup(Schedule):
     """Start small, ramp up to the next schedule's first LR, then run it in local time.
     For t < W = warmup_steps, with s = start_factor and L = then(0):
     linear: lr(t) = L * (s + (1 - s) * t / W);  exponential: lr(t) = L * s ** (1 - t / W).
-    For t >= W: lr(t) = then(t - W)."""
+    For t >= W: lr(t) = then(t - W). s = 0 is allowed for the linear ramp (the first step then
+    does not move the weights); an exponential ramp from 0 would stay at 0, so it needs s > 0."""
 
     def __init__(self, base_lr: float, warmup_steps: int, start_factor: float, mode: str,
                  then: Kinded):
