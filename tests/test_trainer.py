@@ -138,9 +138,19 @@ def test_divergence_ends_the_run_with_an_event_naming_the_step():
     assert status == "diverged"
     (event,) = [e for e in trainer.events if e.kind == "diverged"]
     last = int(col.column("step")[-1])
-    assert event.step == last
-    assert f"at step {last} at LR 50" in event.data["message"]
-    assert "try a lower LR" in event.data["message"]
+    loss = col.column("train_loss")
+    assert event.step == last and loss[last] > 50 * loss[0]
+    # the exploding loss comes first and the first loss in brackets, never the other way round
+    assert event.data["message"] == (f"loss {loss[last]:.4g} at step {last} is more than 50x the first loss "
+                                     f"({loss[0]:.2f}): try a lower LR or a warmup")
+
+
+def test_a_nan_loss_names_the_step_and_the_lr():
+    spec = make_spec(optimizer={"name": "sgd", "lr": 1000.0, "momentum": 0.9}, diverge_factor=1e300)
+    trainer, col, status = train(spec)
+    (event,) = [e for e in trainer.events if e.kind == "diverged"]
+    assert status == "diverged" and np.isnan(col.column("train_loss")[-1])
+    assert event.data["message"] == f"loss became NaN at step {event.step} at LR 1000: try a lower LR or a warmup"
 
 
 def test_warmup_from_zero_trains_and_its_first_step_leaves_the_weights_alone():

@@ -269,12 +269,12 @@ class Trainer:
                     first_loss = loss_value
                 if not math.isfinite(loss_value) or loss_value > self.spec.diverge_factor * max(first_loss,
                                                                                                 1e-12):
-                    what = "became NaN" if math.isnan(loss_value) else (
-                        "became infinite" if math.isinf(loss_value) else
-                        f"exceeded {self.spec.diverge_factor:g}x the first loss ({loss_value:.4g})")
+                    what = (f"became {'NaN' if math.isnan(loss_value) else 'infinite'} at step {step} at LR {lr:.4g}"
+                            if not math.isfinite(loss_value) else
+                            f"{loss_value:.4g} at step {step} is more than {self.spec.diverge_factor:g}x the first "
+                            f"loss ({first_loss:#.3g})")
                     record("diverged", at=step, loss=_json_float(loss_value), lr=lr,  # the step that diverged
-                           message=f"loss {what} at step {step} at LR {lr:.4g}: "
-                                   "try a lower LR or a warmup")
+                           message=f"loss {what}: try a lower LR or a warmup")
                     self.status = "diverged"
                     break
 
