@@ -95,6 +95,12 @@ def test_info_json_and_export(spec_file, tmp_path, capsys):
     assert float(rows[49]["lr"]) == 0.1 and float(rows[50]["lr"]) == 0.01
     with_eval = [r for r in rows if r["val_loss"]]
     assert with_eval and with_eval[-1]["step"] == "119" and rows[0]["val_loss"] == ""
+    # every cell a spreadsheet reads as a number: plain floats, never numpy's "np.float64(...)"
+    with csv_path.open() as f:
+        body = list(csv.reader(f))[1:]
+    numbers = [float(cell) for row in body for cell in row if cell != ""]
+    assert len(numbers) >= 120 * 7 + 2 * len(with_eval)
+    assert 0 < float(with_eval[-1]["val_metric"]) <= 1 and float(with_eval[-1]["val_loss"]) > 0
     # the exported spec runs again and gives the same losses
     again = tmp_path / "again.lrlab"
     assert main(["run", str(spec_path), "--out", str(again), "--quiet"]) == 0

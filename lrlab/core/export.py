@@ -12,6 +12,9 @@ CSV_COLUMNS = (*STEP_COLUMNS, "val_loss", "val_metric")
 
 
 def _cell(x: float) -> str:
+    """A float as the shortest text that reads back exactly; empty for "not measured".
+    ``float()`` first: numpy 2 scalars repr as ``np.float64(0.83)``, which spreadsheets read as text."""
+    x = float(x)
     return "" if math.isnan(x) else repr(x)
 
 
@@ -19,8 +22,8 @@ def write_csv(session: Session, out: str | Path) -> None:
     """One row per step (numbered from 0); evaluation columns are empty where none ran."""
     steps = session.steps()
     evals = session.evals()
-    by_step = {int(s): (vl, vm) for s, vl, vm in zip(evals["step"], evals["val_loss"],
-                                                      evals["val_metric"], strict=True)}
+    by_step = {int(s): (vl, vm) for s, vl, vm in zip(evals["step"].tolist(), evals["val_loss"].tolist(),
+                                                      evals["val_metric"].tolist(), strict=True)}
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
