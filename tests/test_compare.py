@@ -91,6 +91,18 @@ def test_summary_with_a_target(sessions):
         Target.parse("accuracy > 1")
 
 
+def test_a_target_is_reached_at_the_value_the_table_shows():
+    accuracy = np.array([0.9, 342 / 360, 0.96])  # 342/360 is stored as 0.9499999999999999
+    assert format(accuracy[1], ".4g") == "0.95"
+    assert Target.parse("val_metric >= 0.95").reached(accuracy).tolist() == [False, True, True]
+    assert Target.parse("val_metric>=95%").reached(accuracy).tolist() == [False, True, True]
+    assert Target.parse("val_metric > 0.95").reached(accuracy).tolist() == [False, False, True]
+    loss = np.array([0.3, 0.1 + 0.2, 0.29])  # 0.30000000000000004
+    assert Target.parse("train_loss <= 0.3").reached(loss).tolist() == [True, True, True]
+    assert Target.parse("train_loss < 0.3").reached(loss).tolist() == [False, False, True]
+    assert Target.parse("val_metric >= 0.95").reached(np.array([0.9499, np.nan])).tolist() == [False, False]
+
+
 def test_long_form_csv(sessions, tmp_path):
     runs = open_runs([sessions["good"], sessions["slow"]])
     out = tmp_path / "all.csv"

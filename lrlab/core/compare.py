@@ -206,9 +206,16 @@ class Target:
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
 
+    #: values this close (relative) to the target count as equal to it: 342/360 is stored as
+    #: 0.9499999999999999, shown as 0.95, and must reach ``>= 0.95``
+    REL_TOL = 1e-9
+
     def reached(self, y: np.ndarray) -> np.ndarray:
+        """Where ``y`` meets the target, equality judged to REL_TOL as the tables show it."""
+        tol = self.REL_TOL * abs(self.value)
+        lo, hi = self.value - tol, self.value + tol
         with np.errstate(invalid="ignore"):
-            return {"<=": y <= self.value, ">=": y >= self.value, "<": y < self.value, ">": y > self.value}[self.op]
+            return {"<=": y <= hi, ">=": y >= lo, "<": y < lo, ">": y > hi}[self.op]
 
 
 @dataclass
