@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.compare import PALETTE, Target, differences, open_runs, summary, write_long_csv
+from lrlab.core.compare import (
+    PALETTE,
+    Target,
+    differences,
+    format_differences,
+    open_runs,
+    summary,
+    write_long_csv,
+)
 from lrlab.core.library import Library
 from lrlab.core.runs import RecordedRun
 from lrlab.core.spec import RunSpec
@@ -26,9 +34,11 @@ def sessions(tmp_path_factory):
     specs = {"good": BASE, "slow": dict(BASE, optimizer={"name": "sgd", "lr": 0.001, "momentum": 0.9}),
              "big-batch": dict(BASE, batch_size=60, schedule={"kind": "cosine", "T_max": 60}),
              "too-high": dict(BASE, optimizer={"name": "sgd", "lr": 60.0, "momentum": 0.9})}
+    specs["plateau"] = dict(BASE, schedule={"kind": "plateau", "patience": 0, "factor": 0.5})
+    edits = {"held": [(100, {"kind": "hold", "lr": 0.5})]}
     paths = {}
-    for name, spec in specs.items():
-        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab")
+    for name, spec in [*specs.items(), ("held", BASE)]:
+        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab", edits=edits.get(name, ()))
         run.run()
         paths[name] = run.path
     return paths
@@ -76,6 +86,23 @@ def test_differences_table(sessions):
     assert rows["schedule.T_max"].values == [None, None, 60]
     assert not rows["seed"].differs and not rows["dataset.name"].differs
     assert not [f for f in rows if f.startswith("environment.")]  # same machine: not listed
+
+
+def test_mid_run_edits_and_plateau_reductions_are_part_of_what_differs(sessions, capsys):
+    good, held, plateau = open_runs([sessions["good"], sessions["held"], sessions["plateau"]])
+    rows = {d.field: d for d in differences([good, held])}
+    assert rows["edits"].differs and rows["edits"].values == ["none", "step 100: hold LR 0.5"]
+    assert [f for f, d in rows.items() if d.differs] == ["edits"]  # the specs are the same
+    text = format_differences(differences([good, held]), ["good", "held"])
+    assert "no differences" not in text and "step 100: hold LR 0.5" in text.splitlines()[2]
+    cuts = differences([good, plateau])[-1]
+    assert cuts.field == "plateau reductions" and cuts.values[0] == "none"
+    assert cuts.values[1].startswith("step ") and "(val_loss)" in cuts.values[1]
+    assert "edits" not in {d.field for d in differences([good, plateau])}  # neither run has any
+    assert format_differences(differences([good, good]), ["a", "b"]) == (
+        "no differences in the run specs, mid-run edits or environments")
+    assert main(["compare", str(sessions["good"]), str(sessions["held"]), "--target", ""]) == 0
+    assert "edits  none  step 100: hold LR 0.5" in capsys.readouterr().out
 
 
 def test_summary_with_a_target(sessions):

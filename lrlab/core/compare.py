@@ -12,13 +12,14 @@ import csv
 import json
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrlab.core.schedules import describe_edit
 from lrlab.core.series import debiased_ema
 from lrlab.core.session import Session, SessionError
 
@@ -155,13 +156,28 @@ class Difference:
     differs: bool
 
 
+def edits_text(run: Run) -> str:
+    """A run's mid-run edits, in order: "step 100: hold LR 0.5; step 300: LR x0.1", or "none"."""
+    edits = [f"step {e.step}: {describe_edit(e.data['edit'])}" for e in run.events if e.kind == "edit"]
+    return "; ".join(edits) or "none"
+
+
+def plateau_text(run: Run) -> str:
+    """The reductions a plateau schedule made: "step 120: LR 0.01 (val_loss)", or "none"."""
+    cuts = [f"step {e.step}: LR {e.data['lr']:.3g} ({e.data.get('monitor', '?')})" for e in run.events
+            if e.kind == "plateau"]
+    return "; ".join(cuts) or "none"
+
+
 def differences(runs: Sequence[Run], environment: bool = True) -> list[Difference]:
-    """Every spec field (and environment entry) across runs, marking those that differ.
+    """Every spec field, the mid-run edits and plateau reductions (when any run has some) and
+    the environment entries that differ, across runs, marking those that differ. Two runs of
+    one spec, one with a 'hold 0.5' edit, differ: the edit is part of how the run was made.
 
     A field a run does not have (a schedule parameter of another kind) shows as None.
     """
     rows: list[Difference] = []
-    sources = [("", lambda r: r.spec_json)]
+    sources: list[tuple[str, Callable[[Run], dict[str, Any]]]] = [("", lambda r: r.spec_json)]
     if environment:
         sources.append(("environment.", lambda r: {k: v for k, v in r.environment.items()
                                                      if k not in ("platform",)}))
@@ -177,6 +193,11 @@ def differences(runs: Sequence[Run], environment: bool = True) -> list[Differenc
             if prefix and not differs:
                 continue  # the environment is shown only where it differs
             rows.append(Difference(prefix + k, values, differs))
+        if not prefix:
+            for name, text in (("edits", edits_text), ("plateau reductions", plateau_text)):
+                texts = [text(r) for r in runs]
+                if any(t != "none" for t in texts):
+                    rows.append(Difference(name, texts, len(set(texts)) > 1))
     return rows
 
 
@@ -278,7 +299,7 @@ def format_summary(rows: Sequence[SummaryRow], target: Target | None) -> str:
 def format_differences(diffs: Sequence[Difference], names: Sequence[str]) -> str:
     rows = [d for d in diffs if d.differs]
     if not rows:
-        return "no differences in the run specs or environments"
+        return "no differences in the run specs, mid-run edits or environments"
     table = [["field", *names]]
     table += [[d.field, *(json.dumps(v) if not isinstance(v, str) else v for v in d.values)] for d in rows]
     return _grid(table)

@@ -24,9 +24,10 @@ In the formulas below ``t`` is the (local) step, ``base`` the base LR.
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -714,6 +715,39 @@ EDITS.register("optimizer", [
 
 def parse_edit(data: Any, path: str = "edit") -> Kinded:
     return EDITS.parse(data, path)
+
+
+def describe_edit(edit: Mapping[str, Any]) -> str:
+    """An edit (JSON, as sessions store it) in a few words: "hold LR 0.5", "LR x0.1",
+    "new schedule cosine (T_max 40)": for event lists and "what differs" tables."""
+    def fields(items: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k} {_short(v)}" for k, v in items.items() if v is not None)
+
+    kind = edit.get("kind")
+    if kind == "scale":
+        return f"LR x{_short(edit['factor'])}"
+    if kind == "hold":
+        return f"hold LR {_short(edit['lr'])}"
+    if kind == "schedule":
+        new = dict(edit["schedule"])
+        text = f"new schedule {new.pop('kind', '?')}" + (f" ({fields(new)})" if new else "")
+        extra = {"time": "global"} if edit.get("time") == "global" else {}
+        if edit.get("lr") is not None:
+            extra["base LR"] = edit["lr"]
+        return text + (f", {fields(extra)}" if extra else "")
+    if kind == "params":
+        return f"schedule {fields(edit['params'])}"
+    if kind == "optimizer":
+        return f"optimizer {fields({k: v for k, v in edit.items() if k != 'kind'})}"
+    return str(kind)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 @dataclass(frozen=True)
