@@ -14,9 +14,12 @@ from lrlab.cli import main
 from lrlab.core.compare import (
     PALETTE,
     Target,
+    assign_colours,
+    contrast_ratio,
     differences,
     format_differences,
     open_runs,
+    palette,
     summary,
     write_long_csv,
 )
@@ -76,6 +79,40 @@ def test_colours_are_stable_and_distinct(sessions):
     again = {r.name: r.colour for r in open_runs(list(sessions.values())[::-1])}
     assert first == again
     assert len(set(first.values())) == len(first) and set(first.values()) <= set(PALETTE)
+
+
+def test_two_runs_get_the_first_two_colours_in_the_order_they_were_made(sessions):
+    pair = [sessions["good"], sessions["slow"]]
+    runs = open_runs(pair)
+    assert sorted(r.colour for r in runs) == sorted(PALETTE[:2]) == sorted(["#0072B2", "#D55E00"])
+    assert {r.name: r.colour for r in open_runs(pair[::-1])} == {r.name: r.colour for r in runs}
+    earlier = min(runs, key=lambda r: r.identity)  # made first (or, in the same second, by seed, spec, file)
+    assert earlier.colour == PALETTE[0]
+    assign_colours(runs, dark=True)
+    assert {r.colour for r in runs} == set(palette(dark=True)[:2])
+
+
+def wcag_contrast(a, b):
+    """WCAG 2.x contrast ratio, written out here independently of the code under test."""
+    def luminance(hex_colour):
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("dark, backgrounds", [(False, ("#FFFFFF", "#EFEFEF")),
+                                               (True, ("#1E1E1E", "#2B2B2B", "#353535"))])
+def test_every_colour_stands_out_from_its_background(dark, backgrounds):
+    colours = palette(dark)
+    assert len(colours) == len(set(colours)) == 8
+    for bg in backgrounds:
+        for c in colours:
+            assert wcag_contrast(c, bg) >= 3.0, f"{c} on {bg}: {wcag_contrast(c, bg):.2f}"
+            assert contrast_ratio(c, bg) == pytest.approx(wcag_contrast(c, bg))
+    assert wcag_contrast("#F0E442", "#FFFFFF") < 1.5 and "#F0E442" not in palette(False)  # the old yellow
+    assert contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
 
 
 def test_differences_table(sessions):
