@@ -45,17 +45,24 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     is_schedule = isinstance(data, dict) and "kind" in data and "optimizer" not in data
     if is_schedule:
         spec = schedules.parse_schedule(data)
-        base_lr, steps = 0.1, None
+        base_lr, steps = 0.1, args.steps
+        if steps is None:
+            raise UsageError("--steps: required (how many steps to print, e.g. --steps 1000)")
+        # a bare schedule has no run: "run" and "25%" mean the printed steps
+        for path, value in schedules.relative_durations(spec):
+            if str(value).endswith("ep") and args.steps_per_epoch is None:
+                raise UsageError(f"{path}: {value!r} counts epochs; give --steps-per-epoch N, or use a "
+                                 "run spec or preset")
+        spec = schedules.resolve_schedule(spec, steps, args.steps_per_epoch or 1)
     else:
-        from lrlab.core.spec import planned_steps
+        from lrlab.core.spec import planned_steps, planned_steps_per_epoch
 
         run = RunSpec.from_json(data)
-        spec, base_lr, steps = run.schedule, run.lr, planned_steps(run)  # the whole run by default
+        total = planned_steps(run)
+        spec, base_lr = run.resolved(total, planned_steps_per_epoch(run)).schedule, run.lr
+        steps = args.steps if args.steps is not None else total  # the whole run by default
     if args.lr is not None:
         base_lr = args.lr
-    steps = args.steps if args.steps is not None else steps
-    if steps is None:
-        raise UsageError("--steps: required (how many steps to print, e.g. --steps 1000)")
     lrs = schedules.values(schedules.build(spec, base_lr), 0, steps)
     out = sys.stdout
     if args.format == "json":
@@ -168,12 +175,13 @@ def _run_with_ctrl_c(run: Any, trainer: Any) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import load_spec
+    from lrlab.core.spec import RunSpec, apply_changes, read_json, schedule_warnings, unwrap_preset
 
     source = _resolve_input(args.spec)
-    spec = load_spec(source)
-    if args.set:
-        spec = spec.with_changes(_parse_set(args.set))
+    data = unwrap_preset(read_json(source))
+    if args.set:  # on the JSON as written: defaults of a kind being replaced must not come along
+        data = apply_changes(data, _parse_set(args.set))
+    spec = RunSpec.from_json(data)
     if args.download:
         if "download" not in spec.dataset.params:
             raise UsageError(f"--download: {spec.dataset.kind} ships with scikit-learn and needs no "
@@ -182,6 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     edits = _parse_edits(args.edit or [])
     label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
+    for warning in schedule_warnings(spec, run.runner.total_steps, run.runner.session_meta()["steps_per_epoch"]):
+        print(f"lrlab: warning: {warning}", file=sys.stderr)
     progress = Progress(run.runner.total_steps, args.quiet)
     run.add_listener(progress)
     status = _run_with_ctrl_c(run, run.runner)
@@ -444,11 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schedule", help="print a learning-rate schedule step by step (CSV or JSON)",
                        description="Print the LR at steps 0..N-1 for a schedule file, a run spec "
-                                   "or a preset (a bare schedule uses base LR 0.1 unless --lr).")
+                                   "or a preset (a bare schedule uses base LR 0.1 unless --lr). Durations "
+                                   'such as "run" or "25%" follow the run of a spec or preset; in a bare '
+                                   "schedule they follow --steps.")
     p.add_argument("file", help="schedule JSON, run spec JSON, or a preset name")
     p.add_argument("--steps", type=_positive_int("--steps"),
                    help="how many steps to print (default for a run spec or preset: the whole run)")
     p.add_argument("--lr", type=_positive_float("--lr"), help="base LR (overrides the file's)")
+    p.add_argument("--steps-per-epoch", type=_positive_int("--steps-per-epoch"),
+                   help='for a bare schedule with durations in epochs ("3ep"); a run spec knows its own')
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(func=cmd_schedule)
 

@@ -97,7 +97,7 @@ def test_a_diverged_run_fills_the_x_axis_and_the_ghost_needs_a_proposal(window, 
     wait_idle(qtbot, window)
     n = len(window.plots.data)
     assert n < 50  # it diverged within a few steps of the 320 planned
-    x0, x1 = window.plots.p_loss.getViewBox().viewRange()[0]
+    _, x1 = window.plots.p_loss.getViewBox().viewRange()[0]
     assert x1 <= n * 1.1 + 1  # the explosion fills the plot instead of hugging its left edge
     assert len(window.plots.ghost[0]) == 0  # nothing was proposed, so no ghost curve
     legend = [label.text for _, label in window.plots.p_lr.legend.items]

@@ -95,11 +95,39 @@ def test_info_json_and_export(spec_file, tmp_path, capsys):
     assert float(rows[49]["lr"]) == 0.1 and float(rows[50]["lr"]) == 0.01
     with_eval = [r for r in rows if r["val_loss"]]
     assert with_eval and with_eval[-1]["step"] == "119" and rows[0]["val_loss"] == ""
+    # every cell a spreadsheet reads as a number: plain floats, never numpy's "np.float64(...)"
+    with csv_path.open() as f:
+        body = list(csv.reader(f))[1:]
+    numbers = [float(cell) for row in body for cell in row if cell != ""]
+    assert len(numbers) >= 120 * 7 + 2 * len(with_eval)
+    assert 0 < float(with_eval[-1]["val_metric"]) <= 1 and float(with_eval[-1]["val_loss"]) > 0
     # the exported spec runs again and gives the same losses
     again = tmp_path / "again.lrlab"
     assert main(["run", str(spec_path), "--out", str(again), "--quiet"]) == 0
     with Session.open(out) as a, Session.open(again) as b:
         assert a.steps()["train_loss"][:50].tolist() == b.steps()["train_loss"][:50].tolist()
+
+
+def test_set_applies_to_the_spec_as_written(tmp_path, capsys):
+    """Switching optimizer with --set: the old optimizer's defaults were never written, so they
+    do not come along; a field the user did write that the new one lacks is still an error."""
+    path, out = tmp_path / "adagrad.json", tmp_path / "adam.lrlab"
+    path.write_text(json.dumps(dict(SPEC, epochs=2, optimizer={"name": "adagrad", "lr": 0.05})))
+    assert main(["run", str(path), "--set", "optimizer.name=adam", "--out", str(out), "--quiet"]) == 0
+    with Session.open(out) as s:
+        assert s.spec_json["optimizer"] == {"name": "adam", "lr": 0.05, "betas": [0.9, 0.999], "eps": 1e-08,
+                                            "weight_decay": 0.0, "amsgrad": False}
+    path.write_text(json.dumps(dict(SPEC, optimizer={"name": "adagrad", "lr": 0.05, "lr_decay": 0.1})))
+    capsys.readouterr()
+    assert main(["run", str(path), "--set", "optimizer.name=adam", "--out", str(tmp_path / "no.lrlab")]) == 2
+    assert capsys.readouterr().err == ("lrlab: error: optimizer.lr_decay: unknown field, did you mean "
+                                       "'weight_decay'? (allowed: lr, betas, eps, weight_decay, amsgrad)\n")
+    path.write_text(json.dumps({"dataset": {"name": "iris"}, "epochs": 1, "device": "cpu"}))  # no optimizer written
+    out = tmp_path / "rmsprop.lrlab"
+    assert main(["run", str(path), "--set", "optimizer.lr=0.02", "--set", "optimizer.name=rmsprop",
+                 "--out", str(out), "--quiet"]) == 0
+    with Session.open(out) as s:
+        assert s.spec_json["optimizer"]["name"] == "rmsprop" and s.spec_json["optimizer"]["lr"] == 0.02
 
 
 @pytest.mark.parametrize("args, message", [

@@ -55,7 +55,8 @@ def test_run_spec_uses_its_optimizer_lr_and_json_format(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, message", [
     ('{"kind": "cosin"}', "schedule.kind: unknown 'cosin', did you mean 'cosine'?"),
-    ('{"kind": "cosine", "T_max": 0}', "schedule.T_max: must be an integer >= 1, got 0"),
+    ('{"kind": "cosine", "T_max": 0}',
+     'schedule.T_max: must be a whole number of steps >= 1, "Nep", "P%" or "run", got 0'),
     ("not json", "not valid JSON"),
 ])
 def test_bad_files_exit_2_with_one_line(tmp_path, capsys, content, message):

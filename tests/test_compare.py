@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.compare import PALETTE, Target, differences, open_runs, summary, write_long_csv
+from lrlab.core.compare import (
+    PALETTE,
+    Target,
+    assign_colours,
+    contrast_ratio,
+    differences,
+    format_differences,
+    open_runs,
+    palette,
+    summary,
+    write_long_csv,
+)
 from lrlab.core.library import Library
 from lrlab.core.runs import RecordedRun
 from lrlab.core.spec import RunSpec
@@ -26,9 +37,11 @@ def sessions(tmp_path_factory):
     specs = {"good": BASE, "slow": dict(BASE, optimizer={"name": "sgd", "lr": 0.001, "momentum": 0.9}),
              "big-batch": dict(BASE, batch_size=60, schedule={"kind": "cosine", "T_max": 60}),
              "too-high": dict(BASE, optimizer={"name": "sgd", "lr": 60.0, "momentum": 0.9})}
+    specs["plateau"] = dict(BASE, schedule={"kind": "plateau", "patience": 0, "factor": 0.5})
+    edits = {"held": [(100, {"kind": "hold", "lr": 0.5})]}
     paths = {}
-    for name, spec in specs.items():
-        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab")
+    for name, spec in [*specs.items(), ("held", BASE)]:
+        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab", edits=edits.get(name, ()))
         run.run()
         paths[name] = run.path
     return paths
@@ -68,6 +81,40 @@ def test_colours_are_stable_and_distinct(sessions):
     assert len(set(first.values())) == len(first) and set(first.values()) <= set(PALETTE)
 
 
+def test_two_runs_get_the_first_two_colours_in_the_order_they_were_made(sessions):
+    pair = [sessions["good"], sessions["slow"]]
+    runs = open_runs(pair)
+    assert sorted(r.colour for r in runs) == sorted(PALETTE[:2]) == sorted(["#0072B2", "#D55E00"])
+    assert {r.name: r.colour for r in open_runs(pair[::-1])} == {r.name: r.colour for r in runs}
+    earlier = min(runs, key=lambda r: r.identity)  # made first (or, in the same second, by seed, spec, file)
+    assert earlier.colour == PALETTE[0]
+    assign_colours(runs, dark=True)
+    assert {r.colour for r in runs} == set(palette(dark=True)[:2])
+
+
+def wcag_contrast(a, b):
+    """WCAG 2.x contrast ratio, written out here independently of the code under test."""
+    def luminance(hex_colour):
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("dark, backgrounds", [(False, ("#FFFFFF", "#EFEFEF")),
+                                               (True, ("#1E1E1E", "#2B2B2B", "#353535"))])
+def test_every_colour_stands_out_from_its_background(dark, backgrounds):
+    colours = palette(dark)
+    assert len(colours) == len(set(colours)) == 8
+    for bg in backgrounds:
+        for c in colours:
+            assert wcag_contrast(c, bg) >= 3.0, f"{c} on {bg}: {wcag_contrast(c, bg):.2f}"
+            assert contrast_ratio(c, bg) == pytest.approx(wcag_contrast(c, bg))
+    assert wcag_contrast("#F0E442", "#FFFFFF") < 1.5 and "#F0E442" not in palette(False)  # the old yellow
+    assert contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+
+
 def test_differences_table(sessions):
     runs = open_runs([sessions["good"], sessions["slow"], sessions["big-batch"]])
     rows = {d.field: d for d in differences(runs)}
@@ -76,6 +123,23 @@ def test_differences_table(sessions):
     assert rows["schedule.T_max"].values == [None, None, 60]
     assert not rows["seed"].differs and not rows["dataset.name"].differs
     assert not [f for f in rows if f.startswith("environment.")]  # same machine: not listed
+
+
+def test_mid_run_edits_and_plateau_reductions_are_part_of_what_differs(sessions, capsys):
+    good, held, plateau = open_runs([sessions["good"], sessions["held"], sessions["plateau"]])
+    rows = {d.field: d for d in differences([good, held])}
+    assert rows["edits"].differs and rows["edits"].values == ["none", "step 100: hold LR 0.5"]
+    assert [f for f, d in rows.items() if d.differs] == ["edits"]  # the specs are the same
+    text = format_differences(differences([good, held]), ["good", "held"])
+    assert "no differences" not in text and "step 100: hold LR 0.5" in text.splitlines()[2]
+    cuts = differences([good, plateau])[-1]
+    assert cuts.field == "plateau reductions" and cuts.values[0] == "none"
+    assert cuts.values[1].startswith("step ") and "(val_loss)" in cuts.values[1]
+    assert "edits" not in {d.field for d in differences([good, plateau])}  # neither run has any
+    assert format_differences(differences([good, good]), ["a", "b"]) == (
+        "no differences in the run specs, mid-run edits or environments")
+    assert main(["compare", str(sessions["good"]), str(sessions["held"]), "--target", ""]) == 0
+    assert "edits  none  step 100: hold LR 0.5" in capsys.readouterr().out
 
 
 def test_summary_with_a_target(sessions):
@@ -89,6 +153,18 @@ def test_summary_with_a_target(sessions):
     assert loss_rows["good"].target_step == int(np.flatnonzero(loss <= 0.3)[0])
     with pytest.raises(ValueError, match="target: expected"):
         Target.parse("accuracy > 1")
+
+
+def test_a_target_is_reached_at_the_value_the_table_shows():
+    accuracy = np.array([0.9, 342 / 360, 0.96])  # 342/360 is stored as 0.9499999999999999
+    assert format(accuracy[1], ".4g") == "0.95"
+    assert Target.parse("val_metric >= 0.95").reached(accuracy).tolist() == [False, True, True]
+    assert Target.parse("val_metric>=95%").reached(accuracy).tolist() == [False, True, True]
+    assert Target.parse("val_metric > 0.95").reached(accuracy).tolist() == [False, False, True]
+    loss = np.array([0.3, 0.1 + 0.2, 0.29])  # 0.30000000000000004
+    assert Target.parse("train_loss <= 0.3").reached(loss).tolist() == [True, True, True]
+    assert Target.parse("train_loss < 0.3").reached(loss).tolist() == [False, False, True]
+    assert Target.parse("val_metric >= 0.95").reached(np.array([0.9499, np.nan])).tolist() == [False, False]
 
 
 def test_long_form_csv(sessions, tmp_path):

@@ -84,3 +84,13 @@ def test_schedules_follow_their_plan(runs):
     assert lr[0] == pytest.approx(0.002) and lr[50] == pytest.approx(0.2) and lr[-1] < 0.001
     lr = runs["one-cycle"][1].column("lr")
     assert int(np.argmax(lr)) == pytest.approx(0.3 * 690, abs=2)
+    lr = runs["cosine-restarts"][1].column("lr")
+    restarts = np.flatnonzero(np.diff(lr) > 0) + 1
+    assert restarts.tolist() == [46, 138, 322] and lr[-1] < 1e-4  # 2, 4, 8 and 16 epochs; the last ends the run
+
+
+def test_sessions_store_the_durations_resolved_for_their_run(runs):
+    with Session.open(runs["cosine-warmup"][2].path) as s:
+        assert s.spec_json["schedule"]["then"]["T_max"] == 640  # "run": 690 steps less 50 of warmup
+    with Session.open(runs["step-decay"][2].path) as s:
+        assert s.spec_json["schedule"]["step_size"] == 230  # "10ep" at 23 steps per epoch

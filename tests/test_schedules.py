@@ -134,6 +134,17 @@ def test_warmup_exponential_and_inverse_sqrt():
     assert inv(399) == pytest.approx(0.5)
 
 
+def test_linear_warmup_may_start_from_zero_but_an_exponential_one_may_not():
+    fn = build(parse_schedule({"kind": "warmup", "warmup_steps": 4, "start_factor": 0,
+                               "then": {"kind": "constant"}}), 0.2)
+    assert [fn(t) for t in range(6)] == [0.0, 0.05, 0.1, pytest.approx(0.15), 0.2, 0.2]
+    with pytest.raises(SpecError) as err:
+        parse_schedule({"kind": "warmup", "warmup_steps": 4, "start_factor": 0, "mode": "exponential"})
+    assert str(err.value) == ("schedule.start_factor: must be > 0 with mode 'exponential': the ramp multiplies "
+                              "by a constant factor each step and cannot leave 0 (use mode 'linear' to start "
+                              "from zero), got 0")
+
+
 def test_onecycle_holds_final_lr_after_total_steps_and_defaults_to_optimizer_lr():
     fn = build(parse_schedule({"kind": "onecycle", "total_steps": 100}), 0.4)
     assert max(fn(t) for t in range(100)) == pytest.approx(0.4)
@@ -143,13 +154,14 @@ def test_onecycle_holds_final_lr_after_total_steps_and_defaults_to_optimizer_lr(
 @pytest.mark.parametrize("data, message", [
     ({"kind": "cosin"}, "schedule.kind: unknown 'cosin', did you mean 'cosine'?"),
     ({"kind": "cosine"}, "schedule.T_max: is required"),
-    ({"kind": "step", "step_size": 0}, "schedule.step_size: must be an integer >= 1, got 0"),
+    ({"kind": "step", "step_size": 0},
+     'schedule.step_size: must be a whole number of steps >= 1, "Nep", "P%" or "run", got 0'),
     ({"kind": "step", "step_size": 10, "gama": 0.5}, "schedule.gama: unknown field, did you mean 'gamma'?"),
     ({"kind": "multistep", "milestones": [10, 5]}, "schedule.milestones: must be strictly increasing"),
     ({"kind": "sequence", "schedules": [{"kind": "constant"}], "milestones": [10]},
      "schedule.milestones: must have one entry fewer than schedules"),
     ({"kind": "warmup", "warmup_steps": 10, "then": {"kind": "cosine", "T_max": -3}},
-     "schedule.then.T_max: must be an integer >= 1, got -3"),
+     'schedule.then.T_max: must be a whole number of steps >= 1, "Nep", "P%" or "run", got -3'),
     ({"kind": "warmup", "warmup_steps": 10, "then": {"kind": "plateau"}}, "can only be the top-level"),
     ({"kind": "cyclic", "base_lr": 0.1, "max_lr": 0.05}, "schedule.max_lr: must be > base_lr"),
     ({"kind": "cosine", "T_max": 10, "eta_min": float("nan")}, "schedule.eta_min: must be a finite number"),
@@ -209,7 +221,7 @@ def test_params_edit_with_a_bad_field_is_rejected_with_its_path():
     tl = Timeline(parse_schedule({"kind": "cosine", "T_max": 100}), 0.1)
     with pytest.raises(SpecError) as err:
         tl.apply(10, parse_edit({"kind": "params", "params": {"T_max": 0}}))
-    assert "edit.params.T_max: must be an integer >= 1, got 0" in str(err.value)
+    assert 'edit.params.T_max: must be a whole number of steps >= 1, "Nep", "P%" or "run", got 0' in str(err.value)
     assert len(tl.segments) == 1
 
 

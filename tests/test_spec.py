@@ -77,3 +77,14 @@ def test_with_changes_validates_again():
     assert spec.with_changes({"optimizer.lr": 0.01, "seed": 3}).lr == 0.01
     with pytest.raises(SpecError, match=r"optimizer\.lr"):
         spec.with_changes({"optimizer.lr": 0})
+
+
+def test_with_changes_switching_kind_drops_only_the_old_kinds_defaults():
+    spec = RunSpec.from_json(dict(EXAMPLE, optimizer={"name": "adagrad", "lr": 0.05}))
+    adam = spec.with_changes({"optimizer.name": "adam"})
+    assert adam.optimizer.kind == "adam" and adam.lr == 0.05 and adam.optimizer["betas"] == (0.9, 0.999)
+    decaying = RunSpec.from_json(dict(EXAMPLE, optimizer={"name": "adagrad", "lr": 0.05, "lr_decay": 0.1}))
+    with pytest.raises(SpecError, match=r"optimizer\.lr_decay: unknown field"):
+        decaying.with_changes({"optimizer.name": "adam"})
+    with pytest.raises(SpecError, match=r"schedule\.T_max\.x: no such field to set: schedule\.T_max is 2000, not"):
+        spec.with_changes({"schedule.T_max.x": 1})

@@ -139,12 +139,28 @@ def test_divergence_ends_the_run_with_an_event_naming_the_step():
     assert status == "diverged"
     (event,) = [e for e in trainer.events if e.kind == "diverged"]
     last = int(col.column("step")[-1])
-    assert event.step == last
-    first = float(col.column("train_loss")[0])
-    loss = float(col.column("train_loss")[-1])
-    # the loss that diverged comes first, then the step, then what it is compared with
-    assert event.data["message"] == (f"loss {loss:.4g} at step {last} is more than 50x the first loss "
-                                     f"({first:.3g}) at LR 50: try a lower LR or a warmup")
+    loss = col.column("train_loss")
+    assert event.step == last and loss[last] > 50 * loss[0]
+    # the exploding loss comes first and the first loss in brackets, never the other way round
+    assert event.data["message"] == (f"loss {loss[last]:.4g} at step {last} is more than 50x the first loss "
+                                     f"({loss[0]:#.3g}) at LR 50: try a lower LR or a warmup")
+
+
+def test_a_nan_loss_names_the_step_and_the_lr():
+    spec = make_spec(optimizer={"name": "sgd", "lr": 1000.0, "momentum": 0.9}, diverge_factor=1e300)
+    trainer, col, status = train(spec)
+    (event,) = [e for e in trainer.events if e.kind == "diverged"]
+    assert status == "diverged" and np.isnan(col.column("train_loss")[-1])
+    assert event.data["message"] == f"loss became NaN at step {event.step} at LR 1000: try a lower LR or a warmup"
+
+
+def test_warmup_from_zero_trains_and_its_first_step_leaves_the_weights_alone():
+    spec = make_spec(epochs=1, update_ratio_every=1,
+                     schedule={"kind": "warmup", "warmup_steps": 10, "start_factor": 0})
+    _, col, status = train(spec)
+    lr, ratio = col.column("lr"), col.column("update_ratio")
+    assert status == "finished" and lr[0] == 0.0 and lr[5] == pytest.approx(0.025) and lr[10] == 0.05
+    assert ratio[0] == 0.0 and ratio[1] > 0
 
 
 def test_invalid_live_edit_is_rejected_and_the_run_goes_on():

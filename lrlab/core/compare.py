@@ -11,8 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,42 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.metrics import INTEGER_COLUMNS, METRICS
+from lrlab.core.schedules import describe_edit
 from lrlab.core.series import debiased_ema
 from lrlab.core.session import Session, SessionError
 
 X_AXES = ("step", "epoch", "samples", "wall")
-#: Okabe-Ito, colour-blind safe; each session keeps the colour its identity picks
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Series colours for light backgrounds: Okabe-Ito's blue, vermillion and reddish purple,
+#: its green darkened, then gold, wine, grey and black. Every one has at least 3:1 contrast
+#: (WCAG) with white and with Qt's light window grey #EFEFEF, so no yellow on white.
+LIGHT_PALETTE = ("#0072B2", "#D55E00", "#00876A", "#AA4499", "#8C6D00", "#882255", "#5F5F5F", "#000000")
+#: The same hue families for dark backgrounds (#1E1E1E to #353535): sky blue, orange, green,
+#: pink, yellow, salmon, grey and near-white, each at least 3:1 against them.
+DARK_PALETTE = ("#56B4E9", "#E69F00", "#2BC48F", "#CC79A7", "#F0E442", "#FF8C69", "#B0B0B0", "#F2F2F2")
+#: the backgrounds the palettes are drawn on (plot bases and window colours), for checks
+LIGHT_BACKGROUNDS = ("#FFFFFF", "#EFEFEF")
+DARK_BACKGROUNDS = ("#1E1E1E", "#2B2B2B", "#353535")
+PALETTE = LIGHT_PALETTE
+
+
+def palette(dark: bool = False) -> tuple[str, ...]:
+    """The series colours for a dark or a light background; run i of a comparison gets colour i."""
+    return DARK_PALETTE if dark else LIGHT_PALETTE
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of ``#RRGGBB``: L = 0.2126 R + 0.7152 G + 0.0722 B over the
+    linearised channels c = s / 12.92 if s <= 0.04045 else ((s + 0.055) / 1.055) ** 2.4."""
+    channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG contrast (L_lighter + 0.05) / (L_darker + 0.05): 1 for equal colours, 21 for black on
+    white; 3 is the minimum for graphics such as plot lines."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
 class Run:
@@ -41,8 +70,11 @@ class Run:
         self.status = s.status
         self.summary = s.summary
         self.events = s.events()
-        self.identity = f"{s.meta.get('created', '')}|{s.seed}|{json.dumps(s.spec_json, sort_keys=True)}"
-        self.colour = PALETTE[zlib.crc32(self.identity.encode()) % len(PALETTE)]
+        # creation time first: sorting by identity puts a comparison's runs in the order they were made
+        self.identity = (f"{s.meta.get('created', '')}|{s.seed}|{json.dumps(s.spec_json, sort_keys=True)}"
+                         f"|{self.path.resolve()}")
+        self.colour_index = 0
+        self.colour = LIGHT_PALETTE[0]  # assign_colours sets both for the runs compared together
         self._cols: dict[tuple[str, str], np.ndarray] = {}
         self.steps_per_epoch = int(s.meta.get("steps_per_epoch") or 0) or self._guess_steps_per_epoch()
 
@@ -112,19 +144,14 @@ def open_runs(paths: Iterable[str | Path]) -> list[Run]:
     return runs
 
 
-def assign_colours(runs: Sequence[Run]) -> None:
-    """Each run gets the palette colour its identity hashes to; when two selected runs want
-    the same one, the later identity (in sorted order) takes the next free colour, so a given
-    selection is always coloured the same way."""
-    taken: set[str] = set()
-    for run in sorted(runs, key=lambda r: r.identity):
-        start = PALETTE.index(PALETTE[zlib.crc32(run.identity.encode()) % len(PALETTE)])
-        for i in range(len(PALETTE)):
-            colour = PALETTE[(start + i) % len(PALETTE)]
-            if colour not in taken or len(taken) >= len(PALETTE):
-                run.colour = colour
-                taken.add(colour)
-                break
+def assign_colours(runs: Sequence[Run], dark: bool = False) -> None:
+    """Distinct colours in order: the runs sorted by identity (creation time first, then seed,
+    spec and file) take palette colours 0, 1, 2, ..., so two runs are always blue and vermillion,
+    and the same set of sessions is coloured the same way whatever order it was opened in.
+    ``colour_index`` picks the same hue from the other palette when the theme changes."""
+    for i, run in enumerate(sorted(runs, key=lambda r: r.identity)):
+        run.colour_index = i % len(LIGHT_PALETTE)
+        run.colour = palette(dark)[run.colour_index]
 
 
 # --- what differs ----------------------------------------------------------------------------
@@ -147,13 +174,28 @@ class Difference:
     differs: bool
 
 
+def edits_text(run: Run) -> str:
+    """A run's mid-run edits, in order: "step 100: hold LR 0.5; step 300: LR x0.1", or "none"."""
+    edits = [f"step {e.step}: {describe_edit(e.data['edit'])}" for e in run.events if e.kind == "edit"]
+    return "; ".join(edits) or "none"
+
+
+def plateau_text(run: Run) -> str:
+    """The reductions a plateau schedule made: "step 120: LR 0.01 (val_loss)", or "none"."""
+    cuts = [f"step {e.step}: LR {e.data['lr']:.3g} ({e.data.get('monitor', '?')})" for e in run.events
+            if e.kind == "plateau"]
+    return "; ".join(cuts) or "none"
+
+
 def differences(runs: Sequence[Run], environment: bool = True) -> list[Difference]:
-    """Every spec field (and environment entry) across runs, marking those that differ.
+    """Every spec field, the mid-run edits and plateau reductions (when any run has some) and
+    the environment entries that differ, across runs, marking those that differ. Two runs of
+    one spec, one with a 'hold 0.5' edit, differ: the edit is part of how the run was made.
 
     A field a run does not have (a schedule parameter of another kind) shows as None.
     """
     rows: list[Difference] = []
-    sources = [("", lambda r: r.spec_json)]
+    sources: list[tuple[str, Callable[[Run], dict[str, Any]]]] = [("", lambda r: r.spec_json)]
     if environment:
         sources.append(("environment.", lambda r: {k: v for k, v in r.environment.items()
                                                      if k not in ("platform",)}))
@@ -169,6 +211,11 @@ def differences(runs: Sequence[Run], environment: bool = True) -> list[Differenc
             if prefix and not differs:
                 continue  # the environment is shown only where it differs
             rows.append(Difference(prefix + k, values, differs))
+        if not prefix:
+            for name, text in (("edits", edits_text), ("plateau reductions", plateau_text)):
+                texts = [text(r) for r in runs]
+                if any(t != "none" for t in texts):
+                    rows.append(Difference(name, texts, len(set(texts)) > 1))
     return rows
 
 
@@ -198,9 +245,16 @@ class Target:
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
 
+    #: values this close (relative) to the target count as equal to it: 342/360 is stored as
+    #: 0.9499999999999999, shown as 0.95, and must reach ``>= 0.95``
+    REL_TOL = 1e-9
+
     def reached(self, y: np.ndarray) -> np.ndarray:
+        """Where ``y`` meets the target, equality judged to REL_TOL as the tables show it."""
+        tol = self.REL_TOL * abs(self.value)
+        lo, hi = self.value - tol, self.value + tol
         with np.errstate(invalid="ignore"):
-            return {"<=": y <= self.value, ">=": y >= self.value, "<": y < self.value, ">": y > self.value}[self.op]
+            return {"<=": y <= hi, ">=": y >= lo, "<": y < lo, ">": y > hi}[self.op]
 
 
 @dataclass
@@ -263,7 +317,7 @@ def format_summary(rows: Sequence[SummaryRow], target: Target | None) -> str:
 def format_differences(diffs: Sequence[Difference], names: Sequence[str]) -> str:
     rows = [d for d in diffs if d.differs]
     if not rows:
-        return "no differences in the run specs or environments"
+        return "no differences in the run specs, mid-run edits or environments"
     table = [["field", *names]]
     table += [[d.field, *(json.dumps(v) if not isinstance(v, str) else v for v in d.values)] for d in rows]
     return _grid(table)

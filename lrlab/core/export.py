@@ -11,6 +11,9 @@ from lrlab.core.session import Session
 
 
 def _cell(x: float) -> str:
+    """A float as the shortest text that reads back exactly; empty for "not measured".
+    ``float()`` first: numpy 2 scalars repr as ``np.float64(0.83)``, which spreadsheets read as text."""
+    x = float(x)
     return "" if math.isnan(x) else repr(x)
 
 

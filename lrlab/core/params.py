@@ -204,7 +204,8 @@ class ListOf(Check):
         out = [self.item.parse(v, join(path, i), problems) for i, v in enumerate(value)]
         if any(v is INVALID for v in out):
             return INVALID
-        if self.increasing and any(b <= a for a, b in itertools.pairwise(out)):
+        numbers = all(isinstance(v, (int, float)) for v in out)  # relative durations are checked once resolved
+        if self.increasing and numbers and any(b <= a for a, b in itertools.pairwise(out)):
             problems.add(path, f"must be strictly increasing, got {show(value)}")
             return INVALID
         return tuple(out)

@@ -11,22 +11,33 @@ boundaries; each later piece sees *local* time ``step - boundary`` (like optax's
 ``join_schedules`` and torch's ``SequentialLR``). A run's :class:`Timeline` is a
 base schedule plus the edits a user made mid-run, each starting at a step.
 
+Durations (``T_max``, ``step_size``, ``milestones``, ``warmup_steps``, ...) are written as
+whole steps (``640``), epochs (``"3ep"``), a share of the run (``"25%"``) or ``"run"``
+(the rest of the run after the schedule starts), so a schedule written for 30 epochs still
+means the same thing at 600. Relative durations are data until a run starts:
+:func:`resolve_schedule` turns them into steps once the run's length is known, and the
+session stores the resolved spec, so a replay never depends on how they were written.
+
 In the formulas below ``t`` is the (local) step, ``base`` the base LR.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lrlab.core.params import (
+    INVALID,
     AnyObject,
     Bool,
+    Check,
     Choice,
     Kinded,
     ListOf,
@@ -37,7 +48,44 @@ from lrlab.core.params import (
     Registry,
     SpecError,
     join,
+    show,
 )
+
+_RELATIVE = re.compile(r"^\s*((?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)\s*(ep|%)\s*$")
+
+
+@dataclass(frozen=True)
+class Duration(Check):
+    """A length in steps: a whole number of steps, ``"Nep"`` (N epochs, N may be fractional),
+    ``"P%"`` (P percent of the run's steps) or ``"run"`` (the rest of the run after the
+    schedule starts). Relative forms stay strings, written canonically (``"3ep"``, ``"25%"``),
+    until :func:`resolve_schedule` knows the run."""
+
+    minimum: int = 1
+
+    def describe(self) -> str:
+        return f'must be a whole number of steps >= {self.minimum}, "Nep", "P%" or "run"'
+
+    def parse(self, value: Any, path: str, problems: Problems) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isfinite(value) and float(value).is_integer() and value >= self.minimum:
+                return int(value)
+        elif isinstance(value, str):
+            text = value.strip().lower()
+            if text == "run":
+                return "run"
+            m = _RELATIVE.match(text)
+            number = float(m.group(1)) if m else math.nan
+            if 0 < number < math.inf:
+                shown = str(int(number)) if number.is_integer() and number < 1e15 else repr(number)
+                return shown + m.group(2)
+        problems.add(path, f"{self.describe()}, got {show(value)}")
+        return INVALID
+
+
+def is_relative(value: Any) -> bool:
+    """True for a duration that needs the run to become steps ("run", "25%", "3ep")."""
+    return isinstance(value, str)
 
 
 def _check_nesting(spec: Kinded, path: str, problems: Problems) -> None:
@@ -55,6 +103,10 @@ def _check_nesting(spec: Kinded, path: str, problems: Problems) -> None:
                                "the top-level schedule or a mid-run edit, not nested")
     if spec.kind == "cyclic" and p["base_lr"] is not None and p["max_lr"] <= p["base_lr"]:
         problems.add(join(path, "max_lr"), f"must be > base_lr ({p['base_lr']}), got {p['max_lr']}")
+    if spec.kind == "warmup" and p["mode"] == "exponential" and p["start_factor"] == 0:
+        problems.add(join(path, "start_factor"),
+                     "must be > 0 with mode 'exponential': the ramp multiplies by a constant factor each "
+                     "step and cannot leave 0 (use mode 'linear' to start from zero), got 0")
     if spec.kind == "onecycle" and p["three_phase"] and p["pct_start"] > 0.5:
         problems.add(join(path, "pct_start"),
                      f"must be <= 0.5 with three_phase (two ramps of pct_start each), "
@@ -66,7 +118,7 @@ _BUILDERS: dict[str, type[Schedule]] = {}
 
 POS = Num(gt=0)
 NONNEG = Num(ge=0)
-STEPS = Num(ge=1, integer=True)
+STEPS = Duration()  # every length in steps also takes "3ep", "25%" or "run"
 FACTOR = Num(gt=0, le=1)
 
 
@@ -87,7 +139,16 @@ def parse_schedule(data: Any, path: str = "schedule") -> Kinded:
 
 
 def build(spec: Kinded, base_lr: float) -> Schedule:
-    """The function ``step -> lr`` that ``spec`` describes, for optimizer LR ``base_lr``."""
+    """The function ``step -> lr`` that ``spec`` describes, for optimizer LR ``base_lr``.
+
+    Relative durations must be resolved first (:func:`resolve_schedule`): a cosine over
+    "run" has no shape until the run's length is known.
+    """
+    relative = relative_durations(spec)
+    if relative:
+        raise SpecError([(path, f"{show(value)} is relative to the run; resolve the schedule against "
+                                "the run first (resolve_schedule, RunSpec.resolved or preview_timeline)")
+                         for path, value in relative])
     return _BUILDERS[spec.kind](base_lr, **spec.params)
 
 
@@ -312,14 +373,16 @@ class InverseSqrt(Schedule):
 
 
 @schedule_kind("warmup", Param("warmup_steps", STEPS, help="steps of the ramp"),
-               Param("start_factor", Num(gt=0, le=1), 0.01, "ramp starts at start_factor * then(0)"),
+               Param("start_factor", Num(ge=0, le=1), 0.01,
+                     "ramp starts at start_factor * then(0); 0 (linear only) starts from zero"),
                Param("mode", Choice(("linear", "exponential")), "linear", "shape of the ramp"),
                Param("then", SCHEDULES, {"kind": "constant"}, "schedule after the ramp, local time"))
 class Warmup(Schedule):
     """Start small, ramp up to the next schedule's first LR, then run it in local time.
     For t < W = warmup_steps, with s = start_factor and L = then(0):
     linear: lr(t) = L * (s + (1 - s) * t / W);  exponential: lr(t) = L * s ** (1 - t / W).
-    For t >= W: lr(t) = then(t - W)."""
+    For t >= W: lr(t) = then(t - W). s = 0 is allowed for the linear ramp (the first step then
+    does not move the weights); an exponential ramp from 0 would stay at 0, so it needs s > 0."""
 
     def __init__(self, base_lr: float, warmup_steps: int, start_factor: float, mode: str,
                  then: Kinded):
@@ -429,6 +492,206 @@ def values(fn: Callable[[int], float], start: int, stop: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------
+# Durations relative to the run
+# ---------------------------------------------------------------------------------------
+
+
+def resolve_duration(value: int | str, total_steps: int, steps_per_epoch: int, start: int = 0) -> int:
+    """Whole steps for a duration of a schedule that starts at global step ``start``.
+
+    ``n`` -> n;  ``"Nep"`` -> N * steps_per_epoch;  ``"P%"`` -> P / 100 * total_steps;
+    ``"run"`` -> total_steps - start (what is left of the run). Fractions round half up;
+    the result is at least 1, since every duration divides something.
+    """
+    if not is_relative(value):
+        return int(value)
+    text = str(value)
+    if text == "run":
+        steps = float(total_steps - start)
+    elif text.endswith("ep"):
+        steps = float(text[:-2]) * steps_per_epoch
+    else:
+        steps = float(text[:-1]) / 100 * total_steps
+    return max(1, math.floor(steps + 0.5))
+
+
+def _duration_fields(kind: str) -> list[tuple[str, bool]]:
+    """(name, is a list) of the duration parameters of a schedule kind, from its declaration."""
+    out = []
+    for p in SCHEDULES.params_of(kind):
+        check = p.check.inner if isinstance(p.check, Optional) else p.check
+        if isinstance(check, Duration):
+            out.append((p.name, False))
+        elif isinstance(check, ListOf) and isinstance(check.item, Duration):
+            out.append((p.name, True))
+    return out
+
+
+def _children(data: dict[str, Any], start: int) -> list[tuple[str, int | None, int]]:
+    """(field, list index or None, global start step) of the schedules nested in a resolved
+    ``data``: warmup's ``then`` starts after the ramp, sequence part i at milestone i - 1."""
+    if data["kind"] == "warmup":
+        return [("then", None, start + data["warmup_steps"])]
+    if data["kind"] == "sequence":
+        starts = [0, *data["milestones"]]
+        return [("schedules", i, start + starts[min(i, len(starts) - 1)]) for i in range(len(data["schedules"]))]
+    return []
+
+
+def _child(data: dict[str, Any], field: str, index: int | None) -> dict[str, Any]:
+    return data[field] if index is None else data[field][index]
+
+
+def _resolve_json(data: dict[str, Any], total_steps: int, steps_per_epoch: int, start: int) -> dict[str, Any]:
+    out = dict(data)
+    for name, is_list in _duration_fields(out["kind"]):
+        value = out[name]
+        if value is None:
+            continue
+        out[name] = ([resolve_duration(v, total_steps, steps_per_epoch, start) for v in value] if is_list
+                     else resolve_duration(value, total_steps, steps_per_epoch, start))
+    for field, index, child_start in _children(out, start):
+        resolved = _resolve_json(_child(out, field, index), total_steps, steps_per_epoch, child_start)
+        if index is None:
+            out[field] = resolved
+        else:
+            out[field] = [resolved if i == index else c for i, c in enumerate(out[field])]
+    return out
+
+
+def relative_durations(spec: Kinded, path: str = "schedule") -> list[tuple[str, Any]]:
+    """(field path, value) of every duration in ``spec`` still written relative to the run."""
+    return _relative_json(spec.to_json(), path)
+
+
+def _relative_json(data: dict[str, Any], path: str) -> list[tuple[str, Any]]:
+    found = []
+    for name, is_list in _duration_fields(data["kind"]):
+        value = data[name]
+        items = enumerate(value) if is_list else [(None, value)]
+        found += [(join(join(path, name), i) if i is not None else join(path, name), v)
+                  for i, v in items if is_relative(v)]
+    nested = ([("then", None)] if data["kind"] == "warmup" else
+              [("schedules", i) for i in range(len(data["schedules"]))] if data["kind"] == "sequence" else [])
+    for field, index in nested:
+        where = join(path, field) if index is None else join(join(path, field), index)
+        found += _relative_json(_child(data, field, index), where)
+    return found
+
+
+def resolve_schedule(spec: Kinded, total_steps: int, steps_per_epoch: int, path: str = "schedule") -> Kinded:
+    """``spec`` with every relative duration turned into whole steps for a run of
+    ``total_steps`` steps with ``steps_per_epoch`` steps per epoch (see :func:`resolve_duration`;
+    a nested schedule's "run" is what is left after it starts). Pure; a spec without
+    relative durations comes back as it is. Raises SpecError when the resolved values break
+    a rule (milestones that are no longer increasing)."""
+    if not relative_durations(spec):
+        return spec
+    data = _resolve_json(spec.to_json(), max(1, total_steps), max(1, steps_per_epoch), 0)
+    return SCHEDULES.parse(data, path)
+
+
+def duration_warnings(written: Kinded, total_steps: int, steps_per_epoch: int,
+                      path: str = "schedule") -> list[str]:
+    """Where a schedule's durations do not fit a run of ``total_steps`` steps: a cosine that
+    climbs back up before the run ends, a one-cycle that ends early, a decay that never happens.
+    ``written`` is the spec as the user wrote it (relative forms are named in the message)."""
+    resolved = resolve_schedule(written, total_steps, steps_per_epoch, path).to_json()
+    return _warnings(written.to_json(), resolved, 0, total_steps, total_steps, path,
+                     f"the run has {total_steps:,} steps")
+
+
+def _warnings(written: dict[str, Any], data: dict[str, Any], start: int, end: int, total: int, path: str,
+              has: str) -> list[str]:
+    """Warnings for a schedule that governs global steps start..end-1 (``has`` says so in words)."""
+    kind, remaining = data["kind"], max(end - start, 0)
+    out: list[str] = []
+
+    def name(field: str) -> str:
+        value = written.get(field)
+        shown = f" ({show(value)})" if is_relative(value) else ""
+        return f"{join(path, field)}{shown} is {data[field]:,} steps"
+
+    follow = 'use "run" to follow the run' if end == total else f"use {remaining} to end at the next milestone"
+    if kind == "cosine":
+        n = data["T_max"]
+        if n < remaining:
+            out.append(f"{name('T_max')} but {has}: after {n:,} of them the cosine climbs back up, "
+                       f"sweeping between its peak and eta_min {remaining // n} times instead of decaying once; "
+                       f"{follow}")
+        elif n > remaining:
+            out.append(f"{name('T_max')} but {has}: the run ends {remaining / n:.0%} of the way through the "
+                       f"decay, with the LR still far from eta_min; {follow}")
+    elif kind == "onecycle":
+        n = data["total_steps"]
+        if n < remaining:
+            out.append(f"{name('total_steps')} but {has}: the cycle is over after {n:,} of them and the LR "
+                       f"stays at its final value for the last {remaining - n:,} steps; {follow}")
+        elif n > remaining:
+            out.append(f"{name('total_steps')} but {has}: the run ends {remaining / n:.0%} of the way through "
+                       f"the cycle, before the LR has annealed; {follow}")
+    elif kind == "polynomial":
+        n = data["total_iters"]
+        if n < remaining:
+            out.append(f"{name('total_iters')} but {has}: the LR reaches 0 after {n:,} of them, so "
+                       f"the last {remaining - n:,} steps do not train; {follow}")
+        elif n > remaining:
+            out.append(f"{name('total_iters')} but {has}: the run ends {remaining / n:.0%} of the way through "
+                       f"the decay, before the LR reaches 0; {follow}")
+    elif kind == "linear" and data["total_iters"] > remaining:
+        out.append(f"{name('total_iters')} but {has}: the run ends {remaining / data['total_iters']:.0%} of "
+                   f"the way through the ramp; {follow}")
+    elif kind == "step" and data["step_size"] >= remaining:
+        out.append(f"{name('step_size')} but {has}: the LR never decays; use fewer steps or a share of "
+                   'the run such as "25%"')
+    elif kind == "multistep":
+        late = [m for m in data["milestones"] if m >= remaining]
+        if late:
+            out.append(f"{join(path, 'milestones')} {', '.join(f'{m:,}' for m in late)} "
+                       f"{'is' if len(late) == 1 else 'are'} not before the end ({has}): "
+                       f"{'that decay never happens' if len(late) == 1 else 'those decays never happen'}")
+    elif kind in ("warmup", "inverse_sqrt") and data["warmup_steps"] >= remaining:
+        out.append(f"{name('warmup_steps')} but {has}: the run ends during the warmup")
+    elif kind == "cyclic":
+        up = data["step_size_up"]
+        cycle = up + (up if data["step_size_down"] is None else data["step_size_down"])
+        if cycle > remaining:
+            out.append(f"{join(path, 'step_size_up')} + step_size_down is {cycle:,} steps but {has}: the run "
+                       "ends before one full cycle")
+    elif kind == "cosine_restarts":
+        ends, length = [data["T_0"]], data["T_0"]
+        while ends[-1] < remaining:
+            length *= data["T_mult"]
+            ends.append(ends[-1] + length)
+        if ends[-1] != remaining:
+            begin = ends[-2] if len(ends) > 1 else 0
+            shown = ", ".join(f"{e:,}" for e in ends[:4]) + (", ..." if len(ends) > 4 else "")
+            out.append(f"{name('T_0')} but {has}: cycles end at steps {shown}, so the run ends "
+                       f"{(remaining - begin) / (ends[-1] - begin):.0%} into cycle {len(ends)}, with the LR "
+                       "still high; choose T_0 (and T_mult) so that a cycle ends with the run")
+    elif kind == "sequence":
+        for i, m in enumerate(data["milestones"]):
+            if m >= remaining:
+                out.append(f"{join(path, 'milestones')}[{i}] is step {m:,} but {has}: "
+                           f"schedules[{i + 1}] never starts")
+    children = _children(data, start)
+    for i, (field, index, child_start) in enumerate(children):
+        child_end = min(end, children[i + 1][2]) if i + 1 < len(children) else end
+        if child_start >= child_end:
+            continue  # it never runs: said above
+        if child_start == start and child_end == end:
+            child_has = has
+        elif kind == "warmup" and child_end == total:
+            child_has = f"the run has {child_end - child_start:,} steps after warmup"
+        else:
+            child_has = f"it runs for {child_end - child_start:,} steps ({child_start:,} to {child_end - 1:,})"
+        where = join(path, field) if index is None else join(join(path, field), index)
+        out += _warnings(_child(written, field, index), _child(data, field, index), child_start, child_end,
+                         total, where, child_has)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # Edits and the run's timeline
 # ---------------------------------------------------------------------------------------
 
@@ -459,6 +722,39 @@ def parse_edit(data: Any, path: str = "edit") -> Kinded:
     return EDITS.parse(data, path)
 
 
+def describe_edit(edit: Mapping[str, Any]) -> str:
+    """An edit (JSON, as sessions store it) in a few words: "hold LR 0.5", "LR x0.1",
+    "new schedule cosine (T_max 40)": for event lists and "what differs" tables."""
+    def fields(items: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k} {_short(v)}" for k, v in items.items() if v is not None)
+
+    kind = edit.get("kind")
+    if kind == "scale":
+        return f"LR x{_short(edit['factor'])}"
+    if kind == "hold":
+        return f"hold LR {_short(edit['lr'])}"
+    if kind == "schedule":
+        new = dict(edit["schedule"])
+        text = f"new schedule {new.pop('kind', '?')}" + (f" ({fields(new)})" if new else "")
+        extra = {"time": "global"} if edit.get("time") == "global" else {}
+        if edit.get("lr") is not None:
+            extra["base LR"] = edit["lr"]
+        return text + (f", {fields(extra)}" if extra else "")
+    if kind == "params":
+        return f"schedule {fields(edit['params'])}"
+    if kind == "optimizer":
+        return f"optimizer {fields({k: v for k, v in edit.items() if k != 'kind'})}"
+    return str(kind)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
 @dataclass(frozen=True)
 class Segment:
     """From ``start`` on: lr(t) = factor * fn(t - origin). ``spec`` describes ``fn``."""
@@ -472,6 +768,14 @@ class Segment:
 
     def __call__(self, t: int) -> float:
         return self.factor * self.fn(t - self.origin)
+
+
+def _whole_steps_only(spec: Kinded, path: str) -> None:
+    """A timeline does not know the run's length, so edits give durations in steps."""
+    relative = relative_durations(spec, path)
+    if relative:
+        raise SpecError([(where, f"a mid-run edit takes whole steps, got {show(value)}")
+                         for where, value in relative])
 
 
 class Timeline:
@@ -548,6 +852,7 @@ class Timeline:
         elif edit.kind == "schedule":
             base = self.base_lr if p["lr"] is None else p["lr"]
             origin = step if p["time"] == "local" else 0
+            _whole_steps_only(p["schedule"], "edit.schedule")
             seg = Segment(step, build(p["schedule"], base), origin, 1.0, p["schedule"], base)
         else:  # params: same clock, same scaling, new parameters
             try:
@@ -555,6 +860,7 @@ class Timeline:
             except SpecError as err:
                 raise SpecError([(join("edit.params", path) if path else "edit.params", msg)
                                  for path, msg in err.problems]) from None
+            _whole_steps_only(spec, "edit.params")
             seg = Segment(step, build(spec, last.base_lr), last.origin, last.factor, spec,
                           last.base_lr)
         self.segments.append(seg)

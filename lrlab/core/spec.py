@@ -16,17 +16,19 @@ declared in ``lrlab.core.datasets``; their registry and helpers are re-exported 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from lrlab.core.datasets import DATASETS, IMAGE_SETS, dataset_task, train_size
 from lrlab.core.params import (
     INVALID,
+    REQUIRED,
     Bool,
     Check,
     Choice,
@@ -43,7 +45,7 @@ from lrlab.core.params import (
     parse_fields,
     show,
 )
-from lrlab.core.schedules import SCHEDULES
+from lrlab.core.schedules import SCHEDULES, Timeline, duration_warnings, resolve_schedule
 
 # --- models -----------------------------------------------------------------------------
 
@@ -179,27 +181,91 @@ class RunSpec:
     def lr(self) -> float:
         return self.optimizer["lr"]
 
+    def resolved(self, total_steps: int, steps_per_epoch: int) -> RunSpec:
+        """This spec with the schedule's relative durations ("run", "25%", "3ep") in whole steps
+        for a run of ``total_steps`` steps: what a run starts with and its session stores."""
+        schedule = resolve_schedule(self.schedule, total_steps, steps_per_epoch)
+        return self if schedule is self.schedule else replace(self, schedule=schedule)
+
     def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
-        """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again."""
+        """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again.
+
+        A spec keeps no record of what its author wrote, so switching a kind
+        (``{"optimizer.name": "adam"}``) drops the old kind's fields that the new one lacks
+        while they hold their defaults; a changed value stays and is reported. With the JSON
+        as written, :func:`apply_changes` is exact."""
         data = self.to_json()
         for dotted, value in changes.items():
             *parents, last = dotted.split(".")
-            node = data
+            obj: Any = self
+            node: Any = data
             for key in parents:
-                if not isinstance(node.get(key), dict):
-                    raise SpecError([(dotted, "no such field to set")])
-                node = node[key]
-            node[last] = value
-        return RunSpec.from_json(data)
+                obj = getattr(obj, key, None) if isinstance(obj, RunSpec) else (
+                    obj.params.get(key) if isinstance(obj, Kinded) else None)
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(obj, Kinded) and isinstance(node, dict) and last == obj.tag:
+                _drop_defaults_of_old_kind(node, obj, value)
+        return RunSpec.from_json(apply_changes(data, changes))
+
+
+def apply_changes(data: Any, changes: Mapping[str, Any]) -> Any:
+    """Run spec JSON as the user wrote it, with dotted-path changes applied (``--set``), as a new
+    object. Changes go in before validation fills defaults, so ``optimizer.name=adam`` on an
+    Adagrad spec does not drag Adagrad's defaulted fields along; objects missing on the way
+    are created (``optimizer.lr`` in a spec that never named an optimizer)."""
+    if not isinstance(data, Mapping):
+        return data  # validation says what is wrong with it
+    out = copy.deepcopy(dict(data))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = out
+        for i, key in enumerate(parents):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[:i + 1])
+                raise SpecError([(dotted, f"no such field to set: {where} is {show(child)}, not an object")])
+            node = child
+        node[last] = value
+    return out
+
+
+def _drop_defaults_of_old_kind(node: dict[str, Any], old: Kinded, new_kind: Any) -> None:
+    registry = old.registry
+    if new_kind == old.kind or new_kind not in registry.kinds:
+        return
+    keep = {p.name for p in registry.params_of(new_kind)}
+    for p in registry.params_of(old.kind):
+        if p.name not in keep and p.default is not REQUIRED and node.get(p.name) == p.default:
+            del node[p.name]
+
+
+def planned_steps_per_epoch(spec: RunSpec) -> int:
+    """Optimizer steps per pass over the training set, without loading anything."""
+    n = train_size(spec.dataset)
+    per_epoch = n // spec.batch_size if spec.drop_last else math.ceil(n / spec.batch_size)
+    return max(per_epoch, 1)
 
 
 def planned_steps(spec: RunSpec) -> int:
     """Total optimizer steps of a run: ``steps``, or epochs x steps per epoch."""
-    if spec.steps:
-        return spec.steps
-    n = train_size(spec.dataset)
-    per_epoch = n // spec.batch_size if spec.drop_last else math.ceil(n / spec.batch_size)
-    return spec.epochs * max(per_epoch, 1)
+    return spec.steps or spec.epochs * planned_steps_per_epoch(spec)
+
+
+def preview_timeline(spec: RunSpec) -> Timeline:
+    """The planned LR of a spec as written (durations like "run" resolved against the run it
+    describes), for previews before a run starts: ``preview_timeline(spec).sample(0, planned_steps(spec))``."""
+    resolved = spec.resolved(planned_steps(spec), planned_steps_per_epoch(spec))
+    return Timeline(resolved.schedule, resolved.lr)
+
+
+def schedule_warnings(spec: RunSpec, total_steps: int | None = None,
+                      steps_per_epoch: int | None = None) -> list[str]:
+    """Where the schedule's durations do not fit the run (a cosine that restarts, a one-cycle
+    that ends early, a decay that never comes), one sentence each, naming the field.
+    The run's length is planned from the spec unless the trainer's actual numbers are given."""
+    total = planned_steps(spec) if total_steps is None else total_steps
+    per_epoch = planned_steps_per_epoch(spec) if steps_per_epoch is None else steps_per_epoch
+    return duration_warnings(spec.schedule, total, per_epoch)
 
 
 # --- files ------------------------------------------------------------------------------

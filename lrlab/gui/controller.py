@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from lrlab.core.events import Event, Status
 from lrlab.core.schedules import Timeline
-from lrlab.core.spec import RunSpec, planned_steps
+from lrlab.core.spec import RunSpec, planned_steps, preview_timeline
 from lrlab.gui.worker import RunWorker, start_in_thread
 
 
@@ -116,7 +116,7 @@ class RunController(QObject):
             return False
         self.spec = spec
         self.events = []
-        self.timeline = Timeline(spec.schedule, spec.lr)
+        self.timeline = preview_timeline(spec)
         self.total_steps = planned_steps(spec)
         self.steps_done = self.epoch = 0
         self.problem = ""

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.params import SpecError
 from lrlab.core.resources import Preset, list_presets
-from lrlab.core.schedules import SCHEDULES, Timeline
-from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps
+from lrlab.core.schedules import SCHEDULES
+from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps, preview_timeline
 from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamForm, hbox, vbox
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
@@ -275,7 +275,7 @@ class ExperimentPanel(QScrollArea):
         if self.spec is None:
             self.preview.set_curve(np.empty(0), np.empty(0))
             return
-        self.preview.set_curve(*Timeline(self.spec.schedule, self.spec.lr).sample(0, planned_steps(self.spec)))
+        self.preview.set_curve(*preview_timeline(self.spec).sample(0, planned_steps(self.spec)))
 
 
 class SchedulePreview(QWidget):

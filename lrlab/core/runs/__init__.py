@@ -41,7 +41,7 @@ class RecordedRun:
         self.runner: Runner = runner_class(kind)(spec, **options)
         self.path = Path(out) if out else unique_path(paths.sessions_dir() / default_name(spec, label))
         meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
-        self.writer = SessionWriter(self.path, spec, self.runner.environment, kind=kind, group=group,
+        self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
                                     extra_meta=meta, overwrite=overwrite)
         self.runner.listeners.append(self.writer)
 

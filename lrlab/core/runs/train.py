@@ -109,6 +109,7 @@ class Trainer(RunnerBase):
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
         self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
+        self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
@@ -299,7 +300,7 @@ class Trainer(RunnerBase):
                     "try a lower LR or a warmup")
         if loss > self.spec.diverge_factor * max(first_loss, 1e-12):
             return (f"loss {loss:.4g} at step {step} is more than {self.spec.diverge_factor:g}x the first loss "
-                    f"({first_loss:.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
+                    f"({first_loss:#.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
         return None
 
     def _samples(self, step: int) -> int:
