@@ -12,7 +12,7 @@ import pytest
 from lrlab.cli import main
 from lrlab.core.params import ListOf, Num, Optional
 from lrlab.core.resources import list_presets, preset_path
-from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_trainer
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.schedules import (
     SCHEDULES,
     Duration,
@@ -157,7 +157,7 @@ def test_run_resolves_once_and_the_session_stores_steps(tmp_path):
     with Session.open(run.path) as s:
         assert s.spec_json["schedule"]["warmup_steps"] == 8 and s.spec_json["schedule"]["then"]["T_max"] == 72
         recorded = s.steps(("step", "train_loss", "lr"))
-        trainer = replay_trainer(s)
+        trainer = replay_runner(s)
     replay = Collector()
     trainer.listeners.append(replay)
     trainer.run()
