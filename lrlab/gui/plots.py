@@ -32,8 +32,9 @@ from lrlab.gui.style import (
 )
 
 X_MODES = ("step", "epoch", "samples")
+EDIT_COLOUR = "#5a5a5a"  # dark grey: apart from every curve colour
 #: event kind -> (colour, line style) of its marker; other kinds are grey dashes
-MARKER_STYLES = {"edit": (BLUE, Qt.PenStyle.SolidLine), "plateau": (GREEN, Qt.PenStyle.DashDotLine),
+MARKER_STYLES = {"edit": (EDIT_COLOUR, Qt.PenStyle.SolidLine), "plateau": (GREEN, Qt.PenStyle.DashDotLine),
                  "pause": (EVENT_COLOUR, Qt.PenStyle.DotLine), "resume": (EVENT_COLOUR, Qt.PenStyle.DotLine),
                  "stop": (EVENT_COLOUR, Qt.PenStyle.DashDotDotLine),
                  "diverged": (DIVERGED_COLOUR, Qt.PenStyle.SolidLine),
@@ -139,6 +140,8 @@ class PlotPanel(QWidget):
         for p in self.plots[1:]:
             p.setXLink(self.p_loss)
         self.p_grad.setLogMode(y=True)
+        for p in self.plots:  # label only the major ticks: minor log ticks piled up as "0.9 0.8 0.7 0.6"
+            p.getAxis("left").setStyle(textFillLimits=[(0, 0.8), (1, 0.2)])
 
         self.data = RunData()
         self.pyramids: tuple = ()  # (curve, pyramid, plot), once the curves exist
