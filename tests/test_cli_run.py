@@ -45,7 +45,7 @@ def test_run_writes_a_session_and_prints_its_path_and_summary(spec_file, tmp_pat
 def test_default_output_goes_to_the_sessions_folder(spec_file, lrlab_home, capsys):
     assert main(["run", str(spec_file), "--quiet"]) == 0
     path = capsys.readouterr().out.splitlines()[0]
-    assert path.startswith(str(lrlab_home / "sessions")) and path.endswith("-iris-sgd-constant.lrlab")
+    assert path.startswith(str(lrlab_home / "sessions")) and path.endswith("-iris-sgd-lr0.1-batch16.lrlab")
 
 
 def test_two_edits_then_replay_verify_is_identical(spec_file, tmp_path):

@@ -6,6 +6,8 @@ import csv
 import json
 import subprocess
 import sys
+from datetime import datetime
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,11 +22,14 @@ from lrlab.core.compare import (
     format_differences,
     open_runs,
     palette,
+    short_labels,
     summary,
     write_long_csv,
 )
 from lrlab.core.library import Library
+from lrlab.core.names import session_stem
 from lrlab.core.runs import RecordedRun
+from lrlab.core.session import default_name
 from lrlab.core.spec import RunSpec
 
 BASE = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
@@ -140,6 +145,45 @@ def test_mid_run_edits_and_plateau_reductions_are_part_of_what_differs(sessions,
         "no differences in the run specs, mid-run edits or environments")
     assert main(["compare", str(sessions["good"]), str(sessions["held"]), "--target", ""]) == 0
     assert "edits  none  step 100: hold LR 0.5" in capsys.readouterr().out
+
+
+def stand_in(name, spec, events=()):
+    """What short_labels reads from a Run, without a file."""
+    return SimpleNamespace(name=name, spec_json=RunSpec.from_json(spec).to_json(), events=list(events))
+
+
+def test_legends_show_what_differs(sessions):
+    good, slow, big, held = open_runs([sessions[n] for n in ("good", "slow", "big-batch", "held")])
+    assert short_labels([good, slow]) == ["lr 0.1", "lr 0.001"]
+    assert short_labels([good, big]) == ["schedule constant, batch 16", "schedule cosine, batch 60"]
+    assert short_labels([good, held]) == ["no edits", "edits step 100: hold LR 0.5"]
+    assert short_labels([good, good]) == ["good", "good"]  # nothing differs: the names
+    adam = stand_in("a", dict(BASE, optimizer={"name": "adam", "lr": 0.001}))
+    sgd = stand_in("b", BASE)
+    assert short_labels([adam, sgd]) == ["optimizer adam, lr 0.001", "optimizer sgd, lr 0.1"]
+    seeds = [stand_in(n, dict(BASE, seed=i, epochs=5 * i, batch_size=8 * i, model={"kind": "mlp", "hidden": [i]}))
+             for n, i in (("x", 1), ("y", 2))]
+    assert short_labels(seeds) == ["batch 8, hidden [1], epochs 5, …", "batch 16, hidden [2], epochs 10, …"]
+
+
+def test_cli_summary_names_runs_by_what_differs(sessions, capsys):
+    assert main(["compare", str(sessions["good"]), str(sessions["slow"]), "--target", ""]) == 0
+    table = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    assert table[0].startswith("run ") and table[0].endswith("session")
+    assert table[2].startswith("lr 0.1 ") and table[2].endswith("  good")
+    assert table[3].startswith("lr 0.001 ") and table[3].endswith("  slow")
+
+
+def test_session_names_follow_the_preset_or_the_main_settings():
+    now = datetime(2026, 11, 23, 19, 30, 5)
+    spec = RunSpec.from_json({"dataset": {"name": "digits"}, "optimizer": {"name": "sgd", "lr": 0.1},
+                              "schedule": {"kind": "cosine", "T_max": "run"}})
+    assert session_stem(spec, now=now) == "20261123-1930-digits-sgd-lr0.1-cosine"
+    assert session_stem(spec, "lr-too-high", now=now) == "20261123-1930-lr-too-high"
+    plain = RunSpec.from_json({"dataset": {"name": "digits"}, "model": {"kind": "cnn"}, "batch_size": 256,
+                               "optimizer": {"name": "adam", "lr": 3e-4}})
+    assert session_stem(plain, now=now) == "20261123-1930-digits-cnn-adam-lr0.0003-batch256"
+    assert default_name(spec).endswith("-digits-sgd-lr0.1-cosine.lrlab")
 
 
 def test_summary_with_a_target(sessions):

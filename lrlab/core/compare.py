@@ -219,6 +219,58 @@ def differences(runs: Sequence[Run], environment: bool = True) -> list[Differenc
     return rows
 
 
+# --- legends: what tells the runs apart -----------------------------------------------------
+
+#: spec fields a reader looks at first, and the word a legend uses for them
+_FIRST = {"optimizer.name": "optimizer", "optimizer.lr": "lr", "schedule.kind": "schedule",
+          "batch_size": "batch", "dataset.name": "dataset", "model.kind": "model"}
+_TAGS = ("name", "kind")
+
+
+def short_labels(runs: Sequence[Run], max_items: int = 3) -> list[str]:
+    """One short legend per run naming only what differs between the compared runs:
+    ``["lr 3", "lr 0.0005"]``, ``["optimizer adam, lr 0.001", "optimizer sgd, lr 0.1"]``.
+
+    Fields that only some of the differing kinds have (Adam's betas against SGD's momentum)
+    are left out: the kind says it; shared ones such as the LR stay. Mid-run edits count
+    too. When nothing tells the runs apart, or two legends would read the same, the session
+    names are used instead.
+    """
+    flats = [flatten(r.spec_json) for r in runs]
+    keys: list[str] = [k for k in _FIRST if any(k in f for f in flats)]
+    for f in flats:
+        keys += [k for k in f if k not in keys]
+    words: list[list[str]] = [[] for _ in runs]
+    for key in keys:
+        values = [f.get(key) for f in flats]
+        if all(json.dumps(v) == json.dumps(values[0]) for v in values[1:]):
+            continue
+        parent = key.rpartition(".")[0]
+        tag = next((f"{parent}.{t}" for t in _TAGS if parent and any(f"{parent}.{t}" in f for f in flats)), None)
+        if tag is not None and None in values and len({json.dumps(f.get(tag)) for f in flats}) > 1:
+            continue  # a field only some of the differing kinds have: the kind is the difference
+        word = _FIRST.get(key, key.rpartition(".")[2])
+        for i, v in enumerate(values):
+            if v is not None:
+                words[i].append(f"{word} {_legend_value(v)}")
+    edits = [edits_text(r) for r in runs]
+    if len(set(edits)) > 1:
+        for i, text in enumerate(edits):
+            words[i].append("no edits" if text == "none" else f"edits {text}")
+    labels = [", ".join(w[:max_items]) + (", …" if len(w) > max_items else "") for w in words]
+    if not any(labels) or len(set(labels)) < len(labels):
+        return [r.name for r in runs]
+    return labels
+
+
+def _legend_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_legend_value(x) for x in v) + "]"
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 # --- summary with a target -------------------------------------------------------------------
 
 
@@ -270,18 +322,21 @@ class SummaryRow:
     target_step: int | None = None
     target_wall: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # what tells this run apart from the others compared (short_labels)
 
 
 def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float = 0.0) -> list[SummaryRow]:
     rows = []
-    for r in runs:
+    labels = short_labels(runs)
+    for r, label in zip(runs, labels, strict=True):
         s = r.summary
         status = r.status
         diverged = [e for e in r.events if e.kind == "diverged"]
         if diverged:
             status = f"diverged at step {diverged[0].step}"
         row = SummaryRow(r.name, r.colour, status, int(s.get("steps", 0)), float(s.get("steps_per_second", 0.0)),
-                         s.get("final_val_metric"), s.get("best_val_metric"), s.get("final_val_loss"))
+                         s.get("final_val_metric"), s.get("best_val_metric"), s.get("final_val_loss"),
+                         label=label)
         if target is not None:
             table = METRICS[target.metric].table
             steps = r.column(table, "step")
@@ -300,17 +355,20 @@ def format_summary(rows: Sequence[SummaryRow], target: Target | None) -> str:
     def f(v: float | None, spec: str = ".4g") -> str:
         return "-" if v is None else format(v, spec)
 
-    header = ["session", "status", "steps", "steps/s", "final val metric", "best val metric", "final val loss"]
+    # the runs by what tells them apart; the file names last, when those are not the labels already
+    labelled = any(r.label and r.label != r.name for r in rows)
+    header = ["run" if labelled else "session", "status", "steps", "steps/s", "final val metric",
+              "best val metric", "final val loss"]
     if target is not None:
         header += [f"first step {target}", "at wall time"]
-    table = [header]
+    table = [header + (["session"] if labelled else [])]
     for r in rows:
-        line = [r.name, r.status, str(r.steps), f(r.steps_per_second, ".0f"), f(r.final_val_metric),
-                f(r.best_val_metric), f(r.final_val_loss)]
+        line = [r.label or r.name if labelled else r.name, r.status, str(r.steps), f(r.steps_per_second, ".0f"),
+                f(r.final_val_metric), f(r.best_val_metric), f(r.final_val_loss)]
         if target is not None:
             line += ["never" if r.target_step is None else str(r.target_step),
                      "-" if r.target_wall is None else f"{r.target_wall:.2f} s"]
-        table.append(line)
+        table.append(line + ([r.name] if labelled else []))
     return _grid(table)
 
 

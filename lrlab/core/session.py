@@ -27,6 +27,7 @@ import numpy as np
 from lrlab import __version__
 from lrlab.core.events import Event, Status
 from lrlab.core.metrics import EVAL_COLUMNS, INTEGER_COLUMNS, STEP_COLUMNS, table_sql
+from lrlab.core.names import session_stem
 from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 
@@ -67,9 +68,8 @@ def _now() -> str:
 
 
 def default_name(spec: RunSpec, label: str = "") -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    parts = [stamp, label or spec.dataset.kind, spec.optimizer.kind, spec.schedule.kind]
-    return "-".join(p.replace("/", "_") for p in parts if p) + SUFFIX
+    """A new session's file name: the preset label, or the run's main settings (core.names)."""
+    return session_stem(spec, label) + SUFFIX
 
 
 # --- writing ---------------------------------------------------------------------------------
