@@ -131,3 +131,13 @@ def test_run_all_shows_each_runs_settings_in_the_form(window, qtbot, monkeypatch
     for path in opened[0]:
         with Session.open(path) as s:
             assert s.status in ("finished", "diverged")
+
+
+def test_a_preset_started_from_the_form_names_its_session_after_the_preset(window, qtbot):
+    from lrlab.core.resources import list_presets
+
+    window.experiment.load_preset(next(p for p in list_presets() if p.name == "lr-too-high"))
+    window.set_pace(None)
+    window.start()
+    wait_idle(qtbot, window)
+    assert "lr-too-high" in window.controller.session_path

@@ -211,6 +211,11 @@ class ExperimentPanel(QScrollArea):
         self.explanation.show()
         self.sig_preset.emit(preset)
 
+    def current_preset(self) -> Preset | None:
+        """The preset last loaded into the form, if any."""
+        name = self.preset_combo.currentData()
+        return next((p for p in self.presets if p.name == name), None)
+
     def _preset_chosen(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
         for p in self.presets:

@@ -144,6 +144,9 @@ class MainWindow(QMainWindow):
         self.addToolBar(tb)
         for a in (self.act_start, self.act_pause, self.act_stop):
             tb.addAction(a)
+        pause = tb.widgetForAction(self.act_pause)  # as wide as "Resume": the toolbar must not shift
+        pause.setMinimumWidth(pause.sizeHint().width() + pause.fontMetrics().horizontalAdvance("Resume")
+                              - pause.fontMetrics().horizontalAdvance("Pause"))
         tb.addWidget(QLabel(" pace "))
         self.pace_combo = QComboBox(toolTip="how fast to train: slow enough to watch and to edit mid-run, "
                                             "or full speed; results are the same at any pace")
@@ -208,9 +211,13 @@ class MainWindow(QMainWindow):
             self._show_progress(self.controller.progress())
 
     def start(self, spec: RunSpec | None = None, edits: list | None = None, label: str = "") -> None:
+        from_form = spec is None
         spec = spec or self.experiment.validate()
         if spec is None or self.controller.state.busy:
             return
+        if from_form and not label:  # a preset as loaded names its session after itself
+            preset = self.experiment.current_preset()
+            label = preset.name if preset is not None and RunSpec.from_json(preset.spec) == spec else ""
         self.close_session_view()
         self.events.clear()
         self.status_label.setStyleSheet("")
