@@ -29,3 +29,17 @@ def no_modal_dialogs(monkeypatch):
 
     for name in ("information", "warning", "question", "critical"):
         monkeypatch.setattr(QMessageBox, name, unexpected)
+
+
+@pytest.fixture
+def window(qtbot, lrlab_home):
+    """The main window, shown offscreen; a run still going at the end is stopped."""
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.controller.stop_and_wait(5000)

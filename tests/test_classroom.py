@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from guitools import QUICK, wait_idle
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QSpinBox, QWidget
 
@@ -12,27 +13,6 @@ from lrlab.core.session import Session
 from lrlab.core.spec import RunSpec
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
-         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 40, "batch_size": 16,
-         "device": "cpu"}
-
-
-@pytest.fixture
-def window(qtbot, lrlab_home):
-    from lrlab.gui.app import make_app
-    from lrlab.gui.window import MainWindow
-
-    make_app()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.controller.stop_and_wait(5000)
-
-
-def wait_idle(qtbot, window, timeout=60_000):
-    qtbot.waitUntil(lambda: window.controller.state == "idle" and window.controller.thread is None, timeout=timeout)
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])

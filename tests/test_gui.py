@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from guitools import LONG, QUICK, set_spec, wait_idle
 from PySide6.QtWidgets import QMessageBox
 
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
@@ -13,33 +14,6 @@ from lrlab.core.session import Session
 from lrlab.core.spec import RunSpec
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
-         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 40, "batch_size": 16,
-         "device": "cpu"}
-LONG = dict(QUICK, epochs=20_000)
-
-
-@pytest.fixture
-def window(qtbot, lrlab_home):
-    from lrlab.gui.app import make_app
-    from lrlab.gui.window import MainWindow
-
-    make_app()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    if w.controller.thread is not None:
-        w.controller.stop_and_wait(5000)
-
-
-def set_spec(window, data):
-    window.experiment.set_json(RunSpec.from_json(data).to_json())
-
-
-def wait_idle(qtbot, window, timeout=60_000):
-    qtbot.waitUntil(lambda: window.controller.state == "idle" and window.controller.thread is None, timeout=timeout)
 
 
 def test_invalid_field_shows_its_message_and_disables_start(window, qtbot):

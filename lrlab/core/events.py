@@ -10,9 +10,10 @@ described in one place.
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from lrlab.core.schedules import describe_edit
 
 
 class Status(str, enum.Enum):
@@ -46,22 +47,6 @@ class Status(str, enum.Enum):
 
 def _num(x: Any) -> str:
     return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
-
-
-def describe_edit(e: dict[str, Any]) -> str:
-    """One edit (JSON, as in session files) in words: 'LR ×0.3', 'hold LR 0.01', ..."""
-    kind = e.get("kind")
-    if kind == "scale":
-        return f"LR ×{e['factor']:g}"
-    if kind == "hold":
-        return f"hold LR {e['lr']:g}"
-    if kind == "schedule":
-        return f"new schedule: {e['schedule'].get('kind', '?')}"
-    if kind == "params":
-        return "schedule " + ", ".join(f"{k}={v}" for k, v in e["params"].items())
-    if kind == "optimizer":
-        return ", ".join(f"{k}={v}" for k, v in e.items() if k != "kind" and v is not None)
-    return json.dumps(e)
 
 
 @dataclass
