@@ -346,7 +346,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for fmt in ("png", "svg"):
             out = getattr(args, fmt)
             if out:
-                _export_compare_plot(args.files, fmt, out, args.metric, args.x, args.smooth)
+                _export_compare_plot(args.files, fmt, out, args.metric, args.x, args.smooth, args.logy)
                 print(out)
     finally:
         for r in runs:
@@ -354,7 +354,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, x: str, smooth: float) -> None:
+def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, x: str, smooth: float,
+                         logy: bool | None = None) -> None:
     """Draw the overlay with Qt's offscreen platform: no display needed."""
     import os
 
@@ -368,6 +369,8 @@ def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, 
     view.metric.setCurrentIndex(view.metric.findData(metric))
     view.x_axis.setCurrentIndex(view.x_axis.findData(x))
     view.smooth.setValue(round(smooth * 100))
+    if logy is not None:
+        view.log_y.setChecked(logy)
     view.open_paths(files)
     view.show()
     view.export(fmt, out)
@@ -508,6 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", choices=list(METRICS), default="train_loss")
     p.add_argument("--x", choices=("step", "epoch", "samples", "wall"), default="step")
     p.add_argument("--smooth", type=_fraction("--smooth"), default=0.6, help="EMA smoothing in [0, 1)")
+    p.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None,
+                   help="log y axis for the plot (default: the metric's own, log for gradient norms)")
     p.add_argument("--target", default="val_metric>=0.95", help="e.g. val_metric>=95%% or train_loss<=0.2; "
                    "'' for none")
     p.add_argument("--png", help="write the overlay plot as PNG")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
-from guitools import QUICK, wait_idle
+from guitools import QUICK, set_spec, wait_idle
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QSpinBox, QWidget
 
@@ -121,3 +122,57 @@ def test_a_preset_started_from_the_form_names_its_session_after_the_preset(windo
     window.start()
     wait_idle(qtbot, window)
     assert "lr-too-high" in window.controller.session_path
+
+
+def test_log_loss_in_the_live_panel(window, qtbot):
+    set_spec(window, QUICK)
+    window.start()
+    wait_idle(qtbot, window)
+    window.plots.log_loss_box.setChecked(True)
+    window.plots.flush()
+    assert window.plots.p_loss.ctrl.logYCheck.isChecked()
+    y0, y1 = window.plots.p_loss.getViewBox().viewRange()[1]
+    loss = window.plots.data.loss.y.data
+    assert y0 <= np.log10(loss.min()) and y1 >= np.log10(loss.max())  # the range is in decades
+
+
+def _two_sessions(tmp_path):
+    from lrlab.core.runs import RecordedRun
+
+    paths = []
+    for lr in (3.0, 0.01):
+        run = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=5, optimizer={"name": "sgd", "lr": lr})),
+                          tmp_path / f"lr{lr}.lrlab")
+        run.run()
+        paths.append(str(run.path))
+    return paths
+
+
+def test_compare_legends_say_what_differs_and_log_y_is_remembered_per_metric(qtbot, tmp_path):
+    from lrlab.core.compare import LIGHT_PALETTE
+    from lrlab.gui.app import make_app
+    from lrlab.gui.compare import CompareView
+
+    make_app()
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.open_paths(_two_sessions(tmp_path))
+    assert sorted(view.labels.values()) == ["lr 0.01", "lr 3"]
+    assert [view.legend.item(i).text().split("  ")[0] for i in range(2)] == ["■ lr 3", "■ lr 0.01"]
+    assert {r.colour for r in view.runs} == set(LIGHT_PALETTE[:2])  # distinct, never yellow
+    view.metric.setCurrentIndex(view.metric.findData("train_loss"))
+    view.log_y.setChecked(True)
+    view.metric.setCurrentIndex(view.metric.findData("val_metric"))
+    assert not view.log_y.isChecked()  # a log loss does not make the accuracy log
+    view.metric.setCurrentIndex(view.metric.findData("grad_norm"))
+    assert view.log_y.isChecked()  # gradient norms are log by default
+    view.metric.setCurrentIndex(view.metric.findData("train_loss"))
+    assert view.log_y.isChecked() and view.plot.getPlotItem().ctrl.logYCheck.isChecked()
+
+
+def test_cli_compare_logy(tmp_path):
+    from lrlab.cli import main
+
+    a, b = _two_sessions(tmp_path)
+    assert main(["compare", a, b, "--logy", "--png", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 5000

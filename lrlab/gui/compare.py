@@ -35,11 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.compare import X_AXES, Run, Target, differences, open_runs, summary
+from lrlab.core.compare import X_AXES, Run, Target, assign_colours, differences, open_runs, short_labels, summary
 from lrlab.core.metrics import METRICS
 from lrlab.core.series import MinMaxPyramid
 from lrlab.gui.exports import export_png, export_svg
 from lrlab.gui.forms import hbox, table_item
+from lrlab.gui.style import is_dark
 
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
 
@@ -52,6 +53,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.runs: list[Run] = []
+        self.labels: dict[str, str] = {}  # run name -> legend (what differs)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.markers: list[pg.InfiniteLine] = []
         self.visible: dict[str, bool] = {}
@@ -129,8 +131,11 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 
-        for sig in (self.metric.currentIndexChanged, self.x_axis.currentIndexChanged, self.log_x.toggled,
-                    self.log_y.toggled, self.smooth.valueChanged, self.show_events.toggled):
+        self.log_y_of: dict[str, bool] = {}  # log y remembered per metric (a log loss, a linear accuracy)
+        self.metric.currentIndexChanged.connect(self._metric_changed)
+        self.log_y.toggled.connect(lambda on: self.log_y_of.__setitem__(self.metric.currentData(), on))
+        for sig in (self.x_axis.currentIndexChanged, self.log_x.toggled, self.log_y.toggled,
+                    self.smooth.valueChanged, self.show_events.toggled):
             sig.connect(self.redraw)
         self.target.editingFinished.connect(self.refresh_tables)
         self.show_identical.toggled.connect(self.refresh_tables)
@@ -153,11 +158,15 @@ class CompareView(QWidget):
         for r in self.runs:
             r.close()
         self.runs = runs
+        assign_colours(runs, dark=is_dark())  # readable on this palette's background
+        # legends say what differs ("lr 3" vs "lr 0.01"); the file name is in the tooltip
+        self.labels = dict(zip((r.name for r in runs), short_labels(runs), strict=True))
         self.visible = {r.name: True for r in runs}
         self.legend.blockSignals(True)
         self.legend.clear()
         for r in runs:
-            item = QListWidgetItem(f"■ {r.name}  ({r.status})")
+            item = QListWidgetItem(f"■ {self.labels[r.name]}  ({r.status})")
+            item.setToolTip(str(r.path))
             item.setForeground(QBrush(QColor(r.colour)))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
@@ -166,6 +175,14 @@ class CompareView(QWidget):
         self.legend.blockSignals(False)
         self.redraw()
         self.refresh_tables()
+
+    def _metric_changed(self) -> None:
+        """Each metric keeps its own log-y choice, starting from its declared default."""
+        metric = self.metric.currentData()
+        self.log_y.blockSignals(True)
+        self.log_y.setChecked(self.log_y_of.get(metric, METRICS[metric].log_default))
+        self.log_y.blockSignals(False)
+        self.redraw()
 
     def settings(self) -> tuple[str, str, float]:
         return self.metric.currentData(), self.x_axis.currentData(), self.smooth.value() / 100
@@ -195,7 +212,7 @@ class CompareView(QWidget):
             pyramid.append(xs[order], ys[order])
             self._pyramids[r.name] = pyramid
             width = 2 if metric != "lr" else 1
-            curve = plot.plot(pen=pg.mkPen(r.colour, width=width), name=r.name)
+            curve = plot.plot(pen=pg.mkPen(r.colour, width=width), name=self.labels.get(r.name, r.name))
             curve.setVisible(self.visible.get(r.name, True))
             self.curves[r.name] = curve
             if self.show_events.isChecked():

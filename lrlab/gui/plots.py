@@ -20,25 +20,14 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider
 
 from lrlab.core.events import Event
 from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
-from lrlab.gui.style import (
-    BLUE,
-    DIVERGED_COLOUR,
-    EVENT_COLOUR,
-    GREEN,
-    ORANGE,
-    PURPLE,
-    VERMILION,
-    faint,
-)
+from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
-EDIT_COLOUR = "#5a5a5a"  # dark grey: apart from every curve colour
-#: event kind -> (colour, line style) of its marker; other kinds are grey dashes
-MARKER_STYLES = {"edit": (EDIT_COLOUR, Qt.PenStyle.SolidLine), "plateau": (GREEN, Qt.PenStyle.DashDotLine),
-                 "pause": (EVENT_COLOUR, Qt.PenStyle.DotLine), "resume": (EVENT_COLOUR, Qt.PenStyle.DotLine),
-                 "stop": (EVENT_COLOUR, Qt.PenStyle.DashDotDotLine),
-                 "diverged": (DIVERGED_COLOUR, Qt.PenStyle.SolidLine),
-                 "out_of_memory": (DIVERGED_COLOUR, Qt.PenStyle.SolidLine)}
+#: event kind -> (colour role in style.colours(), line style) of its marker; others: grey dashes
+MARKER_STYLES = {"edit": ("edit", Qt.PenStyle.SolidLine), "plateau": ("lr", Qt.PenStyle.DashDotLine),
+                 "pause": ("event", Qt.PenStyle.DotLine), "resume": ("event", Qt.PenStyle.DotLine),
+                 "stop": ("event", Qt.PenStyle.DashDotDotLine), "diverged": ("diverged", Qt.PenStyle.SolidLine),
+                 "out_of_memory": ("diverged", Qt.PenStyle.SolidLine)}
 FRAME_MS = 33  # at most ~30 redraws a second
 MAX_FRAME_MS = 500  # ... and at least two
 GUI_SHARE = 0.05  # the share of time frames may take: the rest is the training thread's
@@ -168,19 +157,20 @@ class PlotPanel(QWidget):
             return
         self._curves_made = True
         # each curve is created once; frames only call setData (width-1 pens: wider is slower)
-        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(BLUE), width=1), name="train (raw)")
-        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(BLUE, width=2), name="train (smoothed)")
-        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
+        c = self.colours = colours()  # for the palette in use now (light or dark)
+        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(c["loss"]), width=1), name="train (raw)")
+        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(c["loss"], width=2), name="train (smoothed)")
+        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=c["validation"],
                                            symbolPen=None, name="validation")
-        self.c_lr = self.p_lr.plot(pen=pg.mkPen(GREEN, width=2), name="LR used")
-        self.c_planned = self.p_lr.plot(pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
+        self.c_lr = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=2), name="LR used")
+        self.c_planned = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine),
                                         name="planned")
-        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(ORANGE, width=2, style=Qt.PenStyle.DotLine),
+        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
                                       name="proposed edit")
-        self.c_metric = self.p_metric.plot(pen=pg.mkPen(ORANGE, width=1), symbol="o", symbolSize=5,
-                                           symbolBrush=ORANGE, symbolPen=None, name="validation")
-        self.c_grad = self.p_grad.plot(pen=pg.mkPen(PURPLE, width=1), name="gradient norm")
-        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(VERMILION, width=1), name="||Δw|| / ||w||")
+        self.c_metric = self.p_metric.plot(pen=pg.mkPen(c["validation"], width=1), symbol="o", symbolSize=5,
+                                           symbolBrush=c["validation"], symbolPen=None, name="validation")
+        self.c_grad = self.p_grad.plot(pen=pg.mkPen(c["grad"], width=1), name="gradient norm")
+        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(c["ratio"], width=1), name="||Δw|| / ||w||")
 
     def _bind(self, data: RunData) -> None:
         self.data = data
@@ -218,10 +208,12 @@ class PlotPanel(QWidget):
         smooth.setValue(round(self.data.smoothing * 100))
         smooth.setToolTip("exponential moving average of the training loss (0 = raw)")
         smooth.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        log_loss = QCheckBox("log loss", toolTip="log y axis for the loss: shows the slow late progress too")
+        log_loss.toggled.connect(self.set_log_loss)
         log_lr = QCheckBox("log LR")
         log_lr.toggled.connect(self.set_log_lr)
-        self.x_combo = x_combo
-        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_lr]
+        self.x_combo, self.log_loss_box = x_combo, log_loss
+        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_loss, log_lr]
 
     # --- feeding -----------------------------------------------------------------------------
 
@@ -263,7 +255,8 @@ class PlotPanel(QWidget):
         """A vertical line at the event's step on every panel, styled by kind, its description as
         tooltip; on the LR panel it carries a short label ("×0.3", "hold 0.01", "pause")."""
         self.data.markers.append(marker)
-        colour, style = MARKER_STYLES.get(marker.kind, (EVENT_COLOUR, Qt.PenStyle.DashLine))
+        role, style = MARKER_STYLES.get(marker.kind, ("event", Qt.PenStyle.DashLine))
+        colour = self.colours[role]
         for p in self.plots:
             labelled = p is self.p_lr and marker.kind not in ("resume", "test")
             line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,
@@ -285,6 +278,10 @@ class PlotPanel(QWidget):
 
     def set_smoothing(self, s: float) -> None:
         self.data.set_smoothing(s)
+        self._dirty.add(self.p_loss)
+
+    def set_log_loss(self, on: bool) -> None:
+        self.p_loss.setLogMode(y=on)
         self._dirty.add(self.p_loss)
 
     def set_log_lr(self, on: bool) -> None:

@@ -6,11 +6,12 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-# colour-blind-safe (Okabe-Ito) series colours
-BLUE, ORANGE, GREEN, VERMILION, PURPLE, SKY, YELLOW = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+from lrlab.core.compare import palette
+
 EVENT_COLOUR = "#7f7f7f"
 DIVERGED_COLOUR = "#d62728"
+#: what each colour of the core's palette is used for in the live plots
+ROLES = ("loss", "validation", "lr", "grad", "ratio", "extra")
 
 
 def is_dark() -> bool:
@@ -18,6 +19,16 @@ def is_dark() -> bool:
     if app is None:
         return False
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def colours() -> dict[str, str]:
+    """Series colours of the live plots for the current light or dark palette: the core's
+    colour-blind-safe palette, every colour at least 3:1 against the plot background (no
+    yellow on white), plus grey for events and red for divergence."""
+    pal = palette(is_dark())
+    out = dict(zip(ROLES, pal, strict=False))
+    out.update(event=EVENT_COLOUR, edit=pal[6], diverged=DIVERGED_COLOUR)
+    return out
 
 
 def apply_plot_theme() -> None:
