@@ -567,4 +567,5 @@ def cmd_gui(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from None
     from lrlab.gui.app import run_gui
 
-    return run_gui(run, args.open or [], args.compare or [], None if args.pace in (None, "full") else args.pace)
+    return run_gui(run, args.open or [], args.compare or [], None if args.pace in (None, "full") else args.pace,
+                   exit_fast=True)

@@ -176,3 +176,29 @@ def test_cli_compare_logy(tmp_path):
     a, b = _two_sessions(tmp_path)
     assert main(["compare", a, b, "--logy", "--png", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").stat().st_size > 5000
+
+
+def test_the_fix_link_scrolls_to_the_bad_field_and_schedule_warnings_show(window, qtbot):
+    window.resize(1280, 720)
+    set_spec(window, dict(QUICK, schedule={"kind": "cosine", "T_max": 40}))  # 40 of 320 steps: restarts
+    qtbot.waitUntil(lambda: window.experiment.schedule_warning.isVisible())
+    assert "T_max" in window.experiment.schedule_warning.text()
+    window.experiment.verticalScrollBar().setValue(window.experiment.verticalScrollBar().maximum())
+    window.experiment.lr.edit.setText("-1")
+    qtbot.waitUntil(lambda: window.fix_link.isVisible())
+    assert "optimizer.lr" in window.fix_link.toolTip()
+    window.fix_link.linkActivated.emit("fix")
+    label = window.experiment.optimizer.form.errors["lr"]
+    top = label.mapTo(window.experiment.widget(), label.rect().topLeft()).y()
+    bar = window.experiment.verticalScrollBar().value()
+    assert bar <= top <= bar + window.experiment.viewport().height()  # the message is in view
+
+
+def test_the_sessions_window_fits_the_screen(window):
+    from lrlab.gui.app import make_app
+
+    make_app()
+    screen = window.screen().availableGeometry()
+    w = window.sessions_window()
+    assert w.width() <= screen.width() and w.height() <= screen.height()
+    w.close()

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 from lrlab.core.params import SpecError
 from lrlab.core.resources import Preset, list_presets
 from lrlab.core.schedules import SCHEDULES
-from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps, preview_timeline
-from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, LogSlider, ParamForm, hbox, vbox
+from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps, preview_timeline, schedule_warnings
+from lrlab.gui.forms import ERROR_STYLE, WARNING_STYLE, Field, KindedEditor, LogSlider, ParamForm, hbox, vbox
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
@@ -116,6 +116,10 @@ class ExperimentPanel(QScrollArea):
         sl.setContentsMargins(0, 0, 0, 0)
         sl.addWidget(self.schedule)
         sl.addWidget(self.preview)
+        # a fixed-step schedule that stops short of or overruns the run is said here, not hidden
+        self.schedule_warning = QLabel(wordWrap=True, styleSheet=WARNING_STYLE)
+        self.schedule_warning.hide()
+        sl.addWidget(self.schedule_warning)
         lay.addWidget(_group("Learning-rate schedule", sched_box))
 
         advanced = tuple(p for p in RunSpec.params() if p.name not in MAIN_FIELDS)
@@ -276,7 +280,18 @@ class ExperimentPanel(QScrollArea):
         self.sig_spec_changed.emit(spec)
         return spec
 
+    def reveal_problem(self) -> str:
+        """Scroll to the first field with a problem; returns "path: message" ('' when none)."""
+        for label in self.findChildren(QLabel):
+            if label.styleSheet() == ERROR_STYLE and label.isVisibleTo(self) and label.text():
+                self.ensureWidgetVisible(label, 50, 80)
+                break
+        return next((f"{p}: {m}" if p else m for p, m in self.problems.items()), "")
+
     def _update_preview(self) -> None:
+        warnings = schedule_warnings(self.spec) if self.spec is not None else []
+        self.schedule_warning.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.schedule_warning.setVisible(bool(warnings))
         if self.spec is None:
             self.preview.set_curve(np.empty(0), np.empty(0))
             return

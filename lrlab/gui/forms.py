@@ -43,6 +43,7 @@ from lrlab.core.params import (
 )
 
 ERROR_STYLE = "color: palette(highlighted-text); background: #c0392b; border-radius: 3px; padding: 1px 4px;"
+WARNING_STYLE = "color: #8c6d00"  # dark gold: readable on light backgrounds, not an error
 
 
 def _fmt(value: Any) -> str:

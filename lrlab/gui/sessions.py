@@ -25,6 +25,7 @@ from lrlab.core.library import Entry, Library
 from lrlab.core.session import SessionError
 from lrlab.gui.compare import CompareView
 from lrlab.gui.forms import table_item
+from lrlab.gui.style import fit_to_screen
 
 COLUMNS = (("name", "name"), ("created", "date"), ("dataset", "dataset"), ("model", "model"),
            ("optimizer", "optimizer"), ("lr", "base LR"), ("schedule", "schedule"), ("batch_size", "batch"),
@@ -166,7 +167,7 @@ class SessionsWindow(QMainWindow):
     def __init__(self, open_in_lab: Any, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("lrlab — sessions")
-        self.resize(1300, 820)
+        fit_to_screen(self, 1300, 820)
         self.sessions = SessionsView()
         self.compare = CompareView()
         self.tabs = QTabWidget()

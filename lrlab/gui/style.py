@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from lrlab.core.compare import palette
 
@@ -45,3 +45,10 @@ def faint(colour: str, alpha: int = 90) -> QColor:
     c = QColor(colour)
     c.setAlpha(alpha)
     return c
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize to ``width`` x ``height``, or less on a smaller screen (a 1366x768 laptop, a
+    1280x720 projector), so that a first launch never opens with controls off screen."""
+    screen = window.screen().availableGeometry()
+    window.resize(min(width, screen.width()), min(height, screen.height()))

@@ -42,6 +42,7 @@ from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
+from lrlab.gui.style import fit_to_screen
 
 EMPTY = np.empty(0)
 PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
@@ -80,7 +81,11 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self.progress = QProgressBar(maximumWidth=220, format="%p%")
         self.status_label = QLabel("ready")
+        self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
+                               toolTip="scroll the Experiment panel to the field that needs fixing")
+        self.fix_link.linkActivated.connect(lambda _: self.experiment.reveal_problem())
         self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.fix_link)
         self.statusBar().addPermanentWidget(self.progress)
 
         c = self.controller
@@ -187,6 +192,8 @@ class MainWindow(QMainWindow):
         why = next((f"{p}: {m}" if p else m for p, m in problems.items()), "") if self.experiment.spec is None else ""
         self.act_start.setToolTip(f"Start is disabled until this is fixed — {why}" if why
                                   else "Start training (Ctrl+R)")
+        self.fix_link.setVisible(bool(why) and not state.busy)
+        self.fix_link.setToolTip(f"{why} (click to show the field)")
         self.act_pause.setEnabled(state in (RunState.RUNNING, RunState.PAUSED))
         self.act_pause.setText("Resume" if state == RunState.PAUSED else "Pause")
         self.act_stop.setEnabled(state in (RunState.STARTING, RunState.RUNNING, RunState.PAUSED))
@@ -429,9 +436,8 @@ class MainWindow(QMainWindow):
         geometry, state = app_settings.window_layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:  # first launch: fit the screen it opens on (a 1366x768 laptop, a 1280x720 projector)
-            screen = self.screen().availableGeometry()
-            self.resize(min(1400, screen.width()), min(860, screen.height()))
+        else:
+            fit_to_screen(self, 1400, 860)
         if state is not None:
             self.restoreState(state)
         last = app_settings.last_experiment()
