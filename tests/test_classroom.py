@@ -202,3 +202,20 @@ def test_the_sessions_window_fits_the_screen(window):
     w = window.sessions_window()
     assert w.width() <= screen.width() and w.height() <= screen.height()
     w.close()
+
+
+def test_saved_sessions_drawn_under_the_live_run(window, qtbot, tmp_path):
+    slow, fast = _two_sessions(tmp_path)[::-1]  # lr 0.01 (crawls) and lr 3
+    assert window.show_references([slow])
+    set_spec(window, QUICK)
+    window.start()
+    wait_idle(qtbot, window)
+    window.plots.flush()
+    names = {label.text for _, label in window.plots.p_loss.legend.items}
+    assert "lr0.01" in names and "train (smoothed)" in names  # the reference stays while a new run trains
+    ref_curves = [c for c, _, plot, _ in window.plots._references]
+    assert len(ref_curves) == 3  # loss, LR and validation metric
+    x, y = ref_curves[1].getData()  # the reference's LR: constant 0.01 over its 40 steps
+    assert len(x) == 40 and np.allclose(y, 0.01)
+    assert window.show_references([])
+    assert window.plots._references == ()

@@ -74,3 +74,19 @@ class SessionBanner(QFrame):
             button.clicked.connect(sig.emit)
             lay.addWidget(button)
         self.hide()
+
+
+def read_references(paths: list[str], dark: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
+    """Saved sessions to draw under a live run: (name, colour, {metric: (steps, values)}) each,
+    the training loss smoothed as the live panel smooths it, colours from the core's palette.
+    Raises :class:`lrlab.core.session.SessionError` naming a file that cannot be read."""
+    from lrlab.core.compare import assign_colours, open_runs
+
+    runs = open_runs(paths)
+    try:
+        assign_colours(runs, dark=dark)
+        return [(r.name, r.colour, {m: r.series(m, "step", 0.6 if m == "train_loss" else 0.0)
+                                    for m in ("train_loss", "lr", "val_metric")}) for r in runs]
+    finally:
+        for r in runs:
+            r.close()

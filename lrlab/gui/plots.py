@@ -133,7 +133,8 @@ class PlotPanel(QWidget):
             p.getAxis("left").setStyle(textFillLimits=[(0, 0.8), (1, 0.2)])
 
         self.data = RunData()
-        self.pyramids: tuple = ()  # (curve, pyramid, plot), once the curves exist
+        self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
+        self._references: tuple = ()  # the same for saved runs shown under the live one
         self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
@@ -177,7 +178,28 @@ class PlotPanel(QWidget):
         # (curve, data, plot, smooth): smooth curves are sampled, noisy ones drawn as min/max envelopes
         self.pyramids = ((self.c_loss, data.loss, self.p_loss, False), (self.c_smooth, data.smooth, self.p_loss, True),
                          (self.c_lr, data.lr, self.p_lr, True), (self.c_grad, data.grad, self.p_grad, False),
-                         (self.c_ratio, data.ratio, self.p_grad, False))
+                         (self.c_ratio, data.ratio, self.p_grad, False), *self._references)
+
+    def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]]
+                       ) -> None:
+        """Saved runs drawn faintly under the live one ("the too-low run from before; now watch
+        this one"): (name, colour, {"train_loss" | "lr" | "val_metric": (steps, values)}) each.
+        They stay while new runs start, until replaced or cleared with an empty list."""
+        self._make_curves()
+        for curve, _, plot, _ in self._references:
+            plot.removeItem(curve)
+        refs = []
+        for name, colour, series in references:
+            for metric, plot in (("train_loss", self.p_loss), ("lr", self.p_lr), ("val_metric", self.p_metric)):
+                if metric not in series or not len(series[metric][0]):
+                    continue
+                pyramid = MinMaxPyramid()
+                pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[metric]))
+                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2), name=name)
+                refs.append((curve, pyramid, plot, True))
+        self._references = tuple(refs)
+        self._bind(self.data)
+        self._dirty.update(self.plots)
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
         # No grid: pyqtgraph's translucent grid lines made each repaint ~10x dearer (measured),

@@ -36,13 +36,13 @@ from lrlab.core.fmt import clock
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
-from lrlab.gui.banner import SessionBanner, ViewedSession
+from lrlab.gui.banner import SessionBanner, ViewedSession, read_references
 from lrlab.gui.controller import Progress, RunController, RunState
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
-from lrlab.gui.style import fit_to_screen
+from lrlab.gui.style import fit_to_screen, is_dark
 
 EMPTY = np.empty(0)
 PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
+            make_action(self, "Show saved sessions here…", self.show_references, "Ctrl+Shift+R",
+                        "draw saved runs faintly under the live one (loss, LR, validation metric)"),
+            make_action(self, "Clear saved sessions from the plots", lambda: self.show_references([])),
             None, *(d.toggleViewAction() for d in (self.dock_experiment, self.dock_edit, self.dock_events))])
         fill_menu(mb.addMenu("&Help"), [make_action(self, "About lrlab", lambda: about(self))])
         self._fill_recent(app_settings.recent_sessions())
@@ -359,6 +362,22 @@ class MainWindow(QMainWindow):
 
     def compare_sessions(self, files: list[str]) -> bool:
         return self.sessions_window().compare_paths(files)
+
+    def show_references(self, files: list[str] | None = None) -> bool:
+        """Overlay saved sessions on the live panels; asks for the files unless given ([] clears)."""
+        from lrlab.core.session import SessionError
+
+        if files is None:
+            files, _ = QFileDialog.getOpenFileNames(self, "Show saved sessions here", str(paths.sessions_dir()),
+                                                    exports.SESSION_FILTER)
+            if not files:
+                return False
+        try:
+            self.plots.set_references(read_references(list(files), dark=is_dark()))
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot show session", str(err))
+            return False
+        return True
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", str(paths.sessions_dir()), exports.SESSION_FILTER)
