@@ -205,7 +205,7 @@ def test_the_sessions_window_fits_the_screen(window):
 
 
 def test_saved_sessions_drawn_under_the_live_run(window, qtbot, tmp_path):
-    slow, fast = _two_sessions(tmp_path)[::-1]  # lr 0.01 (crawls) and lr 3
+    _fast, slow = _two_sessions(tmp_path)  # lr 3 and lr 0.01 (crawls)
     assert window.show_references([slow])
     set_spec(window, QUICK)
     window.start()

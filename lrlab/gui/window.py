@@ -2,23 +2,22 @@
 
 The run itself belongs to the :class:`RunController` (state, worker thread, events, the
 schedule timeline, progress); this window lays out the widgets and connects them to it.
-Specs come from the Experiment panel and are validated by the core; sessions are read by
-the core; files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.settings`.
+Specs come from the Experiment panel and are validated by the core; saved sessions are
+opened, compared and overlaid by :class:`SessionsMixin` (:mod:`lrlab.gui.session_view`);
+files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.settings`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QListWidget,
     QMainWindow,
@@ -30,19 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core import paths
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
-from lrlab.gui.banner import SessionBanner, ViewedSession, read_references
 from lrlab.gui.controller import Progress, RunController, RunState
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
-from lrlab.gui.style import fit_to_screen, is_dark
+from lrlab.gui.session_view import SessionBanner, SessionsMixin, ViewedSession
+from lrlab.gui.style import fit_to_screen
 
 EMPTY = np.empty(0)
 PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
@@ -50,7 +48,7 @@ PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("1
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SessionsMixin, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("lrlab — learning-rate lab")
@@ -332,99 +330,12 @@ class MainWindow(QMainWindow):
         """Train each preset in turn (as if started one after another), then compare them."""
         self.controller.run_all([(RunSpec.from_json(p.spec), p.name) for p in presets])
 
-    # --- sessions -----------------------------------------------------------------------------
-
+    # --- what is shown ---------------------------------------------------------------------
     def _shown_session(self) -> str:
         return self.viewing.path if self.viewing else self.controller.session_path
 
     def _shown_spec(self) -> RunSpec | None:
         return self.viewing.spec if self.viewing else self.controller.spec
-
-    def sessions_window(self) -> Any:
-        if self._sessions is None:
-            from lrlab.gui.sessions import SessionsWindow
-
-            self._sessions = SessionsWindow(self.open_session)
-        return self._sessions
-
-    def show_sessions(self) -> None:
-        w = self.sessions_window()
-        w.sessions.refresh()
-        w.tabs.setCurrentIndex(0)
-        w.show()
-        w.raise_()
-
-    def compare_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Compare sessions", str(paths.sessions_dir()),
-                                                exports.SESSION_FILTER)
-        if len(files) >= 2:
-            self.compare_sessions(files)
-
-    def compare_sessions(self, files: list[str]) -> bool:
-        return self.sessions_window().compare_paths(files)
-
-    def show_references(self, files: list[str] | None = None) -> bool:
-        """Overlay saved sessions on the live panels; asks for the files unless given ([] clears)."""
-        from lrlab.core.session import SessionError
-
-        if files is None:
-            files, _ = QFileDialog.getOpenFileNames(self, "Show saved sessions here", str(paths.sessions_dir()),
-                                                    exports.SESSION_FILTER)
-            if not files:
-                return False
-        try:
-            self.plots.set_references(read_references(list(files), dark=is_dark()))
-        except SessionError as err:
-            QMessageBox.warning(self, "Cannot show session", str(err))
-            return False
-        return True
-
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(paths.sessions_dir()), exports.SESSION_FILTER)
-        if path:
-            self.open_session(path)
-
-    def open_session(self, path: str) -> bool:
-        """Show a saved session's curves, events and spec; a bad file gets a dialog, nothing else."""
-        from lrlab.core.session import SessionError
-
-        if self.controller.state.busy:
-            QMessageBox.information(self, "lrlab", "Stop the current run before opening a session.")
-            return False
-        try:
-            view = ViewedSession.read(path)
-        except SessionError as err:
-            QMessageBox.warning(self, "Cannot open session", str(err))
-            return False
-        self.viewing = view
-        self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps)
-        self.plots.set_x_mode(self.plots.x_mode)
-        self.plots.add(view.steps, view.evals, view.events)
-        self.plots.flush()
-        self.events.clear()
-        self.events.addItems([f"step {e.step}: {e.describe()}" for e in view.events])
-        self.banner.text.setText(view.describe())
-        self.banner.show()
-        self.progress.setRange(0, max(view.total_steps, 1))
-        self.progress.setValue(len(view.steps["step"]))
-        self.status_label.setStyleSheet("")
-        self.status_label.setText(f"viewing {path}")
-        self._fill_recent(app_settings.remember_recent(path))
-        self._update_controls()
-        return True
-
-    def close_session_view(self) -> None:
-        self.viewing = None
-        self.banner.hide()
-        self._update_controls()
-
-    def use_session_settings(self) -> None:
-        if self.viewing is not None:
-            self.experiment.set_json(self.viewing.spec.to_json())
-
-    def rerun_session(self) -> None:
-        if self.viewing is not None:
-            self.start(self.viewing.spec, self.viewing.edits)
 
     def export_plots(self, fmt: str, out: str | None = None) -> str | None:
         """PNG (pyqtgraph's ImageExporter) or SVG of all four plots."""
@@ -440,14 +351,6 @@ class MainWindow(QMainWindow):
         if not self.controller.state.busy:
             self.experiment.set_json(RunSpec.from_json({}).to_json())
             self.close_session_view()
-
-    def _fill_recent(self, recent: list[str]) -> None:
-        self.recent_menu.clear()
-        for p in recent:
-            act = self.recent_menu.addAction(Path(p).name)
-            act.setToolTip(p)
-            act.triggered.connect(lambda _=False, p=p: self.open_session(p))
-        self.recent_menu.setEnabled(bool(recent))
 
     # --- window ---------------------------------------------------------------------------------
 
@@ -481,16 +384,3 @@ class MainWindow(QMainWindow):
         if self._sessions is not None:
             self._sessions.close()
         event.accept()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(u.toLocalFile().endswith(".lrlab") for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        files = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".lrlab")]
-        if len(files) == 1:
-            self.open_session(files[0])
-        elif files:
-            self.compare_sessions(files)
-        if files:
-            event.acceptProposedAction()

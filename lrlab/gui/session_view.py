@@ -1,0 +1,215 @@
+"""Saved sessions in the main window: opening one onto the plots (with the banner that says
+which and offers to re-run it or use its settings), the Sessions/Compare window, recent
+sessions, dropping files, and saved runs drawn under a live one.
+
+:class:`SessionsMixin` holds the main window's part of this; it uses the window's plots,
+events list, banner, status line and run controller, and reads files only through the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton
+
+from lrlab.core import paths
+from lrlab.core.events import Event
+from lrlab.core.spec import RunSpec
+from lrlab.gui import settings as app_settings
+from lrlab.gui.exports import SESSION_FILTER
+from lrlab.gui.style import is_dark
+
+
+@dataclass
+class ViewedSession:
+    """Everything the window shows of a saved session, read in one go."""
+
+    path: str
+    spec: RunSpec
+    status: str
+    steps: dict[str, np.ndarray]
+    evals: list[dict[str, float]]
+    events: list[Event]
+    edits: list[tuple[int, dict[str, Any]]]
+    summary: dict[str, Any]
+    total_steps: int
+    steps_per_epoch: int
+
+    @classmethod
+    def read(cls, path: str) -> ViewedSession:
+        """Raises :class:`lrlab.core.session.SessionError` with a one-line message."""
+        from lrlab.core.session import Session
+
+        with Session.open(path) as s:
+            steps, evals, events = s.steps(), s.evals(), s.events()
+            rows = [dict(zip(evals, row, strict=True))
+                    for row in zip(*(v.tolist() for v in evals.values()), strict=True)]
+            n = len(steps["step"])
+            spe = s.meta.get("steps_per_epoch") or max(1, int((steps["epoch"] == 0).sum()))
+            status = s.status
+            # a run that ended early is shown over the steps it has, not the ones it planned
+            total = (s.meta.get("total_steps") or n) if status == "finished" else max(n, 1)
+            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe)
+
+    def describe(self) -> str:
+        spec, metric = self.spec, self.summary.get("final_val_metric")
+        return (f"<b>{Path(self.path).name}</b> — {self.status}, {len(self.steps['step'])} steps, "
+                f"{spec.dataset.kind} / {spec.model.kind} / {spec.optimizer.kind} LR {spec.lr:g} / "
+                f"{spec.schedule.kind}, seed {spec.seed}"
+                + (f", final validation metric {metric:.4g}" if metric is not None else ""))
+
+
+class SessionBanner(QFrame):
+    sig_rerun = Signal()
+    sig_use = Signal()
+    sig_close = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(frameShape=QFrame.Shape.StyledPanel)
+        self.text = QLabel(wordWrap=True)
+        lay = QHBoxLayout(self)
+        lay.addWidget(self.text, 1)
+        for label, sig, tip in (("Re-run", self.sig_rerun, "train the same spec, seed and edits again as a "
+                                 "new session"), ("Use these settings", self.sig_use, "copy this session's "
+                                 "settings into the Experiment form"), ("Close", self.sig_close, "")):
+            button = QPushButton(label, toolTip=tip)
+            button.clicked.connect(sig.emit)
+            lay.addWidget(button)
+        self.hide()
+
+
+def read_references(paths: list[str], dark: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
+    """Saved sessions to draw under a live run: (name, colour, {metric: (steps, values)}) each,
+    the training loss smoothed as the live panel smooths it, colours from the core's palette.
+    Raises :class:`lrlab.core.session.SessionError` naming a file that cannot be read."""
+    from lrlab.core.compare import assign_colours, open_runs
+
+    runs = open_runs(paths)
+    try:
+        assign_colours(runs, dark=dark)
+        return [(r.name, r.colour, {m: r.series(m, "step", 0.6 if m == "train_loss" else 0.0)
+                                    for m in ("train_loss", "lr", "val_metric")}) for r in runs]
+    finally:
+        for r in runs:
+            r.close()
+
+
+class SessionsMixin:
+    """The main window's handling of saved sessions (see the module docstring)."""
+
+    viewing: ViewedSession | None
+    _sessions: Any
+
+    def sessions_window(self) -> Any:
+        if self._sessions is None:
+            from lrlab.gui.sessions import SessionsWindow
+
+            self._sessions = SessionsWindow(self.open_session)
+        return self._sessions
+
+    def show_sessions(self) -> None:
+        w = self.sessions_window()
+        w.sessions.refresh()
+        w.tabs.setCurrentIndex(0)
+        w.show()
+        w.raise_()
+
+    def compare_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Compare sessions", str(paths.sessions_dir()),
+                                                SESSION_FILTER)
+        if len(files) >= 2:
+            self.compare_sessions(files)
+
+    def compare_sessions(self, files: list[str]) -> bool:
+        return self.sessions_window().compare_paths(files)
+
+    def show_references(self, files: list[str] | None = None) -> bool:
+        """Overlay saved sessions on the live panels; asks for the files unless given ([] clears)."""
+        from lrlab.core.session import SessionError
+
+        if files is None:
+            files, _ = QFileDialog.getOpenFileNames(self, "Show saved sessions here", str(paths.sessions_dir()),
+                                                    SESSION_FILTER)
+            if not files:
+                return False
+        try:
+            self.plots.set_references(read_references(list(files), dark=is_dark()))
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot show session", str(err))
+            return False
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(paths.sessions_dir()), SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        """Show a saved session's curves, events and spec; a bad file gets a dialog, nothing else."""
+        from lrlab.core.session import SessionError
+
+        if self.controller.state.busy:
+            QMessageBox.information(self, "lrlab", "Stop the current run before opening a session.")
+            return False
+        try:
+            view = ViewedSession.read(path)
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot open session", str(err))
+            return False
+        self.viewing = view
+        self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps)
+        self.plots.set_x_mode(self.plots.x_mode)
+        self.plots.add(view.steps, view.evals, view.events)
+        self.plots.flush()
+        self.events.clear()
+        self.events.addItems([f"step {e.step}: {e.describe()}" for e in view.events])
+        self.banner.text.setText(view.describe())
+        self.banner.show()
+        self.progress.setRange(0, max(view.total_steps, 1))
+        self.progress.setValue(len(view.steps["step"]))
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(f"viewing {path}")
+        self._fill_recent(app_settings.remember_recent(path))
+        self._update_controls()
+        return True
+
+    def close_session_view(self) -> None:
+        self.viewing = None
+        self.banner.hide()
+        self._update_controls()
+
+    def use_session_settings(self) -> None:
+        if self.viewing is not None:
+            self.experiment.set_json(self.viewing.spec.to_json())
+
+    def rerun_session(self) -> None:
+        if self.viewing is not None:
+            self.start(self.viewing.spec, self.viewing.edits)
+
+    def _fill_recent(self, recent: list[str]) -> None:
+        self.recent_menu.clear()
+        for p in recent:
+            act = self.recent_menu.addAction(Path(p).name)
+            act.setToolTip(p)
+            act.triggered.connect(lambda _=False, p=p: self.open_session(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.toLocalFile().endswith(".lrlab") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".lrlab")]
+        if len(files) == 1:
+            self.open_session(files[0])
+        elif files:
+            self.compare_sessions(files)
+        if files:
+            event.acceptProposedAction()
