@@ -108,7 +108,8 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     thread = start_in_thread(worker)
     loop.exec()  # the real event loop: it sleeps (and releases the GIL) between events
     timer.stop()
-    thread.wait(5000)
+    thread.quit()
+    thread.wait()  # the run has ended: the thread must be gone before its QThread object is
     rate = (sink.steps - sink.first) / (sink.t1 - sink.t0)
     return rate, lateness[5:]
 
