@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.optim import lr_scheduler as tls
@@ -91,7 +92,35 @@ PARITY = [
 
 @pytest.mark.parametrize("spec, make", PARITY, ids=lambda v: v["kind"] if isinstance(v, dict) else "")
 def test_matches_torch_at_every_step(spec, make):
-    assert_close(ours(spec), torch_lrs(make))
+    """Both ways of evaluating: lr(t) one step at a time (the training loop) and the whole
+    array at once (previews, ``values``)."""
+    expected = torch_lrs(make)
+    assert_close(ours(spec), expected)
+    fn = build(parse_schedule(spec), BASE)
+    assert_close([fn(t) for t in range(STEPS)], expected)
+
+
+def test_timelines_evaluate_arrays_like_steps():
+    """Edits, plateau reductions, global-time schedules and overflowing exponentials, as arrays."""
+    tl = Timeline(parse_schedule({"kind": "plateau", "factor": 0.5}), 0.1)
+    tl.reduce_from(300, 0.05)
+    tl.apply(500, parse_edit({"kind": "scale", "factor": 3}))
+    tl.apply(900, parse_edit({"kind": "schedule", "time": "global",
+                              "schedule": {"kind": "cyclic", "max_lr": 0.3, "step_size_up": 7,
+                                           "mode": "triangular2"}}))
+    tl.apply(1400, parse_edit({"kind": "schedule", "schedule": {"kind": "exponential", "gamma": 1.5}}))
+    steps = np.arange(0, 6000)
+    with np.errstate(over="raise"):
+        arr = tl.at(steps)  # no overflow warning: the exponential just reaches inf
+    assert arr[299] == 0.1 and arr[300] == 0.05 and arr[500] == pytest.approx(0.15)
+    assert np.isinf(arr[-1])
+    scalar = []
+    for t in steps[:3000]:
+        try:
+            scalar.append(tl(int(t)))
+        except OverflowError:
+            scalar.append(math.inf)
+    np.testing.assert_allclose(arr[:3000], scalar, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode,threshold_mode,cooldown", [("min", "rel", 0), ("min", "abs", 3),

@@ -76,6 +76,7 @@ class Run:
         self.colour_index = 0
         self.colour = LIGHT_PALETTE[0]  # assign_colours sets both for the runs compared together
         self._cols: dict[tuple[str, str], np.ndarray] = {}
+        self._series: dict[tuple[str, str, float], tuple[np.ndarray, np.ndarray]] = {}
         self.steps_per_epoch = int(s.meta.get("steps_per_epoch") or 0) or self._guess_steps_per_epoch()
 
     def close(self) -> None:
@@ -118,7 +119,16 @@ class Run:
         return values[np.clip(steps, 0, len(values) - 1)]
 
     def series(self, metric: str, x: str = "step", smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) of one metric, NaN-free where the metric is sampled, smoothed if asked."""
+        """(x, y) of one metric, NaN-free where the metric is sampled, smoothed if asked.
+
+        Cached per (metric, x, smoothing): hovering reads values at the cursor many times a
+        second, and smoothing a million points costs about a tenth of a second."""
+        key = (metric, x, smoothing)
+        if key not in self._series:
+            self._series[key] = self._compute_series(metric, x, smoothing)
+        return self._series[key]
+
+    def _compute_series(self, metric: str, x: str, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
         m = METRICS[metric]
         steps = self.column(m.table, "step")
         y = self.column(m.table, m.name)

@@ -153,12 +153,21 @@ def build(spec: Kinded, base_lr: float) -> Schedule:
 
 
 class Schedule:
-    """A map from a step (int >= 0) to a learning rate. Pure unless ``stateful``."""
+    """A map from a step (int >= 0) to a learning rate. Pure unless ``stateful``.
+
+    ``lr(t)`` is what the training loop calls once per step; :meth:`at` evaluates a whole
+    array of steps at once with numpy (as optax's schedules do), so a preview of a
+    million-step run costs milliseconds. Both follow the same formula (tests compare them
+    at every step, and ``lr(t)`` with torch's schedulers)."""
 
     stateful = False
 
     def __call__(self, t: int) -> float:
         raise NotImplementedError
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        """lr at each step of the integer array ``t`` (float64). Subclasses vectorize this."""
+        return np.fromiter((self(int(s)) for s in t), dtype=np.float64, count=len(t))
 
 
 @schedule_kind("constant")
@@ -171,6 +180,9 @@ class Constant(Schedule):
     def __call__(self, t: int) -> float:
         return self.base
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return np.full(len(t), self.base, dtype=np.float64)
+
 
 @schedule_kind("step", Param("step_size", STEPS, help="steps between decays"),
                Param("gamma", POS, 0.1, "multiplier at each decay"))
@@ -182,6 +194,9 @@ class StepDecay(Schedule):
 
     def __call__(self, t: int) -> float:
         return self.base * self.gamma ** (t // self.step_size)
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.base * _power(self.gamma, t // self.step_size)
 
 
 @schedule_kind("multistep",
@@ -197,6 +212,9 @@ class MultiStep(Schedule):
     def __call__(self, t: int) -> float:
         return self.base * self.gamma ** bisect.bisect_right(self.milestones, t)
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.base * _power(self.gamma, np.searchsorted(self.milestones, t, "right"))
+
 
 @schedule_kind("exponential", Param("gamma", POS, help="multiplier per step"))
 class Exponential(Schedule):
@@ -208,9 +226,20 @@ class Exponential(Schedule):
     def __call__(self, t: int) -> float:
         return self.base * self.gamma ** t
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.base * _power(self.gamma, t)
 
-def _cosine(base: float, eta_min: float, t: float, period: float) -> float:
-    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * t / period)) / 2
+
+def _power(base: float, exponent: np.ndarray) -> np.ndarray:
+    """base ** exponent for an array of exponents, overflowing to inf without a warning."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.power(float(base), np.asarray(exponent, dtype=np.float64))
+
+
+def _cosine(base: float, eta_min: float, t: Any, period: Any) -> Any:
+    """eta_min + (base - eta_min) * (1 + cos(pi * t / period)) / 2, for numbers or arrays."""
+    cos = np.cos if isinstance(t, np.ndarray) else math.cos
+    return eta_min + (base - eta_min) * (1 + cos(math.pi * t / period)) / 2
 
 
 @schedule_kind("cosine", Param("T_max", STEPS, help="steps from base to eta_min"),
@@ -224,6 +253,9 @@ class Cosine(Schedule):
 
     def __call__(self, t: int) -> float:
         return _cosine(self.base, self.eta_min, t, self.T_max)
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return _cosine(self.base, self.eta_min, np.asarray(t, dtype=np.float64), self.T_max)
 
 
 @schedule_kind("cosine_restarts", Param("T_0", STEPS, help="length of the first cycle"),
@@ -247,6 +279,19 @@ class CosineRestarts(Schedule):
                 period *= self.T_mult
         return _cosine(self.base, self.eta_min, t, period)
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.int64).copy()
+        period = np.full(len(t), self.T_0, dtype=np.int64)
+        if self.T_mult == 1:
+            t %= self.T_0
+        else:  # peel off one cycle at a time: as many passes as cycles, integers throughout
+            later = t >= period
+            while later.any():
+                t[later] -= period[later]
+                period[later] *= self.T_mult
+                later = t >= period
+        return _cosine(self.base, self.eta_min, t.astype(np.float64), period.astype(np.float64))
+
 
 @schedule_kind("linear", Param("start_factor", Num(gt=0, le=1), 1 / 3, "factor at step 0"),
                Param("end_factor", Num(ge=0, le=1), 1.0, "factor from total_iters on"),
@@ -261,6 +306,9 @@ class Linear(Schedule):
     def __call__(self, t: int) -> float:
         return self.base * (self.start + (self.end - self.start) * min(t, self.total) / self.total)
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.base * (self.start + (self.end - self.start) * np.minimum(t, self.total) / self.total)
+
 
 @schedule_kind("polynomial", Param("total_iters", STEPS, 5, "steps until the LR reaches 0"),
                Param("power", POS, 1.0, "1 is linear decay; 2 decays faster at first"))
@@ -273,10 +321,14 @@ class Polynomial(Schedule):
     def __call__(self, t: int) -> float:
         return self.base * (1 - min(t, self.total) / self.total) ** self.power
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.base * (1 - np.minimum(t, self.total) / self.total) ** self.power
 
-def _anneal(start: float, end: float, pct: float, strategy: str) -> float:
+
+def _anneal(start: float, end: float, pct: Any, strategy: str) -> Any:
     if strategy == "cos":
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        cos = np.cos if isinstance(pct, np.ndarray) else math.cos
+        return end + (start - end) / 2.0 * (cos(math.pi * pct) + 1)
     return (end - start) * pct + start
 
 
@@ -322,6 +374,20 @@ class OneCycle(Schedule):
             start = end
         raise AssertionError("unreachable: the last phase always matches")
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        t = np.minimum(np.asarray(t, dtype=np.float64), self.total - 1)
+        out = np.empty(len(t))
+        todo = np.ones(len(t), dtype=bool)
+        start = 0.0
+        for i, (end, lr_start, lr_end) in enumerate(self.phases):
+            here = todo & ((t <= end) | (i == len(self.phases) - 1))
+            span = end - start
+            pct = (t[here] - start) / span if span > 0 else np.ones(int(here.sum()))
+            out[here] = _anneal(lr_start, lr_end, pct, self.strategy)
+            todo &= ~here
+            start = end
+        return out
+
 
 @schedule_kind("cyclic",
                Param("base_lr", Optional(POS), None, "lower bound; null uses the optimizer's LR"),
@@ -358,6 +424,19 @@ class Cyclic(Schedule):
             scale = self.gamma ** t
         return self.low + (self.high - self.low) * s * scale
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        cycle = np.floor(1 + t / self.size)
+        x = 1.0 + t / self.size - cycle
+        s = np.where(x <= self.ratio, x / self.ratio, (x - 1) / (self.ratio - 1))
+        if self.mode == "triangular":
+            scale = np.ones(len(t))
+        elif self.mode == "triangular2":
+            scale = 1 / _power(2.0, cycle - 1)
+        else:
+            scale = _power(self.gamma, t)
+        return self.low + (self.high - self.low) * s * scale
+
 
 @schedule_kind("inverse_sqrt", Param("warmup_steps", STEPS, 1000, "steps of linear warmup"))
 class InverseSqrt(Schedule):
@@ -370,6 +449,10 @@ class InverseSqrt(Schedule):
     def __call__(self, t: int) -> float:
         n = t + 1
         return self.base * min(n / self.warmup, math.sqrt(self.warmup / n))
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        n = np.asarray(t, dtype=np.float64) + 1
+        return self.base * np.minimum(n / self.warmup, np.sqrt(self.warmup / n))
 
 
 @schedule_kind("warmup", Param("warmup_steps", STEPS, help="steps of the ramp"),
@@ -397,6 +480,16 @@ class Warmup(Schedule):
             return self.peak * (self.start + (1 - self.start) * t / self.warmup)
         return self.peak * self.start ** (1 - t / self.warmup)
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.int64)
+        out = np.empty(len(t))
+        ramp = t < self.warmup
+        out[~ramp] = self.then.at(t[~ramp] - self.warmup)
+        r = t[ramp] / self.warmup
+        out[ramp] = (self.peak * (self.start + (1 - self.start) * r) if self.mode == "linear"
+                     else self.peak * self.start ** (1 - r))
+        return out
+
 
 @schedule_kind("sequence",
                Param("schedules", ListOf(SCHEDULES, min_len=1), help="schedules, in order"),
@@ -413,6 +506,21 @@ class Sequence_(Schedule):
     def __call__(self, t: int) -> float:
         i = bisect.bisect_right(self.starts, t) - 1
         return self.parts[i](t - self.starts[i])
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return _pieces(np.asarray(t, dtype=np.int64), self.starts,
+                       [(part, start, 1.0) for part, start in zip(self.parts, self.starts, strict=True)])
+
+
+def _pieces(t: np.ndarray, starts: Sequence[int], pieces: Sequence[tuple[Schedule, int, float]]) -> np.ndarray:
+    """Piecewise evaluation: where starts[i] <= t < starts[i+1], factor_i * schedule_i(t - origin_i)."""
+    out = np.empty(len(t))
+    which = np.searchsorted(starts, t, "right") - 1
+    for i, (fn, origin, factor) in enumerate(pieces):
+        mask = which == i
+        if mask.any():
+            out[mask] = factor * fn.at(t[mask] - origin)
+    return out
 
 
 @schedule_kind("plateau",
@@ -451,6 +559,9 @@ class Plateau(Schedule):
     def __call__(self, t: int) -> float:
         return self.change_lrs[bisect.bisect_right(self.change_steps, t) - 1]
 
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return np.asarray(self.change_lrs)[np.searchsorted(self.change_steps, t, "right") - 1]
+
     def _better(self, a: float) -> bool:
         rel = self.threshold_mode == "rel"
         if self.mode == "min":
@@ -486,9 +597,13 @@ class Plateau(Schedule):
 
 
 def values(fn: Callable[[int], float], start: int, stop: int) -> np.ndarray:
-    """``fn`` at every step in ``range(start, stop)``, as float64: what previews plot."""
-    return np.fromiter((fn(t) for t in range(start, stop)), dtype=np.float64,
-                       count=max(0, stop - start))
+    """``fn`` at every step in ``range(start, stop)``, as float64: what previews plot.
+    Schedules and timelines are evaluated as arrays; any other callable step by step."""
+    steps = np.arange(start, max(start, stop), dtype=np.int64)
+    at = getattr(fn, "at", None)
+    if at is not None:
+        return at(steps)
+    return np.fromiter((fn(int(t)) for t in steps), dtype=np.float64, count=len(steps))
 
 
 # ---------------------------------------------------------------------------------------
@@ -824,7 +939,12 @@ class Timeline:
         n = max(stop - start, 0)
         steps = start + (np.arange(n) if n <= points * 10 else
                          np.unique(np.linspace(0, n - 1, points).astype(np.int64)))
-        return steps, np.array([self(int(s)) for s in steps], dtype=np.float64)
+        return steps, self.at(steps)
+
+    def at(self, steps: np.ndarray) -> np.ndarray:
+        """The LR at each global step of an integer array, segment by segment, vectorized."""
+        return _pieces(np.asarray(steps, dtype=np.int64), self._starts,
+                       [(seg.fn, seg.origin, seg.factor) for seg in self.segments])
 
     @property
     def current(self) -> Segment:

@@ -158,6 +158,7 @@ class CompareView(QWidget):
         for r in self.runs:
             r.close()
         self.runs = runs
+        self._drop_curves()
         assign_colours(runs, dark=is_dark())  # readable on this palette's background
         # legends say what differs ("lr 3" vs "lr 0.01"); the file name is in the tooltip
         self.labels = dict(zip((r.name for r in runs), short_labels(runs), strict=True))
@@ -189,17 +190,21 @@ class CompareView(QWidget):
 
     # --- drawing ----------------------------------------------------------------------------------
 
-    def redraw(self) -> None:
-        """Rebuild every curve for the chosen metric, x axis and smoothing."""
-        metric, x, s = self.settings()
+    def _drop_curves(self) -> None:
         plot = self.plot.getPlotItem()
         for c in self.curves.values():
             plot.removeItem(c)
         if plot.legend is not None:
             plot.legend.clear()
+        self.curves.clear()
+
+    def redraw(self) -> None:
+        """Show the chosen metric, x axis and smoothing: each session's curve is made once and
+        updated from then on; the decimated pyramids are rebuilt from cached series."""
+        metric, x, s = self.settings()
+        plot = self.plot.getPlotItem()
         for m in self.markers:
             plot.removeItem(m)
-        self.curves.clear()
         self.markers.clear()
         self._pyramids.clear()
         plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
@@ -212,9 +217,11 @@ class CompareView(QWidget):
             pyramid.append(xs[order], ys[order])
             self._pyramids[r.name] = pyramid
             width = 2 if metric != "lr" else 1
-            curve = plot.plot(pen=pg.mkPen(r.colour, width=width), name=self.labels.get(r.name, r.name))
+            curve = self.curves.get(r.name)
+            if curve is None:
+                curve = self.curves[r.name] = plot.plot(name=self.labels.get(r.name, r.name))
+            curve.setPen(pg.mkPen(r.colour, width=width))
             curve.setVisible(self.visible.get(r.name, True))
-            self.curves[r.name] = curve
             if self.show_events.isChecked():
                 for e in r.events:
                     if e.kind in ("edit", "diverged", "plateau"):
