@@ -219,3 +219,18 @@ def test_saved_sessions_drawn_under_the_live_run(window, qtbot, tmp_path):
     assert len(x) == 40 and np.allclose(y, 0.01)
     assert window.show_references([])
     assert window.plots._references == ()
+
+
+def test_warm_up_loads_the_core_without_touching_torchs_random_state():
+    """The GUI warms the core in a thread while a run may be starting in another: it must not
+    draw from torch's global generator (that would change the run's initial weights)."""
+    import torch
+
+    from lrlab.core.warm import warm_up
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    devices = warm_up(RunSpec.from_json(QUICK))
+    assert torch.equal(torch.rand(3), expected)
+    assert isinstance(devices, list)

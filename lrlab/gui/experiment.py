@@ -187,17 +187,20 @@ class ExperimentPanel(QScrollArea):
         self._remember_reference()
         self.validate()
 
-    def probe_devices(self) -> None:
-        """List the devices (CUDA, MPS) once torch is imported, in a thread off the start path."""
+    def warm_up(self) -> None:
+        """In a thread off the start path: import torch and the trainer, load the form's dataset
+        once (so the first Start is as quick as the next), then list the devices found."""
         import threading
 
-        def probe() -> None:
-            from lrlab.core.devices import available_devices
+        def warm() -> None:
+            from lrlab.core.warm import warm_up
 
-            self.sig_devices.emit(available_devices())
+            self.sig_devices.emit(warm_up(self.spec))
+            self.warmed = True
 
+        self.warmed = False
         self.sig_devices.connect(self.set_devices)
-        threading.Thread(target=probe, name="lrlab-device-probe", daemon=True).start()
+        threading.Thread(target=warm, name="lrlab-warm-up", daemon=True).start()
 
     def set_devices(self, names: list[str]) -> None:
         current = self.device.currentText()

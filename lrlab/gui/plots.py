@@ -151,9 +151,14 @@ class PlotPanel(QWidget):
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self.set_x_mode("step")
 
+    def prepare(self) -> None:
+        """Create the curves now (the window calls this once it is on screen): the first run
+        then starts drawing at once."""
+        self._make_curves()
+
     def _make_curves(self) -> None:
-        """Create the curves and legends, once, when the first run or session is shown: an
-        empty window needs none, and they are a third of the panel's start-up cost."""
+        """Create the curves, once, after the first frame or when the first run or session is
+        shown: an empty window needs none, and they are a third of the panel's start-up cost."""
         if self._curves_made:
             return
         self._curves_made = True
@@ -172,6 +177,8 @@ class PlotPanel(QWidget):
                                            symbolBrush=c["validation"], symbolPen=None, name="validation")
         self.c_grad = self.p_grad.plot(pen=pg.mkPen(c["grad"], width=1), name="gradient norm")
         self.c_ratio = self.p_grad.plot(pen=pg.mkPen(c["ratio"], width=1), name="||Δw|| / ||w||")
+        for p in self.plots:  # legends list a curve once it has data (frames add them)
+            p.legend.clear()
 
     def _bind(self, data: RunData) -> None:
         self.data = data
@@ -377,13 +384,16 @@ class PlotPanel(QWidget):
                 x, y = pyramid.view(s0, s1, budget, smooth)
                 curve.setData(self._to_display(x), y, connect="finite")
                 drawn[plot].append(y)
+                self._in_legend(plot, curve, len(y) > 0)
         if self.p_loss in dirty or self.p_metric in dirty:
             ex = self._to_display(self.data.eval_steps.data)
             self.c_val_loss.setData(ex, self.data.val_loss.data)
             self.c_metric.setData(ex, self.data.val_metric.data)
-            for plot, y in ((self.p_loss, self.data.val_loss.data), (self.p_metric, self.data.val_metric.data)):
+            for plot, curve, y in ((self.p_loss, self.c_val_loss, self.data.val_loss.data),
+                                   (self.p_metric, self.c_metric, self.data.val_metric.data)):
                 if plot in drawn:
                     drawn[plot].append(y)
+                    self._in_legend(plot, curve, len(y) > 0)
         if self.p_lr in dirty:
             for curve, (x, y) in ((self.c_planned, self.planned), (self.c_ghost, self.ghost)):
                 keep = (x >= len(self.data) - 1) if len(x) else slice(None)

@@ -107,7 +107,8 @@ class MainWindow(SessionsMixin, QMainWindow):
         self.resizeDocks([self.dock_experiment, self.dock_edit], [360, 300], Qt.Orientation.Horizontal)
         self._restore()
         self._update_controls()
-        QTimer.singleShot(200, self.experiment.probe_devices)  # once the window is up
+        QTimer.singleShot(200, self.experiment.warm_up)  # once the window is up
+        QTimer.singleShot(300, self.plots.prepare)
 
     # --- construction ---------------------------------------------------------------------
 
