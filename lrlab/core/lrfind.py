@@ -244,12 +244,12 @@ def suggest_valley(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] 
     fastai PR #3377, 2021, and fastai's default suggestion since).
 
     L is the length of the longest strictly decreasing subsequence of the smoothed curve and e
-    the point where it ends (the first such point); the stretch is taken, as fastai takes it,
-    to be the L points before e, from s = e - L, so bumps stepped over early in a long flat
-    start do not stretch it back to the first point. The suggestion is the point
-    s + floor(L / 3) + floor(L / 6), fastai's thirds and sixths: about half-way down. fastai
-    finds L in O(n^2) (and can keep an earlier s when one point's length grows by several in
-    one pass); here it is O(n log n) by patience sorting, with the final L.
+    the point where it ends (the first such point); as in fastai, the stretch is the L points
+    up to e, from s = e - L + 1, so bumps stepped over in a long flat start do not stretch it
+    back to the first point. The suggestion is the point s + floor(L / 3) + floor(L / 6),
+    fastai's thirds and sixths: about half-way down. fastai finds L in O(n^2) and counts from
+    e - L, one point earlier (and can keep an earlier start when one point's length grows by
+    several in one pass); here L comes from patience sorting in O(n log n).
 
     How it differs: ``steepest`` reads a derivative, which noise can move around; ``valley``
     reads the shape of the whole fall, so it is steadier from seed to seed and usually lower
@@ -274,7 +274,7 @@ def suggest_valley(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] 
         return Suggestion("valley", None, None, "the smoothed loss never falls over three points: "
                                                 "no valley (lower start_lr)")
     e = int(idx[end])
-    s = max(e - run, 0)
+    s = e - run + 1
     target = s + run // 3 + run // 6
     i = int(idx[np.argmin(np.abs(idx - target))])  # a finite point (NaN points are skipped)
     return Suggestion("valley", float(lrs[i]), i,
