@@ -151,14 +151,17 @@ def test_minimum_is_a_tenth_of_the_lr_of_the_lowest_smoothed_loss():
     assert "lowest" in s.reason
 
 
-def test_rules_differ_on_one_curve_as_documented():
-    lrs = lr_ramp(1e-7, 10.0, 100)
-    y = np.concatenate([s_curve(lrs[:80], 1e-2, 1.0), s_curve(lrs[:80], 1e-2, 1.0)[-1] + np.linspace(0, 8, 21)[1:]])
+def test_the_three_rules_on_one_curve_give_their_known_answers():
+    lrs = lr_ramp(1e-7, 10.0, 100)  # 12.4 points per decade
+    fall = 2 - np.tanh((np.log(lrs[:80]) - math.log(1e-2)) / 1.0)  # falls all the way, fastest at 0.01
+    y = np.concatenate([fall, fall[-1] + np.linspace(0, 8, 21)[1:]])  # lowest at 79, then up
     found = suggest(lrs, y)
     assert list(found) == ["steepest", "valley", "minimum"]
-    assert all(s.ok for s in found.values())
-    assert found["steepest"].lr == pytest.approx(1e-2, rel=0.3)
-    assert found["minimum"].lr < found["steepest"].lr * 10 and found["valley"].lr < found["minimum"].lr * 10
+    assert found["steepest"].index == int(np.argmin(np.abs(np.log(lrs / 1e-2))))
+    assert found["valley"].index == 0 + 80 // 3 + 80 // 6  # the fall is points 0..79
+    assert found["minimum"].lr == lrs[79] / 10 and found["minimum"].index == 67  # a decade back
+    # as documented: valley is the lowest here, steepest sits in the fall, minimum near its end
+    assert found["valley"].lr < found["steepest"].lr < found["minimum"].lr < lrs[79]
 
 
 def test_nan_in_the_middle_of_the_curve_is_skipped():
@@ -467,3 +470,26 @@ def test_find_lr_bad_input_is_one_line_naming_the_field(args, message, tmp_path,
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "x.lrlab").exists()
+
+
+def test_the_plot_marks_each_suggestion_and_copes_with_curves_without_one(qtbot):
+    from lrlab.core.lrfind import RangeTestResult
+    from lrlab.gui.range_plot import RangePlot, y_range
+
+    lrs = lr_ramp(1e-7, 10.0, 100)
+    fall = 2 - np.tanh((np.log(lrs[:80]) - math.log(1e-2)) / 1.0)
+    y = np.concatenate([fall, fall[-1] + np.linspace(0, 8, 21)[1:]])
+    seeds = [(0, y, y), (1, y + 0.1, y + 0.1)]
+    result = RangeTestResult.from_curves(lrs, y, y, y, y + 0.1, seeds)
+    plot = RangePlot()
+    qtbot.addWidget(plot)
+    plot.set_result(result, "digits")
+    for rule in ("steepest", "valley", "minimum"):
+        xs, _ = plot.markers[rule].getData()
+        assert len(xs) == 1 and plot.labels[rule].toPlainText().startswith(rule)
+    low, high = y_range(result)
+    assert low < 1.0 < 3.0 < high < 5.0  # the blow-up after the minimum is cut off
+    for lrs_, y_ in ((lrs[:3], np.array([2.0, 1.5, 1.0])), (lrs[:20], np.full(20, np.nan)), (lrs[:0], y[:0])):
+        plot.set_result(RangeTestResult.from_curves(lrs_, y_, y_, y_, y_, [(0, y_, y_)]))
+        assert all(m.xData is None or len(m.xData) == 0 for m in plot.markers.values())
+        assert all(label.toPlainText() == "" for label in plot.labels.values())

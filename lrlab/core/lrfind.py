@@ -359,8 +359,8 @@ class RangeTestResult:
 
     def spread(self, rule: str) -> tuple[float, float] | None:
         """The lowest and highest LR the seeds' own curves suggest, or None if none does."""
-        lrs = [c.suggestions[rule].lr for c in self.seeds if c.suggestions[rule].ok]
-        return (min(lrs), max(lrs)) if lrs else None  # type: ignore[type-var]
+        lrs = [lr for c in self.seeds if (lr := c.suggestions[rule].lr) is not None]
+        return (min(lrs), max(lrs)) if lrs else None
 
     def describe(self, rule: str) -> str:
         """'steepest 0.11, 0.09-0.15 across 3 seeds': the answer and how stable it is."""
