@@ -295,6 +295,12 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{env.get('threads')} thread(s)")
     for e in info["events"]:
         print(f"  event     step {e.step}: {e.describe()}")
+    if info["kind"] == "range_test" and summ.get("range_test"):
+        from lrlab.core.lrfind import RULES, RangeTestResult
+
+        result = RangeTestResult.from_summary(summ["range_test"])
+        for rule in RULES:
+            print(f"  suggests  {result.describe(rule)}")
     return 0
 
 
@@ -375,6 +381,73 @@ def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, 
     view.show()
     view.export(fmt, out)
     view.close()
+
+
+# --- lrlab find-lr -------------------------------------------------------------------------
+
+#: range-test parameter -> the find-lr flag that sets it, so a bad value's message names the flag
+_FIND_LR_FLAGS = {"start_lr": "--start", "end_lr": "--end", "num_iter": "--iters", "mode": "--mode",
+                  "seeds": "--seeds"}
+
+
+def cmd_find_lr(args: argparse.Namespace) -> int:
+    from lrlab.core.lrfind import RULES, RangeTestParams
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec, apply_changes, read_json, unwrap_preset
+
+    source = _resolve_input(args.spec)
+    data = unwrap_preset(read_json(source))
+    if args.set:
+        data = apply_changes(data, _parse_set(args.set))
+    spec = RunSpec.from_json(data)
+    given = {"start_lr": args.start, "end_lr": args.end, "num_iter": args.iters,
+             "mode": {"exp": "exponential"}.get(args.mode, args.mode), "seeds": args.seeds}
+    try:
+        params = RangeTestParams.from_json({k: v for k, v in given.items() if v is not None})
+    except SpecError as err:
+        raise SpecError([(_FIND_LR_FLAGS.get(p, p), m.replace("start_lr", "--start"))
+                         for p, m in err.problems]) from None
+    label = source.stem if source.parent.resolve() == _presets_dir() else ""
+    run = _open_run(lambda: RecordedRun(spec, args.out, kind="range_test", label=label, params=params))
+    run.add_listener(Progress(run.runner.total_steps, args.quiet))
+    _run_with_ctrl_c(run, run.runner)
+    result = run.runner.result
+    # with --json, stdout holds the JSON alone; the file names go to stderr
+    notes = sys.stderr if args.json else sys.stdout
+    print(run.path, file=notes)
+    if args.json:
+        json.dump(result.cli_json(), sys.stdout)
+        print()
+    else:
+        n_seeds = len(result.seeds)
+        print(f"range test: {len(result.lrs)} of {params.num_iter} steps, LR {params.start_lr:g} to "
+              f"{params.end_lr:g} ({params.mode}), {n_seeds} seed(s); {result.stop}")
+        spread_head = f"across {n_seeds} seeds" if n_seeds > 1 else ""
+        print(f"{'rule':<9} {'LR':<10} {spread_head:<19} why")
+        for rule in RULES:
+            s = result.suggestions[rule]
+            if not s.ok:
+                print(f"{rule:<9} {'-':<10} {'':<19} {s.reason}")
+                continue
+            spread = result.spread(rule)
+            text = f"{spread[0]:.3g}-{spread[1]:.3g}" if spread and n_seeds > 1 else ""
+            print(f"{rule:<9} {s.lr:<10.3g} {text:<19} {s.reason}")
+    if args.png:
+        _export_range_plot(result, args.png, f"{label or spec.dataset.kind}: loss against LR")
+        print(args.png, file=notes)
+    return 0
+
+
+def _export_range_plot(result: Any, out: str, title: str) -> None:
+    """Draw the range test with Qt's offscreen platform: no display needed."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from lrlab.gui.app import make_app
+    from lrlab.gui.range_plot import save_png
+
+    make_app()
+    save_png(result, out, title)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -519,6 +592,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--svg", help="write the overlay plot as SVG")
     p.add_argument("--csv", help="write session, step, metric, value rows")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("find-lr", help="LR range test: train briefly while the LR grows, suggest an LR",
+                       description="Train fresh models of the spec while the LR ramps from --start to --end, "
+                                   "with --seeds seeds derived from the spec's seed, and print the LRs three "
+                                   "rules suggest (steepest, valley, minimum) with their spread across seeds. "
+                                   "The test is saved as a session (kind range_test) that replays identically.")
+    p.add_argument("spec", help="run spec JSON or preset (file or name, see 'lrlab presets')")
+    p.add_argument("--start", type=float, help="first LR (default 1e-7)")
+    p.add_argument("--end", type=float, help="last LR (default 10)")
+    p.add_argument("--iters", type=int, help="steps of the ramp (default 100)")
+    p.add_argument("--mode", choices=("exp", "linear"), help="exponential (default) or linear ramp")
+    p.add_argument("--seeds", type=int, help="repeats with seeds derived from the spec's seed (default 3)")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                   help="change a field of the spec, e.g. --set optimizer.momentum=0.5 (repeatable)")
+    p.add_argument("--out", help="session file to write (default: a new file in the sessions folder)")
+    p.add_argument("--json", action="store_true", help="print the suggestions and curves as JSON")
+    p.add_argument("--png", help="write the curve with its suggestions as PNG (no display needed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_find_lr)
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command)")
     p.add_argument("--run", metavar="SPEC", help="load a run spec or preset and start it")

@@ -107,12 +107,13 @@ class Run:
         return max(1, int((epochs == 0).sum())) if len(epochs) else 1
 
     def x_of(self, steps: np.ndarray, x: str) -> np.ndarray:
-        """Positions of ``steps`` on an x axis: step, epoch (fractional), samples seen, wall time (s)."""
+        """Positions of ``steps`` on an x axis: step, epoch (fractional), samples seen, wall time (s),
+        or the LR of the step (``lr``: the x axis of a range test, drawn on a log scale)."""
         if x == "step":
             return steps.astype(np.float64)
         if x == "epoch":
             return steps / self.steps_per_epoch
-        table_col = {"samples": "samples", "wall": "wall_time"}[x]
+        table_col = {"samples": "samples", "wall": "wall_time", "lr": "lr"}[x]
         values = self.column("steps", table_col).astype(np.float64)
         if len(values) == 0:
             return steps.astype(np.float64)

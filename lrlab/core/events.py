@@ -63,7 +63,7 @@ class Event:
         d = self.data
         if self.kind == "edit":
             return describe_edit(d["edit"])
-        if self.kind in ("diverged", "out_of_memory"):  # messages name the step for the status line
+        if self.kind in ("diverged", "out_of_memory", "early_stop"):  # messages name the step for the status line
             return str(d.get("message", self.kind)).replace(f" at step {self.step}", "", 1)
         if self.kind == "plateau":
             return f"plateau: LR reduced to {_num(d['lr'])}"
@@ -92,6 +92,8 @@ class Event:
             return "diverged"
         if self.kind == "out_of_memory":
             return "out of memory"
+        if self.kind == "early_stop":  # a range test ends where the LR is clearly too high
+            return "too high"
         return self.kind
 
     def to_json(self) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Runs of every kind, recorded to session files, and replays that verify them.
 
 A run kind is a *runner* (:mod:`lrlab.core.runs.base`): ``train`` (:mod:`.train`) is the
-ordinary training run. Both clients (CLI and GUI) start runs of any kind through
-:class:`RecordedRun`, so a run saved from either replays the same way, and a replay
-builds the runner of the kind the session names.
+ordinary training run, ``range_test`` (:mod:`.range_test`) the LR range test. Both clients
+(CLI and GUI) start runs of any kind through :class:`RecordedRun`, so a run saved from either
+replays the same way, and a replay builds the runner of the kind the session names.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
-from lrlab.core.runs import train
+from lrlab.core.runs import range_test, train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
 from lrlab.core.session import DEFAULT_KIND, Session, SessionWriter, default_name
 from lrlab.core.spec import RunSpec
 
 __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "Runner", "Update", "Verification",
-           "compare_steps", "environment_differences", "replay_runner", "train"]
+           "compare_steps", "environment_differences", "range_test", "replay_runner", "train"]
 
 
 class RecordedRun:
@@ -39,7 +39,7 @@ class RecordedRun:
                  label: str = "", group: str | None = None, overwrite: bool = False,
                  extra_meta: Mapping[str, Any] | None = None, **options: Any):
         self.runner: Runner = runner_class(kind)(spec, **options)
-        self.path = Path(out) if out else unique_path(paths.sessions_dir() / default_name(spec, label))
+        self.path = Path(out) if out else unique_path(paths.sessions_dir() / _default_name(spec, label, kind))
         meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
         self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
                                     extra_meta=meta, overwrite=overwrite)
@@ -58,6 +58,16 @@ class RecordedRun:
             raise
         self.writer.close(status, self.runner.final_summary())
         return status
+
+
+def _default_name(spec: RunSpec, label: str, kind: str) -> str:
+    """A new session's file name; a kind other than training says so (``...-range-test.lrlab``),
+    so a range test and the run made from it do not look alike in a file list."""
+    name = default_name(spec, label)
+    if kind == DEFAULT_KIND:
+        return name
+    stem, suffix = name.rsplit(".", 1)
+    return f"{stem}-{kind.replace('_', '-')}.{suffix}"
 
 
 def unique_path(path: Path) -> Path:

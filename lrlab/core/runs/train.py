@@ -86,11 +86,13 @@ class Trainer(RunnerBase):
     ``edits`` are (step, edit JSON) pairs applied exactly at those steps, as a replay
     or ``lrlab run --edit`` needs; live edits come through :meth:`edit` and apply at
     the next step boundary. ``max_steps`` cuts a run short (replaying a stopped run).
+    ``data`` reuses a dataset another trainer of the same spec loaded (the range test's
+    seeds share one); the split does not depend on the run seed, so it is the same data.
     """
 
     def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None,
-                 flush_seconds: float = 0.2, pace: float | None = None):
+                 flush_seconds: float = 0.2, pace: float | None = None, data: Dataset | None = None):
         super().__init__()
         self.pace = pace
         self.spec = spec
@@ -105,7 +107,7 @@ class Trainer(RunnerBase):
         if spec.deterministic and self.device.type == "cuda":
             # cuBLAS needs this before its first call to be deterministic (torch docs, "Reproducibility")
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        self.data: Dataset = load_dataset(spec.dataset, self.device)
+        self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
         self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
