@@ -17,10 +17,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from lrlab.core.lrfind import RULES, RangeTestResult
-from lrlab.gui.style import BLUE, GREEN, PURPLE, VERMILION, faint
+from lrlab.gui.style import colours, faint
 
 #: marker colour of each rule (Okabe-Ito, apart from the curve's blue)
-RULE_COLOURS = {"steepest": VERMILION, "valley": GREEN, "minimum": PURPLE}
+#: suggestion rule -> colour role (lrlab.gui.style.colours(): readable on the light or dark palette)
+RULE_COLOURS = {"steepest": "validation", "valley": "lr", "minimum": "grad"}
 #: where each rule's label sits against its marker (TextItem anchors), so that two suggestions
 #: close together (steepest and minimum often are) do not print over each other
 RULE_ANCHORS = {"steepest": (-0.1, 1.1), "valley": (0.5, 1.3), "minimum": (1.1, -0.1)}
@@ -53,18 +54,19 @@ class RangePlot(pg.PlotWidget):
         item.setLabel("bottom", "learning rate (log)")
         item.setLabel("left", "training loss")
         item.addLegend(offset=(-10, 10))
+        c = colours()
         self._band_edges = (pg.PlotDataItem(connect="finite"), pg.PlotDataItem(connect="finite"))
         for edge in self._band_edges:
             edge.setPen(None)
             item.addItem(edge)
-        self._band = pg.FillBetweenItem(*self._band_edges, brush=faint(BLUE, 45))
+        self._band = pg.FillBetweenItem(*self._band_edges, brush=faint(c["loss"], 45))
         item.addItem(self._band)
-        self.raw = item.plot(pen=pg.mkPen(faint(BLUE, 110), width=1), connect="finite", name="loss (median)")
-        self.smoothed = item.plot(pen=pg.mkPen(BLUE, width=3), connect="finite", name="smoothed")
+        self.raw = item.plot(pen=pg.mkPen(faint(c["loss"], 110), width=1), connect="finite", name="loss (median)")
+        self.smoothed = item.plot(pen=pg.mkPen(c["loss"], width=3), connect="finite", name="smoothed")
         self.markers: dict[str, pg.PlotDataItem] = {}
         self.labels: dict[str, pg.TextItem] = {}
         for rule in RULES:
-            colour = RULE_COLOURS[rule]
+            colour = c[RULE_COLOURS[rule]]
             self.markers[rule] = item.plot(pen=None, symbol="o", symbolSize=11, symbolBrush=colour,
                                            symbolPen=pg.mkPen("w", width=1), name=rule)
             label = pg.TextItem(color=colour, anchor=RULE_ANCHORS[rule])
