@@ -234,3 +234,4 @@ def test_warm_up_loads_the_core_without_touching_torchs_random_state():
     devices = warm_up(RunSpec.from_json(QUICK))
     assert torch.equal(torch.rand(3), expected)
     assert isinstance(devices, list)
+

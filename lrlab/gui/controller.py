@@ -76,6 +76,7 @@ class RunController(QObject):
         self.epoch = 0
         self.problem = ""  # why the run diverged or failed
         self.pace: float | None = None  # steps per second for the next and the current run
+        self.kind = "train"  # the kind of the current (or last) run
         self.started_at = 0.0
         self._paused_for = 0.0  # seconds spent paused, left out of steps/s
         self._paused_at: float | None = None
@@ -114,7 +115,7 @@ class RunController(QObject):
         """Start a run in a background thread; False when one is already going."""
         if self.state.busy:
             return False
-        self.spec = spec
+        self.spec, self.kind = spec, kind
         self.events = []
         self.timeline = preview_timeline(spec)
         self.total_steps = planned_steps(spec)

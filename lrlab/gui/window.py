@@ -10,6 +10,7 @@ files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.setti
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         self.controller = RunController(self)
         self.viewing: ViewedSession | None = None  # a saved session on the plots
         self._sessions: Any = None  # the Sessions/Compare window, made on first use
+        self._find_lr: Any = None  # the Find LR window, made on first use
         self._save_form = QTimer(self, singleShot=True, interval=1000)
         self._save_form.timeout.connect(lambda: app_settings.save_experiment(self.experiment.json()))
 
@@ -126,6 +128,8 @@ class MainWindow(SessionsMixin, QMainWindow):
                                      "pause.svg")
         self.act_stop = make_action(self, "Stop", c.stop, "Ctrl+.", "Stop; the session keeps every step (Ctrl+.)",
                                     "stop.svg")
+        self.act_find = make_action(self, "Find LR…", self.find_lr, "Ctrl+F", "LR range test on this experiment: "
+                                    "suggested learning rates in seconds, your settings untouched (Ctrl+F)")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.act_save = make_action(self, "Save session as…", lambda: self._exported(
@@ -146,7 +150,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         tb = QToolBar("Run", objectName="run_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
-        for a in (self.act_start, self.act_pause, self.act_stop):
+        for a in (self.act_start, self.act_pause, self.act_stop, self.act_find):
             tb.addAction(a)
         pause = tb.widgetForAction(self.act_pause)  # as wide as "Resume": the toolbar must not shift
         pause.setMinimumWidth(pause.sizeHint().width() + pause.fontMetrics().horizontalAdvance("Resume")
@@ -169,7 +173,7 @@ class MainWindow(SessionsMixin, QMainWindow):
                                         self.recent_menu, None, self.act_save,
                                         ("Export", [self.act_csv, self.act_png, self.act_svg, self.act_spec]),
                                         None, self.act_quit])
-        fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop])
+        fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
@@ -191,6 +195,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         state = self.controller.state
         problems = self.experiment.problems
         self.act_start.setEnabled(not state.busy and self.experiment.spec is not None)
+        self.act_find.setEnabled(not state.busy and self.experiment.spec is not None)
         why = next((f"{p}: {m}" if p else m for p, m in problems.items()), "") if self.experiment.spec is None else ""
         self.act_start.setToolTip(f"Start is disabled until this is fixed — {why}" if why
                                   else "Start training (Ctrl+R)")
@@ -219,7 +224,8 @@ class MainWindow(SessionsMixin, QMainWindow):
         elif state == RunState.PAUSED:
             self._show_progress(self.controller.progress())
 
-    def start(self, spec: RunSpec | None = None, edits: list | None = None, label: str = "") -> None:
+    def start(self, spec: RunSpec | None = None, edits: list | None = None, label: str = "",
+              kind: str = "train") -> None:
         from_form = spec is None
         spec = spec or self.experiment.validate()
         if spec is None or self.controller.state.busy:
@@ -231,11 +237,38 @@ class MainWindow(SessionsMixin, QMainWindow):
         self.events.clear()
         self.status_label.setStyleSheet("")
         self.plots.reset(spec.task, 1, 0)
-        self.controller.start(spec, edits or [], label)
+        self.controller.start(spec, edits or [], label, kind)
+
+    def find_lr(self) -> None:
+        """Run an LR range test on the form's experiment, in the background like any run."""
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return
+        window = self.find_lr_window()
+        window.spec_json = spec.to_json()
+        window.set_running(None)
+        self.start(spec, kind="range_test")
+        window.show()
+        window.raise_()
+
+    def find_lr_window(self) -> Any:
+        if self._find_lr is None:
+            from lrlab.gui.find_lr import FindLRWindow
+
+            self._find_lr = FindLRWindow()
+            self._find_lr.sig_use.connect(self._use_found_lr)
+            self._find_lr.sig_cancel.connect(self.controller.stop)
+        return self._find_lr
+
+    def _use_found_lr(self, data: dict) -> None:
+        self.experiment.set_json(data)
+        self.status_label.setText("the range test's LR is in the Experiment form; press Start to train with it")
 
     @Slot(object)
     def _run_started(self, info: dict) -> None:
         c = self.controller
+        if c.kind == "range_test" and self._find_lr is not None:
+            self._find_lr.set_running(c.total_steps)
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps)
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
@@ -274,6 +307,8 @@ class MainWindow(SessionsMixin, QMainWindow):
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
         state = self.controller.state
+        if self.controller.kind == "range_test" and self._find_lr is not None:
+            self._find_lr.set_progress(p.steps_done)
         if state not in (RunState.RUNNING, RunState.PAUSED):
             return
         self.progress.setValue(min(p.steps_done, p.total_steps))
@@ -297,6 +332,25 @@ class MainWindow(SessionsMixin, QMainWindow):
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
         self._fill_recent(app_settings.remember_recent(path))
         self._update_controls()
+        if c.kind == "range_test" and self._find_lr is not None:
+            self._show_range_test(path)
+
+    def _show_range_test(self, path: str) -> None:
+        from lrlab.core.runs.range_test import result_of
+        from lrlab.core.session import Session, SessionError
+
+        try:
+            with Session.open(path) as s:
+                result = result_of(s)
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot read the range test", str(err))
+            return
+        if result is None:
+            self._find_lr.set_running(0)
+            return
+        self._find_lr.set_result(result, self._find_lr.spec_json, Path(path).name)
+        self._find_lr.show()
+        self._find_lr.raise_()
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:
