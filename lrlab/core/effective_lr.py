@@ -1,0 +1,85 @@
+"""The effective learning rate of every parameter, read from a torch.optim optimizer's state.
+
+Adaptive optimizers divide each parameter's step by a running measure of its gradient's
+size, so the one "lr" of a run says little about the steps they take. After an optimizer
+step, the effective LR of parameter element i is the factor its update applies to the
+optimizer's (bias-corrected) direction, exactly as torch computes it (torch 2.14 checked;
+``tests/test_effective_lr.py`` predicts each update from it and compares with the real one):
+
+- **SGD**: ``lr_t`` for every parameter (momentum changes the direction, not the factor).
+- **Adam / AdamW**: ``lr_t / (sqrt(v_i / (1 - beta2**t)) + eps)``, applied to the bias-corrected
+  first moment ``m_i / (1 - beta1**t)``; with ``amsgrad``, ``v_i`` is the running maximum
+  ``max_exp_avg_sq``. AdamW's decoupled decay (``p *= 1 - lr_t * weight_decay`` before the
+  update) is apart from it; Adam's L2 ``weight_decay`` is inside the gradient.
+- **RMSprop**: ``lr_t / (sqrt(v_i) + eps)`` applied to the gradient (with momentum, to the
+  momentum buffer's increment); ``centered``: ``lr_t / (sqrt(v_i - g_avg_i**2) + eps)``.
+- **Adagrad**: ``lr_t / (1 + (t - 1) * lr_decay) / (sqrt(sum_i) + eps)`` applied to the gradient;
+  its accumulator only grows, so this only falls (with a constant ``lr_t``).
+
+Everything stays on the optimizer's device; the quantiles are one small tensor per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+QUANTILE_NAMES = ("p5", "p25", "p50", "p75", "p95")
+
+
+def _step_count(state: dict) -> float:
+    step = state.get("step", 0)
+    return float(step.item() if isinstance(step, torch.Tensor) else step)
+
+
+@torch.no_grad()
+def effective_lr(optimizer: torch.optim.Optimizer, param: torch.Tensor, group: dict) -> torch.Tensor | None:
+    """The effective LR of each element of ``param`` after the optimizer's last step (a tensor
+    shaped like ``param``), or None before its first step. See the module docstring."""
+    lr = float(group["lr"])
+    name = type(optimizer).__name__
+    if name == "SGD":
+        return torch.full_like(param, lr)
+    state = optimizer.state.get(param)
+    if not state:
+        return None
+    t = _step_count(state)
+    eps = float(group["eps"])
+    if name in ("Adam", "AdamW"):
+        v = state["max_exp_avg_sq"] if group.get("amsgrad") else state["exp_avg_sq"]
+        beta2 = float(group["betas"][1])
+        return lr / ((v / (1 - beta2 ** t)).sqrt() + eps)
+    if name == "RMSprop":
+        v = state["square_avg"]
+        if group.get("centered"):
+            v = v - state["grad_avg"] ** 2
+        return lr / (v.sqrt() + eps)
+    if name == "Adagrad":
+        clr = lr / (1 + (t - 1) * float(group["lr_decay"]))
+        return clr / (state["sum"].sqrt() + eps)
+    raise ValueError(f"no effective-LR formula for {name}")
+
+
+@torch.no_grad()
+def quantiles(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, torch.Tensor]]
+              ) -> dict[str, torch.Tensor]:
+    """p5, p25, p50, p75 and p95 of the effective LR: over all parameters (key ``"all"``) and
+    per named parameter tensor (a layer's weight or bias). Each value is a tensor of 5 on the
+    optimizer's device (no host synchronisation here); empty before the first step."""
+    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    q = None
+    out: dict[str, torch.Tensor] = {}
+    parts = []
+    for name, p in layers:
+        eff = effective_lr(optimizer, p, group_of[id(p)])
+        if eff is None:
+            return {}
+        flat = eff.reshape(-1).float()
+        q = torch.tensor(QUANTILES, device=flat.device) if q is None else q
+        out[name] = torch.quantile(flat, q)
+        parts.append(flat)
+    if parts:
+        out = {"all": torch.quantile(torch.cat(parts), q), **out}
+    return out
