@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,3 +91,30 @@ def test_quantiles_over_all_parameters_and_per_layer():
     every = torch.cat([effective_lr(opt, p, opt.param_groups[0]).reshape(-1) for _, p in layers])
     torch.testing.assert_close(q["all"], torch.quantile(every, torch.tensor(QUANTILES)))
     assert all(bool(torch.all(v[1:] >= v[:-1])) for v in q.values())  # p5 <= p25 <= ... <= p95
+
+
+def _recorded(preset: str):
+    from lrlab.core.resources import list_presets
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.session import Session
+    from lrlab.core.spec import RunSpec
+
+    spec = RunSpec.from_json(next(p for p in list_presets() if p.name == preset).spec)
+    run = RecordedRun(RunSpec.from_json({**spec.to_json(), "epochs": 6, "effective_lr_every": 10}))
+    run.run()
+    with Session.open(run.path) as s:
+        return s.effective_lr("all"), s.effective_lr_layers(), s.meta["steps_per_epoch"]
+
+
+def test_adaptive_presets_show_adagrad_shrinking_and_adam_spreading():
+    ada, layers, _ = _recorded("adaptive-adagrad")
+    assert layers[0] == "all" and "0.weight" in layers and "2.bias" in layers
+    assert len(ada["step"]) >= 10
+    for q in ("p5", "p25", "p50", "p75", "p95"):  # constant schedule: the accumulator only grows
+        assert np.all(np.diff(ada[q]) <= 0), q
+    adam, _, spe = _recorded("adaptive-adam")
+    later = adam["step"] >= spe  # after the first epoch
+    assert np.all(adam["p95"][later] / adam["p5"][later] > 10)
+    sgd, _, _ = _recorded("adaptive-sgd")
+    np.testing.assert_allclose(sgd["p5"], 0.01, rtol=1e-6)  # one step size for all: the LR
+    np.testing.assert_allclose(sgd["p95"], 0.01, rtol=1e-6)

@@ -151,14 +151,15 @@ def test_newer_format_version(recorded):
 
 
 def test_older_format_is_migrated_after_a_backup(recorded, monkeypatch):
-    path, _ = recorded  # written in today's format 2; pretend a format 3 exists
-    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 3)
+    path, _ = recorded  # written in today's format; pretend a next one exists
+    now = session_mod.FORMAT_VERSION
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", now + 1)
     monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS,
-        2: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
+        now: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
     with Session.open(path) as s:
         assert s.meta["notes"] == "migrated"
-        assert s.meta["format_version"] == 3
-    assert (path.parent / f"{path.name}.v2.bak").exists()
+        assert s.meta["format_version"] == now + 1
+    assert (path.parent / f"{path.name}.v{now}.bak").exists()
     with Session.open(path) as s:  # already migrated: opens without a second backup step
         assert s.meta["notes"] == "migrated"
 
@@ -171,9 +172,10 @@ def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
         con.execute("INSERT INTO meta VALUES ('half', '1')")
         raise sqlite3.OperationalError("boom")
 
-    monkeypatch.setattr(session_mod, "FORMAT_VERSION", 3)
-    monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS, 2: broken})
-    assert "could not migrate from format 2 (boom)" in _messages(path)
+    now = session_mod.FORMAT_VERSION
+    monkeypatch.setattr(session_mod, "FORMAT_VERSION", now + 1)
+    monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS, now: broken})
+    assert f"could not migrate from format {now} (boom)" in _messages(path)
     assert path.read_bytes() == before
 
 
@@ -213,7 +215,8 @@ def test_a_real_format_1_file_opens_migrates_and_replays_identical(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM meta WHERE key IN ('kind', 'group')").fetchone()[0] == 0
     con.close()
     with Session.open(path) as s:
-        assert s.meta["format_version"] == session_mod.FORMAT_VERSION == 2
+        assert s.meta["format_version"] == session_mod.FORMAT_VERSION == 3
+        assert s.effective_lr()["step"].size == 0  # format 3's effective-LR table, empty for old runs
         assert s.kind == "train" and s.group is None
         assert s.status == "finished" and s.n_steps() == 240
         assert [e.kind for e in s.events()].count("plateau") == 8
@@ -234,4 +237,4 @@ def test_sessions_record_their_kind_and_group(tmp_path):
     run.run()
     with Session.open(run.path) as s:
         assert s.kind == "train" and s.group == "sweep-1"
-        assert s.meta["format_version"] == 2
+        assert s.meta["format_version"] == session_mod.FORMAT_VERSION

@@ -75,15 +75,16 @@ class Run:
                          f"|{self.path.resolve()}")
         self.colour_index = 0
         self.colour = LIGHT_PALETTE[0]  # assign_colours sets both for the runs compared together
-        self._cols: dict[tuple[str, str], np.ndarray] = {}
+        self._cols: dict[tuple[str, str, str], np.ndarray] = {}
         self._series: dict[tuple[str, str, float], tuple[np.ndarray, np.ndarray]] = {}
         self.steps_per_epoch = int(s.meta.get("steps_per_epoch") or 0) or self._guess_steps_per_epoch()
 
     def close(self) -> None:
         self.session.close()
 
-    def column(self, table: str, name: str) -> np.ndarray:
-        key = (table, name)
+    def column(self, table: str, name: str, where: str = "") -> np.ndarray:
+        """One column of a table (rows matching ``where``, a declared SQL condition) by step."""
+        key = (table, name, where)
         if key not in self._cols:
             con = self.session._con
             if name == "step" and table == "steps":
@@ -93,9 +94,14 @@ class Run:
                     self._cols[key] = np.arange(n, dtype=np.int64)
                     return self._cols[key]
             dtype = np.int64 if name in INTEGER_COLUMNS else np.float64
-            cur = con.execute(f"SELECT {name} FROM {table} ORDER BY step")
+            cur = con.execute(f"SELECT {name} FROM {table}{' WHERE ' + where if where else ''} ORDER BY step")
             self._cols[key] = np.array([r[0] for r in cur], dtype=dtype)  # NULL -> NaN for floats
         return self._cols[key]
+
+    def raw(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of a metric as stored: NaN where not measured, nothing smoothed."""
+        m = METRICS[metric]
+        return self.column(m.table, "step", m.where), self.column(m.table, m.column, m.where)
 
     def wall_time_at(self, step: int) -> float | None:
         """Seconds into the run when ``step`` was done (one row, not the whole column)."""
@@ -131,8 +137,7 @@ class Run:
 
     def _compute_series(self, metric: str, x: str, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
         m = METRICS[metric]
-        steps = self.column(m.table, "step")
-        y = self.column(m.table, m.name)
+        steps, y = self.raw(metric)
         if metric == "update_ratio":  # measured every k steps only
             keep = np.isfinite(y)
             steps, y = steps[keep], y[keep]
@@ -349,11 +354,10 @@ def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float 
                          s.get("final_val_metric"), s.get("best_val_metric"), s.get("final_val_loss"),
                          label=label)
         if target is not None:
-            table = METRICS[target.metric].table
-            steps = r.column(table, "step")
+            steps, raw = r.raw(target.metric)
             _, y = r.series(target.metric, "step", smoothing)
             if target.metric == "update_ratio":
-                steps = steps[np.isfinite(r.column(table, target.metric))]
+                steps = steps[np.isfinite(raw)]
             hit = np.flatnonzero(target.reached(y))
             if len(hit):
                 row.target_step = int(steps[hit[0]])
@@ -410,8 +414,7 @@ def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] 
         w.writerow(["session", "step", "metric", "value"])
         for r in runs:
             for m in metrics:
-                table, col = METRICS[m].table, m
-                steps, y = r.column(table, "step"), r.column(table, col)
+                steps, y = r.raw(m)
                 keep = np.isfinite(y)
                 w.writerows((r.name, s, m, repr(v)) for s, v in zip(steps[keep].tolist(), y[keep].tolist(),
                                                                      strict=True))

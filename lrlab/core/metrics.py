@@ -24,12 +24,26 @@ class Column:
     log_default: bool = False  # a log y axis shows it best
     smooth: bool = False  # a noisy measurement that an EMA may smooth (never a setting like the LR)
     plotted: bool = True  # a metric one can plot (not a position such as step or wall time)
+    text: bool = False  # a TEXT column (the layer name of the effective-LR table)
+    #: where a plottable metric lives when its name is not its column: (SQL column, row filter),
+    #: e.g. effective_lr_p50 is column p50 of the rows for all parameters
+    source: tuple[str, str] | None = None
 
-    def sql(self) -> str:
-        kind = "INTEGER" if self.integer else "REAL"
-        if self.name == "step":
-            return "step INTEGER PRIMARY KEY"
+    def sql(self, key: bool = False) -> str:
+        kind = "TEXT" if self.text else "INTEGER" if self.integer else "REAL"
+        if key:
+            return f"{self.name} INTEGER PRIMARY KEY"
         return f"{self.name} {kind}" + ("" if self.nullable else " NOT NULL")
+
+    @property
+    def column(self) -> str:
+        """The SQL column holding this metric."""
+        return self.source[0] if self.source else self.name
+
+    @property
+    def where(self) -> str:
+        """The SQL condition selecting its rows ('' for every row)."""
+        return self.source[1] if self.source else ""
 
 
 #: one row per optimizer step; integer columns first (the trainer's buffer relies on it)
@@ -52,24 +66,44 @@ EVAL = (
     Column("val_metric", "validation accuracy / R²", "evals", smooth=True),
 )
 
+#: the quantiles of the per-parameter effective LR (lrlab.core.effective_lr), every
+#: effective_lr_every steps, over all parameters (layer "all") and per parameter tensor
+QUANTILE_NAMES = ("p5", "p25", "p50", "p75", "p95")
+EFFECTIVE = (
+    Column("step", "step", "effective_lr", integer=True, nullable=False, plotted=False),
+    Column("layer", "layer", "effective_lr", nullable=False, plotted=False, text=True),
+    *(Column(q, f"effective LR {q}", "effective_lr", log_default=True, plotted=False) for q in QUANTILE_NAMES),
+)
+#: the effective-LR quantiles over all parameters as plottable metrics (compare, CSV)
+EFFECTIVE_METRICS = tuple(
+    Column(f"effective_lr_{q}", f"effective LR ({'median' if q == 'p50' else q})", "effective_lr",
+           log_default=True, source=(q, "layer = 'all'")) for q in QUANTILE_NAMES)
+
 STEP_COLUMNS = tuple(c.name for c in STEP)
+EFFECTIVE_COLUMNS = tuple(c.name for c in EFFECTIVE)
 EVAL_COLUMNS = tuple(c.name for c in EVAL)
 INT_STEP_COLUMNS = tuple(c.name for c in STEP if c.integer)
 FLOAT_STEP_COLUMNS = tuple(c.name for c in STEP if not c.integer)
 assert STEP_COLUMNS == INT_STEP_COLUMNS + FLOAT_STEP_COLUMNS, "integer step columns come first"
 
 #: every plottable metric by name, steps first, in the order menus list them
-METRICS: dict[str, Column] = {c.name: c for c in (*STEP, *EVAL) if c.plotted}
+METRICS: dict[str, Column] = {c.name: c for c in (*STEP, *EVAL, *EFFECTIVE_METRICS) if c.plotted}
 #: the evaluation values a CSV row of a step carries after the step columns
 EVAL_VALUES = tuple(c.name for c in EVAL if c.plotted)
-CSV_COLUMNS = (*STEP_COLUMNS, *EVAL_VALUES)
+EFFECTIVE_VALUES = tuple(c.name for c in EFFECTIVE_METRICS)
+CSV_COLUMNS = (*STEP_COLUMNS, *EVAL_VALUES, *EFFECTIVE_VALUES)
 INTEGER_COLUMNS = frozenset(c.name for c in (*STEP, *EVAL) if c.integer)
+TABLES = {"steps": STEP, "evals": EVAL, "effective_lr": EFFECTIVE}
 
 
 def table_sql(table: str) -> str:
-    """``CREATE TABLE`` for the steps or evals table, from the declarations."""
-    cols = STEP if table == "steps" else EVAL
-    return f"CREATE TABLE {table} ({', '.join(c.sql() for c in cols)});"
+    """``CREATE TABLE`` for a metric table, from the declarations: ``step`` is the row id of
+    the steps and evals tables; the effective-LR table has a row per (step, layer)."""
+    cols = TABLES[table]
+    if table == "effective_lr":
+        return (f"CREATE TABLE {table} ({', '.join(c.sql() for c in cols)}, PRIMARY KEY (step, layer)) "
+                "WITHOUT ROWID;")
+    return f"CREATE TABLE {table} ({', '.join(c.sql(key=c.name == 'step') for c in cols)});"
 
 
 def metric_label(name: str, task: str = "classification") -> str:

@@ -26,13 +26,20 @@ import numpy as np
 
 from lrlab import __version__
 from lrlab.core.events import Event, Status
-from lrlab.core.metrics import EVAL_COLUMNS, INTEGER_COLUMNS, STEP_COLUMNS, table_sql
+from lrlab.core.metrics import (
+    EFFECTIVE_COLUMNS,
+    EVAL_COLUMNS,
+    INTEGER_COLUMNS,
+    QUANTILE_NAMES,
+    STEP_COLUMNS,
+    table_sql,
+)
 from lrlab.core.names import session_stem
 from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 
 SUFFIX = ".lrlab"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 APPLICATION_ID = 0x4C524C42  # "LRLB" in the SQLite header marks an lrlab session
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -43,6 +50,7 @@ SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 {table_sql("steps")}
 {table_sql("evals")}
+{table_sql("effective_lr")}
 CREATE TABLE events (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, kind TEXT NOT NULL,
                      data TEXT NOT NULL, wall_time REAL NOT NULL);
 """
@@ -55,8 +63,14 @@ def _v1_to_v2(con: sqlite3.Connection) -> None:
                     [("kind", json.dumps(DEFAULT_KIND)), ("group", json.dumps(None))])
 
 
+def _v2_to_v3(con: sqlite3.Connection) -> None:
+    """Format 3 adds the ``effective_lr`` table (quantiles of the per-parameter effective LR);
+    older runs recorded none, so it starts empty."""
+    con.execute(table_sql("effective_lr"))
+
+
 #: from-version -> function migrating a connection to from-version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SessionError(ValueError):
@@ -118,6 +132,9 @@ class SessionWriter:
             con.executemany(_INSERT_STEPS, zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
         if update.evals:
             con.executemany(_INSERT_EVALS, [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
+        effective = getattr(update, "effective", None)
+        if effective:
+            con.executemany(_INSERT_EFFECTIVE, [tuple(e[c] for c in EFFECTIVE_COLUMNS) for e in effective])
         for ev in update.events:
             con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
                         (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
@@ -146,6 +163,7 @@ class SessionWriter:
 
 _INSERT_STEPS = f"INSERT INTO steps VALUES ({', '.join('?' * len(STEP_COLUMNS))})"
 _INSERT_EVALS = f"INSERT OR REPLACE INTO evals VALUES ({', '.join('?' * len(EVAL_COLUMNS))})"
+_INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?' * len(EFFECTIVE_COLUMNS))})"
 
 
 def _writer_id() -> dict[str, Any]:
@@ -273,6 +291,19 @@ class Session:
 
     def evals(self, columns: Sequence[str] = EVAL_COLUMNS) -> dict[str, np.ndarray]:
         return self._table("evals", columns, EVAL_COLUMNS)
+
+    def effective_lr(self, layer: str = "all") -> dict[str, np.ndarray]:
+        """Quantiles of the effective LR for ``layer`` ("all" parameters, or a parameter name
+        such as "0.weight"): ``step`` and p5, p25, p50, p75, p95 arrays (empty when none)."""
+        rows = self._con.execute(f"SELECT step, {', '.join(QUANTILE_NAMES)} FROM effective_lr WHERE layer = ? "
+                                 "ORDER BY step", (layer,)).fetchall()
+        data = np.array(rows, dtype=np.float64).reshape(-1, 1 + len(QUANTILE_NAMES))
+        return {"step": data[:, 0].astype(np.int64), **{q: data[:, i + 1] for i, q in enumerate(QUANTILE_NAMES)}}
+
+    def effective_lr_layers(self) -> list[str]:
+        """The parameter tensors with recorded effective LRs ("all" first)."""
+        names = [r[0] for r in self._con.execute("SELECT DISTINCT layer FROM effective_lr")]
+        return sorted(names, key=lambda n: (n != "all", n))
 
     def events(self) -> list[Event]:
         return [Event(s, k, json.loads(d), w) for s, k, d, w in

@@ -20,7 +20,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -41,6 +41,8 @@ class Update:
     step: int  # steps done so far
     total_steps: int
     status: Status  # running, paused, or a final status when the run has ended
+    #: effective-LR quantile rows (step, layer, p5 ... p95), when the run records them
+    effective: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n(self) -> int:

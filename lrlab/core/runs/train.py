@@ -33,8 +33,9 @@ from lrlab import __version__
 from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
+from lrlab.core.effective_lr import quantiles as effective_quantiles
 from lrlab.core.events import Event, Status
-from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
+from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded
@@ -115,6 +116,7 @@ class Trainer(RunnerBase):
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
+        self.effective_every = spec.effective_lr_every or max(50, math.ceil(self.total_steps / 1000))
         self.timeline = Timeline(spec.schedule, spec.lr)
         self.step = 0
         self.summary: dict[str, Any] = {}
@@ -127,6 +129,7 @@ class Trainer(RunnerBase):
         self.optimizer, optimizer_impl = build_optimizer(spec.optimizer, self.model.parameters(),
                                                          self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.layers = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
         self._optimizer_step = fast_step(self.optimizer)
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
@@ -136,6 +139,7 @@ class Trainer(RunnerBase):
 
     def session_meta(self) -> dict[str, Any]:
         return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
+                "effective_lr_every": self.effective_every,
                 "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch}
 
     def final_summary(self) -> dict[str, Any]:
@@ -177,6 +181,7 @@ class Trainer(RunnerBase):
         self._setup()
         buf = _Columns(capacity=4096)
         evals: list[dict[str, float]] = []
+        effective: list[tuple[int, dict[str, torch.Tensor]]] = []  # (step, quantiles on the device)
         new_events: list[Event] = []
         spe = self.order.steps_per_epoch
         groups = self.optimizer.param_groups
@@ -190,8 +195,9 @@ class Trainer(RunnerBase):
         def flush(status: Status) -> None:
             nonlocal last_flush
             update = Update(buf.take(), list(evals), list(new_events), self.step, self.total_steps,
-                            status)
+                            status, _effective_rows(effective))
             evals.clear()
+            effective.clear()
             new_events.clear()
             last_flush = time.perf_counter()
             for listener in self.listeners:
@@ -228,6 +234,10 @@ class Trainer(RunnerBase):
                 self.step = step + 1
                 buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
                            loss_value, lr, grad_norm, ratio)
+
+                # the spread of per-parameter step sizes (Adam's, AdaGrad's), now and then
+                if step % self.effective_every == 0:
+                    effective.append((step, effective_quantiles(self.optimizer, self.layers)))
 
                 # 5. divergence ends the run; nothing crashes
                 if first_loss is None:
@@ -354,6 +364,15 @@ def _norm(tensors: Sequence[torch.Tensor]) -> float:
     if len(norms) <= 16:
         return math.sqrt(sum(n.item() ** 2 for n in norms))
     return torch.linalg.vector_norm(torch.stack(norms)).item()
+
+
+def _effective_rows(records: Sequence[tuple[int, dict[str, torch.Tensor]]]) -> list[dict[str, Any]]:
+    """Effective-LR quantiles as table rows (step, layer, p5 ... p95), read off the device in one go."""
+    rows = []
+    for step, by_layer in records:
+        for layer, values in by_layer.items():
+            rows.append({"step": step, "layer": layer, **dict(zip(QUANTILE_NAMES, values.tolist(), strict=True))})
+    return rows
 
 
 def _json_float(x: float) -> float | str:
