@@ -96,18 +96,25 @@ def test_start_tooltip_names_the_field_that_blocks_it(window, qtbot):
 
 
 def test_run_all_shows_each_runs_settings_in_the_form(window, qtbot, monkeypatch):
-    from lrlab.core.resources import list_presets
 
     opened = []
     monkeypatch.setattr(window, "compare_sessions", lambda files: opened.append(files) or True)
     window.controller.sig_batch_done.disconnect()
     window.controller.sig_batch_done.connect(window.compare_sessions)
-    group = [p for p in list_presets() if p.group == "lr-range"]
+    import dataclasses
+
+    # the presets' own paces (5 and 50 steps/s) would take a minute here: same lesson, quicker pace
+    window.experiment.presets = [dataclasses.replace(p, pace=p.pace * 40) for p in window.experiment.presets]
+    group = [p for p in window.experiment.presets if p.group == "lr-range"]
     forms = []
-    window.controller.sig_started.connect(lambda info: forms.append(window.experiment.spec.optimizer["lr"]))
+    window.controller.sig_started.connect(lambda info: forms.append(
+        (window.experiment.spec.optimizer["lr"], window.experiment.explanation.text(), window.pace_combo.currentData(),
+         window.events.count())))
+    window.set_pace(None)
     window.run_all_and_compare(group)
     qtbot.waitUntil(lambda: bool(opened), timeout=120_000)
-    assert forms == [RunSpec.from_json(p.spec).lr for p in group]
+    # each run shows its own settings, words and pace, and an Events list of its own
+    assert forms == [(RunSpec.from_json(p.spec).lr, p.explanation, p.pace, 0) for p in group]
     assert len(opened[0]) == 3
     for path in opened[0]:
         with Session.open(path) as s:
@@ -235,3 +242,37 @@ def test_warm_up_loads_the_core_without_touching_torchs_random_state():
     assert torch.equal(torch.rand(3), expected)
     assert isinstance(devices, list)
 
+
+
+def test_user_pass_findings(window, qtbot, tmp_path, monkeypatch):
+    """Seen on screen by a tester at 1366x768; each fixed."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    # View > Show saved sessions here… asks for files (the menu's click used to be taken as the files)
+    _fast, slow = _two_sessions(tmp_path)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([slow], ""))
+    act = next(a for m in window.menuBar().actions() if m.text() == "&View" for a in m.menu().actions()
+               if a.text().startswith("Show saved sessions"))
+    act.trigger()
+    assert len(window.plots._references) == 3
+    # scrolling the form with the wheel does not change the spin box under the pointer
+    epochs = window.experiment.epochs
+    before = epochs.value()
+    wheel = QWheelEvent(QPointF(5, 5), QPointF(5, 5), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(epochs, wheel)
+    assert epochs.value() == before
+    # a new pace takes its place in the list: full speed, then fastest to slowest
+    window.set_pace(5.0)
+    paces = [window.pace_combo.itemData(i) for i in range(window.pace_combo.count())]
+    assert paces[0] is None and paces[1:] == sorted(paces[1:], reverse=True)
+    window.set_pace(None)
+    # switching the loss to log keeps the whole planned run on the x axis
+    set_spec(window, QUICK)
+    window.start()
+    wait_idle(qtbot, window)
+    x_before = window.plots.p_loss.getViewBox().viewRange()[0]
+    window.plots.log_loss_box.setChecked(True)
+    assert window.plots.p_loss.getViewBox().viewRange()[0] == pytest.approx(x_before)

@@ -52,7 +52,7 @@ STEP = (
     Column("epoch", "epoch", "steps", integer=True, nullable=False, plotted=False),
     Column("samples", "samples seen", "steps", integer=True, nullable=False, plotted=False),
     Column("wall_time", "wall time", "steps", nullable=False, unit="s", plotted=False),
-    Column("train_loss", "training loss", "steps", smooth=True),
+    Column("train_loss", "training loss", "steps", smooth=True, log_default=True),
     Column("lr", "learning rate", "steps", nullable=False),
     Column("grad_norm", "gradient norm", "steps", smooth=True, log_default=True),
     Column("update_ratio", "update ratio ||Δw||/||w||", "steps", smooth=True, log_default=True),
@@ -62,7 +62,7 @@ STEP = (
 EVAL = (
     Column("step", "step", "evals", integer=True, nullable=False, plotted=False),
     Column("epoch", "epoch", "evals", integer=True, nullable=False, plotted=False),
-    Column("val_loss", "validation loss", "evals", smooth=True),
+    Column("val_loss", "validation loss", "evals", smooth=True, log_default=True),
     Column("val_metric", "validation accuracy / R²", "evals", smooth=True),
 )
 

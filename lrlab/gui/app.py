@@ -74,6 +74,7 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
     ``compare`` opens the compare view on those sessions, ``pace`` sets steps per second."""
     import os
     import platform
+    from pathlib import Path
 
     if platform.system() == "Linux" and not any(os.environ.get(v) for v in
                                                 ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
@@ -99,7 +100,13 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
     if run:
         from lrlab.core.spec import load_spec
 
-        window.experiment.set_json(load_spec(run).to_json())
+        preset = next((p for p in window.experiment.presets if p.path.resolve() == Path(run).resolve()), None)
+        if preset is not None:  # a preset shows its words in the form and names its session
+            window.experiment.load_preset(preset)
+            if pace is not None:  # an explicit --pace wins over the preset's suggestion
+                window.set_pace(pace)
+        else:
+            window.experiment.set_json(load_spec(run).to_json())
         window.start()
     rc = app.exec()  # type: ignore[attr-defined]
     # The window has stopped any run, closed its session and saved the settings: nothing is

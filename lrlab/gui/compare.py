@@ -134,6 +134,7 @@ class CompareView(QWidget):
         self.log_y_of: dict[str, bool] = {}  # log y remembered per metric (a log loss, a linear accuracy)
         self.metric.currentIndexChanged.connect(self._metric_changed)
         self.log_y.toggled.connect(lambda on: self.log_y_of.__setitem__(self.metric.currentData(), on))
+        self.log_y.setChecked(METRICS[self.metric.currentData()].log_default)  # a loss reads best on log y
         for sig in (self.x_axis.currentIndexChanged, self.log_x.toggled, self.log_y.toggled,
                     self.smooth.valueChanged, self.show_events.toggled):
             sig.connect(self.redraw)

@@ -77,6 +77,7 @@ class RunController(QObject):
         self.problem = ""  # why the run diverged or failed
         self.pace: float | None = None  # steps per second for the next and the current run
         self.kind = "train"  # the kind of the current (or last) run
+        self.label = ""  # its label: a preset's name when it runs a preset
         self.started_at = 0.0
         self._paused_for = 0.0  # seconds spent paused, left out of steps/s
         self._paused_at: float | None = None
@@ -115,7 +116,7 @@ class RunController(QObject):
         """Start a run in a background thread; False when one is already going."""
         if self.state.busy:
             return False
-        self.spec, self.kind = spec, kind
+        self.spec, self.kind, self.label = spec, kind, label
         self.events = []
         self.timeline = preview_timeline(spec)
         self.total_steps = planned_steps(spec)
@@ -123,12 +124,13 @@ class RunController(QObject):
         self.problem = ""
         self.session_path = ""
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
+        # STARTING goes out first: what listens may still set up the run (a preset's pace)
+        self._set_state(RunState.STARTING)
         self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits), pace=self.pace)
         self.worker.sig_started.connect(self._started)
         self.worker.sig_metrics.connect(self._metrics)
         self.worker.sig_finished.connect(self._finished)
         self.worker.sig_failed.connect(self._failed)
-        self._set_state(RunState.STARTING)
         self.thread = start_in_thread(self.worker)
         return True
 

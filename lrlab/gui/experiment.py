@@ -29,7 +29,17 @@ from lrlab.core.params import SpecError
 from lrlab.core.resources import Preset, list_presets
 from lrlab.core.schedules import SCHEDULES
 from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps, preview_timeline, schedule_warnings
-from lrlab.gui.forms import ERROR_STYLE, WARNING_STYLE, Field, KindedEditor, LogSlider, ParamForm, hbox, vbox
+from lrlab.gui.forms import (
+    ERROR_STYLE,
+    WARNING_STYLE,
+    Field,
+    KindedEditor,
+    LogSlider,
+    ParamForm,
+    hbox,
+    no_wheel_unless_focused,
+    vbox,
+)
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
@@ -54,7 +64,7 @@ class ExperimentPanel(QScrollArea):
         lay = QVBoxLayout(inner)
 
         # presets: a starting point with words that explain it
-        self.preset_combo = QComboBox()
+        self.preset_combo = no_wheel_unless_focused(QComboBox())
         self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.preset_combo.setMinimumContentsLength(16)
         self.preset_combo.addItem("Choose a preset…", None)
@@ -77,25 +87,25 @@ class ExperimentPanel(QScrollArea):
             lay.addWidget(_group(title, editor))
 
         # training: batch size (with LR scaling), length, seed, device
-        self.batch = QSpinBox()
+        self.batch = no_wheel_unless_focused(QSpinBox())
         self.batch.setRange(-1_000_000, 10_000_000)
-        self.scaling = QComboBox()
+        self.scaling = no_wheel_unless_focused(QComboBox())
         self.scaling.addItems(list(SCALING))
         self.scaling.setToolTip("Scale the LR with the batch size: linear (Goyal et al.) or square root "
                                 "(common for Adam). The reference is the LR and batch size you last set.")
         self.scaling_note = QLabel()
         self.scaling_note.setWordWrap(True)
-        self.epochs = QSpinBox()
+        self.epochs = no_wheel_unless_focused(QSpinBox())
         self.epochs.setRange(-1_000_000, 100_000_000)
-        self.steps = QSpinBox()
+        self.steps = no_wheel_unless_focused(QSpinBox())
         self.steps.setRange(0, 100_000_000)
         self.steps.setSpecialValueText("from epochs")
-        self.seed = QSpinBox()
+        self.seed = no_wheel_unless_focused(QSpinBox())
         self.seed.setRange(0, 2_000_000_000)
         dice = QPushButton("New seed")
         dice.setToolTip("a fresh random seed")
         dice.clicked.connect(lambda: self.seed.setValue(random.randrange(1_000_000)))
-        self.device = QComboBox()
+        self.device = no_wheel_unless_focused(QComboBox())
         self.device.addItems(["auto", "cpu"])
         train = QWidget()
         form = QFormLayout(train)

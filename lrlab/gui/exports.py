@@ -45,7 +45,10 @@ def export_png(item: Any, out: str, width: int) -> None:
 
 
 def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str) -> str:
-    """A save dialog; '' when cancelled."""
+    """A save dialog, in the user's home folder unless ``suggestion`` names a folder; '' when
+    cancelled (a bare file name would open wherever the app was started from)."""
+    if not Path(suggestion).is_absolute():
+        suggestion = str(Path.home() / suggestion)
     out, _ = QFileDialog.getSaveFileName(parent, title, suggestion, file_filter)
     return out
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -151,12 +151,12 @@ def make_field(param: Param, registry_editor: Callable[[Registry], KindedEditor]
         box = QCheckBox()
         return Field(box, box.isChecked, lambda v: box.setChecked(bool(v)), box.toggled)
     if isinstance(inner, Choice):
-        combo = QComboBox()
+        combo = no_wheel_unless_focused(QComboBox())
         combo.addItems(list(inner.options))
         return Field(combo, combo.currentText, lambda v: combo.setCurrentText(str(v)),
                      combo.currentTextChanged)
     if isinstance(inner, Num) and inner.integer and not optional:
-        spin = QSpinBox()
+        spin = no_wheel_unless_focused(QSpinBox())
         spin.setRange(-1_000_000_000, 2_000_000_000)  # wide: the core reports the real bounds
         spin.setAccelerated(True)
         return Field(spin, spin.value, lambda v: spin.setValue(int(v)), spin.valueChanged)
@@ -250,7 +250,7 @@ class KindedEditor(QFrame):
                  labels: dict[str, str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.registry, self.path, self.custom = registry, path, custom
-        self.combo = QComboBox()
+        self.combo = no_wheel_unless_focused(QComboBox())
         for kind in registry.kinds:
             self.combo.addItem((labels or {}).get(kind, kind), kind)
             self.combo.setItemData(self.combo.count() - 1, registry.docs.get(kind, ""),
@@ -338,13 +338,37 @@ def vbox(*widgets: QWidget, spacing: int = 2) -> QWidget:
     return w
 
 
+class _WheelGuard(QObject):
+    """Lets the mouse wheel scroll a form instead of changing the spin box or list it passes
+    over (scrolling the Experiment panel once turned 30 epochs into 31)."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()  # the scroll area behind gets it
+            return True
+        return False
+
+
+_WHEEL_GUARD: _WheelGuard | None = None
+
+
+def no_wheel_unless_focused(widget: Any) -> Any:
+    """``widget`` (a spin box or combo box) reacting to the wheel only once clicked into."""
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = _WheelGuard()
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WHEEL_GUARD)
+    return widget
+
+
 def table_item(v: Any) -> QTableWidgetItem:
     """A read-only table cell that sorts numbers as numbers; None shows as '-'."""
     item = QTableWidgetItem()
     if v is None:
         item.setText("-")
     elif isinstance(v, float):
-        item.setData(Qt.ItemDataRole.DisplayRole, float(f"{v:.6g}"))
+        item.setData(Qt.ItemDataRole.DisplayRole, float(f"{v:.4g}"))  # as many digits as a reader uses
     elif isinstance(v, int):
         item.setData(Qt.ItemDataRole.DisplayRole, v)
     else:

@@ -33,6 +33,22 @@ MAX_FRAME_MS = 500  # ... and at least two
 GUI_SHARE = 0.05  # the share of time frames may take: the rest is the training thread's
 
 
+def readable_log_ticks(axis: pg.AxisItem) -> None:
+    """On a log axis, label only 1, 2 and 5 times a power of ten: pyqtgraph labels every minor
+    tick of a short range, which piled up as "0.9 0.8 0.7 0.6" on the gradient-norm panel."""
+    original = axis.logTickStrings
+
+    def strings(values: list[float], scale: float, spacing: float) -> list[str]:
+        texts = original(values, scale, spacing)
+        keep = []
+        for v, text in zip(values, texts, strict=False):
+            mantissa = 10 ** (v - np.floor(v))
+            keep.append(text if any(abs(mantissa - m) < 1e-6 * m for m in (1, 2, 5, 10)) else "")
+        return keep
+
+    axis.logTickStrings = strings
+
+
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
     """Remembers how long its last paint took, so the frame rate can adapt to it."""
 
@@ -113,8 +129,10 @@ class PlotPanel(QWidget):
         self.readout = QLabel("Pick a preset (Presets menu) or set up an experiment on the left, then press "
                               "Start (Ctrl+R). Hover a plot to read its values here.")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # a long read-out is cut at the window's edge; it must never widen the window
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # a long read-out wraps onto a second line; it must never widen the window
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setWordWrap(True)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setMinimumWidth(0)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -129,8 +147,8 @@ class PlotPanel(QWidget):
         for p in self.plots[1:]:
             p.setXLink(self.p_loss)
         self.p_grad.setLogMode(y=True)
-        for p in self.plots:  # label only the major ticks: minor log ticks piled up as "0.9 0.8 0.7 0.6"
-            p.getAxis("left").setStyle(textFillLimits=[(0, 0.8), (1, 0.2)])
+        for p in self.plots:
+            readable_log_ticks(p.getAxis("left"))
 
         self.data = RunData()
         self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
@@ -179,6 +197,7 @@ class PlotPanel(QWidget):
         self.c_ratio = self.p_grad.plot(pen=pg.mkPen(c["ratio"], width=1), name="||Δw|| / ||w||")
         for p in self.plots:  # legends list a curve once it has data (frames add them)
             p.legend.clear()
+            p.legend.setVisible(False)
 
     def _bind(self, data: RunData) -> None:
         self.data = data
@@ -311,11 +330,13 @@ class PlotPanel(QWidget):
 
     def set_log_loss(self, on: bool) -> None:
         self.p_loss.setLogMode(y=on)
+        self._fix_x_range()  # pyqtgraph re-ranges x on a log switch: keep the whole run in view
         self._dirty.add(self.p_loss)
 
     def set_log_lr(self, on: bool) -> None:
         self.log_lr = on
         self.p_lr.setLogMode(y=on)
+        self._fix_x_range()
         self._dirty.add(self.p_lr)
 
     def set_x_mode(self, mode: str) -> None:
@@ -418,6 +439,7 @@ class PlotPanel(QWidget):
             legend.addItem(curve, curve.name())
         elif not show and listed:
             legend.removeItem(curve)
+        legend.setVisible(bool(legend.items))  # no empty box on an empty plot
 
     def _fit_y(self, plot: pg.PlotItem, ys: list[np.ndarray]) -> None:
         """Keep the data in view, changing the y range only when the data leave it or fill

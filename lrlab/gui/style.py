@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -47,8 +48,18 @@ def faint(colour: str, alpha: int = 90) -> QColor:
     return c
 
 
+#: room left for a window manager's title bar and borders, which resize() does not count
+FRAME_ALLOWANCE = (16, 48)
+
+
 def fit_to_screen(window: QWidget, width: int, height: int) -> None:
-    """Resize to ``width`` x ``height``, or less on a smaller screen (a 1366x768 laptop, a
-    1280x720 projector), so that a first launch never opens with controls off screen."""
+    """Resize to ``width`` x ``height``; on a smaller screen (a 1366x768 laptop, a 1280x720
+    projector) open maximised instead, so that the title bar a window manager adds never
+    pushes the status bar or the bottom buttons off the screen."""
     screen = window.screen().availableGeometry()
-    window.resize(min(width, screen.width()), min(height, screen.height()))
+    fw, fh = FRAME_ALLOWANCE
+    if width + fw > screen.width() or height + fh > screen.height():
+        window.resize(screen.width() - fw, screen.height() - fh)
+        window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
+    else:
+        window.resize(width, height)

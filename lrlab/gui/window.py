@@ -177,7 +177,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
-            make_action(self, "Show saved sessions here…", self.show_references, "Ctrl+Shift+R",
+            make_action(self, "Show saved sessions here…", lambda: self.show_references(), "Ctrl+Shift+R",
                         "draw saved runs faintly under the live one (loss, LR, validation metric)"),
             make_action(self, "Clear saved sessions from the plots", lambda: self.show_references([])),
             None, *(d.toggleViewAction() for d in (self.dock_experiment, self.dock_edit, self.dock_events))])
@@ -212,14 +212,24 @@ class MainWindow(SessionsMixin, QMainWindow):
 
     @Slot(object)
     def _state_changed(self, state: RunState) -> None:
-        if state == RunState.STARTING and self.controller.spec != self.experiment.spec:
-            # the form always describes the run on the plots ("run all" starts runs itself)
-            self.experiment.set_json(self.controller.spec.to_json())
-        self._update_controls()
+        c = self.controller
         if state == RunState.STARTING:
+            # the form, the plots and the Events list always describe the run that starts
+            # ("run all" starts its runs itself): a preset's words and pace, a clean slate
+            preset = next((p for p in self.experiment.presets if p.name == c.label), None)
+            shown = self.experiment.current_preset()
+            if preset is not None and RunSpec.from_json(preset.spec) == c.spec and (
+                    shown is None or shown.name != preset.name or self.experiment.spec != c.spec):
+                self.experiment.load_preset(preset)  # with its pace; a preset already shown keeps the user's
+            elif c.spec != self.experiment.spec:
+                self.experiment.set_json(c.spec.to_json())
+            self.close_session_view()
+            self.events.clear()
+            self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…")
-        elif state == RunState.STOPPING:
+        self._update_controls()
+        if state == RunState.STOPPING:
             self.status_label.setText("stopping after the current step…")
         elif state == RunState.PAUSED:
             self._show_progress(self.controller.progress())
@@ -233,10 +243,6 @@ class MainWindow(SessionsMixin, QMainWindow):
         if from_form and not label:  # a preset as loaded names its session after itself
             preset = self.experiment.current_preset()
             label = preset.name if preset is not None and RunSpec.from_json(preset.spec) == spec else ""
-        self.close_session_view()
-        self.events.clear()
-        self.status_label.setStyleSheet("")
-        self.plots.reset(spec.task, 1, 0)
         self.controller.start(spec, edits or [], label, kind)
 
     def find_lr(self) -> None:
@@ -323,6 +329,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:
             self.plots.fit_to_data()
+            self.progress.setRange(0, max(c.steps_done, 1))  # the run is over: a full bar of what it did
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
         if Status(status).problem and c.problem:
@@ -376,9 +383,10 @@ class MainWindow(SessionsMixin, QMainWindow):
     def set_pace(self, steps_per_second: float | None) -> None:
         """Choose a pace (steps per second, None: full speed), adding it to the list if new."""
         i = self.pace_combo.findData(steps_per_second)
-        if i < 0:
-            self.pace_combo.addItem(f"{steps_per_second:g} steps/s", steps_per_second)
-            i = self.pace_combo.count() - 1
+        if i < 0:  # a new pace goes in its place: full speed, then fastest to slowest
+            i = next((j for j in range(1, self.pace_combo.count())
+                      if self.pace_combo.itemData(j) < steps_per_second), self.pace_combo.count())
+            self.pace_combo.insertItem(i, f"{steps_per_second:g} steps/s", steps_per_second)
         self.pace_combo.setCurrentIndex(i)
 
     def run_all_and_compare(self, presets: list) -> None:
