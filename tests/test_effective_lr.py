@@ -118,3 +118,46 @@ def test_adaptive_presets_show_adagrad_shrinking_and_adam_spreading():
     sgd, _, _ = _recorded("adaptive-sgd")
     np.testing.assert_allclose(sgd["p5"], 0.01, rtol=1e-6)  # one step size for all: the LR
     np.testing.assert_allclose(sgd["p95"], 0.01, rtol=1e-6)
+
+
+def test_the_effective_lr_panel_draws_bands_per_layer_and_the_lr(window, qtbot, tmp_path):
+    from guitools import wait_idle
+
+    from lrlab.core.resources import list_presets
+
+    window.experiment.load_preset(next(p for p in list_presets() if p.name == "adaptive-adam"))
+    window.set_pace(None)
+    window.experiment.epochs.setValue(3)
+    window.start()
+    wait_idle(qtbot, window)
+    plots = window.plots
+    assert plots.lower_combo.findText("effective LR: 0.weight") >= 0  # one entry per parameter tensor
+    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
+    plots.flush()
+    assert plots.p_grad.titleLabel.text.startswith("effective LR per parameter")
+    _, p5 = plots.c_eff_edges["p5"].getData()
+    _, p95 = plots.c_eff_edges["p95"].getData()
+    _, median = plots.c_eff.getData()
+    assert len(median) >= 2 and np.all(p95 >= median) and np.all(median >= p5)
+    assert np.all(p95[1:] - p5[1:] > np.log10(3))  # (log y) Adam spreads its step sizes
+    names = {label.text for _, label in plots.p_grad.legend.items}
+    assert {"effective LR (median)", "scheduled LR"} <= names and "gradient norm" not in names
+    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: 2.bias"))
+    plots.flush()
+    assert plots.p_grad.titleLabel.text.endswith("(2.bias)")
+    # a saved session shows the same
+    assert window.open_session(window.controller.session_path)
+    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
+    plots.flush()
+    np.testing.assert_allclose(plots.c_eff.getData()[1], median)
+
+
+def test_parameters_that_never_had_a_gradient_are_left_out():
+    p = torch.nn.Parameter(torch.ones(4))
+    opt = torch.optim.Adam([p], lr=0.01)
+    p.grad = torch.tensor([1.0, 0.5, 0.0, 0.0])  # the last two never move (blank inputs, dead units)
+    opt.step()
+    eff = effective_lr(opt, p, opt.param_groups[0])
+    assert torch.isnan(eff[2:]).all() and torch.isfinite(eff[:2]).all()
+    q = quantiles(opt, [("w", p)])["all"]
+    assert float(q.max()) < 0.02  # not lr / eps = 1e6

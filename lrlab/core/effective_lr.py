@@ -16,6 +16,11 @@ optimizer's (bias-corrected) direction, exactly as torch computes it (torch 2.14
 - **Adagrad**: ``lr_t / (1 + (t - 1) * lr_decay) / (sqrt(sum_i) + eps)`` applied to the gradient;
   its accumulator only grows, so this only falls (with a constant ``lr_t``).
 
+A parameter that has never had a gradient (its accumulator is exactly 0: an input pixel that
+is always blank, a dead unit) would get ``lr / eps``, a huge factor on a zero direction: it takes
+no step at all. Such elements are NaN here and left out of the quantiles, so they do not pin
+the top of the band at ``lr / eps``.
+
 Everything stays on the optimizer's device; the quantiles are one small tensor per call.
 """
 
@@ -28,6 +33,11 @@ import torch
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 QUANTILE_NAMES = ("p5", "p25", "p50", "p75", "p95")
+
+
+def _unmoved(eff: torch.Tensor, accumulator: torch.Tensor) -> torch.Tensor:
+    """NaN where the squared-gradient accumulator is exactly 0 (never a gradient: no step)."""
+    return eff.masked_fill(accumulator == 0, float("nan"))
 
 
 def _step_count(state: dict) -> float:
@@ -51,15 +61,14 @@ def effective_lr(optimizer: torch.optim.Optimizer, param: torch.Tensor, group: d
     if name in ("Adam", "AdamW"):
         v = state["max_exp_avg_sq"] if group.get("amsgrad") else state["exp_avg_sq"]
         beta2 = float(group["betas"][1])
-        return lr / ((v / (1 - beta2 ** t)).sqrt() + eps)
+        return _unmoved(lr / ((v / (1 - beta2 ** t)).sqrt() + eps), v)
     if name == "RMSprop":
-        v = state["square_avg"]
-        if group.get("centered"):
-            v = v - state["grad_avg"] ** 2
-        return lr / (v.sqrt() + eps)
+        raw = state["square_avg"]
+        v = raw - state["grad_avg"] ** 2 if group.get("centered") else raw
+        return _unmoved(lr / (v.sqrt() + eps), raw)
     if name == "Adagrad":
         clr = lr / (1 + (t - 1) * float(group["lr_decay"]))
-        return clr / (state["sum"].sqrt() + eps)
+        return _unmoved(clr / (state["sum"].sqrt() + eps), state["sum"])
     raise ValueError(f"no effective-LR formula for {name}")
 
 
@@ -93,6 +102,9 @@ def quantiles(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, torc
         if eff is None:
             return {}
         flat = eff.detach().reshape(-1).float()
+        flat = flat[~torch.isnan(flat)]  # never-moved elements have no step size
+        if flat.numel() == 0:
+            continue
         out[name] = _quantiles(flat)
         parts.append(flat)
     if parts:

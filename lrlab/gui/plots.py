@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from lrlab.core.events import Event
+from lrlab.core.metrics import QUANTILE_NAMES
 from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.style import colours, faint
 
@@ -76,6 +77,8 @@ class RunData:
         self.markers: list[Event] = []
         self.smoothing = smoothing
         self._ema_state = 0.0
+        #: layer ("all", "0.weight", ...) -> quantile name -> its series over steps
+        self.effective: dict[str, dict[str, MinMaxPyramid]] = {}
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -93,6 +96,17 @@ class RunData:
         sampled = np.isfinite(cols["update_ratio"])
         self.ratio.append(steps[sampled], cols["update_ratio"][sampled])
         self.samples.extend(cols["samples"].astype(np.float64))
+
+    def add_effective(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Effective-LR quantile rows (step, layer, p5 ... p95), as a run records them."""
+        by_layer: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_layer.setdefault(row["layer"], []).append(row)
+        for layer, items in by_layer.items():
+            series = self.effective.setdefault(layer, {q: MinMaxPyramid() for q in QUANTILE_NAMES})
+            steps = np.array([r["step"] for r in items], dtype=np.float64)
+            for q, pyramid in series.items():
+                pyramid.append(steps, np.array([r[q] for r in items], dtype=np.float64))
 
     def add_evals(self, evals: Sequence[dict[str, float]]) -> None:
         if evals:
@@ -151,6 +165,7 @@ class PlotPanel(QWidget):
             readable_log_ticks(p.getAxis("left"))
 
         self.data = RunData()
+        self.lower_right, self.eff_layer = "gradients", "all"
         self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
         self._references: tuple = ()  # the same for saved runs shown under the live one
         self._curves_made = False
@@ -195,6 +210,22 @@ class PlotPanel(QWidget):
                                            symbolBrush=c["validation"], symbolPen=None, name="validation")
         self.c_grad = self.p_grad.plot(pen=pg.mkPen(c["grad"], width=1), name="gradient norm")
         self.c_ratio = self.p_grad.plot(pen=pg.mkPen(c["ratio"], width=1), name="||Δw|| / ||w||")
+        # the effective LR in the same panel (chosen with the "lower right" control): the median
+        # per-parameter step size, its p25-p75 and p5-p95 bands, and the scheduled LR for reference
+        # (the edges need a pen: pyqtgraph builds no path for a curve without one, and the bands fill between paths)
+        self.c_eff_edges = {q: pg.PlotDataItem(pen=pg.mkPen(faint(c["extra"], 70), width=1))
+                            for q in ("p5", "p25", "p75", "p95")}
+        for edge in self.c_eff_edges.values():
+            self.p_grad.addItem(edge)
+        e = self.c_eff_edges
+        self.c_eff_bands = (pg.FillBetweenItem(e["p5"], e["p95"], brush=faint(c["extra"], 45)),
+                            pg.FillBetweenItem(e["p25"], e["p75"], brush=faint(c["extra"], 110)))
+        for band in self.c_eff_bands:
+            self.p_grad.addItem(band)
+        self.c_eff = self.p_grad.plot(pen=pg.mkPen(c["extra"], width=2), name="effective LR (median)")
+        self.c_eff_lr = self.p_grad.plot(pen=pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine),
+                                         name="scheduled LR")
+        self._show_lower_right()
         for p in self.plots:  # legends list a curve once it has data (frames add them)
             p.legend.clear()
             p.legend.setVisible(False)
@@ -260,8 +291,48 @@ class PlotPanel(QWidget):
         log_loss.toggled.connect(self.set_log_loss)
         log_lr = QCheckBox("log LR")
         log_lr.toggled.connect(self.set_log_lr)
+        self.lower_combo = QComboBox(toolTip="what the lower right panel shows: gradient statistics, or the "
+                                             "effective LR of every parameter (all, or one layer's weights or "
+                                             "biases), which Adam, RMSProp and AdaGrad set per parameter")
+        self.lower_combo.addItem("gradients", ("gradients", "all"))
+        self.lower_combo.addItem("effective LR: all parameters", ("effective", "all"))
+        self.lower_combo.currentIndexChanged.connect(
+            lambda _: self.set_lower_right(*self.lower_combo.currentData()))
         self.x_combo, self.log_loss_box = x_combo, log_loss
-        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_loss, log_lr]
+        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_loss, log_lr, QLabel("  lower right "),
+                self.lower_combo]
+
+    def set_lower_right(self, what: str, layer: str = "all") -> None:
+        """"gradients" (gradient norm and update ratio) or "effective" (the effective LR of
+        ``layer``: "all" parameters or one parameter tensor such as "0.weight")."""
+        self.lower_right, self.eff_layer = what, layer
+        if self._curves_made:
+            self._show_lower_right()
+        self._offer_layers()
+        self._dirty.add(self.p_grad)
+
+    def _show_lower_right(self) -> None:
+        effective = self.lower_right == "effective"
+        for item in (self.c_eff, self.c_eff_lr, *self.c_eff_bands, *self.c_eff_edges.values()):
+            item.setVisible(effective)
+        for item in (self.c_grad, self.c_ratio):
+            item.setVisible(not effective)
+            self._in_legend(self.p_grad, item, False)
+        if not effective:
+            for item in (self.c_eff, self.c_eff_lr):
+                self._in_legend(self.p_grad, item, False)
+        self.p_grad.setTitle(f"effective LR per parameter ({self.eff_layer})" if effective
+                             else "gradient norm and update ratio")
+
+    def _offer_layers(self) -> None:
+        """One "effective LR: <layer>" entry per parameter tensor with data."""
+        combo = getattr(self, "lower_combo", None)
+        if combo is None:
+            return
+        known = {combo.itemData(i)[1] for i in range(combo.count()) if combo.itemData(i)[0] == "effective"}
+        for layer in self.data.effective:
+            if layer not in known:
+                combo.addItem(f"effective LR: {layer}", ("effective", layer))
 
     # --- feeding -----------------------------------------------------------------------------
 
@@ -289,7 +360,11 @@ class PlotPanel(QWidget):
             self.p_loss.setXRange(0, end, padding=0.02)
 
     def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
-            events: Sequence[Event] = ()) -> None:
+            events: Sequence[Event] = (), effective: Sequence[dict[str, Any]] = ()) -> None:
+        if effective:
+            self.data.add_effective(effective)
+            self._dirty.add(self.p_grad)
+            self._offer_layers()
         if steps is not None and len(steps["step"]):
             self.data.add_steps(steps)
             self._dirty.update((self.p_loss, self.p_lr, self.p_grad))
@@ -401,7 +476,7 @@ class PlotPanel(QWidget):
         budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
         drawn: dict[Any, list[np.ndarray]] = {p: [] for p in dirty}
         for curve, pyramid, plot, smooth in self.pyramids:
-            if plot in dirty:
+            if plot in dirty and curve.isVisible():
                 x, y = pyramid.view(s0, s1, budget, smooth)
                 curve.setData(self._to_display(x), y, connect="finite")
                 drawn[plot].append(y)
@@ -415,6 +490,8 @@ class PlotPanel(QWidget):
                 if plot in drawn:
                     drawn[plot].append(y)
                     self._in_legend(plot, curve, len(y) > 0)
+        if self.p_grad in dirty and self.lower_right == "effective":
+            drawn[self.p_grad] = self._draw_effective(s0, s1, budget)
         if self.p_lr in dirty:
             for curve, (x, y) in ((self.c_planned, self.planned), (self.c_ghost, self.ghost)):
                 keep = (x >= len(self.data) - 1) if len(x) else slice(None)
@@ -429,6 +506,20 @@ class PlotPanel(QWidget):
         interval = int(min(max(self._cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS))
         if abs(interval - self._timer.interval()) > 5:
             self._timer.setInterval(interval)
+
+    def _draw_effective(self, s0: float, s1: float, budget: int) -> list[np.ndarray]:
+        """The effective-LR bands, median and scheduled LR; returns what the y range must hold."""
+        series = self.data.effective.get(self.eff_layer, {})
+        ys = []
+        for q, item in (*self.c_eff_edges.items(), ("p50", self.c_eff)):
+            x, y = series[q].view(s0, s1, budget, True) if q in series else (np.empty(0), np.empty(0))
+            item.setData(self._to_display(x), y)
+            ys.append(y)
+        self._in_legend(self.p_grad, self.c_eff, len(ys[-1]) > 0)
+        x, y = self.data.lr.view(s0, s1, budget, True)
+        self.c_eff_lr.setData(self._to_display(x), y)
+        self._in_legend(self.p_grad, self.c_eff_lr, len(y) > 0)
+        return [*ys, y]
 
     @staticmethod
     def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem, show: bool) -> None:

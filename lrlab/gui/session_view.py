@@ -39,6 +39,7 @@ class ViewedSession:
     summary: dict[str, Any]
     total_steps: int
     steps_per_epoch: int
+    effective: list[dict[str, Any]]  # effective-LR quantile rows of every layer
 
     @classmethod
     def read(cls, path: str) -> ViewedSession:
@@ -51,10 +52,17 @@ class ViewedSession:
                     for row in zip(*(v.tolist() for v in evals.values()), strict=True)]
             n = len(steps["step"])
             spe = s.meta.get("steps_per_epoch") or max(1, int((steps["epoch"] == 0).sum()))
+            effective = []
+            for layer in s.effective_lr_layers():
+                q = s.effective_lr(layer)
+                names = [k for k in q if k != "step"]
+                effective += [{"step": int(step), "layer": layer, **dict(zip(names, row, strict=True))}
+                              for step, *row in zip(q["step"].tolist(), *(q[k].tolist() for k in names),
+                                                    strict=True)]
             status = s.status
             # a run that ended early is shown over the steps it has, not the ones it planned
             total = (s.meta.get("total_steps") or n) if status == "finished" else max(n, 1)
-            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe)
+            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe, effective)
 
     def describe(self) -> str:
         spec, metric = self.spec, self.summary.get("final_val_metric")
@@ -164,7 +172,7 @@ class SessionsMixin:
         self.viewing = view
         self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps)
         self.plots.set_x_mode(self.plots.x_mode)
-        self.plots.add(view.steps, view.evals, view.events)
+        self.plots.add(view.steps, view.evals, view.events, view.effective)
         self.plots.flush()
         self.events.clear()
         self.events.addItems([f"step {e.step}: {e.describe()}" for e in view.events])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -53,13 +52,9 @@ FRAME_ALLOWANCE = (16, 48)
 
 
 def fit_to_screen(window: QWidget, width: int, height: int) -> None:
-    """Resize to ``width`` x ``height``; on a smaller screen (a 1366x768 laptop, a 1280x720
-    projector) open maximised instead, so that the title bar a window manager adds never
-    pushes the status bar or the bottom buttons off the screen."""
+    """Resize to ``width`` x ``height``, or less on a smaller screen (a 1366x768 laptop, a
+    1280x720 projector), leaving room for the title bar and borders a window manager adds, so
+    that they never push the status bar or the bottom buttons off the screen."""
     screen = window.screen().availableGeometry()
     fw, fh = FRAME_ALLOWANCE
-    if width + fw > screen.width() or height + fh > screen.height():
-        window.resize(screen.width() - fw, screen.height() - fh)
-        window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
-    else:
-        window.resize(width, height)
+    window.resize(min(width, screen.width() - fw), min(height, screen.height() - fh))

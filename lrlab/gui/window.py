@@ -282,7 +282,7 @@ class MainWindow(SessionsMixin, QMainWindow):
 
     @Slot(object)
     def _metrics(self, update: Any) -> None:
-        self.plots.add(update.steps, update.evals, update.events)
+        self.plots.add(update.steps, update.evals, update.events, update.effective)
         self.edit_panel.advance(update.step)
 
     @Slot(list)
