@@ -293,15 +293,7 @@ class Trainer(RunnerBase):
         return loss, grad_norm, _norm(delta) / max(_norm(before), 1e-12)
 
     def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
-        """Why the run diverged at ``step``, or None: a NaN or infinite loss, or one more than
-        ``diverge_factor`` times the first."""
-        if not math.isfinite(loss):
-            return (f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at step {step} at LR {lr:.4g}: "
-                    "try a lower LR or a warmup")
-        if loss > self.spec.diverge_factor * max(first_loss, 1e-12):
-            return (f"loss {loss:.4g} at step {step} is more than {self.spec.diverge_factor:g}x the first loss "
-                    f"({first_loss:#.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
-        return None
+        return divergence(loss, first_loss, step, lr, self.spec.diverge_factor)
 
     def _samples(self, step: int) -> int:
         """Training samples seen after ``step`` (partial last batches counted as they are)."""
@@ -343,6 +335,18 @@ class Trainer(RunnerBase):
         ss_res = ((out - y) ** 2).sum().item()
         ss_tot = ((y - y.mean()) ** 2).sum().item()
         return total / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
+
+
+def divergence(loss: float, first_loss: float, step: int, lr: float, factor: float) -> str | None:
+    """Why a run diverged at ``step``, or None: a NaN or infinite loss, or one more than
+    ``factor`` (the spec's ``diverge_factor``) times the first. Every run kind uses this rule."""
+    if not math.isfinite(loss):
+        return (f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at step {step} at LR {lr:.4g}: "
+                "try a lower LR or a warmup")
+    if loss > factor * max(first_loss, 1e-12):
+        return (f"loss {loss:.4g} at step {step} is more than {factor:g}x the first loss "
+                f"({first_loss:#.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
+    return None
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
