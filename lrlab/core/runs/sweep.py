@@ -63,7 +63,7 @@ from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
 from lrlab.core.runs.base import Listener, RunnerBase, Update, register
-from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
+from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment, set_deterministic
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
@@ -414,14 +414,14 @@ class Sweep(RunnerBase):
             return self._run()
         finally:
             torch.set_num_threads(old_threads)
-            torch.use_deterministic_algorithms(old_det)
+            set_deterministic(old_det)
 
     def _setup(self) -> None:
         first = self.seeds_of[0]
         torch.manual_seed(first.loop)  # dropout masks: one stream for all members, each its own masks
         np.random.seed(first.numpy)
         random.seed(first.python)
-        torch.use_deterministic_algorithms(self.spec.deterministic)
+        set_deterministic(self.spec.deterministic)
         torch.set_num_threads(self.threads)
 
     def _run(self) -> Status:

@@ -50,6 +50,14 @@ def choose_threads(n_params: int, device: torch.device) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def set_deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)``, skipped when it is already so: the call
+    imports ``torch._inductor`` (about 2.5 s on a 2-core laptop, most of ``lrlab run``'s start-up)
+    even when nothing changes."""
+    if torch.are_deterministic_algorithms_enabled() != mode:
+        torch.use_deterministic_algorithms(mode)
+
+
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
     import sklearn
 
@@ -160,7 +168,7 @@ class Trainer(RunnerBase):
             return self._run()
         finally:
             torch.set_num_threads(old_threads)
-            torch.use_deterministic_algorithms(old_det)
+            set_deterministic(old_det)
 
     def _setup(self) -> None:
         # Seed again right before the loop: whatever used the global generators since
@@ -168,7 +176,7 @@ class Trainer(RunnerBase):
         torch.manual_seed(self.seeds.loop)
         np.random.seed(self.seeds.numpy)
         random.seed(self.seeds.python)
-        torch.use_deterministic_algorithms(self.spec.deterministic)
+        set_deterministic(self.spec.deterministic)
         torch.set_num_threads(self.threads)
 
     def _run(self) -> Status:
