@@ -301,7 +301,9 @@ class Sweep(RunnerBase):
             self.model = StackedModel([modules[m.index % len(seed_values)] for m in self.members], "loop")
         self.params = self.model.parameters()
         self.optimizer = StackedOptimizer(spec.optimizer, self.params)
-        self.threads = threads or spec.threads or choose_threads(k * self.n_params, self.device)
+        # threads as for one member's run: the batched products are K small ones, and on a
+        # busy 2-core laptop two threads made a K=64 sweep 3-5x slower (bench_sweep.py)
+        self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
 
