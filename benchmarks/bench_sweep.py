@@ -131,18 +131,24 @@ def bench_members(rounds: int, steps: int) -> None:
     print(f"| one training run (`train` kind), per step | {base * 1e6:.0f} | | | |")
 
 
+# VmHWM, the peak resident memory of this process image: unlike ru_maxrss, Linux does not carry it
+# over from the parent across fork and exec (the parent here has run K=64 sweeps itself)
 MEMORY_CHILD = """
-import json, resource, sys
+import json, re, sys
+from pathlib import Path
 from lrlab.core.runs.sweep import Sweep
 from lrlab.core.spec import RunSpec
+
+def peak_kb():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+
 spec = RunSpec.from_json(json.loads(sys.argv[1]))
 k = int(sys.argv[2])
 lrs = [spec.lr * (1 + i / 100) for i in range(k)]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 sweep = Sweep(spec, lrs=lrs)
 sweep.run()
-print(json.dumps({"before_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "params": sweep.n_params, "path": sweep.path}))
+print(json.dumps({"before_kb": before, "peak_kb": peak_kb(), "params": sweep.n_params, "path": sweep.path}))
 """
 
 

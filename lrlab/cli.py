@@ -616,7 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train copies of a run spec or preset that differ only in their LR (and, "
                                    "with --seeds, their seed), all at once with stacked parameters. Writes one "
                                    "session per member and summary.json into a folder and prints the members "
-                                   "best first. Ctrl-C stops cleanly.")
+                                   "best first. The schedule applies to each member as a multiple of its own LR: "
+                                   "absolute LRs in it (eta_min, max_lr, ...) are read relative to the spec's "
+                                   "optimizer.lr. Ctrl-C stops cleanly.")
     p.add_argument("spec", help="run spec JSON or preset (file or name, see 'lrlab presets')")
     lr_choice = p.add_mutually_exclusive_group(required=True)
     lr_choice.add_argument("--lrs", metavar="LR,LR,...", help="the learning rates, e.g. --lrs 1e-3,3e-3,1e-2")
