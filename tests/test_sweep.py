@@ -122,6 +122,37 @@ def test_an_lr_by_seed_grid_gives_each_member_its_seeds_weights_and_batches():
     assert members[0]["train_loss"][0] != members[1]["train_loss"][0]
 
 
+def test_regression_members_match_too_and_report_r2():
+    spec = RunSpec.from_json({"dataset": {"name": "diabetes"}, "model": {"kind": "mlp", "hidden": [16]},
+                              "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "steps": 100,
+                              "batch_size": 32, "device": "cpu", "eval_every": 50})
+    sweep = Sweep(spec, lrs=[0.003, 0.01])
+    updates = []
+    sweep.listeners.append(updates.append)
+    sweep.run()
+    for k, member in enumerate(sweep.member_specs):
+        _, run = train(member)
+        losses = np.concatenate([u.members[k].steps["train_loss"] for u in updates])
+        assert relative(losses, run.column("train_loss")) < 1e-5
+        evals = [e for u in updates for e in u.members[k].evals]
+        assert [e["step"] for e in evals] == [e["step"] for e in run.evals] == [49, 99]
+        for mine, theirs in zip(evals, run.evals, strict=True):
+            assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=1e-5)
+            assert mine["val_metric"] == pytest.approx(theirs["val_metric"], rel=1e-4)  # R^2
+
+
+def test_a_plateau_schedule_watches_each_members_own_validation():
+    spec = spec_of({"name": "sgd", "lr": 0.1, "momentum": 0.9}, steps=300, eval_every=10,
+                   schedule={"kind": "plateau", "monitor": "val_loss", "patience": 1, "factor": 0.5, "threshold": 0.05})
+    sweep = Sweep(spec, lrs=[0.01, 0.3])
+    members = sweep_columns(sweep)
+    plateaus = [[e.step for e in sweep.member_events[k] if e.kind == "plateau"] for k in range(2)]
+    assert plateaus[0] and plateaus[1] and plateaus[0] != plateaus[1]
+    for k, member in enumerate(sweep.member_specs):
+        timeline = Timeline.from_events(member.schedule, member.lr, sweep.member_events[k])
+        assert np.array_equal(timeline.values(0, 300), members[k]["lr"])
+
+
 def test_the_cnn_runs_under_vmap_and_matches_too():
     spec = spec_of({"name": "sgd", "lr": 0.05, "momentum": 0.9}, steps=30,
                    model={"kind": "cnn", "channels": [4], "hidden": 16})
@@ -373,6 +404,14 @@ def test_each_member_is_a_session_in_one_group_and_replays_identical(tmp_path, c
         printed = capsys.readouterr().out.splitlines()
         assert printed[0].startswith("replaying member ") and "re-running the whole sweep" in printed[0]
         assert printed[-1].startswith("identical: ")
+    # a replay saved as a new session is a member of the same group, and replays identical in turn
+    again = tmp_path / "again.lrlab"
+    assert main(["replay", str(run.files[2]), "--out", str(again), "--quiet"]) == 0
+    with Session.open(again) as s:
+        assert s.kind == "sweep_member" and s.group == "sweep" and s.n_steps() == 60
+    capsys.readouterr()
+    assert main(["replay", str(again), "--verify", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "identical: 60 steps"
 
 
 def test_a_stopped_sweep_stops_every_member_and_replays(tmp_path):

@@ -232,7 +232,9 @@ class StackedOptimizer:
         """Per-member scalars (computed in float64, as torch computes its Python-float scalars)
         as one tensor of the parameters' dtype and device."""
         p = self.params[0]
-        return torch.as_tensor(np.asarray(values, dtype=np.float64)).to(device=p.device, dtype=p.dtype)
+        values = np.asarray(values, dtype=np.float64)  # rounded to float32 here: MPS has no float64
+        return torch.from_numpy(values.astype(np.float32) if p.dtype == torch.float32 else values).to(
+            device=p.device, dtype=p.dtype)
 
     def _sgd(self, grads: Sequence[torch.Tensor], lrs: np.ndarray) -> None:
         """SGD (``torch/optim/sgd.py``)::

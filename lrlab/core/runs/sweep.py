@@ -554,13 +554,13 @@ class Sweep(RunnerBase):
         grad_norms = member_norms(grads)
         if not sample_ratio:
             self.optimizer.step(grads, lrs)
-            out = torch.stack([losses.detach(), grad_norms]).double().cpu().numpy()
+            out = _numpy(torch.stack([losses.detach(), grad_norms]))
             return out[0], out[1], np.full(self.k, math.nan)
         before = [p.detach().clone() for p in params]
         self.optimizer.step(grads, lrs)
         delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
         ratio = member_norms(delta) / member_norms(before).clamp_min(1e-12)
-        out = torch.stack([losses.detach(), grad_norms, ratio]).double().cpu().numpy()
+        out = _numpy(torch.stack([losses.detach(), grad_norms, ratio]))
         return out[0], out[1], out[2]
 
     def _samples(self, step: int) -> int:
@@ -607,28 +607,29 @@ class Sweep(RunnerBase):
         """Each member's mean loss and accuracy (classification) or R^2 (regression) on held-out
         data, as ``[K]`` arrays."""
         self.model.eval()
-        k = self.k
-        total = torch.zeros(k, dtype=torch.float64, device=self.device)
-        correct = torch.zeros(k, dtype=torch.int64, device=self.device)
+        total, correct = np.zeros(self.k), np.zeros(self.k)
         outs = []
         for i in range(0, len(x), chunk):
             xb, yb = x[i:i + chunk], y[i:i + chunk]
             out = self.model(self._prepare(xb), True)
-            total += member_losses(out, yb, self.data.task, True).double() * len(yb)
+            total += _numpy(member_losses(out, yb, self.data.task, True)) * len(yb)
             if self.data.task == "classification":
-                correct += (out.argmax(2) == yb).sum(1)
+                correct += _numpy((out.argmax(2) == yb).sum(1))
             else:
                 outs.append(out)
         self.model.train()
         n = max(len(x), 1)
-        loss = (total / n).cpu().numpy()
         if self.data.task == "classification":
-            return loss, (correct.double() / n).cpu().numpy()
-        out = torch.cat(outs, dim=1)
-        ss_res = (out - y).pow(2).flatten(1).sum(1).double()
+            return total / n, correct / n
+        ss_res = _numpy((torch.cat(outs, dim=1) - y).pow(2).flatten(1).sum(1))
         ss_tot = float(((y - y.mean()) ** 2).sum())
-        r2 = (1 - ss_res / ss_tot) if ss_tot > 0 else torch.zeros(k, dtype=torch.float64)
-        return loss, r2.cpu().numpy()
+        return total / n, (1 - ss_res / ss_tot) if ss_tot > 0 else np.zeros(self.k)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as float64 numpy (to the CPU first: MPS has no float64). The one place a
+    step waits for the device."""
+    return t.detach().cpu().numpy().astype(np.float64)
 
 
 def sweep_edits(events: Iterable[Event]) -> list[tuple[int, dict[str, Any]]]:
