@@ -203,6 +203,135 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- lrlab sweep ------------------------------------------------------------------------------
+
+
+class SweepProgress:
+    """A one-line progress bar for a sweep: step, members training and diverged, the lowest
+    latest loss and its LR, steps/s, ETA."""
+
+    def __init__(self, total: int, lrs: Sequence[float], quiet: bool = False, stream: Any = None):
+        self.bar = Progress(total, quiet, stream)
+        self.lrs = list(lrs)
+
+    def __call__(self, update: Any) -> None:
+        bar = self.bar
+        if bar.quiet or not update.n:
+            return
+        now = time.monotonic()
+        final = Status(update.status).final
+        if not final and now - bar.last_print < (0.2 if bar.tty else 5.0):
+            return
+        bar.last_print = now
+        done = update.step
+        rate = done / max(now - bar.start, 1e-9)
+        eta = (bar.total - done) / rate if rate > 0 else float("inf")
+        latest = [(float(m.steps["train_loss"][-1]), float(m.steps["lr"][-1])) for m in update.members
+                  if m.n and not Status(m.status).problem]
+        diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
+        filled = int(24 * done / max(bar.total, 1))
+        best = f"lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g} " if latest else ""
+        line = (f"[{'#' * filled}{'.' * (24 - filled)}] step {done}/{bar.total} "
+                f"{len(update.members)} members, {diverged} diverged, {best}{rate:.0f} steps/s ETA {clock(eta)}")
+        bar.stream.write(("\r" + line + "\x1b[K") if bar.tty else line + "\n")
+        if final and bar.tty:
+            bar.stream.write("\n")
+        bar.stream.flush()
+
+
+def _parse_lrs(text: str) -> list[float]:
+    values = []
+    for item in text.split(","):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise UsageError(f"--lrs: {item.strip()!r} is not a number (expected e.g. --lrs 1e-3,3e-3,1e-2)") from None
+    return values
+
+
+def _parse_range(text: str) -> list[float]:
+    from lrlab.core.runs.sweep import log_range
+
+    parts = text.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        lo, hi, k = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise UsageError(f"--range: expected LO:HI:K (K learning rates from LO to HI on a log scale, "
+                         f"e.g. 1e-4:1:9), got {text!r}") from None
+    return log_range(lo, hi, k, "--range")
+
+
+def _cell(x: Any, fmt: str = ".4g") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def format_sweep_table(rows: Sequence[dict[str, Any]], task: str) -> str:
+    """The members best first: rank, LR, seed, status, final training and validation loss,
+    final and best validation metric, the step a member diverged at."""
+    from lrlab.core.runs.sweep import rank
+
+    metric = "acc" if task == "classification" else "R^2"
+    header = ("#", "lr", "seed", "status", "train loss", "val loss", f"val {metric}", f"best val {metric}",
+              "diverged at")
+    lines = [header]
+    for i, row in enumerate(rank(rows), 1):
+        lines.append((str(i), f"{row['lr']:g}", str(row["seed"]), row["status"], _cell(row["final_train_loss"]),
+                      _cell(row["final_val_loss"]), _cell(row["final_val_metric"]), _cell(row["best_val_metric"]),
+                      _cell(row["diverged_at"], "d")))
+    widths = [max(len(line[j]) for line in lines) for j in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from lrlab.core.runs import RecordedSweep, best_row
+    from lrlab.core.runs.sweep import MAX_MEMBERS, ROW_KEYS, check_lrs
+    from lrlab.core.spec import RunSpec, apply_changes, read_json, schedule_warnings, unwrap_preset
+
+    source = _resolve_input(args.spec)
+    data = unwrap_preset(read_json(source))
+    if args.set:
+        data = apply_changes(data, _parse_set(args.set))
+    spec = RunSpec.from_json(data)
+    lrs = check_lrs(_parse_lrs(args.lrs), "--lrs") if args.lrs is not None else _parse_range(args.range)
+    if len(lrs) * args.seeds > MAX_MEMBERS:
+        raise UsageError(f"--seeds: {len(lrs)} LRs x {args.seeds} seeds is more than {MAX_MEMBERS} members")
+    if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
+        raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
+                         "(nothing was overwritten)")
+    seeds = [spec.seed + j for j in range(args.seeds)]
+    label = source.stem if source.parent.resolve() == _presets_dir() else ""
+    run = _open_run(lambda: RecordedSweep(spec, lrs, args.out, seeds=seeds, label=label))
+    runner = run.runner
+    for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
+        print(f"lrlab: warning: {warning}", file=sys.stderr)
+    run.add_listener(SweepProgress(runner.total_steps, runner.lrs, args.quiet))
+    _run_with_ctrl_c(run, runner)
+    rows = run.rows
+    if args.json:
+        from lrlab.core.runs import _json_safe
+
+        best = best_row(rows)
+        out = {"members": [{k: row[k] for k in ROW_KEYS} for row in rows],
+               "best": None if best is None else {k: best[k] for k in ROW_KEYS}, "path": runner.path}
+        json.dump(_json_safe(out), sys.stdout, indent=2)
+        print()
+        return 0
+    print(run.path)
+    print(format_sweep_table(rows, spec.task))
+    best = best_row(rows)
+    metric = "accuracy" if spec.task == "classification" else "R^2"
+    if best is None:
+        print("best: none, every member diverged: try lower LRs")
+    else:
+        print(f"best: lr {best['lr']:g} (seed {best['seed']}), best validation {metric} "
+              f"{_cell(best['best_val_metric'])}")
+    print(f"{runner.k} members x {runner.n_params:,} parameters, {runner.path} path, "
+          f"{runner.summary.get('wall_time', 0):.1f} s")
+    return 0
+
+
 def _open_run(make: Callable[[], Any]) -> Any:
     from lrlab.core.session import SessionError
 
@@ -237,6 +366,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             runner = run.runner
         else:
             runner = replay_runner(session)
+        describe = getattr(runner, "describe", None)
+        if describe is not None:  # a sweep member: say that the whole sweep re-runs
+            print(f"replaying {describe()}")
         diffs = environment_differences(session.environment, runner.environment)
         if diffs:
             print("environment differs from the recording, so bit-identity is not expected:")
@@ -555,6 +687,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="fetch a torchvision dataset's missing files (needs the internet)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="train K learning rates (x seeds) at once and rank them",
+                       description="Train copies of a run spec or preset that differ only in their LR (and, "
+                                   "with --seeds, their seed), all at once with stacked parameters. Writes one "
+                                   "session per member and summary.json into a folder and prints the members "
+                                   "best first. The schedule applies to each member as a multiple of its own LR: "
+                                   "absolute LRs in it (eta_min, max_lr, ...) are read relative to the spec's "
+                                   "optimizer.lr. Ctrl-C stops cleanly.")
+    p.add_argument("spec", help="run spec JSON or preset (file or name, see 'lrlab presets')")
+    lr_choice = p.add_mutually_exclusive_group(required=True)
+    lr_choice.add_argument("--lrs", metavar="LR,LR,...", help="the learning rates, e.g. --lrs 1e-3,3e-3,1e-2")
+    lr_choice.add_argument("--range", metavar="LO:HI:K", help="K learning rates from LO to HI on a log scale, "
+                           "e.g. --range 1e-4:1:9")
+    p.add_argument("--seeds", type=_positive_int("--seeds"), default=1,
+                   help="seeds per LR: the spec's seed, seed+1, ... (default 1)")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                   help="change a field, e.g. --set optimizer.name=adam (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="folder for the sessions (new or empty; default: a new folder "
+                   "in the sessions folder)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("replay", help="re-run a session from its spec, seed and edits",
                        description="Re-run a session. --verify compares every step's loss and LR "

@@ -1,15 +1,20 @@
 """Runs of every kind, recorded to session files, and replays that verify them.
 
 A run kind is a *runner* (:mod:`lrlab.core.runs.base`): ``train`` (:mod:`.train`) is the
-ordinary training run, ``range_test`` (:mod:`.range_test`) the LR range test. Both clients
-(CLI and GUI) start runs of any kind through :class:`RecordedRun`, so a run saved from either
-replays the same way, and a replay builds the runner of the kind the session names.
+ordinary training run, ``range_test`` (:mod:`.range_test`) the LR range test, ``sweep``
+(:mod:`.sweep`) trains K learning rates at once and ``sweep_member`` replays one of them.
+Both clients (CLI and GUI) start runs through :class:`RecordedRun` (one session) or
+:class:`RecordedSweep` (one session per member), so a run saved from either replays the same
+way, and a replay builds the runner of the kind the session names.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +23,15 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
-from lrlab.core.runs import range_test, train
+from lrlab.core.runs import range_test, sweep, train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
-from lrlab.core.session import DEFAULT_KIND, Session, SessionWriter, default_name
+from lrlab.core.runs.sweep import Sweep, SweepUpdate
+from lrlab.core.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
 from lrlab.core.spec import RunSpec
 
-__all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "Runner", "Update", "Verification",
-           "compare_steps", "environment_differences", "range_test", "replay_runner", "train"]
+__all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "Runner", "Update",
+           "Verification", "compare_steps", "environment_differences", "range_test", "replay_runner", "sweep",
+           "train"]
 
 
 class RecordedRun:
@@ -68,6 +75,101 @@ def _default_name(spec: RunSpec, label: str, kind: str) -> str:
         return name
     stem, suffix = name.rsplit(".", 1)
     return f"{stem}-{kind.replace('_', '-')}.{suffix}"
+
+
+class RecordedSweep:
+    """A sweep whose every member is saved to its own session (kind ``sweep_member``) in one
+    folder from the first step on; :meth:`run` ends by writing the group summary
+    (``summary.json``: each member's LR, seed, status, final and best metrics, diverged-at step).
+
+    ``out`` is the folder (new, or empty); by default a new folder in the sessions folder,
+    whose name is also the sessions' ``group``. Commands go to ``self.runner`` (a
+    :class:`~lrlab.core.runs.sweep.Sweep`); ``options`` go to it too (``seeds``, ``edits``,
+    ``threads``, ``path``, ``pace``...).
+    """
+
+    SUMMARY = "summary.json"
+
+    def __init__(self, spec: RunSpec, lrs: Sequence[float], out: str | Path | None = None, *, label: str = "",
+                 **options: Any):
+        self.runner = Sweep(spec, lrs=lrs, **options)
+        runner = self.runner
+        if out:
+            self.path = Path(out)
+            if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+                raise SessionError(f"{self.path}: already exists and is not an empty folder; choose another "
+                                   "(nothing was overwritten)")
+        else:
+            self.path = unique_path(paths.sessions_dir() / sweep.folder_name(runner.spec, runner.lrs, runner.k, label))
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.group = self.path.name
+        self.files = [self.path / sweep.member_file_name(m, runner.k) for m in runner.members]
+        self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind="sweep_member",
+                                      group=self.group, extra_meta={"label": label, **runner.member_meta(k)})
+                        for k, f in enumerate(self.files)]
+        self._done = [False] * runner.k
+        self.rows: list[dict[str, Any]] = []
+        runner.listeners.append(self._write)  # type: ignore[arg-type]
+
+    def _write(self, update: SweepUpdate) -> None:
+        for k, (writer, member) in enumerate(zip(self.writers, update.members, strict=True)):
+            if self._done[k]:
+                continue  # a member that has ended: nothing more to write
+            writer(member)
+            self._done[k] = member.status.final
+
+    def add_listener(self, listener: Any) -> None:
+        """Listeners of a sweep get :class:`~lrlab.core.runs.sweep.SweepUpdate`."""
+        self.runner.listeners.append(listener)
+
+    def run(self) -> Status:
+        """Run to the end; every session is closed with its member's status, even on errors."""
+        runner = self.runner
+        try:
+            status = runner.run()
+        except BaseException as err:
+            for w in self.writers:
+                w.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                        "traceback": traceback.format_exc(limit=5)})
+            raise
+        for k, w in enumerate(self.writers):
+            w.close(runner.member_status[k], runner.member_final_summary(k))
+        self.rows = group_rows(self.files)
+        summary = {"kind": "sweep", "group": self.group, "status": str(status), "path": runner.path,
+                   "lrs": runner.lrs, "seeds": runner.seeds, "reference_lr": runner.spec.lr,
+                   "spec": runner.spec.to_json(), "environment": runner.environment,
+                   "summary": runner.summary, "members": self.rows, "best": best_row(self.rows)}
+        tmp = self.path / f".{self.SUMMARY}.part"
+        tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path / self.SUMMARY)
+        return status
+
+
+def group_rows(files: Sequence[Path]) -> list[dict[str, Any]]:
+    """The group summary's rows, read back from the members' session files (in their order)."""
+    rows = []
+    for f in files:
+        with Session.open(f) as s:
+            spec = s.spec
+            rows.append(sweep.member_row(spec.lr, spec.seed, s.status, s.summary, s.events(), str(f)))
+    return rows
+
+
+def best_row(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The best member (:func:`~lrlab.core.runs.sweep.rank`), or None when every one diverged or failed."""
+    ranked = sweep.rank(rows)
+    return dict(ranked[0]) if ranked and not Status(ranked[0]["status"]).problem else None
+
+
+def _json_safe(x: Any) -> Any:
+    """NaN and infinities as null: JSON has no such numbers."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Mapping):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
 
 
 def unique_path(path: Path) -> Path:

@@ -51,6 +51,14 @@ def choose_threads(n_params: int, device: torch.device) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def set_deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)``, skipped when it is already so: the call
+    imports ``torch._inductor`` (about 2.5 s on a 2-core laptop, most of ``lrlab run``'s start-up)
+    even when nothing changes."""
+    if torch.are_deterministic_algorithms_enabled() != mode:
+        torch.use_deterministic_algorithms(mode)
+
+
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
     import sklearn
 
@@ -166,7 +174,7 @@ class Trainer(RunnerBase):
             return self._run()
         finally:
             torch.set_num_threads(old_threads)
-            torch.use_deterministic_algorithms(old_det)
+            set_deterministic(old_det)
 
     def _setup(self) -> None:
         # Seed again right before the loop: whatever used the global generators since
@@ -174,7 +182,7 @@ class Trainer(RunnerBase):
         torch.manual_seed(self.seeds.loop)
         np.random.seed(self.seeds.numpy)
         random.seed(self.seeds.python)
-        torch.use_deterministic_algorithms(self.spec.deterministic)
+        set_deterministic(self.spec.deterministic)
         torch.set_num_threads(self.threads)
 
     def _run(self) -> Status:
@@ -305,15 +313,7 @@ class Trainer(RunnerBase):
         return loss, grad_norm, _norm(delta) / max(_norm(before), 1e-12)
 
     def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
-        """Why the run diverged at ``step``, or None: a NaN or infinite loss, or one more than
-        ``diverge_factor`` times the first."""
-        if not math.isfinite(loss):
-            return (f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at step {step} at LR {lr:.4g}: "
-                    "try a lower LR or a warmup")
-        if loss > self.spec.diverge_factor * max(first_loss, 1e-12):
-            return (f"loss {loss:.4g} at step {step} is more than {self.spec.diverge_factor:g}x the first loss "
-                    f"({first_loss:#.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
-        return None
+        return divergence(loss, first_loss, step, lr, self.spec.diverge_factor)
 
     def _samples(self, step: int) -> int:
         """Training samples seen after ``step`` (partial last batches counted as they are)."""
@@ -355,6 +355,18 @@ class Trainer(RunnerBase):
         ss_res = ((out - y) ** 2).sum().item()
         ss_tot = ((y - y.mean()) ** 2).sum().item()
         return total / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
+
+
+def divergence(loss: float, first_loss: float, step: int, lr: float, factor: float) -> str | None:
+    """Why a run diverged at ``step``, or None: a NaN or infinite loss, or one more than
+    ``factor`` (the spec's ``diverge_factor``) times the first. Every run kind uses this rule."""
+    if not math.isfinite(loss):
+        return (f"loss became {'NaN' if math.isnan(loss) else 'infinite'} at step {step} at LR {lr:.4g}: "
+                "try a lower LR or a warmup")
+    if loss > factor * max(first_loss, 1e-12):
+        return (f"loss {loss:.4g} at step {step} is more than {factor:g}x the first loss "
+                f"({first_loss:#.3g}) at LR {lr:.4g}: try a lower LR or a warmup")
+    return None
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:

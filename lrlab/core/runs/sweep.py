@@ -1,0 +1,777 @@
+"""The ``sweep`` run kind: K learning rates (x seeds) trained at once, and ``sweep_member``, one
+member of a sweep replayed on its own.
+
+Seeing "too low crawls, too high diverges, the middle wins" takes a dozen runs one after
+another; a sweep trains them side by side in one process, with the K members' parameters
+stacked (:mod:`lrlab.core.stacked`) so one forward and one backward pass serve all of them.
+
+What makes member k the run ``lrlab run`` would make at its LR:
+
+- **Same start**: members of one seed share the initial weights (the model is built under
+  ``torch.manual_seed(Seeds.derive(seed).init)``, as the ``train`` kind does) and the batch
+  order (``BatchOrder`` seeded with ``Seeds.derive(seed).batches``), so they differ only in LR.
+  With dropout off, member k's per-step losses match a plain training run at its LR to float
+  rounding (``tests/test_sweep.py`` holds them to 1e-5 relative over 200 steps for every
+  optimizer); they are not bit-identical, because batched products and the stacked optimizer
+  round differently from one model's matrix products and torch's fused kernels. (With batch
+  norm, Adam, RMSprop and Adagrad magnify rounding: a bias just before batch norm does not
+  change the loss, so its gradient is rounding noise, which these optimizers scale up to steps
+  of about the LR. There torch's own fused and default Adagrad differ by 13% after 200 steps on
+  the digits MLP, and a member differs from a training run as much; SGD stays within 1e-6.)
+- **Its own LR curve**: member k's spec is the sweep's spec with ``optimizer.lr`` = its LR and
+  every absolute LR in the schedule (``eta_min``, ``max_lr``, ``base_lr``, ``min_lr``) scaled
+  by ``r_k = lr_k / reference``, the reference being the spec's own ``optimizer.lr``; member k
+  follows its own :class:`~lrlab.core.schedules.Timeline` of that spec, so the LR column of its
+  session is what a training run of its spec computes, step for step. Mid-run edits apply to
+  every member as a multiple of its own base LR: ``scale`` as it is, ``hold 0.01`` as
+  ``0.01 x r_k``, a new schedule with its absolute LRs scaled the same way. A ``plateau``
+  schedule watches each member's own validation metric.
+- **Divergence**: the train kind's rule (NaN, or more than ``diverge_factor`` times the first
+  loss) per member. A member that diverges is marked at its step and frozen: its gradient
+  and LR are zero and its optimizer state is cleared, so its parameters no longer change; its
+  losses are no longer recorded; the others train on. Nothing mixes members' numbers, so a
+  NaN in one never reaches another.
+- **Dropout**: each member draws its own masks (``vmap(randomness="different")``), from
+  torch's global generator seeded with the first seed's ``loop`` seed. With dropout on, the
+  members of one seed therefore differ in their masks as well as their LR.
+- **Batch norm**: per-member running statistics (stacked buffers).
+
+Output (:class:`lrlab.core.runs.RecordedSweep`): one ordinary session per member (``kind``
+``sweep_member``, the sweep's folder name as ``group``, the member's LR and seed in its spec),
+so open, export and compare work unchanged, plus a group summary ``summary.json``.
+
+Replaying a member (``lrlab replay MEMBER.lrlab --verify``) re-runs the whole sweep, which is
+deterministic, with the recorded path, threads and edits, and compares that member bit for
+bit: a single training run at the member's LR would agree only to float rounding. The
+sweep stops as soon as the replayed member has ended.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from lrlab.core.data import BatchOrder, Dataset, load_dataset
+from lrlab.core.devices import resolve_device
+from lrlab.core.events import Event, Status
+from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
+from lrlab.core.models import build_model, count_parameters
+from lrlab.core.optim import apply_hyperparameters
+from lrlab.core.params import Kinded, SpecError
+from lrlab.core.runs.base import Listener, RunnerBase, Update, register
+from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment, set_deterministic
+from lrlab.core.schedules import Timeline, parse_edit
+from lrlab.core.spec import RunSpec
+from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
+
+#: the most members one sweep may train (LRs x seeds)
+MAX_MEMBERS = 256
+
+# --- each member's LR: the sweep's schedule and edits scaled to its base LR -------------------
+
+#: schedule parameters that are learning rates (absolute values): scaled with the member's LR
+LR_PARAMS: dict[str, tuple[str, ...]] = {
+    "cosine": ("eta_min",), "cosine_restarts": ("eta_min",), "onecycle": ("max_lr",),
+    "cyclic": ("base_lr", "max_lr"), "plateau": ("min_lr", "eps"),
+}
+#: schedules that only multiply the base LR by factors: the same for every member
+SCALE_FREE = ("constant", "step", "multistep", "exponential", "linear", "polynomial", "inverse_sqrt")
+#: schedules that hold other schedules: scaled through their children
+NESTED = {"warmup": "then", "sequence": "schedules"}
+
+
+def scale_schedule(schedule: Kinded, r: float) -> Kinded:
+    """The schedule whose LR is ``r`` times this one's when its base LR is ``r`` times as large:
+    every absolute LR in it (``LR_PARAMS``, in nested schedules too) multiplied by ``r``.
+    ``Timeline(scale_schedule(s, r), r * base)(t) == r * Timeline(s, base)(t)`` to rounding."""
+    if r == 1:
+        return schedule
+    changes: dict[str, Any] = {name: schedule[name] * r for name in LR_PARAMS.get(schedule.kind, ())
+                               if schedule[name] is not None}
+    if schedule.kind == "warmup":
+        changes["then"] = scale_schedule(schedule["then"], r).to_json()
+    elif schedule.kind == "sequence":
+        changes["schedules"] = [scale_schedule(s, r).to_json() for s in schedule["schedules"]]
+    return schedule.replace(**changes) if changes else schedule
+
+
+def member_edit(edit: Kinded, r: float, current_kind: str) -> Kinded:
+    """A mid-run edit of the sweep as member k applies it (``r = lr_k / reference``): a
+    ``scale`` or ``optimizer`` edit as it is; a held LR, a new schedule's base LR and absolute
+    LRs, and absolute LRs among changed parameters of the current schedule (of kind
+    ``current_kind``) times ``r``."""
+    if r == 1 or edit.kind in ("scale", "optimizer"):
+        return edit
+    p = edit.params
+    if edit.kind == "hold":
+        return edit.replace(lr=p["lr"] * r)
+    if edit.kind == "schedule":
+        changes: dict[str, Any] = {"schedule": scale_schedule(p["schedule"], r).to_json()}
+        if p["lr"] is not None:
+            changes["lr"] = p["lr"] * r
+        return edit.replace(**changes)
+    lr_names = LR_PARAMS.get(current_kind, ())
+    params = {k: (v * r if k in lr_names and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+              for k, v in p["params"].items()}
+    return edit.replace(params=params)
+
+
+def member_spec(spec: RunSpec, lr: float, seed: int) -> RunSpec:
+    """Member (lr, seed) of a sweep of ``spec``: the spec a plain training run of this member has."""
+    r = lr / spec.lr
+    return replace(spec, optimizer=spec.optimizer.replace(lr=lr), seed=seed,
+                   schedule=scale_schedule(spec.schedule, r))
+
+
+# --- the LRs and seeds of a sweep --------------------------------------------------------------
+
+
+def check_lrs(lrs: Iterable[Any], field: str = "lrs") -> list[float]:
+    """The sweep's LRs, validated and sorted; SpecError names ``field``."""
+    values = []
+    for x in lrs:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not (0 < x <= 1e3):
+            raise SpecError([(field, f"each LR must be a finite number > 0 and <= 1000, got {x!r}")])
+        values.append(float(x))
+    if not values:
+        raise SpecError([(field, "needs at least one LR")])
+    dup = sorted({x for x in values if values.count(x) > 1})
+    if dup:
+        raise SpecError([(field, f"{dup[0]:g} appears more than once")])
+    if len(values) > MAX_MEMBERS:
+        raise SpecError([(field, f"at most {MAX_MEMBERS} LRs, got {len(values)}")])
+    return sorted(values)
+
+
+def log_range(lo: float, hi: float, k: int, field: str = "range") -> list[float]:
+    """``k`` LRs from ``lo`` to ``hi``, evenly spaced on a log scale, ends included, each
+    rounded to 12 significant digits (``1e-3:1:4`` gives 0.001, 0.01, 0.1, 1)."""
+    for name, x in (("LO", lo), ("HI", hi)):
+        if not (0 < x <= 1e3):
+            raise SpecError([(field, f"{name} must be a finite number > 0 and <= 1000, got {x!r}")])
+    if not hi > lo:
+        raise SpecError([(field, f"HI must be greater than LO, got {lo:g}:{hi:g}")])
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_MEMBERS:
+        raise SpecError([(field, f"K must be a whole number from 2 to {MAX_MEMBERS}, got {k!r}")])
+    values = np.logspace(math.log10(lo), math.log10(hi), k)
+    out = [float(f"{v:.12g}") for v in values]
+    out[0], out[-1] = lo, hi
+    return out
+
+
+def check_seeds(seeds: Iterable[Any], field: str = "seeds") -> list[int]:
+    values = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 2**63 - 1:
+            raise SpecError([(field, f"each seed must be a whole number >= 0, got {s!r}")])
+        values.append(s)
+    if not values or len(set(values)) != len(values):
+        raise SpecError([(field, "needs one or more distinct seeds")])
+    return values
+
+
+@dataclass(frozen=True)
+class Member:
+    index: int
+    lr: float
+    seed: int
+
+
+# --- what listeners get ---------------------------------------------------------------------
+
+
+@dataclass
+class SweepUpdate:
+    """A batch of metrics from a sweep: ``members[k]`` is member k's :class:`Update`, exactly
+    what a training run of that member would send (so a session writer takes it as it is);
+    ``events`` are the sweep's own (pause, edits, stop). A member that has ended sends empty
+    updates with its final status."""
+
+    members: list[Update]
+    events: list[Event]
+    step: int
+    total_steps: int
+    status: Status
+
+    @property
+    def n(self) -> int:
+        return max((u.n for u in self.members), default=0)
+
+
+class _Columns:
+    """Preallocated per-step buffers for all members: the shared integer columns and wall
+    time once per step, the per-member floats as ``[steps, K]`` arrays."""
+
+    def __init__(self, capacity: int, k: int):
+        self.capacity, self.n = capacity, 0
+        self.ints = np.empty((capacity, len(INT_STEP_COLUMNS)), dtype=np.int64)
+        self.wall = np.empty(capacity, dtype=np.float64)
+        self.floats = {name: np.empty((capacity, k), dtype=np.float64) for name in FLOAT_STEP_COLUMNS
+                       if name != "wall_time"}
+
+    @property
+    def full(self) -> bool:
+        return self.n >= self.capacity
+
+    def append(self, ints: tuple[int, ...], wall: float, **per_member: np.ndarray) -> None:
+        i = self.n
+        self.ints[i] = ints
+        self.wall[i] = wall
+        for name, values in per_member.items():
+            self.floats[name][i] = values
+        self.n = i + 1
+
+    def take(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        n, self.n = self.n, 0
+        return self.ints[:n].copy(), self.wall[:n].copy(), {k: v[:n].copy() for k, v in self.floats.items()}
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+@register("sweep")
+class Sweep(RunnerBase):
+    """Trains the members (every LR in ``lrs`` x every seed in ``seeds``) of a sweep of ``spec``.
+
+    ``spec.optimizer.lr`` is the reference LR that the schedule's absolute LRs and edits are
+    written for (see the module docstring); it need not be one of ``lrs``. Members are
+    ordered by LR, then seed. ``path`` forces a way of stacking (``bmm``, ``vmap``, ``loop``;
+    default: :func:`~lrlab.core.stacked.choose_path`, falling back to ``loop`` when vmap cannot
+    run the model). ``edits`` are (step, edit JSON) pairs of the sweep, applied to every
+    member at those steps; ``watch`` ends the sweep once that member has ended (a replay of
+    one member). Listeners get :class:`SweepUpdate`.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, spec: RunSpec, *, lrs: Sequence[float], seeds: Sequence[int] | None = None,
+                 edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
+                 max_steps: int | None = None, flush_seconds: float = 0.2, pace: float | None = None,
+                 path: str | None = None, watch: int | None = None):
+        super().__init__()
+        self.pace = pace
+        self.flush_seconds = flush_seconds
+        lr_values = check_lrs(lrs)
+        seed_values = check_seeds([spec.seed] if seeds is None else list(seeds))
+        if len(lr_values) * len(seed_values) > MAX_MEMBERS:
+            raise SpecError([("seeds", f"{len(lr_values)} LRs x {len(seed_values)} seeds is more than "
+                                       f"{MAX_MEMBERS} members")])
+        self.lrs, self.seeds = lr_values, seed_values
+        self.members = [Member(i * len(seed_values) + j, lr, seed)
+                        for i, lr in enumerate(lr_values) for j, seed in enumerate(seed_values)]
+        self.k = k = len(self.members)
+        self.watch = watch
+        self._planned: dict[int, list[Kinded]] = {}
+        for step, edit in edits:
+            self._planned.setdefault(int(step), []).append(edit if isinstance(edit, Kinded) else parse_edit(edit))
+
+        self.seeds_of = [Seeds.derive(s) for s in seed_values]
+        self.device = resolve_device(spec.device)
+        if spec.deterministic and self.device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        self.data: Dataset = load_dataset(spec.dataset, self.device)
+        self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
+                       for s in self.seeds_of]
+        spe = self.orders[0].steps_per_epoch
+        self.total_steps = spec.steps or spec.epochs * spe
+        self.spec = spec = spec.resolved(self.total_steps, spe)
+        if max_steps is not None:
+            self.total_steps = min(self.total_steps, max_steps)
+        self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
+        self.member_specs = [member_spec(spec, m.lr, m.seed) for m in self.members]
+        self.ratios = [m.lr / spec.lr for m in self.members]
+        self.timelines = [Timeline(s.schedule, s.lr) for s in self.member_specs]
+
+        # members of one seed start from the same weights: the train kind's initialisation
+        modules = []
+        for s in self.seeds_of:
+            torch.manual_seed(s.init)
+            modules.append(build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
+                                       self.data.image_shape).to(self.device))
+        self.n_params = count_parameters(modules[0])
+        self.seed_index = torch.tensor([m.index % len(seed_values) for m in self.members], device=self.device)
+        self.path = path or choose_path(modules[0], spec.batch_size, self.device)
+        self.model = StackedModel([modules[m.index % len(seed_values)] for m in self.members], self.path)
+        if self.path == "vmap" and path is None and not self._vmap_works():
+            self.path = "loop"  # a layer vmap cannot batch: one call per member instead
+            self.model = StackedModel([modules[m.index % len(seed_values)] for m in self.members], "loop")
+        self.params = self.model.parameters()
+        self.optimizer = StackedOptimizer(spec.optimizer, self.params)
+        # threads as for one member's run: the batched products are K small ones, and on a
+        # busy 2-core laptop two threads made a K=64 sweep 3-5x slower (bench_sweep.py)
+        self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
+        self.environment = environment(self.device, self.threads, spec.deterministic)
+        self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
+
+        self.step = 0
+        self.summary: dict[str, Any] = {}
+        self.active = np.ones(k, dtype=bool)
+        self.ended_at = np.full(k, -1, dtype=np.int64)  # last recorded step of a member that diverged
+        self.member_status = [Status.CREATED] * k
+        self.member_events: list[list[Event]] = [[] for _ in range(k)]
+        self.member_summary: list[dict[str, Any]] = [{} for _ in range(k)]
+        self._new_events: list[Event] = []
+        self._member_new_events: list[list[Event]] = [[] for _ in range(k)]
+        self._member_evals: list[list[dict[str, float]]] = [[] for _ in range(k)]
+        self._t0 = time.perf_counter()
+
+    def _vmap_works(self) -> bool:
+        """Try one forward pass under vmap (restoring the buffers it may update)."""
+        saved = {n: b.clone() for n, b in self.model.buffers.items()}
+        try:
+            with torch.no_grad():
+                self.model(self._prepare(self.data.x_train[:2]), True)
+            return True
+        except (RuntimeError, NotImplementedError):
+            return False
+        finally:
+            for n, b in self.model.buffers.items():
+                b.copy_(saved[n])
+
+    # --- what sessions, replays and clients need -----------------------------------------
+
+    def session_meta(self) -> dict[str, Any]:
+        """What every member's session records about the run (its own part: :meth:`member_meta`)."""
+        return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
+                "total_steps": self.total_steps, "steps_per_epoch": self.orders[0].steps_per_epoch}
+
+    def member_meta(self, k: int) -> dict[str, Any]:
+        """Session meta of member k: the run's, plus ``sweep``, all a replay needs to re-run the
+        sweep: the base spec, the LRs and seeds, the member's index and the path that ran."""
+        return {**self.session_meta(),
+                "sweep": {"member": k, "lrs": self.lrs, "seeds": self.seeds, "reference_lr": self.spec.lr,
+                          "path": self.path, "spec": self.spec.to_json()}}
+
+    def final_summary(self) -> dict[str, Any]:
+        return {}
+
+    def member_final_summary(self, k: int) -> dict[str, Any]:
+        """Summary entries only the runner knows for member k (test split, an error)."""
+        extra = {key: v for key, v in self.member_summary[k].items() if key.startswith("test_")}
+        errors = [e.data["message"] for e in self.member_events[k] if e.kind == "out_of_memory"]
+        if errors:
+            extra["error"] = errors[0]
+        return extra
+
+    @classmethod
+    def replay_options(cls, session: Any) -> dict[str, Any]:
+        """The sweep a member's session came from: LRs, seeds, path, the sweep's own edits,
+        threads; a sweep that ended early (stopped, interrupted) as long as it got."""
+        sweep = session.meta["sweep"]
+        ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
+        return {"lrs": sweep["lrs"], "seeds": sweep["seeds"], "path": sweep["path"],
+                "edits": sweep_edits(session.events()), "threads": session.environment.get("threads"),
+                "max_steps": session.n_steps() if ended_early else None}
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def _record(self, kind: str, at: int | None = None, **data: Any) -> Event:
+        """An event of the whole sweep: in its own list and every running member's."""
+        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._t0)
+        self.events.append(ev)
+        self._new_events.append(ev)
+        for k in np.flatnonzero(self.active):
+            self.member_events[k].append(ev)
+            self._member_new_events[k].append(ev)
+        return ev
+
+    def _record_member(self, k: int, kind: str, at: int | None = None, **data: Any) -> Event:
+        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._t0)
+        self.member_events[k].append(ev)
+        self._member_new_events[k].append(ev)
+        return ev
+
+    def _flush(self, buf: _Columns, status: Status) -> None:
+        ints, wall, floats = buf.take()
+        steps = ints[:, 0]
+        members = []
+        for k in range(self.k):
+            end = self.ended_at[k]
+            rows = slice(None) if end < 0 else steps <= end
+            cols = {name: ints[rows, j] for j, name in enumerate(INT_STEP_COLUMNS)}
+            cols["wall_time"] = wall[rows]
+            cols.update((name, values[rows, k]) for name, values in floats.items())
+            done = self.step if end < 0 else min(self.step, int(end) + 1)
+            member_status = self.member_status[k] if self.member_status[k].final else status
+            members.append(Update(cols, self._member_evals[k], self._member_new_events[k], done,
+                                  self.total_steps, member_status))
+            self._member_evals[k], self._member_new_events[k] = [], []
+        update = SweepUpdate(members, self._new_events, self.step, self.total_steps, status)
+        self._new_events = []
+        self._last_flush = time.perf_counter()
+        for listener in self.listeners:
+            listener(update)  # type: ignore[arg-type]
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Status:
+        """Train every member until done, stopped, or all diverged; returns the sweep's status."""
+        old_threads = torch.get_num_threads()
+        old_det = torch.are_deterministic_algorithms_enabled()
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(old_threads)
+            set_deterministic(old_det)
+
+    def _setup(self) -> None:
+        first = self.seeds_of[0]
+        torch.manual_seed(first.loop)  # dropout masks: one stream for all members, each its own masks
+        np.random.seed(first.numpy)
+        random.seed(first.python)
+        set_deterministic(self.spec.deterministic)
+        torch.set_num_threads(self.threads)
+
+    def _run(self) -> Status:
+        self._setup()
+        buf = _Columns(capacity=2048, k=self.k)
+        spe = self.orders[0].steps_per_epoch
+        ratio_every = self.spec.update_ratio_every
+        first_loss: np.ndarray | None = None
+        last_eval = -1
+        self.status = Status.RUNNING
+        self.member_status = [Status.RUNNING] * self.k
+        self._t0 = t0 = time.perf_counter()
+        self._last_flush = t0
+
+        def flush(status: Status) -> None:
+            self._flush(buf, status)
+
+        try:
+            while self.step < self.total_steps:
+                # 1. between steps: pace, commands, planned edits (as the train kind)
+                self.keep_pace()
+                if self.drain(self._record, flush):
+                    self.status = Status.STOPPED
+                    break
+                for edit in self._planned.pop(self.step, ()):
+                    self.apply_edit(edit, self._record)
+
+                # 2. each member's LR from its own timeline; a frozen member's is 0
+                step = self.step
+                lrs = np.fromiter((tl(step) for tl in self.timelines), dtype=np.float64, count=self.k)
+
+                # 3. one optimizer step of every member on its seed's next batch
+                losses, grad_norms, ratios = self._optimize(step, np.where(self.active, lrs, 0.0),
+                                                            step % ratio_every == 0)
+                self.step = step + 1
+                buf.append((step, step // spe, self._samples(step)), time.perf_counter() - t0,
+                           train_loss=losses, lr=lrs, grad_norm=grad_norms, update_ratio=ratios)
+
+                # 4. divergence freezes a member; the others go on
+                if first_loss is None:
+                    first_loss = losses.copy()
+                with np.errstate(invalid="ignore"):
+                    bad = self.active & ~(losses <= self.spec.diverge_factor * np.maximum(first_loss, 1e-12))
+                for k in np.flatnonzero(bad):
+                    self._freeze(int(k), step, float(losses[k]), float(first_loss[k]), float(lrs[k]))
+                if not self.active.any():
+                    self.status = Status.DIVERGED
+                    break
+                if self.watch is not None and not self.active[self.watch]:
+                    break  # the one member being replayed has ended
+
+                # 5. validation every eval_every steps; plateau schedules react per member
+                if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                    self._evaluate(step)
+                    last_eval = step
+
+                if time.perf_counter() - self._last_flush >= self.flush_seconds or buf.full:
+                    flush(Status.RUNNING)
+            else:
+                self.status = Status.FINISHED
+        except torch.OutOfMemoryError:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self._record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step} "
+                                                  f"with {self.k} members: try fewer LRs or seeds, a smaller "
+                                                  "batch size or model")
+            self.status = Status.FAILED
+        if self.status == Status.RUNNING:  # ended early by `watch`
+            self.status = Status.FINISHED
+
+        if self.status == Status.STOPPED and self.step > 0 and last_eval < self.step - 1:
+            self._evaluate(self.step - 1, plateau=False)  # a stopped run ends with an evaluation
+        if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
+            test_loss, test_metric = self.measure(*self.data.test)
+            for k in np.flatnonzero(self.active):
+                self.member_summary[k].update(test_loss=float(test_loss[k]), test_metric=float(test_metric[k]))
+                self._record_member(int(k), "test", loss=float(test_loss[k]), metric=float(test_metric[k]),
+                                    n=len(self.data.test[0]))
+        for k in np.flatnonzero(self.active):
+            self.member_status[k] = self.status
+        wall = time.perf_counter() - t0
+        self.summary.update(steps=self.step, wall_time=wall, members=self.k, path=self.path,
+                            steps_per_second=self.step / wall if wall > 0 else 0.0,
+                            diverged=int((self.ended_at >= 0).sum()))
+        flush(self.status)
+        return self.status
+
+    def _freeze(self, k: int, step: int, loss: float, first_loss: float, lr: float) -> None:
+        """Member k diverged at ``step``: record why, stop recording it, stop updating it."""
+        message = divergence(loss, first_loss, step, lr, self.spec.diverge_factor) or "diverged"
+        self._record_member(k, "diverged", at=step, loss=_json_float(loss), lr=lr, message=message)
+        self.active[k] = False
+        self.ended_at[k] = step
+        self.member_status[k] = Status.DIVERGED
+        self.optimizer.reset_member(k)
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.data.prepare is None else self.data.prepare(x)
+
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """(inputs, targets, shared): one batch for all members when there is one seed, else the
+        batch of each member's seed, stacked ``[K, B, ...]``."""
+        if len(self.orders) == 1:
+            x, y = self.orders[0].batch(step)
+            return self._prepare(x), y, True
+        batches = [o.batch(step) for o in self.orders]
+        xs = torch.stack([self._prepare(x) for x, _ in batches])
+        ys = torch.stack([y for _, y in batches])
+        return xs.index_select(0, self.seed_index), ys.index_select(0, self.seed_index), False
+
+    def _optimize(self, step: int, lrs: np.ndarray, sample_ratio: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forward, backward and one update of every member; per-member (loss, gradient norm,
+        update ratio or NaN), float64 ``[K]`` arrays."""
+        x, y, shared = self._batch(step)
+        losses = member_losses(self.model(x, shared), y, self.data.task, shared)
+        params = self.params
+        for p in params:
+            p.grad = None
+        losses.sum().backward()  # d(sum)/d(loss_k) = 1: each member gets its own loss's gradient
+        grads = [p.grad for p in params]
+        if not self.active.all():  # frozen members: zero gradients (a NaN times a zero LR is still NaN)
+            keep = torch.as_tensor(self.active, device=self.device)
+            grads = [torch.where(member_view(keep, g), g, 0.0) for g in grads]
+        grad_norms = member_norms(grads)
+        if not sample_ratio:
+            self.optimizer.step(grads, lrs)
+            out = _numpy(torch.stack([losses.detach(), grad_norms]))
+            return out[0], out[1], np.full(self.k, math.nan)
+        before = [p.detach().clone() for p in params]
+        self.optimizer.step(grads, lrs)
+        delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
+        ratio = member_norms(delta) / member_norms(before).clamp_min(1e-12)
+        out = _numpy(torch.stack([losses.detach(), grad_norms, ratio]))
+        return out[0], out[1], out[2]
+
+    def _samples(self, step: int) -> int:
+        spe, bs, n = self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train
+        epoch, i = divmod(step, spe)
+        per_epoch = spe * bs if self.spec.drop_last else n
+        return epoch * per_epoch + min((i + 1) * bs, n)
+
+    def apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
+        """Apply a sweep edit to every member (each scaled to its base LR), or to none: a
+        SpecError for any member rejects it for all."""
+        if edit.kind == "optimizer":
+            apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
+            translated = [edit] * self.k
+        else:
+            current = self.timelines[0].current.spec.kind
+            translated = [member_edit(edit, r, current) for r in self.ratios]
+            timelines = [tl.copy() for tl in self.timelines]
+            for tl, e in zip(timelines, translated, strict=True):
+                tl.apply(self.step, e)
+            self.timelines = timelines
+        ev = Event(self.step, "edit", {"edit": edit.to_json()}, time.perf_counter() - self._t0)
+        self.events.append(ev)
+        self._new_events.append(ev)
+        for k in np.flatnonzero(self.active):
+            self._record_member(int(k), "edit", edit=translated[k].to_json(), sweep_edit=edit.to_json())
+
+    def _evaluate(self, step: int, plateau: bool = True) -> None:
+        loss, metric = self.measure(self.data.x_val, self.data.y_val)
+        epoch = step // self.orders[0].steps_per_epoch
+        for k in np.flatnonzero(self.active):
+            k = int(k)
+            ev = {"step": step, "epoch": epoch, "val_loss": float(loss[k]), "val_metric": float(metric[k])}
+            self._member_evals[k].append(ev)
+            if not plateau:
+                continue
+            for name in ("val_loss", "val_metric"):
+                new_lr = self.timelines[k].observe(self.step, name, ev[name])
+                if new_lr is not None:
+                    self._record_member(k, "plateau", lr=new_lr, monitor=name)
+
+    @torch.no_grad()
+    def measure(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's mean loss and accuracy (classification) or R^2 (regression) on held-out
+        data, as ``[K]`` arrays."""
+        self.model.eval()
+        total, correct = np.zeros(self.k), np.zeros(self.k)
+        outs = []
+        for i in range(0, len(x), chunk):
+            xb, yb = x[i:i + chunk], y[i:i + chunk]
+            out = self.model(self._prepare(xb), True)
+            total += _numpy(member_losses(out, yb, self.data.task, True)) * len(yb)
+            if self.data.task == "classification":
+                correct += _numpy((out.argmax(2) == yb).sum(1))
+            else:
+                outs.append(out)
+        self.model.train()
+        n = max(len(x), 1)
+        if self.data.task == "classification":
+            return total / n, correct / n
+        ss_res = _numpy((torch.cat(outs, dim=1) - y).pow(2).flatten(1).sum(1))
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        return total / n, (1 - ss_res / ss_tot) if ss_tot > 0 else np.zeros(self.k)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as float64 numpy (to the CPU first: MPS has no float64). The one place a
+    step waits for the device."""
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def sweep_edits(events: Iterable[Event]) -> list[tuple[int, dict[str, Any]]]:
+    """The sweep's own edits among a member's events (what a replay of the sweep re-applies)."""
+    return [(e.step, e.data.get("sweep_edit", e.data["edit"])) for e in events if e.kind == "edit"]
+
+
+# --- one member, replayed -----------------------------------------------------------------------
+
+
+@register("sweep_member")
+class SweepMember:
+    """One member of a sweep as a run of its own: re-runs the sweep it came from (deterministic:
+    the same LRs, seeds, path, threads and edits) and passes on only this member's metrics, so
+    a replay of its session compares bit for bit. ``spec`` is the member's spec; ``sweep`` is the
+    ``sweep`` entry of its session's meta (:meth:`Sweep.member_meta`)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, spec: RunSpec, *, sweep: Mapping[str, Any], edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
+                 threads: int | None = None, max_steps: int | None = None, flush_seconds: float = 0.2,
+                 pace: float | None = None):
+        base = RunSpec.from_json(sweep["spec"], "sweep.spec")
+        self.member = int(sweep["member"])
+        self.sweep = Sweep(base, lrs=sweep["lrs"], seeds=sweep["seeds"], edits=edits, threads=threads,
+                           max_steps=max_steps, flush_seconds=flush_seconds, pace=pace, path=sweep["path"],
+                           watch=self.member)
+        self.spec = self.sweep.member_specs[self.member]
+        if self.spec.to_json() != spec.to_json():
+            raise SpecError([("sweep.member", f"member {self.member} of this sweep has lr {self.spec.lr:g} and "
+                                              f"seed {self.spec.seed}, not the spec's lr {spec.lr:g} and seed "
+                                              f"{spec.seed}")])
+        self._sweep_meta = dict(sweep)
+        self.listeners: list[Listener] = []
+        self.sweep.listeners.append(self._forward)
+        self.total_steps = self.sweep.total_steps
+        self.environment = self.sweep.environment
+
+    def describe(self) -> str:
+        m = self.sweep.members[self.member]
+        return (f"member {self.member} of a {self.sweep.k}-member sweep (lr {m.lr:g}, seed {m.seed}): "
+                f"re-running the whole sweep ({self.sweep.path} path), which is deterministic")
+
+    def _forward(self, update: SweepUpdate) -> None:
+        mine = update.members[self.member]
+        for listener in self.listeners:
+            listener(mine)
+
+    @property
+    def events(self) -> list[Event]:
+        return self.sweep.member_events[self.member]
+
+    @property
+    def status(self) -> Status:
+        return self.sweep.member_status[self.member]
+
+    @property
+    def step(self) -> int:
+        end = int(self.sweep.ended_at[self.member])
+        return self.sweep.step if end < 0 else min(self.sweep.step, end + 1)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.sweep.summary
+
+    def pause(self) -> None:
+        self.sweep.pause()
+
+    def resume(self) -> None:
+        self.sweep.resume()
+
+    def stop(self) -> None:
+        self.sweep.stop()
+
+    def edit(self, edit: Mapping[str, Any]) -> None:
+        self.sweep.edit(edit)
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        self.sweep.set_pace(steps_per_second)
+
+    def run(self) -> Status:
+        self.sweep.run()
+        return self.status
+
+    def session_meta(self) -> dict[str, Any]:
+        return self.sweep.member_meta(self.member)
+
+    def final_summary(self) -> dict[str, Any]:
+        return self.sweep.member_final_summary(self.member)
+
+    @classmethod
+    def replay_options(cls, session: Any) -> dict[str, Any]:
+        options = Sweep.replay_options(session)
+        return {"sweep": session.meta["sweep"], "edits": options["edits"], "threads": options["threads"],
+                "max_steps": options["max_steps"]}
+
+
+# --- the group summary ----------------------------------------------------------------------------
+
+#: the keys of a member's row in the group summary and in ``lrlab sweep --json``
+ROW_KEYS = ("lr", "seed", "status", "final_train_loss", "final_val_loss", "best_val_metric", "session")
+
+
+def member_row(lr: float, seed: int, status: str, summary: Mapping[str, Any], events: Iterable[Event],
+               session: str) -> dict[str, Any]:
+    """One member's line of the group summary: LR, seed, status, final and best metrics, the
+    step it diverged at (None if it did not), its session file."""
+    diverged = [e.step for e in events if e.kind == "diverged"]
+    return {"lr": lr, "seed": seed, "status": str(status),
+            "final_train_loss": summary.get("final_train_loss"), "final_val_loss": summary.get("final_val_loss"),
+            "final_val_metric": summary.get("final_val_metric"), "best_val_metric": summary.get("best_val_metric"),
+            "diverged_at": diverged[0] if diverged else None, "session": session}
+
+
+def rank(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Best first: members that did not diverge or fail before those that did, then the highest
+    best validation metric (accuracy or R^2), then the lowest final validation loss."""
+    def key(row: Mapping[str, Any]) -> tuple[bool, float, float]:
+        metric, loss = row.get("best_val_metric"), row.get("final_val_loss")
+        return (Status(row["status"]).problem, -metric if metric is not None else math.inf,
+                loss if loss is not None else math.inf)
+
+    return sorted(rows, key=key)
+
+
+def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "") -> str:
+    """A new sweep's folder (also its sessions' ``group``): ``YYYYMMDD-HHMM-sweep-`` then the
+    preset label or the main settings, with the LR range and the number of members
+    (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``)."""
+    from datetime import datetime
+
+    from lrlab.core.names import settings_words
+
+    lr_range = f"lr{lrs[0]:g}" if len(lrs) == 1 else f"lr{min(lrs):g}-{max(lrs):g}"
+    words = [label] if label else [lr_range if w.startswith("lr") and w == f"lr{spec.lr:g}" else w
+                                   for w in settings_words(spec)]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    return "-".join(w.replace("/", "_").replace("\\", "_") for w in [stamp, "sweep", *words, f"x{members}"] if w)
+
+
+def member_file_name(member: Member, members: int) -> str:
+    """``03-lr0.01-seed0.lrlab``: numbered in member order (by LR, then seed), so a folder
+    listing reads from the lowest LR up."""
+    width = len(str(max(members - 1, 0)))
+    return f"{member.index:0{width}d}-lr{member.lr:g}-seed{member.seed}.lrlab"
