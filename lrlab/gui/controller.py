@@ -112,8 +112,9 @@ class RunController(QObject):
     # --- commands ----------------------------------------------------------------------------
 
     def start(self, spec: RunSpec, edits: Iterable[tuple[int, Mapping[str, Any]]] = (), label: str = "",
-              kind: str = "train") -> bool:
-        """Start a run in a background thread; False when one is already going."""
+              kind: str = "train", **options: Any) -> bool:
+        """Start a run of ``kind`` in a background thread; False when one is already going.
+        ``options`` go to the runner (a sweep's ``lrs`` and ``seeds``)."""
         if self.state.busy:
             return False
         self.spec, self.kind, self.label = spec, kind, label
@@ -126,7 +127,7 @@ class RunController(QObject):
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
         # STARTING goes out first: what listens may still set up the run (a preset's pace)
         self._set_state(RunState.STARTING)
-        self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits), pace=self.pace)
+        self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits), pace=self.pace, **options)
         self.worker.sig_started.connect(self._started)
         self.worker.sig_metrics.connect(self._metrics)
         self.worker.sig_finished.connect(self._finished)
@@ -221,8 +222,11 @@ class RunController(QObject):
     @Slot(object)
     def _metrics(self, update: Any) -> None:
         self.steps_done = update.step
-        if update.n:
-            self.epoch = int(update.steps["epoch"][-1])
+        steps = getattr(update, "steps", None)  # a sweep's update carries its members' instead
+        if steps is None and getattr(update, "members", None):
+            steps = update.members[0].steps
+        if update.n and steps is not None and len(steps["epoch"]):
+            self.epoch = int(steps["epoch"][-1])
         if update.status == Status.PAUSED:
             self._set_state(RunState.PAUSED)
         elif update.status == Status.RUNNING and self.state == RunState.PAUSED:

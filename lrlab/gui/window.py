@@ -58,6 +58,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         self.viewing: ViewedSession | None = None  # a saved session on the plots
         self._sessions: Any = None  # the Sessions/Compare window, made on first use
         self._find_lr: Any = None  # the Find LR window, made on first use
+        self._sweep: Any = None  # the Sweep window, made on first use
         self._save_form = QTimer(self, singleShot=True, interval=1000)
         self._save_form.timeout.connect(lambda: app_settings.save_experiment(self.experiment.json()))
 
@@ -130,6 +131,9 @@ class MainWindow(SessionsMixin, QMainWindow):
                                     "stop.svg")
         self.act_find = make_action(self, "Find LR…", self.find_lr, "Ctrl+F", "LR range test on this experiment: "
                                     "suggested learning rates in seconds, your settings untouched (Ctrl+F)")
+        self.act_sweep = make_action(self, "Sweep…", self.show_sweep, "Ctrl+Shift+W",
+                                     "train K learning rates (x seeds) of this experiment at once and watch the "
+                                     "loss-vs-LR U-curve form")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.act_save = make_action(self, "Save session as…", lambda: self._exported(
@@ -173,7 +177,8 @@ class MainWindow(SessionsMixin, QMainWindow):
                                         self.recent_menu, None, self.act_save,
                                         ("Export", [self.act_csv, self.act_png, self.act_svg, self.act_spec]),
                                         None, self.act_quit])
-        fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find])
+        fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
+                                       self.act_sweep])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
@@ -235,7 +240,7 @@ class MainWindow(SessionsMixin, QMainWindow):
             self._show_progress(self.controller.progress())
 
     def start(self, spec: RunSpec | None = None, edits: list | None = None, label: str = "",
-              kind: str = "train") -> None:
+              kind: str = "train", **options: Any) -> None:
         from_form = spec is None
         spec = spec or self.experiment.validate()
         if spec is None or self.controller.state.busy:
@@ -243,7 +248,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         if from_form and not label:  # a preset as loaded names its session after itself
             preset = self.experiment.current_preset()
             label = preset.name if preset is not None and RunSpec.from_json(preset.spec) == spec else ""
-        self.controller.start(spec, edits or [], label, kind)
+        self.controller.start(spec, edits or [], label, kind, **options)
 
     def find_lr(self) -> None:
         """Run an LR range test on the form's experiment, in the background like any run."""
@@ -266,6 +271,29 @@ class MainWindow(SessionsMixin, QMainWindow):
             self._find_lr.sig_cancel.connect(self.controller.stop)
         return self._find_lr
 
+    def show_sweep(self) -> None:
+        if self._sweep is None:
+            from lrlab.gui.sweep import SweepWindow
+
+            self._sweep = SweepWindow()
+            self._sweep.sig_run.connect(self.run_sweep)
+            self._sweep.sig_use.connect(self._use_found_lr)
+            self._sweep.sig_compare.connect(self.compare_sessions)
+            self._sweep.sig_pause.connect(self.controller.toggle_pause)
+            self._sweep.sig_stop.connect(self.controller.stop)
+        self._sweep.show()
+        self._sweep.raise_()
+
+    def run_sweep(self, lrs: list, seeds: int) -> bool:
+        """Train the form's experiment at every LR in ``lrs`` (x ``seeds`` seeds) at once."""
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return False
+        self.show_sweep()
+        self._sweep.begin(spec, lrs, seeds)
+        self.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+        return True
+
     def _use_found_lr(self, data: dict) -> None:
         self.experiment.set_json(data)
         self.status_label.setText("the range test's LR is in the Experiment form; press Start to train with it")
@@ -282,6 +310,12 @@ class MainWindow(SessionsMixin, QMainWindow):
 
     @Slot(object)
     def _metrics(self, update: Any) -> None:
+        if self.controller.kind == "sweep":  # K members: drawn by the Sweep window
+            if self._sweep is not None:
+                self._sweep.add(update)
+            self.plots.add(events=update.events)
+            self.edit_panel.advance(update.step)
+            return
         self.plots.add(update.steps, update.evals, update.events, update.effective)
         self.edit_panel.advance(update.step)
 
@@ -337,10 +371,13 @@ class MainWindow(SessionsMixin, QMainWindow):
             self.status_label.setStyleSheet(PROBLEM_STYLE)
         else:
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
-        self._fill_recent(app_settings.remember_recent(path))
+        if c.kind != "sweep":  # a sweep's path is its folder of member sessions
+            self._fill_recent(app_settings.remember_recent(path))
         self._update_controls()
         if c.kind == "range_test" and self._find_lr is not None:
             self._show_range_test(path)
+        if c.kind == "sweep" and self._sweep is not None:
+            self._sweep.finish(path)
 
     def _show_range_test(self, path: str) -> None:
         from lrlab.core.runs.range_test import result_of

@@ -40,7 +40,13 @@ class RunWorker(QObject):
         from lrlab.core.session import SessionError
 
         try:
-            run = RecordedRun(self.spec, kind=self.kind, label=self.label, **self.options)
+            if self.kind == "sweep":  # one session per member, in a folder: a RecordedSweep
+                from lrlab.core.runs import RecordedSweep
+
+                options = {k: v for k, v in self.options.items() if k != "lrs"}
+                run = RecordedSweep(self.spec, self.options["lrs"], label=self.label, **options)
+            else:
+                run = RecordedRun(self.spec, kind=self.kind, label=self.label, **self.options)
         except (SpecError, SessionError) as err:
             self.sig_failed.emit(err.first_line() if isinstance(err, SpecError) else str(err))
             return
@@ -54,7 +60,7 @@ class RunWorker(QObject):
         if self._stop_early:
             self.runner.stop()
         meta = self.runner.session_meta()
-        self.sig_started.emit({"path": self.path, "total_steps": self.runner.total_steps,
+        self.sig_started.emit({"path": self.path, "total_steps": self.runner.total_steps, "run": run,
                                "steps_per_epoch": meta.get("steps_per_epoch", 1),
                                "task": self.runner.spec.task, "spec": self.runner.spec,
                                "threads": self.runner.environment.get("threads")})

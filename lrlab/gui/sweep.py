@@ -1,0 +1,271 @@
+"""The Sweep window: K learning rates trained at once, their loss curves and the U-curve.
+
+The sweep is a run of kind ``sweep`` started by the main window's run controller (so it
+trains in the background and pauses, stops and takes schedule edits like any run); this
+window only sets it up (an LR range or list, seeds) and draws what arrives: each member's
+smoothed loss coloured by its LR on a log colour scale, and the latest smoothed loss and
+validation metric of every member against its LR, the U-curve forming as the run goes. A
+click on a curve or a point selects a member: "Use this LR" puts it in the form, "Compare
+members" opens the whole group in the compare view.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lrlab.core.params import SpecError
+from lrlab.core.runs.sweep import log_range
+from lrlab.core.series import MinMaxPyramid, debiased_ema
+from lrlab.core.spec import RunSpec
+from lrlab.gui.forms import ERROR_STYLE
+from lrlab.gui.style import colours, fit_to_screen
+
+#: the LR colour scale: readable on white at every point (no yellow), low LR blue, high vermillion
+LR_COLOURS = ("#0072B2", "#00876A", "#8C6D00", "#D55E00")
+SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
+FRAME_MS = 100
+
+
+def parse_lrs(text: str) -> list[float]:
+    """"LO:HI:K" (K learning rates from LO to HI on a log scale) or a list "0.001, 0.01, 0.1".
+    Raises SpecError naming the field ("lrs") and what is allowed."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            lo, hi, k = text.split(":")
+            return log_range(float(lo), float(hi), int(k), "lrs")
+        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise SpecError([("lrs", f"expected LO:HI:K (e.g. 1e-4:1:9) or a list (e.g. 0.001, 0.01, 0.1), got "
+                                 f"{text!r}")]) from None
+    if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
+        raise SpecError([("lrs", f"every LR must be a finite number > 0, got {text!r}")])
+    return values
+
+
+class SweepWindow(QMainWindow):
+    sig_run = Signal(list, int)  # LRs, seeds per LR
+    sig_use = Signal(dict)  # the experiment JSON with the chosen LR
+    sig_compare = Signal(list)  # the members' session files
+    sig_pause = Signal()
+    sig_stop = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Sweep — many learning rates at once")
+        self.spec: RunSpec | None = None
+        self.lrs: list[float] = []
+        self.seeds = 1
+        self.files: list[str] = []
+        self.selected: int | None = None
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        row = QHBoxLayout()
+        self.lr_text = QLineEdit("1e-4:1:9", toolTip="LO:HI:K for K learning rates from LO to HI on a log scale, "
+                                                     "or a list such as 0.001, 0.01, 0.1")
+        self.seed_count = QSpinBox(minimum=1, maximum=16, value=1, toolTip="seeds per LR (the spread shows noise)")
+        self.run_button = QPushButton("Run sweep", toolTip="train the Experiment form's setup at every LR at once")
+        self.run_button.clicked.connect(self._run)
+        self.pause_button = QPushButton("Pause/Resume")
+        self.pause_button.clicked.connect(self.sig_pause.emit)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.sig_stop.emit)
+        for w in (QLabel("learning rates"), self.lr_text, QLabel("seeds"), self.seed_count, self.run_button,
+                  self.pause_button, self.stop_button):
+            row.addWidget(w)
+        lay.addLayout(row)
+        self.error = QLabel(styleSheet=ERROR_STYLE, visible=False)
+        lay.addWidget(self.error)
+        self.view = pg.GraphicsLayoutWidget()
+        self.p_loss = self.view.addPlot(row=0, col=0, rowspan=2, title="smoothed training loss of each member")
+        self.p_u = self.view.addPlot(row=0, col=1, title="the U-curve: latest loss against LR")
+        self.p_metric = self.view.addPlot(row=1, col=1, title="latest validation metric against LR")
+        # losses on log y: a diverging member would flatten everyone else's curve on a linear axis
+        self.p_loss.setLogMode(y=True)
+        self.p_u.setLogMode(x=True, y=True)
+        self.p_metric.setLogMode(x=True)
+        self.p_metric.setXLink(self.p_u)
+        for p, (x, y) in ((self.p_loss, ("step", "loss")), (self.p_u, ("learning rate", "loss")),
+                          (self.p_metric, ("learning rate", "accuracy / R²"))):
+            p.setLabel("bottom", x)
+            p.setLabel("left", y)
+        self.cmap = pg.ColorMap(np.linspace(0, 1, len(LR_COLOURS)), [pg.mkColor(c) for c in LR_COLOURS])
+        self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 LR", interactive=False)
+        self.view.addItem(self.colour_bar, row=0, col=2, rowspan=2)
+        self.u_curve = self.p_u.plot(pen=pg.mkPen(colours()["event"], width=1))
+        self.u_points = pg.ScatterPlotItem(size=11, hoverable=True, tip=self._tip)
+        self.u_points.sigClicked.connect(lambda _, points, *a: self.select(int(points[0].data())))
+        self.p_u.addItem(self.u_points)
+        self.m_points = pg.ScatterPlotItem(size=9, hoverable=True, tip=self._tip)
+        self.m_points.sigClicked.connect(lambda _, points, *a: self.select(int(points[0].data())))
+        self.p_metric.addItem(self.m_points)
+        self.crosses = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen(colours()["diverged"], width=2))
+        self.p_loss.addItem(self.crosses)
+        lay.addWidget(self.view, 1)
+        bottom = QHBoxLayout()
+        self.status = QLabel("Set up the experiment in the main window, choose learning rates here, then Run sweep.",
+                             wordWrap=True)
+        self.use_button = QPushButton("Use this LR", enabled=False)
+        self.use_button.clicked.connect(self._use)
+        self.compare_button = QPushButton("Compare members", enabled=False,
+                                          toolTip="open every member's session in the compare view")
+        self.compare_button.clicked.connect(lambda: self.sig_compare.emit(list(self.files)))
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.use_button)
+        bottom.addWidget(self.compare_button)
+        lay.addLayout(bottom)
+        self.setCentralWidget(central)
+        fit_to_screen(self, 1200, 760)
+        self.curves: list[pg.PlotDataItem] = []
+        self.data: list[MinMaxPyramid] = []
+        self._ema: list[float] = []
+        self._n: list[int] = []
+        self.latest_loss: np.ndarray = np.empty(0)
+        self.latest_metric: np.ndarray = np.empty(0)
+        self.status_of: list[str] = []
+        self._dirty = False
+        self._timer = QTimer(self, interval=FRAME_MS)
+        self._timer.timeout.connect(self._frame)
+        self._timer.start()
+
+    # --- setting up ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            lrs = parse_lrs(self.lr_text.text())
+        except SpecError as err:
+            self.error.setText(err.first_line())
+            self.error.show()
+            return
+        self.error.hide()
+        self.sig_run.emit(lrs, self.seed_count.value())
+
+    def begin(self, spec: RunSpec, lrs: list[float], seeds: int) -> None:
+        """A sweep of ``spec`` over ``lrs`` x ``seeds`` is starting: fresh curves, one per member."""
+        self.spec, self.lrs, self.seeds = spec, sorted(lrs), seeds
+        for c in self.curves:
+            self.p_loss.removeItem(c)
+        k = len(self.lrs) * seeds
+        self.member_lr = [lr for lr in self.lrs for _ in range(seeds)]  # members by LR, then seed
+        logs = np.log10(self.member_lr)
+        lo, hi = float(logs.min()), float(logs.max())
+        self.colour_bar.setLevels((lo, hi if hi > lo else lo + 1))
+        self.colour_of = [self.cmap.map((v - lo) / (hi - lo) if hi > lo else 0.5, mode="qcolor") for v in logs]
+        self.curves = []
+        for i in range(k):
+            curve = self.p_loss.plot(pen=pg.mkPen(self.colour_of[i], width=1))
+            curve.setCurveClickable(True, width=6)
+            curve.sigClicked.connect(lambda _, i=i: self.select(i))
+            self.curves.append(curve)
+        self.data = [MinMaxPyramid() for _ in range(k)]
+        self._ema, self._n = [0.0] * k, [0] * k
+        self.latest_loss = np.full(k, np.nan)
+        self.latest_metric = np.full(k, np.nan)
+        self.status_of = ["running"] * k
+        self.files, self.selected = [], None
+        self.use_button.setEnabled(False)
+        self.compare_button.setEnabled(False)
+        self.run_button.setEnabled(False)
+        self.status.setText(f"training {k} members at once…")
+        self._dirty = True
+
+    def add(self, update: Any) -> None:
+        """A SweepUpdate: each member's new steps, evaluations and status."""
+        for i, member in enumerate(getattr(update, "members", [])[:len(self.data)]):
+            if member.n:
+                loss = member.steps["train_loss"]
+                smooth, self._ema[i] = debiased_ema(loss, SMOOTHING, self._n[i], self._ema[i])
+                self._n[i] += len(loss)
+                self.data[i].append(member.steps["step"].astype(np.float64), smooth)
+                finite = smooth[np.isfinite(smooth)]
+                if len(finite):
+                    self.latest_loss[i] = finite[-1]
+            if member.evals:
+                self.latest_metric[i] = member.evals[-1]["val_metric"]
+            self.status_of[i] = str(member.status)
+        self._dirty = True
+
+    def finish(self, folder: str) -> None:
+        """The sweep ended: its members' sessions are in ``folder``."""
+        self.files = sorted(str(p) for p in Path(folder).glob("*.lrlab"))
+        self.run_button.setEnabled(True)
+        self.compare_button.setEnabled(len(self.files) >= 2)
+        ok = np.isfinite(self.latest_loss)
+        best = int(np.nanargmin(np.where(ok, self.latest_loss, np.nan))) if ok.any() else None
+        diverged = sum(s == "diverged" for s in self.status_of)
+        self.status.setText(f"done: {len(self.files)} sessions in {folder}; {diverged} diverged"
+                            + (f"; lowest loss at LR {self.member_lr[best]:.3g}" if best is not None else ""))
+        if best is not None and self.selected is None:
+            self.select(best)
+        self._dirty = True
+        self._frame()
+
+    # --- selecting ------------------------------------------------------------------------------
+
+    def select(self, member: int) -> None:
+        self.selected = member
+        for i, c in enumerate(self.curves):
+            c.setPen(pg.mkPen(self.colour_of[i], width=4 if i == member else 1))
+        lr = self.member_lr[member]
+        self.use_button.setEnabled(self.spec is not None)
+        self.use_button.setToolTip(f"set the Experiment form's LR to {lr:.4g}")
+        self.status.setText(f"member {member}: LR {lr:.4g}, {self.status_of[member]}, latest smoothed loss "
+                            f"{self.latest_loss[member]:.4g}")
+        self._dirty = True
+
+    def _use(self) -> dict[str, Any] | None:
+        if self.selected is None or self.spec is None:
+            return None
+        data = self.spec.to_json()
+        data["optimizer"] = {**data["optimizer"], "lr": self.member_lr[self.selected]}
+        self.sig_use.emit(data)
+        return data
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        i = int(data)
+        return f"member {i}: LR {self.member_lr[i]:.4g}\n{self.status_of[i]}"
+
+    # --- drawing ----------------------------------------------------------------------------------
+
+    def _frame(self) -> None:
+        """Redraw at most ten times a second; each member's curve gets a share of the pixels."""
+        if not self._dirty or not self.data:
+            return
+        self._dirty = False
+        budget = max(100, int(self.p_loss.getViewBox().width()) // max(1, len(self.data) // 4))
+        ends = []
+        for i, (curve, pyramid) in enumerate(zip(self.curves, self.data, strict=True)):
+            x, y = pyramid.view(-np.inf, np.inf, budget, True)
+            curve.setData(x, y, connect="finite")
+            if self.status_of[i] == "diverged" and len(x):
+                finite = np.isfinite(y)
+                if finite.any():  # scatter items are not log-transformed by the plot: do it here
+                    j = int(np.flatnonzero(finite)[-1])
+                    ends.append({"pos": (x[j], math.log10(max(y[j], 1e-300))), "data": i})
+        self.crosses.setData(ends)
+        lrs = np.asarray(self.member_lr)
+        for points, values, log_y in ((self.u_points, self.latest_loss, True),
+                                      (self.m_points, self.latest_metric, False)):
+            keep = np.isfinite(values) & ((values > 0) if log_y else True)
+            points.setData([{"pos": (math.log10(lrs[i]), math.log10(values[i]) if log_y else values[i]), "data": i,
+                             "brush": self.colour_of[i], "size": 15 if i == self.selected else 10}
+                            for i in np.flatnonzero(keep)])
+        keep = np.isfinite(self.latest_loss) & np.array([s != "diverged" for s in self.status_of])
+        order = np.argsort(lrs[keep])
+        self.u_curve.setData(lrs[keep][order], self.latest_loss[keep][order])
