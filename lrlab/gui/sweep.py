@@ -12,6 +12,7 @@ members" opens the whole group in the compare view.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from lrlab.core.runs.sweep import log_range
 from lrlab.core.series import MinMaxPyramid, debiased_ema
 from lrlab.core.spec import RunSpec
 from lrlab.gui.forms import ERROR_STYLE
+from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
 
 #: the LR colour scale: readable on white at every point (no yellow), low LR blue, high vermillion
@@ -92,7 +94,7 @@ class SweepWindow(QMainWindow):
         lay.addLayout(row)
         self.error = QLabel(styleSheet=ERROR_STYLE, visible=False)
         lay.addWidget(self.error)
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = TimedGraphicsLayout()
         self.p_loss = self.view.addPlot(row=0, col=0, rowspan=2, title="smoothed training loss of each member")
         self.p_u = self.view.addPlot(row=0, col=1, title="the U-curve: latest loss against LR")
         self.p_metric = self.view.addPlot(row=1, col=1, title="latest validation metric against LR")
@@ -244,10 +246,20 @@ class SweepWindow(QMainWindow):
     # --- drawing ----------------------------------------------------------------------------------
 
     def _frame(self) -> None:
-        """Redraw at most ten times a second; each member's curve gets a share of the pixels."""
+        """Redraw at most ten times a second, and less often when drawing is dear: like the
+        main window's plots, drawing may take at most GUI_SHARE of the time, whatever K is (the
+        rest is the training thread's). Each member's curve gets a share of the pixels."""
         if not self._dirty or not self.data:
             return
         self._dirty = False
+        t0 = time.perf_counter()
+        try:
+            self._draw()
+        finally:
+            cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
+            self._timer.setInterval(int(min(max(cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)))
+
+    def _draw(self) -> None:
         budget = max(100, int(self.p_loss.getViewBox().width()) // max(1, len(self.data) // 4))
         ends = []
         for i, (curve, pyramid) in enumerate(zip(self.curves, self.data, strict=True)):
