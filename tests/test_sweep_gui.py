@@ -50,3 +50,28 @@ def test_a_sweep_from_the_window_trains_every_lr_and_draws_the_u_curve(window, q
     sweep.compare_button.click()
     assert opened and len(opened[0]) == 5
     sweep.close()
+
+
+def test_a_sweep_pauses_and_takes_a_schedule_edit_like_a_single_run(window, qtbot):
+    set_spec(window, dict(QUICK, epochs=20_000))
+    window.set_pace(None)
+    assert window.run_sweep([0.01, 0.1], 1)
+    c = window.controller
+    qtbot.waitUntil(lambda: c.state == "running" and c.steps_done > 50, timeout=60_000)
+    c.edit({"kind": "scale", "factor": 0.5})
+    qtbot.waitUntil(lambda: any(e.kind == "edit" for e in c.events), timeout=10_000)
+    c.toggle_pause()
+    qtbot.waitUntil(lambda: c.state == "paused", timeout=10_000)
+    held = c.worker.runner.step
+    qtbot.wait(300)
+    assert c.worker.runner.step == held
+    c.toggle_pause()
+    qtbot.waitUntil(lambda: c.worker.runner.step > held + 10, timeout=10_000)
+    c.stop()
+    wait_idle(qtbot, window, 20_000)
+    step = next(e.step for e in c.events if e.kind == "edit")
+    for path, lr in zip(window._sweep.files, (0.01, 0.1), strict=True):
+        with Session.open(path) as s:  # each member's LR halves from the edit's step, as a multiple of its own
+            used = s.steps()["lr"]
+            assert used[step - 1] == pytest.approx(lr) and used[step] == pytest.approx(lr / 2)
+    window._sweep.close()
