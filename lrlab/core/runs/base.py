@@ -199,3 +199,30 @@ class RunnerBase:
 
     def apply_edit(self, edit: Any, record: Callable[..., Event]) -> None:
         raise NotImplementedError
+
+    def run(self) -> Status:
+        """Run until done, stopped or diverged (``_run``); returns the final status. torch's
+        thread count and determinism flag are global: they are put back afterwards, so nothing
+        else in the process (the GUI, the next run) inherits this run's."""
+        import torch
+
+        old_threads = torch.get_num_threads()
+        old_det = torch.are_deterministic_algorithms_enabled()
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(old_threads)
+            set_deterministic(old_det)
+
+    def _run(self) -> Status:
+        raise NotImplementedError
+
+
+def set_deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)``, skipped when it is already so: the call
+    imports ``torch._inductor`` (about 2.5 s on a 2-core laptop, most of ``lrlab run``'s start-up)
+    even when nothing changes."""
+    import torch
+
+    if torch.are_deterministic_algorithms_enabled() != mode:
+        torch.use_deterministic_algorithms(mode)

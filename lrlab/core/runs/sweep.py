@@ -66,8 +66,8 @@ from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import Listener, RunnerBase, Update, register
-from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment, set_deterministic
+from lrlab.core.runs.base import Listener, RunnerBase, Update, register, set_deterministic
+from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
@@ -411,16 +411,6 @@ class Sweep(RunnerBase):
             listener(update)  # type: ignore[arg-type]
 
     # --- the loop --------------------------------------------------------------------------
-
-    def run(self) -> Status:
-        """Train every member until done, stopped, or all diverged; returns the sweep's status."""
-        old_threads = torch.get_num_threads()
-        old_det = torch.are_deterministic_algorithms_enabled()
-        try:
-            return self._run()
-        finally:
-            torch.set_num_threads(old_threads)
-            set_deterministic(old_det)
 
     def _setup(self) -> None:
         first = self.seeds_of[0]

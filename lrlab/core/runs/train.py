@@ -39,7 +39,7 @@ from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NA
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded
-from lrlab.core.runs.base import RunnerBase, Update, register
+from lrlab.core.runs.base import RunnerBase, Update, register, set_deterministic
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 
@@ -49,14 +49,6 @@ def choose_threads(n_params: int, device: torch.device) -> int:
     if device.type != "cpu" or n_params < 500_000:
         return 1
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def set_deterministic(mode: bool) -> None:
-    """``torch.use_deterministic_algorithms(mode)``, skipped when it is already so: the call
-    imports ``torch._inductor`` (about 2.5 s on a 2-core laptop, most of ``lrlab run``'s start-up)
-    even when nothing changes."""
-    if torch.are_deterministic_algorithms_enabled() != mode:
-        torch.use_deterministic_algorithms(mode)
 
 
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
@@ -165,16 +157,6 @@ class Trainer(RunnerBase):
                 "max_steps": session.n_steps() if ended_early else None}
 
     # --- the loop --------------------------------------------------------------------------
-
-    def run(self) -> Status:
-        """Train until done, stopped or diverged; returns the final status."""
-        old_threads = torch.get_num_threads()
-        old_det = torch.are_deterministic_algorithms_enabled()
-        try:
-            return self._run()
-        finally:
-            torch.set_num_threads(old_threads)
-            set_deterministic(old_det)
 
     def _setup(self) -> None:
         # Seed again right before the loop: whatever used the global generators since
