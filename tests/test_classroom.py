@@ -270,6 +270,7 @@ def test_user_pass_findings(window, qtbot, tmp_path, monkeypatch):
     assert paces[0] is None and paces[1:] == sorted(paces[1:], reverse=True)
     window.set_pace(None)
     # switching the loss to log keeps the whole planned run on the x axis
+    window.show_references([])
     set_spec(window, QUICK)
     window.start()
     wait_idle(qtbot, window)
