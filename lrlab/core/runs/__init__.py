@@ -18,6 +18,7 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
+from lrlab.core.runs import landscape as landscape  # the "landscape" run kind
 from lrlab.core.runs import train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
 from lrlab.core.session import DEFAULT_KIND, Session, SessionWriter, default_name
