@@ -270,10 +270,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
                 "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
                 "format_version": s.meta.get("format_version"), "kind": s.kind, "group": s.group,
+                "meta": s.meta,
                 "spec": s.spec_json,
                 "environment": s.environment, "summary": s.summary,
                 "events": s.events()}
     if args.json:
+        info.pop("meta")
         json.dump({**info, "events": [e.to_json() for e in info["events"]]}, sys.stdout, indent=2)
         print()
         return 0
@@ -283,9 +285,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  status    {info['status']}, {info['steps']} steps, seed {info['seed']}, "
           f"created {info['created']}")
     print(f"  kind      {info['kind']}" + (f", group {info['group']}" if info["group"] else ""))
-    print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
-          f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
-          f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
+    if info["kind"] == "landscape":
+        _print_landscape_info(info["meta"], summ)
+    else:
+        print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
+              f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
+              f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
     for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
                 "steps_per_second", "wall_time"):
         if summ.get(key) is not None:
@@ -294,8 +299,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
     for e in info["events"]:
-        print(f"  event     step {e.step}: {e.describe()}")
+        target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
+        print(f"  event     step {e.step}: {target}{e.describe()}")
     return 0
+
+
+def _print_landscape_info(meta: dict[str, Any], summary: dict[str, Any]) -> None:
+    """The surface and each trajectory of a landscape session, instead of its placeholder dataset."""
+    from lrlab.core.landscape import LandscapeSpec, build_surface
+
+    try:
+        spec = LandscapeSpec.from_json(meta["landscape"])
+    except (KeyError, SpecError) as err:
+        print(f"  surface   (unreadable landscape spec: {err})")
+        return
+    surface = build_surface(spec.surface)
+    x, y = spec.start_point
+    print(f"  surface   {surface.kind}: {surface.describe()}; start ({x:g}, {y:g}); {spec.steps} steps")
+    results = (summary.get("landscape") or {}).get("trajectories") or []
+    for i, t in enumerate(spec.trajectories):
+        r = results[i] if i < len(results) else {}
+        status = r.get("status", "")
+        if r.get("step") is not None:
+            status += f" at step {r['step']}"
+        print(f"  trajectory {i + 1}  {t.name}" + (f": {status}" if status else ""))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

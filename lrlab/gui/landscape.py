@@ -712,9 +712,9 @@ class LandscapeWindow(QWidget):
             ratio = None if crit is None else t.spec.optimizer["lr"] / crit
             where = ("" if ratio is None else f" (lr = {ratio:.3g} × 2/L)" if t.spec.optimizer["momentum"] == 0
                      else f" (lr = {ratio:.3g} × its critical LR)")
-            shown = f"<b style='color:{DIVERGED_COLOUR}'>{text}</b>" if t.status == DIVERGED else text
-            entry = f"{t.index + 1} {_html(t.name)}{where}: {shown}".replace(" ", "&nbsp;")
-            parts.append(f"<span style='color:{colour}; font-size:large'>━━</span>&nbsp;{entry}")
+            entry = _nbsp(f"{t.index + 1} {t.name}{where}: ")
+            shown = f"<b style='color:{DIVERGED_COLOUR}'>{_nbsp(text)}</b>" if t.status == DIVERGED else _nbsp(text)
+            parts.append(f"<span style='color:{colour}; font-size:large'>━━</span>&nbsp;{entry}{shown}")
             item = self.traj_list.item(t.index)
             if item is not None:
                 item.setToolTip(text)
@@ -850,8 +850,9 @@ class LandscapeWindow(QWidget):
         super().closeEvent(event)
 
 
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _nbsp(text: str) -> str:
+    """Plain text as HTML whose spaces never break: a legend entry wraps as a whole."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(" ", "&nbsp;")
 
 
 def render_png(landscape: Landscape, out: str, width: int = 1700, height: int = 1000) -> None:
