@@ -453,7 +453,8 @@ def test_divergent_preset_stops_at_the_box_with_a_cross(landscape_window):
     t = w.land.trajectories[0]
     assert t.status == DIVERGED and "diverged at step 9" in w.legend.text().replace("&nbsp;", " ")
     art = w.arts[0]
-    (cx,), (cy,) = art.cross.getData()
+    (cx,), (cy,) = w.crosses.getData()
+    assert len(w.heads.getData()[0]) == 0  # no head: it is gone
     x0, x1, y0, y1 = w.land.box
     assert x0 <= cx <= x1 and y0 <= cy <= y1 and (cy in (y0, y1) or cx in (x0, x1))  # on the edge, not beyond
     drawn_y = np.concatenate([i.yData for i in art.path.items if i.yData is not None])

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGraphicsItem,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -67,11 +68,11 @@ from lrlab.gui.style import DIVERGED_COLOUR, faint, fit_to_screen, is_dark
 
 #: animation speeds offered, in steps per second
 SPEEDS = (1, 5, 15, 30, 60, 120, 240)
-FRAME_MS = 16  # about 60 frames a second
+FRAME_MS = 33  # about 30 frames a second: smooth to the eye, half the painting of 60
 #: the most steps one frame takes, whatever the speed: a frame's work stays bounded
-MAX_STEPS_PER_FRAME = 8
+MAX_STEPS_PER_FRAME = 16
 #: points per drawn piece of a path; only the newest piece is re-sent each frame
-CHUNK = 256
+CHUNK = 64
 #: loss gaps below this are drawn at it (a log axis has no zero)
 LOSS_FLOOR = 1e-12
 #: contour band colours from the lowest level to the highest, light and dark palettes: greys with a
@@ -114,25 +115,33 @@ def _ramp(low: str, high: str, n: int) -> np.ndarray:
 
 class GrowingPath:
     """A polyline that only grows, drawn as pieces of at most CHUNK points (plus an optional
-    halo under it): each :meth:`update` re-sends the newest piece only."""
+    halo under it). Each :meth:`update` re-sends the newest piece only, and full pieces keep
+    their rendering as a pixmap (``DeviceCoordinateCache``): a wide pen costs its stroke once,
+    not once per frame. ``bounds``: the plot's auto-range follows these curves."""
 
     def __init__(self, plot: pg.PlotItem, colour: str, width: float, halo: str | None = None,
-                 style: Qt.PenStyle = Qt.PenStyle.SolidLine):
+                 bounds: bool = False):
         self.plot = plot
-        self.pen = pg.mkPen(colour, width=width, style=style)
-        self.halo_pen = pg.mkPen(halo, width=width + 3) if halo else None
-        self.items: list[pg.PlotDataItem] = []
+        self.bounds = bounds
+        self.pen = pg.mkPen(colour, width=width)
+        self.halo_pen = pg.mkPen(halo, width=width + 2.5) if halo else None
+        self.items: list[pg.PlotCurveItem] = []
         self.start = 0  # first point of the live piece
         self.shown = 0  # points drawn so far
 
     def _new_piece(self) -> None:
+        for item in self._live():
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # frozen from now on
         for pen, z in ((self.halo_pen, 1), (self.pen, 2)):
             if pen is None:
                 continue
-            item = pg.PlotDataItem(pen=pen, connect="finite", skipFiniteCheck=False)
+            item = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
             item.setZValue(z)
-            self.plot.addItem(item)
+            self.plot.addItem(item, ignoreBounds=not self.bounds)
             self.items.append(item)
+
+    def _live(self) -> list[pg.PlotCurveItem]:
+        return self.items[-2:] if self.halo_pen is not None else self.items[-1:]
 
     def update(self, xs: np.ndarray, ys: np.ndarray) -> None:
         n = len(xs)
@@ -149,8 +158,7 @@ class GrowingPath:
         self.shown = n
 
     def _draw(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        live = self.items[-2:] if self.halo_pen is not None else self.items[-1:]
-        for item in live:
+        for item in self._live():
             item.setData(xs, ys)
 
     def clear(self) -> None:
@@ -176,47 +184,42 @@ def clip_to_box(x0: float, y0: float, x1: float, y1: float, box: tuple[float, fl
 
 
 class TrajectoryArt:
-    """What one trajectory draws: its path on the surface, its head, its loss and LR curves."""
+    """What one trajectory draws: its path on the surface, its loss and LR curves and the LR
+    planned ahead. Heads and crosses of all trajectories share one scatter item each (the window's)."""
 
     def __init__(self, window: LandscapeWindow, traj: Trajectory, colour: str):
         self.traj = traj
         self.colour = colour
-        halo = window.halo
-        self.path = GrowingPath(window.contour, colour, 2.5, halo)
-        self.loss = GrowingPath(window.loss_plot, colour, 2)
-        self.lr = GrowingPath(window.lr_plot, colour, 2)
-        self.planned = window.lr_plot.plot(pen=pg.mkPen(faint(colour, 150), width=1, style=Qt.PenStyle.DashLine))
-        self.head = pg.ScatterPlotItem(size=11, pen=pg.mkPen(halo, width=1.5), brush=pg.mkBrush(colour))
-        self.head.setZValue(5)
-        window.contour.addItem(self.head)
-        self.cross = pg.ScatterPlotItem(size=18, symbol="x", pen=pg.mkPen(halo, width=1), brush=pg.mkBrush(colour))
-        self.cross.setZValue(6)
-        window.contour.addItem(self.cross)
         self.window = window
+        self.path = GrowingPath(window.contour, colour, 2, window.halo)
+        self.loss = GrowingPath(window.loss_plot, colour, 1.5, bounds=True)
+        self.lr = GrowingPath(window.lr_plot, colour, 1.5)
+        self.planned = pg.PlotCurveItem(pen=pg.mkPen(faint(colour, 150), width=1, style=Qt.PenStyle.DashLine))
+        self.planned.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # redrawn only after an edit
+        window.lr_plot.addItem(self.planned, ignoreBounds=True)
         self.steps_drawn = -1
+        self.end: tuple[float, float] = (math.nan, math.nan)  # the head, or where it left the box
 
-    def draw(self) -> None:
+    def draw(self) -> bool:
+        """Send what is new since the last frame; True if anything was."""
         t = self.traj
         n_points = len(t.x.data)
         if n_points - 1 == self.steps_drawn:
-            return
+            return False
         self.steps_drawn = n_points - 1
         xs, ys = t.x.data, t.y.data
         if t.status == DIVERGED and n_points >= 2:  # end the path at the box's edge, with a cross
             ex, ey = clip_to_box(xs[-2], ys[-2], xs[-1], ys[-1], self.window.land.box)
             xs, ys = np.append(xs[:-1], ex), np.append(ys[:-1], ey)
-            self.cross.setData([ex], [ey])
-            self.head.setData([], [])
-        else:
-            self.cross.setData([], [])
-            self.head.setData([xs[-1]], [ys[-1]])
+        self.end = (float(xs[-1]), float(ys[-1]))
         self.path.update(xs, ys)
         # the loss of every point inside the box, above the surface's minimum, on a log axis
         inside = n_points - 1 if t.status == DIVERGED else n_points
         gap = np.maximum(t.loss.data[:inside] - self.window.land.surface.f_min, LOSS_FLOOR)
-        self.loss.update(np.arange(inside, dtype=np.float64), gap)
+        self.loss.update(np.arange(inside, dtype=np.float64), np.log10(gap))
         lrs = t.lr.data
         self.lr.update(np.arange(len(lrs), dtype=np.float64), lrs)
+        return True
 
     def draw_planned(self, total: int) -> None:
         """The LR ahead of the current step (the schedule and every edit so far), dashed."""
@@ -230,8 +233,6 @@ class TrajectoryArt:
         for g in (self.path, self.loss, self.lr):
             g.clear()
         self.window.lr_plot.removeItem(self.planned)
-        self.window.contour.removeItem(self.head)
-        self.window.contour.removeItem(self.cross)
 
 
 class LandscapeWindow(QWidget):
@@ -453,6 +454,13 @@ class LandscapeWindow(QWidget):
                                                brush=pg.mkBrush(None))
         self.start_marker.setZValue(4)
         self.contour.addItem(self.start_marker)
+        self.heads = pg.ScatterPlotItem(size=11, pen=pg.mkPen(self.halo, width=1.5))
+        self.heads.setZValue(5)
+        self.contour.addItem(self.heads)
+        self.crosses = pg.ScatterPlotItem(size=18, symbol="x", pen=pg.mkPen(self.halo, width=1))
+        self.crosses.setZValue(6)
+        self.contour.addItem(self.crosses)
+        self._ends: tuple = ()
         fig.addWidget(self.contour_widget, 3)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
@@ -472,8 +480,8 @@ class LandscapeWindow(QWidget):
         self.lr_plot.setLabel("bottom", "step")
         self.lr_plot.setXLink(self.loss_plot)
         for p in (self.loss_plot, self.lr_plot):
-            p.showGrid(x=True, y=True, alpha=0.2)
             p.getAxis("left").setWidth(58)
+            p.setMenuEnabled(False)
         dashed = pg.mkPen(DIVERGED_COLOUR, width=1, style=Qt.PenStyle.DashLine)
         self.critical_line = pg.InfiniteLine(angle=0, pen=dashed, label="",
                                              labelOpts={"position": 0.97, "color": DIVERGED_COLOUR,
@@ -662,6 +670,8 @@ class LandscapeWindow(QWidget):
         for art in self.arts:
             art.draw()
             art.draw_planned(self.spec.steps)
+        self._ends = ()
+        self._draw_ends()
         crit = 2.0 / land.surface.max_curvature
         self.critical_line.setValue(crit)
         self.critical_line.label.setFormat(f"2/L = {crit:.3g}")
@@ -721,9 +731,22 @@ class LandscapeWindow(QWidget):
         self.legend.setText(" &nbsp; ".join(parts))  # entries break between each other, never inside
 
     def _draw(self) -> None:
-        for art in self.arts:
-            art.draw()
+        if any([art.draw() for art in self.arts]):
+            self._draw_ends()
         self._refresh_text()
+
+    def _draw_ends(self) -> None:
+        """Heads of running trajectories, crosses where diverged ones left the box: one scatter
+        item each for all trajectories, the crosses re-sent only when one appears."""
+        heads = [a for a in self.arts if a.traj.status != DIVERGED]
+        crosses = [a for a in self.arts if a.traj.status == DIVERGED]
+        self.heads.setData([a.end[0] for a in heads], [a.end[1] for a in heads],
+                           brush=[pg.mkBrush(a.colour) for a in heads])
+        ends = tuple(a.end for a in crosses)
+        if ends != self._ends:
+            self._ends = ends
+            self.crosses.setData([e[0] for e in ends], [e[1] for e in ends],
+                                 brush=[pg.mkBrush(a.colour) for a in crosses])
 
     # --- playing ---------------------------------------------------------------------------------
 
