@@ -395,6 +395,7 @@ class LandscapeWindow(QWidget):
         return scroll
 
     def _build_figure(self) -> QWidget:
+        dark = is_dark()
         side = QWidget()
         col = QVBoxLayout(side)
         col.setContentsMargins(0, 0, 0, 0)
@@ -483,9 +484,12 @@ class LandscapeWindow(QWidget):
             p.getAxis("left").setWidth(58)
             p.setMenuEnabled(False)
         dashed = pg.mkPen(DIVERGED_COLOUR, width=1, style=Qt.PenStyle.DashLine)
+        backdrop = QColor("#1e1e1e" if dark else "#ffffff")
+        backdrop.setAlpha(210)  # the label stays readable where an LR curve runs through it
         self.critical_line = pg.InfiniteLine(angle=0, pen=dashed, label="",
-                                             labelOpts={"position": 0.97, "color": DIVERGED_COLOUR,
-                                                        "anchors": [(1, 1), (1, 1)]})
+                                             labelOpts={"position": 0.8, "color": DIVERGED_COLOUR, "fill": backdrop,
+                                                        "anchors": [(0.5, 1), (0.5, 1)]})
+        self.critical_line.setZValue(10)  # over the LR curves
         self.lr_plot.addItem(self.critical_line, ignoreBounds=True)
         bottom.addWidget(self.loss_widget)
         bottom.addWidget(self.lr_widget)
@@ -875,7 +879,8 @@ class LandscapeWindow(QWidget):
 
 def _nbsp(text: str) -> str:
     """Plain text as HTML whose spaces never break: a legend entry wraps as a whole."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(" ", "&nbsp;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(" ", "&nbsp;")
+    return text.replace("/", "\u2060/\u2060")  # word joiners: Qt would break "2/L" after the slash
 
 
 def render_png(landscape: Landscape, out: str, width: int = 1700, height: int = 1000) -> None:
