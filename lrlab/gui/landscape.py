@@ -117,12 +117,13 @@ class GrowingPath:
     """A polyline that only grows, drawn as pieces of at most CHUNK points (plus an optional
     halo under it). Each :meth:`update` re-sends the newest piece only, and full pieces keep
     their rendering as a pixmap (``DeviceCoordinateCache``): a wide pen costs its stroke once,
-    not once per frame. ``bounds``: the plot's auto-range follows these curves."""
+    not once per frame. The plot's ranges are the window's business: these curves never make
+    the view box recompute its bounds."""
 
     def __init__(self, plot: pg.PlotItem, colour: str, width: float, halo: str | None = None,
-                 bounds: bool = False):
+                 chunk: int = CHUNK):
         self.plot = plot
-        self.bounds = bounds
+        self.chunk = chunk
         self.pen = pg.mkPen(colour, width=width)
         self.halo_pen = pg.mkPen(halo, width=width + 2.5) if halo else None
         self.items: list[pg.PlotCurveItem] = []
@@ -137,7 +138,7 @@ class GrowingPath:
                 continue
             item = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
             item.setZValue(z)
-            self.plot.addItem(item, ignoreBounds=not self.bounds)
+            self.plot.addItem(item, ignoreBounds=True)
             self.items.append(item)
 
     def _live(self) -> list[pg.PlotCurveItem]:
@@ -149,8 +150,8 @@ class GrowingPath:
             return
         if not self.items:
             self._new_piece()
-        while n - self.start > CHUNK:  # freeze full pieces; the next one starts at their last point
-            end = self.start + CHUNK
+        while n - self.start > self.chunk:  # freeze full pieces; the next one starts at their last point
+            end = self.start + self.chunk
             self._draw(xs[self.start:end + 1], ys[self.start:end + 1])
             self.start = end
             self._new_piece()
@@ -192,8 +193,9 @@ class TrajectoryArt:
         self.colour = colour
         self.window = window
         self.path = GrowingPath(window.contour, colour, 2, window.halo)
-        self.loss = GrowingPath(window.loss_plot, colour, 1.5, bounds=True)
-        self.lr = GrowingPath(window.lr_plot, colour, 1.5)
+        self.loss = GrowingPath(window.loss_plot, colour, 1.5, chunk=4 * CHUNK)  # thin pens: longer pieces
+        self.lr = GrowingPath(window.lr_plot, colour, 1.5, chunk=4 * CHUNK)
+        self.log_gap = (math.inf, -math.inf)  # the range of log10(f - f*) drawn so far
         self.planned = pg.PlotCurveItem(pen=pg.mkPen(faint(colour, 150), width=1, style=Qt.PenStyle.DashLine))
         self.planned.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # redrawn only after an edit
         window.lr_plot.addItem(self.planned, ignoreBounds=True)
@@ -215,8 +217,11 @@ class TrajectoryArt:
         self.path.update(xs, ys)
         # the loss of every point inside the box, above the surface's minimum, on a log axis
         inside = n_points - 1 if t.status == DIVERGED else n_points
-        gap = np.maximum(t.loss.data[:inside] - self.window.land.surface.f_min, LOSS_FLOOR)
-        self.loss.update(np.arange(inside, dtype=np.float64), np.log10(gap))
+        gap = np.log10(np.maximum(t.loss.data[:inside] - self.window.land.surface.f_min, LOSS_FLOOR))
+        if inside > self.loss.shown:
+            new = gap[self.loss.shown:]
+            self.log_gap = (min(self.log_gap[0], float(new.min())), max(self.log_gap[1], float(new.max())))
+        self.loss.update(np.arange(inside, dtype=np.float64), gap)
         lrs = t.lr.data
         self.lr.update(np.arange(len(lrs), dtype=np.float64), lrs)
         return True
@@ -462,6 +467,7 @@ class LandscapeWindow(QWidget):
         self.crosses.setZValue(6)
         self.contour.addItem(self.crosses)
         self._ends: tuple = ()
+        self._loss_span: tuple[int, int] | None = None
         fig.addWidget(self.contour_widget, 3)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
@@ -682,7 +688,8 @@ class LandscapeWindow(QWidget):
         top = max([crit * 1.15, *(t.optimizer["lr"] * 1.1 for t in self.spec.trajectories)])
         self.lr_plot.setYRange(0, top, padding=0)
         self.loss_plot.setXRange(0, self.spec.steps, padding=0.01)
-        self.loss_plot.enableAutoRange(axis="y")
+        self._loss_span = None
+        self._fit_loss_axis()
         self.add_button.setEnabled(len(self.spec.trajectories) < MAX_TRAJECTORIES)
         self.remove_button.setEnabled(len(self.spec.trajectories) > 1)
         self._status_text = []
@@ -737,7 +744,20 @@ class LandscapeWindow(QWidget):
     def _draw(self) -> None:
         if any([art.draw() for art in self.arts]):
             self._draw_ends()
+            self._fit_loss_axis()
         self._refresh_text()
+
+    def _fit_loss_axis(self) -> None:
+        """The loss plot's y range in whole decades around everything drawn: it changes only when
+        a curve crosses into a new decade (a range change redraws every curve piece)."""
+        lo = min(a.log_gap[0] for a in self.arts)
+        hi = max(a.log_gap[1] for a in self.arts)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return
+        span = (math.floor(lo), max(math.ceil(hi), math.floor(lo) + 1))
+        if span != self._loss_span:
+            self._loss_span = span
+            self.loss_plot.setYRange(span[0] - 0.05, span[1] + 0.05, padding=0)
 
     def _draw_ends(self) -> None:
         """Heads of running trajectories, crosses where diverged ones left the box: one scatter
