@@ -215,7 +215,7 @@ class Beale(Surface):
 
     title = "Beale's function"
     box = (-4.5, 4.5, -4.5, 4.5)
-    start = (-1.0, 1.5)
+    start = (1.0, -1.0)
     minima = ((3.0, 0.5),)
 
     def f(self, x: Any, y: Any) -> Any:
@@ -893,6 +893,16 @@ DEMOS: dict[str, Demo] = {
                        {"surface": {"kind": "rosenbrock"}, "steps": 800,
                         "trajectories": [_traj("sgd:lr=0.001"), _traj("sgd:lr=0.001,momentum=0.9"),
                                          _traj("adam:lr=0.05"), _traj("rmsprop:lr=0.01")]}),
+    "beale": Demo("Beale: a flat basin between cliffs", "An LR safe on the cliffs barely moves in the flat basin; "
+                  "Adam, RMSprop and Adagrad divide by the size of recent gradients and cross it.",
+                  {"surface": {"kind": "beale"}, "steps": 400,
+                   "trajectories": [_traj("sgd:lr=0.001"), _traj("sgd:lr=0.001,momentum=0.9"), _traj("adam:lr=0.05"),
+                                    _traj("adagrad:lr=0.5")]}),
+    "himmelblau": Demo("Himmelblau: which minimum?", "Started near the hilltop between four minima, optimizers "
+                       "part ways: where a trajectory ends depends on its step sizes, not only on the start.",
+                       {"surface": {"kind": "himmelblau"}, "start": [-0.27, -0.92], "steps": 300,
+                        "trajectories": [_traj("sgd:lr=0.01"), _traj("sgd:lr=0.005,momentum=0.9"),
+                                         _traj("adam:lr=0.1"), _traj("rmsprop:lr=0.05")]}),
     "saddle": Demo("Saddle: escaping a ridge", "Started just off the ridge, gradient descent falls towards the "
                    "saddle and lingers where the gradient is tiny; Adam divides by the gradient's size and leaves "
                    "at once.",
