@@ -16,6 +16,7 @@ there with a cross at the edge: diverged, not drawn off to infinity.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -669,7 +670,7 @@ class LandscapeWindow(QWidget):
         for art in self.arts:
             art.remove()
         land = self.land
-        key = (self.spec.surface.to_json() and str(self.spec.surface.to_json()))
+        key = json.dumps(self.spec.surface.to_json(), sort_keys=True)  # the surface is drawn only when it changes
         if key != self._surface_key:
             self._draw_surface()
             self._surface_key = key
@@ -758,6 +759,9 @@ class LandscapeWindow(QWidget):
         if span != self._loss_span:
             self._loss_span = span
             self.loss_plot.setYRange(span[0] - 0.05, span[1] + 0.05, padding=0)
+            # ticks at whole decades only (log axes otherwise label 2, 3, ... 9 within a decade), at most ~6
+            every = max(1, math.ceil((span[1] - span[0]) / 6))
+            self.loss_plot.getAxis("left").setTickSpacing(major=every, minor=every)
 
     def _draw_ends(self) -> None:
         """Heads of running trajectories, crosses where diverged ones left the box: one scatter

@@ -98,6 +98,9 @@ class LandscapeRunner(RunnerBase):
     def replay_options(cls, session: Any) -> dict[str, Any]:
         """The landscape spec, every edit with its trajectory, and the length of a run cut short."""
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
+        if not isinstance(session.meta.get("landscape"), dict):
+            raise SpecError([("landscape", f"{session.path}: a landscape session without its landscape spec in meta "
+                                          "cannot be replayed")])
         return {"landscape": session.meta["landscape"], "edits": landscape_edits(session.events()),
                 "max_steps": session.n_steps() if ended_early else None}
 
