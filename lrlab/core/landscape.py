@@ -930,15 +930,8 @@ def describe_results(landscape: Landscape) -> list[str]:
     return lines
 
 
-def replace_trajectory(spec: LandscapeSpec, index: int, **changes: Any) -> LandscapeSpec:
-    """``spec`` with trajectory ``index`` (0-based) changed (fields as JSON), validated again."""
-    data = spec.to_json()
-    data["trajectories"][index] = {**data["trajectories"][index], **changes}
-    return LandscapeSpec.from_json(data)
-
-
 __all__ = ["CSV_COLUMNS", "DEMOS", "MAX_STEPS", "MAX_TRAJECTORIES", "QUADRATIC_PRESETS", "SURFACES", "Demo",
            "Landscape", "LandscapeSpec", "Note", "Surface", "Trajectory", "TrajectorySpec", "build_surface",
            "critical_lr", "describe_critical", "describe_results", "grid", "log_levels", "parse_short",
-           "parse_targeted_edit", "preset_lr", "quadratic_preset", "replace_trajectory", "short_spec",
+           "parse_targeted_edit", "preset_lr", "quadratic_preset", "short_spec",
            "surface_list", "write_csv"]
