@@ -402,10 +402,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
                 "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
                 "format_version": s.meta.get("format_version"), "kind": s.kind, "group": s.group,
+                "meta": s.meta,
                 "spec": s.spec_json,
                 "environment": s.environment, "summary": s.summary,
                 "events": s.events()}
     if args.json:
+        info.pop("meta")
         json.dump({**info, "events": [e.to_json() for e in info["events"]]}, sys.stdout, indent=2)
         print()
         return 0
@@ -415,9 +417,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  status    {info['status']}, {info['steps']} steps, seed {info['seed']}, "
           f"created {info['created']}")
     print(f"  kind      {info['kind']}" + (f", group {info['group']}" if info["group"] else ""))
-    print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
-          f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
-          f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
+    if info["kind"] == "landscape":
+        _print_landscape_info(info["meta"], summ)
+    else:
+        print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
+              f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
+              f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
     for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
                 "steps_per_second", "wall_time"):
         if summ.get(key) is not None:
@@ -426,7 +431,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
     for e in info["events"]:
-        print(f"  event     step {e.step}: {e.describe()}")
+        target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
+        print(f"  event     step {e.step}: {target}{e.describe()}")
     if info["kind"] == "range_test" and summ.get("range_test"):
         from lrlab.core.lrfind import RULES, RangeTestResult
 
@@ -434,6 +440,27 @@ def cmd_info(args: argparse.Namespace) -> int:
         for rule in RULES:
             print(f"  suggests  {result.describe(rule)}")
     return 0
+
+
+def _print_landscape_info(meta: dict[str, Any], summary: dict[str, Any]) -> None:
+    """The surface and each trajectory of a landscape session, instead of its placeholder dataset."""
+    from lrlab.core.landscape import LandscapeSpec, build_surface
+
+    try:
+        spec = LandscapeSpec.from_json(meta["landscape"])
+    except (KeyError, SpecError) as err:
+        print(f"  surface   (unreadable landscape spec: {err})")
+        return
+    surface = build_surface(spec.surface)
+    x, y = spec.start_point
+    print(f"  surface   {surface.kind}: {surface.describe()}; start ({x:g}, {y:g}); {spec.steps} steps")
+    results = (summary.get("landscape") or {}).get("trajectories") or []
+    for i, t in enumerate(spec.trajectories):
+        r = results[i] if i < len(results) else {}
+        status = r.get("status", "")
+        if r.get("step") is not None:
+            status += f" at step {r['step']}"
+        print(f"  trajectory {i + 1}  {t.name}" + (f": {status}" if status else ""))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -495,13 +522,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, x: str, smooth: float,
                          logy: bool | None = None) -> None:
     """Draw the overlay with Qt's offscreen platform: no display needed."""
-    import os
-
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from lrlab.gui.app import make_app
+    _offscreen_app()
     from lrlab.gui.compare import CompareView
 
-    make_app()
     view = CompareView()
     view.resize(1400, 900)
     view.metric.setCurrentIndex(view.metric.findData(metric))
@@ -570,16 +593,165 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_range_plot(result: Any, out: str, title: str) -> None:
-    """Draw the range test with Qt's offscreen platform: no display needed."""
+# --- lrlab landscape -----------------------------------------------------------------------
+
+#: where a landscape spec's field paths come from on the command line, for one-line errors
+_LANDSCAPE_FLAGS = ((r"^trajectories\[(\d+)\]\.optimizer\.?", "--opt {n}"),
+                    (r"^trajectories\[(\d+)\]\.schedule\.?", "--schedule {n}"),
+                    (r"^surface\.?", "SURFACE"), (r"^start", "--start"), (r"^steps", "--steps"), (r"^seed", "--seed"))
+
+
+def _landscape_error(err: SpecError) -> UsageError:
+    """A landscape spec's problems, named by the flag that set each field (``--opt 2: lr: ...``)."""
+    import re
+
+    lines = []
+    for path, message in err.problems:
+        for pattern, flag in _LANDSCAPE_FLAGS:
+            m = re.match(pattern, path)
+            if m:
+                name = flag.format(n=int(m.group(1)) + 1) if m.groups() else flag
+                rest = path[m.end():]
+                if rest in ("", "kind", "name"):
+                    path, message = name, message
+                else:
+                    path, message = name, f"{rest} {message}"
+                break
+        lines.append(f"{path}: {message}" if path else message)
+    return UsageError("; ".join(lines))
+
+
+def _landscape_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The landscape spec (JSON) the arguments describe: a demo, or SURFACE with --opt and --schedule."""
+    from lrlab.core.landscape import DEMOS, SURFACES, parse_short
+    from lrlab.core.params import unknown
+    from lrlab.core.schedules import SCHEDULES
+    from lrlab.core.spec import OPTIMIZERS
+
+    if args.demo:
+        if args.demo not in DEMOS:
+            raise UsageError(f"--demo: {unknown(args.demo, list(DEMOS))}")
+        data = json.loads(json.dumps(DEMOS[args.demo].spec))
+    elif args.surface:
+        data = {"trajectories": []}
+    else:
+        raise UsageError("landscape: name a SURFACE (e.g. quadratic; 'lrlab landscape --list' lists them) or a --demo")
+    if args.surface:
+        data["surface"] = parse_short(args.surface, SURFACES, "SURFACE")
+        if not args.demo:
+            data["start"] = None
+    opts = args.opt or []
+    if opts:
+        data["trajectories"] = [{"optimizer": parse_short(o, OPTIMIZERS, f"--opt {i + 1}")} for i, o in enumerate(opts)]
+    elif not data["trajectories"]:
+        data["trajectories"] = [{"optimizer": {"name": "sgd", "lr": 0.01}}]
+    schedules = args.schedule or []
+    n = len(data["trajectories"])
+    if schedules and len(schedules) not in (1, n):
+        raise UsageError(f"--schedule: give one for every trajectory or one for {n} --opt, got {len(schedules)}")
+    for i, t in enumerate(data["trajectories"]):
+        if schedules:
+            t["schedule"] = parse_short(schedules[i if len(schedules) > 1 else 0], SCHEDULES, f"--schedule {i + 1}")
+    if args.start:
+        try:
+            x, y = (float(v) for v in args.start.split(","))
+        except ValueError:
+            raise UsageError(f"--start: expected X,Y (two numbers; --start=-1.5,2 for a negative x), "
+                             f"got {args.start!r}") from None
+        data["start"] = [x, y]
+    if args.steps is not None:
+        data["steps"] = args.steps
+    if args.seed is not None:
+        data["seed"] = args.seed
+    return data
+
+
+def _landscape_edits(items: Sequence[str], n: int) -> list[tuple[int, dict]]:
+    from lrlab.core.landscape import parse_targeted_edit
+
+    edits = []
+    for item in items:
+        step_text, sep, text = item.partition(":")
+        if not step_text.isdigit():
+            raise UsageError(f"--edit: expected STEP:JSON with STEP a whole number >= 0, got {item!r}")
+        try:
+            data = json.loads(text) if sep else None
+        except json.JSONDecodeError as err:
+            raise UsageError(f"--edit {step_text}: not valid JSON ({err.msg})") from None
+        target, edit = parse_targeted_edit(data, n, f"--edit {step_text}")
+        edits.append((int(step_text), {**edit.to_json(), **({"trajectory": target} if target else {})}))
+    return sorted(edits, key=lambda e: e[0])
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    from lrlab.core.landscape import DEMOS, Landscape, LandscapeSpec, describe_critical, describe_results, surface_list
+
+    if args.list:
+        for kind, title, formula in surface_list():
+            print(f"{kind:<12} {title}\n             {formula}")
+        print("\ndemos (--demo NAME):")
+        for name, demo in DEMOS.items():
+            print(f"  {name:<24} {demo.title}")
+        return 0
+    try:
+        spec = LandscapeSpec.from_json(_landscape_spec(args))
+    except SpecError as err:
+        raise _landscape_error(err) from None
+    edits = _landscape_edits(args.edit or [], len(spec.trajectories))
+    if args.out:
+        from lrlab.core.runs import RecordedRun
+        from lrlab.core.runs.landscape import run_spec_of
+
+        run = _open_run(lambda: RecordedRun(run_spec_of(spec), args.out, kind="landscape",
+                                            label=f"landscape-{spec.surface.kind}", landscape=spec.to_json(),
+                                            edits=edits))
+        _run_with_ctrl_c(run, run.runner)
+        land = run.runner.landscape
+    else:
+        land = Landscape(spec, edits).run()
+    surface = land.surface
+    x, y = land.start
+    print(f"{surface.kind}: {surface.describe()}; start ({x:g}, {y:g}); {land.step} of {spec.steps} steps")
+    print(describe_critical(surface))
+    for line in describe_results(land):
+        print(line)
+    if args.out:
+        print(args.out)
+    if args.csv:
+        from lrlab.core.landscape import write_csv
+
+        rows = write_csv(land, args.csv)
+        print(f"{args.csv}: {rows} rows")
+    if args.png:
+        _export_landscape_plot(land, args.png)
+        print(args.png)
+    return 0
+
+
+def _offscreen_app() -> None:
+    """A Qt application on the offscreen platform, for drawing files without a display."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from lrlab.gui.app import make_app
-    from lrlab.gui.range_plot import save_png
 
     make_app()
+
+
+def _export_range_plot(result: Any, out: str, title: str) -> None:
+    """Draw the range test with Qt's offscreen platform: no display needed."""
+    _offscreen_app()
+    from lrlab.gui.range_plot import save_png
+
     save_png(result, out, title)
+
+
+def _export_landscape_plot(land: Any, out: str) -> None:
+    """Draw the landscape with Qt's offscreen platform: no display needed."""
+    _offscreen_app()
+    from lrlab.gui.landscape import render_png
+
+    render_png(land, out)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -765,6 +937,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", help="write the curve with its suggestions as PNG (no display needed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_find_lr)
+
+    p = sub.add_parser("landscape", help="optimizers on a 2-D loss surface: final points, PNG and CSV",
+                       description="Run real torch.optim optimizers with lrlab schedules on a 2-D surface and print "
+                                   "each trajectory's final point, loss and status (converged, running, diverged at "
+                                   "step N: it left the view box). Optimizers and schedules are NAME:key=value,...; "
+                                   "lists take colons (betas=0.9:0.999).")
+    p.add_argument("surface", nargs="?", metavar="SURFACE",
+                   help="quadratic, rosenbrock, beale, himmelblau, saddle or noisy_bowl, with parameters as "
+                        "quadratic:condition=100 (see --list)")
+    p.add_argument("--list", action="store_true", help="name the surfaces with their formulas, and the demos")
+    p.add_argument("--demo", metavar="NAME", help="a bundled set-up, e.g. quadratic-all (see --list)")
+    p.add_argument("--opt", action="append", metavar="NAME:K=V,...",
+                   help="a trajectory's optimizer, e.g. sgd:lr=0.1 or adam:lr=0.05,betas=0.9:0.999 (repeat, up to 6)")
+    p.add_argument("--schedule", action="append", metavar="KIND:K=V,...",
+                   help="LR schedule: one for all trajectories or one per --opt, e.g. cosine:T_max=run")
+    p.add_argument("--start", metavar="X,Y", help="start point inside the view box (--start=-1.5,2 for a negative x)")
+    p.add_argument("--steps", type=_positive_int("--steps"), help="optimizer steps (default 200)")
+    p.add_argument("--seed", type=_positive_int("--seed"), help="seed of the noisy bowl's gradient noise")
+    p.add_argument("--edit", action="append", metavar="STEP:JSON",
+                   help='mid-run edit, e.g. \'40:{"kind":"scale","factor":0.5,"trajectory":2}\' (no trajectory: all)')
+    p.add_argument("--png", help="write the picture as PNG (no display needed)")
+    p.add_argument("--csv", help="write trajectory,optimizer,step,x,y,loss,lr,status rows")
+    p.add_argument("--out", help="also save the run as a session (kind landscape)")
+    p.set_defaults(func=cmd_landscape)
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command)")
     p.add_argument("--run", metavar="SPEC", help="load a run spec or preset and start it")

@@ -23,14 +23,15 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
-from lrlab.core.runs import range_test, sweep, train
+from lrlab.core.runs import landscape, range_test, sweep, train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
 from lrlab.core.runs.sweep import Sweep, SweepUpdate
 from lrlab.core.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
 from lrlab.core.spec import RunSpec
 
 __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "Runner", "Update",
-           "Verification", "compare_steps", "environment_differences", "range_test", "replay_runner", "sweep",
+           "Verification", "compare_steps", "environment_differences", "landscape", "range_test", "replay_runner",
+           "sweep",
            "train"]
 
 
