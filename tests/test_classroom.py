@@ -283,3 +283,14 @@ def test_user_pass_findings(window, qtbot, tmp_path, monkeypatch):
     x0, x1 = window.plots.p_loss.getViewBox().viewRange()[0]
     span = x_before[1] - x_before[0]
     assert abs(x0 - x_before[0]) < 0.05 * span and abs(x1 - x_before[1]) < 0.05 * span
+
+
+def test_view_menu_opens_the_landscape_playground(window):
+    act = next(a for m in window.menuBar().actions() if m.text() == "&View" for a in m.menu().actions()
+               if a.text() == "Landscape…")
+    act.trigger()
+    land = window._landscape
+    assert land is not None and land.isVisible()
+    hint = land.minimumSizeHint()  # usable on a 1280x720 projector
+    assert hint.width() <= 1280 and hint.height() <= 720
+    land.close()

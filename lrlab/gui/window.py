@@ -59,6 +59,7 @@ class MainWindow(SessionsMixin, QMainWindow):
         self._sessions: Any = None  # the Sessions/Compare window, made on first use
         self._find_lr: Any = None  # the Find LR window, made on first use
         self._sweep: Any = None  # the Sweep window, made on first use
+        self._landscape: Any = None  # the Landscape window, made on first use
         self._save_form = QTimer(self, singleShot=True, interval=1000)
         self._save_form.timeout.connect(lambda: app_settings.save_experiment(self.experiment.json()))
 
@@ -185,6 +186,9 @@ class MainWindow(SessionsMixin, QMainWindow):
             make_action(self, "Show saved sessions here…", lambda: self.show_references(), "Ctrl+Shift+R",
                         "draw saved runs faintly under the live one (loss, LR, validation metric)"),
             make_action(self, "Clear saved sessions from the plots", lambda: self.show_references([])),
+            make_action(self, "Landscape…", self.show_landscape, "Ctrl+Shift+L",
+                        "the loss landscape playground: step sizes overshooting, crawling and converging on "
+                        "2-D surfaces"),
             None, *(d.toggleViewAction() for d in (self.dock_experiment, self.dock_edit, self.dock_events))])
         fill_menu(mb.addMenu("&Help"), [make_action(self, "About lrlab", lambda: about(self))])
         self._fill_recent(app_settings.recent_sessions())
@@ -270,6 +274,17 @@ class MainWindow(SessionsMixin, QMainWindow):
             self._find_lr.sig_use.connect(self._use_found_lr)
             self._find_lr.sig_cancel.connect(self.controller.stop)
         return self._find_lr
+
+    def show_landscape(self) -> Any:
+        if self._landscape is None:
+            from lrlab.gui.landscape import LandscapeWindow
+
+            self._landscape = LandscapeWindow()
+            self._landscape.sig_message.connect(self.status_label.setText)
+            fit_to_screen(self._landscape, 1300, 800)
+        self._landscape.show()
+        self._landscape.raise_()
+        return self._landscape
 
     def show_sweep(self) -> None:
         if self._sweep is None:
