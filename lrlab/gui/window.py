@@ -3,14 +3,14 @@
 The run itself belongs to the :class:`RunController` (state, worker thread, events, the
 schedule timeline, progress); this window lays out the widgets and connects them to it.
 Specs come from the Experiment panel and are validated by the core; saved sessions are
-opened, compared and overlaid by :class:`SessionsMixin` (:mod:`lrlab.gui.session_view`);
+opened, compared and overlaid by :class:`SessionsMixin` (:mod:`lrlab.gui.session_view`); Find
+LR, the Sweep and the Landscape playground are opened by :class:`ToolsMixin` (:mod:`lrlab.gui.tools`);
 files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.settings`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
 from lrlab.gui.session_view import SessionBanner, SessionsMixin, ViewedSession
 from lrlab.gui.style import fit_to_screen
+from lrlab.gui.tools import ToolsMixin
 
 EMPTY = np.empty(0)
 PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
@@ -49,7 +50,7 @@ PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("1
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
 
 
-class MainWindow(SessionsMixin, QMainWindow):
+class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("lrlab — learning-rate lab")
@@ -254,65 +255,6 @@ class MainWindow(SessionsMixin, QMainWindow):
             label = preset.name if preset is not None and RunSpec.from_json(preset.spec) == spec else ""
         self.controller.start(spec, edits or [], label, kind, **options)
 
-    def find_lr(self) -> None:
-        """Run an LR range test on the form's experiment, in the background like any run."""
-        spec = self.experiment.validate()
-        if spec is None or self.controller.state.busy:
-            return
-        window = self.find_lr_window()
-        window.spec_json = spec.to_json()
-        window.set_running(None)
-        self.start(spec, kind="range_test")
-        window.show()
-        window.raise_()
-
-    def find_lr_window(self) -> Any:
-        if self._find_lr is None:
-            from lrlab.gui.find_lr import FindLRWindow
-
-            self._find_lr = FindLRWindow()
-            self._find_lr.sig_use.connect(self._use_found_lr)
-            self._find_lr.sig_cancel.connect(self.controller.stop)
-        return self._find_lr
-
-    def show_landscape(self) -> Any:
-        if self._landscape is None:
-            from lrlab.gui.landscape import LandscapeWindow
-
-            self._landscape = LandscapeWindow()
-            self._landscape.sig_message.connect(self.status_label.setText)
-            fit_to_screen(self._landscape, 1300, 800)
-        self._landscape.show()
-        self._landscape.raise_()
-        return self._landscape
-
-    def show_sweep(self) -> None:
-        if self._sweep is None:
-            from lrlab.gui.sweep import SweepWindow
-
-            self._sweep = SweepWindow()
-            self._sweep.sig_run.connect(self.run_sweep)
-            self._sweep.sig_use.connect(self._use_found_lr)
-            self._sweep.sig_compare.connect(self.compare_sessions)
-            self._sweep.sig_pause.connect(self.controller.toggle_pause)
-            self._sweep.sig_stop.connect(self.controller.stop)
-        self._sweep.show()
-        self._sweep.raise_()
-
-    def run_sweep(self, lrs: list, seeds: int) -> bool:
-        """Train the form's experiment at every LR in ``lrs`` (x ``seeds`` seeds) at once."""
-        spec = self.experiment.validate()
-        if spec is None or self.controller.state.busy:
-            return False
-        self.show_sweep()
-        self._sweep.begin(spec, lrs, seeds)
-        self.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
-        return True
-
-    def _use_found_lr(self, data: dict) -> None:
-        self.experiment.set_json(data)
-        self.status_label.setText("the range test's LR is in the Experiment form; press Start to train with it")
-
     @Slot(object)
     def _run_started(self, info: dict) -> None:
         c = self.controller
@@ -393,23 +335,6 @@ class MainWindow(SessionsMixin, QMainWindow):
             self._show_range_test(path)
         if c.kind == "sweep" and self._sweep is not None:
             self._sweep.finish(path)
-
-    def _show_range_test(self, path: str) -> None:
-        from lrlab.core.runs.range_test import result_of
-        from lrlab.core.session import Session, SessionError
-
-        try:
-            with Session.open(path) as s:
-                result = result_of(s)
-        except SessionError as err:
-            QMessageBox.warning(self, "Cannot read the range test", str(err))
-            return
-        if result is None:
-            self._find_lr.set_running(0)
-            return
-        self._find_lr.set_result(result, self._find_lr.spec_json, Path(path).name)
-        self._find_lr.show()
-        self._find_lr.raise_()
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:

@@ -1,0 +1,102 @@
+"""The main window's experiment tools beside a single run: Find LR (an LR range test), the
+Sweep (K learning rates at once) and the Landscape playground. Each is a window of its own,
+made on first use; the range test and the sweep run through the window's run controller like
+any run, and "Use this LR" comes back into the Experiment form.
+
+:class:`ToolsMixin` holds the main window's part; it uses the window's experiment form, run
+controller and status line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QMessageBox
+
+from lrlab.gui.style import fit_to_screen
+
+
+class ToolsMixin:
+    """Find LR, Sweep and Landscape for the main window (see the module docstring)."""
+
+    _find_lr: Any
+    _sweep: Any
+    _landscape: Any
+
+    def find_lr(self) -> None:
+        """Run an LR range test on the form's experiment, in the background like any run."""
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return
+        window = self.find_lr_window()
+        window.spec_json = spec.to_json()
+        window.set_running(None)
+        self.start(spec, kind="range_test")
+        window.show()
+        window.raise_()
+
+    def find_lr_window(self) -> Any:
+        if self._find_lr is None:
+            from lrlab.gui.find_lr import FindLRWindow
+
+            self._find_lr = FindLRWindow()
+            self._find_lr.sig_use.connect(self._use_found_lr)
+            self._find_lr.sig_cancel.connect(self.controller.stop)
+        return self._find_lr
+
+    def show_landscape(self) -> Any:
+        if self._landscape is None:
+            from lrlab.gui.landscape import LandscapeWindow
+
+            self._landscape = LandscapeWindow()
+            self._landscape.sig_message.connect(self.status_label.setText)
+            fit_to_screen(self._landscape, 1300, 800)
+        self._landscape.show()
+        self._landscape.raise_()
+        return self._landscape
+
+    def show_sweep(self) -> None:
+        if self._sweep is None:
+            from lrlab.gui.sweep import SweepWindow
+
+            self._sweep = SweepWindow()
+            self._sweep.sig_run.connect(self.run_sweep)
+            self._sweep.sig_use.connect(self._use_found_lr)
+            self._sweep.sig_compare.connect(self.compare_sessions)
+            self._sweep.sig_pause.connect(self.controller.toggle_pause)
+            self._sweep.sig_stop.connect(self.controller.stop)
+        self._sweep.show()
+        self._sweep.raise_()
+
+    def run_sweep(self, lrs: list, seeds: int) -> bool:
+        """Train the form's experiment at every LR in ``lrs`` (x ``seeds`` seeds) at once."""
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return False
+        self.show_sweep()
+        self._sweep.begin(spec, lrs, seeds)
+        self.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+        return True
+
+    def _use_found_lr(self, data: dict) -> None:
+        self.experiment.set_json(data)
+        self.status_label.setText("the range test's LR is in the Experiment form; press Start to train with it")
+
+    def _show_range_test(self, path: str) -> None:
+        from lrlab.core.runs.range_test import result_of
+        from lrlab.core.session import Session, SessionError
+
+        try:
+            with Session.open(path) as s:
+                result = result_of(s)
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot read the range test", str(err))
+            return
+        if result is None:
+            self._find_lr.set_running(0)
+            return
+        self._find_lr.set_result(result, self._find_lr.spec_json, Path(path).name)
+        self._find_lr.show()
+        self._find_lr.raise_()
+
