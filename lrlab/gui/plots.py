@@ -279,10 +279,11 @@ class PlotPanel(QWidget):
     def make_controls(self) -> list[QWidget]:
         """Toolbar widgets that drive this panel: x axis, smoothing of the loss, log LR."""
         x_combo = QComboBox()
-        x_combo.addItems(list(X_MODES))
+        for mode in X_MODES:  # "x: step": a label of its own would crowd a 1366-pixel toolbar
+            x_combo.addItem(f"x: {mode}", mode)
         x_combo.setToolTip("what the x axis counts")
-        x_combo.currentTextChanged.connect(self.set_x_mode)
-        smooth = QSlider(Qt.Orientation.Horizontal, maximumWidth=120)
+        x_combo.currentIndexChanged.connect(lambda _: self.set_x_mode(x_combo.currentData()))
+        smooth = QSlider(Qt.Orientation.Horizontal, maximumWidth=90)
         smooth.setRange(0, 99)
         smooth.setValue(round(self.data.smoothing * 100))
         smooth.setToolTip("exponential moving average of the training loss (0 = raw)")
@@ -294,13 +295,12 @@ class PlotPanel(QWidget):
         self.lower_combo = QComboBox(toolTip="what the lower right panel shows: gradient statistics, or the "
                                              "effective LR of every parameter (all, or one layer's weights or "
                                              "biases), which Adam, RMSProp and AdaGrad set per parameter")
-        self.lower_combo.addItem("gradients", ("gradients", "all"))
+        self.lower_combo.addItem("gradient norms", ("gradients", "all"))
         self.lower_combo.addItem("effective LR: all parameters", ("effective", "all"))
         self.lower_combo.currentIndexChanged.connect(
             lambda _: self.set_lower_right(*self.lower_combo.currentData()))
         self.x_combo, self.log_loss_box = x_combo, log_loss
-        return [QLabel(" x axis "), x_combo, QLabel("  smoothing "), smooth, log_loss, log_lr, QLabel("  lower right "),
-                self.lower_combo]
+        return [x_combo, QLabel(" smooth "), smooth, log_loss, log_lr, self.lower_combo]
 
     def set_lower_right(self, what: str, layer: str = "all") -> None:
         """"gradients" (gradient norm and update ratio) or "effective" (the effective LR of

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     win.start()
     _wait(app, lambda: win.controller.state == "idle" and win.controller.thread is None)
     win.open_session(win.controller.session_path)
-    win.plots.x_combo.setCurrentText("epoch")
+    win.plots.x_combo.setCurrentIndex(win.plots.x_combo.findData("epoch"))
     shot(win, "4-session-opened")
     win.close()
     return 0
