@@ -22,6 +22,11 @@ def test_every_control_is_inside_a_laptop_or_projector_screen(window, qtbot, siz
     qtbot.wait(50)
     assert window.width() <= size[0] and window.height() <= size[1]  # no minimum size larger than the screen
     inside = window.rect()
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    for tb in window.findChildren(QToolBar):  # no control hidden behind the toolbar's "»"
+        ext = tb.findChild(QToolButton, "qt_toolbar_ext_button")
+        assert ext is None or not ext.isVisible(), tb.windowTitle()
     central = QRect(window.centralWidget().mapTo(window, window.centralWidget().rect().topLeft()),
                     window.centralWidget().size())
     for dock in (window.dock_experiment, window.dock_edit, window.dock_events):
