@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from lrlab.core.runs import Collector, compare_steps
 from lrlab.core.runs.train import Trainer
@@ -244,3 +245,41 @@ def test_pace_can_change_mid_run_and_bad_values_are_refused():
     assert trainer.run() == "finished" and trainer.pace is None
     with pytest.raises(SpecError, match="pace: must be a number of steps per second > 0"):
         trainer.set_pace(0)
+
+
+def test_the_loop_reads_the_device_once_per_flush_and_once_per_evaluation(monkeypatch):
+    """On a GPU every read of a tensor's value waits for the device. Counted here on the CPU by
+    wrapping the reads: at most one per flush plus one per evaluation, whatever the steps."""
+    spec = make_spec(steps=500, optimizer={"name": "adam", "lr": 1e-3}, effective_lr_every=20)
+    trainer = Trainer(spec, flush_seconds=0.01)
+    flushes = []
+    trainer.listeners.append(flushes.append)
+    reads = []
+    for name in ("item", "tolist", "__float__", "cpu"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _original=original, _name=name, **k):
+            reads.append(_name)
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    assert trainer.run() == "finished"
+    monkeypatch.undo()
+    evaluations = 500 // trainer.eval_every
+    assert len(flushes) >= 2 and len(reads) <= len(flushes) + evaluations, (len(reads), len(flushes), evaluations)
+    col = Collector()
+    for update in flushes:
+        col(update)
+    assert len(col.column("train_loss")) == 500 and np.isfinite(col.column("grad_norm")).all()
+
+
+def test_a_divergence_found_at_a_read_ends_the_run_at_its_own_step():
+    """The losses are read in batches, so steps run past a divergence before it is seen; they are
+    dropped, and the run (and its replay) ends at the step whose loss blew up."""
+    spec = make_spec(optimizer={"name": "sgd", "lr": 50.0, "momentum": 0.9}, eval_every=1000)
+    trainer, col, status = train(spec, flush_seconds=10.0)  # one read, at the end
+    (event,) = [e for e in trainer.events if e.kind == "diverged"]
+    losses = col.column("train_loss")
+    assert status == "diverged" and col.column("step")[-1] == event.step == trainer.step - 1
+    first_bad = int(np.flatnonzero(~np.isfinite(losses) | (losses > 50 * losses[0]))[0])
+    assert first_bad == len(losses) - 1  # nothing after the step that diverged

@@ -40,9 +40,11 @@ def _unmoved(eff: torch.Tensor, accumulator: torch.Tensor) -> torch.Tensor:
     return eff.masked_fill(accumulator == 0, float("nan"))
 
 
-def _step_count(state: dict) -> float:
+def _step_count(state: dict) -> float | torch.Tensor:
+    """The optimizer's step count as it keeps it: a tensor (read in tensor arithmetic, so no
+    wait for the device) or a number."""
     step = state.get("step", 0)
-    return float(step.item() if isinstance(step, torch.Tensor) else step)
+    return step.double() if isinstance(step, torch.Tensor) else float(step)
 
 
 @torch.no_grad()

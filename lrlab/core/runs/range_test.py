@@ -251,7 +251,7 @@ class RangeTest(RunnerBase):
                     if several:
                         generators[k] = self._rng_state()
                     losses.append(loss.item())
-                    norms.append(grad_norm)
+                    norms.append(float(grad_norm))  # the stop rule reads every step's loss anyway
 
                 # 3. smooth each seed's loss; the median over seeds is the curve
                 smoothed = [s.update(x) for s, x in zip(smoothers, losses, strict=True)]

@@ -170,8 +170,15 @@ class Trainer(RunnerBase):
     def _run(self) -> Status:
         self._setup()
         buf = _Columns(capacity=4096)
+        # loss, gradient norm and update ratio stay on the device until a flush or an
+        # evaluation: on a GPU each read is a wait for the device (one read per flush instead)
+        measured = torch.empty((buf.capacity, 3), dtype=torch.float32, device=self.device)
+        no_ratio = torch.tensor(math.nan, device=self.device)
+        settled = 0  # rows of buf whose measured values are on the host
+        read_extra: list[float] | None = None
         evals: list[dict[str, float]] = []
         effective: list[tuple[int, dict[str, torch.Tensor]]] = []  # (step, quantiles on the device)
+        effective_rows: list[dict[str, Any]] = []  # ... once read, as table rows
         new_events: list[Event] = []
         spe = self.order.steps_per_epoch
         groups = self.optimizer.param_groups
@@ -182,10 +189,56 @@ class Trainer(RunnerBase):
         t0 = time.perf_counter()
         last_flush = t0
 
+        def settle(extra: torch.Tensor | None = None) -> bool:
+            """Read the measured values of the steps since the last read (one synchronisation;
+            ``extra``, validation sums, come along and land in ``read_extra``) and end the run at
+            the first step whose loss diverged; True if one did. The steps computed after it are
+            dropped, so the session ends exactly where the loss blew up."""
+            nonlocal settled, first_loss, read_extra
+            n = buf.n
+            if n == settled:
+                read_extra = None if extra is None else extra.tolist()
+                return False
+            # the effective-LR quantiles recorded since the last read come along in the same read
+            unread = [(s, layer, q) for s, by_layer in effective for layer, q in by_layer.items()]
+            effective.clear()
+            tail = () if extra is None else (extra,)  # float64: float32 values convert exactly
+            flat = torch.cat((measured[settled:n].reshape(-1).double(),
+                              *(q.reshape(-1).double() for _, _, q in unread), *tail)).tolist()
+            read_extra = flat[len(flat) - len(extra):] if extra is not None else None
+            k = 3 * (n - settled)
+            values = np.asarray(flat[:k], dtype=np.float64).reshape(-1, 3)
+            buf.floats[settled:n, _MEASURED] = values
+            width = len(QUANTILE_NAMES)
+            effective_rows.extend({"step": s, "layer": layer, **dict(zip(QUANTILE_NAMES, flat[k + i * width:
+                                                                                           k + (i + 1) * width],
+                                                                         strict=True))}
+                                  for i, (s, layer, _) in enumerate(unread))
+            losses = values[:, 0]
+            if first_loss is None:
+                first_loss = float(losses[0])
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(losses) | (losses > self.spec.diverge_factor * max(first_loss, 1e-12))
+            start, settled = settled, n
+            if not bad.any():
+                return False
+            j = start + int(np.argmax(bad))
+            at, lr_at, loss_at = int(buf.ints[j, 0]), float(buf.floats[j, _LR]), float(buf.floats[j, _LOSS])
+            buf.n = settled = j + 1
+            effective_rows[:] = [r for r in effective_rows if r["step"] <= at]
+            self.step = at + 1
+            record("diverged", at=at, loss=_json_float(loss_at), lr=lr_at,  # the step that diverged
+                   message=self._divergence(loss_at, first_loss, at, lr_at))
+            self.status = Status.DIVERGED
+            return True
+
         def flush(status: Status) -> None:
-            nonlocal last_flush
+            nonlocal last_flush, settled
+            settle()
             update = Update(buf.take(), list(evals), list(new_events), self.step, self.total_steps,
-                            status, _effective_rows(effective))
+                            status, list(effective_rows))
+            settled = 0
+            effective_rows.clear()
             evals.clear()
             effective.clear()
             new_events.clear()
@@ -204,6 +257,8 @@ class Trainer(RunnerBase):
                 # 1. between steps: wait for a watchable pace (never changes what is computed),
                 # commands from other threads, then edits planned for this step
                 self.keep_pace()
+                if not self._commands.empty() and settle():  # no command acts past a divergence
+                    break
                 if self.drain(record, flush):
                     self.status = Status.STOPPED
                     break
@@ -219,28 +274,23 @@ class Trainer(RunnerBase):
                 # 3. one optimizer step on the next batch of the seeded order
                 loss, grad_norm, ratio = self._optimize(*self.order.batch(step), step % ratio_every == 0)
 
-                # 4. record; .item() is where the CPU waits for the step on a GPU
-                loss_value = loss.item()
+                # 4. record: the measured values go into a device buffer (no wait for the device)
                 self.step = step + 1
+                measured[buf.n] = torch.stack((loss.detach(), grad_norm, no_ratio if ratio is None else ratio))
                 buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
-                           loss_value, lr, grad_norm, ratio)
+                           math.nan, lr, math.nan, math.nan)
 
                 # the spread of per-parameter step sizes (Adam's, AdaGrad's), now and then
                 if step % self.effective_every == 0:
                     effective.append((step, effective_quantiles(self.optimizer, self.layers)))
 
-                # 5. divergence ends the run; nothing crashes
-                if first_loss is None:
-                    first_loss = loss_value
-                problem = self._divergence(loss_value, first_loss, step, lr)
-                if problem:
-                    record("diverged", at=step, loss=_json_float(loss_value), lr=lr, message=problem)
-                    self.status = Status.DIVERGED
-                    break
-
-                # 6. validation every eval_every steps; a plateau schedule reacts to it
+                # 5. validation every eval_every steps; a plateau schedule reacts to it. The
+                # losses so far are read first: a divergence ends the run (nothing crashes), and
+                # no evaluation or plateau decision ever follows it
                 if self.step % self.eval_every == 0 or self.step == self.total_steps:
-                    ev = self._evaluate(step)
+                    if settle(self.measure_on_device(self.data.x_val, self.data.y_val)):
+                        break
+                    ev = self._evaluate(step, read_extra)
                     evals.append(ev)
                     last_eval = step
                     for name in ("val_loss", "val_metric"):
@@ -249,6 +299,8 @@ class Trainer(RunnerBase):
                             record("plateau", lr=new_lr, monitor=name)
 
                 if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
+                    if settle():
+                        break
                     flush(Status.RUNNING)
             else:
                 self.status = Status.FINISHED
@@ -260,6 +312,8 @@ class Trainer(RunnerBase):
                                             "try a smaller batch size or model")
             self.status = Status.FAILED
 
+        if self.status != Status.DIVERGED:
+            settle()  # a divergence among the last steps still ends the run as diverged
         if self.status == Status.STOPPED and self.step > 0 and last_eval < self.step - 1:
             evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
         if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
@@ -273,8 +327,9 @@ class Trainer(RunnerBase):
         return self.status
 
     def _optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool
-                  ) -> tuple[torch.Tensor, float, float]:
-        """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or NaN).
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or None),
+        all tensors on the device: reading them is left to the caller, once per batch of steps.
 
         The update ratio ||w_after - w_before|| / ||w_before|| needs a copy of the weights,
         so it is measured only when ``sample_ratio`` (every ``update_ratio_every`` steps)."""
@@ -288,11 +343,11 @@ class Trainer(RunnerBase):
         grad_norm = _norm([p.grad for p in params if p.grad is not None])
         if not sample_ratio:
             self._optimizer_step()
-            return loss, grad_norm, math.nan
+            return loss, grad_norm, None
         before = [p.detach().clone() for p in params]
         self._optimizer_step()
         delta = foreach_sub([p.detach() for p in params], before)
-        return loss, grad_norm, _norm(delta) / max(_norm(before), 1e-12)
+        return loss, grad_norm, _norm(delta) / _norm(before).clamp_min(1e-12)
 
     def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
         return divergence(loss, first_loss, step, lr, self.spec.diverge_factor)
@@ -311,32 +366,47 @@ class Trainer(RunnerBase):
             self.timeline.apply(self.step, edit)
         record("edit", edit=edit.to_json())
 
-    def _evaluate(self, step: int) -> dict[str, float]:
-        loss, metric = self.measure(self.data.x_val, self.data.y_val)
+    def _evaluate(self, step: int, values: list[float] | None = None) -> dict[str, float]:
+        """The validation row after ``step``; ``values`` are the validation sums already read
+        (see :meth:`measure_on_device`), else they are computed and read now."""
+        if values is None:
+            values = self.measure_on_device(self.data.x_val, self.data.y_val).tolist()
+        loss, metric = self._summarize(values, len(self.data.x_val))
         return {"step": step, "epoch": step // self.order.steps_per_epoch,
                 "val_loss": loss, "val_metric": metric}
 
-    @torch.no_grad()
     def measure(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[float, float]:
         """Mean loss and accuracy (classification) or R^2 (regression) on held-out data."""
+        return self._summarize(self.measure_on_device(x, y, chunk).tolist(), len(x))
+
+    def _summarize(self, values: list[float], n_samples: int) -> tuple[float, float]:
+        """(loss, metric) from the per-chunk sums of :meth:`measure_on_device`, added up in order."""
+        n = max(n_samples, 1)
+        rows = [values[i:i + 2] for i in range(0, len(values), 2)]
+        if self.data.task == "regression":
+            *rows, (ss_res, ss_tot) = rows
+            return sum(r[0] for r in rows) / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
+        return sum(r[0] for r in rows) / n, sum(r[1] for r in rows) / n
+
+    @torch.no_grad()
+    def measure_on_device(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Per chunk of held-out data: its summed loss and its correct count (classification),
+        then for regression the residual and total sums of squares; flat, on the device, so
+        that the loop reads them together with the step metrics (one wait, not two)."""
         self.model.eval()
-        total, correct, outs = 0.0, 0, []
+        sums, outs = [], []  # per chunk: loss x size and correct count
         for i in range(0, len(x), chunk):
             xb, yb = x[i:i + chunk], y[i:i + chunk]
             out = self.model(xb if self.data.prepare is None else self.data.prepare(xb))
-            total += self.loss_fn(out, yb).item() * len(out)
-            if self.data.task == "classification":
-                correct += int((out.argmax(1) == yb).sum().item())
-            else:
+            right = (out.argmax(1) == yb).sum() if self.data.task == "classification" else out.new_zeros(())
+            sums.append(torch.stack((self.loss_fn(out, yb).double() * len(out), right.double())))
+            if self.data.task == "regression":
                 outs.append(out)
         self.model.train()
-        n = max(len(x), 1)
-        if self.data.task == "classification":
-            return total / n, correct / n
-        out = torch.cat(outs)
-        ss_res = ((out - y) ** 2).sum().item()
-        ss_tot = ((y - y.mean()) ** 2).sum().item()
-        return total / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
+        if self.data.task == "regression":
+            out = torch.cat(outs)
+            sums.append(torch.stack((((out - y) ** 2).sum().double(), ((y - y.mean()) ** 2).sum().double())))
+        return torch.stack(sums).reshape(-1)
 
 
 def divergence(loss: float, first_loss: float, step: int, lr: float, factor: float) -> str | None:
@@ -351,26 +421,18 @@ def divergence(loss: float, first_loss: float, step: int, lr: float, factor: flo
     return None
 
 
-def _norm(tensors: Sequence[torch.Tensor]) -> float:
-    """Global L2 norm of several tensors. For the handful of tensors of a small model, summing
-    a few Python floats is cheaper than stacking them into one more tensor."""
-    norms = foreach_norm(tensors)
-    if len(norms) <= 16:
-        return math.sqrt(sum(n.item() ** 2 for n in norms))
-    return torch.linalg.vector_norm(torch.stack(norms)).item()
-
-
-def _effective_rows(records: Sequence[tuple[int, dict[str, torch.Tensor]]]) -> list[dict[str, Any]]:
-    """Effective-LR quantiles as table rows (step, layer, p5 ... p95), read off the device in one go."""
-    rows = []
-    for step, by_layer in records:
-        for layer, values in by_layer.items():
-            rows.append({"step": step, "layer": layer, **dict(zip(QUANTILE_NAMES, values.tolist(), strict=True))})
-    return rows
+def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Global L2 norm of several tensors, as a tensor on their device (no synchronisation)."""
+    return torch.linalg.vector_norm(torch.stack(foreach_norm(tensors)))
 
 
 def _json_float(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)
+
+
+_LOSS, _LR = FLOAT_STEP_COLUMNS.index("train_loss"), FLOAT_STEP_COLUMNS.index("lr")
+#: the float columns filled from the device buffer, in its order (loss, gradient norm, update ratio)
+_MEASURED = [FLOAT_STEP_COLUMNS.index(c) for c in ("train_loss", "grad_norm", "update_ratio")]
 
 
 class _Columns:
