@@ -107,6 +107,8 @@ class SweepWindow(QMainWindow):
                           (self.p_metric, ("learning rate", "accuracy / R²"))):
             p.setLabel("bottom", x)
             p.setLabel("left", y)
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).enableAutoSIPrefix(False)  # an accuracy of 0.97 is not "970 (x0.001)"
         self.cmap = pg.ColorMap(np.linspace(0, 1, len(LR_COLOURS)), [pg.mkColor(c) for c in LR_COLOURS])
         self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 LR", interactive=False)
         self.view.addItem(self.colour_bar, row=0, col=2, rowspan=2)
@@ -208,17 +210,27 @@ class SweepWindow(QMainWindow):
         self.files = sorted(str(p) for p in Path(folder).glob("*.lrlab"))
         self.run_button.setEnabled(True)
         self.compare_button.setEnabled(len(self.files) >= 2)
-        ok = np.isfinite(self.latest_loss)
-        best = int(np.nanargmin(np.where(ok, self.latest_loss, np.nan))) if ok.any() else None
+        best = self.best_member()
         diverged = sum(s == "diverged" for s in self.status_of)
         self.status.setText(f"done: {len(self.files)} sessions in {folder}; {diverged} diverged"
-                            + (f"; lowest loss at LR {self.member_lr[best]:.3g}" if best is not None else ""))
+                            + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else ""))
         if best is not None and self.selected is None:
             self.select(best)
         self._dirty = True
         self._frame()
 
     # --- selecting ------------------------------------------------------------------------------
+
+    def best_member(self) -> int | None:
+        """The member to suggest: the best latest validation metric (accuracy or R², what the
+        model is for), among those that did not diverge; the lowest training loss when none
+        was validated. The lowest training loss alone would favour an overfitting LR."""
+        alive = np.array([s != "diverged" for s in self.status_of], dtype=bool)
+        metric = np.where(alive & np.isfinite(self.latest_metric), self.latest_metric, np.nan)
+        if np.isfinite(metric).any():
+            return int(np.nanargmax(metric))
+        loss = np.where(alive & np.isfinite(self.latest_loss), self.latest_loss, np.nan)
+        return int(np.nanargmin(loss)) if np.isfinite(loss).any() else None
 
     def select(self, member: int) -> None:
         self.selected = member
@@ -272,11 +284,14 @@ class SweepWindow(QMainWindow):
                     ends.append({"pos": (x[j], math.log10(max(y[j], 1e-300))), "data": i})
         self.crosses.setData(ends)
         lrs = np.asarray(self.member_lr)
+        alive = np.array([s != "diverged" for s in self.status_of], dtype=bool)
         for points, values, log_y in ((self.u_points, self.latest_loss, True),
                                       (self.m_points, self.latest_metric, False)):
-            keep = np.isfinite(values) & ((values > 0) if log_y else True)
+            # a diverged member is a cross at its last loss, and has no validation point to show
+            keep = np.isfinite(values) & ((values > 0) if log_y else alive)
             points.setData([{"pos": (math.log10(lrs[i]), math.log10(values[i]) if log_y else values[i]), "data": i,
-                             "brush": self.colour_of[i], "size": 15 if i == self.selected else 10}
+                             "brush": self.colour_of[i], "size": 15 if i == self.selected else 10,
+                             "symbol": "o" if alive[i] else "x"}
                             for i in np.flatnonzero(keep)])
         keep = np.isfinite(self.latest_loss) & np.array([s != "diverged" for s in self.status_of])
         order = np.argsort(lrs[keep])

@@ -81,7 +81,8 @@ class ToolsMixin:
 
     def _use_found_lr(self, data: dict) -> None:
         self.experiment.set_json(data)
-        self.status_label.setText("the range test's LR is in the Experiment form; press Start to train with it")
+        self.status_label.setText(f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start to "
+                                  "train with it")
 
     def _show_range_test(self, path: str) -> None:
         from lrlab.core.runs.range_test import result_of
