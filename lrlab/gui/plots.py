@@ -323,6 +323,7 @@ class PlotPanel(QWidget):
                 self._in_legend(self.p_grad, item, False)
         self.p_grad.setTitle(f"effective LR per parameter ({self.eff_layer})" if effective
                              else "gradient norm and update ratio")
+        self.p_grad.setLabel("left", "step size (LR)" if effective else "")
 
     def _offer_layers(self) -> None:
         """One "effective LR: <layer>" entry per parameter tensor with data."""
