@@ -567,3 +567,18 @@ def test_window_fits_a_laptop_screen_and_its_texts_fit(landscape_window):
     assert w.width() <= 1366 and w.height() <= 768
     for label in (w.header, w.legend, w.hint):
         assert label.heightForWidth(label.width()) <= 3 * label.fontMetrics().height() + 8
+
+
+def test_switching_preset_clears_the_last_runs_crosses(qtbot):
+    from lrlab.gui.app import make_app
+    from lrlab.gui.landscape import LandscapeWindow
+
+    make_app()
+    w = LandscapeWindow()
+    qtbot.addWidget(w)
+    w.load_preset("divergent")
+    for _ in range(200):
+        w.step_once()
+    assert len(w.crosses.data) >= 1  # the divergent trajectory left the box
+    w.load_preset("too high")
+    assert len(w.crosses.data) == 0  # the new set-up starts clean

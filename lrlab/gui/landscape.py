@@ -467,7 +467,7 @@ class LandscapeWindow(QWidget):
         self.crosses = pg.ScatterPlotItem(size=18, symbol="x", pen=pg.mkPen(self.halo, width=1))
         self.crosses.setZValue(6)
         self.contour.addItem(self.crosses)
-        self._ends: tuple = ()
+        self._ends: tuple | None = None
         self._loss_span: tuple[int, int] | None = None
         fig.addWidget(self.contour_widget, 3)
         self.legend = QLabel()
@@ -681,7 +681,7 @@ class LandscapeWindow(QWidget):
         for art in self.arts:
             art.draw()
             art.draw_planned(self.spec.steps)
-        self._ends = ()
+        self._ends = None  # nothing drawn yet: the last set-up's crosses are cleared below
         self._draw_ends()
         crit = 2.0 / land.surface.max_curvature
         self.critical_line.setValue(crit)
