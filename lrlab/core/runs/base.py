@@ -122,6 +122,29 @@ class RunnerBase:
         self.pace: float | None = None  # steps per second for watching a run; None: full speed
         self._next_step_at = 0.0
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.step = 0
+        self._started = time.perf_counter()  # when the loop began: events' wall times count from it
+        self._unsent: list[Event] = []  # events since the last Update
+
+    # --- for the loop: events ------------------------------------------------------------------
+
+    def start_clock(self) -> float:
+        """Call as the loop begins: event times count from now (returned, for the step columns)."""
+        self._started = time.perf_counter()
+        self._unsent = []
+        return self._started
+
+    def record(self, kind: str, at: int | None = None, **data: Any) -> Event:
+        """Record an event at step ``at`` (default: the current step); it goes out with the next Update."""
+        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._started)
+        self.events.append(ev)
+        self._unsent.append(ev)
+        return ev
+
+    def take_events(self) -> list[Event]:
+        """The events recorded since the last call, for an Update."""
+        unsent, self._unsent = self._unsent, []
+        return unsent
 
     # --- commands: safe to call from any thread ------------------------------------------
 
@@ -161,12 +184,13 @@ class RunnerBase:
             now = time.monotonic()
         self._next_step_at = max(due, now) + 1.0 / self.pace
 
-    def drain(self, record: Callable[..., Event], flush: Callable[[Status], None]) -> bool:
+    def drain(self, flush: Callable[[Status], None]) -> bool:
         """Handle queued commands; returns True when the run must stop. Blocks while paused.
 
-        ``record(kind, **data)`` records an event at the current step; ``flush(status)``
-        hands the metrics so far to the listeners (so a pause shows everything up to it).
+        Each command is recorded as an event (:meth:`record`); ``flush(status)`` hands the
+        metrics so far to the listeners (so a pause shows everything up to it).
         """
+        record = self.record
         if self._commands.empty():
             return False
         paused = False
@@ -191,13 +215,14 @@ class RunnerBase:
                 self.pace = arg
             elif command == "edit":
                 try:
-                    self.apply_edit(parse_edit(arg), record)
+                    self.apply_edit(parse_edit(arg))
                 except SpecError as err:
                     record("rejected", edit=arg, message=str(err))
             if not paused and self._commands.empty():
                 return False
 
-    def apply_edit(self, edit: Any, record: Callable[..., Event]) -> None:
+    def apply_edit(self, edit: Any) -> None:
+        """Apply a parsed edit from this step on and :meth:`record` it; SpecError if it does not fit."""
         raise NotImplementedError
 
     def run(self) -> Status:

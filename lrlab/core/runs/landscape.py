@@ -77,7 +77,6 @@ class LandscapeRunner(RunnerBase):
         self.landscape = Landscape(self.landscape_spec, edits)
         self.total_steps = self.landscape_spec.steps if max_steps is None else min(max_steps, self.landscape_spec.steps)
         self.flush_seconds = flush_seconds
-        self.step = 0
         self.summary: dict[str, Any] = {}
         self.environment = environment(torch.device("cpu"), 1, False)
         self.environment["optimizer_impl"] = "default"  # the single-tensor reference implementation
@@ -126,31 +125,24 @@ class LandscapeRunner(RunnerBase):
         land = self.landscape
         first = land.trajectories[0]
         rows: list[tuple[float, ...]] = []
-        new_events: list[Event] = []
         self.status = Status.RUNNING
-        t0 = time.perf_counter()
+        t0 = self.start_clock()
         last_flush = t0
 
         def flush(status: Status) -> None:
             nonlocal last_flush
-            update = Update(_columns(rows), [], list(new_events), self.step, self.total_steps, status)
+            update = Update(_columns(rows), [], self.take_events(), self.step, self.total_steps, status)
             rows.clear()
-            new_events.clear()
             last_flush = time.perf_counter()
             for listener in self.listeners:
                 listener(update)
 
-        def record(kind: str, at: int | None = None, **data: Any) -> Event:
-            ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - t0)
-            self.events.append(ev)
-            new_events.append(ev)
-            return ev
 
         while self.step < self.total_steps and not land.done:
             self.keep_pace()
             while not self._live_edits.empty():
-                self._apply_live(self._live_edits.get(), record)
-            if self.drain(record, flush):
+                self._apply_live(self._live_edits.get())
+            if self.drain(flush):
                 self.status = Status.STOPPED
                 break
             step = self.step
@@ -159,7 +151,7 @@ class LandscapeRunner(RunnerBase):
             notes = land.advance()
             self.step = land.step
             for note in notes:
-                record(note.kind, at=note.step, **note.data)
+                self.record(note.kind, at=note.step, **note.data)
             rows.append(_row(step, time.perf_counter() - t0, first, alive, x, y))
             if time.perf_counter() - last_flush >= self.flush_seconds:
                 flush(Status.RUNNING)
@@ -175,13 +167,13 @@ class LandscapeRunner(RunnerBase):
         flush(self.status)
         return self.status
 
-    def _apply_live(self, edit: dict[str, Any], record: Any) -> None:
+    def _apply_live(self, edit: dict[str, Any]) -> None:
         try:
             note = self.landscape.apply_edit(edit)
         except SpecError as err:
-            record("rejected", edit=edit, message=str(err))
+            self.record("rejected", edit=edit, message=str(err))
             return
-        record(note.kind, **note.data)
+        self.record(note.kind, **note.data)
 
 
 def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> tuple[float, ...]:

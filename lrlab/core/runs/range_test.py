@@ -30,14 +30,14 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from lrlab.core.events import Event, Status
+from lrlab.core.events import Status
 from lrlab.core.lrfind import (
     RANGE_TEST_PARAMS,
     RULES,
@@ -148,7 +148,6 @@ class RangeTest(RunnerBase):
         self.spec = first.spec  # as the training run would store it (schedule durations in steps)
         self.environment = dict(first.environment)
         self.steps_per_epoch = first.order.steps_per_epoch
-        self.step = 0
         self.summary: dict[str, Any] = {}
         self.result: RangeTestResult | None = None
 
@@ -175,7 +174,7 @@ class RangeTest(RunnerBase):
         return {"params": session.meta.get("range_test") or {}, "threads": session.environment.get("threads"),
                 "max_steps": session.n_steps() if ended_early else None}
 
-    def apply_edit(self, edit: Any, record: Callable[..., Event]) -> None:
+    def apply_edit(self, edit: Any) -> None:
         raise SpecError([("edit", "a range test ramps the LR itself: it takes no mid-run edits")])
 
     # --- the loop --------------------------------------------------------------------------
@@ -211,30 +210,23 @@ class RangeTest(RunnerBase):
         lrs = self.lrs.tolist()
         spe = self.steps_per_epoch
         buf = _Columns(capacity=4096)
-        new_events: list[Event] = []
         self.status = Status.RUNNING
-        t0 = time.perf_counter()
+        t0 = self.start_clock()
         last_flush = t0
 
         def flush(status: Status) -> None:
             nonlocal last_flush
-            update = Update(buf.take(), [], list(new_events), self.step, self.total_steps, status)
-            new_events.clear()
+            update = Update(buf.take(), [], self.take_events(), self.step, self.total_steps, status)
             last_flush = time.perf_counter()
             for listener in self.listeners:
                 listener(update)
 
-        def record(kind: str, at: int | None = None, **data: Any) -> Event:
-            ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - t0)
-            self.events.append(ev)
-            new_events.append(ev)
-            return ev
 
         try:
             while self.step < self.total_steps:
                 # 1. between steps: pace, then commands (stop, pause) from other threads
                 self.keep_pace()
-                if self.drain(record, flush):
+                if self.drain(flush):
                     self.status = Status.STOPPED
                     break
 
@@ -274,7 +266,7 @@ class RangeTest(RunnerBase):
                 reason = stop_reason(losses, m_smooth, best, self.params.stop_factor, lr)
                 if reason:
                     stop_message = reason
-                    record("early_stop", at=step, lr=lr, message=reason)
+                    self.record("early_stop", at=step, lr=lr, message=reason)
                     self.status = Status.FINISHED
                     break
 
@@ -286,7 +278,7 @@ class RangeTest(RunnerBase):
         except torch.OutOfMemoryError:
             if first.device.type == "cuda":
                 torch.cuda.empty_cache()
-            record("out_of_memory", message=f"{first.device} ran out of memory at step {self.step}: "
+            self.record("out_of_memory", message=f"{first.device} ran out of memory at step {self.step}: "
                                             "try a smaller batch size or model")
             self.status = Status.FAILED
         if self.status == Status.STOPPED:

@@ -52,7 +52,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -311,17 +311,14 @@ class Sweep(RunnerBase):
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
 
-        self.step = 0
         self.summary: dict[str, Any] = {}
         self.active = np.ones(k, dtype=bool)
         self.ended_at = np.full(k, -1, dtype=np.int64)  # last recorded step of a member that diverged
         self.member_status = [Status.CREATED] * k
         self.member_events: list[list[Event]] = [[] for _ in range(k)]
         self.member_summary: list[dict[str, Any]] = [{} for _ in range(k)]
-        self._new_events: list[Event] = []
         self._member_new_events: list[list[Event]] = [[] for _ in range(k)]
         self._member_evals: list[list[dict[str, float]]] = [[] for _ in range(k)]
-        self._t0 = time.perf_counter()
 
     def _vmap_works(self) -> bool:
         """Try one forward pass under vmap (restoring the buffers it may update)."""
@@ -373,18 +370,16 @@ class Sweep(RunnerBase):
 
     # --- recording ---------------------------------------------------------------------------
 
-    def _record(self, kind: str, at: int | None = None, **data: Any) -> Event:
+    def record(self, kind: str, at: int | None = None, **data: Any) -> Event:
         """An event of the whole sweep: in its own list and every running member's."""
-        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._t0)
-        self.events.append(ev)
-        self._new_events.append(ev)
+        ev = super().record(kind, at, **data)
         for k in np.flatnonzero(self.active):
             self.member_events[k].append(ev)
             self._member_new_events[k].append(ev)
         return ev
 
     def _record_member(self, k: int, kind: str, at: int | None = None, **data: Any) -> Event:
-        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._t0)
+        ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - self._started)
         self.member_events[k].append(ev)
         self._member_new_events[k].append(ev)
         return ev
@@ -404,8 +399,7 @@ class Sweep(RunnerBase):
             members.append(Update(cols, self._member_evals[k], self._member_new_events[k], done,
                                   self.total_steps, member_status))
             self._member_evals[k], self._member_new_events[k] = [], []
-        update = SweepUpdate(members, self._new_events, self.step, self.total_steps, status)
-        self._new_events = []
+        update = SweepUpdate(members, self.take_events(), self.step, self.total_steps, status)
         self._last_flush = time.perf_counter()
         for listener in self.listeners:
             listener(update)  # type: ignore[arg-type]
@@ -429,7 +423,7 @@ class Sweep(RunnerBase):
         last_eval = -1
         self.status = Status.RUNNING
         self.member_status = [Status.RUNNING] * self.k
-        self._t0 = t0 = time.perf_counter()
+        t0 = self.start_clock()
         self._last_flush = t0
 
         def flush(status: Status) -> None:
@@ -439,11 +433,11 @@ class Sweep(RunnerBase):
             while self.step < self.total_steps:
                 # 1. between steps: pace, commands, planned edits (as the train kind)
                 self.keep_pace()
-                if self.drain(self._record, flush):
+                if self.drain(flush):
                     self.status = Status.STOPPED
                     break
                 for edit in self._planned.pop(self.step, ()):
-                    self.apply_edit(edit, self._record)
+                    self.apply_edit(edit)
 
                 # 2. each member's LR from its own timeline; a frozen member's is 0
                 step = self.step
@@ -481,7 +475,7 @@ class Sweep(RunnerBase):
         except torch.OutOfMemoryError:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            self._record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step} "
+            self.record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step} "
                                                   f"with {self.k} members: try fewer LRs or seeds, a smaller "
                                                   "batch size or model")
             self.status = Status.FAILED
@@ -559,7 +553,7 @@ class Sweep(RunnerBase):
         per_epoch = spe * bs if self.spec.drop_last else n
         return epoch * per_epoch + min((i + 1) * bs, n)
 
-    def apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
+    def apply_edit(self, edit: Kinded) -> None:
         """Apply a sweep edit to every member (each scaled to its base LR), or to none: a
         SpecError for any member rejects it for all."""
         if edit.kind == "optimizer":
@@ -572,9 +566,7 @@ class Sweep(RunnerBase):
             for tl, e in zip(timelines, translated, strict=True):
                 tl.apply(self.step, e)
             self.timelines = timelines
-        ev = Event(self.step, "edit", {"edit": edit.to_json()}, time.perf_counter() - self._t0)
-        self.events.append(ev)
-        self._new_events.append(ev)
+        RunnerBase.record(self, "edit", edit=edit.to_json())  # the sweep's own; members get theirs below
         for k in np.flatnonzero(self.active):
             self._record_member(int(k), "edit", edit=translated[k].to_json(), sweep_edit=edit.to_json())
 

@@ -21,7 +21,7 @@ import os
 import platform
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.effective_lr import quantiles as effective_quantiles
-from lrlab.core.events import Event, Status
+from lrlab.core.events import Status
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
@@ -118,7 +118,6 @@ class Trainer(RunnerBase):
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
         self.effective_every = spec.effective_lr_every or max(50, math.ceil(self.total_steps / 1000))
         self.timeline = Timeline(spec.schedule, spec.lr)
-        self.step = 0
         self.summary: dict[str, Any] = {}
 
         torch.manual_seed(self.seeds.init)
@@ -179,14 +178,13 @@ class Trainer(RunnerBase):
         evals: list[dict[str, float]] = []
         effective: list[tuple[int, dict[str, torch.Tensor]]] = []  # (step, quantiles on the device)
         effective_rows: list[dict[str, Any]] = []  # ... once read, as table rows
-        new_events: list[Event] = []
         spe = self.order.steps_per_epoch
         groups = self.optimizer.param_groups
         ratio_every = self.spec.update_ratio_every
         first_loss = None
         last_eval = -1
         self.status = Status.RUNNING
-        t0 = time.perf_counter()
+        t0 = self.start_clock()
         last_flush = t0
 
         def settle(extra: torch.Tensor | None = None) -> bool:
@@ -227,7 +225,7 @@ class Trainer(RunnerBase):
             buf.n = settled = j + 1
             effective_rows[:] = [r for r in effective_rows if r["step"] <= at]
             self.step = at + 1
-            record("diverged", at=at, loss=_json_float(loss_at), lr=lr_at,  # the step that diverged
+            self.record("diverged", at=at, loss=_json_float(loss_at), lr=lr_at,  # the step that diverged
                    message=self._divergence(loss_at, first_loss, at, lr_at))
             self.status = Status.DIVERGED
             return True
@@ -235,22 +233,16 @@ class Trainer(RunnerBase):
         def flush(status: Status) -> None:
             nonlocal last_flush, settled
             settle()
-            update = Update(buf.take(), list(evals), list(new_events), self.step, self.total_steps,
+            update = Update(buf.take(), list(evals), self.take_events(), self.step, self.total_steps,
                             status, list(effective_rows))
             settled = 0
             effective_rows.clear()
             evals.clear()
             effective.clear()
-            new_events.clear()
             last_flush = time.perf_counter()
             for listener in self.listeners:
                 listener(update)
 
-        def record(kind: str, at: int | None = None, **data: Any) -> Event:
-            ev = Event(self.step if at is None else at, kind, data, time.perf_counter() - t0)
-            self.events.append(ev)
-            new_events.append(ev)
-            return ev
 
         try:
             while self.step < self.total_steps:
@@ -259,11 +251,11 @@ class Trainer(RunnerBase):
                 self.keep_pace()
                 if not self._commands.empty() and settle():  # no command acts past a divergence
                     break
-                if self.drain(record, flush):
+                if self.drain(flush):
                     self.status = Status.STOPPED
                     break
                 for edit in self._planned.pop(self.step, ()):
-                    self.apply_edit(edit, record)
+                    self.apply_edit(edit)
 
                 # 2. the LR for this step comes from the timeline (schedule + edits)
                 step = self.step
@@ -296,7 +288,7 @@ class Trainer(RunnerBase):
                     for name in ("val_loss", "val_metric"):
                         new_lr = self.timeline.observe(self.step, name, ev[name])
                         if new_lr is not None:
-                            record("plateau", lr=new_lr, monitor=name)
+                            self.record("plateau", lr=new_lr, monitor=name)
 
                 if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
                     if settle():
@@ -308,7 +300,7 @@ class Trainer(RunnerBase):
             # a GPU that runs out of memory ends the run; the session keeps every step so far
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}: "
+            self.record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}: "
                                             "try a smaller batch size or model")
             self.status = Status.FAILED
 
@@ -319,7 +311,7 @@ class Trainer(RunnerBase):
         if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
             test_loss, test_metric = self.measure(*self.data.test)
             self.summary.update(test_loss=test_loss, test_metric=test_metric)
-            record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
+            self.record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
         wall = time.perf_counter() - t0
         self.summary.update(steps=self.step, wall_time=wall,
                             steps_per_second=self.step / wall if wall > 0 else 0.0)
@@ -359,12 +351,12 @@ class Trainer(RunnerBase):
         per_epoch = spe * bs if self.spec.drop_last else n
         return epoch * per_epoch + min((i + 1) * bs, n)
 
-    def apply_edit(self, edit: Kinded, record: Callable[..., Event]) -> None:
+    def apply_edit(self, edit: Kinded) -> None:
         if edit.kind == "optimizer":
             apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
         else:
             self.timeline.apply(self.step, edit)
-        record("edit", edit=edit.to_json())
+        self.record("edit", edit=edit.to_json())
 
     def _evaluate(self, step: int, values: list[float] | None = None) -> dict[str, float]:
         """The validation row after ``step``; ``values`` are the validation sums already read
