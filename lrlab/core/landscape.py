@@ -278,7 +278,7 @@ class Saddle(Surface):
               Param("condition", Num(ge=1, le=10_000), 5.0, "condition number k = L / mu of the bowl"),
               Param("noise", Num(ge=0, le=100), 0.5,
                     "standard deviation of the Gaussian noise added to each gradient component"))
-class NoisyBowl(Surface):
+class NoisyBowl(Quadratic):
     """f(x, y) = (x^2 + k y^2) / 2, gradient + noise * N(0, I)
 
     The quadratic bowl with seeded Gaussian noise on every gradient, standing in for the
@@ -292,21 +292,11 @@ class NoisyBowl(Surface):
     title = "noisy bowl (minibatch-like gradient noise)"
 
     def __init__(self, condition: float = 5.0, noise: float = 0.5):
-        self.k = float(condition)
+        super().__init__(condition)  # the quadratic's loss, gradient and curvature; noise on top
         self.noise = float(noise)
 
-    def f(self, x: Any, y: Any) -> Any:
-        return 0.5 * (x * x + self.k * y * y)
-
-    def grad(self, x: float, y: float) -> Point:
-        return x, self.k * y
-
-    @functools.cached_property
-    def curvatures(self) -> tuple[float, ...]:
-        return (max(1.0, self.k),)
-
     def describe(self) -> str:
-        return f"f(x, y) = (x^2 + {self.k:g} y^2) / 2, gradient + {self.noise:g} N(0, I)"
+        return f"{super().describe()}, gradient + {self.noise:g} N(0, I)"
 
 
 def surface_list() -> list[tuple[str, str, str]]:
@@ -374,7 +364,7 @@ def critical_lr(optimizer: Kinded, curvature: float) -> float | None:
 def describe_critical(surface: Surface) -> str:
     """One sentence with 2/L for the window and the CLI."""
     big = surface.max_curvature
-    where = "" if isinstance(surface, (Quadratic, NoisyBowl)) else " at the sharpest minimum"
+    where = "" if isinstance(surface, Quadratic) else " at the sharpest minimum"
     return (f"L = {big:.4g} (largest curvature{where}): gradient descent converges for lr < 2/L = "
             f"{2 / big:.4g}; with momentum b below 2(1 + b)/L")
 
