@@ -78,7 +78,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 class Progress:
-    """A one-line progress bar on stderr (step, epoch, loss, LR, steps/s, ETA)."""
+    """A one-line progress bar on stderr: the bar and step count, :meth:`describe`'s words for
+    the update (epoch, loss, LR), steps/s and ETA; redrawn a few times a second on a terminal,
+    every 5 s into a file, and always at the end."""
 
     def __init__(self, total: int, quiet: bool = False, stream: Any = None):
         self.total, self.quiet = total, quiet
@@ -101,12 +103,15 @@ class Progress:
         width = 24
         filled = int(width * done / max(self.total, 1))
         line = (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{self.total} "
-                f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
-                f"lr {update.steps['lr'][-1]:.3g} {rate:.0f} steps/s ETA {clock(eta)}")
+                f"{self.describe(update)} {rate:.0f} steps/s ETA {clock(eta)}")
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         if final and self.tty:
             self.stream.write("\n")
         self.stream.flush()
+
+    def describe(self, update: Any) -> str:
+        return (f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
+                f"lr {update.steps['lr'][-1]:.3g}")
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -206,37 +211,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- lrlab sweep ------------------------------------------------------------------------------
 
 
-class SweepProgress:
-    """A one-line progress bar for a sweep: step, members training and diverged, the lowest
-    latest loss and its LR, steps/s, ETA."""
+class SweepProgress(Progress):
+    """The progress bar of a sweep: members training and diverged, and the lowest latest loss
+    with its LR, in place of one run's epoch, loss and LR."""
 
     def __init__(self, total: int, lrs: Sequence[float], quiet: bool = False, stream: Any = None):
-        self.bar = Progress(total, quiet, stream)
+        super().__init__(total, quiet, stream)
         self.lrs = list(lrs)
 
-    def __call__(self, update: Any) -> None:
-        bar = self.bar
-        if bar.quiet or not update.n:
-            return
-        now = time.monotonic()
-        final = Status(update.status).final
-        if not final and now - bar.last_print < (0.2 if bar.tty else 5.0):
-            return
-        bar.last_print = now
-        done = update.step
-        rate = done / max(now - bar.start, 1e-9)
-        eta = (bar.total - done) / rate if rate > 0 else float("inf")
+    def describe(self, update: Any) -> str:
         latest = [(float(m.steps["train_loss"][-1]), float(m.steps["lr"][-1])) for m in update.members
                   if m.n and not Status(m.status).problem]
         diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
-        filled = int(24 * done / max(bar.total, 1))
-        best = f"lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g} " if latest else ""
-        line = (f"[{'#' * filled}{'.' * (24 - filled)}] step {done}/{bar.total} "
-                f"{len(update.members)} members, {diverged} diverged, {best}{rate:.0f} steps/s ETA {clock(eta)}")
-        bar.stream.write(("\r" + line + "\x1b[K") if bar.tty else line + "\n")
-        if final and bar.tty:
-            bar.stream.write("\n")
-        bar.stream.flush()
+        best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""
+        return f"{len(update.members)} members, {diverged} diverged,{best}"
 
 
 def _parse_lrs(text: str) -> list[float]:
