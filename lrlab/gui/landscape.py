@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.compare import palette
 from lrlab.core.landscape import (
     DEMOS,
     DIVERGED,
@@ -61,6 +60,7 @@ from lrlab.core.landscape import (
     log_levels,
     quadratic_preset,
 )
+from lrlab.core.palette import palette
 from lrlab.core.params import SpecError
 from lrlab.core.schedules import SCHEDULES
 from lrlab.core.spec import OPTIMIZERS
