@@ -104,10 +104,3 @@ def table_sql(table: str) -> str:
         return (f"CREATE TABLE {table} ({', '.join(c.sql() for c in cols)}, PRIMARY KEY (step, layer)) "
                 "WITHOUT ROWID;")
     return f"CREATE TABLE {table} ({', '.join(c.sql(key=c.name == 'step') for c in cols)});"
-
-
-def metric_label(name: str, task: str = "classification") -> str:
-    """The label of a metric, specific to the task where it differs (accuracy or R²)."""
-    if name == "val_metric":
-        return "validation accuracy" if task == "classification" else "validation R²"
-    return METRICS[name].label

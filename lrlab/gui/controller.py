@@ -181,10 +181,6 @@ class RunController(QObject):
         self._next_in_batch()
         return True
 
-    @property
-    def batch_left(self) -> int:
-        return len(self._batch)
-
     def _next_in_batch(self) -> None:
         if self._batch:
             spec, label = self._batch.pop(0)
