@@ -60,7 +60,7 @@ class RunWorker(QObject):
         if self._stop_early:
             self.runner.stop()
         meta = self.runner.session_meta()
-        self.sig_started.emit({"path": self.path, "total_steps": self.runner.total_steps, "run": run,
+        self.sig_started.emit({"path": self.path, "total_steps": self.runner.total_steps,
                                "steps_per_epoch": meta.get("steps_per_epoch", 1),
                                "task": self.runner.spec.task, "spec": self.runner.spec,
                                "threads": self.runner.environment.get("threads")})
