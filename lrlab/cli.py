@@ -180,20 +180,15 @@ def _run_with_ctrl_c(run: Any, trainer: Any) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec, apply_changes, read_json, schedule_warnings, unwrap_preset
+    from lrlab.core.spec import schedule_warnings
 
-    source = _resolve_input(args.spec)
-    data = unwrap_preset(read_json(source))
-    if args.set:  # on the JSON as written: defaults of a kind being replaced must not come along
-        data = apply_changes(data, _parse_set(args.set))
-    spec = RunSpec.from_json(data)
+    label, spec = _spec_argument(args)
     if args.download:
         if "download" not in spec.dataset.params:
             raise UsageError(f"--download: {spec.dataset.kind} ships with scikit-learn and needs no "
                              "download (only torchvision datasets do)")
         spec = spec.with_changes({"dataset.download": True})
     edits = _parse_edits(args.edit or [])
-    label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
     for warning in schedule_warnings(spec, run.runner.total_steps, run.runner.session_meta()["steps_per_epoch"]):
         print(f"lrlab: warning: {warning}", file=sys.stderr)
@@ -275,13 +270,9 @@ def format_sweep_table(rows: Sequence[dict[str, Any]], task: str) -> str:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from lrlab.core.runs import RecordedSweep, best_row
     from lrlab.core.runs.sweep import MAX_MEMBERS, ROW_KEYS, check_lrs
-    from lrlab.core.spec import RunSpec, apply_changes, read_json, schedule_warnings, unwrap_preset
+    from lrlab.core.spec import schedule_warnings
 
-    source = _resolve_input(args.spec)
-    data = unwrap_preset(read_json(source))
-    if args.set:
-        data = apply_changes(data, _parse_set(args.set))
-    spec = RunSpec.from_json(data)
+    label, spec = _spec_argument(args)
     lrs = check_lrs(_parse_lrs(args.lrs), "--lrs") if args.lrs is not None else _parse_range(args.range)
     if len(lrs) * args.seeds > MAX_MEMBERS:
         raise UsageError(f"--seeds: {len(lrs)} LRs x {args.seeds} seeds is more than {MAX_MEMBERS} members")
@@ -289,7 +280,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
                          "(nothing was overwritten)")
     seeds = [spec.seed + j for j in range(args.seeds)]
-    label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedSweep(spec, lrs, args.out, seeds=seeds, label=label))
     runner = run.runner
     for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
@@ -327,6 +317,20 @@ def _open_run(make: Callable[[], Any]) -> Any:
         return make()
     except SessionError as err:
         raise UsageError(str(err)) from None
+
+
+def _spec_argument(args: argparse.Namespace) -> tuple[str, Any]:
+    """The run spec a command names (a file or a preset, ``args.spec``) with its ``--set``
+    changes: (the preset's name, '' for a file of the user's; the validated RunSpec). The
+    changes apply to the JSON as written, so defaults of a kind being replaced do not come along."""
+    from lrlab.core.spec import RunSpec, apply_changes, read_json, unwrap_preset
+
+    source = _resolve_input(args.spec)
+    data = unwrap_preset(read_json(source))
+    if args.set:
+        data = apply_changes(data, _parse_set(args.set))
+    label = source.stem if source.parent.resolve() == _presets_dir() else ""
+    return label, RunSpec.from_json(data)
 
 
 def _presets_dir() -> Path:
@@ -536,13 +540,8 @@ _FIND_LR_FLAGS = {"start_lr": "--start", "end_lr": "--end", "num_iter": "--iters
 def cmd_find_lr(args: argparse.Namespace) -> int:
     from lrlab.core.lrfind import RULES, RangeTestParams
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec, apply_changes, read_json, unwrap_preset
 
-    source = _resolve_input(args.spec)
-    data = unwrap_preset(read_json(source))
-    if args.set:
-        data = apply_changes(data, _parse_set(args.set))
-    spec = RunSpec.from_json(data)
+    label, spec = _spec_argument(args)
     given = {"start_lr": args.start, "end_lr": args.end, "num_iter": args.iters,
              "mode": {"exp": "exponential"}.get(args.mode, args.mode), "seeds": args.seeds}
     try:
@@ -550,7 +549,6 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
     except SpecError as err:
         raise SpecError([(_FIND_LR_FLAGS.get(p, p), m.replace("start_lr", "--start"))
                          for p, m in err.problems]) from None
-    label = source.stem if source.parent.resolve() == _presets_dir() else ""
     run = _open_run(lambda: RecordedRun(spec, args.out, kind="range_test", label=label, params=params))
     run.add_listener(Progress(run.runner.total_steps, args.quiet))
     _run_with_ctrl_c(run, run.runner)
