@@ -1,14 +1,15 @@
 """GUI costs, measured side by side (offscreen): does the window slow training or stutter?
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--rounds 3]
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--rounds 5]
 
 1. Training steps/s with the plots live and 1,000,000 points of loss history, vs the same
-   run headless (target >= 0.90x), and the lateness of a 10 ms QTimer on the GUI thread
-   during that run (target p99 <= 50 ms).
+   run headless (target >= 0.95x, median of interleaved rounds, once the window has warmed
+   up as it does for a user), and the lateness of a 10 ms QTimer on the GUI thread during
+   that run (target p99 <= 50 ms).
 2. Cost of a frame (redraw + paint) with 1,000,000 vs 10,000 points of history (target
    <= 2x), and a pan/zoom redraw (target <= 33 ms).
 3. Time to a visible main window vs a bare PySide6 + pyqtgraph window with one empty plot,
-   each in a fresh interpreter, alternating (target <= 1.3x).
+   each in a fresh interpreter, alternating (target <= 1.15x).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def startup_times(rounds: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
     os.environ.setdefault("LRLAB_HOME", "/tmp/lrlab-bench")
     from lrlab.gui.app import make_app
@@ -167,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1440, 900)
     window.show()
     app.processEvents()
+    t_end = time.perf_counter() + 30
+    while not getattr(window.experiment, "warmed", False) and time.perf_counter() < t_end:
+        app.processEvents()  # the window warms the core up in the background, as for a user
+        time.sleep(0.05)
 
     heads, guis, late = [], [], []
     for _ in range(args.rounds):
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(guis) / statistics.median(heads)
     p99 = float(np.percentile(late, 99))
     print(f"1. training with live plots over {HISTORY:,} points: {statistics.median(guis):.0f} steps/s vs "
-          f"headless {statistics.median(heads):.0f} steps/s = {ratio:.2f}x (target >= 0.90)")
+          f"headless {statistics.median(heads):.0f} steps/s = {ratio:.2f}x (target >= 0.95)")
     print(f"   10 ms timer lateness during the run: median {statistics.median(late):.1f} ms, "
           f"p99 {p99:.1f} ms (target <= 50)")
     small, big = frame_cost(app, window, 10_000), frame_cost(app, window, HISTORY)
@@ -186,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     window.close()
     st = startup_times(max(args.rounds, 5))
     print(f"3. time to a visible window: lrlab {st['lrlab']:.2f} s vs bare PySide6 + pyqtgraph "
-          f"{st['bare']:.2f} s = {st['lrlab'] / st['bare']:.2f}x (target <= 1.3)")
-    ok = ratio >= 0.9 and p99 <= 50 and big / small <= 2 and pan <= 33 and st["lrlab"] / st["bare"] <= 1.3
+          f"{st['bare']:.2f} s = {st['lrlab'] / st['bare']:.2f}x (target <= 1.15)")
+    ok = ratio >= 0.95 and p99 <= 50 and big / small <= 2 and pan <= 33 and st["lrlab"] / st["bare"] <= 1.15
     return 0 if ok else 1
 
 

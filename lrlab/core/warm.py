@@ -39,6 +39,10 @@ def warm_up(spec: Any = None) -> list[str]:
         torch.optim.SGD([w], lr=0.1).step()  # the first optimizer imports torch._dynamo
     else:
         build_optimizer(optimizer_spec, [w], torch.device("cpu"))[0].step()
+    # the live loss smoothing's filter: imported on the first batch otherwise, a 0.35 s stall
+    # of the GUI thread (holding the GIL) while the first run trains (measured with py-spy --gil)
+    import scipy.signal  # noqa: F401
+
     if spec is not None:
         from lrlab.core.data import load_dataset
 
