@@ -108,8 +108,10 @@ def plan_fork(parent_path: str | Path, at: int, edits: Sequence[tuple[int, Mappi
         first, end = (parent.parent or {}).get("step", 0), end_step(parent)
         total = int(parent.meta.get("total_steps") or end)
         if type(at) is not int or not first <= at <= min(end, total - 1):
+            earlier = (f"; the steps before {first} are its parent's: fork {parent.parent['path']} there"
+                       if parent.parent and type(at) is int and 0 <= at < first else "")
             raise SpecError([("at", f"must be a step from {first} to {min(end, total - 1)} (the steps the parent "
-                                    f"recorded and can go on from), got {at}")])
+                                    f"recorded and can go on from), got {at}{earlier}")])
         history = history_before(parent.events(), at)
         new = [(int(step), parse_edit(edit, f"edit at step {step}").to_json()) for step, edit in edits]
         late = [s for s, _ in new if s < at]
