@@ -191,3 +191,15 @@ def lineage(path: str | Path) -> list[dict[str, Any]]:
         current = hint if found else None
     return out
 
+
+
+def snapshot_size(spec: RunSpec) -> tuple[int, int]:
+    """(tensor bytes, header bytes) of one snapshot of a run of ``spec`` in its session file, measured
+    on a snapshot after one step (when the optimizer's state exists): what the session-format
+    document states for each bundled preset."""
+    trainer = Trainer(spec, max_steps=2, snapshot_every=1)
+    trainer.run()
+    snapshot = trainer.snapshots.before(1)
+    assert snapshot is not None  # taken before step 1
+    header, blob = snapshot.encode()
+    return len(blob), len(header.encode())
