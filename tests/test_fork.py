@@ -262,3 +262,35 @@ def test_cli_fork_and_info(parent, tmp_path, capsys):
                           (["--at", "5", "--edit", '{"kind": "scale"}'], "factor")):
         code, err = cli(["fork", str(parent), *argv, "--quiet"], capsys)
         assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+DOC = Path(__file__).resolve().parents[1] / "resources" / "docs" / "session-format.md"
+
+
+def test_the_format_document_states_each_presets_snapshot_size():
+    from lrlab.core.resources import presets_dir
+    from lrlab.core.spec import load_spec
+
+    text = DOC.read_text()
+    table = text[text.index("What a snapshot costs"):text.index("File size:")]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+    stated = {name.strip(" `"): int(cells[2].replace(",", "")) for cells in rows for name in cells[0].split(",")}
+    presets = sorted(f.stem for f in presets_dir().glob("*.json"))
+    assert sorted(stated) == presets  # every bundled preset, once
+    for name in presets:
+        tensor_bytes, header = fork.snapshot_size(load_spec(str(presets_dir() / f"{name}.json")))
+        assert tensor_bytes == stated[name], name
+        assert header < 3000, name
+
+
+def test_a_10000_step_run_with_default_snapshots_stays_under_the_stated_size(tmp_path):
+    """The `adam` preset has the largest snapshots of the bundled presets (see the test above)."""
+    from lrlab.core.resources import preset_path
+    from lrlab.core.spec import load_spec
+
+    assert "stays under **3 MB**" in DOC.read_text()
+    spec = load_spec(str(preset_path("adam"))).with_changes({"steps": 10_000})
+    path = record(tmp_path / "long.lrlab", spec.to_json())
+    with Session.open(path) as s:
+        assert s.n_steps() == 10_000 and len(s.snapshot_steps()) == 19
+    assert path.stat().st_size < 3_000_000

@@ -279,7 +279,8 @@ class Trainer(RunnerBase):
     def session_meta(self) -> dict[str, Any]:
         return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
                 "effective_lr_every": self.effective_every,
-                "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch}
+                "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch,
+                "snapshot_every": self.snapshot_every}
 
     def final_summary(self) -> dict[str, Any]:
         extra = {k: v for k, v in self.summary.items() if k.startswith("test_")}
