@@ -90,6 +90,17 @@ def test_fork_edit_applies_from_the_fork_step_and_replaces_the_parents_later_edi
         assert 70 in s.snapshot_steps()  # at its own edit
 
 
+def test_a_live_edit_during_the_re_run_applies_at_the_fork_step(parent):
+    run = fork_session(parent, 57)
+    run.runner.edit(DECAY)  # arrives at once, while the fork re-runs steps 40..56
+    run.run()
+    mine, theirs = steps(run.path), steps(parent)
+    np.testing.assert_array_equal(mine["lr"], theirs["lr"][57:] * np.float64(0.1))
+    with Session.open(run.path) as s:
+        assert s.edits()[-1] == (57, DECAY)
+    assert verify(run.path) == "identical: 103 steps"
+
+
 def test_fork_replays_identical_without_its_parent(parent, tmp_path):
     run = fork_session(parent, 90, [(90, DECAY), (120, {"kind": "hold", "lr": 0.02})])
     run.run()

@@ -416,7 +416,7 @@ class Trainer(RunnerBase):
                     self.status = Status.STOPPED
                     break
                 for edit in self._planned.pop(self.step, ()):
-                    self.apply_edit(edit)
+                    self._apply_edit(edit)
 
                 # 2. the LR for this step comes from the timeline (schedule + edits)
                 step = self.step
@@ -513,6 +513,15 @@ class Trainer(RunnerBase):
         return epoch * per_epoch + min((i + 1) * bs, n)
 
     def apply_edit(self, edit: Kinded) -> None:
+        """A live edit; one that arrives while a fork re-runs its parent's history waits for the
+        fork step (the history is the parent's, and nothing before the fork step is recorded)."""
+        if self.step < self.record_from:
+            self.timeline.copy().apply(self.record_from, edit)  # SpecError now (a rejected edit) if it cannot fit
+            self._planned.setdefault(self.record_from, []).append(edit)
+            return
+        self._apply_edit(edit)
+
+    def _apply_edit(self, edit: Kinded) -> None:
         if edit.kind == "optimizer":
             apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
         else:
