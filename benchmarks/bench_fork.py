@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             bases.append(baseline_time(spec, parent, every, folder / f"base-{r}.lrlab"))
     f, b = statistics.median(forks), statistics.median(bases)
     print(f"snapshot_every {every}, fork at step {at} (nearest snapshot {every}), rounds {args.rounds}")
-    print(f"  fork to its first step      {f * 1000:7.0f} ms (rounds: {', '.join(f'{x * 1000:.0f}' for x in forks)})")
-    print(f"  {every} steps + snapshot load  {b * 1000:7.0f} ms (rounds: {', '.join(f'{x * 1000:.0f}' for x in bases)})")
+    for name, median, rounds in (("fork to its first step", f, forks), (f"{every} steps + snapshot load", b, bases)):
+        print(f"  {name:<28}{median * 1000:7.0f} ms (rounds: {', '.join(f'{x * 1000:.0f}' for x in rounds)})")
     print(f"fork / (snapshot_every steps + load): {f / b:.2f}x (target <= 1.0)")
     return 0 if f / b <= 1.05 else 1
 
