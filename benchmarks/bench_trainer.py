@@ -4,6 +4,8 @@ Same data (digits, standardised), model (MLP [128] relu), optimizer (SGD momentu
 batch 64 and thread count, run side by side in one process, interleaved over several
 rounds; the median steps/s of each is compared as a ratio (absolute times on a shared
 machine mean little). Targets: lrlab >= 0.90x the minimal loop, >= 2x the DataLoader loop.
+lrlab runs with its default snapshots (every 500 steps, for forks) and once more without, to show
+what they cost.
 
     python benchmarks/bench_trainer.py [--steps 5000] [--rounds 3]
 """
@@ -33,8 +35,9 @@ def make_spec(steps: int) -> RunSpec:
         "steps": steps, "seed": 0, "device": "cpu"})
 
 
-def lrlab_loop(spec: RunSpec, folder: Path, i: int) -> float:
-    run = RecordedRun(spec, folder / f"bench-{i}.lrlab")
+def lrlab_loop(spec: RunSpec, folder: Path, i: int, snapshots: bool = True) -> float:
+    options = {} if snapshots else {"snapshot_every": None}
+    run = RecordedRun(spec, folder / f"bench-{i}-{snapshots}.lrlab", **options)
     t0 = time.perf_counter()
     run.run()
     return spec.steps / (time.perf_counter() - t0)
@@ -96,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_dataset(spec.dataset, torch.device("cpu"))
     torch.set_num_threads(1)  # what lrlab chooses for a model this small; same for all three
-    results: dict[str, list[float]] = {"lrlab": [], "minimal": [], "dataloader": []}
+    results: dict[str, list[float]] = {"lrlab": [], "minimal": [], "dataloader": [], "no snapshots": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             results["minimal"].append(minimal_loop(spec, data))
             results["lrlab"].append(lrlab_loop(spec, Path(tmp), r))
             results["dataloader"].append(dataloader_loop(spec, data))
+            results["no snapshots"].append(lrlab_loop(spec, Path(tmp), r, snapshots=False))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"steps per run: {args.steps}, rounds: {args.rounds}, threads: 1")
     for k, v in med.items():
@@ -109,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     r_min, r_dl = med["lrlab"] / med["minimal"], med["lrlab"] / med["dataloader"]
     print(f"lrlab / minimal loop:    {r_min:.2f}x (target >= 0.90)")
     print(f"lrlab / DataLoader loop: {r_dl:.2f}x (target >= 2.00)")
+    print(f"lrlab / lrlab without snapshots: {med['lrlab'] / med['no snapshots']:.2f}x")
     return 0 if r_min >= 0.90 and r_dl >= 2.0 else 1
 
 

@@ -203,6 +203,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- lrlab fork -------------------------------------------------------------------------------
+
+
+def _parse_fork_edits(items: Sequence[str], at: int) -> list[tuple[int, dict]]:
+    """``--edit JSON`` applies at the fork step; ``--edit STEP:JSON`` (as in ``lrlab run``) at a later one."""
+    return _parse_edits([item if not item.lstrip().startswith("{") else f"{at}:{item}" for item in items])
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    from lrlab.core.runs import fork_session
+
+    edits = _parse_fork_edits(args.edit or [], args.at)
+    run = _open_run(lambda: fork_session(args.parent, args.at, edits, args.out))
+    runner = run.runner
+    if not args.quiet:
+        start = runner.start.step if runner.start is not None else 0
+        print(f"forking at step {args.at}: re-running steps {start} to {args.at} first", file=sys.stderr)
+    run.add_listener(Progress(runner.total_steps, args.quiet))
+    status = _run_with_ctrl_c(run, runner)
+    print(run.path)
+    print(_summary_line(run.path, status))
+    return 0
+
+
 # --- lrlab sweep ------------------------------------------------------------------------------
 
 
@@ -394,6 +418,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
                 "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
                 "format_version": s.meta.get("format_version"), "kind": s.kind, "group": s.group,
+                "id": s.file_id, "parent": s.parent,
                 "meta": s.meta,
                 "spec": s.spec_json,
                 "environment": s.environment, "summary": s.summary,
@@ -409,6 +434,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  status    {info['status']}, {info['steps']} steps, seed {info['seed']}, "
           f"created {info['created']}")
     print(f"  kind      {info['kind']}" + (f", group {info['group']}" if info["group"] else ""))
+    if info["parent"] is not None:
+        print(f"  parent    {info['parent']['path']} (id {info['parent']['id']}), forked at step "
+              f"{info['parent']['step']}")
     if info["kind"] == "landscape":
         _print_landscape_info(info["meta"], summ)
     else:
@@ -752,13 +780,17 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _positive_int(name: str) -> Callable[[str], int]:
+    return _whole_number(name, 1)
+
+
+def _whole_number(name: str, low: int = 0) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number >= {low}, got {value}")
         return value
     return parse
 
@@ -845,6 +877,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="fetch a torchvision dataset's missing files (needs the internet)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("fork", help="branch a session at a step with new edits and train the branch",
+                       description="Continue a session from its exact state at a step with new edits (or none: "
+                                   "then it continues exactly like the parent). The parent's edits before the step "
+                                   "are kept, those at or after it are replaced by yours. Writes a new session that "
+                                   "names its parent; 'lrlab replay --verify' checks it from step 0.")
+    p.add_argument("parent", help="the .lrlab session to fork")
+    p.add_argument("--at", type=_whole_number("--at"), required=True, metavar="STEP",
+                   help="the fork step: the branch starts from the state before this step")
+    p.add_argument("--edit", action="append", metavar="JSON",
+                   help='an edit at the fork step, e.g. --edit \'{"kind":"scale","factor":0.1}\', or STEP:JSON '
+                        "for a later step (repeatable)")
+    p.add_argument("--out", help="session file to write (default: PARENT-atSTEP.lrlab beside the parent)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_fork)
 
     p = sub.add_parser("sweep", help="train K learning rates (x seeds) at once and rank them",
                        description="Train copies of a run spec or preset that differ only in their LR (and, "

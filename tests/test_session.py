@@ -215,7 +215,8 @@ def test_a_real_format_1_file_opens_migrates_and_replays_identical(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM meta WHERE key IN ('kind', 'group')").fetchone()[0] == 0
     con.close()
     with Session.open(path) as s:
-        assert s.meta["format_version"] == session_mod.FORMAT_VERSION == 3
+        assert s.meta["format_version"] == session_mod.FORMAT_VERSION == 4
+        assert len(s.file_id) == 32 and s.snapshot_steps() == []  # format 4: an id; no snapshots in old runs
         assert s.effective_lr()["step"].size == 0  # format 3's effective-LR table, empty for old runs
         assert s.kind == "train" and s.group is None
         assert s.status == "finished" and s.n_steps() == 240

@@ -143,6 +143,7 @@ class BatchOrder:
         self.generator = torch.Generator().manual_seed(seed)
         self.copy = x.element_size() * x.numel() + y.element_size() * y.numel() < copy_limit
         self._epoch = -1
+        self._epoch_start = self.generator.get_state()  # the generator before this epoch's permutation
         self._perm = x  # replaced at the first step
         self._xs: Sequence[torch.Tensor] = ()
         self._ys: Sequence[torch.Tensor] = ()
@@ -152,6 +153,7 @@ class BatchOrder:
         epoch, i = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self._epoch = epoch
+            self._epoch_start = self.generator.get_state()
             self._perm = torch.randperm(self.n, generator=self.generator).to(self.x.device)
             if self.copy:  # all of the epoch's batches as views, made in one call
                 self._xs = self.x[self._perm].split(self.batch_size)
@@ -160,3 +162,15 @@ class BatchOrder:
             return self._xs[i], self._ys[i]
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
         return self.x[idx], self.y[idx]
+
+    def state(self, step: int) -> torch.Tensor:
+        """What :meth:`restore` needs for the batches from ``step`` on (the next step to ask for):
+        the generator's state before the permutation of ``step``'s epoch was drawn."""
+        if step // self.steps_per_epoch == self._epoch:
+            return self._epoch_start.clone()
+        return self.generator.get_state()  # a new epoch: its permutation is not drawn yet
+
+    def restore(self, state: torch.Tensor) -> None:
+        """Continue from a :meth:`state`: the next batch draws its epoch's permutation again."""
+        self.generator.set_state(state)
+        self._epoch = -1

@@ -586,6 +586,23 @@ class Plateau(Schedule):
                 return new
         return None
 
+    def state(self) -> dict[str, Any]:
+        """What it remembers of the evaluations so far, as JSON (a snapshot keeps it)."""
+        return {"best": self.best, "bad": self.bad, "cooldown_left": self.cooldown_left,
+                "change_steps": list(self.change_steps), "change_lrs": list(self.change_lrs)}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` (ValueError if it is not one)."""
+        try:
+            best, bad, left = float(state["best"]), int(state["bad"]), int(state["cooldown_left"])
+            steps, lrs = [int(t) for t in state["change_steps"]], [float(x) for x in state["change_lrs"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not a plateau state ({err})") from None
+        if len(steps) != len(lrs) or not steps:
+            raise ValueError("not a plateau state (change_steps and change_lrs differ in length)")
+        self.best, self.bad, self.cooldown_left = best, bad, left
+        self.change_steps, self.change_lrs = steps, lrs
+
     def set_from(self, t: int, lr: float) -> None:
         """Use ``lr`` from local step ``t`` on: a decision :meth:`observe` made, or one read back
         from a session's events (which is how a viewer knows the LR without the metrics)."""
@@ -995,6 +1012,22 @@ class Timeline:
             raise SpecError([("events", f"a plateau reduction at step {step}, but the schedule there is "
                                         f"{seg.spec.kind!r}")])
         seg.fn.set_from(step - seg.origin, lr / seg.factor)  # type: ignore[attr-defined]
+
+    def state(self) -> list[dict[str, Any] | None]:
+        """The memory of each segment's stateful schedule (a plateau's), None for pure ones: with the
+        edits that built the segments, all a snapshot needs to continue this timeline."""
+        return [seg.fn.state() if seg.fn.stateful else None for seg in self.segments]  # type: ignore[attr-defined]
+
+    def set_state(self, states: Sequence[Any]) -> None:
+        """Continue from a :meth:`state` of a timeline built by the same edits (ValueError if not)."""
+        if not isinstance(states, (list, tuple)) or len(states) != len(self.segments):
+            raise ValueError(f"the timeline has {len(self.segments)} segments, the state describes "
+                             f"{len(states) if isinstance(states, (list, tuple)) else 'none'}")
+        for seg, state in zip(self.segments, states, strict=True):
+            if seg.fn.stateful != (state is not None):
+                raise ValueError(f"segment from step {seg.start}: state does not fit a {seg.spec.kind} schedule")
+            if state is not None:
+                seg.fn.set_state(state)  # type: ignore[attr-defined]
 
     def observe(self, step: int, name: str, value: float) -> float | None:
         """Feed an evaluation made after ``step - 1`` to a plateau schedule, if one is active.

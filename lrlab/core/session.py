@@ -17,6 +17,7 @@ import shutil
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,15 +37,19 @@ from lrlab.core.metrics import (
 )
 from lrlab.core.names import session_stem
 from lrlab.core.params import SpecError
+from lrlab.core.snapshots import Snapshot, SnapshotError
 from lrlab.core.spec import RunSpec
 
 SUFFIX = ".lrlab"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 APPLICATION_ID = 0x4C524C42  # "LRLB" in the SQLite header marks an lrlab session
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 #: the kind of run a session records when its meta says none (format 1 knew only training runs)
 DEFAULT_KIND = "train"
+
+#: format 4: the exact state before a step (lrlab/core/snapshots.py): a JSON header and raw tensor bytes
+_SNAPSHOTS_SQL = "CREATE TABLE snapshots (step INTEGER PRIMARY KEY, header TEXT NOT NULL, data BLOB NOT NULL);"
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +58,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 {table_sql("effective_lr")}
 CREATE TABLE events (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, kind TEXT NOT NULL,
                      data TEXT NOT NULL, wall_time REAL NOT NULL);
+{_SNAPSHOTS_SQL}
 """
 
 
@@ -69,8 +75,20 @@ def _v2_to_v3(con: sqlite3.Connection) -> None:
     con.execute(table_sql("effective_lr"))
 
 
+def _v3_to_v4(con: sqlite3.Connection) -> None:
+    """Format 4 adds the ``snapshots`` table (older runs kept none: a fork of one re-runs from step
+    0) and a stable file ``id`` in ``meta``, which a fork names as its parent's."""
+    con.execute(_SNAPSHOTS_SQL)
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (json.dumps(new_file_id()),))
+
+
 #: from-version -> function migrating a connection to from-version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+
+def new_file_id() -> str:
+    """A session's identity, kept when the file is renamed or moved (a fork finds its parent by it)."""
+    return uuid.uuid4().hex
 
 
 class SessionError(ValueError):
@@ -110,7 +128,8 @@ class SessionWriter:
             con.executescript(SCHEMA)
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-            meta = {"format_version": FORMAT_VERSION, "app_version": __version__, "created": _now(),
+            meta = {"format_version": FORMAT_VERSION, "id": new_file_id(), "app_version": __version__,
+                    "created": _now(),
                     "kind": kind, "group": group,
                     "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
                     "status": Status.RUNNING.value, "summary": {}, "writer": _writer_id(),
@@ -138,6 +157,8 @@ class SessionWriter:
         for ev in update.events:
             con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
                         (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
+        for snapshot in getattr(update, "snapshots", ()):  # to bytes here, not in the training loop's step
+            con.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (snapshot.step, *snapshot.encode()))
         status = Status(update.status)
         now = time.monotonic()
         if status.final or update.events or now - self._last_commit >= self.commit_seconds:
@@ -281,6 +302,43 @@ class Session:
     @property
     def summary(self) -> dict[str, Any]:
         return self.meta.get("summary") or summarize(self._con)
+
+    @property
+    def file_id(self) -> str:
+        """The stable id of this session (format 4; migration gives older files one)."""
+        return str(self.meta.get("id", ""))
+
+    @property
+    def parent(self) -> dict[str, Any] | None:
+        """A fork's parent: ``{"id": file id, "path": where it was, "step": the fork step}``; None
+        for a session that is not a fork."""
+        parent = self.meta.get("parent")
+        if parent is None:
+            return None
+        if (not isinstance(parent, dict) or not isinstance(parent.get("id"), str)
+                or not isinstance(parent.get("path"), str) or type(parent.get("step")) is not int
+                or parent["step"] < 0):
+            raise SessionError(f"{self.path}: damaged session file (meta 'parent' is not "
+                               '{"id": text, "path": text, "step": whole number >= 0})')
+        return parent
+
+    def snapshot_steps(self) -> list[int]:
+        """The steps whose exact state the file keeps (see :meth:`snapshot`)."""
+        return [r[0] for r in self._con.execute("SELECT step FROM snapshots ORDER BY step")]
+
+    def snapshot(self, step: int) -> Snapshot:
+        """The state before ``step``, read from its header and bytes without executing anything;
+        SessionError when there is none or its header does not check out."""
+        row = self._con.execute("SELECT header, data FROM snapshots WHERE step = ?", (step,)).fetchone()
+        if row is None:
+            raise SessionError(f"{self.path}: no snapshot at step {step}")
+        try:
+            snapshot = Snapshot.decode(row[0], row[1])
+        except SnapshotError as err:
+            raise SessionError(f"{self.path}: damaged snapshot at step {step} ({err})") from None
+        if snapshot.step != step:
+            raise SessionError(f"{self.path}: damaged snapshot at step {step} (its header says step {snapshot.step})")
+        return snapshot
 
     def n_steps(self) -> int:
         return self._con.execute("SELECT COUNT(*) FROM steps").fetchone()[0]

@@ -23,16 +23,15 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
-from lrlab.core.runs import landscape, range_test, sweep, train
+from lrlab.core.runs import fork, landscape, range_test, sweep, train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
 from lrlab.core.runs.sweep import Sweep, SweepUpdate
 from lrlab.core.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
 from lrlab.core.spec import RunSpec
 
 __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "Runner", "Update",
-           "Verification", "compare_steps", "environment_differences", "landscape", "range_test", "replay_runner",
-           "sweep",
-           "train"]
+           "Verification", "compare_steps", "environment_differences", "fork", "fork_session", "landscape",
+           "range_test", "replay_runner", "sweep", "train"]
 
 
 class RecordedRun:
@@ -66,6 +65,23 @@ class RecordedRun:
             raise
         self.writer.close(status, self.runner.final_summary())
         return status
+
+
+def fork_session(parent: str | Path, at: int, edits: Sequence[tuple[int, Mapping[str, Any]]] = (),
+                 out: str | Path | None = None, *, label: str | None = None, **options: Any) -> RecordedRun:
+    """A fork of the session ``parent`` at step ``at`` with ``edits`` ((step >= at, edit JSON)),
+    recorded to ``out`` (default: ``PARENT-atSTEP.lrlab`` beside the parent). Run it like any
+    RecordedRun (its runner, a :class:`~lrlab.core.runs.fork.Fork`, takes the same commands and
+    listeners); it re-runs from the nearest snapshot before reporting steps from ``at`` on.
+    ``options`` go to the runner (``pace``, ``snapshot_every``...). SpecError names a bad step or
+    edit, SessionError a parent that cannot be forked; both before any training."""
+    plan = fork.plan_fork(parent, at, edits)
+    parent_path = Path(parent)
+    with Session.open(parent_path) as p:
+        group, parent_label = p.group, str(p.meta.get("label") or "")
+    path = Path(out) if out else unique_path(parent_path.with_name(f"{parent_path.stem}-at{at}{parent_path.suffix}"))
+    return RecordedRun(plan.spec, path, kind="fork", label=parent_label if label is None else label, group=group,
+                       **plan.options(), **options)
 
 
 def _default_name(spec: RunSpec, label: str, kind: str) -> str:

@@ -43,6 +43,8 @@ class Update:
     status: Status  # running, paused, or a final status when the run has ended
     #: effective-LR quantile rows (step, layer, p5 ... p95), when the run records them
     effective: list[dict[str, Any]] = field(default_factory=list)
+    #: snapshots taken since the last Update (:mod:`lrlab.core.snapshots`), when the run takes them
+    snapshots: list[Any] = field(default_factory=list)
 
     @property
     def n(self) -> int:

@@ -34,14 +34,20 @@ from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.effective_lr import quantiles as effective_quantiles
-from lrlab.core.events import Status
+from lrlab.core.events import Event, Status
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
-from lrlab.core.params import Kinded
+from lrlab.core.params import Kinded, SpecError
 from lrlab.core.runs.base import RunnerBase, Update, register, set_deterministic
 from lrlab.core.schedules import Timeline, parse_edit
+from lrlab.core.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.spec import RunSpec
+
+#: steps between two snapshots of a training run (and the most a fork re-runs to reach its step)
+SNAPSHOT_EVERY = 500
+#: bytes of snapshots a run keeps in memory (the oldest go first); the session file keeps them all
+SNAPSHOT_BUDGET = 256 * 2**20
 
 
 def choose_threads(n_params: int, device: torch.device) -> int:
@@ -89,12 +95,32 @@ class Trainer(RunnerBase):
     the next step boundary. ``max_steps`` cuts a run short (replaying a stopped run).
     ``data`` reuses a dataset another trainer of the same spec loaded (the range test's
     seeds share one); the split does not depend on the run seed, so it is the same data.
+
+    Snapshots (:mod:`lrlab.core.snapshots`): every ``snapshot_every`` steps, at every planned
+    edit and whenever a command (an edit, a pause) arrives, the state before the step is
+    cloned on the device, kept in ``self.snapshots`` (the oldest dropped beyond
+    ``snapshot_budget`` bytes) and handed to listeners in the next :class:`Update` (the
+    session writer stores it). ``snapshot_every=None`` takes none.
+
+    Continuing another run (what a fork does): ``start`` is a snapshot of a run of this same spec;
+    the loop continues from its step, with ``edits`` the whole run's (those before the
+    snapshot rebuild the LR timeline, the others apply at their steps). ``record_from`` keeps
+    steps, evaluations and events before that step out of the updates (they are the parent's
+    history, computed again only to reach the fork step); ``history`` are events that go out
+    first instead (the parent's edits and plateau decisions before the fork step).
     """
 
     def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None,
-                 flush_seconds: float = 0.2, pace: float | None = None, data: Dataset | None = None):
+                 flush_seconds: float = 0.2, pace: float | None = None, data: Dataset | None = None,
+                 snapshot_every: int | None = SNAPSHOT_EVERY, snapshot_budget: int = SNAPSHOT_BUDGET,
+                 start: Snapshot | None = None, record_from: int = 0, history: Sequence[Event] = ()):
         super().__init__()
+        if snapshot_every is not None and snapshot_every < 1:
+            raise SpecError([("snapshot_every", f"must be a whole number >= 1 (or none), got {snapshot_every}")])
+        self.snapshot_every = snapshot_every
+        self.snapshots = SnapshotStore(snapshot_budget)
+        self.start, self.record_from, self.history = start, record_from, list(history)
         self.pace = pace
         self.spec = spec
         self.flush_seconds = flush_seconds
@@ -111,12 +137,13 @@ class Trainer(RunnerBase):
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
-        self.total_steps = spec.steps or spec.epochs * self.order.steps_per_epoch
+        self.total_steps = planned = spec.steps or spec.epochs * self.order.steps_per_epoch
         self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
-        self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
-        self.effective_every = spec.effective_lr_every or max(50, math.ceil(self.total_steps / 1000))
+        # from the planned length, so a replay cut short (max_steps) evaluates at the same steps
+        self.eval_every = spec.eval_every or max(1, math.ceil(planned / 50))
+        self.effective_every = spec.effective_lr_every or max(50, math.ceil(planned / 1000))
         self.timeline = Timeline(spec.schedule, spec.lr)
         self.summary: dict[str, Any] = {}
 
@@ -133,13 +160,127 @@ class Trainer(RunnerBase):
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
+        if start is not None:
+            self._continue_timeline(start)
+
+    # --- snapshots: the exact state before a step -------------------------------------------------
+
+    def _snapshot(self, first_loss: float | None) -> Snapshot:
+        """The state before step ``self.step`` (and before its edits), cloned on the device."""
+        step = self.step
+        tensors = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        opt = self.optimizer.state_dict()
+        values: dict[str, Any] = {}
+        for i, state in opt["state"].items():
+            for k, v in state.items():
+                if torch.is_tensor(v):
+                    tensors[f"optimizer.{i}.{k}"] = v.detach().clone()
+                else:
+                    values[f"{i}.{k}"] = v
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors["rng.batches"] = self.order.state(step)
+        np_name, np_keys, np_pos, np_gauss, np_cached = np.random.get_state()
+        tensors["rng.numpy"] = torch.from_numpy(np_keys.astype(np.int64))
+        py_version, py_state, py_gauss = random.getstate()
+        tensors["rng.python"] = torch.tensor(py_state, dtype=torch.int64)
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in opt["param_groups"]]
+        state = {"first_loss": first_loss, "param_groups": groups, "optimizer_values": values,
+                 "timeline": self.timeline.state(), "numpy": [np_name, np_pos, np_gauss, np_cached],
+                 "python": [py_version, py_gauss]}
+        return Snapshot(step, tensors, state)
+
+    def _continue_timeline(self, start: Snapshot) -> None:
+        """Check ``start`` fits this run's model and optimizer (SnapshotError if not), and rebuild
+        the LR timeline as it was at its step: the edits before it, then its plateau memory."""
+        expected = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        got = {k: v for k, v in start.tensors.items() if k.startswith("model.")}
+        if got.keys() != expected.keys():
+            missing, extra = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
+            raise SnapshotError(f"snapshot does not fit this model (missing {missing[:3]}, unknown {extra[:3]})")
+        for k, v in expected.items():
+            if got[k].shape != v.shape or got[k].dtype != v.dtype:
+                raise SnapshotError(f"snapshot tensor {k}: {got[k].dtype} {list(got[k].shape)}, the model's "
+                                    f"is {v.dtype} {list(v.shape)}")
+        for k, v in start.tensors.items():
+            if k.startswith("optimizer."):
+                _, index, key = [*k.split(".", 2), "", ""][:3]
+                if not index.isdigit() or int(index) >= len(self.params) or not key:
+                    raise SnapshotError(f"snapshot tensor {k}: names no parameter of this model")
+                if v.dim() and v.shape != self.params[int(index)].shape:
+                    raise SnapshotError(f"snapshot tensor {k}: shape {list(v.shape)} is not its parameter's")
+            elif not k.startswith(("model.", "rng.")):
+                raise SnapshotError(f"snapshot tensor {k}: unknown name")
+        for name in ("rng.torch", "rng.batches", "rng.numpy", "rng.python"):
+            if name not in start.tensors:
+                raise SnapshotError(f"snapshot has no {name}")
+        first = start.state.get("first_loss")
+        if first is not None and type(first) not in (int, float):
+            raise SnapshotError(f"snapshot's first loss must be a number, got {str(first)[:40]!r}")
+        groups = start.state.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != len(self.optimizer.param_groups):
+            raise SnapshotError("snapshot's optimizer hyperparameters do not fit this optimizer")
+        for step in sorted(s for s in self._planned if s < start.step):
+            for edit in self._planned.pop(step):
+                self.timeline.apply(step, edit)
+        try:
+            self.timeline.set_state(start.state.get("timeline"))
+        except ValueError as err:
+            raise SnapshotError(f"snapshot's schedule state does not fit this run's edits: {err}") from None
+
+    def _restore(self, start: Snapshot) -> None:
+        """Put the model, the optimizer and every random generator as they were at ``start``."""
+        t = start.tensors
+        self.model.load_state_dict({k[len("model."):]: v for k, v in t.items() if k.startswith("model.")})
+        state: dict[int, dict[str, Any]] = {}
+        for k, v in t.items():
+            if k.startswith("optimizer."):
+                _, index, key = k.split(".", 2)
+                state.setdefault(int(index), {})[key] = v
+        for k, v in start.state.get("optimizer_values", {}).items():
+            index, key = k.split(".", 1)
+            state.setdefault(int(index), {})[key] = v
+        groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+                  for g in start.state["param_groups"]]
+        try:
+            self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+            torch.set_rng_state(t["rng.torch"].to(torch.uint8))
+            if self.device.type == "cuda" and "rng.cuda" in t:
+                torch.cuda.set_rng_state(t["rng.cuda"].to(torch.uint8), self.device)
+            self.order.restore(t["rng.batches"].to(torch.uint8))
+            np_name, np_pos, np_gauss, np_cached = start.state["numpy"]
+            np.random.set_state((np_name, t["rng.numpy"].numpy().astype(np.uint32), np_pos, np_gauss, np_cached))
+            py_version, py_gauss = start.state["python"]
+            random.setstate((py_version, tuple(t["rng.python"].tolist()), py_gauss))
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise SnapshotError(f"snapshot at step {start.step} cannot be restored: {err}") from None
+        self.step = start.step
+
+    def _snapshot_due(self) -> bool:
+        step = self.step
+        if self.snapshot_every is None or step < self.record_from or step == 0:
+            return False
+        if self.start is not None and step == self.start.step:
+            return False  # the run started from this very state
+        return (step % self.snapshot_every == 0 or step == self.record_from or step in self._planned
+                or not self._commands.empty())
+
+    def record(self, kind: str, at: int | None = None, **data: Any) -> Event:
+        """As :meth:`RunnerBase.record`; events before ``record_from`` stay out of the record (a
+        fork re-running its parent's history: the parent recorded them, ``history`` carries them)."""
+        step = self.step if at is None else at
+        if step < self.record_from:
+            return Event(step, kind, data)
+        return super().record(kind, at, **data)
 
     # --- what sessions and replays need --------------------------------------------------
 
     def session_meta(self) -> dict[str, Any]:
         return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
                 "effective_lr_every": self.effective_every,
-                "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch}
+                "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch,
+                "snapshot_every": self.snapshot_every}
 
     def final_summary(self) -> dict[str, Any]:
         extra = {k: v for k, v in self.summary.items() if k.startswith("test_")}
@@ -168,6 +309,10 @@ class Trainer(RunnerBase):
 
     def _run(self) -> Status:
         self._setup()
+        first_loss = None
+        if self.start is not None:
+            self._restore(self.start)
+            first_loss = self.start.state.get("first_loss")
         buf = _Columns(capacity=4096)
         # loss, gradient norm and update ratio stay on the device until a flush or an
         # evaluation: on a GPU each read is a wait for the device (one read per flush instead)
@@ -181,11 +326,14 @@ class Trainer(RunnerBase):
         spe = self.order.steps_per_epoch
         groups = self.optimizer.param_groups
         ratio_every = self.spec.update_ratio_every
-        first_loss = None
         last_eval = -1
+        snapshots: list[Snapshot] = []  # taken since the last update
         self.status = Status.RUNNING
         t0 = self.start_clock()
         last_flush = t0
+        for ev in self.history:  # the parent's history goes out first (see the class docstring)
+            self.events.append(ev)
+            self._unsent.append(ev)
 
         def settle(extra: torch.Tensor | None = None) -> bool:
             """Read the measured values of the steps since the last read (one synchronisation;
@@ -233,8 +381,16 @@ class Trainer(RunnerBase):
         def flush(status: Status) -> None:
             nonlocal last_flush, settled
             settle()
-            update = Update(buf.take(), list(evals), self.take_events(), self.step, self.total_steps,
-                            status, list(effective_rows))
+            steps, done_evals, done_effective = buf.take(), list(evals), list(effective_rows)
+            if self.record_from:  # a fork's re-run of shared history is not its record
+                keep = steps["step"] >= self.record_from
+                if not keep.all():
+                    steps = {k: v[keep] for k, v in steps.items()}
+                done_evals = [e for e in done_evals if e["step"] >= self.record_from]
+                done_effective = [e for e in done_effective if e["step"] >= self.record_from]
+            update = Update(steps, done_evals, self.take_events(), self.step, self.total_steps,
+                            status, done_effective, list(snapshots))
+            snapshots.clear()
             settled = 0
             effective_rows.clear()
             evals.clear()
@@ -251,11 +407,16 @@ class Trainer(RunnerBase):
                 self.keep_pace()
                 if not self._commands.empty() and settle():  # no command acts past a divergence
                     break
+                if self._snapshot_due():  # before the commands and edits of this step
+                    if first_loss is None and settle():  # the first loss is part of the state
+                        break
+                    snapshots.append(self._snapshot(first_loss))
+                    self.snapshots.add(snapshots[-1])
                 if self.drain(flush):
                     self.status = Status.STOPPED
                     break
                 for edit in self._planned.pop(self.step, ()):
-                    self.apply_edit(edit)
+                    self._apply_edit(edit)
 
                 # 2. the LR for this step comes from the timeline (schedule + edits)
                 step = self.step
@@ -352,6 +513,15 @@ class Trainer(RunnerBase):
         return epoch * per_epoch + min((i + 1) * bs, n)
 
     def apply_edit(self, edit: Kinded) -> None:
+        """A live edit; one that arrives while a fork re-runs its parent's history waits for the
+        fork step (the history is the parent's, and nothing before the fork step is recorded)."""
+        if self.step < self.record_from:
+            self.timeline.copy().apply(self.record_from, edit)  # SpecError now (a rejected edit) if it cannot fit
+            self._planned.setdefault(self.record_from, []).append(edit)
+            return
+        self._apply_edit(edit)
+
+    def _apply_edit(self, edit: Kinded) -> None:
         if edit.kind == "optimizer":
             apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
         else:
