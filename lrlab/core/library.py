@@ -17,7 +17,7 @@ from typing import Any
 from lrlab.core import paths
 from lrlab.core.session import SUFFIX, Session, SessionError
 
-INDEX_VERSION = 2  # 2: each entry keeps the whole spec and summary (lrlab.library().to_frame())
+INDEX_VERSION = 1
 
 
 @dataclass
@@ -106,8 +106,9 @@ class Library:
                 seen.add(key)
                 st = path.stat()
                 cached = self._cache.get(key)
+                # an entry indexed before entries kept the spec is read again, once
                 if cached and cached["mtime"] == st.st_mtime and cached["size"] == st.st_size \
-                        and cached["status"] not in ("running",):
+                        and cached["status"] not in ("running",) and "spec" in cached:
                     entries.append(Entry(**cached))
                     continue
                 entry = Entry.read(path)
