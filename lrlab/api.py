@@ -602,8 +602,8 @@ class Library:
         return rows
 
     def to_frame(self) -> Table:
-        """:meth:`rows` as a DataFrame (a dict of column lists without pandas); a column a session
-        lacks (a schedule parameter of another kind) is None there."""
+        """:meth:`rows` as a DataFrame (a dict of column lists without pandas); a field a session
+        lacks (a schedule parameter of another kind) is missing there (None; NaN in a column of numbers)."""
         rows = self.rows()
         columns: list[str] = []
         for row in rows:

@@ -12,10 +12,12 @@ import shutil
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, METRICS, QUANTILE_NAMES, STEP_COLUMNS
-from lrlab.core.session import Session
+
+if TYPE_CHECKING:  # the window imports this module at start-up; the session code it leaves for later
+    from lrlab.core.session import Session
 
 
 def _cell(x: float) -> str:
