@@ -147,6 +147,7 @@ def test_compare_returns_the_tables_compare_prints_and_the_curves(session, tmp_p
     assert [r.name for r in cmp.summary] == ["a", "b"] and {d.field for d in cmp.differences if d.differs} == {
         "optimizer.lr", "edits"}
     x, y = cmp.curves["a"]
+    np.testing.assert_array_equal(x, np.arange(120))
     np.testing.assert_array_equal(y, np.asarray(session.steps()["lr"]))  # the LR is never smoothed
     assert len(cmp.to_frame()) == 240 and cmp.write_csv(tmp_path / "long.csv") > 240
     with pytest.raises(ValueError, match="at least two"):
