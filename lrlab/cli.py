@@ -1,6 +1,7 @@
 """The ``lrlab`` command: the GUI's twin for scripts, CI and terminals.
 
-Every subcommand is a thin client of :mod:`lrlab.core`. Bad input exits with
+Every subcommand is a thin client of the Python API (:mod:`lrlab.api`) or of :mod:`lrlab.core`:
+it turns flags into arguments and results into text. Bad input exits with
 status 2 and one line on stderr that names the field or file and what is allowed.
 """
 
@@ -9,16 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from lrlab import __version__
-from lrlab.core.events import Status
-from lrlab.core.fmt import clock
 from lrlab.core.metrics import METRICS
 from lrlab.core.params import SpecError
+from lrlab.progress import run_with_ctrl_c
 
 
 class UsageError(Exception):
@@ -37,33 +36,16 @@ def _one_line(err: SpecError) -> str:
 # --- lrlab schedule ------------------------------------------------------------------------
 
 
+#: how a missing length is asked for, in the flags' words
+_SCHEDULE_WORDS = {"steps": ("--steps", "required (how many steps to print, e.g. --steps 1000)"),
+                   "epochs": "--steps-per-epoch N"}
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from lrlab.core import schedules
-    from lrlab.core.spec import RunSpec, read_json, unwrap_preset
+    from lrlab import api
 
-    data = unwrap_preset(read_json(_resolve_input(args.file)))
-    is_schedule = isinstance(data, dict) and "kind" in data and "optimizer" not in data
-    if is_schedule:
-        spec = schedules.parse_schedule(data)
-        base_lr, steps = 0.1, args.steps
-        if steps is None:
-            raise UsageError("--steps: required (how many steps to print, e.g. --steps 1000)")
-        # a bare schedule has no run: "run" and "25%" mean the printed steps
-        for path, value in schedules.relative_durations(spec):
-            if str(value).endswith("ep") and args.steps_per_epoch is None:
-                raise UsageError(f"{path}: {value!r} counts epochs; give --steps-per-epoch N, or use a "
-                                 "run spec or preset")
-        spec = schedules.resolve_schedule(spec, steps, args.steps_per_epoch or 1)
-    else:
-        from lrlab.core.spec import planned_steps, planned_steps_per_epoch
-
-        run = RunSpec.from_json(data)
-        total = planned_steps(run)
-        spec, base_lr = run.resolved(total, planned_steps_per_epoch(run)).schedule, run.lr
-        steps = args.steps if args.steps is not None else total  # the whole run by default
-    if args.lr is not None:
-        base_lr = args.lr
-    lrs = schedules.values(schedules.build(spec, base_lr), 0, steps)
+    spec, base_lr, lrs = api.plan_schedule(args.file, args.steps, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
+                                           words=_SCHEDULE_WORDS)
     out = sys.stdout
     if args.format == "json":
         json.dump({"schedule": spec.to_json(), "base_lr": base_lr, "lr": lrs.tolist()}, out)
@@ -75,43 +57,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 # --- lrlab run / replay / info / export / presets -----------------------------------------
-
-
-class Progress:
-    """A one-line progress bar on stderr: the bar and step count, :meth:`describe`'s words for
-    the update (epoch, loss, LR), steps/s and ETA; redrawn a few times a second on a terminal,
-    every 5 s into a file, and always at the end."""
-
-    def __init__(self, total: int, quiet: bool = False, stream: Any = None):
-        self.total, self.quiet = total, quiet
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.last_print = 0.0
-        self.start = time.monotonic()
-
-    def __call__(self, update: Any) -> None:
-        if self.quiet or not update.n:
-            return
-        now = time.monotonic()
-        final = Status(update.status).final
-        if not final and now - self.last_print < (0.2 if self.tty else 5.0):
-            return
-        self.last_print = now
-        done = update.step
-        rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{self.total} "
-                f"{self.describe(update)} {rate:.0f} steps/s ETA {clock(eta)}")
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        if final and self.tty:
-            self.stream.write("\n")
-        self.stream.flush()
-
-    def describe(self, update: Any) -> str:
-        return (f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
-                f"lr {update.steps['lr'][-1]:.3g}")
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -148,13 +93,10 @@ def _parse_edits(items: Sequence[str]) -> list[tuple[int, dict]]:
     return sorted(edits, key=lambda e: e[0])
 
 
-def _summary_line(session_path: Path, status: str) -> str:
-    from lrlab.core.session import Session
-
-    with Session.open(session_path) as s:
-        summ = s.summary
-        metric = "accuracy" if s.spec.task == "classification" else "R^2"
-    parts = [f"{status}", f"{summ.get('steps', 0)} steps", f"{summ.get('steps_per_second', 0):.0f} steps/s"]
+def _summary_line(session: Any) -> str:
+    summ = session.summary
+    metric = "accuracy" if session.task == "classification" else "R^2"
+    parts = [f"{session.status}", f"{summ.get('steps', 0)} steps", f"{summ.get('steps_per_second', 0):.0f} steps/s"]
     if summ.get("final_val_loss") is not None:
         parts.append(f"val loss {summ['final_val_loss']:.4g}")
     if summ.get("final_val_metric") is not None:
@@ -162,25 +104,8 @@ def _summary_line(session_path: Path, status: str) -> str:
     return ", ".join(parts)
 
 
-def _run_with_ctrl_c(run: Any, trainer: Any) -> str:
-    """Ctrl-C asks the trainer to stop at the next step boundary; a second one aborts."""
-    import signal
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, previous)
-        print("\nlrlab: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
-        trainer.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        return run.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import schedule_warnings
+    from lrlab import api
 
     label, spec = _spec_argument(args)
     if args.download:
@@ -189,15 +114,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                              "download (only torchvision datasets do)")
         spec = spec.with_changes({"dataset.download": True})
     edits = _parse_edits(args.edit or [])
-    run = _open_run(lambda: RecordedRun(spec, args.out, edits=edits, label=label))
-    for warning in schedule_warnings(spec, run.runner.total_steps, run.runner.session_meta()["steps_per_epoch"]):
-        print(f"lrlab: warning: {warning}", file=sys.stderr)
-    progress = Progress(run.runner.total_steps, args.quiet)
-    run.add_listener(progress)
-    status = _run_with_ctrl_c(run, run.runner)
-    print(run.path)
-    print(_summary_line(run.path, status))
-    for ev in run.runner.events:
+    session = _open_run(lambda: api.start_run(label, spec, edits=edits, out=args.out, progress=not args.quiet))
+    print(session.path)
+    print(_summary_line(session))
+    for ev in session.events:
         if ev.kind == "diverged":
             print(ev.data["message"])
     return 0
@@ -212,38 +132,16 @@ def _parse_fork_edits(items: Sequence[str], at: int) -> list[tuple[int, dict]]:
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
-    from lrlab.core.runs import fork_session
+    from lrlab import api
 
     edits = _parse_fork_edits(args.edit or [], args.at)
-    run = _open_run(lambda: fork_session(args.parent, args.at, edits, args.out))
-    runner = run.runner
-    if not args.quiet:
-        start = runner.start.step if runner.start is not None else 0
-        print(f"forking at step {args.at}: re-running steps {start} to {args.at} first", file=sys.stderr)
-    run.add_listener(Progress(runner.total_steps, args.quiet))
-    status = _run_with_ctrl_c(run, runner)
-    print(run.path)
-    print(_summary_line(run.path, status))
+    session = _open_run(lambda: api.fork(args.parent, args.at, edits=edits, out=args.out, progress=not args.quiet))
+    print(session.path)
+    print(_summary_line(session))
     return 0
 
 
 # --- lrlab sweep ------------------------------------------------------------------------------
-
-
-class SweepProgress(Progress):
-    """The progress bar of a sweep: members training and diverged, and the lowest latest loss
-    with its LR, in place of one run's epoch, loss and LR."""
-
-    def __init__(self, total: int, lrs: Sequence[float], quiet: bool = False, stream: Any = None):
-        super().__init__(total, quiet, stream)
-        self.lrs = list(lrs)
-
-    def describe(self, update: Any) -> str:
-        latest = [(float(m.steps["train_loss"][-1]), float(m.steps["lr"][-1])) for m in update.members
-                  if m.n and not Status(m.status).problem]
-        diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
-        best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""
-        return f"{len(update.members)} members, {diverged} diverged,{best}"
 
 
 def _parse_lrs(text: str) -> list[float]:
@@ -292,9 +190,8 @@ def format_sweep_table(rows: Sequence[dict[str, Any]], task: str) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from lrlab.core.runs import RecordedSweep, best_row
-    from lrlab.core.runs.sweep import MAX_MEMBERS, ROW_KEYS, check_lrs
-    from lrlab.core.spec import schedule_warnings
+    from lrlab import api
+    from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
 
     label, spec = _spec_argument(args)
     lrs = check_lrs(_parse_lrs(args.lrs), "--lrs") if args.lrs is not None else _parse_range(args.range)
@@ -303,34 +200,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
                          "(nothing was overwritten)")
-    seeds = [spec.seed + j for j in range(args.seeds)]
-    run = _open_run(lambda: RecordedSweep(spec, lrs, args.out, seeds=seeds, label=label))
-    runner = run.runner
-    for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
-        print(f"lrlab: warning: {warning}", file=sys.stderr)
-    run.add_listener(SweepProgress(runner.total_steps, runner.lrs, args.quiet))
-    _run_with_ctrl_c(run, runner)
-    rows = run.rows
+    result = _open_run(lambda: api.start_sweep(label, spec, lrs, seeds=args.seeds, out=args.out,
+                                               progress=not args.quiet))
     if args.json:
-        from lrlab.core.runs import _json_safe
-
-        best = best_row(rows)
-        out = {"members": [{k: row[k] for k in ROW_KEYS} for row in rows],
-               "best": None if best is None else {k: best[k] for k in ROW_KEYS}, "path": runner.path}
-        json.dump(_json_safe(out), sys.stdout, indent=2)
+        json.dump(result.to_json(), sys.stdout, indent=2)
         print()
         return 0
-    print(run.path)
-    print(format_sweep_table(rows, spec.task))
-    best = best_row(rows)
-    metric = "accuracy" if spec.task == "classification" else "R^2"
+    print(result.folder)
+    print(format_sweep_table(result.rows(), result.task))
+    best = result.best
+    metric = "accuracy" if result.task == "classification" else "R^2"
     if best is None:
         print("best: none, every member diverged: try lower LRs")
     else:
-        print(f"best: lr {best['lr']:g} (seed {best['seed']}), best validation {metric} "
-              f"{_cell(best['best_val_metric'])}")
-    print(f"{runner.k} members x {runner.n_params:,} parameters, {runner.path} path, "
-          f"{runner.summary.get('wall_time', 0):.1f} s")
+        print(f"best: lr {best.lr:g} (seed {best.seed}), best validation {metric} "
+              f"{_cell(best.best_val_metric)}")
+    print(f"{len(result.members)} members x {result.n_params:,} parameters, {result.path} path, "
+          f"{result.wall_time:.1f} s")
     return 0
 
 
@@ -347,85 +233,41 @@ def _spec_argument(args: argparse.Namespace) -> tuple[str, Any]:
     """The run spec a command names (a file or a preset, ``args.spec``) with its ``--set``
     changes: (the preset's name, '' for a file of the user's; the validated RunSpec). The
     changes apply to the JSON as written, so defaults of a kind being replaced do not come along."""
-    from lrlab.core.spec import RunSpec, apply_changes, read_json, unwrap_preset
+    from lrlab import api
 
-    source = _resolve_input(args.spec)
-    data = unwrap_preset(read_json(source))
-    if args.set:
-        data = apply_changes(data, _parse_set(args.set))
-    label = source.stem if source.parent.resolve() == _presets_dir() else ""
-    return label, RunSpec.from_json(data)
-
-
-def _presets_dir() -> Path:
-    from lrlab.core.resources import presets_dir
-
-    return presets_dir().resolve()
+    return api.resolve_spec(args.spec, _parse_set(args.set or []))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from lrlab.core.runs import (
-        Collector,
-        RecordedRun,
-        compare_steps,
-        environment_differences,
-        replay_options,
-        replay_runner,
-    )
-
     session = _open_session(args.file)
-    with session:
-        recorded = session.steps(("step", "train_loss", "lr"))
-        if args.out:
-            run = _open_run(lambda: RecordedRun(session.spec, args.out, kind=session.kind, group=session.group,
-                                                **replay_options(session)))
-            runner = run.runner
-        else:
-            runner = replay_runner(session)
-        describe = getattr(runner, "describe", None)
-        if describe is not None:  # a sweep member: say that the whole sweep re-runs
-            print(f"replaying {describe()}")
-        diffs = environment_differences(session.environment, runner.environment)
-        if diffs:
-            print("environment differs from the recording, so bit-identity is not expected:")
-            for d in diffs:
-                print(f"  {d}")
-        collector = Collector()
-        runner.listeners.append(collector)
-        runner.listeners.append(Progress(runner.total_steps, args.quiet or args.verify))
-        status = _run_with_ctrl_c(run, runner) if args.out else runner.run()
+    replay = _open_run(lambda: session.replay(args.verify, out=args.out, progress=not (args.quiet or args.verify)))
+    if replay.replaying:  # a sweep member: say that the whole sweep re-ran
+        print(f"replaying {replay.replaying}")
+    if replay.environment_differences:
+        print("environment differs from the recording, so bit-identity is not expected:")
+        for d in replay.environment_differences:
+            print(f"  {d}")
     if args.out:
         print(args.out)
-    if not args.verify:
-        print(f"replayed: {status}, {runner.step} steps")
-        return 0
-    result = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
-    print(result.describe())
-    return 0 if result.identical else 1
+    print(replay.describe())
+    return 0 if replay.identical is not False else 1
 
 
 def _open_session(path: str) -> Any:
-    from lrlab.core.session import Session, SessionError
+    from lrlab import api
+    from lrlab.core.session import SessionError
 
     try:
-        return Session.open(path)
+        return api.open_session(path)
     except SessionError as err:
         raise UsageError(str(err)) from None
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with _open_session(args.file) as s:
-        info = {"file": str(s.path), "status": s.status, "steps": s.n_steps(), "seed": s.seed,
-                "created": s.meta.get("created"), "app_version": s.meta.get("app_version"),
-                "format_version": s.meta.get("format_version"), "kind": s.kind, "group": s.group,
-                "id": s.file_id, "parent": s.parent,
-                "meta": s.meta,
-                "spec": s.spec_json,
-                "environment": s.environment, "summary": s.summary,
-                "events": s.events()}
+    s = _open_session(args.file)
+    info = s.info()
     if args.json:
-        info.pop("meta")
-        json.dump({**info, "events": [e.to_json() for e in info["events"]]}, sys.stdout, indent=2)
+        json.dump(info, sys.stdout, indent=2)
         print()
         return 0
     spec = info["spec"]
@@ -438,7 +280,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  parent    {info['parent']['path']} (id {info['parent']['id']}), forked at step "
               f"{info['parent']['step']}")
     if info["kind"] == "landscape":
-        _print_landscape_info(info["meta"], summ)
+        _print_landscape_info(s.meta, summ)
     else:
         print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
               f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
@@ -450,7 +292,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     env = info["environment"]
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
-    for e in info["events"]:
+    for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")
     if info["kind"] == "range_test" and summ.get("range_test"):
@@ -484,58 +326,40 @@ def _print_landscape_info(meta: dict[str, Any], summary: dict[str, Any]) -> None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if not args.csv and not args.spec:
-        raise UsageError("export: give --csv OUT.csv and/or --spec OUT.json")
-    with _open_session(args.file) as s:
-        if args.csv:
-            from lrlab.core.export import write_csv
+    from lrlab.core.export import ExportError
 
-            write_csv(s, args.csv)
-            print(args.csv)
-        if args.spec:
-            Path(args.spec).write_text(json.dumps(s.spec_json, indent=2) + "\n", encoding="utf-8")
-            print(args.spec)
+    if not args.csv and not args.spec and not args.tensorboard:
+        raise UsageError("export: give --csv OUT.csv, --spec OUT.json and/or --tensorboard DIR")
+    s = _open_session(args.file)
+    if args.csv:
+        print(s.to_csv(args.csv))
+    if args.spec:
+        Path(args.spec).write_text(json.dumps(s.spec, indent=2) + "\n", encoding="utf-8")
+        print(args.spec)
+    if args.tensorboard:
+        try:
+            print(s.to_tensorboard(args.tensorboard))
+        except ExportError as err:
+            raise UsageError(str(err)) from None
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from lrlab.core.compare import (
-        Target,
-        differences,
-        format_differences,
-        format_summary,
-        open_runs,
-        summary,
-        write_long_csv,
-    )
-    from lrlab.core.session import SessionError
+    from lrlab import api
 
-    if len(args.files) < 2:
-        raise UsageError("compare: give at least two session files")
-    try:
-        target = Target.parse(args.target) if args.target else None
+    try:  # too few files, a bad --target, a file that is not a session: one line each
+        comparison = api.compare(args.files, metric=args.metric, x=args.x, smooth=args.smooth, target=args.target)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    try:
-        runs = open_runs(args.files)
-    except SessionError as err:
-        raise UsageError(str(err)) from None
-    try:
-        names = [r.name for r in runs]
-        print(format_summary(summary(runs, target, args.smooth), target))
-        print()
-        print(format_differences(differences(runs), names))
-        if args.csv:
-            rows = write_long_csv(runs, args.csv)
-            print(f"\n{args.csv}: {rows} rows")
-        for fmt in ("png", "svg"):
-            out = getattr(args, fmt)
-            if out:
-                _export_compare_plot(args.files, fmt, out, args.metric, args.x, args.smooth, args.logy)
-                print(out)
-    finally:
-        for r in runs:
-            r.close()
+    print(comparison.describe())
+    if args.csv:
+        rows = comparison.write_csv(args.csv)
+        print(f"\n{args.csv}: {rows} rows")
+    for fmt in ("png", "svg"):
+        out = getattr(args, fmt)
+        if out:
+            _export_compare_plot(args.files, fmt, out, args.metric, args.x, args.smooth, args.logy)
+            print(out)
     return 0
 
 
@@ -566,43 +390,26 @@ _FIND_LR_FLAGS = {"start_lr": "--start", "end_lr": "--end", "num_iter": "--iters
 
 
 def cmd_find_lr(args: argparse.Namespace) -> int:
-    from lrlab.core.lrfind import RULES, RangeTestParams
-    from lrlab.core.runs import RecordedRun
+    from lrlab import api
 
     label, spec = _spec_argument(args)
     given = {"start_lr": args.start, "end_lr": args.end, "num_iter": args.iters,
              "mode": {"exp": "exponential"}.get(args.mode, args.mode), "seeds": args.seeds}
     try:
-        params = RangeTestParams.from_json({k: v for k, v in given.items() if v is not None})
+        found = _open_run(lambda: api.start_find_lr(label, spec, **given, out=args.out, progress=not args.quiet))
     except SpecError as err:
         raise SpecError([(_FIND_LR_FLAGS.get(p, p), m.replace("start_lr", "--start"))
                          for p, m in err.problems]) from None
-    run = _open_run(lambda: RecordedRun(spec, args.out, kind="range_test", label=label, params=params))
-    run.add_listener(Progress(run.runner.total_steps, args.quiet))
-    _run_with_ctrl_c(run, run.runner)
-    result = run.runner.result
     # with --json, stdout holds the JSON alone; the file names go to stderr
     notes = sys.stderr if args.json else sys.stdout
-    print(run.path, file=notes)
+    print(found.session, file=notes)
     if args.json:
-        json.dump(result.cli_json(), sys.stdout)
+        json.dump(found.to_json(), sys.stdout)
         print()
     else:
-        n_seeds = len(result.seeds)
-        print(f"range test: {len(result.lrs)} of {params.num_iter} steps, LR {params.start_lr:g} to "
-              f"{params.end_lr:g} ({params.mode}), {n_seeds} seed(s); {result.stop}")
-        spread_head = f"across {n_seeds} seeds" if n_seeds > 1 else ""
-        print(f"{'rule':<9} {'LR':<10} {spread_head:<19} why")
-        for rule in RULES:
-            s = result.suggestions[rule]
-            if not s.ok:
-                print(f"{rule:<9} {'-':<10} {'':<19} {s.reason}")
-                continue
-            spread = result.spread(rule)
-            text = f"{spread[0]:.3g}-{spread[1]:.3g}" if spread and n_seeds > 1 else ""
-            print(f"{rule:<9} {s.lr:<10.3g} {text:<19} {s.reason}")
+        print(found.describe())
     if args.png:
-        _export_range_plot(result, args.png, f"{label or spec.dataset.kind}: loss against LR")
+        _export_range_plot(found.result, args.png, f"{label or spec.dataset.kind}: loss against LR")
         print(args.png, file=notes)
     return 0
 
@@ -719,7 +526,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         run = _open_run(lambda: RecordedRun(run_spec_of(spec), args.out, kind="landscape",
                                             label=f"landscape-{spec.surface.kind}", landscape=spec.to_json(),
                                             edits=edits))
-        _run_with_ctrl_c(run, run.runner)
+        run_with_ctrl_c(run, run.runner)
         land = run.runner.landscape
     else:
         land = Landscape(spec, edits).run()
@@ -827,13 +634,9 @@ def _fraction(name: str) -> Callable[[str], float]:
 
 def _resolve_input(name: str) -> Path:
     """A path as given, or the name of a bundled preset (``lr-too-high``)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    from lrlab.core.resources import preset_path
+    from lrlab import api
 
-    preset = preset_path(name)
-    return preset if preset is not None else path
+    return api.resolve_input(name)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -929,10 +732,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("export", help="export a session's steps as CSV or its run spec as JSON")
+    p = sub.add_parser("export", help="export a session's steps as CSV, its run spec as JSON, or a TensorBoard run")
     p.add_argument("file", help="a .lrlab session")
     p.add_argument("--csv", help="one row per step: step, epoch, ..., val_loss, val_metric")
     p.add_argument("--spec", help="the run spec, runnable with 'lrlab run'")
+    p.add_argument("--tensorboard", metavar="DIR", help="write DIR/<session name>/ for 'tensorboard --logdir DIR': "
+                   "metrics, LR, events as text, the spec as hyperparameters (needs lrlab[tensorboard])")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("compare", help="compare sessions: summary, what differs, plots and CSV",

@@ -43,8 +43,9 @@ def test_readme_says_what_a_newcomer_needs_before_the_first_launch():
     assert before_features.index("whl/cpu") < before_features.index("pip install -e '.[vision]' && .venv/bin/lrlab\n  ")
     assert "6 GB" in before_features and ". .venv/bin/activate" in before_features
     extras = re.search(r"\[project.optional-dependencies\](.*?)\n\n", (ROOT / "pyproject.toml").read_text(), re.S)
-    assert 'dev = ["lrlab[vision,test]"]' in extras.group(1)
-    assert "The second command installs the extra `dev`, which is `vision` + `test`." in text
+    assert 'dev = ["lrlab[vision,frames,tensorboard,test]"]' in extras.group(1)
+    assert ("The second command installs the extra `dev`, which is `vision` + `frames` + `tensorboard` + `test`."
+            in text)
 
 
 def test_command_line_examples_run_as_written(tmp_path, monkeypatch, capsys):
@@ -69,3 +70,16 @@ def test_command_line_examples_run_as_written(tmp_path, monkeypatch, capsys):
     assert len(Path("lr.csv").read_text().splitlines()) == 1 + 690
     assert json.loads(Path("spec.json").read_text())["optimizer"]["lr"] == 3.0
     assert Path("compare.png").stat().st_size > 5000 and Path("tamed.lrlab").exists()
+
+
+def test_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The "From Python" block, verbatim, in an empty folder."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## From Python\n.*?```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "identical: 69 steps" in out and "steepest" in out
+    assert {p.name for p in Path("py-sweep").glob("*.lrlab")} and Path("py-sweep", "summary.json").exists()
+    assert list(Path("tb", "py").glob("events.out.tfevents.*"))
+    assert "py-high" in out and "py-find-lr" in out  # the library table names every session

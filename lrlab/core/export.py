@@ -1,13 +1,23 @@
-"""Exports of a session into plain files."""
+"""Exports of a session into plain files: CSV, and a TensorBoard run (with the optional
+``tensorboard`` package)."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 import math
+import os
+import shutil
+import time
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, QUANTILE_NAMES, STEP_COLUMNS
-from lrlab.core.session import Session
+from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, METRICS, QUANTILE_NAMES, STEP_COLUMNS
+
+if TYPE_CHECKING:  # the window imports this module at start-up; the session code it leaves for later
+    from lrlab.core.session import Session
 
 
 def _cell(x: float) -> str:
@@ -34,3 +44,81 @@ def write_csv(session: Session, out: str | Path) -> None:
             ev, ef = by_step.get(row[0]), eff_by_step.get(row[0])
             w.writerow([*row[:k], *(_cell(x) for x in row[k:]), *([_cell(float(x)) for x in ev] if ev else no_eval),
                         *([_cell(float(x)) for x in ef] if ef else no_eff)])
+
+
+# --- TensorBoard -------------------------------------------------------------------------------
+
+TENSORBOARD_HINT = "pip install 'lrlab[tensorboard]'"
+
+
+class ExportError(ValueError):
+    """An export that cannot be written; the message is one line saying why and what to do."""
+
+
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package is installed, without importing it (the GUI asks
+    while building its menus, and importing TensorBoard takes a second)."""
+    try:
+        return importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError):  # ValueError: a module blanked out in sys.modules
+        return False
+
+
+def _hparam(value: Any) -> Any:
+    """A spec value as TensorBoard's HParams plugin takes it: a number, a word or a bool; lists
+    as their JSON text."""
+    return value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def write_tensorboard(session: Session, folder: str | Path) -> Path:
+    """Write ``session`` as a TensorBoard run, ``folder/<session name>/``, with TensorBoard's own
+    writer, so it sits beside a user's other runs under ``tensorboard --logdir folder``:
+
+    - every metric as scalars under its lrlab name (``train_loss``, ``lr``, ``grad_norm``,
+      ``update_ratio``, ``val_loss``, ``val_metric``, ``effective_lr_p50``...) at its step, with
+      the wall time it was measured at (NaN, "not measured", is left out);
+    - every event (edits, plateau reductions, divergence) as text under ``events`` at its step;
+    - the run spec, flattened (``optimizer.lr``), with ``kind`` and ``status``, as hyperparameters
+      in the HParams plugin's format; its metrics are ``train_loss``, ``val_loss`` and
+      ``val_metric``, whose last values the plugin shows beside them.
+
+    Never overwrites: a run folder that exists and is not empty is an ExportError. The run is
+    written into a temporary folder and renamed into place, so a crash leaves no half run."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard.summary import hparams
+    except ImportError:
+        raise ExportError(f"TensorBoard export needs the tensorboard package: {TENSORBOARD_HINT}") from None
+    from lrlab.core.compare import flatten
+
+    run_dir = Path(folder) / session.path.stem
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ExportError(f"{run_dir}: already exists and is not an empty folder; choose another folder "
+                          "(nothing was overwritten)")
+    created = session.meta.get("created")
+    start = datetime.fromisoformat(created).timestamp() if created else time.time()
+    steps = session.steps()
+    wall_at = dict(zip(steps["step"].tolist(), steps["wall_time"].tolist(), strict=True))
+    tables = {"steps": steps, "evals": session.evals(), "effective_lr": session.effective_lr("all")}
+    tmp = run_dir.with_name(f".{run_dir.name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    writer = SummaryWriter(log_dir=str(tmp))
+    try:
+        for name, col in METRICS.items():
+            table = tables[col.table]
+            for step, value in zip(table["step"].tolist(), table[col.column].tolist(), strict=True):
+                if not math.isnan(value):
+                    writer.add_scalar(name, value, step, walltime=start + wall_at.get(step, 0.0))
+        for ev in session.events():
+            writer.add_text("events", f"step {ev.step}: {ev.describe()}", ev.step, walltime=start + ev.wall_time)
+        summ = session.summary
+        params = {k: _hparam(v) for k, v in flatten(session.spec_json).items() if v is not None}
+        params.update(kind=session.kind, status=str(session.status))
+        metrics = {m: summ[f"final_{m}"] for m in ("train_loss", "val_loss", "val_metric")
+                   if summ.get(f"final_{m}") is not None}
+        for summary in hparams(params, metrics):
+            writer.file_writer.add_summary(summary)
+    finally:
+        writer.close()
+    os.replace(tmp, run_dir)
+    return run_dir

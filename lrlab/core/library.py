@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,11 @@ class Entry:
     best_val_metric: float | None
     mtime: float
     size: int
+    kind: str = ""
+    group: str | None = None
+    #: the run spec as stored and the summary: what a notebook filters hundreds of runs by
+    spec: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> Entry:
@@ -50,11 +55,17 @@ class Entry:
                 return cls(str(path), path.stem, s.meta.get("created", ""), spec["dataset"]["name"],
                            spec["model"]["kind"], spec["optimizer"]["name"], spec["optimizer"].get("lr"),
                            spec["schedule"]["kind"], spec.get("batch_size"), s.seed, s.n_steps(), s.status,
-                           summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size)
+                           summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size,
+                           s.kind, s.group, spec, _scalars(summ))
         except (SessionError, KeyError, TypeError) as err:
             why = str(err).split(": ", 1)[-1]
             return cls(str(path), path.stem, "", "", "", "", None, "", None, None, 0, f"unreadable: {why}",
                        None, None, st.st_mtime, st.st_size)
+
+
+def _scalars(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary's numbers and words; a range test's curves stay in the session, not the index."""
+    return {k: v for k, v in summary.items() if v is None or isinstance(v, (int, float, str, bool))}
 
 
 class Library:
@@ -95,8 +106,9 @@ class Library:
                 seen.add(key)
                 st = path.stat()
                 cached = self._cache.get(key)
+                # an entry indexed before entries kept the spec is read again, once
                 if cached and cached["mtime"] == st.st_mtime and cached["size"] == st.st_size \
-                        and cached["status"] not in ("running",):
+                        and cached["status"] not in ("running",) and "spec" in cached:
                     entries.append(Entry(**cached))
                     continue
                 entry = Entry.read(path)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab import __version__
+from lrlab._version import __version__
 from lrlab.core.events import Event, Status
 from lrlab.core.metrics import (
     EFFECTIVE_COLUMNS,

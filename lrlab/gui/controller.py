@@ -73,6 +73,7 @@ class RunController(QObject):
         self.total_steps = 0
         self.steps_per_epoch = 1
         self.steps_done = 0
+        self.first_step = 0  # the first step the run records (a fork's step; 0 otherwise)
         self.epoch = 0
         self.problem = ""  # why the run diverged or failed
         self.pace: float | None = None  # steps per second for the next and the current run
@@ -104,7 +105,7 @@ class RunController(QObject):
         """Steps done, steps/s over the time actually trained, and the time left at that rate."""
         now = self._paused_at or time.monotonic()
         elapsed = now - self.started_at - self._paused_for if self.started_at else 0.0
-        rate = self.steps_done / elapsed if elapsed > 0 else 0.0
+        rate = (self.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0
         running = self.state == RunState.RUNNING and rate > 0
         eta = (self.total_steps - self.steps_done) / rate if running else float("inf")
         return Progress(self.steps_done, self.total_steps, self.epoch, rate, eta)
@@ -121,7 +122,7 @@ class RunController(QObject):
         self.events = []
         self.timeline = preview_timeline(spec)
         self.total_steps = planned_steps(spec)
-        self.steps_done = self.epoch = 0
+        self.steps_done = self.epoch = self.first_step = 0
         self.problem = ""
         self.session_path = ""
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
@@ -206,6 +207,7 @@ class RunController(QObject):
         self.session_path = info["path"]
         self.total_steps = info["total_steps"]
         self.steps_per_epoch = info["steps_per_epoch"]
+        self.first_step = self.steps_done = info.get("first_step", 0)
         self.spec = info["spec"]  # as the run uses it (durations resolved against the run)
         self.timeline = Timeline.from_events(self.spec.schedule, self.spec.lr, self.events)
         self.started_at = time.monotonic()

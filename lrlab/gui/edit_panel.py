@@ -1,5 +1,8 @@
 """The "Change the schedule" panel: propose a mid-run edit, see its ghost curve, apply it.
 
+The same panel proposes a fork's change: "Fork here…" on a plot puts it in fork mode, where
+the edit applies at the fork step of a copy of the run ("Fork and run") instead of the live run.
+
 The edit kinds and their fields come from the core's ``EDITS`` registry; the panel
 checks a proposal against a copy of the run's timeline (so a bad parameter is shown
 inline before anything reaches the trainer) and previews the LR it would produce.
@@ -22,9 +25,14 @@ LABELS = {"schedule": "New schedule from here", "scale": "Scale the LR by a fact
           "optimizer": "Change optimizer hyperparameters"}
 
 
+INTRO = "Change the learning rate while the run goes on:"
+
+
 class EditPanel(QWidget):
     sig_apply = Signal(dict)  # the edit JSON
     sig_ghost = Signal(object, object)  # steps, lrs of the proposal (empty arrays: none)
+    sig_fork = Signal(list)  # fork mode: the fork's edits, [] or [edit JSON] (applied at the fork step)
+    sig_fork_cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -32,6 +40,7 @@ class EditPanel(QWidget):
         self.optimizer_fields: tuple[str, ...] = ()
         self.next_step = 0
         self.total_steps = 0
+        self.fork_at: int | None = None  # fork mode: the step the fork branches off at
         self._params_form: ParamForm | None = None
         self.editor = KindedEditor(EDITS, "edit", custom=self._custom, labels=LABELS)
         self.message = QLabel()
@@ -39,11 +48,19 @@ class EditPanel(QWidget):
         self.apply_button = QPushButton("Apply at the next step")
         self.apply_button.setToolTip("The trainer applies it between two steps; a marker shows where.")
         self.apply_button.clicked.connect(self._apply)
+        self.plain_button = QPushButton("Fork unchanged", visible=False,
+                                        toolTip="a fork with no change continues exactly like its run did")
+        self.plain_button.clicked.connect(lambda: self.sig_fork.emit([]))
+        self.cancel_button = QPushButton("Cancel", visible=False)
+        self.cancel_button.clicked.connect(self.end_fork)
+        self.intro = QLabel(INTRO, wordWrap=True)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Change the learning rate while the run goes on:"))
+        lay.addWidget(self.intro)
         lay.addWidget(self.editor)
         row = QHBoxLayout()
+        row.addWidget(self.cancel_button)
         row.addStretch(1)
+        row.addWidget(self.plain_button)
         row.addWidget(self.apply_button)
         lay.addWidget(self.message)
         lay.addLayout(row)
@@ -88,8 +105,35 @@ class EditPanel(QWidget):
             self.editing = False
         self.check()
 
+    def start_fork(self, timeline: Timeline, optimizer_fields: tuple[str, ...], at: int, total_steps: int) -> None:
+        """Fork mode: propose the change a fork at step ``at`` makes (``timeline``: the run's as
+        it was at that step). The ghost curve shows from the fork step at once."""
+        self.fork_at = at
+        self.intro.setText(f"<b>Fork at step {at}</b>: a copy of the run from its exact state there, "
+                           "with this change; the run itself stays as it is.")
+        self.apply_button.setText("Fork and run")
+        self.apply_button.setToolTip("train the fork from this step; the run stays drawn beside it")
+        self.plain_button.show()
+        self.cancel_button.show()
+        self.set_context(timeline, optimizer_fields, at, total_steps)
+        self.editing = True
+        self.check()
+
+    def end_fork(self) -> None:
+        """Back to editing the live run (fork applied or cancelled)."""
+        if self.fork_at is None:
+            return
+        self.fork_at = None
+        self.intro.setText(INTRO)
+        self.apply_button.setText("Apply at the next step")
+        self.apply_button.setToolTip("The trainer applies it between two steps; a marker shows where.")
+        self.plain_button.hide()
+        self.cancel_button.hide()
+        self.set_context(None)
+        self.sig_fork_cancelled.emit()
+
     def advance(self, next_step: int) -> None:
-        if next_step != self.next_step:
+        if next_step != self.next_step and self.fork_at is None:
             self.next_step = next_step
 
     def proposal(self) -> dict[str, Any]:
@@ -136,7 +180,9 @@ class EditPanel(QWidget):
         return ok
 
     def _apply(self) -> None:
-        if self.check():
+        if self.check() and self.fork_at is not None:
+            self.sig_fork.emit([self.proposal()])
+        elif self.check():
             self.sig_apply.emit(self.proposal())
             self.editing = False  # applied: the marker and the planned curve take over
             self.check()

@@ -1,19 +1,26 @@
-"""Writing what the window shows to files: plots as PNG or SVG, a session's steps as CSV,
-its run spec as JSON, a copy of the session. The file formats themselves live in the core
-(:mod:`lrlab.core.export`); here are only the file dialogs and the rendering of plots."""
+"""Writing what the window shows to files: plots as PNG or SVG, a session's steps as CSV or as a
+TensorBoard run, its run spec as JSON, a copy of the session. The file formats themselves live in
+the core (:mod:`lrlab.core.export`); here are only the file dialogs and the rendering of plots."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
+from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available
 from lrlab.core.spec import RunSpec
+from lrlab.gui.menus import make_action
 
 SESSION_FILTER = "lrlab sessions (*.lrlab)"
+#: whether the optional tensorboard package is installed (looked up once, without importing it)
+TENSORBOARD = tensorboard_available()
 
 
 def export_svg(view: QWidget, out: str) -> None:
@@ -75,6 +82,41 @@ def export_csv(parent: QWidget, session_path: str) -> str | None:
         with Session.open(session_path) as s:
             write_csv(s, out)
     return out or None
+
+
+def tensorboard_action(parent: QWidget, session: Callable[[], str | None],
+                       done: Callable[[str | None], object]) -> QAction:
+    """File > Export > TensorBoard…; without the tensorboard package it stays greyed and its
+    tooltip says what to install (the window enables it only where :data:`TENSORBOARD`)."""
+    tip = ("a TensorBoard run of this session: metrics, LR, events and the spec as hyperparameters, "
+           "beside your other runs under 'tensorboard --logdir FOLDER'" if TENSORBOARD
+           else f"needs the tensorboard package: {TENSORBOARD_HINT}")
+    act = make_action(parent, "Export to TensorBoard…", lambda: done(export_tensorboard(parent, session())), tip=tip)
+    act.setEnabled(TENSORBOARD)
+    return act
+
+
+def export_tensorboard(parent: QWidget, session_path: str | None, folder: str | None = None) -> str | None:
+    """Write the session as ``FOLDER/<session name>/`` for TensorBoard; asks for the folder unless
+    ``folder`` is given. A folder that would be overwritten gets a message, not a file."""
+    from lrlab.core.export import ExportError, write_tensorboard
+    from lrlab.core.session import Session
+
+    if not session_path:
+        return None
+    folder = folder or QFileDialog.getExistingDirectory(parent, "Export to TensorBoard: the log folder",
+                                                        str(Path.home()))
+    if not folder:
+        return None
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # TensorBoard's import takes a second or two
+    try:
+        with Session.open(session_path) as s:
+            return str(write_tensorboard(s, folder))
+    except ExportError as err:
+        QMessageBox.warning(parent, "Export to TensorBoard", str(err))
+        return None
+    finally:
+        QApplication.restoreOverrideCursor()
 
 
 def export_spec(parent: QWidget, spec: RunSpec) -> str | None:

@@ -62,9 +62,11 @@ class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
 
 
 class RunData:
-    """Everything drawn for one run, kept in step order."""
+    """Everything drawn for one run, kept in step order from ``first_step`` (0, or a fork's step:
+    a fork records from where it branched off its parent)."""
 
-    def __init__(self, smoothing: float = 0.6) -> None:
+    def __init__(self, smoothing: float = 0.6, first_step: int = 0) -> None:
+        self.first_step = first_step
         self.loss = MinMaxPyramid()
         self.smooth = MinMaxPyramid()
         self.lr = MinMaxPyramid()
@@ -127,6 +129,7 @@ class PlotPanel(QWidget):
     """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second."""
 
     sig_hover = Signal(str)
+    sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -182,6 +185,7 @@ class PlotPanel(QWidget):
         for p in self.plots:
             p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+        self.view.scene().sigMouseClicked.connect(self._clicked)
         self.set_x_mode("step")
 
     def prepare(self) -> None:
@@ -337,9 +341,11 @@ class PlotPanel(QWidget):
 
     # --- feeding -----------------------------------------------------------------------------
 
-    def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0) -> None:
+    def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0,
+              first_step: int = 0) -> None:
+        """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step)."""
         self._make_curves()
-        self._bind(RunData(smoothing=self.data.smoothing))
+        self._bind(RunData(smoothing=self.data.smoothing, first_step=first_step))
         self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
         self.p_metric.setTitle("validation accuracy" if task == "classification" else "validation R²")
         self.p_metric.setLabel("left", "accuracy" if task == "classification" else "R²")
@@ -436,9 +442,9 @@ class PlotPanel(QWidget):
             samples = self.data.samples.data
             if len(samples) == 0:
                 return steps.astype(np.float64)
-            known = np.arange(len(samples), dtype=np.float64)
+            known = np.arange(len(samples), dtype=np.float64) + self.data.first_step
             # past the recorded steps (the planned LR), extrapolate at one batch per step
-            per_step = samples[-1] / len(samples)
+            per_step = samples[-1] / (known[-1] + 1)
             inside = np.interp(steps, known, samples)
             return np.where(steps > known[-1], samples[-1] + (steps - known[-1]) * per_step, inside)
         return steps.astype(np.float64)
@@ -450,7 +456,7 @@ class PlotPanel(QWidget):
             samples = self.data.samples.data
             if len(samples) == 0:
                 return x
-            return float(np.interp(x, samples, np.arange(len(samples), dtype=np.float64)))
+            return float(np.interp(x, samples, np.arange(len(samples), dtype=np.float64) + self.data.first_step))
         return x
 
     def _view_changed(self) -> None:
@@ -585,12 +591,23 @@ class PlotPanel(QWidget):
     # --- hover ---------------------------------------------------------------------------------
 
     def _mouse_moved(self, event: Any) -> None:
-        pos = event[0]
+        step = self.step_at(event[0])
+        if step is not None:
+            self.sig_hover.emit(self.describe_step(step))
+
+    def step_at(self, scene_pos: Any) -> int | None:
+        """The step under a scene position on any of the plots (None: not over a plot)."""
         for p in self.plots:
-            if p.sceneBoundingRect().contains(pos):
-                x = p.getViewBox().mapSceneToView(pos).x()
-                self.sig_hover.emit(self.describe_step(self._to_steps(x)))
-                return
+            if p.sceneBoundingRect().contains(scene_pos):
+                return max(round(self._to_steps(p.getViewBox().mapSceneToView(scene_pos).x())), 0)
+        return None
+
+    def _clicked(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            step = self.step_at(event.scenePos())
+            if step is not None:
+                event.accept()
+                self.sig_context.emit(step, event.screenPos().toPoint())
 
     def describe_step(self, step_f: float) -> str:
         """'step 120 · epoch 5.2 · loss 0.31 (smoothed 0.33) · LR 0.05 …' for the step nearest x."""
@@ -598,10 +615,11 @@ class PlotPanel(QWidget):
         n = len(d)
         if n == 0:
             return " "
-        i = int(min(max(round(step_f), 0), n - 1))
-        parts = [f"step {i}", f"epoch {i / self.steps_per_epoch:.2f}", f"samples {int(d.samples.data[i])}",
-                 f"loss {d.loss.y.data[i]:.4g} (smoothed {d.smooth.y.data[i]:.4g})",
-                 f"LR {d.lr.y.data[i]:.4g}", f"grad norm {d.grad.y.data[i]:.3g}"]
+        k = int(min(max(round(step_f) - d.first_step, 0), n - 1))  # index of the nearest recorded step
+        i = k + d.first_step
+        parts = [f"step {i}", f"epoch {i / self.steps_per_epoch:.2f}", f"samples {int(d.samples.data[k])}",
+                 f"loss {d.loss.y.data[k]:.4g} (smoothed {d.smooth.y.data[k]:.4g})",
+                 f"LR {d.lr.y.data[k]:.4g}", f"grad norm {d.grad.y.data[k]:.3g}"]
         ev = d.eval_steps.data
         if len(ev):
             j = int(np.searchsorted(ev, i, "right")) - 1

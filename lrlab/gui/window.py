@@ -142,6 +142,7 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
             exports.save_session_copy(self, self._shown_session()), "saved a copy to"), "Ctrl+Shift+S")
         self.act_csv = make_action(self, "Export steps as CSV…", lambda: self._exported(
             exports.export_csv(self, self._shown_session())))
+        self.act_tensorboard = exports.tensorboard_action(self, self._shown_session, self._exported)
         self.act_png = make_action(self, "Export plots as PNG…", lambda: self.export_plots("png"))
         self.act_svg = make_action(self, "Export plots as SVG…", lambda: self.export_plots("svg"))
         self.act_spec = make_action(self, "Export run spec (JSON)…", lambda: self._exported(
@@ -177,7 +178,8 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
         self.recent_menu = QMenu("Recent sessions", self)
         fill_menu(mb.addMenu("&File"), [self.act_new, self.act_open, self.act_sessions, self.act_compare,
                                         self.recent_menu, None, self.act_save,
-                                        ("Export", [self.act_csv, self.act_png, self.act_svg, self.act_spec]),
+                                        ("Export", [self.act_csv, self.act_tensorboard, self.act_png, self.act_svg,
+                                                    self.act_spec]),
                                         None, self.act_quit])
         fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
                                        self.act_sweep])
@@ -218,6 +220,7 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
         has_run = bool(self._shown_session())
         for a in (self.act_save, self.act_csv, self.act_spec):
             a.setEnabled(has_run and not state.busy)
+        self.act_tensorboard.setEnabled(has_run and not state.busy and exports.TENSORBOARD)
         self._refresh_edit_context()
 
     @Slot(object)

@@ -20,7 +20,7 @@ FRAME_SECONDS = 0.1  # 10 metric batches a second: enough for smooth curves, lit
 class RunWorker(QObject):
     """Builds a :class:`lrlab.core.runs.RecordedRun` of ``kind`` in its thread and runs it."""
 
-    sig_started = Signal(object)  # dict: path, total_steps, steps_per_epoch, task, spec, threads
+    sig_started = Signal(object)  # dict: path, total_steps, steps_per_epoch, task, spec, threads, first_step
     sig_metrics = Signal(object)  # lrlab.core.runs.Update
     sig_finished = Signal(str, str)  # final status, session path
     sig_failed = Signal(str)  # one-line message (bad spec, missing files, crash)
@@ -45,6 +45,12 @@ class RunWorker(QObject):
 
                 options = {k: v for k, v in self.options.items() if k != "lrs"}
                 run = RecordedSweep(self.spec, self.options["lrs"], label=self.label, **options)
+            elif self.kind == "fork":  # from the parent's file at a step, with the fork's edits
+                from lrlab.core.runs import fork_session
+
+                options = {k: v for k, v in self.options.items() if k not in ("parent", "at", "edits")}
+                run = fork_session(self.options["parent"], self.options["at"], self.options["edits"],
+                                   label=self.label or None, **options)
             else:
                 run = RecordedRun(self.spec, kind=self.kind, label=self.label, **self.options)
         except (SpecError, SessionError) as err:
@@ -63,7 +69,8 @@ class RunWorker(QObject):
         self.sig_started.emit({"path": self.path, "total_steps": self.runner.total_steps,
                                "steps_per_epoch": meta.get("steps_per_epoch", 1),
                                "task": self.runner.spec.task, "spec": self.runner.spec,
-                               "threads": self.runner.environment.get("threads")})
+                               "threads": self.runner.environment.get("threads"),
+                               "first_step": getattr(self.runner, "record_from", 0)})
         try:
             status = run.run()
         except Exception as err:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab import __version__
+from lrlab._version import __version__
 from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device

@@ -1,0 +1,645 @@
+"""lrlab from Python: train, sweep, find an LR, compare and read sessions from a script or a notebook.
+
+The functions here are the public API (``lrlab.run``, ``lrlab.open_session``...: see
+``lrlab.__all__``); the ``lrlab`` command is a client of them, so whatever the command does a
+script can do, with the numbers as objects instead of printed text. Results are plain
+dataclasses; tables come back as pandas DataFrames when pandas is installed (the extra
+``lrlab[frames]``) and as a dict of numpy arrays otherwise, so pandas stays optional.
+
+Specs are named as the command names them: a preset (``"lr-too-high"``), a JSON file, a dict
+of run-spec JSON, or a :class:`~lrlab.core.spec.RunSpec`. Changes follow ``--set``'s rules
+(applied to the JSON as written, before defaults), given as keywords with ``__`` for the dots
+(``optimizer__lr=0.01``) or as a mapping spread into them (``**{"optimizer.lr": 0.01}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.core.events import Event
+from lrlab.core.params import SpecError
+from lrlab.core.session import Session as _CoreSession
+from lrlab.core.session import SessionError
+from lrlab.core.spec import RunSpec
+from lrlab.progress import Progress, SweepProgress, run_with_ctrl_c
+
+__all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError", "SweepMember",
+           "SweepResult", "compare", "find_lr", "library", "open_session", "run", "schedule", "sweep"]
+
+SpecLike = str | Path | Mapping[str, Any] | RunSpec
+Table = Any  # a pandas DataFrame, or dict[str, np.ndarray] without pandas
+
+
+# --- specs and tables --------------------------------------------------------------------------
+
+
+def resolve_input(name: str | Path) -> Path:
+    """A path as given, or the file of a bundled preset (``lr-too-high``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    from lrlab.core.resources import preset_path
+
+    preset = preset_path(str(name))
+    return preset if preset is not None else path
+
+
+def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None) -> tuple[str, RunSpec]:
+    """The validated run spec that ``spec_or_preset`` names, with ``--set``-style ``changes``
+    applied to the JSON as written (so switching ``optimizer.name`` to Adam on an Adagrad spec
+    does not drag Adagrad's defaults along), and its label: the preset's name, or '' for a spec
+    of the user's (new sessions are named after it). SpecError lists every problem."""
+    from lrlab.core.resources import presets_dir
+    from lrlab.core.spec import apply_changes, read_json, unwrap_preset
+
+    label = ""
+    if isinstance(spec_or_preset, RunSpec):
+        data: Any = spec_or_preset.to_json()
+    elif isinstance(spec_or_preset, Mapping):
+        data = unwrap_preset(spec_or_preset)
+    else:
+        source = resolve_input(spec_or_preset)
+        data = unwrap_preset(read_json(source))
+        label = source.stem if source.parent.resolve() == presets_dir().resolve() else ""
+    if changes:
+        data = apply_changes(data, changes)
+    return label, RunSpec.from_json(data)
+
+
+def _changes(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword overrides as dotted paths: ``optimizer__lr`` and ``"optimizer.lr"`` alike."""
+    return {key.replace("__", "."): value for key, value in overrides.items()}
+
+
+def _table(columns: Mapping[str, Any]) -> Table:
+    """A pandas DataFrame of ``columns`` when pandas is installed, else the columns themselves."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return dict(columns)
+    return pd.DataFrame(dict(columns))
+
+
+def _check_edits(edits: Iterable[tuple[int, Mapping[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Mid-run edits as (step, edit JSON), validated, in step order."""
+    from lrlab.core.schedules import parse_edit
+
+    out = []
+    for i, (step, edit) in enumerate(edits):
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise SpecError([(f"edits[{i}]", f"the step must be a whole number >= 0, got {step!r}")])
+        out.append((step, parse_edit(edit, f"edits[{i}]").to_json()))
+    return sorted(out, key=lambda e: e[0])
+
+
+def _warn_schedule(spec: RunSpec, runner: Any) -> None:
+    """Durations that do not fit the run, on stderr before training (as the command prints them)."""
+    from lrlab.core.spec import schedule_warnings
+
+    for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
+        print(f"lrlab: warning: {warning}", file=sys.stderr)
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+@dataclass
+class Replay:
+    """A re-run of a session: how it ended, and (with ``verify``) whether every step's loss and
+    LR matched the recording bit for bit."""
+
+    status: str
+    steps: int
+    verification: Any = None  # lrlab.core.runs.Verification, or None without verify
+    environment_differences: tuple[str, ...] = ()
+    replaying: str | None = None  # what re-runs when it is more than the session (a whole sweep)
+    out: Path | None = None
+
+    @property
+    def identical(self) -> bool | None:
+        return None if self.verification is None else bool(self.verification.identical)
+
+    def describe(self) -> str:
+        """``identical: N steps``, the first differing step, or ``replayed: STATUS, N steps``."""
+        if self.verification is None:
+            return f"replayed: {self.status}, {self.steps} steps"
+        return str(self.verification.describe())
+
+
+class Session:
+    """A saved run (a ``.lrlab`` file), read when opened: what it was (``spec``, ``kind``,
+    ``seed``, ``environment``), how it ended (``status``, ``summary``, ``events``); its curves come
+    from :meth:`steps` and :meth:`evals`. Nothing stays open: each read opens the file anew."""
+
+    def __init__(self, path: str | Path):
+        with _CoreSession.open(path) as s:  # SessionError names the file and the problem
+            self.path = Path(path)
+            self.meta: dict[str, Any] = s.meta
+            self.spec: dict[str, Any] = s.spec_json
+            self.status: str = str(s.status)
+            self.summary: dict[str, Any] = s.summary
+            self.events: list[Event] = s.events()
+            self.kind, self.group, self.seed = s.kind, s.group, s.seed
+            self.environment: dict[str, Any] = s.environment
+            self.n_steps: int = s.n_steps()
+            self.id: str = s.file_id
+            #: a fork's parent: {"id", "path", "step"} (the path as it was when forked), else None
+            self.parent: dict[str, Any] | None = s.parent
+
+    def __repr__(self) -> str:
+        return f"<lrlab.Session {self.path.name}: {self.kind}, {self.status}, {self.n_steps} steps>"
+
+    @property
+    def task(self) -> str:
+        """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
+        from lrlab.core.datasets import dataset_task
+
+        return dataset_task(self.spec["dataset"]["name"])
+
+    def steps(self, columns: Sequence[str] | None = None) -> Table:
+        """One row per optimizer step: step, epoch, samples, wall_time, train_loss, lr, grad_norm,
+        update_ratio (NaN where not measured)."""
+        with _CoreSession.open(self.path) as s:
+            return _table(s.steps() if columns is None else s.steps(columns))
+
+    def evals(self, columns: Sequence[str] | None = None) -> Table:
+        """One row per validation: step, epoch, val_loss, val_metric (accuracy or R²)."""
+        with _CoreSession.open(self.path) as s:
+            return _table(s.evals() if columns is None else s.evals(columns))
+
+    def effective_lr(self, layer: str = "all") -> Table:
+        """Quantiles (p5 ... p95) of the per-parameter effective LR by step, for all parameters or
+        one tensor (``"0.weight"``); empty for runs that recorded none."""
+        with _CoreSession.open(self.path) as s:
+            return _table(s.effective_lr(layer))
+
+    def info(self) -> dict[str, Any]:
+        """What ``lrlab info --json`` prints."""
+        return {"file": str(self.path), "status": self.status, "steps": self.n_steps, "seed": self.seed,
+                "created": self.meta.get("created"), "app_version": self.meta.get("app_version"),
+                "format_version": self.meta.get("format_version"), "kind": self.kind, "group": self.group,
+                "id": self.id, "parent": self.parent, "spec": self.spec, "environment": self.environment,
+                "summary": self.summary,
+                "events": [e.to_json() for e in self.events]}
+
+    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False) -> Replay:
+        """Re-run from the same spec, seed and mid-run edits (a sweep member re-runs its whole
+        sweep); ``verify`` compares every step's loss and LR with the recording, ``out`` saves the
+        replay as a new session."""
+        from lrlab.core.runs import (
+            Collector,
+            RecordedRun,
+            compare_steps,
+            environment_differences,
+            replay_options,
+            replay_runner,
+        )
+
+        with _CoreSession.open(self.path) as session:
+            recorded = session.steps(("step", "train_loss", "lr"))
+            if out:
+                run = RecordedRun(session.spec, out, kind=session.kind, group=session.group,
+                                  **replay_options(session))
+                runner = run.runner
+            else:
+                run = runner = replay_runner(session)
+            describe = getattr(runner, "describe", None)
+            diffs = environment_differences(session.environment, runner.environment)
+            collector = Collector()
+            runner.listeners.append(collector)
+            runner.listeners.append(Progress(runner.total_steps, not progress))
+            status = run_with_ctrl_c(run, runner)
+        verification = None
+        if verify:
+            verification = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
+        return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
+                      Path(out) if out else None)
+
+    def to_csv(self, out: str | Path) -> Path:
+        """One row per step with the validation columns beside it (``lrlab export --csv``)."""
+        from lrlab.core.export import write_csv
+
+        with _CoreSession.open(self.path) as s:
+            write_csv(s, out)
+        return Path(out)
+
+    def to_tensorboard(self, folder: str | Path) -> Path:
+        """A TensorBoard run ``folder/<session name>/`` with the step and validation metrics, the
+        LR, the events as text and the spec as hyperparameters; returns the run's folder.
+        Needs the ``tensorboard`` package (``pip install 'lrlab[tensorboard]'``)."""
+        from lrlab.core.export import write_tensorboard
+
+        with _CoreSession.open(self.path) as s:
+            return write_tensorboard(s, folder)
+
+
+def open_session(path: str | Path) -> Session:
+    """Read a session file; SessionError (a ValueError) says in one line what is wrong with it."""
+    return Session(path)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def run(spec_or_preset: SpecLike, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
+        out: str | Path | None = None, progress: bool = False, **overrides: Any) -> Session:
+    """Train a preset or run spec and return its session. ``edits`` are mid-run edits as
+    (step, edit JSON), e.g. ``[(300, {"kind": "scale", "factor": 0.1})]``; ``out`` is the session
+    file (never overwritten; default a new file in the sessions folder); ``progress`` draws a bar
+    on stderr. Ctrl-C (a notebook's interrupt) stops at the next step, keeping every step so far.
+
+    >>> lrlab.run("lr-too-high", optimizer__lr=0.1, out="tamed.lrlab")  # doctest: +SKIP
+    """
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_run(label, spec, edits=edits, out=out, progress=progress)
+
+
+def start_run(label: str, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
+              out: str | Path | None = None, progress: bool = False) -> Session:
+    """:func:`run` for a spec already resolved (the command resolves it first to check flags)."""
+    from lrlab.core.runs import RecordedRun
+
+    recorded = RecordedRun(spec, out, edits=_check_edits(edits), label=label)
+    _warn_schedule(spec, recorded.runner)
+    recorded.add_listener(Progress(recorded.runner.total_steps, not progress))
+    run_with_ctrl_c(recorded, recorded.runner)
+    return Session(recorded.path)
+
+
+def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]] = (),
+         out: str | Path | None = None, progress: bool = False) -> Session:
+    """Branch the session ``parent`` at step ``at`` ("what if I had decayed here?") and train the
+    branch: it continues from the parent's exact state at that step with ``edits`` (an edit JSON
+    applies at ``at``; a (step, edit JSON) pair at a later step). With no edit it continues exactly
+    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent.
+
+    >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
+    """
+    from lrlab.core.runs import fork_session
+
+    pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
+    recorded = fork_session(parent, at, _check_edits(pairs), out)
+    runner = recorded.runner
+    if progress:
+        first = runner.start.step if runner.start is not None else 0
+        print(f"forking at step {at}: re-running steps {first} to {at} first", file=sys.stderr)
+    recorded.add_listener(Progress(runner.total_steps, not progress))
+    run_with_ctrl_c(recorded, runner)
+    return Session(recorded.path)
+
+
+# --- LR range test -------------------------------------------------------------------------------
+
+
+@dataclass
+class FindLRResult:
+    """An LR range test: the suggested LRs (``steepest``, ``valley``, ``minimum``, each with its
+    reason and its spread across the seeds), the curve, and the session it was saved to."""
+
+    session: Path
+    label: str
+    spec: dict[str, Any]
+    params: dict[str, Any]
+    result: Any  # lrlab.core.lrfind.RangeTestResult: the curves and every seed's suggestions
+
+    @property
+    def suggestions(self) -> dict[str, float | None]:
+        """rule -> suggested LR (None where the rule found none)."""
+        return {rule: s.lr for rule, s in self.result.suggestions.items()}
+
+    @property
+    def lr(self) -> float | None:
+        """The ``steepest`` suggestion: the LR where the loss falls fastest."""
+        return self.suggestions.get("steepest")
+
+    def spread(self, rule: str) -> tuple[float, float] | None:
+        """The lowest and highest LR the seeds' own curves suggest for ``rule``."""
+        return self.result.spread(rule)
+
+    def curve(self) -> Table:
+        """lr, loss (median over seeds), smoothed, low and high (the seeds' band) per step."""
+        r = self.result
+        return _table({"lr": r.lrs, "loss": r.losses, "smoothed": r.smoothed, "low": r.low, "high": r.high})
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab find-lr --json`` prints."""
+        return self.result.cli_json()
+
+    def describe(self) -> str:
+        """The table ``lrlab find-lr`` prints: the ramp, then each rule's LR, spread and reason."""
+        from lrlab.core.lrfind import RULES
+
+        result, p = self.result, self.params
+        n_seeds = len(result.seeds)
+        lines = [f"range test: {len(result.lrs)} of {p['num_iter']} steps, LR {p['start_lr']:g} to "
+                 f"{p['end_lr']:g} ({p['mode']}), {n_seeds} seed(s); {result.stop}"]
+        spread_head = f"across {n_seeds} seeds" if n_seeds > 1 else ""
+        lines.append(f"{'rule':<9} {'LR':<10} {spread_head:<19} why")
+        for rule in RULES:
+            s = result.suggestions[rule]
+            if not s.ok:
+                lines.append(f"{rule:<9} {'-':<10} {'':<19} {s.reason}")
+                continue
+            spread = result.spread(rule)
+            text = f"{spread[0]:.3g}-{spread[1]:.3g}" if spread and n_seeds > 1 else ""
+            lines.append(f"{rule:<9} {s.lr:<10.3g} {text:<19} {s.reason}")
+        return "\n".join(lines)
+
+
+def find_lr(spec_or_preset: SpecLike, *, start_lr: float | None = None, end_lr: float | None = None,
+            num_iter: int | None = None, mode: str | None = None, seeds: int | None = None,
+            out: str | Path | None = None, progress: bool = False, **overrides: Any) -> FindLRResult:
+    """The LR range test on fresh models of the experiment: the LR ramps from ``start_lr``
+    (1e-7) to ``end_lr`` (10) over ``num_iter`` (100) steps, ``mode`` "exponential" or
+    "linear", repeated with ``seeds`` (3) seeds; saved as a session (kind ``range_test``)."""
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_find_lr(label, spec, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode, seeds=seeds,
+                         out=out, progress=progress)
+
+
+def start_find_lr(label: str, spec: RunSpec, *, start_lr: float | None = None, end_lr: float | None = None,
+                  num_iter: int | None = None, mode: str | None = None, seeds: int | None = None,
+                  out: str | Path | None = None, progress: bool = False) -> FindLRResult:
+    """:func:`find_lr` for a spec already resolved; SpecError names a bad parameter
+    (``end_lr: must be greater than start_lr``) before anything trains."""
+    from lrlab.core.lrfind import RangeTestParams
+    from lrlab.core.runs import RecordedRun
+
+    given = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "mode": mode, "seeds": seeds}
+    params = RangeTestParams.from_json({k: v for k, v in given.items() if v is not None})
+    recorded = RecordedRun(spec, out, kind="range_test", label=label, params=params)
+    recorded.add_listener(Progress(recorded.runner.total_steps, not progress))
+    run_with_ctrl_c(recorded, recorded.runner)
+    return FindLRResult(recorded.path, label, spec.to_json(), params.to_json(), recorded.runner.result)
+
+
+# --- LR sweeps ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepMember:
+    """One LR (and seed) of a sweep, as its row in ``summary.json``."""
+
+    lr: float
+    seed: int
+    status: str
+    final_train_loss: float | None
+    final_val_loss: float | None
+    final_val_metric: float | None
+    best_val_metric: float | None
+    diverged_at: int | None
+    session: str
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: every member in the sweep's order (:meth:`ranked`: best first), the best
+    one (None when all diverged), the folder of their sessions, and how it ran (``path``: the
+    stacked code path; ``n_params`` per member; ``wall_time`` in seconds)."""
+
+    folder: Path
+    members: list[SweepMember]
+    best: SweepMember | None
+    task: str
+    path: str
+    n_params: int
+    wall_time: float
+    status: str = ""
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [asdict(m) for m in self.members]
+
+    def ranked(self) -> list[SweepMember]:
+        """Best first: members that did not diverge or fail, by best validation metric, then by
+        final validation loss."""
+        from lrlab.core.runs.sweep import rank
+
+        return [SweepMember(**row) for row in rank(self.rows())]
+
+    def to_frame(self) -> Table:
+        """One row per member, in the sweep's order."""
+        return _table({k: [row[k] for row in self.rows()] for k in SweepMember.__dataclass_fields__})
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab sweep --json`` prints."""
+        from lrlab.core.runs import _json_safe
+        from lrlab.core.runs.sweep import ROW_KEYS
+
+        best = None if self.best is None else asdict(self.best)
+        return _json_safe({"members": [{k: row[k] for k in ROW_KEYS} for row in self.rows()],
+                           "best": None if best is None else {k: best[k] for k in ROW_KEYS}, "path": self.path})
+
+
+def sweep(spec_or_preset: SpecLike, lrs: Iterable[float], *, seeds: int = 1, out: str | Path | None = None,
+          progress: bool = False, **overrides: Any) -> SweepResult:
+    """Train one copy of the experiment per LR in ``lrs`` (times ``seeds`` seeds: the spec's seed,
+    seed+1, ...) at once with stacked parameters; each member is saved as a session in ``out``
+    (a new or empty folder; default a new folder in the sessions folder)."""
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_sweep(label, spec, lrs, seeds=seeds, out=out, progress=progress)
+
+
+def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int = 1,
+                out: str | Path | None = None, progress: bool = False) -> SweepResult:
+    """:func:`sweep` for a spec already resolved."""
+    from lrlab.core.runs import RecordedSweep, best_row
+    from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
+
+    lrs = check_lrs(lrs)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
+    if len(lrs) * seeds > MAX_MEMBERS:
+        raise SpecError([("seeds", f"{len(lrs)} LRs x {seeds} seeds is more than {MAX_MEMBERS} members")])
+    recorded = RecordedSweep(spec, lrs, out, seeds=[spec.seed + j for j in range(seeds)], label=label)
+    runner = recorded.runner
+    _warn_schedule(spec, runner)
+    recorded.add_listener(SweepProgress(runner.total_steps, runner.lrs, not progress))
+    status = run_with_ctrl_c(recorded, runner)
+    best = best_row(recorded.rows)
+    return SweepResult(recorded.path, [SweepMember(**row) for row in recorded.rows],
+                       None if best is None else SweepMember(**best), spec.task, runner.path, runner.n_params,
+                       float(runner.summary.get("wall_time", 0)), str(status))
+
+
+# --- comparing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """Sessions side by side: ``summary`` (a row per session: status, steps, final and best
+    validation metric, the first step and wall time each reached ``target``), ``differences``
+    (every spec field, edit and environment entry, marking those that differ) and ``curves``
+    (session name -> (x, y) of ``metric`` against ``x``, smoothed except for the LR)."""
+
+    paths: list[Path]
+    names: list[str]
+    metric: str
+    x: str
+    target: Any  # lrlab.core.compare.Target, or None
+    summary: list[Any]  # lrlab.core.compare.SummaryRow
+    differences: list[Any]  # lrlab.core.compare.Difference
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The summary table and the table of what differs, as ``lrlab compare`` prints them."""
+        from lrlab.core.compare import format_differences, format_summary
+
+        return (f"{format_summary(self.summary, self.target)}\n\n"
+                f"{format_differences(self.differences, self.names)}")
+
+    def to_frame(self) -> Table:
+        """The curves in long form: session, x, value."""
+        sessions, xs, ys = [], [], []
+        for name, (x, y) in self.curves.items():
+            sessions += [name] * len(x)
+            xs.append(x)
+            ys.append(y)
+        return _table({"session": np.array(sessions, dtype=object), self.x: np.concatenate(xs) if xs else [],
+                       self.metric: np.concatenate(ys) if ys else []})
+
+    def write_csv(self, out: str | Path) -> int:
+        """Every metric of every session as session, step, metric, value rows; returns the rows."""
+        from lrlab.core.compare import open_runs, write_long_csv
+
+        runs = open_runs(self.paths)
+        try:
+            return write_long_csv(runs, out)
+        finally:
+            for r in runs:
+                r.close()
+
+
+def compare(paths: Sequence[str | Path], *, metric: str = "train_loss", x: str = "step", smooth: float = 0.6,
+            target: str | None = "val_metric>=0.95") -> Comparison:
+    """Compare two or more sessions (see :class:`Comparison`). ``x`` is step, epoch, samples or
+    wall; ``smooth`` the EMA weight in [0, 1); ``target`` e.g. ``"val_metric>=95%"`` or None."""
+    from lrlab.core.compare import X_AXES, Target, differences, open_runs, summary
+    from lrlab.core.metrics import METRICS
+    from lrlab.core.params import unknown
+
+    if len(paths) < 2:
+        raise ValueError("compare: give at least two session files")
+    if metric not in METRICS:
+        raise ValueError(f"metric: {unknown(metric, list(METRICS))}")
+    if x not in X_AXES:
+        raise ValueError(f"x: {unknown(x, list(X_AXES))}")
+    goal = Target.parse(target) if target else None
+    runs = open_runs(paths)
+    try:
+        return Comparison([Path(p) for p in paths], [r.name for r in runs], metric, x, goal,
+                          summary(runs, goal, smooth), differences(runs),
+                          {r.name: r.series(metric, x, smooth) for r in runs})
+    finally:
+        for r in runs:
+            r.close()
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+#: how a missing length is asked for, in Python's words (the command uses its flags')
+_PYTHON_WORDS = {"steps": ("steps", "required (how many steps to evaluate, e.g. steps=1000)"),
+                 "epochs": "steps_per_epoch=N"}
+
+
+def plan_schedule(source: str | Path | Mapping[str, Any] | RunSpec, steps: int | None = None, *,
+                  lr: float | None = None, steps_per_epoch: int | None = None,
+                  words: Mapping[str, Any] = _PYTHON_WORDS) -> tuple[Any, float, np.ndarray]:
+    """(the schedule with its durations in steps, the base LR, the LR at steps 0..steps-1) for a
+    bare schedule (base LR 0.1 unless ``lr``; "run" and "25%" follow ``steps``), or a run spec or
+    preset's schedule (durations follow its run; ``steps`` defaults to the whole run)."""
+    from lrlab.core import schedules
+    from lrlab.core.spec import planned_steps, planned_steps_per_epoch, read_json, unwrap_preset
+
+    if isinstance(source, RunSpec):
+        data: Any = source.to_json()
+    elif isinstance(source, Mapping):
+        data = unwrap_preset(source)
+    else:
+        data = unwrap_preset(read_json(resolve_input(source)))
+    if isinstance(data, Mapping) and "kind" in data and "optimizer" not in data:
+        spec = schedules.parse_schedule(data)
+        base_lr = 0.1
+        if steps is None:
+            raise SpecError([words["steps"]])
+        # a bare schedule has no run: "run" and "25%" mean the steps asked for
+        for path, value in schedules.relative_durations(spec):
+            if str(value).endswith("ep") and steps_per_epoch is None:
+                raise SpecError([(path, f"{value!r} counts epochs; give {words['epochs']}, or use a run spec "
+                                        "or preset")])
+        spec = schedules.resolve_schedule(spec, steps, steps_per_epoch or 1)
+    else:
+        run_spec = RunSpec.from_json(data)
+        total = planned_steps(run_spec)
+        spec, base_lr = run_spec.resolved(total, planned_steps_per_epoch(run_spec)).schedule, run_spec.lr
+        steps = steps if steps is not None else total  # the whole run by default
+    if lr is not None:
+        base_lr = lr
+    return spec, base_lr, schedules.values(schedules.build(spec, base_lr), 0, steps)
+
+
+def schedule(spec_or_dict: str | Path | Mapping[str, Any] | RunSpec, steps: int | None = None, *,
+             lr: float | None = None, steps_per_epoch: int | None = None) -> np.ndarray:
+    """The LR at steps 0..steps-1 of a schedule (``{"kind": "cosine", "T_max": "run"}``, base LR
+    0.1 unless ``lr``), or of a run spec's or preset's schedule (``steps``: its whole run by
+    default), as ``lrlab schedule`` prints it."""
+    return plan_schedule(spec_or_dict, steps, lr=lr, steps_per_epoch=steps_per_epoch)[2]
+
+
+# --- the session library ----------------------------------------------------------------------
+
+
+class Library:
+    """Every session in a folder, one row each: for filtering hundreds of runs in a notebook.
+
+    Built on the desktop app's session library, so a refresh opens only the files that changed
+    since the last one (its index lives in the lrlab folder, one per folder listed)."""
+
+    def __init__(self, folder: str | Path | None = None):
+        from lrlab.core import paths
+        from lrlab.core.library import Library as _CoreLibrary
+
+        self.folder = Path(folder) if folder is not None else paths.sessions_dir()
+        key = hashlib.sha1(str(self.folder.resolve()).encode()).hexdigest()[:16]
+        self._library = _CoreLibrary([self.folder], index=paths.home() / "indexes" / f"{key}.json")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per session, newest first: path, name, created, kind, group, status, the
+        spec's fields flattened (``optimizer.lr``) and the summary's numbers (``best_val_metric``;
+        ``summary.steps`` is the steps recorded, ``steps`` the spec's own)."""
+        from lrlab.core.compare import flatten
+
+        rows = []
+        for e in self._library.refresh():
+            row: dict[str, Any] = {"path": e.path, "name": e.name, "created": e.created, "kind": e.kind,
+                                   "group": e.group, "status": e.status}
+            spec = flatten(e.spec)
+            row.update(spec)
+            for k, v in e.summary.items():
+                if isinstance(v, (int, float, str, bool)) or v is None:
+                    row[f"summary.{k}" if k in row else k] = v
+            rows.append(row)
+        return rows
+
+    def to_frame(self) -> Table:
+        """:meth:`rows` as a DataFrame (a dict of column lists without pandas); a field a session
+        lacks (a schedule parameter of another kind) is missing there (None; NaN in a column of numbers)."""
+        rows = self.rows()
+        columns: list[str] = []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        return _table({c: [row.get(c) for row in rows] for c in columns})
+
+    def __len__(self) -> int:
+        return len(self._library.refresh())
+
+
+def library(folder: str | Path | None = None) -> Library:
+    """The sessions of ``folder`` (default: the sessions folder); ``.to_frame()`` for a table."""
+    return Library(folder)

@@ -1,0 +1,138 @@
+"""Forking from the main window: right-click a plot at a step, "Fork here…", propose the change in
+the schedule-edit panel (its ghost curve starts at that step), "Fork and run".
+
+The fork itself is the core's (:func:`lrlab.core.runs.fork_session`: the parent's exact state at
+the step, from its snapshots); the window only picks the parent and the step, shows the parent
+faintly under the fork while it trains, and hands the edits to the run controller.
+:class:`ForkMixin` holds the main window's part of this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from lrlab.core.schedules import Timeline
+from lrlab.core.spec import RunSpec
+from lrlab.gui.controller import RunState
+
+#: optimizer hyperparameters an edit may change (those the run's optimizer has)
+OPTIMIZER_FIELDS = ("momentum", "weight_decay", "betas", "dampening", "alpha", "eps")
+
+
+@dataclass(frozen=True)
+class ForkPoint:
+    """A session that can be forked, as the window shows it: which file, and its steps."""
+
+    path: str
+    spec: RunSpec
+    first: int  # the first step it recorded (a fork's step; 0 for a run)
+    end: int  # one past the last step it can be forked at
+    total: int  # the steps it planned
+    events: tuple  # its events (edits and plateau decisions rebuild its LR timeline)
+    live: bool  # the controller's paused run: forking ends it first
+
+    def clamp(self, step: int) -> int:
+        return min(max(step, self.first), self.end - 1)
+
+    def timeline_at(self, step: int) -> Timeline:
+        """The run's LR timeline as it stood at ``step``: its later edits are the run's future,
+        which the fork replaces."""
+        return Timeline.from_events(self.spec.schedule, self.spec.lr, [e for e in self.events if e.step < step])
+
+
+class ForkMixin:
+    """The main window's forking (see the module docstring)."""
+
+    _fork_from: ForkPoint | None = None
+    _pending_fork: tuple[ForkPoint, int, list] | None = None
+
+    def fork_point(self) -> ForkPoint | None:
+        """What a right-click would fork now: the session on view, the finished run, or the paused
+        run; None while a run trains (or nothing is shown)."""
+        c = self.controller
+        if self.viewing is not None and not c.state.busy:
+            v = self.viewing
+            if v.kind not in ("train", "fork"):
+                return None
+            first = v.first_step
+            return ForkPoint(v.path, v.spec, first, first + len(v.steps["step"]), v.total_steps + first,
+                             tuple(v.events), False)
+        if c.state not in (RunState.IDLE, RunState.PAUSED) or not c.session_path or c.spec is None:
+            return None
+        if c.kind not in ("train", "fork"):
+            return None
+        first = self.plots.data.first_step
+        return ForkPoint(c.session_path, c.spec, first, first + len(self.plots.data), c.total_steps,
+                         tuple(c.events), c.state == RunState.PAUSED)
+
+    def _plot_menu(self, step: int, where: QPoint) -> None:
+        point = self.fork_point()
+        menu = QMenu(self)
+        if point is None or point.end <= point.first:
+            act = menu.addAction("Fork here… (pause the run, or open or finish one, to fork it)")
+            act.setEnabled(False)
+        else:
+            at = point.clamp(step)
+            text = f"Fork here at step {at}…" + (" (ends the paused run)" if point.live else "")
+            menu.addAction(text, lambda: self.propose_fork(at, point))
+        menu.popup(where)
+        self._menu = menu  # kept, so tests can read it
+
+    def propose_fork(self, at: int, point: ForkPoint | None = None) -> bool:
+        """Fork mode in the schedule-edit panel at step ``at`` of what is shown."""
+        point = point or self.fork_point()
+        if point is None:
+            return False
+        at = point.clamp(at)
+        self._fork_from = point
+        fields = tuple(k for k in OPTIMIZER_FIELDS if k in point.spec.optimizer.params)
+        self.dock_edit.show()
+        self.dock_edit.raise_()
+        self.edit_panel.start_fork(point.timeline_at(at), fields, at, point.total)
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(f"fork at step {at} of {point.path}: choose the change, then Fork and run")
+        return True
+
+    def _fork_cancelled(self) -> None:
+        self._fork_from = None
+        self.plots.set_ghost(*(self.plots.ghost[0][:0],) * 2)
+        self._refresh_edit_context()
+
+    def run_fork(self, edits: list[dict[str, Any]]) -> None:
+        """Train the fork with ``edits`` at its step (from the panel's "Fork and run")."""
+        point, at = self._fork_from, self.edit_panel.fork_at
+        if point is None or at is None:
+            return
+        self.edit_panel.end_fork()
+        if point.live:  # the paused run ends first (its session keeps every step); the fork follows
+            self._pending_fork = (point, at, edits)
+            self.controller.stop()
+            return
+        self._start_fork(point, at, edits)
+
+    def _start_fork_pending(self) -> None:
+        if self._pending_fork is not None and not self.controller.state.busy:
+            point, at, edits = self._pending_fork
+            self._pending_fork = None
+            self._start_fork(point, at, edits)
+
+    def _start_fork(self, point: ForkPoint, at: int, edits: list[dict[str, Any]]) -> None:
+        from lrlab.core.session import SessionError
+
+        try:  # the parent stays drawn, faintly, under the fork
+            self.show_references([point.path])
+        except SessionError as err:
+            QMessageBox.warning(self, "Cannot fork", str(err))
+            return
+        self.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
+
+
+def fork_info(session: Any) -> tuple[int, dict[str, Any] | None]:
+    """(first recorded step, parent) of an open core session: a fork records from its step."""
+    parent = session.parent
+    return (int(parent["step"]) if parent else 0), parent
+

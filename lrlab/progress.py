@@ -1,0 +1,90 @@
+"""Progress on a terminal or in a notebook, and Ctrl-C that stops a run cleanly.
+
+Shared by :mod:`lrlab.api` (``lrlab.run(..., progress=True)``) and the ``lrlab`` command,
+which is a client of that API: the bar a script shows is the bar the command shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from lrlab.core.events import Status
+from lrlab.core.fmt import clock
+
+
+class Progress:
+    """A one-line progress bar on stderr: the bar and step count, :meth:`describe`'s words for
+    the update (epoch, loss, LR), steps/s and ETA; redrawn a few times a second on a terminal,
+    every 5 s into a file, and always at the end."""
+
+    def __init__(self, total: int, quiet: bool = False, stream: Any = None):
+        self.total, self.quiet = total, quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last_print = 0.0
+        self.start = time.monotonic()
+
+    def __call__(self, update: Any) -> None:
+        if self.quiet or not update.n:
+            return
+        now = time.monotonic()
+        final = Status(update.status).final
+        if not final and now - self.last_print < (0.2 if self.tty else 5.0):
+            return
+        self.last_print = now
+        done = update.step
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] step {done}/{self.total} "
+                f"{self.describe(update)} {rate:.0f} steps/s ETA {clock(eta)}")
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def describe(self, update: Any) -> str:
+        return (f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
+                f"lr {update.steps['lr'][-1]:.3g}")
+
+
+class SweepProgress(Progress):
+    """The progress bar of a sweep: members training and diverged, and the lowest latest loss
+    with its LR, in place of one run's epoch, loss and LR."""
+
+    def __init__(self, total: int, lrs: Sequence[float], quiet: bool = False, stream: Any = None):
+        super().__init__(total, quiet, stream)
+        self.lrs = list(lrs)
+
+    def describe(self, update: Any) -> str:
+        latest = [(float(m.steps["train_loss"][-1]), float(m.steps["lr"][-1])) for m in update.members
+                  if m.n and not Status(m.status).problem]
+        diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
+        best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""
+        return f"{len(update.members)} members, {diverged} diverged,{best}"
+
+
+def run_with_ctrl_c(run: Any, trainer: Any) -> Status:
+    """``run.run()``, where Ctrl-C (or a notebook's interrupt) asks ``trainer`` to stop at the
+    next step boundary, so the session ends ``stopped`` with every step so far; a second one
+    aborts. Signal handlers belong to the main thread: elsewhere the run just runs."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return run.run()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        print("\nlrlab: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return run.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
