@@ -283,14 +283,13 @@ def test_compare_view_selects_and_toggles(qtbot, sessions, lrlab_home, monkeypat
     qtbot.addWidget(view)
     picked = []
     view.sig_compare.connect(picked.append)
-    names = [view.table.item(i, 0).text() for i in range(view.table.rowCount())]
-    view.table.setSelectionMode(view.table.SelectionMode.MultiSelection)  # as Ctrl+click does
-    for name in ("good", "slow"):
-        view.table.selectRow(names.index(name))
+    rows = {item.text(0): item for item in view.all_items()}
+    for name in ("good", "slow"):  # as Ctrl+click does
+        rows[name].setSelected(True)
     view._compare()
     assert picked and sorted(p.rsplit("/", 1)[-1] for p in picked[0]) == ["good.lrlab", "slow.lrlab"]
     view.filter.setText("0.001")
-    visible = [view.table.item(i, 0).text() for i in range(view.table.rowCount()) if not view.table.isRowHidden(i)]
+    visible = [item.text(0) for item in view.all_items() if not item.isHidden()]
     assert visible == ["slow"]
 
     from lrlab.gui.compare import CompareView
@@ -328,9 +327,8 @@ def test_sessions_view_deletes_to_the_trash_after_asking(qtbot, sessions, tmp_pa
     qtbot.addWidget(view)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
-    row = [view.table.item(i, 0).text() for i in range(view.table.rowCount())].index("slow")
-    view.table.selectRow(row)
+    next(item for item in view.all_items() if item.text(0) == "slow").setSelected(True)
     view._delete()
     assert asked and "slow.lrlab" in asked[0]
     assert not (folder / "slow.lrlab").exists() and (folder / "good.lrlab").exists()
-    assert [view.table.item(i, 0).text() for i in range(view.table.rowCount())] == ["good"]
+    assert [item.text(0) for item in view.all_items()] == ["good"]

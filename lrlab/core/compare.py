@@ -30,17 +30,23 @@ from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
 )
 from lrlab.core.schedules import describe_edit
 from lrlab.core.series import debiased_ema
-from lrlab.core.session import Session, SessionError
+from lrlab.core.session import Session, SessionError, lineage
 
 X_AXES = ("step", "epoch", "samples", "wall")
 class Run:
     """One session opened for comparison; its columns are read on first use and cached."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, until: int | None = None):
         self.path = Path(path)
         self.session = Session.open(self.path)  # SessionError names the file and the problem
         s = self.session
         self.name = self.path.stem
+        self.file_id = s.file_id
+        self.parent = s.parent  # a fork's: its steps start at parent["step"], aligned with the parent's
+        self.first_step = self.parent["step"] if self.parent else 0
+        #: shared history (see :func:`shared_history`): only the steps before this one are drawn
+        self.until = until
+        self.wall_offset = 0.0  # a fork's wall clock starts where its parent's was at the fork step
         self.spec_json: dict[str, Any] = s.spec_json
         self.environment: dict[str, Any] = s.environment
         self.status = s.status
@@ -66,11 +72,13 @@ class Run:
             if name == "step" and table == "steps":
                 # steps are numbered 0..n-1 without gaps (the primary key, written in order): no need to read them
                 lo, hi, n = con.execute("SELECT MIN(step), MAX(step), COUNT(*) FROM steps").fetchone()
-                if n == 0 or (lo == 0 and hi == n - 1):
+                if self.until is None and (n == 0 or (lo == 0 and hi == n - 1)):
                     self._cols[key] = np.arange(n, dtype=np.int64)
                     return self._cols[key]
             dtype = np.int64 if name in INTEGER_COLUMNS else np.float64
-            cur = con.execute(f"SELECT {name} FROM {table}{' WHERE ' + where if where else ''} ORDER BY step")
+            conditions = [c for c in (where, f"step < {int(self.until)}" if self.until is not None else "") if c]
+            cur = con.execute(f"SELECT {name} FROM {table}{' WHERE ' + ' AND '.join(conditions) if conditions else ''}"
+                              " ORDER BY step")
             self._cols[key] = np.array([r[0] for r in cur], dtype=dtype)  # NULL -> NaN for floats
         return self._cols[key]
 
@@ -99,7 +107,8 @@ class Run:
         values = self.column("steps", table_col).astype(np.float64)
         if len(values) == 0:
             return steps.astype(np.float64)
-        return values[np.clip(steps, 0, len(values) - 1)]
+        at = values[np.clip(steps - self.first_step, 0, len(values) - 1)]  # row i holds step first_step + i
+        return at + self.wall_offset if x == "wall" else at
 
     def series(self, metric: str, x: str = "step", smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of one metric, NaN-free where the metric is sampled, smoothed if asked.
@@ -120,6 +129,35 @@ class Run:
         if smoothing > 0 and m.smooth:  # never the LR: it is a setting, not a noisy measure
             y, _ = debiased_ema(y, smoothing)
         return self.x_of(steps, x), y
+
+
+def shared_history(runs: Sequence[Run]) -> list[Run]:
+    """The history forks share with ancestors that are not among ``runs``, each drawn once.
+
+    A fork's file holds its steps from the fork step on; before that its run *is* its parent's
+    (and a fork of a fork's, its grandparent's before that). For every ancestor found (by its path
+    hint, checked by id) and not compared itself, one :class:`Run` of its steps up to the latest
+    step a compared fork branched off it. Forks are also put on their parents' wall clock.
+    """
+    compared = {r.file_id for r in runs if r.file_id}
+    until: dict[str, tuple[Path, int]] = {}  # ancestor id -> (its path, draw its steps before this one)
+    for r in runs:
+        if r.parent is None:
+            continue
+        for ancestor in lineage(r.path):  # nearest first; "step": where its child branched off it
+            if ancestor["id"] in compared or not ancestor["found"]:
+                break
+            path, old = until.get(ancestor["id"], (Path(ancestor["path"]), -1))
+            until[ancestor["id"]] = (path, max(old, ancestor["step"]))
+    history = [Run(path, until=limit) for path, limit in until.values()]
+    for h in history:
+        h.name = f"{h.name} (shared history)"
+    by_id = {r.file_id: r for r in [*runs, *history] if r.file_id}
+    for r in sorted([*runs, *history], key=lambda r: r.first_step):  # parents before their forks
+        parent = by_id.get(r.parent["id"]) if r.parent else None
+        if parent is not None and r.first_step > 0:
+            r.wall_offset = (parent.wall_time_at(r.first_step - 1) or 0.0) + parent.wall_offset
+    return history
 
 
 def open_runs(paths: Iterable[str | Path]) -> list[Run]:

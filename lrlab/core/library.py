@@ -45,6 +45,9 @@ class Entry:
     #: the run spec as stored and the summary: what a notebook filters hundreds of runs by
     spec: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # the file's id (a fork names its parent by it)
+    parent_id: str = ""  # a fork's parent's id ("" for a run that is not a fork)
+    fork_step: int | None = None  # a fork's step
 
     @classmethod
     def read(cls, path: Path) -> Entry:
@@ -56,7 +59,8 @@ class Entry:
                            spec["model"]["kind"], spec["optimizer"]["name"], spec["optimizer"].get("lr"),
                            spec["schedule"]["kind"], spec.get("batch_size"), s.seed, s.n_steps(), s.status,
                            summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size,
-                           s.kind, s.group, spec, _scalars(summ))
+                           s.kind, s.group, spec, _scalars(summ), s.file_id,
+                           *((s.parent["id"], s.parent["step"]) if s.parent else ("", None)))
         except (SessionError, KeyError, TypeError) as err:
             why = str(err).split(": ", 1)[-1]
             return cls(str(path), path.stem, "", "", "", "", None, "", None, None, 0, f"unreadable: {why}",
@@ -106,9 +110,9 @@ class Library:
                 seen.add(key)
                 st = path.stat()
                 cached = self._cache.get(key)
-                # an entry indexed before entries kept the spec is read again, once
+                # an entry indexed before entries kept the spec and the id is read again, once
                 if cached and cached["mtime"] == st.st_mtime and cached["size"] == st.st_size \
-                        and cached["status"] not in ("running",) and "spec" in cached:
+                        and cached["status"] not in ("running",) and "id" in cached:
                     entries.append(Entry(**cached))
                     continue
                 entry = Entry.read(path)

@@ -455,3 +455,30 @@ def _writer_alive(writer: Mapping[str, Any], heartbeat: float) -> bool:
             return True
         return True
     return time.time() - float(heartbeat) < 120  # another machine: trust a recent heartbeat
+
+
+def lineage(path: str | Path) -> list[dict[str, Any]]:
+    """A session's ancestors, nearest first: ``{"id", "path", "step", "found"}`` per parent, where
+    ``found`` says whether the file at the path hint is that parent. What the Sessions tree and the
+    compare view's alignment need."""
+    out: list[dict[str, Any]] = []
+    current: Path | None = Path(path)
+    while current is not None and len(out) < 1000:
+        try:
+            with Session.open(current) as s:
+                parent = s.parent
+        except SessionError:
+            break
+        if parent is None:
+            break
+        hint = Path(parent["path"])
+        found = False
+        if hint.is_file():
+            try:
+                with Session.open(hint) as p:
+                    found = p.file_id == parent["id"]
+            except SessionError:
+                found = False
+        out.append({**parent, "found": found})
+        current = hint if found else None
+    return out

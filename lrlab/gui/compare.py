@@ -35,7 +35,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.compare import X_AXES, Run, Target, assign_colours, differences, open_runs, short_labels, summary
+from lrlab.core.compare import (
+    X_AXES,
+    Run,
+    Target,
+    assign_colours,
+    differences,
+    open_runs,
+    shared_history,
+    short_labels,
+    summary,
+)
 from lrlab.core.metrics import METRICS
 from lrlab.core.series import MinMaxPyramid
 from lrlab.gui.exports import export_png, export_svg
@@ -43,6 +53,8 @@ from lrlab.gui.forms import hbox, table_item
 from lrlab.gui.style import is_dark
 
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
+#: the shared history of forks (a run that is not one of those compared): neutral, readable on light and dark
+HISTORY_COLOUR = "#8c8c8c"
 
 
 class CompareView(QWidget):
@@ -53,6 +65,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.runs: list[Run] = []
+        self.history: list[Run] = []  # forks' shared history with ancestors not compared (drawn once, grey)
         self.labels: dict[str, str] = {}  # run name -> legend (what differs)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.markers: list[pg.InfiniteLine] = []
@@ -152,21 +165,27 @@ class CompareView(QWidget):
     # --- data ------------------------------------------------------------------------------------
 
     def open_paths(self, paths: Sequence[str | Path]) -> None:
-        """Open and show sessions; SessionError (naming the bad file) propagates to the caller."""
-        self.set_runs(open_runs(paths))
+        """Open and show sessions; SessionError (naming the bad file) propagates to the caller.
+        Forks are drawn from their fork step, on their parent's steps; the history they share with
+        an ancestor that is not compared is drawn once, in grey."""
+        runs = open_runs(paths)
+        self.set_runs(runs, shared_history(runs))
 
-    def set_runs(self, runs: list[Run]) -> None:
-        for r in self.runs:
+    def set_runs(self, runs: list[Run], history: Sequence[Run] = ()) -> None:
+        for r in [*self.runs, *self.history]:
             r.close()
-        self.runs = runs
+        self.runs, self.history = runs, list(history)
         self._drop_curves()
         assign_colours(runs, dark=is_dark())  # readable on this palette's background
+        for h in self.history:
+            h.colour = HISTORY_COLOUR
         # legends say what differs ("lr 3" vs "lr 0.01"); the file name is in the tooltip
         self.labels = dict(zip((r.name for r in runs), short_labels(runs), strict=True))
-        self.visible = {r.name: True for r in runs}
+        self.labels.update({h.name: h.name for h in self.history})
+        self.visible = {r.name: True for r in [*runs, *self.history]}
         self.legend.blockSignals(True)
         self.legend.clear()
-        for r in runs:
+        for r in [*self.history, *runs]:
             item = QListWidgetItem(f"■ {self.labels[r.name]}  ({r.status})")
             item.setToolTip(str(r.path))
             item.setForeground(QBrush(QColor(r.colour)))
@@ -211,7 +230,7 @@ class CompareView(QWidget):
         plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
         plot.setLabel("bottom", X_LABELS[x])
         plot.setLabel("left", METRICS[metric].label)
-        for r in self.runs:
+        for r in [*self.history, *self.runs]:
             xs, ys = r.series(metric, x, s)
             order = np.argsort(xs, kind="stable") if len(xs) and np.any(np.diff(xs) < 0) else slice(None)
             pyramid = MinMaxPyramid()

@@ -59,7 +59,7 @@ class ForkMixin:
             if v.kind not in ("train", "fork"):
                 return None
             first = v.first_step
-            return ForkPoint(v.path, v.spec, first, first + len(v.steps["step"]), v.total_steps + first,
+            return ForkPoint(v.path, v.spec, first, first + len(v.steps["step"]), v.planned,
                              tuple(v.events), False)
         if c.state not in (RunState.IDLE, RunState.PAUSED) or not c.session_path or c.spec is None:
             return None

@@ -40,6 +40,11 @@ class ViewedSession:
     total_steps: int
     steps_per_epoch: int
     effective: list[dict[str, Any]]  # effective-LR quantile rows of every layer
+    kind: str = "train"
+    parent: dict[str, Any] | None = None  # a fork's parent: id, path, step
+    first_step: int = 0  # a fork records from its step
+    planned: int = 0  # the steps it was planned to run (its fork continues to there)
+
 
     @classmethod
     def read(cls, path: str) -> ViewedSession:
@@ -59,17 +64,22 @@ class ViewedSession:
                 effective += [{"step": int(step), "layer": layer, **dict(zip(names, row, strict=True))}
                               for step, *row in zip(q["step"].tolist(), *(q[k].tolist() for k in names),
                                                     strict=True)]
-            status = s.status
+            status, parent = s.status, s.parent
+            first = int(parent["step"]) if parent else 0
             # a run that ended early is shown over the steps it has, not the ones it planned
-            total = (s.meta.get("total_steps") or n) if status == "finished" else max(n, 1)
-            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe, effective)
+            planned = int(s.meta.get("total_steps") or first + n)
+            total = planned if status == "finished" else max(first + n, 1)
+            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe, effective,
+                       s.kind, parent, first, planned)
 
     def describe(self) -> str:
         spec, metric = self.spec, self.summary.get("final_val_metric")
         return (f"<b>{Path(self.path).name}</b> — {self.status}, {len(self.steps['step'])} steps, "
                 f"{spec.dataset.kind} / {spec.model.kind} / {spec.optimizer.kind} LR {spec.lr:g} / "
                 f"{spec.schedule.kind}, seed {spec.seed}"
-                + (f", final validation metric {metric:.4g}" if metric is not None else ""))
+                + (f", final validation metric {metric:.4g}" if metric is not None else "")
+                + (f"; forked at step {self.parent['step']} from {Path(self.parent['path']).name}"
+                   if self.parent else ""))
 
 
 class SessionBanner(QFrame):
@@ -170,7 +180,7 @@ class SessionsMixin:
             QMessageBox.warning(self, "Cannot open session", str(err))
             return False
         self.viewing = view
-        self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps)
+        self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps, view.first_step)
         self.plots.set_x_mode(self.plots.x_mode)
         self.plots.add(view.steps, view.evals, view.events, view.effective)
         self.plots.flush()

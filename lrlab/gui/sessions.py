@@ -1,4 +1,5 @@
-"""The Sessions window: the session library as a table, and the compare view beside it."""
+"""The Sessions window: the session library as a table (forks under the run they branched off),
+and the compare view beside it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -24,7 +26,6 @@ from PySide6.QtWidgets import (
 from lrlab.core.library import Entry, Library
 from lrlab.core.session import SessionError
 from lrlab.gui.compare import CompareView
-from lrlab.gui.forms import table_item
 from lrlab.gui.style import fit_to_screen
 
 COLUMNS = (("name", "name"), ("created", "date"), ("dataset", "dataset"), ("model", "model"),
@@ -33,8 +34,29 @@ COLUMNS = (("name", "name"), ("created", "date"), ("dataset", "dataset"), ("mode
            ("best_val_metric", "best val metric"))
 
 
+class SessionItem(QTreeWidgetItem):
+    """A row; numbers sort as numbers, and "-" (not measured) first."""
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        col = self.treeWidget().sortColumn() if self.treeWidget() else 0
+        a, b = self.data(col, Qt.ItemDataRole.UserRole + 1), other.data(col, Qt.ItemDataRole.UserRole + 1)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a < b
+        return str(self.text(col)) < str(other.text(col))
+
+
+def _cell(value: Any) -> tuple[str, Any]:
+    """(text shown, value sorted by) of a cell; None shows as '-'."""
+    if value is None:
+        return "-", float("-inf")
+    if isinstance(value, float):
+        return f"{value:.4g}", value
+    return str(value), value
+
+
 class SessionsView(QWidget):
-    """A sortable, filterable table of every session; select rows to open or compare them."""
+    """A sortable, filterable table of every session, forks under their parent; select rows to
+    open or compare them."""
 
     sig_open = Signal(str)
     sig_compare = Signal(list)
@@ -46,11 +68,12 @@ class SessionsView(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter: any text in a row, e.g. adam, cosine, diverged")
         self.filter.setClearButtonEnabled(True)
-        self.table = QTableWidget()
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = QTreeWidget()
+        self.table.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.table.setRootIsDecorated(True)
+        self.table.setUniformRowHeights(True)
         self.table.setSortingEnabled(True)
-        self.table.doubleClicked.connect(lambda _: self._open())
+        self.table.itemDoubleClicked.connect(lambda *_: self._open())
         bar = QHBoxLayout()
         for text, slot, tip in (("Open", self._open, "show the session's curves in the main window"),
                                 ("Compare selected", self._compare, "overlay two or more sessions"),
@@ -86,27 +109,51 @@ class SessionsView(QWidget):
         t.setSortingEnabled(False)
         t.clear()
         t.setColumnCount(len(COLUMNS))
-        t.setHorizontalHeaderLabels([label for _, label in COLUMNS])
-        t.setRowCount(len(self.entries))
-        for i, e in enumerate(self.entries):
+        t.setHeaderLabels([label for _, label in COLUMNS])
+        items: dict[str, SessionItem] = {}
+        rows = []
+        for e in self.entries:
+            item = SessionItem()
             for j, (key, _) in enumerate(COLUMNS):
                 value = getattr(e, key)
-                item = table_item(value[:19].replace("T", " ") if key == "created" and value else value)
-                item.setData(Qt.ItemDataRole.UserRole, e.path)
-                t.setItem(i, j, item)
+                text, sort = _cell(value[:19].replace("T", " ") if key == "created" and value else value)
+                item.setText(j, text)
+                item.setData(j, Qt.ItemDataRole.UserRole + 1, sort)
+            item.setData(0, Qt.ItemDataRole.UserRole, e.path)
+            if e.parent_id:
+                item.setToolTip(0, f"forked at step {e.fork_step}")
+            items.setdefault(e.id or e.path, item)
+            rows.append((e, item))
+        for e, item in rows:  # a fork goes under its parent when the parent is listed too
+            parent = items.get(e.parent_id) if e.parent_id else None
+            (parent.addChild if parent is not None and parent is not item else t.addTopLevelItem)(item)
         t.setSortingEnabled(True)
-        t.resizeColumnsToContents()
+        t.expandAll()
+        for j in range(len(COLUMNS)):
+            t.resizeColumnToContents(j)
         self._apply_filter()
 
+    def all_items(self) -> list[QTreeWidgetItem]:
+        """Every row, parents before their forks."""
+        out: list[QTreeWidgetItem] = []
+        stack = [self.table.topLevelItem(i) for i in reversed(range(self.table.topLevelItemCount()))]
+        while stack:
+            item = stack.pop()
+            out.append(item)
+            stack += [item.child(i) for i in reversed(range(item.childCount()))]
+        return out
+
     def _apply_filter(self) -> None:
+        """Rows matching every word; a fork that matches keeps its parent row visible."""
         words = self.filter.text().lower().split()
-        for i in range(self.table.rowCount()):
-            text = " ".join(self.table.item(i, j).text().lower() for j in range(self.table.columnCount()))
-            self.table.setRowHidden(i, not all(w in text for w in words))
+        for item in reversed(self.all_items()):  # forks first, so a parent knows if one shows
+            text = " ".join(item.text(j).lower() for j in range(self.table.columnCount()))
+            shown = all(w in text for w in words) or any(not item.child(i).isHidden()
+                                                          for i in range(item.childCount()))
+            item.setHidden(not shown)
 
     def selected_paths(self) -> list[str]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+        return [i.data(0, Qt.ItemDataRole.UserRole) for i in self.all_items() if i.isSelected()]
 
     def _open(self) -> None:
         paths = self.selected_paths()

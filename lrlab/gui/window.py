@@ -38,6 +38,7 @@ from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import Progress, RunController, RunState
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
+from lrlab.gui.fork import ForkMixin
 from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
 from lrlab.gui.session_view import SessionBanner, SessionsMixin, ViewedSession
@@ -50,7 +51,7 @@ PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("1
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
 
 
-class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
+class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("lrlab — learning-rate lab")
@@ -99,12 +100,16 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
         c.sig_timeline.connect(self._timeline_changed)
         c.sig_progress.connect(self._show_progress)
         c.sig_finished.connect(self._run_finished)
+        c.sig_finished.connect(self._start_fork_pending)  # "fork here" on a paused run: it ended, fork now
         c.sig_failed.connect(self._run_failed)
         c.sig_batch_done.connect(self.compare_sessions)
         self.experiment.sig_spec_changed.connect(self._spec_changed)
         self.experiment.sig_preset.connect(self._preset_loaded)
         self.edit_panel.sig_apply.connect(self._apply_edit)
         self.edit_panel.sig_ghost.connect(self.plots.set_ghost)
+        self.edit_panel.sig_fork.connect(self.run_fork)
+        self.edit_panel.sig_fork_cancelled.connect(self._fork_cancelled)
+        self.plots.sig_context.connect(self._plot_menu)
         self.plots.sig_hover.connect(self.plots.readout.setText)
         self.banner.sig_rerun.connect(self.rerun_session)
         self.banner.sig_use.connect(self.use_session_settings)
@@ -263,7 +268,7 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
         c = self.controller
         if c.kind == "range_test" and self._find_lr is not None:
             self._find_lr.set_running(c.total_steps)
-        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps)
+        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
         self.status_label.setText(f"training… saving to {c.session_path}")
@@ -297,6 +302,8 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
 
     def _refresh_edit_context(self) -> None:
         c = self.controller
+        if self.edit_panel.fork_at is not None:  # proposing a fork's change, not a live edit
+            return
         if c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None:
             fields = tuple(k for k in ("momentum", "weight_decay", "betas", "dampening", "alpha", "eps")
                            if k in c.spec.optimizer.params)

@@ -32,7 +32,7 @@ from lrlab.core.params import SpecError
 from lrlab.core.runs.base import register
 from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, parse_edit
-from lrlab.core.session import Session, SessionError
+from lrlab.core.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
 from lrlab.core.snapshots import Snapshot
 from lrlab.core.spec import RunSpec
 
@@ -163,34 +163,6 @@ def nearest_snapshot(path: Path, at: int) -> tuple[Snapshot | None, Path | None]
         return None, None
     with Session.open(best[1]) as s:
         return s.snapshot(best[0]), best[1]
-
-
-def lineage(path: str | Path) -> list[dict[str, Any]]:
-    """A session's ancestors, nearest first: ``{"id", "path", "step", "found"}`` per parent, where
-    ``found`` says whether the file at the path hint is that parent. What the Sessions tree and the
-    compare view's alignment need."""
-    out: list[dict[str, Any]] = []
-    current: Path | None = Path(path)
-    while current is not None and len(out) < 1000:
-        try:
-            with Session.open(current) as s:
-                parent = s.parent
-        except SessionError:
-            break
-        if parent is None:
-            break
-        hint = Path(parent["path"])
-        found = False
-        if hint.is_file():
-            try:
-                with Session.open(hint) as p:
-                    found = p.file_id == parent["id"]
-            except SessionError:
-                found = False
-        out.append({**parent, "found": found})
-        current = hint if found else None
-    return out
-
 
 
 def snapshot_size(spec: RunSpec) -> tuple[int, int]:
