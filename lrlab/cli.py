@@ -124,6 +124,8 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
             out[key] = text  # bare words are strings: --set schedule.kind=cosine
+        except (ValueError, RecursionError) as err:  # 5,000 digits; [[[[... thousands deep
+            raise UsageError(f"--set {key}: not a usable value ({type(err).__name__})") from None
     return out
 
 
@@ -144,6 +146,8 @@ def _parse_edits(items: Sequence[str]) -> list[tuple[int, dict]]:
             data = json.loads(text) if sep else None
         except json.JSONDecodeError as err:
             raise UsageError(f"--edit {step}: not valid JSON ({err.msg})") from None
+        except (ValueError, RecursionError) as err:
+            raise UsageError(f"--edit {step}: not a usable value ({type(err).__name__})") from None
         edits.append((step, parse_edit(data, f"--edit {step}").to_json()))
     return sorted(edits, key=lambda e: e[0])
 
@@ -353,8 +357,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with session:
         recorded = session.steps(("step", "train_loss", "lr"))
         if args.out:
-            run = _open_run(lambda: RecordedRun(session.spec, args.out, kind=session.kind, group=session.group,
-                                                **replay_options(session)))
+            run = _open_run(lambda: RecordedRun(session.spec.offline(), args.out, kind=session.kind,
+                                                group=session.group, **replay_options(session)))
             runner = run.runner
         else:
             runner = replay_runner(session)

@@ -71,10 +71,13 @@ class Family:
     held_out: Callable[[int, float], int]
 
 
+#: the largest seed scikit-learn's generators take (numpy's legacy RandomState: 32 bits)
+SEED_MAX = 2**32 - 1
+
 #: scikit-learn sets: arrays in memory, a stratified split, standardised features
 TABULAR = Family("tabular", (
     Param("val_fraction", Num(gt=0, lt=1), 0.2, "share of samples held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0,
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0,
           "seed of the train/validation split; fixed apart from the run seed so that runs "
           "with different seeds are evaluated on the same samples"),
 ), _ceil_share)
@@ -82,7 +85,7 @@ TABULAR = Family("tabular", (
 #: torchvision sets: uint8 images read from local files, normalised one batch at a time
 IMAGES = Family("images", (
     Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the training files held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0, "seed of the subset and the validation split"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the subset and the validation split"),
     Param("root", Optional(Text()), None, "folder with the files; null: the lrlab datasets folder"),
     Param("download", Bool(), False, "fetch missing files from the internet"),
     Param("subset", Optional(Num(ge=10, integer=True)), None,
@@ -195,7 +198,7 @@ def diabetes(spec: Kinded) -> Samples:
 # --- scikit-learn: generated sets -------------------------------------------------------
 
 N_SAMPLES = Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 1000, "samples to generate")
-RANDOM_STATE = Param("random_state", Num(ge=0, integer=True), 0, "seed of the generator")
+RANDOM_STATE = Param("random_state", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the generator")
 
 
 @dataset_kind("moons", N_SAMPLES, Param("noise", Num(ge=0, le=10), 0.2, "std of added noise"), RANDOM_STATE,

@@ -40,6 +40,7 @@ from lrlab.core.params import (
     Problems,
     Registry,
     SpecError,
+    check_depth,
     dump_fields,
     join,
     parse_fields,
@@ -110,6 +111,9 @@ OPTIMIZERS.register("adagrad", (
 
 # --- the run spec -----------------------------------------------------------------------
 
+#: torch intra-op threads a run may ask for (torch crashes on absurd counts such as 100,000)
+THREADS = Optional(Num(ge=1, le=1024, integer=True))
+
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -146,8 +150,7 @@ class RunSpec:
                                 "steps between validations; null: about 50 per run")
     diverge_factor: float = _f(Num(gt=1), 50.0,
                                "stop as diverged when the loss exceeds this many times the first loss")
-    threads: int | None = _f(Optional(Num(ge=1, le=1024, integer=True)), None,
-                             "torch intra-op threads; null: chosen from the model size")
+    threads: int | None = _f(THREADS, None, "torch intra-op threads; null: chosen from the model size")
     deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
     update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
                                  "steps between measurements of ||dw|| / ||w||")
@@ -163,6 +166,7 @@ class RunSpec:
     @classmethod
     def from_json(cls, data: Any, path: str = "") -> RunSpec:
         """Validate ``data``; raises SpecError listing every problem with its field path."""
+        check_depth(data, path)
         problems = Problems()
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
@@ -190,6 +194,14 @@ class RunSpec:
         for a run of ``total_steps`` steps: what a run starts with and its session stores."""
         schedule = resolve_schedule(self.schedule, total_steps, steps_per_epoch)
         return self if schedule is self.schedule else replace(self, schedule=schedule)
+
+    def offline(self) -> RunSpec:
+        """This spec with downloads switched off: how a spec read from a session runs (a replay, a
+        re-run, the GUI's Open). Only the user's own ``lrlab run --download`` or the Download box
+        may fetch files or create folders; a file from elsewhere must not make lrlab do either."""
+        if not self.dataset.get("download"):
+            return self
+        return replace(self, dataset=self.dataset.replace(download=False))
 
     def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
         """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again.
@@ -287,6 +299,10 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as err:
         raise SpecError([(str(p), f"not valid JSON: {err.msg} at line {err.lineno}, "
                                   f"column {err.colno}")]) from None
+    except RecursionError:
+        raise SpecError([(str(p), "not a spec: JSON nested thousands of levels deep")]) from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise SpecError([(str(p), f"not a spec: {err}")]) from None
 
 
 def unwrap_preset(data: Any) -> Any:

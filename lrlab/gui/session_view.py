@@ -62,7 +62,8 @@ class ViewedSession:
             status = s.status
             # a run that ended early is shown over the steps it has, not the ones it planned
             total = (s.meta.get("total_steps") or n) if status == "finished" else max(n, 1)
-            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe, effective)
+            return cls(path, s.spec.offline(), str(status), steps, rows, events, s.edits(), s.summary, total, spe,
+                       effective)
 
     def describe(self) -> str:
         spec, metric = self.spec, self.summary.get("final_val_metric")

@@ -234,7 +234,7 @@ def replay_options(session: Session) -> dict[str, Any]:
 
 def replay_runner(session: Session) -> Runner:
     """A runner of the session's kind that re-runs it: same spec, seed, edits, threads, length."""
-    return runner_class(session.kind)(session.spec, **replay_options(session))
+    return runner_class(session.kind)(session.spec.offline(), **replay_options(session))
 
 
 def compare_steps(recorded: Mapping[str, np.ndarray], replayed: Mapping[str, np.ndarray]) -> Verification:

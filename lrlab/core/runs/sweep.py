@@ -66,7 +66,7 @@ from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import Listener, RunnerBase, Update, register, set_deterministic
+from lrlab.core.runs.base import Listener, RunnerBase, Update, recorded_threads, register, set_deterministic
 from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
@@ -365,7 +365,7 @@ class Sweep(RunnerBase):
         sweep = session.meta["sweep"]
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
         return {"lrs": sweep["lrs"], "seeds": sweep["seeds"], "path": sweep["path"],
-                "edits": sweep_edits(session.events()), "threads": session.environment.get("threads"),
+                "edits": sweep_edits(session.events()), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
     # --- recording ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NA
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded
-from lrlab.core.runs.base import RunnerBase, Update, register, set_deterministic
+from lrlab.core.runs.base import RunnerBase, Update, recorded_threads, register, set_deterministic
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 
@@ -152,7 +152,7 @@ class Trainer(RunnerBase):
     def replay_options(cls, session: Any) -> dict[str, Any]:
         """Same edits and threads; a run that ended early (stopped, interrupted) as long as it got."""
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
-        return {"edits": session.edits(), "threads": session.environment.get("threads"),
+        return {"edits": session.edits(), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
     # --- the loop --------------------------------------------------------------------------
