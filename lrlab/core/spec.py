@@ -46,7 +46,7 @@ from lrlab.core.params import (
     parse_fields,
     show,
 )
-from lrlab.core.schedules import SCHEDULES, Timeline, duration_warnings, resolve_schedule
+from lrlab.core.schedules import LR, SCHEDULES, Timeline, duration_warnings, resolve_schedule
 
 # --- models -----------------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ def _check_optimizer(opt: Kinded, path: str, problems: Problems) -> None:
 
 
 OPTIMIZERS = Registry("optimizer", "name", check_extra=_check_optimizer)
-_LR = Num(gt=0, le=1e3)
+_LR = LR
 _WD = Param("weight_decay", Num(ge=0, le=10), 0.0, "L2 penalty")
 _BETAS = Param("betas", ListOf(Num(ge=0, lt=1), 2, 2), [0.9, 0.999],
                "decay rates of the first and second moment estimates")
