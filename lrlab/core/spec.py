@@ -111,6 +111,10 @@ OPTIMIZERS.register("adagrad", (
 
 # --- the run spec -----------------------------------------------------------------------
 
+#: the longest run: every schedule is finite up to here (tests/test_schedules.py), and whether a run
+#: sets ``steps`` or ``epochs``, it may not plan more
+MAX_STEPS = 100_000_000
+
 #: torch intra-op threads a run may ask for (torch crashes on absurd counts such as 100,000)
 THREADS = Optional(Num(ge=1, le=1024, integer=True))
 
@@ -140,7 +144,7 @@ class RunSpec:
     schedule: Kinded = _f(SCHEDULES, {"kind": "constant"}, "how the LR changes over steps")
     batch_size: int = _f(Num(ge=1, le=1_000_000, integer=True), 64, "samples per step")
     epochs: int = _f(Num(ge=1, le=100_000, integer=True), 10, "passes over the training set")
-    steps: int | None = _f(Optional(Num(ge=1, le=100_000_000, integer=True)), None,
+    steps: int | None = _f(Optional(Num(ge=1, le=MAX_STEPS, integer=True)), None,
                            "total optimizer steps; null: epochs x steps per epoch")
     seed: int = _f(Num(ge=0, le=2**63 - 1, integer=True), 0,
                    "seeds initialisation, batch order and dropout")
@@ -175,7 +179,12 @@ class RunSpec:
             problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(IMAGE_SETS)}), "
                                                    f"got dataset {dataset.kind!r}")
         problems.raise_if_any()
-        return cls(**values)
+        spec = cls(**values)
+        if spec.steps is None and planned_steps(spec) > MAX_STEPS:
+            problems.add(join(path, "epochs"), f"{spec.epochs:,} epochs of {planned_steps_per_epoch(spec):,} steps "
+                                               f"is more than the {MAX_STEPS:,} steps a run may have")
+        problems.raise_if_any()
+        return spec
 
     def to_json(self) -> dict[str, Any]:
         return dump_fields({f.name: getattr(self, f.name) for f in fields(self)}, self.params())
@@ -300,7 +309,7 @@ def read_json(path: str | Path) -> Any:
         raise SpecError([(str(p), f"not valid JSON: {err.msg} at line {err.lineno}, "
                                   f"column {err.colno}")]) from None
     except RecursionError:
-        raise SpecError([(str(p), "not a spec: JSON nested thousands of levels deep")]) from None
+        raise SpecError([(str(p), "not a spec: JSON nested too deep to read (specs nest at most 24 levels)")]) from None
     except ValueError as err:  # an integer of more than 4,300 digits
         raise SpecError([(str(p), f"not a spec: {err}")]) from None
 

@@ -62,6 +62,7 @@ import torch
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import resolve_device
 from lrlab.core.events import Event, Status
+from lrlab.core.limits import check_resources
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
@@ -277,6 +278,7 @@ class Sweep(RunnerBase):
         self.device = resolve_device(spec.device)
         if spec.deterministic and self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        check_resources(spec, members=k)  # before loading or building anything
         self.data: Dataset = load_dataset(spec.dataset, self.device)
         self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
                        for s in self.seeds_of]

@@ -35,6 +35,7 @@ from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.effective_lr import quantiles as effective_quantiles
 from lrlab.core.events import Status
+from lrlab.core.limits import check_resources
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
@@ -108,6 +109,8 @@ class Trainer(RunnerBase):
         if spec.deterministic and self.device.type == "cuda":
             # cuBLAS needs this before its first call to be deterministic (torch docs, "Reproducibility")
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if data is None:  # refuse a run that would not fit before loading or building anything
+            check_resources(spec)
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)

@@ -1,0 +1,161 @@
+"""Run specs from anywhere (a file, a session someone sent, --set) are checked like the user's own:
+every bad value is exit 2 with one line naming the field, sizes that would not fit the machine are
+refused before anything is allocated, and a replay never downloads or writes outside its folders."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from lrlab.cli import main
+from lrlab.core.limits import MAX_PARAMETERS, check_resources, footprint
+from lrlab.core.params import SpecError
+from lrlab.core.spec import MAX_STEPS, RunSpec
+
+SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
+        "optimizer": {"name": "sgd", "lr": 0.1}, "steps": 12, "batch_size": 16, "device": "cpu"}
+
+
+def run_cli(capsys, *args):
+    """(exit status, stdout, stderr lines) of ``lrlab ARGS`` run in this process."""
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err.strip().splitlines()
+
+
+@pytest.fixture
+def session(tmp_path, capsys):
+    """A small finished session and a way to rewrite one meta value in it, as a sender could."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    path = tmp_path / "s.lrlab"
+    assert run_cli(capsys, "run", spec, "--out", path, "--quiet")[0] == 0
+
+    def set_meta(key, change):
+        con = sqlite3.connect(path)
+        value = json.loads(con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+        con.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(change(value)), key))
+        con.commit()
+        con.close()
+
+    return path, set_meta
+
+
+# --- values a float or an int cannot hold, nesting, splits -------------------------------------------
+
+
+@pytest.mark.parametrize("changes,field,words", [
+    ({"dataset": {"name": "iris", "val_fraction": 10**400}}, "dataset.val_fraction", "integer of 401 digits"),
+    ({"eval_every": 10**30}, "eval_every", "at most 9,223,372,036,854,775,807"),
+    ({"dataset": {"name": "moons", "random_state": 2**40}}, "dataset.random_state", "[0, 4294967295]"),
+    ({"dataset": {"name": "digits"}, "steps": None, "epochs": 100_000, "batch_size": 1}, "epochs",
+     f"100,000 epochs of 1,437 steps is more than the {MAX_STEPS:,} steps"),
+])
+def test_out_of_range_numbers_are_field_errors(changes, field, words):
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_json({**SPEC, **changes})
+    path, message = err.value.problems[0]
+    assert path == field and words in message
+
+
+def test_a_schedule_nested_250_deep_is_refused_in_one_line(tmp_path, capsys):
+    warmup = '{"kind": "warmup", "warmup_steps": 1, "then": '
+    schedule = warmup * 250 + '{"kind": "constant"}' + "}" * 250  # json.dumps itself would recurse too deep
+    spec = tmp_path / "deep.json"
+    spec.write_text(json.dumps(SPEC)[:-1] + ', "schedule": ' + schedule + "}")
+    code, _, err = run_cli(capsys, "run", spec, "--quiet", "--out", tmp_path / "x.lrlab")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("lrlab: error: schedule.then.then.then...: nested more than 24 levels deep")
+    assert not (tmp_path / "x.lrlab").exists()
+
+
+def test_json_nested_beyond_pythons_recursion_limit_is_a_one_line_error(tmp_path, capsys):
+    spec = tmp_path / "deeper.json"
+    spec.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = run_cli(capsys, "run", spec, "--quiet")
+    assert code == 2 and err == [f"lrlab: error: {spec}: not a spec: JSON nested too deep to read (specs nest at most 24 levels)"]
+
+
+def test_a_validation_fraction_that_starves_a_class_names_the_field(tmp_path, capsys):
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({**SPEC, "dataset": {"name": "iris", "val_fraction": 0.001}}))
+    code, _, err = run_cli(capsys, "run", spec, "--quiet", "--out", tmp_path / "x.lrlab")
+    assert code == 2 and len(err) == 1
+    assert err[0] == ("lrlab: error: dataset.val_fraction: 0.001 of 150 samples leaves 1 for validation, fewer "
+                      "than the 3 classes it needs; choose a fraction between 0.02 and 0.98")
+
+
+# --- sizes the machine cannot hold ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [
+    {**SPEC, "model": {"kind": "linear"}},
+    {**SPEC, "dataset": {"name": "digits"}, "model": {"kind": "mlp", "hidden": [32, 16], "batch_norm": True}},
+    {**SPEC, "dataset": {"name": "blobs", "n_features": 7, "centers": 5}, "model": {"kind": "mlp", "hidden": [9]}},
+    {**SPEC, "dataset": {"name": "regression", "n_features": 12}},
+    {**SPEC, "dataset": {"name": "digits"}, "model": {"kind": "cnn", "channels": [4, 8, 6], "kernel_size": 5}},
+    {**SPEC, "dataset": {"name": "cifar10"}, "model": {"kind": "cnn", "channels": [16, 32]}},
+])
+def test_the_parameter_estimate_is_the_built_models_count(data):
+    """The limit is checked on an estimate made before anything is built: it must be exact."""
+    from lrlab.core.datasets import DECLARED
+    from lrlab.core.models import build_model, count_parameters
+
+    spec = RunSpec.from_json(data)
+    info = DECLARED[spec.dataset.kind]
+    shape = info.image_shape if info.family.name == "images" else (info.n_features(spec.dataset.params),)
+    outputs = 1 if info.task == "regression" else (
+        info.classes or spec.dataset.get("centers"))
+    model = build_model(spec.model, tuple(shape), outputs, info.image_shape)
+    assert footprint(spec).parameters == count_parameters(model)
+
+
+def test_huge_layers_from_a_session_are_refused_before_anything_is_allocated(session, capsys):
+    path, set_meta = session
+    set_meta("spec", lambda spec: {**spec, "model": {**spec["model"], "hidden": [65536, 65536]}})
+    code, _, err = run_cli(capsys, "replay", path)
+    n = 4 * 65536 + 65536 + 65536 * 65536 + 65536 + 65536 * 3 + 3  # iris: 4 inputs, 3 classes
+    assert code == 2 and err == [f"lrlab: error: model.hidden: the model would have {n:,} parameters, "
+                                 f"more than the {MAX_PARAMETERS:,} lrlab trains; use smaller layers or fewer inputs"]
+
+
+def test_memory_is_estimated_against_what_is_available():
+    big = RunSpec.from_json({**SPEC, "dataset": {"name": "classification", "n_samples": 1_000_000,
+                                                 "n_features": 1000}, "model": {"kind": "linear"}})
+    with pytest.raises(SpecError) as err:
+        check_resources(big, available=8 * 2**30)
+    assert err.value.problems == [("dataset.n_samples", "the run would need about 29.8 GiB of memory (data 29.8 GiB) "
+                                                        "but 8 GiB are available; make dataset.n_samples smaller")]
+    assert check_resources(RunSpec.from_json(SPEC), available=8 * 2**30).total < 2**20
+    sweep = RunSpec.from_json({**SPEC, "dataset": {"name": "mnist"}, "model": {"kind": "mlp", "hidden": [4096, 4096]}})
+    check_resources(sweep, members=1, available=8 * 2**30)
+    with pytest.raises(SpecError, match="^model.hidden: the run would need about .* but 8 GiB are available"):
+        check_resources(sweep, members=32, available=8 * 2**30)  # a sweep holds one model per member
+
+
+# --- meta values a session may not dictate ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads,shown", [(100_000, "100000"), ("many", '"many"'), (0, "0")])
+def test_recorded_threads_are_checked_like_a_specs(session, capsys, threads, shown):
+    path, set_meta = session
+    set_meta("environment", lambda env: {**env, "threads": threads})
+    code, _, err = run_cli(capsys, "replay", path, "--verify")
+    assert code == 2 and err == [f"lrlab: error: environment.threads: must be an integer in [1, 1024], got {shown}"]
+
+
+def test_a_replay_never_downloads_or_creates_folders(session, capsys, tmp_path):
+    path, set_meta = session
+    root = tmp_path / "elsewhere" / "data"
+    set_meta("spec", lambda spec: {**spec, "dataset": {"name": "mnist", "root": str(root), "download": True},
+                                   "model": {"kind": "linear"}})
+    code, _, err = run_cli(capsys, "replay", path)
+    assert code == 2 and len(err) == 1 and err[0].startswith("lrlab: error: dataset.")
+    assert "--download" in err[0] or "torchvision" in err[0]
+    assert not (tmp_path / "elsewhere").exists()
