@@ -79,7 +79,8 @@ def test_json_nested_beyond_pythons_recursion_limit_is_a_one_line_error(tmp_path
     spec = tmp_path / "deeper.json"
     spec.write_text("[" * 100_000 + "]" * 100_000)
     code, _, err = run_cli(capsys, "run", spec, "--quiet")
-    assert code == 2 and err == [f"lrlab: error: {spec}: not a spec: JSON nested too deep to read (specs nest at most 24 levels)"]
+    assert code == 2
+    assert err == [f"lrlab: error: {spec}: not a spec: JSON nested too deep to read (specs nest at most 24 levels)"]
 
 
 def test_a_validation_fraction_that_starves_a_class_names_the_field(tmp_path, capsys):
@@ -133,7 +134,8 @@ def test_memory_is_estimated_against_what_is_available():
     assert err.value.problems == [("dataset.n_samples", "the run would need about 29.8 GiB of memory (data 29.8 GiB) "
                                                         "but 8 GiB are available; make dataset.n_samples smaller")]
     assert check_resources(RunSpec.from_json(SPEC), available=8 * 2**30).total < 2**20
-    sweep = RunSpec.from_json({**SPEC, "dataset": {"name": "mnist"}, "model": {"kind": "mlp", "hidden": [4096, 4096]}})
+    sweep = RunSpec.from_json({**SPEC, "dataset": {"name": "mnist"},
+                               "model": {"kind": "mlp", "hidden": [4096, 4096]}})
     check_resources(sweep, members=1, available=8 * 2**30)
     with pytest.raises(SpecError, match="^model.hidden: the run would need about .* but 8 GiB are available"):
         check_resources(sweep, members=32, available=8 * 2**30)  # a sweep holds one model per member

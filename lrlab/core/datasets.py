@@ -180,12 +180,14 @@ def _bundled(function: str) -> Samples:
     return Samples(*getattr(datasets, function)(return_X_y=True))
 
 
-@dataset_kind("iris", task="classification", size=150, features=4, classes=3, doc="150 flowers, 4 features, 3 species")
+@dataset_kind("iris", task="classification", size=150, features=4, classes=3,
+              doc="150 flowers, 4 features, 3 species")
 def iris(spec: Kinded) -> Samples:
     return _bundled("load_iris")
 
 
-@dataset_kind("wine", task="classification", size=178, features=13, classes=3, doc="178 wines, 13 chemical features, 3 cultivars")
+@dataset_kind("wine", task="classification", size=178, features=13, classes=3,
+              doc="178 wines, 13 chemical features, 3 cultivars")
 def wine(spec: Kinded) -> Samples:
     return _bundled("load_wine")
 

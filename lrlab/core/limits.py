@@ -62,8 +62,8 @@ def _outputs(spec: RunSpec) -> int:
     if info.task == "regression":
         return 1
     params = spec.dataset.params
-    # declared, or set by a parameter of a generated set; every dataset has one or the other
-    return int(info.classes or params.get("centers") or params["n_classes"])
+    # declared, or set by a parameter of a generated set; else as many as any of those allows
+    return int(info.classes or params.get("centers") or params.get("n_classes") or 100)
 
 
 def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
