@@ -137,7 +137,7 @@ def test_memory_is_estimated_against_what_is_available():
     sweep = RunSpec.from_json({**SPEC, "dataset": {"name": "mnist"},
                                "model": {"kind": "mlp", "hidden": [4096, 4096]}})
     check_resources(sweep, members=1, available=8 * 2**30)
-    with pytest.raises(SpecError, match="^model.hidden: the run would need about .* but 8 GiB are available"):
+    with pytest.raises(SpecError, match=r"^model.hidden: the run would need about .* but 8 GiB are available"):
         check_resources(sweep, members=32, available=8 * 2**30)  # a sweep holds one model per member
 
 
