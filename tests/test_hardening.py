@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from lrlab.cli import main
@@ -161,3 +162,81 @@ def test_a_replay_never_downloads_or_creates_folders(session, capsys, tmp_path):
     assert code == 2 and len(err) == 1 and err[0].startswith("lrlab: error: dataset.")
     assert "--download" in err[0] or "torchvision" in err[0]
     assert not (tmp_path / "elsewhere").exists()
+
+
+# --- the settings file holds data only, and the GUI always starts -------------------------------------
+
+PAYLOAD = """
+import sys
+from PySide6.QtCore import QSettings
+
+class Creates:
+    def __reduce__(self):
+        return (open, (sys.argv[2], "w"))
+
+s = QSettings(sys.argv[1], QSettings.Format.IniFormat)
+s.setValue("last_experiment", Creates())
+s.sync()
+"""
+
+
+def test_a_settings_file_carrying_a_pickled_object_is_never_loaded(lrlab_home, tmp_path, qtbot, capfd):
+    import subprocess
+    import sys
+
+    from PySide6.QtCore import QSettings
+
+    from lrlab.core import paths
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    ini, target = paths.settings_dir() / "lrlab.ini", tmp_path / "created-by-the-settings-file"
+    subprocess.run([sys.executable, "-c", PAYLOAD, str(ini), str(target)], check=True, timeout=120)
+    assert "@Variant(" in ini.read_text(errors="replace") and not target.exists()
+    QSettings(str(ini), QSettings.Format.IniFormat).value("last_experiment")  # what older versions did
+    assert target.exists(), "the payload must be live for this test to mean anything"
+    target.unlink()
+
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert not target.exists()
+    assert w.experiment.json() == RunSpec.from_json({}).to_json()
+    warnings = [line for line in capfd.readouterr().err.splitlines() if line.startswith("lrlab: warning:")]
+    assert warnings == [f"lrlab: warning: ignored {ini}: it holds a Python object (@Variant), which could run "
+                        "code if loaded; lrlab starts with default settings"]
+    assert w.status_label.text() == warnings[0].removeprefix("lrlab: warning: ")
+    w.save_settings()
+    assert not target.exists() and "@Variant" not in (paths.settings_dir() / "settings.json").read_text()
+
+
+@pytest.mark.parametrize("saved,restored", [
+    ({**SPEC, "optimizer": {"name": "sgd", "lr": 0.1}, "steps": 3000, "schedule": {"kind": "exponential", "gamma": 2}},
+     "exponential"),
+    ({**SPEC, "optimizer": {"name": "sgd", "lr": -1}}, None),
+    ({**SPEC, "schedule": {"kind": "warmup", "warmup_steps": 1, "then": {"kind": "constant"}} | {"extra": 1}}, None),
+    ("not an object", None),
+])
+def test_a_restored_experiment_that_cannot_run_falls_back_to_the_defaults(lrlab_home, qtbot, capfd, saved,
+                                                                          restored):
+    from lrlab.gui import settings
+    from lrlab.gui.app import make_app
+    from lrlab.gui.window import MainWindow
+
+    settings.save_experiment(saved)  # as the last session of the GUI left it
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    form = w.experiment.json()
+    err = capfd.readouterr().err
+    if restored:  # valid: shown as saved, and its LR preview is finite (it is held at MAX_LR)
+        assert form["schedule"]["kind"] == restored and "warning" not in err
+        from lrlab.core.spec import preview_timeline
+
+        lrs = preview_timeline(RunSpec.from_json(form)).sample(0, 3000)[1]
+        assert np.isfinite(lrs).all()
+    else:
+        assert form == RunSpec.from_json({}).to_json()
+        if isinstance(saved, dict):
+            assert "lrlab: warning: the last experiment could not be restored (" in err
+            assert "showing the defaults" in w.status_label.text()

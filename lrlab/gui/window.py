@@ -10,7 +10,7 @@ files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.setti
 
 from __future__ import annotations
 
-import contextlib
+import sys
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
+from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
@@ -402,10 +403,21 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
             fit_to_screen(self, 1400, 860)
         if state is not None:
             self.restoreState(state)
+        warnings = [w for w in (app_settings.legacy_warning(),) if w]
         last = app_settings.last_experiment()
         if last is not None:
-            with contextlib.suppress(ValueError, TypeError):  # an old or damaged setting: keep defaults
-                self.experiment.set_json(last)
+            try:  # validated like any spec: a saved experiment that cannot run must not lock the GUI out
+                self.experiment.set_json(RunSpec.from_json(last).to_json())
+            except Exception as err:  # whatever it is, the window must open
+                reason = err.first_line() if isinstance(err, SpecError) else f"{type(err).__name__}: {err}"
+                warnings.append(f"the last experiment could not be restored ({reason}); showing the defaults")
+                self.experiment.set_json(RunSpec.from_json({}).to_json())
+        warnings += app_settings.take_problems()
+        for warning in warnings:
+            print(f"lrlab: warning: {warning}", file=sys.stderr)
+        if warnings:
+            self.status_label.setText(warnings[0])
+            self.status_label.setToolTip("\n".join(warnings))
 
     def save_settings(self) -> None:
         app_settings.save_window(self.saveGeometry(), self.saveState())
