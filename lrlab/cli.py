@@ -199,6 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(run.runner.total_steps, args.quiet)
     run.add_listener(progress)
     status = _run_with_ctrl_c(run, run.runner)
+    if run.failure is not None:  # the run went on in memory, but the file has only the first part
+        print(f"lrlab: error: {run.failure}; the run went on and ended {status} after {run.runner.step} steps, "
+              f"which {run.path} does not have", file=sys.stderr)
+        return 1
     print(run.path)
     print(_summary_line(run.path, status))
     for ev in run.runner.events:
@@ -289,7 +293,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
         print(f"lrlab: warning: {warning}", file=sys.stderr)
     run.add_listener(SweepProgress(runner.total_steps, runner.lrs, args.quiet))
-    _run_with_ctrl_c(run, runner)
+    status = _run_with_ctrl_c(run, runner)
+    if run.failure is not None:
+        print(f"lrlab: error: {run.failure}; the sweep went on and ended {status}, but that file does not "
+              "have all of it", file=sys.stderr)
+        return 1
     rows = run.rows
     if args.json:
         from lrlab.core.runs import _json_safe
@@ -374,6 +382,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         runner.listeners.append(collector)
         runner.listeners.append(Progress(runner.total_steps, args.quiet or args.verify))
         status = _run_with_ctrl_c(run, runner) if args.out else runner.run()
+    if args.out and run.failure is not None:
+        print(f"lrlab: error: {run.failure}; the replay went on and ended {status}", file=sys.stderr)
+        return 1
     if args.out:
         print(args.out)
     if not args.verify:

@@ -240,3 +240,77 @@ def test_a_restored_experiment_that_cannot_run_falls_back_to_the_defaults(lrlab_
         if isinstance(saved, dict):
             assert "lrlab: warning: the last experiment could not be restored (" in err
             assert "showing the defaults" in w.status_label.text()
+
+
+# --- a full disk while a run writes its session ----------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Session files named ``full.lrlab`` commit at every update and fail to commit once they would
+    hold more than ``limit[0]`` steps, as SQLite does on a full disk; other files write normally."""
+    import sqlite3
+
+    from lrlab.core.session import SessionWriter
+
+    limit = [40]
+    real_init, real_commit = SessionWriter.__init__, SessionWriter._commit
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **{**kwargs, "commit_seconds": 0})
+
+    def commit(self):
+        if self.path.name == "full.lrlab" and self.saved_steps + self._unsaved > limit[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_commit(self)
+
+    monkeypatch.setattr(SessionWriter, "__init__", init)
+    monkeypatch.setattr(SessionWriter, "_commit", commit)
+    return limit
+
+
+def test_a_full_disk_stops_the_file_not_the_run_and_save_as_writes_all_of_it(full_disk, tmp_path):
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.session import Session, SessionError
+
+    run = RecordedRun(RunSpec.from_json({**SPEC, "steps": 100}), tmp_path / "full.lrlab")
+    run.runner.flush_seconds = 0  # an update (and a commit) every step: the file stops at step 40 exactly
+    assert run.run() == "finished" and run.runner.step == 100
+    assert run.failure == "the session file stopped at step 40: database or disk is full"
+    assert [(e.step, e.data["message"]) for e in run.runner.events if e.kind == "session_write_failed"] == [
+        (41, run.failure)]
+    with Session.open(tmp_path / "full.lrlab") as s:  # what was committed is intact
+        assert s.n_steps() == 40  # (and its status says running until this process ends: interrupted)
+    out = run.save_as(tmp_path / "elsewhere.lrlab")
+    with Session.open(out) as s:
+        assert s.n_steps() == 100 and s.status == "finished" and s.spec == run.runner.spec
+        assert s.steps()["lr"].tolist() == run.kept.column("lr").tolist()
+        assert s.events()[0].kind == "session_write_failed" and s.summary["steps"] == 100
+    with pytest.raises(SessionError, match=r"full\.lrlab: cannot save the session there: database or disk is full"):
+        run.save_as(tmp_path / "full.lrlab")  # the same full disk: said, not a traceback
+
+
+def test_the_cli_ends_with_exit_1_and_one_line_when_the_disk_fills(full_disk, tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SPEC, "steps": 600}))
+    full_disk[0] = 0
+    code, out, err = run_cli(capsys, "run", spec, "--out", tmp_path / "full.lrlab", "--quiet")
+    assert code == 1 and out == "" and len(err) == 1
+    assert err[0] == (f"lrlab: error: the session file stopped at step 0: database or disk is full; the run went on "
+                      f"and ended finished after 600 steps, which {tmp_path / 'full.lrlab'} does not have")
+
+
+def test_the_window_says_where_the_file_stopped_and_save_as_keeps_the_whole_run(full_disk, window, qtbot, tmp_path):
+    from lrlab.core.session import Session
+
+    full_disk[0] = 0
+    window.experiment.set_json(RunSpec.from_json({**SPEC, "steps": 300}).to_json())
+    with qtbot.waitSignal(window.controller.sig_finished, timeout=60_000):
+        window.start(out=str(tmp_path / "full.lrlab"))  # Start, with the file on the full disk
+    text = window.status_label.text()
+    assert text.startswith("finished · 300 steps · the session file stopped at step 0: database or disk is full")
+    assert text.endswith("File > Save session as… writes the whole run elsewhere")
+    assert any("session_write_failed" in window.events.item(i).text() for i in range(window.events.count()))
+    out = window.save_session_as(str(tmp_path / "whole.lrlab"))
+    with Session.open(out) as s:
+        assert s.n_steps() == 300 and s.status == "finished"

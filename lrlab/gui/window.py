@@ -139,8 +139,7 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
                                      "loss-vs-LR U-curve form")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.act_save = make_action(self, "Save session as…", lambda: self._exported(
-            exports.save_session_copy(self, self._shown_session()), "saved a copy to"), "Ctrl+Shift+S")
+        self.act_save = make_action(self, "Save session as…", self.save_session_as, "Ctrl+Shift+S")
         self.act_csv = make_action(self, "Export steps as CSV…", lambda: self._exported(
             exports.export_csv(self, self._shown_session())))
         self.act_png = make_action(self, "Export plots as PNG…", lambda: self.export_plots("png"))
@@ -324,7 +323,11 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
             self.progress.setRange(0, max(c.steps_done, 1))  # the run is over: a full bar of what it did
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
-        if Status(status).problem and c.problem:
+        if c.file_problem:  # the run went on in memory; only Save As has all of it
+            self.status_label.setText(f"{status} · {c.steps_done} steps · {c.file_problem}; File > Save session "
+                                      "as… writes the whole run elsewhere")
+            self.status_label.setStyleSheet(PROBLEM_STYLE)
+        elif Status(status).problem and c.problem:
             self.status_label.setText(f"{status}: {c.problem}")
             self.status_label.setStyleSheet(PROBLEM_STYLE)
         else:
@@ -382,6 +385,26 @@ class MainWindow(SessionsMixin, ToolsMixin, QMainWindow):
         """PNG (pyqtgraph's ImageExporter) or SVG of all four plots."""
         self.plots.flush()
         return self._exported(exports.export_plots(self, self.plots.view, fmt, out))
+
+    def save_session_as(self, out: str | None = None) -> str | None:
+        """A copy of the shown session; for the run just made, the whole run even where its file
+        stopped taking steps (a full disk), written from what the run kept in memory."""
+        from lrlab.core.session import SessionError
+
+        path = self._shown_session()
+        recorded = None if self.viewing else self.controller.recorded
+        if recorded is None or not hasattr(recorded, "save_as") or self.controller.state.busy:
+            return self._exported(exports.save_session_copy(self, path, out), "saved a copy to")
+        out = out or exports.ask_save_path(self, "Save session as", path, exports.SESSION_FILTER)
+        if not out:
+            return None
+        try:
+            recorded.save_as(out)
+        except SessionError as err:
+            self.status_label.setText(str(err))
+            QMessageBox.warning(self, "lrlab", str(err))
+            return None
+        return self._exported(out, "saved the whole run to")
 
     def _exported(self, out: str | None, what: str = "exported") -> str | None:
         if out:
