@@ -314,3 +314,24 @@ def test_the_window_says_where_the_file_stopped_and_save_as_keeps_the_whole_run(
     out = window.save_session_as(str(tmp_path / "whole.lrlab"))
     with Session.open(out) as s:
         assert s.n_steps() == 300 and s.status == "finished"
+
+
+@pytest.mark.parametrize("changes", [
+    ["schedule.mode=triangular2", "schedule.step_size_up=1", "steps=2100"],  # OverflowError at step 1857
+    ['schedule={"kind":"exponential","gamma":2}', "steps=3000"],  # past float range, and torch's float32
+])
+def test_schedules_that_used_to_overflow_mid_run_now_run_to_the_end(capsys, tmp_path, changes):
+    sets = [a for change in changes for a in ("--set", change)]
+    code, out, err = run_cli(capsys, "run", "cyclic-triangular", *sets, "--out", tmp_path / "s.lrlab", "--quiet")
+    assert code == 0 and not [line for line in err if not line.startswith("lrlab: warning:")]
+    assert out.splitlines()[1].startswith(("finished, 2100 steps", "diverged, "))
+
+
+def test_a_seeded_sample_of_mutated_specs_ends_cleanly(tmp_path):
+    """60 of the ~300-spec corpus (python tests/specfuzz.py runs them all): a result or exit 2 with
+    one line, no traceback, none over 10 s."""
+    from specfuzz import corpus, run_one
+
+    outcomes = [run_one(what, text, tmp_path) for what, text in corpus(60, seed=1)]
+    assert [o for o in outcomes if not o.clean] == []
+    assert {o.code for o in outcomes} == {0, 2}  # the sample reaches both ends

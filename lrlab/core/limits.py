@@ -30,7 +30,7 @@ from lrlab.core.spec import RunSpec, planned_steps
 #: one step on a CPU already takes seconds
 MAX_PARAMETERS = 50_000_000
 #: share of the available memory a run may plan to use (the rest is the GUI, the OS, other work)
-MEMORY_SHARE = 0.8
+MEMORY_SHARE = 0.5
 
 _FLOAT = 4  # bytes of a float32 tensor element
 #: bytes per model parameter: the weights, their gradient, two optimizer moments (Adam) and the

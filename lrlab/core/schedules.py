@@ -239,9 +239,9 @@ class Exponential(Schedule):
 #: the largest LR any schedule or timeline gives. A gamma above 1 grows the LR without bound
 #: (exponential with gamma 2 passes float's range after about 1,030 steps); past this ceiling every
 #: step diverges anyway, so the LR is held here instead of overflowing to inf (previews could not
-#: draw it, and Python's ``**`` raises OverflowError). Far above any LR a run could train with, so
-#: every schedule still matches torch's wherever torch's is finite.
-MAX_LR = 1e300
+#: draw it, Python's ``**`` raises OverflowError, and torch refuses an LR beyond float32's 3.4e38).
+#: Far above any LR a run could train with, so every schedule still matches torch's up to it.
+MAX_LR = 1e30
 
 
 def _grown(base: float, gamma: float, k: int) -> float:
