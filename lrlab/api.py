@@ -121,6 +121,7 @@ class Replay:
     environment_differences: tuple[str, ...] = ()
     replaying: str | None = None  # what re-runs when it is more than the session (a whole sweep)
     out: Path | None = None
+    write_failure: str | None = None  # ``out`` stopped being written (disk full...): why, and where
 
     @property
     def identical(self) -> bool | None:
@@ -149,6 +150,9 @@ class Session:
             self.kind, self.group, self.seed = s.kind, s.group, s.seed
             self.environment: dict[str, Any] = s.environment
             self.n_steps: int = s.n_steps()
+            #: set by a run whose file stopped being written (a full disk, a folder made read-only):
+            #: why, and that the file lacks the rest; the run itself went on (Save As writes it all)
+            self.write_failure: str | None = None
             self.id: str = s.file_id
             #: a fork's parent: {"id", "path", "step"} (the path as it was when forked), else None
             self.parent: dict[str, Any] | None = s.parent
@@ -204,8 +208,8 @@ class Session:
 
         with _CoreSession.open(self.path) as session:
             recorded = session.steps(("step", "train_loss", "lr"))
-            if out:
-                run = RecordedRun(session.spec, out, kind=session.kind, group=session.group,
+            if out:  # a replay never downloads (the spec may come from anywhere)
+                run = RecordedRun(session.spec.offline(), out, kind=session.kind, group=session.group,
                                   **replay_options(session))
                 runner = run.runner
             else:
@@ -220,7 +224,7 @@ class Session:
         if verify:
             verification = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
         return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
-                      Path(out) if out else None)
+                      Path(out) if out else None, _write_failure(run, status, "replay") if out else None)
 
     def to_csv(self, out: str | Path) -> Path:
         """One row per step with the validation columns beside it (``lrlab export --csv``)."""
@@ -269,8 +273,22 @@ def start_run(label: str, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[s
     recorded = RecordedRun(spec, out, edits=_check_edits(edits), label=label)
     _warn_schedule(spec, recorded.runner)
     recorded.add_listener(Progress(recorded.runner.total_steps, not progress))
-    run_with_ctrl_c(recorded, recorded.runner)
-    return Session(recorded.path)
+    return _finished(recorded, run_with_ctrl_c(recorded, recorded.runner))
+
+
+def _write_failure(recorded: Any, status: Any, what: str = "run") -> str | None:
+    """Why a run's file stopped being written while the run went on, in one line (None: it did not)."""
+    if recorded.failure is None:
+        return None
+    steps = getattr(recorded.runner, "step", None)
+    return (f"{recorded.failure}; the {what} went on and ended {status}"
+            + (f" after {steps} steps" if steps is not None else "") + f", which {recorded.path} does not have")
+
+
+def _finished(recorded: Any, status: Any) -> Session:
+    session = Session(recorded.path)
+    session.write_failure = _write_failure(recorded, status)
+    return session
 
 
 def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]] = (),
@@ -291,8 +309,7 @@ def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tup
         first = runner.start.step if runner.start is not None else 0
         print(f"forking at step {at}: re-running steps {first} to {at} first", file=sys.stderr)
     recorded.add_listener(Progress(runner.total_steps, not progress))
-    run_with_ctrl_c(recorded, runner)
-    return Session(recorded.path)
+    return _finished(recorded, run_with_ctrl_c(recorded, runner))
 
 
 # --- LR range test -------------------------------------------------------------------------------
@@ -412,6 +429,7 @@ class SweepResult:
     n_params: int
     wall_time: float
     status: str = ""
+    write_failure: str | None = None  # a member's file stopped being written (see Session.write_failure)
 
     def rows(self) -> list[dict[str, Any]]:
         return [asdict(m) for m in self.members]
@@ -465,7 +483,8 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
     best = best_row(recorded.rows)
     return SweepResult(recorded.path, [SweepMember(**row) for row in recorded.rows],
                        None if best is None else SweepMember(**best), spec.task, runner.path, runner.n_params,
-                       float(runner.summary.get("wall_time", 0)), str(status))
+                       float(runner.summary.get("wall_time", 0)), str(status),
+                       _write_failure(recorded, status, "sweep"))
 
 
 # --- comparing ------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
             out[key] = text  # bare words are strings: --set schedule.kind=cosine
+        except (ValueError, RecursionError) as err:  # 5,000 digits; [[[[... thousands deep
+            raise UsageError(f"--set {key}: not a usable value ({type(err).__name__})") from None
     return out
 
 
@@ -89,6 +91,8 @@ def _parse_edits(items: Sequence[str]) -> list[tuple[int, dict]]:
             data = json.loads(text) if sep else None
         except json.JSONDecodeError as err:
             raise UsageError(f"--edit {step}: not valid JSON ({err.msg})") from None
+        except (ValueError, RecursionError) as err:
+            raise UsageError(f"--edit {step}: not a usable value ({type(err).__name__})") from None
         edits.append((step, parse_edit(data, f"--edit {step}").to_json()))
     return sorted(edits, key=lambda e: e[0])
 
@@ -104,6 +108,15 @@ def _summary_line(session: Any) -> str:
     return ", ".join(parts)
 
 
+def _file_stopped(result: Any) -> bool:
+    """A run whose session file stopped being written (disk full, a folder made read-only) went on
+    in memory, but the file lacks the rest: say so in one line (the command then exits 1)."""
+    if result.write_failure is None:
+        return False
+    print(f"lrlab: error: {result.write_failure}", file=sys.stderr)
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lrlab import api
 
@@ -115,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = spec.with_changes({"dataset.download": True})
     edits = _parse_edits(args.edit or [])
     session = _open_run(lambda: api.start_run(label, spec, edits=edits, out=args.out, progress=not args.quiet))
+    if _file_stopped(session):
+        return 1
     print(session.path)
     print(_summary_line(session))
     for ev in session.events:
@@ -136,6 +151,8 @@ def cmd_fork(args: argparse.Namespace) -> int:
 
     edits = _parse_fork_edits(args.edit or [], args.at)
     session = _open_run(lambda: api.fork(args.parent, args.at, edits=edits, out=args.out, progress=not args.quiet))
+    if _file_stopped(session):
+        return 1
     print(session.path)
     print(_summary_line(session))
     return 0
@@ -202,6 +219,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                          "(nothing was overwritten)")
     result = _open_run(lambda: api.start_sweep(label, spec, lrs, seeds=args.seeds, out=args.out,
                                                progress=not args.quiet))
+    if _file_stopped(result):
+        return 1
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
@@ -247,6 +266,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print("environment differs from the recording, so bit-identity is not expected:")
         for d in replay.environment_differences:
             print(f"  {d}")
+    if _file_stopped(replay):
+        return 1
     if args.out:
         print(args.out)
     print(replay.describe())

@@ -87,7 +87,7 @@ def scratch_declarations():
 
 def test_a_new_dataset_is_one_declaration(scratch_declarations):
     @dataset_kind("xor", datasets.N_SAMPLES, Param("noise", Num(ge=0), 0.1, "std of added noise"),
-                  task="classification", size="n_samples", doc="two classes in opposite quadrants")
+                  task="classification", size="n_samples", features=2, doc="two classes in opposite quadrants")
     def xor(spec):
         rng = np.random.default_rng(0)
         x = rng.uniform(-1, 1, (spec["n_samples"], 2))
@@ -108,10 +108,14 @@ def test_declaration_mistakes_fail_at_import(scratch_declarations):
         raise AssertionError("never called")
 
     with pytest.raises(ValueError, match="task must be one of"):
-        dataset_kind("a", task="ranking", size=10, doc="")
+        dataset_kind("a", task="ranking", size=10, features=1, doc="")
     with pytest.raises(ValueError, match="size names no parameter of it: 'n'"):
-        dataset_kind("a", task="regression", size="n", doc="")
+        dataset_kind("a", task="regression", size="n", features=1, doc="")
     with pytest.raises(ValueError, match=r"image_shape must be \(C, H, W\)"):
         dataset_kind("a", task="regression", size=10, image_shape=(28, 28), doc="")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'a': declare its features"):
+        dataset_kind("a", task="regression", size=10, doc="")
+    with pytest.raises(ValueError, match="features names no parameter of it: 'width'"):
+        dataset_kind("a", task="regression", size=10, features="width", doc="")
     with pytest.raises(ValueError, match="'iris' is declared twice"):
-        dataset_kind("iris", task="classification", size=10, doc="")(loader)
+        dataset_kind("iris", task="classification", size=10, features=4, doc="")(loader)

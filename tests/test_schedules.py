@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as tls
 
-from lrlab.core.schedules import SCHEDULES, Timeline, build, parse_edit, parse_schedule, values
+from lrlab.core.schedules import MAX_LR, SCHEDULES, Timeline, build, parse_edit, parse_schedule, values
 from lrlab.core.spec import SpecError
 
 STEPS = 2000
@@ -111,16 +111,11 @@ def test_timelines_evaluate_arrays_like_steps():
     tl.apply(1400, parse_edit({"kind": "schedule", "schedule": {"kind": "exponential", "gamma": 1.5}}))
     steps = np.arange(0, 6000)
     with np.errstate(over="raise"):
-        arr = tl.at(steps)  # no overflow warning: the exponential just reaches inf
+        arr = tl.at(steps)  # no overflow warning: the exponential is held at the ceiling
     assert arr[299] == 0.1 and arr[300] == 0.05 and arr[500] == pytest.approx(0.15)
-    assert np.isinf(arr[-1])
-    scalar = []
-    for t in steps[:3000]:
-        try:
-            scalar.append(tl(int(t)))
-        except OverflowError:
-            scalar.append(math.inf)
-    np.testing.assert_allclose(arr[:3000], scalar, rtol=1e-12)
+    assert arr[-1] == MAX_LR
+    scalar = [tl(int(t)) for t in steps]  # no OverflowError either
+    np.testing.assert_allclose(arr, scalar, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode,threshold_mode,cooldown", [("min", "rel", 0), ("min", "abs", 3),
@@ -262,3 +257,71 @@ def test_timeline_sample_is_every_step_or_an_even_spread():
     assert len(steps) == 500 and steps[0] == 0 and steps[-1] == 99_999
     assert lrs[-1] == pytest.approx(tl(99_999))
     assert tl.sample(50, 50)[0].size == 0
+
+
+# --- every kind stays finite over the longest run the spec allows ---------------------------
+
+LONGEST = 100_000_000  # RunSpec's largest ``steps``
+HUGE = 1.7e308  # the largest float a JSON file can give an unbounded number
+#: what each kind needs besides its defaults; each case then pushes one parameter to an extreme
+REQUIRED_FIELDS = {
+    "constant": {}, "step": {"step_size": 1}, "multistep": {"milestones": [1, 2, 3]},
+    "exponential": {"gamma": 2.0}, "cosine": {"T_max": 1}, "cosine_restarts": {"T_0": 1},
+    "linear": {}, "polynomial": {}, "onecycle": {"total_steps": 10}, "cyclic": {"max_lr": 1.0},
+    "inverse_sqrt": {}, "plateau": {},
+    "warmup": {"warmup_steps": 3, "then": {"kind": "exponential", "gamma": HUGE}},
+    "sequence": {"schedules": [{"kind": "exponential", "gamma": 1.5}, {"kind": "step", "step_size": 1,
+                                                                        "gamma": HUGE}],
+                 "milestones": [5000]},
+}
+
+
+def _extremes(check):
+    """The edge values a numeric check allows: its bounds (or just inside them), else 1 and huge."""
+    from lrlab.core.params import MAX_INTEGER, Num, Optional
+    from lrlab.core.schedules import Duration
+
+    check = check.inner if isinstance(check, Optional) else check
+    if isinstance(check, Duration):
+        return [1, MAX_INTEGER]
+    if not isinstance(check, Num):
+        return []
+    low = check.ge if check.ge is not None else (check.gt + 5e-324 if check.gt == 0 else
+                                                  math.nextafter(check.gt, math.inf) if check.gt is not None else 1)
+    top = MAX_INTEGER if check.integer else HUGE
+    high = check.le if check.le is not None else (math.nextafter(check.lt, 0) if check.lt is not None else top)
+    return [low, high]
+
+
+def _extreme_cases():
+    for kind in SCHEDULES.kinds:
+        base = {"kind": kind, **REQUIRED_FIELDS[kind]}  # a KeyError here: declare the new kind above
+        yield kind, base
+        for p in SCHEDULES.params_of(kind):
+            for value in _extremes(p.check):
+                if kind == "cyclic" and p.name in ("base_lr", "max_lr"):
+                    value = {"base_lr": min(value, 0.5), "max_lr": max(value, 1.0)}[p.name]
+                for mode in ({"triangular", "triangular2", "exp_range"} if kind == "cyclic" else {None}):
+                    data = {**base, p.name: value, **({"mode": mode} if mode else {})}
+                    yield f"{kind}.{p.name}={value:g}", parse_schedule(data).to_json()
+
+
+@pytest.mark.parametrize("base_lr", [1e-300, 1e3])
+def test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters(base_lr):
+    """Both paths (the trainer's lr(t) and the previews' vectorized at) agree and stay finite up
+    to the last step of the longest run, at the edges of every parameter's range: the cyclic
+    triangular2's 2 ** k divisor and a gamma of 2 over 3,000 steps used to overflow."""
+    steps = np.unique(np.concatenate([np.arange(3000), np.linspace(0, LONGEST - 1, 1500).astype(np.int64),
+                                      np.arange(LONGEST - 1500, LONGEST)]))
+    seen = set()
+    for name, data in _extreme_cases():
+        seen.add(data["kind"])
+        timeline = Timeline(parse_schedule(data), base_lr)
+        timeline.apply(2000, parse_edit({"kind": "scale", "factor": HUGE}))
+        for fn in (build(parse_schedule(data), base_lr), timeline):
+            vectorized = fn.at(steps)
+            scalar = np.array([fn(int(t)) for t in steps])
+            assert np.isfinite(vectorized).all() and np.isfinite(scalar).all(), name
+            assert (vectorized >= 0).all() and (vectorized <= MAX_LR).all(), name
+            np.testing.assert_allclose(vectorized, scalar, rtol=1e-9, atol=0, err_msg=name)
+    assert seen == set(SCHEDULES.kinds)

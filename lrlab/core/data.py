@@ -61,6 +61,7 @@ def _split_tabular(spec: Kinded, info: DatasetInfo, samples: Samples, device: to
 
     x, y = samples.x, samples.y
     classification = info.task == "classification"
+    _check_split(spec, info, len(y), len(np.unique(y)) if classification else 1)
     x_tr, x_va, y_tr, y_va = train_test_split(
         x, y, test_size=spec["val_fraction"], random_state=spec["split_seed"],
         stratify=y if classification else None)
@@ -83,6 +84,18 @@ def _split_tabular(spec: Kinded, info: DatasetInfo, samples: Samples, device: to
                    put(torch.as_tensor(x_va, dtype=torch.float32)), put(y_va_t), n_out, info.image_shape)
 
 
+def _check_split(spec: Kinded, info: DatasetInfo, n: int, classes: int) -> None:
+    """A stratified split puts at least one sample of every class on each side; scikit-learn's
+    own refusal names none of our fields, so say which one and what would work."""
+    n_val = info.family.held_out(n, spec["val_fraction"])
+    for side, count in (("validation", n_val), ("training", n - n_val)):
+        if count < classes:
+            raise SpecError([("dataset.val_fraction",
+                              f"{spec['val_fraction']:g} of {n:,} samples leaves {count:,} for {side}, fewer than "
+                              f"the {classes} {'classes' if classes > 1 else 'sample'} it needs; choose a "
+                              f"fraction between {classes / n:.2g} and {1 - classes / n:.2g}")])
+
+
 def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
     """A seeded shuffle (cut to ``subset``) whose head is the validation set. Images stay uint8
     (CIFAR-10's training set is about 150 MB so) and are normalised one batch at a time."""
@@ -91,6 +104,7 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
     order = torch.randperm(len(images), generator=gen)
     if spec["subset"] is not None:
         order = order[: spec["subset"]]
+    _check_split(spec, info, len(order), 1)  # images are not stratified: one training image will do
     n_val = info.family.held_out(len(order), spec["val_fraction"])
     val_idx, train_idx = order[:n_val], order[n_val:]
     norm = Normalize(images[train_idx], device)

@@ -71,10 +71,13 @@ class Family:
     held_out: Callable[[int, float], int]
 
 
+#: the largest seed scikit-learn's generators take (numpy's legacy RandomState: 32 bits)
+SEED_MAX = 2**32 - 1
+
 #: scikit-learn sets: arrays in memory, a stratified split, standardised features
 TABULAR = Family("tabular", (
     Param("val_fraction", Num(gt=0, lt=1), 0.2, "share of samples held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0,
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0,
           "seed of the train/validation split; fixed apart from the run seed so that runs "
           "with different seeds are evaluated on the same samples"),
 ), _ceil_share)
@@ -82,7 +85,7 @@ TABULAR = Family("tabular", (
 #: torchvision sets: uint8 images read from local files, normalised one batch at a time
 IMAGES = Family("images", (
     Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the training files held out for validation"),
-    Param("split_seed", Num(ge=0, integer=True), 0, "seed of the subset and the validation split"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the subset and the validation split"),
     Param("root", Optional(Text()), None, "folder with the files; null: the lrlab datasets folder"),
     Param("download", Bool(), False, "fetch missing files from the internet"),
     Param("subset", Optional(Num(ge=10, integer=True)), None,
@@ -102,9 +105,15 @@ class DatasetInfo:
     size: int | str
     #: (C, H, W) when samples are images (a CNN can take them), else None
     image_shape: tuple[int, int, int] | None
+    #: inputs per sample: a number, or the name of the parameter that sets it (images: C x H x W)
+    features: int | str
     #: outputs of the classifier; None: one more than the largest label loaded
     classes: int | None
     load: Loader
+
+    def n_features(self, params: Mapping[str, Any]) -> int:
+        """Inputs per sample, from the declaration alone (resource checks run before loading)."""
+        return params[self.features] if isinstance(self.features, str) else self.features
 
     def n_samples(self, params: Mapping[str, Any]) -> int:
         """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
@@ -119,12 +128,13 @@ DECLARED: dict[str, DatasetInfo] = {}
 
 
 def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str,
-                 image_shape: tuple[int, int, int] | None = None, classes: int | None = None,
-                 family: Family = TABULAR) -> Callable[[Loader], Loader]:
+                 image_shape: tuple[int, int, int] | None = None, features: int | str | None = None,
+                 classes: int | None = None, family: Family = TABULAR) -> Callable[[Loader], Loader]:
     """Register the decorated loader as dataset ``name``.
 
     ``params`` are its own parameters; the family's shared ones come first. ``size`` is
-    the number of samples before the split, or the name of the parameter that sets it.
+    the number of samples before the split, or the name of the parameter that sets it;
+    ``features`` likewise the inputs per sample (for images, C x H x W by default).
     Mistakes in a declaration raise at import, not when a user picks the dataset.
     """
     if task not in TASKS:
@@ -133,12 +143,17 @@ def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str
         raise ValueError(f"dataset {name!r}: size names no parameter of it: {size!r}")
     if image_shape is not None and len(image_shape) != 3:
         raise ValueError(f"dataset {name!r}: image_shape must be (C, H, W), got {image_shape!r}")
+    if features is None and image_shape is None:
+        raise ValueError(f"dataset {name!r}: declare its features (a number or a parameter name)")
+    if isinstance(features, str) and features not in {p.name for p in params}:
+        raise ValueError(f"dataset {name!r}: features names no parameter of it: {features!r}")
+    n_features = math.prod(image_shape) if features is None else features  # type: ignore[arg-type]
 
     def register(load: Loader) -> Loader:
         if name in DECLARED:
             raise ValueError(f"dataset {name!r} is declared twice")
         DATASETS.register(name, (*family.params, *params), doc)
-        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, classes, load)
+        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load)
         return load
 
     return register
@@ -165,29 +180,32 @@ def _bundled(function: str) -> Samples:
     return Samples(*getattr(datasets, function)(return_X_y=True))
 
 
-@dataset_kind("iris", task="classification", size=150, doc="150 flowers, 4 features, 3 species")
+@dataset_kind("iris", task="classification", size=150, features=4, classes=3,
+              doc="150 flowers, 4 features, 3 species")
 def iris(spec: Kinded) -> Samples:
     return _bundled("load_iris")
 
 
-@dataset_kind("wine", task="classification", size=178, doc="178 wines, 13 chemical features, 3 cultivars")
+@dataset_kind("wine", task="classification", size=178, features=13, classes=3,
+              doc="178 wines, 13 chemical features, 3 cultivars")
 def wine(spec: Kinded) -> Samples:
     return _bundled("load_wine")
 
 
-@dataset_kind("breast_cancer", task="classification", size=569,
+@dataset_kind("breast_cancer", task="classification", size=569, features=30, classes=2,
               doc="569 tumours, 30 features, benign or malignant")
 def breast_cancer(spec: Kinded) -> Samples:
     return _bundled("load_breast_cancer")
 
 
-@dataset_kind("digits", task="classification", size=1797, image_shape=(1, 8, 8),
+@dataset_kind("digits", task="classification", size=1797, image_shape=(1, 8, 8), classes=10,
               doc="1,797 8x8 images of handwritten digits, 10 classes")
 def digits(spec: Kinded) -> Samples:
     return _bundled("load_digits")
 
 
-@dataset_kind("diabetes", task="regression", size=442, doc="442 patients, 10 features, disease progression")
+@dataset_kind("diabetes", task="regression", size=442, features=10,
+              doc="442 patients, 10 features, disease progression")
 def diabetes(spec: Kinded) -> Samples:
     return _bundled("load_diabetes")
 
@@ -195,11 +213,11 @@ def diabetes(spec: Kinded) -> Samples:
 # --- scikit-learn: generated sets -------------------------------------------------------
 
 N_SAMPLES = Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 1000, "samples to generate")
-RANDOM_STATE = Param("random_state", Num(ge=0, integer=True), 0, "seed of the generator")
+RANDOM_STATE = Param("random_state", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the generator")
 
 
 @dataset_kind("moons", N_SAMPLES, Param("noise", Num(ge=0, le=10), 0.2, "std of added noise"), RANDOM_STATE,
-              task="classification", size="n_samples", doc="two interleaving half circles")
+              task="classification", size="n_samples", features=2, doc="two interleaving half circles")
 def moons(spec: Kinded) -> Samples:
     from sklearn.datasets import make_moons
 
@@ -208,7 +226,7 @@ def moons(spec: Kinded) -> Samples:
 
 @dataset_kind("circles", N_SAMPLES, Param("noise", Num(ge=0, le=10), 0.1, "std of added noise"),
               Param("factor", Num(gt=0, lt=1), 0.5, "inner/outer radius"), RANDOM_STATE,
-              task="classification", size="n_samples", doc="a small circle inside a large one")
+              task="classification", size="n_samples", features=2, doc="a small circle inside a large one")
 def circles(spec: Kinded) -> Samples:
     from sklearn.datasets import make_circles
 
@@ -219,7 +237,8 @@ def circles(spec: Kinded) -> Samples:
 @dataset_kind("blobs", N_SAMPLES, Param("centers", Num(ge=2, le=100, integer=True), 3, "classes"),
               Param("n_features", Num(ge=1, le=1000, integer=True), 2, "features"),
               Param("cluster_std", Num(gt=0, le=100), 1.0, "spread of each blob"), RANDOM_STATE,
-              task="classification", size="n_samples", doc="Gaussian blobs, one per class")
+              task="classification", size="n_samples", features="n_features",
+              doc="Gaussian blobs, one per class")
 def blobs(spec: Kinded) -> Samples:
     from sklearn.datasets import make_blobs
 
@@ -232,7 +251,8 @@ def blobs(spec: Kinded) -> Samples:
               Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
               Param("n_classes", Num(ge=2, le=100, integer=True), 2, "classes"),
               Param("class_sep", Num(gt=0, le=100), 1.0, "larger is easier"), RANDOM_STATE,
-              task="classification", size="n_samples", doc="scikit-learn's make_classification")
+              task="classification", size="n_samples", features="n_features",
+              doc="scikit-learn's make_classification")
 def classification(spec: Kinded) -> Samples:
     from sklearn.datasets import make_classification
 
@@ -254,7 +274,7 @@ def classification(spec: Kinded) -> Samples:
               Param("n_features", Num(ge=1, le=10_000, integer=True), 10, "features"),
               Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
               Param("noise", Num(ge=0, le=1000), 10.0, "std of noise on the target"), RANDOM_STATE,
-              task="regression", size="n_samples", doc="scikit-learn's make_regression")
+              task="regression", size="n_samples", features="n_features", doc="scikit-learn's make_regression")
 def regression(spec: Kinded) -> Samples:
     from sklearn.datasets import make_regression
 

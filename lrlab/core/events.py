@@ -69,6 +69,8 @@ class Event:
             return f"plateau: LR reduced to {_num(d['lr'])}"
         if self.kind == "rejected":
             return f"edit rejected: {d.get('message', '')}"
+        if self.kind == "session_write_failed":
+            return str(d.get("message", "the session file stopped"))
         if self.kind == "test":
             return f"test split: loss {_num(d['loss'])}, metric {_num(d['metric'])}"
         return self.kind

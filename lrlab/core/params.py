@@ -57,10 +57,12 @@ def join(path: str, key: str | int) -> str:
 
 def show(value: Any) -> str:
     """A value as the user typed it (JSON), for 'got ...' in messages."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**60:
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 14000 else 'over 4,000'} digits"
     try:
         text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):  # an object, a huge int inside a list, deep nesting
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -74,6 +76,29 @@ def unknown(value: Any, options: Sequence[str]) -> str:
     shown = f"'{value}'" if isinstance(value, str) else show(value)
     hint = did_you_mean(value, options) if isinstance(value, str) else ""
     return f"unknown {shown}{hint}" if hint else f"unknown {shown} (one of: {', '.join(options)})"
+
+
+#: how deep JSON objects and lists may nest in a spec; a warmup inside a warmup adds one level,
+#: a part of a sequence two. Real specs use under ten; the bound keeps a hostile file (a schedule
+#: nested 1,000 deep) from exhausting Python's recursion in the parsers, builders and writers.
+MAX_DEPTH = 24
+
+
+def check_depth(data: Any, path: str = "", limit: int = MAX_DEPTH) -> None:
+    """Raise SpecError when ``data`` nests deeper than ``limit``. Iterative, so it is itself safe
+    at any depth; run it before any recursive walk of data from a file."""
+    stack = [(data, path, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > limit:
+            parts = where.split(".")
+            shown = ".".join(parts[:4]) + ("..." if len(parts) > 4 else "")
+            raise SpecError([(shown, f"nested more than {limit} levels deep; a spec needs far fewer (a "
+                                     "nested schedule adds one level, a part of a sequence two)")])
+        if isinstance(node, Mapping):
+            stack.extend((v, join(where, str(k)), depth + 1) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, join(where, i), depth + 1) for i, v in enumerate(node))
 
 
 INVALID = object()  # a checker's "could not parse" marker
@@ -111,15 +136,29 @@ class Num(Check):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok and self.integer:
             ok = float(value).is_integer() if isinstance(value, float) else True
-        if ok:
-            ok = math.isfinite(value)
+        if ok:  # a JSON integer can have any number of digits: too large for a float is out of range
+            ok = _finite(value) and (not self.integer or -MAX_INTEGER <= value <= MAX_INTEGER)
         if ok:
             ok = ((self.gt is None or value > self.gt) and (self.ge is None or value >= self.ge)
                   and (self.lt is None or value < self.lt) and (self.le is None or value <= self.le))
         if not ok:
-            problems.add(path, f"{self.describe()}, got {show(value)}")
+            limit = (f" (at most {MAX_INTEGER:,})" if self.integer and self.le is None
+                     and isinstance(value, int) and abs(value) > MAX_INTEGER else "")
+            problems.add(path, f"{self.describe()}{limit}, got {show(value)}")
             return INVALID
         return int(value) if self.integer else float(value)
+
+
+#: the largest whole number any field takes, bounded or not: counts, seeds and steps end up in
+#: int64 arrays and torch, where a larger one would wrap around or raise
+MAX_INTEGER = 2**63 - 1
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range: 10**400
+        return False
 
 
 def _fmt(x: float) -> str:
@@ -315,6 +354,8 @@ class Registry(Check):
         """Parse a tagged JSON object; raises SpecError when no ``problems`` is passed."""
         own = problems is None
         problems = Problems() if own else problems
+        if own:
+            check_depth(value, path)
         result = self._parse(value, path, problems)
         if own:
             problems.raise_if_any()

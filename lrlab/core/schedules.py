@@ -120,6 +120,12 @@ POS = Num(gt=0)
 NONNEG = Num(ge=0)
 STEPS = Duration()  # every length in steps also takes "3ep", "25%" or "run"
 FACTOR = Num(gt=0, le=1)
+#: the largest learning rate a spec may name anywhere (the optimizer's, a cyclic max_lr, a held LR):
+#: with every named LR bounded, only growth factors (gamma, a scale edit) can push a schedule toward
+#: overflow, and :data:`MAX_LR` caps those
+MAX_NAMED_LR = 1e3
+LR = Num(gt=0, le=MAX_NAMED_LR)
+LR_FLOOR = Num(ge=0, le=MAX_NAMED_LR)
 
 
 def schedule_kind(kind: str, *params: Param) -> Callable[[type[Schedule]], type[Schedule]]:
@@ -193,10 +199,10 @@ class StepDecay(Schedule):
         self.base, self.step_size, self.gamma = base_lr, step_size, gamma
 
     def __call__(self, t: int) -> float:
-        return self.base * self.gamma ** (t // self.step_size)
+        return _grown(self.base, self.gamma, t // self.step_size)
 
     def at(self, t: np.ndarray) -> np.ndarray:
-        return self.base * _power(self.gamma, t // self.step_size)
+        return _grown_at(self.base, self.gamma, t // self.step_size)
 
 
 @schedule_kind("multistep",
@@ -210,10 +216,10 @@ class MultiStep(Schedule):
         self.base, self.milestones, self.gamma = base_lr, list(milestones), gamma
 
     def __call__(self, t: int) -> float:
-        return self.base * self.gamma ** bisect.bisect_right(self.milestones, t)
+        return _grown(self.base, self.gamma, bisect.bisect_right(self.milestones, t))
 
     def at(self, t: np.ndarray) -> np.ndarray:
-        return self.base * _power(self.gamma, np.searchsorted(self.milestones, t, "right"))
+        return _grown_at(self.base, self.gamma, np.searchsorted(self.milestones, t, "right"))
 
 
 @schedule_kind("exponential", Param("gamma", POS, help="multiplier per step"))
@@ -224,10 +230,37 @@ class Exponential(Schedule):
         self.base, self.gamma = base_lr, gamma
 
     def __call__(self, t: int) -> float:
-        return self.base * self.gamma ** t
+        return _grown(self.base, self.gamma, t)
 
     def at(self, t: np.ndarray) -> np.ndarray:
-        return self.base * _power(self.gamma, t)
+        return _grown_at(self.base, self.gamma, t)
+
+
+#: the largest LR any schedule or timeline gives. A gamma above 1 grows the LR without bound
+#: (exponential with gamma 2 passes float's range after about 1,030 steps); past this ceiling every
+#: step diverges anyway, so the LR is held here instead of overflowing to inf (previews could not
+#: draw it, Python's ``**`` raises OverflowError, and torch refuses an LR beyond float32's 3.4e38).
+#: Far above any LR a run could train with, so every schedule still matches torch's up to it.
+MAX_LR = 1e30
+
+
+def _grown(base: float, gamma: float, k: int) -> float:
+    """min(base * gamma ** k, MAX_LR) for one exponent, without OverflowError."""
+    try:
+        return min(base * gamma ** k, MAX_LR)
+    except OverflowError:  # gamma ** k beyond float's range: base > 0, so the product is too
+        return MAX_LR
+
+
+def _grown_at(base: float, gamma: float, k: np.ndarray) -> np.ndarray:
+    """min(base * gamma ** k, MAX_LR) for an array of exponents (:func:`_grown`, vectorized)."""
+    return _capped(base, _power(gamma, k))
+
+
+def _capped(factor: float, x: np.ndarray) -> np.ndarray:
+    """min(factor * x, MAX_LR), where the product may overflow to inf without a warning."""
+    with np.errstate(over="ignore"):
+        return np.minimum(factor * x, MAX_LR)
 
 
 def _power(base: float, exponent: np.ndarray) -> np.ndarray:
@@ -243,7 +276,7 @@ def _cosine(base: float, eta_min: float, t: Any, period: Any) -> Any:
 
 
 @schedule_kind("cosine", Param("T_max", STEPS, help="steps from base to eta_min"),
-               Param("eta_min", NONNEG, 0.0, "lowest LR"))
+               Param("eta_min", LR_FLOOR, 0.0, "lowest LR"))
 class Cosine(Schedule):
     """lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2
     (torch CosineAnnealingLR; past T_max the cosine rises again, as in torch)"""
@@ -259,8 +292,8 @@ class Cosine(Schedule):
 
 
 @schedule_kind("cosine_restarts", Param("T_0", STEPS, help="length of the first cycle"),
-               Param("T_mult", Num(ge=1, integer=True), 1, "each cycle is T_mult times longer"),
-               Param("eta_min", NONNEG, 0.0, "lowest LR"))
+               Param("T_mult", Num(ge=1, le=1000, integer=True), 1, "each cycle is T_mult times longer"),
+               Param("eta_min", LR_FLOOR, 0.0, "lowest LR"))
 class CosineRestarts(Schedule):
     """SGDR: cosine cycles that jump back to base; cycle i lasts T_0 * T_mult**i steps.
     lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t_cur / T_i)) / 2, where t_cur is
@@ -333,12 +366,12 @@ def _anneal(start: float, end: float, pct: Any, strategy: str) -> Any:
 
 
 @schedule_kind("onecycle",
-               Param("max_lr", Optional(POS), None, "peak LR; null uses the optimizer's LR"),
+               Param("max_lr", Optional(LR), None, "peak LR; null uses the optimizer's LR"),
                Param("total_steps", STEPS, help="length of the cycle"),
                Param("pct_start", Num(gt=0, lt=1), 0.3, "fraction of the cycle spent rising"),
                Param("anneal_strategy", Choice(("cos", "linear")), "cos", "shape of each ramp"),
-               Param("div_factor", POS, 25.0, "initial LR = max_lr / div_factor"),
-               Param("final_div_factor", POS, 1e4, "final LR = initial LR / final_div_factor"),
+               Param("div_factor", Num(ge=1), 25.0, "initial LR = max_lr / div_factor"),
+               Param("final_div_factor", Num(ge=1), 1e4, "final LR = initial LR / final_div_factor"),
                Param("three_phase", Bool(), False, "ramp back to the initial LR before annealing"))
 class OneCycle(Schedule):
     """One-cycle policy (Smith): rise from max_lr/div_factor to max_lr over the first
@@ -390,8 +423,8 @@ class OneCycle(Schedule):
 
 
 @schedule_kind("cyclic",
-               Param("base_lr", Optional(POS), None, "lower bound; null uses the optimizer's LR"),
-               Param("max_lr", POS, help="upper bound"),
+               Param("base_lr", Optional(LR), None, "lower bound; null uses the optimizer's LR"),
+               Param("max_lr", LR, help="upper bound"),
                Param("step_size_up", STEPS, 2000, "steps from lower to upper bound"),
                Param("step_size_down", Optional(STEPS), None, "steps back down; null = step_size_up"),
                Param("mode", Choice(("triangular", "triangular2", "exp_range")), "triangular",
@@ -419,7 +452,7 @@ class Cyclic(Schedule):
         if self.mode == "triangular":
             scale = 1.0
         elif self.mode == "triangular2":
-            scale = 1 / (2.0 ** (cycle - 1))
+            scale = math.ldexp(1.0, -(cycle - 1))  # 1 / 2 ** (cycle - 1), going to 0 where 2 ** k overflows
         else:
             scale = self.gamma ** t
         return self.low + (self.high - self.low) * s * scale
@@ -432,7 +465,7 @@ class Cyclic(Schedule):
         if self.mode == "triangular":
             scale = np.ones(len(t))
         elif self.mode == "triangular2":
-            scale = 1 / _power(2.0, cycle - 1)
+            scale = np.ldexp(1.0, -(cycle - 1).astype(np.int64))
         else:
             scale = _power(self.gamma, t)
         return self.low + (self.high - self.low) * s * scale
@@ -505,7 +538,7 @@ class Sequence_(Schedule):
 
     def __call__(self, t: int) -> float:
         i = bisect.bisect_right(self.starts, t) - 1
-        return self.parts[i](t - self.starts[i])
+        return min(self.parts[i](t - self.starts[i]), MAX_LR)  # as _pieces
 
     def at(self, t: np.ndarray) -> np.ndarray:
         return _pieces(np.asarray(t, dtype=np.int64), self.starts,
@@ -519,7 +552,7 @@ def _pieces(t: np.ndarray, starts: Sequence[int], pieces: Sequence[tuple[Schedul
     for i, (fn, origin, factor) in enumerate(pieces):
         mask = which == i
         if mask.any():
-            out[mask] = factor * fn.at(t[mask] - origin)
+            out[mask] = _capped(factor, fn.at(t[mask] - origin))
     return out
 
 
@@ -533,7 +566,7 @@ def _pieces(t: np.ndarray, starts: Sequence[int], pieces: Sequence[tuple[Schedul
                Param("threshold", NONNEG, 1e-4, "how much better counts as better"),
                Param("threshold_mode", Choice(("rel", "abs")), "rel", "threshold is relative or absolute"),
                Param("cooldown", Num(ge=0, integer=True), 0, "evaluations to wait after a reduction"),
-               Param("min_lr", NONNEG, 0.0, "never reduce below this"),
+               Param("min_lr", LR_FLOOR, 0.0, "never reduce below this"),
                Param("eps", NONNEG, 1e-8, "skip reductions smaller than this"))
 class Plateau(Schedule):
     """Reduce on plateau: constant at base, multiplied by factor (not below min_lr) whenever the
@@ -830,13 +863,13 @@ def _warnings(written: dict[str, Any], data: dict[str, Any], start: int, end: in
 EDITS = Registry("edit", "kind")
 EDITS.register("scale", [Param("factor", POS, help="multiply the LR from here on")],
                "Multiply the LR from this step on (the schedule keeps its shape).")
-EDITS.register("hold", [Param("lr", POS, help="the constant LR from here on")],
+EDITS.register("hold", [Param("lr", LR, help="the constant LR from here on")],
                "Hold a constant LR from this step on.")
 EDITS.register("schedule", [
     Param("schedule", SCHEDULES, help="the new schedule"),
     Param("time", Choice(("local", "global")), "local",
           "local: the new schedule's step 0 is this step; global: it sees the run's step"),
-    Param("lr", Optional(POS), None, "base LR for the new schedule; null: the run's LR"),
+    Param("lr", Optional(LR), None, "base LR for the new schedule; null: the run's LR"),
 ], "Switch to a new schedule from this step on.")
 EDITS.register("params", [Param("params", AnyObject(), help="fields of the current schedule")],
                "Change parameters of the current schedule, keeping its clock and any scaling.")
@@ -899,7 +932,7 @@ class Segment:
     base_lr: float
 
     def __call__(self, t: int) -> float:
-        return self.factor * self.fn(t - self.origin)
+        return min(self.factor * self.fn(t - self.origin), MAX_LR)
 
 
 def _whole_steps_only(spec: Kinded, path: str) -> None:

@@ -142,13 +142,34 @@ class SessionWriter:
         self.con.execute("PRAGMA synchronous = NORMAL")
         self._last_commit = time.monotonic()
         self.closed = False
+        #: steps committed to the file so far (those since are in the open transaction)
+        self.saved_steps = 0
+        self._unsaved = 0
+        #: why the file stopped taking steps (disk full, folder made read-only), or None
+        self.failure: str | None = None
+        #: called once with :attr:`failure` when writing fails; the run itself goes on
+        self.on_failure: Callable[[str], None] | None = None
 
     def __call__(self, update: Any) -> None:
-        """Append one trainer Update; commit when due, and always at events or the end."""
+        """Append one trainer Update; commit when due, and always at events or the end.
+
+        A write that fails (a full disk, a folder made read-only, the file removed) does not
+        stop the run: the file keeps every step committed before, :attr:`failure` says where
+        it stopped and why, and later updates are dropped here (whoever keeps the run in memory
+        can still save it whole elsewhere)."""
+        if self.failure is not None:
+            return
+        try:
+            self._append(update)
+        except (sqlite3.Error, OSError) as err:
+            self._fail(err)
+
+    def _append(self, update: Any) -> None:
         con = self.con
         cols = update.steps
         if len(cols["step"]):
             con.executemany(_INSERT_STEPS, zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
+            self._unsaved += len(cols["step"])
         if update.evals:
             con.executemany(_INSERT_EVALS, [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
         effective = getattr(update, "effective", None)
@@ -164,17 +185,38 @@ class SessionWriter:
         if status.final or update.events or now - self._last_commit >= self.commit_seconds:
             self._set_meta(status=(Status.RUNNING if status == Status.PAUSED else status).value,
                            heartbeat=time.time())
-            con.commit()
+            self._commit()
             self._last_commit = now
 
+    def _commit(self) -> None:
+        self.con.commit()
+        self.saved_steps += self._unsaved
+        self._unsaved = 0
+
+    def _fail(self, err: Exception) -> None:
+        """Stop writing after ``err``; the file keeps what was committed (it opens as interrupted)."""
+        self.failure = f"the session file stopped at step {self.saved_steps}: {err}"
+        try:
+            self.con.rollback()
+            self.con.close()
+        except sqlite3.Error:
+            pass  # the connection is unusable anyway; what was committed is safe in the file
+        self.closed = True
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
+
     def close(self, status: str, extra: Mapping[str, Any] | None = None) -> None:
-        """Write the final status and summary, commit, and close the file."""
+        """Write the final status and summary, commit, and close the file (nothing, if writing failed)."""
         if self.closed:
             return
-        self._set_meta(status=Status(status).value, summary={**summarize(self.con), **(extra or {})},
-                       finished=_now())
-        self.con.commit()
-        self.con.close()
+        try:
+            self._set_meta(status=Status(status).value, summary={**summarize(self.con), **(extra or {})},
+                           finished=_now())
+            self._commit()
+            self.con.close()
+        except (sqlite3.Error, OSError) as err:
+            self._fail(err)
+            return
         self.closed = True
 
     def _set_meta(self, **items: Any) -> None:

@@ -40,12 +40,13 @@ from lrlab.core.params import (
     Problems,
     Registry,
     SpecError,
+    check_depth,
     dump_fields,
     join,
     parse_fields,
     show,
 )
-from lrlab.core.schedules import SCHEDULES, Timeline, duration_warnings, resolve_schedule
+from lrlab.core.schedules import LR, SCHEDULES, Timeline, duration_warnings, resolve_schedule
 
 # --- models -----------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def _check_optimizer(opt: Kinded, path: str, problems: Problems) -> None:
 
 
 OPTIMIZERS = Registry("optimizer", "name", check_extra=_check_optimizer)
-_LR = Num(gt=0, le=1e3)
+_LR = LR
 _WD = Param("weight_decay", Num(ge=0, le=10), 0.0, "L2 penalty")
 _BETAS = Param("betas", ListOf(Num(ge=0, lt=1), 2, 2), [0.9, 0.999],
                "decay rates of the first and second moment estimates")
@@ -110,6 +111,13 @@ OPTIMIZERS.register("adagrad", (
 
 # --- the run spec -----------------------------------------------------------------------
 
+#: the longest run: every schedule is finite up to here (tests/test_schedules.py), and whether a run
+#: sets ``steps`` or ``epochs``, it may not plan more
+MAX_STEPS = 100_000_000
+
+#: torch intra-op threads a run may ask for (torch crashes on absurd counts such as 100,000)
+THREADS = Optional(Num(ge=1, le=1024, integer=True))
+
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -136,7 +144,7 @@ class RunSpec:
     schedule: Kinded = _f(SCHEDULES, {"kind": "constant"}, "how the LR changes over steps")
     batch_size: int = _f(Num(ge=1, le=1_000_000, integer=True), 64, "samples per step")
     epochs: int = _f(Num(ge=1, le=100_000, integer=True), 10, "passes over the training set")
-    steps: int | None = _f(Optional(Num(ge=1, le=100_000_000, integer=True)), None,
+    steps: int | None = _f(Optional(Num(ge=1, le=MAX_STEPS, integer=True)), None,
                            "total optimizer steps; null: epochs x steps per epoch")
     seed: int = _f(Num(ge=0, le=2**63 - 1, integer=True), 0,
                    "seeds initialisation, batch order and dropout")
@@ -146,8 +154,7 @@ class RunSpec:
                                 "steps between validations; null: about 50 per run")
     diverge_factor: float = _f(Num(gt=1), 50.0,
                                "stop as diverged when the loss exceeds this many times the first loss")
-    threads: int | None = _f(Optional(Num(ge=1, le=1024, integer=True)), None,
-                             "torch intra-op threads; null: chosen from the model size")
+    threads: int | None = _f(THREADS, None, "torch intra-op threads; null: chosen from the model size")
     deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
     update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
                                  "steps between measurements of ||dw|| / ||w||")
@@ -163,6 +170,7 @@ class RunSpec:
     @classmethod
     def from_json(cls, data: Any, path: str = "") -> RunSpec:
         """Validate ``data``; raises SpecError listing every problem with its field path."""
+        check_depth(data, path)
         problems = Problems()
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
@@ -171,7 +179,12 @@ class RunSpec:
             problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(IMAGE_SETS)}), "
                                                    f"got dataset {dataset.kind!r}")
         problems.raise_if_any()
-        return cls(**values)
+        spec = cls(**values)
+        if spec.steps is None and planned_steps(spec) > MAX_STEPS:
+            problems.add(join(path, "epochs"), f"{spec.epochs:,} epochs of {planned_steps_per_epoch(spec):,} steps "
+                                               f"is more than the {MAX_STEPS:,} steps a run may have")
+        problems.raise_if_any()
+        return spec
 
     def to_json(self) -> dict[str, Any]:
         return dump_fields({f.name: getattr(self, f.name) for f in fields(self)}, self.params())
@@ -190,6 +203,14 @@ class RunSpec:
         for a run of ``total_steps`` steps: what a run starts with and its session stores."""
         schedule = resolve_schedule(self.schedule, total_steps, steps_per_epoch)
         return self if schedule is self.schedule else replace(self, schedule=schedule)
+
+    def offline(self) -> RunSpec:
+        """This spec with downloads switched off: how a spec read from a session runs (a replay, a
+        re-run, the GUI's Open). Only the user's own ``lrlab run --download`` or the Download box
+        may fetch files or create folders; a file from elsewhere must not make lrlab do either."""
+        if not self.dataset.get("download"):
+            return self
+        return replace(self, dataset=self.dataset.replace(download=False))
 
     def with_changes(self, changes: Mapping[str, Any]) -> RunSpec:
         """A copy with dotted-path changes, e.g. ``{"optimizer.lr": 0.01}``; validated again.
@@ -287,6 +308,10 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as err:
         raise SpecError([(str(p), f"not valid JSON: {err.msg} at line {err.lineno}, "
                                   f"column {err.colno}")]) from None
+    except RecursionError:
+        raise SpecError([(str(p), "not a spec: JSON nested too deep to read (specs nest at most 24 levels)")]) from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise SpecError([(str(p), f"not a spec: {err}")]) from None
 
 
 def unwrap_preset(data: Any) -> Any:

@@ -76,6 +76,8 @@ class RunController(QObject):
         self.first_step = 0  # the first step the run records (a fork's step; 0 otherwise)
         self.epoch = 0
         self.problem = ""  # why the run diverged or failed
+        self.file_problem = ""  # why the session file stopped taking steps (a full disk), while the run went on
+        self.recorded: Any = None  # the current (or last) run with its session: what Save As saves
         self.pace: float | None = None  # steps per second for the next and the current run
         self.kind = "train"  # the kind of the current (or last) run
         self.label = ""  # its label: a preset's name when it runs a preset
@@ -123,7 +125,8 @@ class RunController(QObject):
         self.timeline = preview_timeline(spec)
         self.total_steps = planned_steps(spec)
         self.steps_done = self.epoch = self.first_step = 0
-        self.problem = ""
+        self.problem = self.file_problem = ""
+        self.recorded = None
         self.session_path = ""
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
         # STARTING goes out first: what listens may still set up the run (a preset's pace)
@@ -205,6 +208,7 @@ class RunController(QObject):
     @Slot(object)
     def _started(self, info: dict) -> None:
         self.session_path = info["path"]
+        self.recorded = self.worker.recorded if self.worker is not None else None
         self.total_steps = info["total_steps"]
         self.steps_per_epoch = info["steps_per_epoch"]
         self.first_step = self.steps_done = info.get("first_step", 0)
@@ -235,6 +239,8 @@ class RunController(QObject):
             for ev in update.events:
                 if ev.kind in ("diverged", "out_of_memory"):
                     self.problem = ev.data["message"]
+                elif ev.kind == "session_write_failed":
+                    self.file_problem = ev.data["message"]
             if self.spec is not None and any(ev.kind in ("edit", "plateau") for ev in update.events):
                 self.timeline = Timeline.from_events(self.spec.schedule, self.spec.lr, self.events)
                 self.sig_timeline.emit()

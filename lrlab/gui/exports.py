@@ -126,8 +126,8 @@ def export_spec(parent: QWidget, spec: RunSpec) -> str | None:
     return out or None
 
 
-def save_session_copy(parent: QWidget, session_path: str) -> str | None:
-    out = ask_save_path(parent, "Save session as", session_path, SESSION_FILTER)
+def save_session_copy(parent: QWidget, session_path: str, out: str | None = None) -> str | None:
+    out = out or ask_save_path(parent, "Save session as", session_path, SESSION_FILTER)
     if out:
         shutil.copyfile(session_path, out)
     return out or None

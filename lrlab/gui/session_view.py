@@ -69,8 +69,8 @@ class ViewedSession:
             # a run that ended early is shown over the steps it has, not the ones it planned
             planned = int(s.meta.get("total_steps") or first + n)
             total = planned if status == "finished" else max(first + n, 1)
-            return cls(path, s.spec, str(status), steps, rows, events, s.edits(), s.summary, total, spe, effective,
-                       s.kind, parent, first, planned)
+            return cls(path, s.spec.offline(), str(status), steps, rows, events, s.edits(), s.summary, total, spe,
+                       effective, s.kind, parent, first, planned)
 
     def describe(self) -> str:
         spec, metric = self.spec, self.summary.get("final_val_metric")

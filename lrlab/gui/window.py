@@ -10,7 +10,7 @@ files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.setti
 
 from __future__ import annotations
 
-import contextlib
+import sys
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
+from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
@@ -143,8 +144,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
                                      "loss-vs-LR U-curve form")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.act_save = make_action(self, "Save session as…", lambda: self._exported(
-            exports.save_session_copy(self, self._shown_session()), "saved a copy to"), "Ctrl+Shift+S")
+        self.act_save = make_action(self, "Save session as…", self.save_session_as, "Ctrl+Shift+S")
         self.act_csv = make_action(self, "Export steps as CSV…", lambda: self._exported(
             exports.export_csv(self, self._shown_session())))
         self.act_tensorboard = exports.tensorboard_action(self, self._shown_session, self._exported)
@@ -333,7 +333,11 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
             self.progress.setRange(0, max(c.steps_done, 1))  # the run is over: a full bar of what it did
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
-        if Status(status).problem and c.problem:
+        if c.file_problem:  # the run went on in memory; only Save As has all of it
+            self.status_label.setText(f"{status} · {c.steps_done} steps · {c.file_problem}; File > Save session "
+                                      "as… writes the whole run elsewhere")
+            self.status_label.setStyleSheet(PROBLEM_STYLE)
+        elif Status(status).problem and c.problem:
             self.status_label.setText(f"{status}: {c.problem}")
             self.status_label.setStyleSheet(PROBLEM_STYLE)
         else:
@@ -392,6 +396,26 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         self.plots.flush()
         return self._exported(exports.export_plots(self, self.plots.view, fmt, out))
 
+    def save_session_as(self, out: str | None = None) -> str | None:
+        """A copy of the shown session; for the run just made, the whole run even where its file
+        stopped taking steps (a full disk), written from what the run kept in memory."""
+        from lrlab.core.session import SessionError
+
+        path = self._shown_session()
+        recorded = None if self.viewing else self.controller.recorded
+        if recorded is None or not hasattr(recorded, "save_as") or self.controller.state.busy:
+            return self._exported(exports.save_session_copy(self, path, out), "saved a copy to")
+        out = out or exports.ask_save_path(self, "Save session as", path, exports.SESSION_FILTER)
+        if not out:
+            return None
+        try:
+            recorded.save_as(out)
+        except SessionError as err:
+            self.status_label.setText(str(err))
+            QMessageBox.warning(self, "lrlab", str(err))
+            return None
+        return self._exported(out, "saved the whole run to")
+
     def _exported(self, out: str | None, what: str = "exported") -> str | None:
         if out:
             self.status_label.setText(f"{what} {out}")
@@ -412,10 +436,21 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
             fit_to_screen(self, 1400, 860)
         if state is not None:
             self.restoreState(state)
+        warnings = [w for w in (app_settings.legacy_warning(),) if w]
         last = app_settings.last_experiment()
         if last is not None:
-            with contextlib.suppress(ValueError, TypeError):  # an old or damaged setting: keep defaults
-                self.experiment.set_json(last)
+            try:  # validated like any spec: a saved experiment that cannot run must not lock the GUI out
+                self.experiment.set_json(RunSpec.from_json(last).to_json())
+            except Exception as err:  # whatever it is, the window must open
+                reason = err.first_line() if isinstance(err, SpecError) else f"{type(err).__name__}: {err}"
+                warnings.append(f"the last experiment could not be restored ({reason}); showing the defaults")
+                self.experiment.set_json(RunSpec.from_json({}).to_json())
+        warnings += app_settings.take_problems()
+        for warning in warnings:
+            print(f"lrlab: warning: {warning}", file=sys.stderr)
+        if warnings:
+            self.status_label.setText(warnings[0])
+            self.status_label.setToolTip("\n".join(warnings))
 
     def save_settings(self) -> None:
         app_settings.save_window(self.saveGeometry(), self.saveState())

@@ -29,6 +29,7 @@ class RunWorker(QObject):
         super().__init__()
         self.spec, self.kind, self.label, self.options = spec, kind, label, options
         self.runner: Any = None
+        self.recorded: Any = None  # the RecordedRun (or RecordedSweep): Save As writes the whole run from it
         self.path = ""
         self._stop_early = False
 
@@ -60,6 +61,7 @@ class RunWorker(QObject):
             self.sig_failed.emit(f"could not start: {type(err).__name__}: {err}")
             return
         self.runner = run.runner
+        self.recorded = run
         self.path = str(run.path)
         self.runner.flush_seconds = FRAME_SECONDS
         self.runner.listeners.append(self.sig_metrics.emit)

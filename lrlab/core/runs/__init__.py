@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sqlite3
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
+from lrlab.core.metrics import STEP_COLUMNS
 from lrlab.core.runs import fork, landscape, range_test, sweep, train
 from lrlab.core.runs.base import RUN_KINDS, Listener, Runner, Update, runner_class
 from lrlab.core.runs.sweep import Sweep, SweepUpdate
@@ -47,24 +50,60 @@ class RecordedRun:
                  extra_meta: Mapping[str, Any] | None = None, **options: Any):
         self.runner: Runner = runner_class(kind)(spec, **options)
         self.path = Path(out) if out else unique_path(paths.sessions_dir() / _default_name(spec, label, kind))
-        meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
+        self.kind, self.group = kind, group
+        self.meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
         self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
-                                    extra_meta=meta, overwrite=overwrite)
-        self.runner.listeners.append(self.writer)
+                                    extra_meta=self.meta, overwrite=overwrite)
+        # the whole run in memory too (its size is part of limits.footprint): when the file stops
+        # taking steps (a full disk), the run goes on and save_as still writes all of it
+        self.kept = Collector()
+        self.writer.on_failure = lambda message: self.runner.record("session_write_failed", message=message)
+        self.runner.listeners += [self.writer, self.kept]
+        self.status: Status | None = None
+        self.summary: dict[str, Any] = {}
 
     def add_listener(self, listener: Listener) -> None:
         self.runner.listeners.append(listener)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the session file stopped taking steps, naming the step ("... stopped at step N: ..."), or None."""
+        return self.writer.failure
 
     def run(self) -> Status:
         """Run to the end; the session is closed with the final status, even on errors."""
         try:
             status = self.runner.run()
         except BaseException as err:
-            self.writer.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
-                                              "traceback": traceback.format_exc(limit=5)})
+            self.status, self.summary = Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                                        "traceback": traceback.format_exc(limit=5)}
+            self.writer.close(self.status, self.summary)
             raise
-        self.writer.close(status, self.runner.final_summary())
+        self.status, self.summary = status, self.runner.final_summary()
+        self.writer.close(status, self.summary)
         return status
+
+    def save_as(self, out: str | Path) -> Path:
+        """The whole session at ``out`` (a new file): a copy of the session file, or, when that file
+        stopped taking steps, a session written afresh from what the run kept in memory."""
+        out = Path(out)
+        kept, runner = self.kept, self.runner
+        try:
+            if self.failure is None and self.writer.closed:
+                copy = out.with_name(f".{out.name}.part")  # renamed when complete: never half a file
+                shutil.copyfile(self.path, copy)
+                os.replace(copy, out)
+                return out
+            writer = SessionWriter(out, runner.spec, runner.environment, kind=self.kind, group=self.group,
+                                   extra_meta=self.meta, overwrite=True)
+        except (OSError, sqlite3.Error) as err:
+            raise SessionError(f"{out}: cannot save the session there: {err}") from None
+        writer(Update({c: kept.column(c) for c in STEP_COLUMNS}, kept.evals, kept.events, runner.step,
+                      runner.total_steps, Status.RUNNING, kept.effective))
+        writer.close(self.status or Status.STOPPED, self.summary)
+        if writer.failure is not None:  # this folder is full or read-only as well
+            raise SessionError(f"{out}: cannot save the session there: {writer.failure.split(': ', 1)[1]}")
+        return out
 
 
 def fork_session(parent: str | Path, at: int, edits: Sequence[tuple[int, Mapping[str, Any]]] = (),
@@ -80,8 +119,8 @@ def fork_session(parent: str | Path, at: int, edits: Sequence[tuple[int, Mapping
     with Session.open(parent_path) as p:
         group, parent_label = p.group, str(p.meta.get("label") or "")
     path = Path(out) if out else unique_path(parent_path.with_name(f"{parent_path.stem}-at{at}{parent_path.suffix}"))
-    return RecordedRun(plan.spec, path, kind="fork", label=parent_label if label is None else label, group=group,
-                       **plan.options(), **options)
+    return RecordedRun(plan.spec.offline(), path, kind="fork", label=parent_label if label is None else label,
+                       group=group, **plan.options(), **options)
 
 
 def _default_name(spec: RunSpec, label: str, kind: str) -> str:
@@ -134,6 +173,11 @@ class RecordedSweep:
                 continue  # a member that has ended: nothing more to write
             writer(member)
             self._done[k] = member.status.final
+
+    @property
+    def failure(self) -> str | None:
+        """Why a member's session file stopped taking steps (the first one that did), or None."""
+        return next((f"{w.path.name}: {w.failure}" for w in self.writers if w.failure is not None), None)
 
     def add_listener(self, listener: Any) -> None:
         """Listeners of a sweep get :class:`~lrlab.core.runs.sweep.SweepUpdate`."""
@@ -206,6 +250,7 @@ class Collector:
         self.parts: list[dict[str, np.ndarray]] = []
         self.evals: list[dict[str, float]] = []
         self.events: list[Any] = []
+        self.effective: list[dict[str, Any]] = []
         self.updates = 0
 
     def __call__(self, update: Update) -> None:
@@ -213,6 +258,7 @@ class Collector:
         self.parts.append(update.steps)
         self.evals.extend(update.evals)
         self.events.extend(update.events)
+        self.effective.extend(getattr(update, "effective", ()))
 
     def column(self, name: str) -> np.ndarray:
         return np.concatenate([p[name] for p in self.parts]) if self.parts else np.empty(0)
@@ -250,7 +296,7 @@ def replay_options(session: Session) -> dict[str, Any]:
 
 def replay_runner(session: Session) -> Runner:
     """A runner of the session's kind that re-runs it: same spec, seed, edits, threads, length."""
-    return runner_class(session.kind)(session.spec, **replay_options(session))
+    return runner_class(session.kind)(session.spec.offline(), **replay_options(session))
 
 
 def compare_steps(recorded: Mapping[str, np.ndarray], replayed: Mapping[str, np.ndarray]) -> Verification:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from lrlab.core.events import Event, Status
-from lrlab.core.params import SpecError
+from lrlab.core.params import Problems, SpecError
 from lrlab.core.schedules import parse_edit
 
 
@@ -100,6 +100,19 @@ def register(kind: str) -> Callable[[type], type]:
         return cls
 
     return deco
+
+
+def recorded_threads(session: Any) -> int | None:
+    """The thread count a session recorded, checked like a spec's ``threads``: a file from
+    elsewhere may say 100,000 (torch then crashes the process) or "many"."""
+    from lrlab.core.spec import THREADS
+
+    environment = session.environment
+    value = environment.get("threads") if isinstance(environment, Mapping) else None
+    problems = Problems()
+    threads = THREADS.parse(value, "environment.threads", problems)
+    problems.raise_if_any()
+    return threads
 
 
 def runner_class(kind: str) -> type[Runner]:

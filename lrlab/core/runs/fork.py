@@ -29,7 +29,7 @@ from typing import Any
 
 from lrlab.core.events import Event
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import register
+from lrlab.core.runs.base import recorded_threads, register
 from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
@@ -121,7 +121,7 @@ def plan_fork(parent_path: str | Path, at: int, edits: Sequence[tuple[int, Mappi
         start, start_file = nearest_snapshot(path, at)
         past = [(e.step, e.data["edit"]) for e in history if e.kind == "edit"]
         return ForkPlan(spec, {"id": parent.file_id, "path": str(path.resolve()), "step": at},
-                        [*past, *sorted(new, key=lambda e: e[0])], history, parent.environment.get("threads"),
+                        [*past, *sorted(new, key=lambda e: e[0])], history, recorded_threads(parent),
                         start, start_file)
 
 

@@ -56,7 +56,7 @@ from lrlab.core.lrfind import (
     suggest_valley,
 )
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import RunnerBase, Update, register
+from lrlab.core.runs.base import RunnerBase, Update, recorded_threads, register
 from lrlab.core.runs.train import Trainer, _Columns
 from lrlab.core.spec import RunSpec
 
@@ -171,7 +171,7 @@ class RangeTest(RunnerBase):
         """Same parameters and threads; a test stopped by hand as long as it got (one that
         stopped by its own rule stops there again)."""
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
-        return {"params": session.meta.get("range_test") or {}, "threads": session.environment.get("threads"),
+        return {"params": session.meta.get("range_test") or {}, "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
     def apply_edit(self, edit: Any) -> None:

@@ -62,11 +62,12 @@ import torch
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import resolve_device
 from lrlab.core.events import Event, Status
+from lrlab.core.limits import check_resources
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import Listener, RunnerBase, Update, register, set_deterministic
+from lrlab.core.runs.base import Listener, RunnerBase, Update, recorded_threads, register, set_deterministic
 from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
@@ -277,6 +278,7 @@ class Sweep(RunnerBase):
         self.device = resolve_device(spec.device)
         if spec.deterministic and self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        check_resources(spec, members=k)  # before loading or building anything
         self.data: Dataset = load_dataset(spec.dataset, self.device)
         self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
                        for s in self.seeds_of]
@@ -365,7 +367,7 @@ class Sweep(RunnerBase):
         sweep = session.meta["sweep"]
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
         return {"lrs": sweep["lrs"], "seeds": sweep["seeds"], "path": sweep["path"],
-                "edits": sweep_edits(session.events()), "threads": session.environment.get("threads"),
+                "edits": sweep_edits(session.events()), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
     # --- recording ---------------------------------------------------------------------------

@@ -35,11 +35,12 @@ from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import describe_device, resolve_device
 from lrlab.core.effective_lr import quantiles as effective_quantiles
 from lrlab.core.events import Event, Status
+from lrlab.core.limits import check_resources
 from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import RunnerBase, Update, register, set_deterministic
+from lrlab.core.runs.base import RunnerBase, Update, recorded_threads, register, set_deterministic
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.spec import RunSpec
@@ -134,6 +135,8 @@ class Trainer(RunnerBase):
         if spec.deterministic and self.device.type == "cuda":
             # cuBLAS needs this before its first call to be deterministic (torch docs, "Reproducibility")
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if data is None:  # refuse a run that would not fit before loading or building anything
+            check_resources(spec)
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
@@ -293,7 +296,7 @@ class Trainer(RunnerBase):
     def replay_options(cls, session: Any) -> dict[str, Any]:
         """Same edits and threads; a run that ended early (stopped, interrupted) as long as it got."""
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
-        return {"edits": session.edits(), "threads": session.environment.get("threads"),
+        return {"edits": session.edits(), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
     # --- the loop --------------------------------------------------------------------------
