@@ -284,6 +284,14 @@ def _open_session(path: str) -> Any:
         raise UsageError(str(err)) from None
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from lrlab.core.session import repair
+
+    done = _open_run(lambda: repair(args.file))
+    print("\n".join(done) if done else f"{args.file}: nothing to repair")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     s = _open_session(args.file)
     info = s.info()
@@ -753,6 +761,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
+    p = sub.add_parser("repair", help="apply a journal an interrupted write left beside a session, and bring an "
+                       "older format up to date, in the file (after backups); reading never does either")
+    p.add_argument("file", help="a .lrlab session")
+    p.set_defaults(func=cmd_repair)
+
     p = sub.add_parser("export", help="export a session's steps as CSV, its run spec as JSON, or a TensorBoard run")
     p.add_argument("file", help="a .lrlab session")
     p.add_argument("--csv", help="one row per step: step, epoch, ..., val_loss, val_metric")
@@ -844,6 +857,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as err:
         return _fail(_one_line(err))
     except UsageError as err:
+        return _fail(str(err))
+    except ValueError as err:  # SessionError: a file that cannot be used, wherever it was found
+        from lrlab.core.session import SessionError
+
+        if not isinstance(err, SessionError):
+            raise
         return _fail(str(err))
     except BrokenPipeError:  # `lrlab schedule ... | head`
         sys.stderr.close()

@@ -150,18 +150,23 @@ def test_newer_format_version(recorded):
     assert "written by a newer lrlab (session format 99" in msg and "upgrade lrlab" in msg
 
 
-def test_older_format_is_migrated_after_a_backup(recorded, monkeypatch):
+def test_older_format_is_read_in_memory_and_migrated_only_by_repair(recorded, monkeypatch):
     path, _ = recorded  # written in today's format; pretend a next one exists
     now = session_mod.FORMAT_VERSION
     monkeypatch.setattr(session_mod, "FORMAT_VERSION", now + 1)
     monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS,
         now: lambda con: con.execute("INSERT INTO meta VALUES ('notes', '\"migrated\"')")})
-    with Session.open(path) as s:
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    with Session.open(path) as s:  # a read: migrated in memory, the file as it was
         assert s.meta["notes"] == "migrated"
         assert s.meta["format_version"] == now + 1
-    assert (path.parent / f"{path.name}.v{now}.bak").exists()
-    with Session.open(path) as s:  # already migrated: opens without a second backup step
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+    assert not (path.parent / f"{path.name}.v{now}.bak").exists()
+    assert session_mod.repair(path) == [f"migrated from format {now} to {now + 1} (backup: {path.name}.v{now}.bak)"]
+    assert (path.parent / f"{path.name}.v{now}.bak").read_bytes() == before
+    with Session.open(path) as s:  # migrated in the file now
         assert s.meta["notes"] == "migrated"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == now + 1
 
 
 def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
@@ -175,7 +180,9 @@ def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
     now = session_mod.FORMAT_VERSION
     monkeypatch.setattr(session_mod, "FORMAT_VERSION", now + 1)
     monkeypatch.setattr(session_mod, "MIGRATIONS", {**session_mod.MIGRATIONS, now: broken})
-    assert f"could not migrate from format {now} (boom)" in _messages(path)
+    assert f"could not read format {now} (boom)" in _messages(path)
+    with pytest.raises(SessionError, match=f"could not migrate from format {now} \\(boom\\)"):
+        session_mod.repair(path)
     assert path.read_bytes() == before
 
 
@@ -224,7 +231,7 @@ def test_a_real_format_1_file_opens_migrates_and_replays_identical(tmp_path):
         assert s.edits() == [(100, {"kind": "scale", "factor": 0.5})]
         recorded = s.steps(("step", "train_loss", "lr"))
         runner = replay_runner(s)
-    assert (tmp_path / "old.lrlab.v1.bak").read_bytes() == FIXTURE_V1.read_bytes()
+    assert path.read_bytes() == FIXTURE_V1.read_bytes()  # read in memory: the file is as it was
     col = Collector()
     runner.listeners.append(col)
     assert runner.run() == "finished"

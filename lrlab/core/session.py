@@ -10,15 +10,18 @@ a file that opens, reads as ``interrupted``, and holds every committed step.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,12 @@ def _v3_to_v4(con: sqlite3.Connection) -> None:
     """Format 4 adds the ``snapshots`` table (older runs kept none: a fork of one re-runs from step
     0) and a stable file ``id`` in ``meta``, which a fork names as its parent's."""
     con.execute(_SNAPSHOTS_SQL)
-    con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (json.dumps(new_file_id()),))
+    # older files are migrated in memory on every read (reading never changes a file), so the id
+    # they get must be the same each time: derived from what the file holds about its run
+    known = "|".join(v for _, v in con.execute("SELECT key, value FROM meta WHERE key IN "
+                                               "('created', 'seed', 'spec', 'environment') ORDER BY key"))
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)",
+                (json.dumps(hashlib.sha256(known.encode("utf-8", "replace")).hexdigest()[:32]),))
 
 
 #: from-version -> function migrating a connection to from-version + 1 (inside a transaction)
@@ -93,6 +101,48 @@ def new_file_id() -> str:
 
 class SessionError(ValueError):
     """A file that cannot be used as a session; the message is one line naming the file."""
+
+
+#: the types of the meta values a reader uses (None allowed where the value may be absent or null)
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "spec": (dict,), "status": (str,), "seed": (int,), "environment": (dict,), "summary": (dict, type(None)),
+    "writer": (dict, type(None)), "heartbeat": (int, float, type(None)), "kind": (str, type(None)),
+    "group": (str, type(None)), "created": (str, type(None)), "total_steps": (int, type(None)),
+    "steps_per_epoch": (int, type(None)), "id": (str, type(None)), "parent": (dict, type(None)),
+    "label": (str, type(None)), "format_version": (int, type(None)), "app_version": (str, type(None)),
+}
+#: deepest nesting of a JSON value in a session (specs need far fewer levels); checked on the text
+#: before decoding, so a hostile file cannot exhaust Python's recursion
+MAX_JSON_DEPTH = 64
+#: longest any single statement reading a session may run: a damaged or hostile file (a view that
+#: recurses forever, a huge table) gets a message instead of hanging the window
+QUERY_SECONDS = 8.0
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests arrays and objects (strings skipped), without decoding it."""
+    bare = _STRINGS.sub("", text)
+    depth = deepest = 0
+    for ch in bare:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(text: Any, what: str) -> Any:
+    """Decode a JSON value read from a session; ValueError says what is wrong in a few words."""
+    if not isinstance(text, str):
+        raise ValueError(f"{what} is not JSON text")
+    if ("[" in text or "{" in text) and json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} nests more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"{what} is not valid JSON ({str(err)[:80]})") from None
 
 
 def _now() -> str:
@@ -274,18 +324,16 @@ class Session:
 
     @classmethod
     def open(cls, path: str | Path) -> Session:
-        """Open, check and (for older formats) migrate a session; SessionError says what is wrong."""
+        """Open a session to read it, checked: the file is never changed (an older format is
+        migrated in memory), and whatever is wrong with it, SQLite, JSON, types, sizes or
+        text, comes out as a one-line SessionError naming the file."""
         p = Path(path)
         con = _connect_checked(p)
         try:
-            meta = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
-        except (sqlite3.DatabaseError, json.JSONDecodeError) as err:
+            meta = _read_meta(p, con)
+        except BaseException:
             con.close()
-            raise SessionError(f"{p}: damaged session file ({err})") from None
-        missing = [k for k in ("spec", "status", "seed", "environment") if k not in meta]
-        if missing:
-            con.close()
-            raise SessionError(f"{p}: damaged session file (missing {', '.join(missing)})")
+            raise
         return cls(p, con, meta)
 
     def close(self) -> None:
@@ -343,7 +391,10 @@ class Session:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return self.meta.get("summary") or summarize(self._con)
+        if self.meta.get("summary"):
+            return self.meta["summary"]
+        with self._reading("the steps and evaluations"):
+            return summarize(self._con)
 
     @property
     def file_id(self) -> str:
@@ -366,12 +417,14 @@ class Session:
 
     def snapshot_steps(self) -> list[int]:
         """The steps whose exact state the file keeps (see :meth:`snapshot`)."""
-        return [r[0] for r in self._con.execute("SELECT step FROM snapshots ORDER BY step")]
+        with self._reading("table snapshots"):
+            return [int(r[0]) for r in self._con.execute("SELECT step FROM snapshots ORDER BY step")]
 
     def snapshot(self, step: int) -> Snapshot:
         """The state before ``step``, read from its header and bytes without executing anything;
         SessionError when there is none or its header does not check out."""
-        row = self._con.execute("SELECT header, data FROM snapshots WHERE step = ?", (step,)).fetchone()
+        with self._reading("table snapshots"):
+            row = self._con.execute("SELECT header, data FROM snapshots WHERE step = ?", (step,)).fetchone()
         if row is None:
             raise SessionError(f"{self.path}: no snapshot at step {step}")
         try:
@@ -383,7 +436,8 @@ class Session:
         return snapshot
 
     def n_steps(self) -> int:
-        return self._con.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
+        with self._reading("table steps"):
+            return int(self._con.execute("SELECT COUNT(*) FROM steps").fetchone()[0])
 
     def steps(self, columns: Sequence[str] = STEP_COLUMNS) -> dict[str, np.ndarray]:
         """Per-step columns as numpy arrays (NULL, e.g. an unsampled update ratio, is NaN)."""
@@ -395,19 +449,40 @@ class Session:
     def effective_lr(self, layer: str = "all") -> dict[str, np.ndarray]:
         """Quantiles of the effective LR for ``layer`` ("all" parameters, or a parameter name
         such as "0.weight"): ``step`` and p5, p25, p50, p75, p95 arrays (empty when none)."""
-        rows = self._con.execute(f"SELECT step, {', '.join(QUANTILE_NAMES)} FROM effective_lr WHERE layer = ? "
-                                 "ORDER BY step", (layer,)).fetchall()
-        data = np.array(rows, dtype=np.float64).reshape(-1, 1 + len(QUANTILE_NAMES))
-        return {"step": data[:, 0].astype(np.int64), **{q: data[:, i + 1] for i, q in enumerate(QUANTILE_NAMES)}}
+        with self._reading("table effective_lr"):
+            rows = self._con.execute(f"SELECT step, {', '.join(QUANTILE_NAMES)} FROM effective_lr WHERE layer = ? "
+                                     "ORDER BY step", (layer,)).fetchall()
+            return _columns(rows, ("step", *QUANTILE_NAMES))
 
     def effective_lr_layers(self) -> list[str]:
         """The parameter tensors with recorded effective LRs ("all" first)."""
-        names = [r[0] for r in self._con.execute("SELECT DISTINCT layer FROM effective_lr")]
+        with self._reading("table effective_lr"):
+            names = [str(r[0]) for r in self._con.execute("SELECT DISTINCT layer FROM effective_lr")]
         return sorted(names, key=lambda n: (n != "all", n))
 
     def events(self) -> list[Event]:
-        return [Event(s, k, json.loads(d), w) for s, k, d, w in
-                self._con.execute("SELECT step, kind, data, wall_time FROM events ORDER BY id")]
+        events = []
+        with self._reading("events"):
+            for s, k, d, w in self._con.execute("SELECT step, kind, data, wall_time FROM events ORDER BY id"):
+                data = loads(d, "an event's data")
+                if type(s) is not int or not isinstance(k, str) or not isinstance(data, dict) \
+                        or not isinstance(w, (int, float)):
+                    raise ValueError(f"an event at step {s!r} is not (whole step, kind, JSON object, time)")
+                if k == "edit" and not isinstance(data.get("edit"), dict):
+                    raise ValueError(f"the edit event at step {s} has no edit")
+                events.append(Event(s, k, data, float(w)))
+        return events
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn any problem met while reading ``what`` into a one-line SessionError."""
+        try:
+            yield
+        except SessionError:
+            raise
+        except (sqlite3.Error, ValueError, TypeError, OverflowError, KeyError, UnicodeError, RecursionError,
+                MemoryError) as err:
+            raise SessionError(_damaged(self.path, self._con, f"{what}: {_why(err)}")) from None
 
     def edits(self) -> list[tuple[int, dict[str, Any]]]:
         """The mid-run edits, in order, as (step, edit JSON): what a replay re-applies."""
@@ -417,13 +492,91 @@ class Session:
         bad = [c for c in columns if c not in allowed]
         if bad:
             raise ValueError(f"unknown column(s) {bad}; allowed: {list(allowed)}")
-        rows = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY step").fetchall()
-        ints = INTEGER_COLUMNS
-        if not rows:
-            return {c: np.empty(0, dtype=np.int64 if c in ints else np.float64) for c in columns}
-        data = np.array(rows, dtype=np.float64)  # NULL -> NaN
-        return {c: (data[:, i].astype(np.int64) if c in ints else data[:, i])
-                for i, c in enumerate(columns)}
+        with self._reading(f"table {table}"):
+            rows = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY step").fetchall()
+            return _columns(rows, columns)
+
+
+#: largest step number a session may hold (the longest run lrlab plans is 100 million steps)
+MAX_STEP = 2**40
+
+
+def _columns(rows: list[tuple], columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Rows of a numeric table as numpy columns, checked against the metric declarations: numbers
+    (NULL, not measured, is NaN), whole steps from 0 to MAX_STEP; ValueError says what is not."""
+    ints = INTEGER_COLUMNS
+    if not rows:
+        return {c: np.empty(0, dtype=np.int64 if c in ints or c == "step" else np.float64) for c in columns}
+    for i, c in enumerate(columns):  # SQLite keeps any value in any column: text, blobs, huge integers
+        bad = next((r[i] for r in rows if not (r[i] is None or type(r[i]) in (int, float))), None)
+        if bad is not None:
+            raise ValueError(f"column {c} holds {type(bad).__name__} values ({str(bad)[:20]!r}), not numbers")
+    data = np.array(rows, dtype=np.float64)  # NULL -> NaN; an integer too large is inf here
+    out = {}
+    for i, c in enumerate(columns):
+        col = data[:, i]
+        if c in ints or c == "step":
+            if not np.all(np.isfinite(col)) or np.any(col < 0) or np.any(col > MAX_STEP) \
+                    or np.any(col != np.floor(col)):
+                raise ValueError(f"column {c} holds values that are not whole numbers from 0 to {MAX_STEP}")
+            out[c] = col.astype(np.int64)
+        else:
+            out[c] = col
+    return out
+
+
+def _why(err: BaseException) -> str:
+    """The short reason inside an exception from SQLite, JSON, numpy or the checks."""
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    if isinstance(err, MemoryError):
+        return "too large to read"
+    if isinstance(err, sqlite3.OperationalError) and "interrupted" in str(err):
+        return f"a query ran longer than {QUERY_SECONDS:g} s and was stopped (a damaged or hostile file)"
+    text = str(err).replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _damaged(p: Path, con: sqlite3.Connection | None, why: str) -> str:
+    """The one-line message for a file that failed to read; PRAGMA quick_check tells a damaged
+    file (say so) from one that is intact but holds what lrlab cannot use."""
+    if con is not None:
+        with contextlib.suppress(sqlite3.Error):
+            result = con.execute("PRAGMA quick_check(1)").fetchone()
+            if result and result[0] != "ok":
+                return f"{p}: damaged session file (SQLite found it corrupt; {why})"
+    return f"{p}: damaged session file ({why})"
+
+
+def _read_meta(p: Path, con: sqlite3.Connection) -> dict[str, Any]:
+    """The meta table, each value decoded and checked against META_TYPES."""
+    try:
+        rows = con.execute("SELECT key, value FROM meta").fetchall()
+        meta: dict[str, Any] = {}
+        for key, value in rows:
+            if not isinstance(key, str):
+                raise ValueError("meta has a key that is not text")
+            meta[key] = loads(value, f"meta {key!r}")
+    except SessionError:
+        raise
+    except (sqlite3.Error, ValueError, TypeError, UnicodeError, RecursionError, MemoryError) as err:
+        raise SessionError(_damaged(p, con, _why(err))) from None
+    missing = [k for k in ("spec", "status", "seed", "environment") if k not in meta]
+    if missing:
+        raise SessionError(f"{p}: damaged session file (missing {', '.join(missing)})")
+    for key, types in META_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            allowed = " or ".join("null" if t is type(None) else {"dict": "an object", "str": "text", "int":
+                                  "a whole number", "float": "a number"}[t.__name__] for t in types)
+            raise SessionError(f"{p}: damaged session file (meta {key!r} is {type(value).__name__}, "
+                               f"expected {allowed})")
+    if not -2**63 <= meta["seed"] < 2**63:
+        raise SessionError(f"{p}: damaged session file (meta 'seed' is out of range)")
+    for key in ("total_steps", "steps_per_epoch"):
+        if meta.get(key) is not None and not 0 <= meta[key] <= MAX_STEP:
+            raise SessionError(f"{p}: damaged session file (meta {key!r} is out of range)")
+    return meta
 
 
 def edits_of(events: Sequence[Event]) -> list[tuple[int, dict[str, Any]]]:
@@ -431,42 +584,149 @@ def edits_of(events: Sequence[Event]) -> list[tuple[int, dict[str, Any]]]:
     return [(e.step, e.data["edit"]) for e in events if e.kind == "edit"]
 
 
-def _connect_checked(p: Path) -> sqlite3.Connection:
-    if not p.is_file():
-        raise SessionError(f"{p}: no such file")
+#: the tables a reader uses, with the columns it reads, and the format that added each
+_TABLES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "meta": (1, ("key", "value")),
+    "steps": (1, tuple(STEP_COLUMNS)),
+    "evals": (1, tuple(EVAL_COLUMNS)),
+    "events": (1, ("id", "step", "kind", "data", "wall_time")),
+    "effective_lr": (3, ("step", "layer", *QUANTILE_NAMES)),
+    "snapshots": (4, ("step", "header", "data")),
+}
+
+
+def _harden(con: sqlite3.Connection) -> None:
+    """A connection that a hostile file cannot turn against the reader: no code from the schema
+    (trusted_schema off), no extensions, a wait instead of an error while a run commits, and no
+    statement running longer than QUERY_SECONDS (the progress handler stops it)."""
+    con.execute("PRAGMA trusted_schema = OFF")
+    with contextlib.suppress(AttributeError, sqlite3.Error):  # Pythons built without extension support
+        con.enable_load_extension(False)
+    started = [time.monotonic()]
+    con.set_trace_callback(lambda _sql: started.__setitem__(0, time.monotonic()))  # each statement's start
+    con.set_progress_handler(lambda: int(time.monotonic() - started[0] > QUERY_SECONDS), 20_000)
+
+
+def _connect_checked(p: Path, write: bool = False) -> sqlite3.Connection:
+    """Open ``p`` checked: read-only unless ``write`` (a read never changes the file: an older
+    format is migrated in memory, and a journal an interrupted write left beside it is reported,
+    not applied), an lrlab session of a format this version reads, its tables real tables with
+    the columns lrlab reads."""
     try:
+        if not p.is_file():
+            raise SessionError(f"{p}: {'no such file' if not p.exists() else 'not a file'}")
         with p.open("rb") as f:
             head = f.read(100)
     except OSError as err:
-        raise SessionError(f"{p}: cannot read ({err.strerror})") from None
+        raise SessionError(f"{p}: cannot read ({err.strerror or err})") from None
     if not head.startswith(SQLITE_MAGIC):
         raise SessionError(f"{p}: not an lrlab session (not an SQLite database)")
     if len(head) < 100:
         raise SessionError(f"{p}: damaged session file (truncated header)")
+    con: sqlite3.Connection | None = None
     try:
-        con = sqlite3.connect(f"file:{p}?mode=rw", uri=True, check_same_thread=False)
-        app_id = con.execute("PRAGMA application_id").fetchone()[0]  # also rolls back a hot journal
+        uri = f"{p.resolve().as_uri()}?mode={'rw' if write else 'ro'}"
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
+        _harden(con)
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as err:
-        raise SessionError(f"{p}: damaged session file ({err})") from None
-    if app_id != APPLICATION_ID:
+    except sqlite3.Error as err:
+        if con is not None:
+            con.close()
+        if getattr(err, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+            raise SessionError(f"{p}: an interrupted write left {p.name}-journal beside it; reading never applies "
+                               f"it (it may belong to another file): `lrlab repair {p}` applies it after a "
+                               "backup") from None
+        raise SessionError(f"{p}: damaged session file ({_why(err)})") from None
+    try:
+        if app_id != APPLICATION_ID:
+            raise SessionError(f"{p}: not an lrlab session (an SQLite database of another application)")
+        if version > FORMAT_VERSION:
+            raise SessionError(f"{p}: written by a newer lrlab (session format {version}; this lrlab "
+                               f"{__version__} reads up to {FORMAT_VERSION}): upgrade lrlab to open it")
+        if version < 1:
+            raise SessionError(f"{p}: damaged session file (format version {version})")
+        page_size, pages = int.from_bytes(head[16:18], "big"), int.from_bytes(head[28:32], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        if p.stat().st_size < page_size * pages:
+            raise SessionError(f"{p}: damaged session file (truncated: {p.stat().st_size} of "
+                               f"{page_size * pages} bytes)")
+        _check_tables(p, con, version)
+        if version < FORMAT_VERSION:
+            con = _migrated(p, con, version, write)
+        return con
+    except SessionError:
         con.close()
-        raise SessionError(f"{p}: not an lrlab session (an SQLite database of another application)")
-    if version > FORMAT_VERSION:
+        raise
+    except (sqlite3.Error, OSError) as err:
+        message = _damaged(p, con, _why(err))
         con.close()
-        raise SessionError(f"{p}: written by a newer lrlab (session format {version}; this lrlab "
-                           f"{__version__} reads up to {FORMAT_VERSION}): upgrade lrlab to open it")
-    with p.open("rb") as f:  # the header again: opening may have rolled back a hot journal
-        head = f.read(100)
-    page_size, pages = int.from_bytes(head[16:18], "big"), int.from_bytes(head[28:32], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if p.stat().st_size < page_size * pages:
+        raise SessionError(message) from None
+
+
+def repair(path: str | Path) -> list[str]:
+    """Open a session for repair, the one time lrlab writes to an existing session: a journal an
+    interrupted write left beside it is applied (rolled back) and an older format is migrated in
+    the file, each after a backup. Returns what was done, in words; SessionError if it cannot."""
+    p = Path(path)
+    done = []
+    journal = p.with_name(p.name + "-journal")
+    if journal.exists() and journal.stat().st_size > 0:
+        for f in (p, journal):
+            shutil.copy2(f, f.with_name(f"{f.name}.bak"))
+        done.append(f"applied {journal.name} (an interrupted write; backups: {p.name}.bak, {journal.name}.bak)")
+    try:
+        con = sqlite3.connect(p.resolve().as_uri() + "?mode=rw", uri=True, timeout=5.0)
+        version = con.execute("PRAGMA user_version").fetchone()[0]
         con.close()
-        raise SessionError(f"{p}: damaged session file (truncated: {p.stat().st_size} of "
-                           f"{page_size * pages} bytes)")
+    except sqlite3.Error as err:
+        raise SessionError(f"{p}: cannot repair ({_why(err)})") from None
+    con = _connect_checked(p, write=True)
+    try:
+        _read_meta(p, con)
+    finally:
+        con.close()
     if version < FORMAT_VERSION:
+        done.append(f"migrated from format {version} to {FORMAT_VERSION} (backup: {p.name}.v{version}.bak)")
+    return done
+
+
+def _check_tables(p: Path, con: sqlite3.Connection, version: int) -> None:
+    """The tables lrlab reads must be tables (not views: a view can run any query, and forever)
+    with the columns lrlab reads."""
+    kinds = dict(con.execute("SELECT name, type FROM sqlite_master WHERE name IN "
+                             f"({', '.join('?' * len(_TABLES))})", tuple(_TABLES)).fetchall())
+    for table, (since, columns) in _TABLES.items():
+        if version < since:
+            continue
+        if kinds.get(table) != "table":
+            what = "missing" if table not in kinds else f"a {kinds[table]}, not a table"
+            raise SessionError(f"{p}: damaged session file (table {table} is {what})")
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        lacking = [c for c in columns if c not in have]
+        if lacking:
+            raise SessionError(f"{p}: damaged session file (table {table} has no column {lacking[0]})")
+
+
+def _migrated(p: Path, con: sqlite3.Connection, version: int, write: bool) -> sqlite3.Connection:
+    """An older format brought to FORMAT_VERSION: in memory for a read (the file stays as it is),
+    in the file (after a backup, in one transaction) when opened to write."""
+    if write:
         _migrate(p, con, version)
-    return con
+        return con
+    memory = sqlite3.connect(":memory:", check_same_thread=False)
+    con.backup(memory)
+    con.close()
+    _harden(memory)
+    try:
+        with memory:
+            for v in range(version, FORMAT_VERSION):
+                MIGRATIONS[v](memory)
+            memory.execute("INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (json.dumps(FORMAT_VERSION),))
+    except (sqlite3.Error, KeyError, ValueError) as err:
+        memory.close()
+        raise SessionError(f"{p}: could not read format {version} ({_why(err)})") from None
+    return memory
 
 
 def _migrate(p: Path, con: sqlite3.Connection, version: int) -> None:
