@@ -311,12 +311,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info["kind"] == "landscape":
         _print_landscape_info(s.meta, summ)
     else:
-        print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
-              f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
-              f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
+        from lrlab.core.spec import RunSpec
+
+        try:  # as the run used it, defaults filled in; a spec someone damaged is said to be so
+            spec = RunSpec.from_json(spec).to_json()
+            print(f"  dataset   {spec['dataset']['name']}   model {spec['model']['kind']}   "
+                  f"optimizer {spec['optimizer']['name']} lr {spec['optimizer']['lr']:g}   "
+                  f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
+        except SpecError as err:
+            print(f"  spec      not valid here: {_one_line(err)}")
     for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
                 "steps_per_second", "wall_time"):
-        if summ.get(key) is not None:
+        if isinstance(summ.get(key), (int, float)):
             print(f"  {key.replace('_', ' '):<17} {summ[key]:.6g}")
     env = info["environment"]
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "

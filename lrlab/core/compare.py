@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.core.metrics import INTEGER_COLUMNS, METRICS
+from lrlab.core.metrics import METRICS
 from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
     DARK_BACKGROUNDS,
     DARK_PALETTE,
@@ -30,7 +30,7 @@ from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
 )
 from lrlab.core.schedules import describe_edit
 from lrlab.core.series import debiased_ema
-from lrlab.core.session import Session, SessionError, lineage
+from lrlab.core.session import Session, SessionError, columns_of, lineage
 
 X_AXES = ("step", "epoch", "samples", "wall")
 class Run:
@@ -69,17 +69,17 @@ class Run:
         key = (table, name, where)
         if key not in self._cols:
             con = self.session._con
-            if name == "step" and table == "steps":
-                # steps are numbered 0..n-1 without gaps (the primary key, written in order): no need to read them
-                lo, hi, n = con.execute("SELECT MIN(step), MAX(step), COUNT(*) FROM steps").fetchone()
-                if self.until is None and (n == 0 or (lo == 0 and hi == n - 1)):
-                    self._cols[key] = np.arange(n, dtype=np.int64)
-                    return self._cols[key]
-            dtype = np.int64 if name in INTEGER_COLUMNS else np.float64
-            conditions = [c for c in (where, f"step < {int(self.until)}" if self.until is not None else "") if c]
-            cur = con.execute(f"SELECT {name} FROM {table}{' WHERE ' + ' AND '.join(conditions) if conditions else ''}"
-                              " ORDER BY step")
-            self._cols[key] = np.array([r[0] for r in cur], dtype=dtype)  # NULL -> NaN for floats
+            with self.session.reading(f"table {table}"):  # a damaged file: SessionError, one line
+                if name == "step" and table == "steps" and self.until is None:
+                    # steps are numbered 0..n-1 without gaps (the primary key, written in order): no need to read them
+                    lo, hi, n = con.execute("SELECT MIN(step), MAX(step), COUNT(*) FROM steps").fetchone()
+                    if n == 0 or (lo == 0 and hi == n - 1):
+                        self._cols[key] = np.arange(n, dtype=np.int64)
+                        return self._cols[key]
+                conditions = [c for c in (where, f"step < {int(self.until)}" if self.until is not None else "") if c]
+                clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+                rows = con.execute(f"SELECT {name} FROM {table}{clause} ORDER BY step").fetchall()
+                self._cols[key] = columns_of(rows, (name,))[name]  # checked: numbers, NULL -> NaN
         return self._cols[key]
 
     def raw(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +89,9 @@ class Run:
 
     def wall_time_at(self, step: int) -> float | None:
         """Seconds into the run when ``step`` was done (one row, not the whole column)."""
-        row = self.session._con.execute("SELECT wall_time FROM steps WHERE step = ?", (step,)).fetchone()
-        return None if row is None else float(row[0])
+        with self.session.reading("table steps"):
+            row = self.session._con.execute("SELECT wall_time FROM steps WHERE step = ?", (step,)).fetchone()
+            return None if row is None or row[0] is None else float(row[0])
 
     def _guess_steps_per_epoch(self) -> int:
         epochs = self.column("steps", "epoch")

@@ -51,7 +51,7 @@ class Entry:
 
     @classmethod
     def read(cls, path: Path) -> Entry:
-        st = path.stat()
+        st = _stat(path)
         try:
             with Session.open(path) as s:
                 spec, summ = s.spec_json, s.summary
@@ -61,10 +61,18 @@ class Entry:
                            summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size,
                            s.kind, s.group, spec, _scalars(summ), s.file_id,
                            *((s.parent["id"], s.parent["step"]) if s.parent else ("", None)))
-        except (SessionError, KeyError, TypeError) as err:
+        except (SessionError, KeyError, TypeError, AttributeError) as err:
             why = str(err).split(": ", 1)[-1]
             return cls(str(path), path.stem, "", "", "", "", None, "", None, None, 0, f"unreadable: {why}",
                        None, None, st.st_mtime, st.st_size)
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The file's stat, or the link's own for a dangling or looping symlink (listed as unreadable)."""
+    try:
+        return path.stat()
+    except OSError:
+        return path.lstat()
 
 
 def _scalars(summary: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +116,7 @@ class Library:
             for path in folder.glob(f"*{SUFFIX}"):
                 key = str(path)
                 seen.add(key)
-                st = path.stat()
+                st = _stat(path)
                 cached = self._cache.get(key)
                 # an entry indexed before entries kept the spec and the id is read again, once
                 if cached and cached["mtime"] == st.st_mtime and cached["size"] == st.st_size \

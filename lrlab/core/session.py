@@ -393,7 +393,7 @@ class Session:
     def summary(self) -> dict[str, Any]:
         if self.meta.get("summary"):
             return self.meta["summary"]
-        with self._reading("the steps and evaluations"):
+        with self.reading("the steps and evaluations"):
             return summarize(self._con)
 
     @property
@@ -417,13 +417,13 @@ class Session:
 
     def snapshot_steps(self) -> list[int]:
         """The steps whose exact state the file keeps (see :meth:`snapshot`)."""
-        with self._reading("table snapshots"):
+        with self.reading("table snapshots"):
             return [int(r[0]) for r in self._con.execute("SELECT step FROM snapshots ORDER BY step")]
 
     def snapshot(self, step: int) -> Snapshot:
         """The state before ``step``, read from its header and bytes without executing anything;
         SessionError when there is none or its header does not check out."""
-        with self._reading("table snapshots"):
+        with self.reading("table snapshots"):
             row = self._con.execute("SELECT header, data FROM snapshots WHERE step = ?", (step,)).fetchone()
         if row is None:
             raise SessionError(f"{self.path}: no snapshot at step {step}")
@@ -436,7 +436,7 @@ class Session:
         return snapshot
 
     def n_steps(self) -> int:
-        with self._reading("table steps"):
+        with self.reading("table steps"):
             return int(self._con.execute("SELECT COUNT(*) FROM steps").fetchone()[0])
 
     def steps(self, columns: Sequence[str] = STEP_COLUMNS) -> dict[str, np.ndarray]:
@@ -449,32 +449,31 @@ class Session:
     def effective_lr(self, layer: str = "all") -> dict[str, np.ndarray]:
         """Quantiles of the effective LR for ``layer`` ("all" parameters, or a parameter name
         such as "0.weight"): ``step`` and p5, p25, p50, p75, p95 arrays (empty when none)."""
-        with self._reading("table effective_lr"):
+        with self.reading("table effective_lr"):
             rows = self._con.execute(f"SELECT step, {', '.join(QUANTILE_NAMES)} FROM effective_lr WHERE layer = ? "
                                      "ORDER BY step", (layer,)).fetchall()
-            return _columns(rows, ("step", *QUANTILE_NAMES))
+            return columns_of(rows, ("step", *QUANTILE_NAMES))
 
     def effective_lr_layers(self) -> list[str]:
         """The parameter tensors with recorded effective LRs ("all" first)."""
-        with self._reading("table effective_lr"):
+        with self.reading("table effective_lr"):
             names = [str(r[0]) for r in self._con.execute("SELECT DISTINCT layer FROM effective_lr")]
         return sorted(names, key=lambda n: (n != "all", n))
 
     def events(self) -> list[Event]:
         events = []
-        with self._reading("events"):
+        with self.reading("events"):
             for s, k, d, w in self._con.execute("SELECT step, kind, data, wall_time FROM events ORDER BY id"):
                 data = loads(d, "an event's data")
                 if type(s) is not int or not isinstance(k, str) or not isinstance(data, dict) \
                         or not isinstance(w, (int, float)):
                     raise ValueError(f"an event at step {s!r} is not (whole step, kind, JSON object, time)")
-                if k == "edit" and not isinstance(data.get("edit"), dict):
-                    raise ValueError(f"the edit event at step {s} has no edit")
+                _check_event(s, k, data)
                 events.append(Event(s, k, data, float(w)))
         return events
 
     @contextlib.contextmanager
-    def _reading(self, what: str) -> Iterator[None]:
+    def reading(self, what: str) -> Iterator[None]:
         """Turn any problem met while reading ``what`` into a one-line SessionError."""
         try:
             yield
@@ -492,26 +491,25 @@ class Session:
         bad = [c for c in columns if c not in allowed]
         if bad:
             raise ValueError(f"unknown column(s) {bad}; allowed: {list(allowed)}")
-        with self._reading(f"table {table}"):
+        with self.reading(f"table {table}"):
             rows = self._con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY step").fetchall()
-            return _columns(rows, columns)
+            return columns_of(rows, columns)
 
 
 #: largest step number a session may hold (the longest run lrlab plans is 100 million steps)
 MAX_STEP = 2**40
 
 
-def _columns(rows: list[tuple], columns: Sequence[str]) -> dict[str, np.ndarray]:
+def columns_of(rows: list[tuple], columns: Sequence[str]) -> dict[str, np.ndarray]:
     """Rows of a numeric table as numpy columns, checked against the metric declarations: numbers
     (NULL, not measured, is NaN), whole steps from 0 to MAX_STEP; ValueError says what is not."""
     ints = INTEGER_COLUMNS
     if not rows:
         return {c: np.empty(0, dtype=np.int64 if c in ints or c == "step" else np.float64) for c in columns}
-    for i, c in enumerate(columns):  # SQLite keeps any value in any column: text, blobs, huge integers
-        bad = next((r[i] for r in rows if not (r[i] is None or type(r[i]) in (int, float))), None)
-        if bad is not None:
-            raise ValueError(f"column {c} holds {type(bad).__name__} values ({str(bad)[:20]!r}), not numbers")
-    data = np.array(rows, dtype=np.float64)  # NULL -> NaN; an integer too large is inf here
+    try:  # SQLite keeps any value in any column: text, blobs, integers too large for any float
+        data = np.array(rows, dtype=np.float64)  # NULL -> NaN
+    except (ValueError, TypeError, OverflowError) as err:
+        raise ValueError(f"{'/'.join(columns)} holds values that are not numbers ({str(err)[:60]})") from None
     out = {}
     for i, c in enumerate(columns):
         col = data[:, i]
@@ -523,6 +521,20 @@ def _columns(rows: list[tuple], columns: Sequence[str]) -> dict[str, np.ndarray]
         else:
             out[c] = col
     return out
+
+
+def _check_event(step: int, kind: str, data: dict[str, Any]) -> None:
+    """An event holds what its kind says (what replays and descriptions read from it)."""
+    if kind == "edit":
+        from lrlab.core.schedules import parse_edit
+
+        try:
+            parse_edit(data.get("edit"))
+        except SpecError as err:
+            raise ValueError(f"the edit at step {step} is not valid: {err.first_line()}") from None
+    for key in {"plateau": ("lr",), "test": ("loss", "metric")}.get(kind, ()):
+        if not isinstance(data.get(key), (int, float)) or isinstance(data.get(key), bool):
+            raise ValueError(f"the {kind} event at step {step} has no number {key!r}")
 
 
 def _why(err: BaseException) -> str:

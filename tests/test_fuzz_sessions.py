@@ -1,0 +1,107 @@
+"""Damaged sessions from others: every command ends with a result or one line (exit 2), nothing
+hangs, a read never changes a file, and the window shows a message, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from fuzz_sessions import DAMAGES, check, source_session, variants
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> list[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    return variants(source_session(folder), folder / "v", 2 * len(DAMAGES), seed=11)
+
+
+def test_every_command_ends_cleanly_on_every_damaged_file(corpus):
+    assert len(corpus) >= 100 and {kind for kind, _ in corpus} == set(DAMAGES)
+    problems = [f"{kind}: {p}" for kind, path in corpus for p in check(path)]
+    assert problems == []
+
+
+def _fingerprint(path: Path) -> tuple:
+    files = sorted(path.parent.glob(path.name + "*"))
+    return tuple((f.name, f.read_bytes(), f.stat().st_mtime_ns) for f in files if f.is_file() and not f.is_symlink())
+
+
+def test_reads_never_change_a_file(corpus):
+    from fuzz_sessions import run_cli
+
+    for kind in ("own journal left", "another database's journal", "body byte flips", "text in a numeric column"):
+        path = next(p for k, p in corpus if k == kind)
+        before = _fingerprint(path)
+        for argv in (["info", str(path)], ["info", str(path), "--json"], ["export", str(path), "--csv",
+                     str(path.with_name("x.csv"))], ["compare", str(path), str(path), "--png",
+                     str(path.with_name("x.png"))]):
+            run_cli(argv)
+        assert _fingerprint(path) == before, kind
+
+
+def test_a_journal_beside_a_session_is_reported_and_repair_applies_it(corpus, tmp_path):
+    from fuzz_sessions import run_cli
+
+    original = next(p for k, p in corpus if k == "own journal left")
+    path = tmp_path / "s.lrlab"
+    for f in original.parent.glob("s.lrlab*"):
+        shutil.copy(f, tmp_path / f.name)
+    rc, err, _ = run_cli(["info", str(path)])
+    assert rc == 2 and "an interrupted write left s.lrlab-journal beside it; reading never applies it" in err
+    rc, err, _ = run_cli(["repair", str(path)])
+    assert rc == 0 and (tmp_path / "s.lrlab.bak").exists() and (tmp_path / "s.lrlab-journal.bak").exists()
+    assert not (tmp_path / "s.lrlab-journal").exists()
+    from lrlab.core.session import Session
+
+    with Session.open(path) as s:  # rolled back: every step the interrupted write was deleting is there
+        assert s.n_steps() == 24 and "x" not in s.meta
+
+
+def test_sessions_list_marks_damaged_files_and_lists_the_rest(corpus, tmp_path, lrlab_home):
+    from lrlab.core.library import Library
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    for i, (_kind, path) in enumerate(corpus[: len(DAMAGES)]):
+        if path.is_symlink():
+            os.symlink(os.readlink(path), folder / f"{i:03d}.lrlab")
+        elif path.is_dir():
+            (folder / f"{i:03d}.lrlab").mkdir()
+        else:
+            shutil.copy(path, folder / f"{i:03d}.lrlab")
+    shutil.copy(corpus[0][1].parents[2] / "source.lrlab", folder / "good.lrlab")
+    entries = {Path(e.path).stem: e for e in Library([folder], lrlab_home / "index.json").refresh()}
+    assert len(entries) == len(DAMAGES) + 1
+    assert entries["good"].status == "finished" and entries["good"].steps == 24
+    unreadable = [e for e in entries.values() if e.status.startswith("unreadable")]
+    assert len(unreadable) >= len(DAMAGES) // 2
+
+
+def test_the_window_shows_a_message_for_every_damaged_file(qtbot, window, corpus, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    opened = 0
+    for kind, path in corpus[: len(DAMAGES)]:
+        before = len(shown)
+        ok = window.open_session(str(path))
+        opened += ok
+        if not ok:
+            title, text = shown[-1]
+            assert len(shown) == before + 1 and title == "Cannot open session", kind
+            assert text.startswith(str(path)) and "\n" not in text and "Traceback" not in text, kind
+    assert 0 < opened < len(DAMAGES)
+
+
+def test_no_query_on_a_session_runs_for_ever(corpus, monkeypatch):
+    from lrlab.core import session as session_mod
+
+    monkeypatch.setattr(session_mod, "QUERY_SECONDS", 0.2)
+    path = next(p for k, p in corpus if k == "trigger")
+    with session_mod.Session.open(path) as s, pytest.raises(session_mod.SessionError) as err, \
+            s.reading("table steps"):
+        s._con.execute("WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r")
+    assert "a query ran longer than 0.2 s and was stopped" in str(err.value)
