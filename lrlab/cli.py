@@ -369,7 +369,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.csv:
         print(s.to_csv(args.csv))
     if args.spec:
-        Path(args.spec).write_text(json.dumps(s.spec, indent=2) + "\n", encoding="utf-8")
+        from lrlab.core.export import written
+
+        with written(args.spec) as tmp:
+            tmp.write_text(json.dumps(s.spec, indent=2) + "\n", encoding="utf-8")
         print(args.spec)
     if args.tensorboard:
         try:
@@ -406,15 +409,18 @@ def _export_compare_plot(files: Sequence[str], fmt: str, out: str, metric: str, 
 
     view = CompareView()
     view.resize(1400, 900)
-    view.metric.setCurrentIndex(view.metric.findData(metric))
+    view.metric_box.setCurrentIndex(view.metric_box.findData(metric))
     view.x_axis.setCurrentIndex(view.x_axis.findData(x))
     view.smooth.setValue(round(smooth * 100))
     if logy is not None:
         view.log_y.setChecked(logy)
-    view.open_paths(files)
-    view.show()
-    view.export(fmt, out)
-    view.close()
+    try:
+        view.open_paths(files)
+        view.show()
+        view.export(fmt, out)
+    finally:
+        view.close()
+        view.deleteLater()
 
 
 # --- lrlab find-lr -------------------------------------------------------------------------
@@ -864,10 +870,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_one_line(err))
     except UsageError as err:
         return _fail(str(err))
-    except ValueError as err:  # SessionError: a file that cannot be used, wherever it was found
+    except ValueError as err:  # a file that cannot be read, or written, wherever it was met
+        from lrlab.core.export import ExportError
         from lrlab.core.session import SessionError
 
-        if not isinstance(err, SessionError):
+        if not isinstance(err, (SessionError, ExportError)):
             raise
         return _fail(str(err))
     except BrokenPipeError:  # `lrlab schedule ... | head`

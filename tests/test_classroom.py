@@ -172,13 +172,13 @@ def test_compare_legends_say_what_differs_and_log_y_is_remembered_per_metric(qtb
     assert sorted(view.labels.values()) == ["lr 0.01", "lr 3"]
     assert [view.legend.item(i).text().split("  ")[0] for i in range(2)] == ["■ lr 3", "■ lr 0.01"]
     assert {r.colour for r in view.runs} == set(LIGHT_PALETTE[:2])  # distinct, never yellow
-    view.metric.setCurrentIndex(view.metric.findData("train_loss"))
+    view.metric_box.setCurrentIndex(view.metric_box.findData("train_loss"))
     view.log_y.setChecked(True)
-    view.metric.setCurrentIndex(view.metric.findData("val_metric"))
+    view.metric_box.setCurrentIndex(view.metric_box.findData("val_metric"))
     assert not view.log_y.isChecked()  # a log loss does not make the accuracy log
-    view.metric.setCurrentIndex(view.metric.findData("grad_norm"))
+    view.metric_box.setCurrentIndex(view.metric_box.findData("grad_norm"))
     assert view.log_y.isChecked()  # gradient norms are log by default
-    view.metric.setCurrentIndex(view.metric.findData("train_loss"))
+    view.metric_box.setCurrentIndex(view.metric_box.findData("train_loss"))
     assert view.log_y.isChecked() and view.plot.getPlotItem().ctrl.logYCheck.isChecked()
 
 

@@ -105,3 +105,30 @@ def test_no_query_on_a_session_runs_for_ever(corpus, monkeypatch):
             s.reading("table steps"):
         s._con.execute("WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r")
     assert "a query ran longer than 0.2 s and was stopped" in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "csv"])
+def test_exports_to_a_folder_that_cannot_take_them_say_so_and_leave_nothing(corpus, tmp_path, fmt):
+    from fuzz_sessions import run_cli
+
+    source = corpus[0][1].parents[2] / "source.lrlab"
+    missing = tmp_path / "no-such-folder" / f"out.{fmt}"
+    argv = (["export", str(source), "--csv", str(missing)] if fmt == "csv"
+            else ["compare", str(source), str(source), f"--{fmt}", str(missing)])
+    rc, err, _ = run_cli(argv)
+    assert rc == 2 and err.count("\n") == 1 and "cannot write there" in err and str(missing) in err
+    assert not missing.parent.exists()
+
+
+def test_a_write_that_leaves_nothing_is_an_error_and_no_file(tmp_path):
+    from lrlab.core.export import ExportError, written
+
+    out = tmp_path / "plot.png"
+    with pytest.raises(ExportError, match="nothing was written"), written(out) as tmp:
+        tmp.write_bytes(b"")  # what a full disk or a silent writer leaves
+    with pytest.raises(ExportError, match="No space left"), written(out) as tmp:
+        raise OSError(28, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    with written(out) as tmp:
+        tmp.write_bytes(b"ok")
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"] and out.read_bytes() == b"ok"

@@ -423,8 +423,10 @@ def _grid(table: list[list[str]]) -> str:
 
 def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] = tuple(METRICS)) -> int:
     """All selected sessions in long form: session, step, metric, value. Returns rows written."""
+    from lrlab.core.export import written
+
     n = 0
-    with open(out, "w", newline="", encoding="utf-8") as f:
+    with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["session", "step", "metric", "value"])
         for r in runs:

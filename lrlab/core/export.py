@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -10,6 +11,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,7 @@ def write_csv(session: Session, out: str | Path) -> None:
     by_step = {int(s): vals for s, *vals in zip(evals["step"], *(evals[c] for c in EVAL_VALUES), strict=True)}
     eff = session.effective_lr("all")
     eff_by_step = {int(s): vals for s, *vals in zip(eff["step"], *(eff[q] for q in QUANTILE_NAMES), strict=True)}
-    with open(out, "w", newline="", encoding="utf-8") as f:
+    with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         cols = [steps[c].tolist() for c in STEP_COLUMNS]
@@ -53,6 +55,29 @@ TENSORBOARD_HINT = "pip install 'lrlab[tensorboard]'"
 
 class ExportError(ValueError):
     """An export that cannot be written; the message is one line saying why and what to do."""
+
+
+@contextlib.contextmanager
+def written(out: str | Path) -> Iterator[Path]:
+    """Write a file whole or not at all: yields a temporary path beside ``out`` to write, renamed
+    onto ``out`` when the block ends and the file is there; on any failure (a missing or
+    read-only folder, a full disk, a writer that fails without saying so) nothing is left and an
+    ExportError says why in one line."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        if not out.parent.is_dir():
+            raise ExportError(f"{out}: cannot write there: the folder {out.parent} does not exist")
+        yield tmp
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise ExportError(f"{out}: cannot write there (nothing was written: is the folder writable, "
+                              "the disk full?)")
+        os.replace(tmp, out)
+    except OSError as err:
+        raise ExportError(f"{out}: cannot write there ({err.strerror or err})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def tensorboard_available() -> bool:

@@ -72,10 +72,10 @@ class CompareView(QWidget):
         self.visible: dict[str, bool] = {}
 
         # controls
-        self.metric = QComboBox()
+        self.metric_box = QComboBox()  # not "metric": that would hide QWidget.metric(), which painting calls
         for key, column in METRICS.items():
             label = column.label
-            self.metric.addItem(label, key)
+            self.metric_box.addItem(label, key)
         self.x_axis = QComboBox()
         for key in X_AXES:
             self.x_axis.addItem(X_LABELS[key], key)
@@ -99,7 +99,7 @@ class CompareView(QWidget):
             buttons.addWidget(b)
         side = QWidget()
         form = QFormLayout(side)
-        form.addRow("metric", self.metric)
+        form.addRow("metric", self.metric_box)
         form.addRow("x axis", self.x_axis)
         form.addRow("", hbox(self.log_x, self.log_y))
         form.addRow("smoothing", self.smooth)
@@ -145,9 +145,9 @@ class CompareView(QWidget):
         lay.addWidget(split)
 
         self.log_y_of: dict[str, bool] = {}  # log y remembered per metric (a log loss, a linear accuracy)
-        self.metric.currentIndexChanged.connect(self._metric_changed)
-        self.log_y.toggled.connect(lambda on: self.log_y_of.__setitem__(self.metric.currentData(), on))
-        self.log_y.setChecked(METRICS[self.metric.currentData()].log_default)  # a loss reads best on log y
+        self.metric_box.currentIndexChanged.connect(self._metric_changed)
+        self.log_y.toggled.connect(lambda on: self.log_y_of.__setitem__(self.metric_box.currentData(), on))
+        self.log_y.setChecked(METRICS[self.metric_box.currentData()].log_default)  # a loss reads best on log y
         for sig in (self.x_axis.currentIndexChanged, self.log_x.toggled, self.log_y.toggled,
                     self.smooth.valueChanged, self.show_events.toggled):
             sig.connect(self.redraw)
@@ -199,14 +199,14 @@ class CompareView(QWidget):
 
     def _metric_changed(self) -> None:
         """Each metric keeps its own log-y choice, starting from its declared default."""
-        metric = self.metric.currentData()
+        metric = self.metric_box.currentData()
         self.log_y.blockSignals(True)
         self.log_y.setChecked(self.log_y_of.get(metric, METRICS[metric].log_default))
         self.log_y.blockSignals(False)
         self.redraw()
 
     def settings(self) -> tuple[str, str, float]:
-        return self.metric.currentData(), self.x_axis.currentData(), self.smooth.value() / 100
+        return self.metric_box.currentData(), self.x_axis.currentData(), self.smooth.value() / 100
 
     # --- drawing ----------------------------------------------------------------------------------
 
@@ -377,7 +377,9 @@ class CompareView(QWidget):
         out, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.upper()}", f"lrlab-compare.{fmt}",
                                              f"{fmt.upper()} (*.{fmt})")
         if out:
-            self.export(fmt, out)
+            from lrlab.gui.exports import reported
+
+            reported(self, "Cannot export", lambda: self.export(fmt, out))
 
 
 def _wrap(layout: QHBoxLayout) -> QWidget:

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
-from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available
+from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available, written
 from lrlab.core.spec import RunSpec
 from lrlab.gui.menus import make_action
 
@@ -25,7 +25,13 @@ TENSORBOARD = tensorboard_available()
 
 def export_svg(view: QWidget, out: str) -> None:
     """SVG through Qt's own QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on the path data
-    current Qt writes (pyqtgraph issue #3485), so the scene is rendered straight to SVG."""
+    current Qt writes (pyqtgraph issue #3485), so the scene is rendered straight to SVG. Written
+    whole or not at all (ExportError says why)."""
+    with written(out) as tmp:
+        _render_svg(view, str(tmp))
+
+
+def _render_svg(view: QWidget, out: str) -> None:
     from PySide6.QtCore import QRectF, QSize
     from PySide6.QtGui import QPainter
     from PySide6.QtSvg import QSvgGenerator
@@ -48,7 +54,9 @@ def export_png(item: Any, out: str, width: int) -> None:
 
     exporter = pgx.ImageExporter(item)
     exporter.parameters()["width"] = int(width)
-    exporter.export(out)
+    with written(out) as tmp:  # whole or not at all: Qt's image writer fails without a word
+        exporter.export(str(tmp.with_suffix(".png")))
+        tmp.with_suffix(".png").replace(tmp)
 
 
 def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str) -> str:
@@ -60,17 +68,33 @@ def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str
     return out
 
 
+def reported(parent: QWidget, title: str, write: Callable[[], Any]) -> Any:
+    """Run a file write; a file that cannot be read or written gets a message box, not a
+    traceback, and None comes back."""
+    from lrlab.core.export import ExportError
+    from lrlab.core.session import SessionError
+
+    try:
+        return write()
+    except (ExportError, SessionError) as err:
+        QMessageBox.warning(parent, title, str(err))
+        return None
+
+
 def export_plots(parent: QWidget, view: QWidget, fmt: str, out: str | None = None) -> str | None:
     """PNG or SVG of a plot layout; asks for the file unless ``out`` is given."""
     out = out or ask_save_path(parent, f"Export plots as {fmt.upper()}", f"lrlab-plots.{fmt}",
                                f"{fmt.upper()} (*.{fmt})")
     if not out:
         return None
-    if fmt == "png":
-        export_png(view.ci, out, max(1600, view.width()))  # type: ignore[attr-defined]
-    else:
-        export_svg(view, out)
-    return out
+    def write() -> bool:
+        if fmt == "png":
+            export_png(view.ci, out, max(1600, view.width()))  # type: ignore[attr-defined]
+        else:
+            export_svg(view, out)
+        return True
+
+    return out if reported(parent, "Cannot export", write) else None
 
 
 def export_csv(parent: QWidget, session_path: str) -> str | None:
@@ -78,10 +102,12 @@ def export_csv(parent: QWidget, session_path: str) -> str | None:
     from lrlab.core.session import Session
 
     out = ask_save_path(parent, "Export steps", str(Path(session_path).with_suffix(".csv")), "CSV (*.csv)")
-    if out:
+    def write() -> bool:
         with Session.open(session_path) as s:
             write_csv(s, out)
-    return out or None
+        return True
+
+    return out if out and reported(parent, "Cannot export", write) else None
 
 
 def tensorboard_action(parent: QWidget, session: Callable[[], str | None],
