@@ -132,3 +132,39 @@ def test_a_write_that_leaves_nothing_is_an_error_and_no_file(tmp_path):
     with written(out) as tmp:
         tmp.write_bytes(b"ok")
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"] and out.read_bytes() == b"ok"
+
+
+def test_runs_racing_for_one_name_and_a_full_disk_leave_one_good_file_or_none(tmp_path, monkeypatch):
+    import sqlite3
+    import threading
+
+    from lrlab.core.session import Session, SessionError, SessionWriter
+    from lrlab.core.spec import RunSpec
+
+    spec = RunSpec.from_json({"dataset": {"name": "iris"}, "steps": 3})
+    out, results = tmp_path / "same.lrlab", []
+
+    def start() -> None:
+        try:
+            SessionWriter(out, spec, {"threads": 1}).close("finished")
+            results.append("won")
+        except SessionError as err:
+            results.append(str(err))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("won") == 1
+    assert all(r == "won" or "already exists; choose another name (nothing was overwritten)" in r for r in results)
+    with Session.open(out) as s:
+        assert s.status == "finished"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.lrlab"]
+
+    real = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: (_ for _ in ()).throw(
+        sqlite3.OperationalError("database or disk is full")) if str(a[0]).endswith(".part") else real(*a, **k))
+    with pytest.raises(SessionError, match="cannot create the session file there \\(database or disk is full\\)"):
+        SessionWriter(tmp_path / "full.lrlab", spec, {"threads": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.lrlab"]  # no .part, no empty claim

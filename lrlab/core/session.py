@@ -165,29 +165,14 @@ class SessionWriter:
                  extra_meta: Mapping[str, Any] | None = None, commit_seconds: float = 0.5,
                  overwrite: bool = False):
         self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise SessionError(f"{self.path}: already exists; choose another name (nothing was "
-                               "overwritten)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.spec = spec
         self.commit_seconds = commit_seconds
-        tmp = self.path.with_name(f".{self.path.name}.part")
-        tmp.unlink(missing_ok=True)
-        con = sqlite3.connect(tmp)
-        with con:
-            con.executescript(SCHEMA)
-            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-            meta = {"format_version": FORMAT_VERSION, "id": new_file_id(), "app_version": __version__,
-                    "created": _now(),
-                    "kind": kind, "group": group,
-                    "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
-                    "status": Status.RUNNING.value, "summary": {}, "writer": _writer_id(),
-                    "heartbeat": time.time(), **(extra_meta or {})}
-            con.executemany("INSERT INTO meta VALUES (?, ?)",
-                            [(k, json.dumps(v)) for k, v in meta.items()])
-        con.close()
-        os.replace(tmp, self.path)
+        meta = {"format_version": FORMAT_VERSION, "id": new_file_id(), "app_version": __version__,
+                "created": _now(), "kind": kind, "group": group,
+                "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
+                "status": Status.RUNNING.value, "summary": {}, "writer": _writer_id(),
+                "heartbeat": time.time(), **(extra_meta or {})}
+        _create(self.path, meta, overwrite)
         self.con = sqlite3.connect(self.path, check_same_thread=False)
         self.con.execute("PRAGMA synchronous = NORMAL")
         self._last_commit = time.monotonic()
@@ -277,6 +262,42 @@ class SessionWriter:
 _INSERT_STEPS = f"INSERT INTO steps VALUES ({', '.join('?' * len(STEP_COLUMNS))})"
 _INSERT_EVALS = f"INSERT OR REPLACE INTO evals VALUES ({', '.join('?' * len(EVAL_COLUMNS))})"
 _INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?' * len(EFFECTIVE_COLUMNS))})"
+
+
+def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
+    """Create a session file with ``meta``, whole or not at all: the name is claimed atomically
+    (of two runs started at the same instant with the same name, one gets it and the other a
+    message), the database is built under a temporary name of this process's and renamed onto
+    the claim. A full disk or a read-only folder is a SessionError and leaves nothing behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    claimed = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not overwrite:
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                raise SessionError(f"{path}: already exists; choose another name (nothing was overwritten)") from None
+            claimed = True
+        con = sqlite3.connect(tmp)
+        try:
+            with con:
+                con.executescript(SCHEMA)
+                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+                con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+        finally:
+            con.close()
+        os.replace(tmp, path)
+        claimed = False
+    except (sqlite3.Error, OSError) as err:
+        raise SessionError(f"{path}: cannot create the session file there ({_why(err)})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if claimed:  # our empty claim, never filled: give the name back
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _writer_id() -> dict[str, Any]:
