@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.files import written
 from lrlab.core.metrics import METRICS
 from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
     DARK_BACKGROUNDS,
@@ -423,8 +424,6 @@ def _grid(table: list[list[str]]) -> str:
 
 def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] = tuple(METRICS)) -> int:
     """All selected sessions in long form: session, step, metric, value. Returns rows written."""
-    from lrlab.core.export import written
-
     n = 0
     with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import importlib.util
 import json
@@ -11,11 +10,11 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrlab.core.files import ExportError, written
 from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, METRICS, QUANTILE_NAMES, STEP_COLUMNS
 
 if TYPE_CHECKING:  # the window imports this module at start-up; the session code it leaves for later
@@ -51,33 +50,6 @@ def write_csv(session: Session, out: str | Path) -> None:
 # --- TensorBoard -------------------------------------------------------------------------------
 
 TENSORBOARD_HINT = "pip install 'lrlab[tensorboard]'"
-
-
-class ExportError(ValueError):
-    """An export that cannot be written; the message is one line saying why and what to do."""
-
-
-@contextlib.contextmanager
-def written(out: str | Path) -> Iterator[Path]:
-    """Write a file whole or not at all: yields a temporary path beside ``out`` to write, renamed
-    onto ``out`` when the block ends and the file is there; on any failure (a missing or
-    read-only folder, a full disk, a writer that fails without saying so) nothing is left and an
-    ExportError says why in one line."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        if not out.parent.is_dir():
-            raise ExportError(f"{out}: cannot write there: the folder {out.parent} does not exist")
-        yield tmp
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise ExportError(f"{out}: cannot write there (nothing was written: is the folder writable, "
-                              "the disk full?)")
-        os.replace(tmp, out)
-    except OSError as err:
-        raise ExportError(f"{out}: cannot write there ({err.strerror or err})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def tensorboard_available() -> bool:
