@@ -430,6 +430,8 @@ class SweepResult:
     wall_time: float
     status: str = ""
     write_failure: str | None = None  # a member's file stopped being written (see Session.write_failure)
+    #: on a Ray cluster: the chunks of members that failed on a worker, each with its message
+    failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
         return [asdict(m) for m in self.members]
@@ -465,8 +467,10 @@ def sweep(spec_or_preset: SpecLike, lrs: Iterable[float], *, seeds: int = 1, out
 
 
 def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int = 1,
-                out: str | Path | None = None, progress: bool = False) -> SweepResult:
-    """:func:`sweep` for a spec already resolved."""
+                out: str | Path | None = None, progress: bool = False, ray: str | None = None,
+                ray_cpus: float = 1, ray_gpus: float = 0, ray_tasks: int | None = None) -> SweepResult:
+    """:func:`sweep` for a spec already resolved; ``ray`` (an address, or "" for ``RAY_ADDRESS``
+    or a local instance) runs its members on a Ray cluster instead (:mod:`lrlab.core.cluster`)."""
     from lrlab.core.runs import RecordedSweep, best_row
     from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
 
@@ -475,6 +479,8 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
         raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
     if len(lrs) * seeds > MAX_MEMBERS:
         raise SpecError([("seeds", f"{len(lrs)} LRs x {seeds} seeds is more than {MAX_MEMBERS} members")])
+    if ray is not None:
+        return _ray_sweep(label, spec, lrs, seeds, out, progress, ray or None, ray_cpus, ray_gpus, ray_tasks)
     recorded = RecordedSweep(spec, lrs, out, seeds=[spec.seed + j for j in range(seeds)], label=label)
     runner = recorded.runner
     _warn_schedule(spec, runner)
@@ -485,6 +491,31 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
                        None if best is None else SweepMember(**best), spec.task, runner.path, runner.n_params,
                        float(runner.summary.get("wall_time", 0)), str(status),
                        _write_failure(recorded, status, "sweep"))
+
+
+def _ray_sweep(label: str, spec: RunSpec, lrs: list[float], seeds: int, out: str | Path | None, progress: bool,
+               address: str | None, cpus: float, gpus: float, tasks: int | None) -> SweepResult:
+    from lrlab.core import paths
+    from lrlab.core.cluster import ray_sweep
+    from lrlab.core.runs import best_row, unique_path
+    from lrlab.core.runs.sweep import folder_name
+
+    folder = Path(out) if out else unique_path(paths.sessions_dir() / folder_name(spec, lrs, len(lrs) * seeds, label))
+    total = len(lrs) * seeds
+
+    def arrived(r: Any) -> None:
+        if progress:
+            print(f"\r{len(r.rows)}/{total} members arrived"
+                  + (f", {len(r.failures)} chunk(s) failed" if r.failures else ""), end="", file=sys.stderr)
+
+    result = ray_sweep(spec, lrs, folder, seeds=seeds, address=address, cpus=cpus, gpus=gpus, tasks=tasks,
+                       label=label, on_chunk=arrived)
+    if progress:
+        print(file=sys.stderr)
+    best = best_row(result.rows)
+    return SweepResult(folder, [SweepMember(**row) for row in result.rows],
+                       None if best is None else SweepMember(**best), spec.task, result.path, result.n_params,
+                       result.wall_time, result.status, failures=result.failures)
 
 
 # --- comparing ------------------------------------------------------------------------------

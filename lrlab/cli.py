@@ -218,9 +218,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
                          "(nothing was overwritten)")
     result = _open_run(lambda: api.start_sweep(label, spec, lrs, seeds=args.seeds, out=args.out,
-                                               progress=not args.quiet))
+                                               progress=not args.quiet, ray=args.ray, ray_cpus=args.ray_cpus,
+                                               ray_gpus=args.ray_gpus, ray_tasks=args.ray_tasks))
     if _file_stopped(result):
         return 1
+    for failure in result.failures:  # members whose chunk failed on a worker; the others arrived
+        print(f"lrlab: warning: failed on the cluster: {failure}", file=sys.stderr)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
@@ -757,6 +760,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "in the sessions folder)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run the members on a Ray cluster (HOST:6379; without ADDRESS: RAY_ADDRESS, else a local "
+                        "instance); needs pip install 'lrlab[cluster]'")
+    p.add_argument("--ray-cpus", type=_positive_float("--ray-cpus"), default=1.0, help="CPUs per Ray task (default 1)")
+    p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray task (default 0; fractions share one)")
+    p.add_argument("--ray-tasks", type=_positive_int("--ray-tasks"), default=None,
+                   help="how many tasks to split the LRs into (default: as many as the cluster runs at once)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("replay", help="re-run a session from its spec, seed and edits",
@@ -871,10 +881,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         return _fail(str(err))
     except ValueError as err:  # a file that cannot be read, or written, wherever it was met
+        from lrlab.core.cluster import ClusterError
         from lrlab.core.export import ExportError
         from lrlab.core.session import SessionError
 
-        if not isinstance(err, (SessionError, ExportError)):
+        if not isinstance(err, (SessionError, ExportError, ClusterError)):
             raise
         return _fail(str(err))
     except BrokenPipeError:  # `lrlab schedule ... | head`
