@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         remote.append(time.perf_counter() - t0)
         assert not result.failures and len(result.rows) == 16
         t0 = time.perf_counter()
-        ray_sweep(RunSpec.from_json({k: v for k, v in SPEC.items() if k != "epochs"} | {"steps": 1}), [0.1, 0.2], tmp / f"tiny{r}", tasks=2)
+        one_step = RunSpec.from_json({k: v for k, v in SPEC.items() if k != "epochs"} | {"steps": 1})
+        ray_sweep(one_step, [0.1, 0.2], tmp / f"tiny{r}", tasks=2)
         startup.append((time.perf_counter() - t0) / 2)
     shutil.rmtree(tmp, ignore_errors=True)
     lo, ra = statistics.median(local), statistics.median(remote)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +78,36 @@ def test_without_ray_the_command_says_what_to_install(tmp_path, monkeypatch, cap
     assert main(["sweep", "lr-well-chosen", "--lrs", "0.1,1", "--ray", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["lrlab: error: --ray needs the ray package: pip install 'lrlab[cluster]'"]
+
+
+def test_the_sweep_window_runs_on_ray_and_shows_each_member_as_it_arrives(qtbot, window, ray_instance):
+    from guitools import set_spec
+
+    set_spec(window, SPEC)
+    window.show_sweep()
+    sweep = window._sweep
+    assert sweep.run_on.model().item(1).isEnabled()
+    sweep.run_on.setCurrentIndex(sweep.run_on.findData("ray"))
+    assert sweep.ray_address.isEnabled() and sweep.cluster_address() == ""
+    sweep.lr_text.setText("0.01, 0.1, 1")
+    sweep.run_button.click()
+    qtbot.waitUntil(lambda: len(sweep.files) == 3, timeout=120_000)
+    assert np.isfinite(sweep.latest_loss).all() and sweep.status_of == ["finished"] * 3
+    folder = Path(sweep.files[0]).parent  # one new folder of the sessions folder, with the group summary
+    assert json.loads((folder / "summary.json").read_text())["ray"]["tasks"] >= 1
+    assert sweep.selected == sweep.best_member() and "finished, latest smoothed loss" in sweep.status.text()
+    assert sweep.best_member() is not None and window.controller.state == "idle"  # the main run was never busy
+
+
+def test_without_ray_the_option_is_greyed_with_the_hint(qtbot, monkeypatch):
+    import lrlab.core.cluster as cluster
+    from lrlab.gui.app import make_app
+    from lrlab.gui.sweep import SweepWindow
+
+    make_app()
+    monkeypatch.setattr(cluster, "ray_available", lambda: False)
+    w = SweepWindow()
+    qtbot.addWidget(w)
+    item = w.run_on.model().item(1)
+    assert not item.isEnabled() and "pip install 'lrlab[cluster]'" in item.toolTip()
+    assert w.cluster_address() is None

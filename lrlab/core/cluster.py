@@ -98,8 +98,8 @@ class ClusterSweep:
 
 def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: int = 1, address: str | None = None,
               cpus: float = 1, gpus: float = 0, tasks: int | None = None, threads: int = 1, label: str = "",
-              on_chunk: Callable[[ClusterSweep], None] | None = None, task: Callable[..., dict] = run_chunk
-              ) -> ClusterSweep:
+              on_chunk: Callable[[ClusterSweep], None] | None = None, task: Callable[..., dict] = run_chunk,
+              should_stop: Callable[[], bool] | None = None) -> ClusterSweep:
     """Run the sweep of ``lrs`` x ``seeds`` seeds on Ray into the new folder ``out``.
 
     ``address``: the cluster (``HOST:6379``; None: ``RAY_ADDRESS``, else a local instance started
@@ -108,7 +108,8 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     cluster can run at once, at most one per LR); ``threads``: torch threads inside each task.
     ``on_chunk`` is called after each chunk's sessions are written. A chunk that fails (an
     exception, a node lost, out of memory) is reported in ``failures`` and the others go on;
-    Ctrl-C cancels the chunks still out and keeps what arrived (status ``stopped``).
+    Ctrl-C, or ``should_stop()`` turning true (the window's Stop), cancels the chunks still out
+    and keeps what arrived (status ``stopped``).
     """
     from lrlab.core.runs import RecordedSweep, _json_safe, best_row, group_rows
     from lrlab.core.runs.sweep import check_lrs, member_file_name
@@ -150,7 +151,9 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     environment: dict[str, Any] = {}
     try:
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
             for ref in done:
                 first, chunk = pending.pop(ref)
                 try:

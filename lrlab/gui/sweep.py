@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -92,6 +93,7 @@ class SweepWindow(QMainWindow):
                   self.pause_button, self.stop_button):
             row.addWidget(w)
         lay.addLayout(row)
+        lay.addLayout(self._cluster_row())
         self.error = QLabel(styleSheet=ERROR_STYLE, visible=False)
         lay.addWidget(self.error)
         self.view = TimedGraphicsLayout()
@@ -147,6 +149,68 @@ class SweepWindow(QMainWindow):
         self._timer = QTimer(self, interval=FRAME_MS)
         self._timer.timeout.connect(self._frame)
         self._timer.start()
+
+    def _cluster_row(self) -> QHBoxLayout:
+        """Run on: this machine, or a Ray cluster (greyed, with the install hint, without ray)."""
+        from lrlab.core.cluster import INSTALL_HINT, ray_available
+
+        row = QHBoxLayout()
+        self.run_on = QComboBox()
+        self.run_on.addItem("this machine", "local")
+        self.run_on.addItem("Ray cluster", "ray")
+        self.ray_address = QLineEdit(placeholderText="HOST:6379 (empty: RAY_ADDRESS, or a local Ray instance)",
+                                     enabled=False)
+        available = ray_available()
+        if not available:
+            item = self.run_on.model().item(1)
+            item.setEnabled(False)
+            item.setToolTip(f"needs the ray package: {INSTALL_HINT}")
+            self.run_on.setToolTip(f"a Ray cluster needs the ray package: {INSTALL_HINT}")
+        else:
+            self.run_on.setToolTip("where the members train: here, all at once, or as Ray tasks on a cluster (the "
+                                   "sessions come back here; the curves show each member's result as it arrives)")
+        self.run_on.currentIndexChanged.connect(
+            lambda _: self.ray_address.setEnabled(self.run_on.currentData() == "ray"))
+        for w in (QLabel("run on"), self.run_on, self.ray_address):
+            row.addWidget(w)
+        row.addStretch(1)
+        return row
+
+    def cluster_address(self) -> str | None:
+        """None to run here; the Ray address to run on a cluster ('' for RAY_ADDRESS or a local instance)."""
+        return self.ray_address.text().strip() if self.run_on.currentData() == "ray" else None
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Members finished on a cluster (their summary rows): their points on the U-curve."""
+        index = {(lr, i % self.seeds): i for i, lr in enumerate(self.member_lr)}  # members by LR, then seed
+        for row in rows:
+            i = index.get((row["lr"], (row["seed"] - self.spec.seed) if self.spec else 0))
+            if i is None:
+                continue
+            loss, metric = row.get("final_train_loss"), row.get("final_val_metric")
+            self.latest_loss[i] = np.nan if loss is None else loss
+            self.latest_metric[i] = np.nan if metric is None else metric
+            self.status_of[i] = row["status"]
+        self.status.setText(f"{len(rows)} of {len(self.member_lr)} members back from the cluster…")
+        self._dirty = True
+
+    @Slot(list)
+    def set_cluster_failures(self, failures: list[str]) -> None:
+        self.cluster_failures = failures
+
+    @Slot(str, str)
+    def cluster_finished(self, status: str, folder: str) -> None:
+        """A sweep on Ray ended; the members that came back are in ``folder``."""
+        self.finish(folder)
+        failures = getattr(self, "cluster_failures", [])
+        if failures:
+            self.status.setText(f"{status}: {len(self.files)} sessions in {folder}; failed on the cluster: "
+                                + "; ".join(failures))
+
+    @Slot(str)
+    def cluster_failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.run_button.setEnabled(True)
 
     # --- setting up ----------------------------------------------------------------------------
 

@@ -76,7 +76,31 @@ class ToolsMixin:
             return False
         self.show_sweep()
         self._sweep.begin(spec, lrs, seeds)
+        address = self._sweep.cluster_address()
+        if address is not None:
+            return self._run_sweep_on_ray(spec, lrs, seeds, address)
         self.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+        return True
+
+    def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:
+        """The members as Ray tasks (:mod:`lrlab.core.cluster`), in a thread of their own: each
+        chunk's results land on the U-curve as they come back; Stop cancels what is still out."""
+        from lrlab.core import paths
+        from lrlab.core.runs import unique_path
+        from lrlab.core.runs.sweep import folder_name
+        from lrlab.gui.worker import ClusterSweepWorker, start_in_thread
+
+        folder = unique_path(paths.sessions_dir() / folder_name(spec, sorted(lrs), len(lrs) * seeds))
+        worker = ClusterSweepWorker(spec, lrs, seeds, address or None, str(folder))
+        sweep = self._sweep
+        # slots of the window (a QObject in this thread): Qt queues the worker's signals to them
+        worker.sig_rows.connect(sweep.add_rows)
+        worker.sig_failures.connect(sweep.set_cluster_failures)
+        worker.sig_finished.connect(sweep.cluster_finished)
+        worker.sig_failed.connect(sweep.cluster_failed)
+        sweep.sig_stop.connect(worker.stop)
+        self._ray_worker, self._ray_thread = worker, start_in_thread(worker)  # kept alive while it runs
+        sweep.status.setText(f"sending {len(lrs) * seeds} members to Ray {address or '(RAY_ADDRESS or local)'}…")
         return True
 
     def _use_found_lr(self, data: dict) -> None:

@@ -465,6 +465,10 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
                 event.ignore()
                 return
             self.controller.stop_and_wait(2000)
+        ray_thread = getattr(self, "_ray_thread", None)
+        if ray_thread is not None and ray_thread.isRunning():  # a sweep on Ray: cancel what is still out
+            self._ray_worker.stop()
+            ray_thread.wait(10_000)
         self.save_settings()
         if self._sessions is not None:
             self._sessions.close()

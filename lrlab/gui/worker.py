@@ -100,7 +100,44 @@ class RunWorker(QObject):
             self.runner.edit(edit)
 
 
-def start_in_thread(worker: RunWorker) -> QThread:
+class ClusterSweepWorker(QObject):
+    """Runs a sweep on a Ray cluster (:func:`lrlab.core.cluster.ray_sweep`) in its thread: the
+    members train on the cluster, and each chunk's summary rows come back as they arrive."""
+
+    sig_rows = Signal(list)  # every member's summary row that has arrived so far
+    sig_failures = Signal(list)  # the chunks that failed on the cluster, with their messages (before finished)
+    sig_finished = Signal(str, str)  # status, the sweep's folder
+    sig_failed = Signal(str)
+
+    def __init__(self, spec: Any, lrs: list[float], seeds: int, address: str | None, folder: str, label: str = ""):
+        super().__init__()
+        self.spec, self.lrs, self.seeds, self.address = spec, lrs, seeds, address
+        self.folder, self.label = folder, label
+        self._stop = False
+
+    @Slot()
+    def run(self) -> None:
+        from lrlab.core.cluster import ClusterError, ray_sweep
+        from lrlab.core.params import SpecError
+
+        try:
+            result = ray_sweep(self.spec, self.lrs, self.folder, seeds=self.seeds, address=self.address,
+                               label=self.label, on_chunk=lambda r: self.sig_rows.emit(list(r.rows)),
+                               should_stop=lambda: self._stop)
+        except (ClusterError, SpecError) as err:
+            self.sig_failed.emit(err.first_line() if isinstance(err, SpecError) else str(err))
+            return
+        except Exception as err:
+            self.sig_failed.emit(f"the sweep on Ray failed: {type(err).__name__}: {err}")
+            return
+        self.sig_failures.emit(list(result.failures))
+        self.sig_finished.emit(result.status, str(result.folder))
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+def start_in_thread(worker: RunWorker | ClusterSweepWorker) -> QThread:
     """Move ``worker`` to a new QThread and start it; the thread quits when the run ends."""
     thread = QThread()
     thread.setObjectName("lrlab-training")
