@@ -19,6 +19,8 @@ from lrlab.core.schedules import Timeline
 from lrlab.core.spec import RunSpec
 from lrlab.gui.controller import RunState
 
+#: the parent drawn under a fork: neutral, so the fork's curves are the ones in colour
+PARENT_COLOUR = "#8c8c8c"
 #: optimizer hyperparameters an edit may change (those the run's optimizer has)
 OPTIMIZER_FIELDS = ("momentum", "weight_decay", "betas", "dampening", "alpha", "eps")
 
@@ -122,12 +124,14 @@ class ForkMixin:
 
     def _start_fork(self, point: ForkPoint, at: int, edits: list[dict[str, Any]]) -> None:
         from lrlab.core.session import SessionError
+        from lrlab.gui.session_view import read_references
 
-        try:  # the parent stays drawn, faintly, under the fork
-            self.show_references([point.path])
+        try:  # the parent stays drawn under the fork, in grey: the fork's curves keep the live colours
+            ((_, _, series),) = read_references([point.path])
         except SessionError as err:
             QMessageBox.warning(self, "Cannot fork", str(err))
             return
+        self.plots.set_references([("parent run", PARENT_COLOUR, series)])  # its file name would crowd legends
         self.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
 
 

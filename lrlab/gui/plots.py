@@ -500,8 +500,10 @@ class PlotPanel(QWidget):
         if self.p_grad in dirty and self.lower_right == "effective":
             drawn[self.p_grad] = self._draw_effective(s0, s1, budget)
         if self.p_lr in dirty:
-            for curve, (x, y) in ((self.c_planned, self.planned), (self.c_ghost, self.ghost)):
-                keep = (x >= len(self.data) - 1) if len(x) else slice(None)
+            # the plan is drawn ahead of the last recorded step; a proposal from where it starts
+            # (the next step of a live run, or an earlier step a fork would branch off at)
+            for curve, (x, y), ahead in ((self.c_planned, self.planned, True), (self.c_ghost, self.ghost, False)):
+                keep = (x >= self.data.first_step + len(self.data) - 1) if len(x) and ahead else slice(None)
                 curve.setData(self._to_display(x[keep]), y[keep])
                 drawn[self.p_lr].append(y[keep])
                 self._in_legend(self.p_lr, curve, len(y[keep]) > 0)

@@ -73,6 +73,7 @@ class SessionsView(QWidget):
         self.table.setRootIsDecorated(True)
         self.table.setUniformRowHeights(True)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # newest first, as the library lists them
         self.table.itemDoubleClicked.connect(lambda *_: self._open())
         bar = QHBoxLayout()
         for text, slot, tip in (("Open", self._open, "show the session's curves in the main window"),
