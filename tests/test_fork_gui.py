@@ -35,6 +35,9 @@ def test_fork_a_finished_run_with_a_change(qtbot, window):
     assert panel.check()
     ghost_steps, ghost_lrs = window.plots.ghost
     assert ghost_steps[0] == 150 and ghost_lrs[0] == pytest.approx(0.01)  # the ghost starts at the fork step
+    window.plots.flush()
+    drawn_x, drawn_y = window.plots.c_ghost.getData()  # and is drawn from there, inside the recorded steps
+    assert drawn_x[0] == 150 and drawn_y[0] == pytest.approx(0.01)
 
     panel.apply_button.click()
     wait_idle(qtbot, window)
@@ -52,6 +55,7 @@ def test_fork_a_finished_run_with_a_change(qtbot, window):
     assert window.plots.c_loss.getData()[0][0] == 150
     references = window.plots._references
     assert references and len(references[0][1]) == n
+    assert references[0][0].name() == "parent run"  # in grey, so the fork's curves are the coloured ones
     assert panel.fork_at is None and panel.apply_button.text() == "Apply at the next step"
     # the hover read-out names real steps of the fork, not indices
     assert window.plots.describe_step(200).startswith("step 200 ")
