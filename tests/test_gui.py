@@ -270,3 +270,36 @@ def test_planned_lr_ghost_and_hold_prefill_follow_plateau_reductions(window, qtb
     assert panel.editor.form.fields["lr"].get() == pytest.approx(float(f"{trainer_lr:.4g}"))
     c.stop()
     wait_idle(qtbot, window, 5000)
+
+
+def _batch(start: int, n: int) -> dict[str, np.ndarray]:
+    steps = np.arange(start, start + n)
+    return {"step": steps, "epoch": steps // 10, "samples": (steps + 1) * 16, "wall_time": steps * 1e-3,
+            "train_loss": 2.0 / (1 + steps * 0.01), "lr": np.full(n, 0.1), "grad_norm": np.ones(n),
+            "update_ratio": np.where(steps % 10 == 0, 1e-3, np.nan)}
+
+
+def test_batches_land_together_in_a_frame_and_a_users_change_is_drawn_at_once(qtbot):
+    """Live batches are appended once a frame (the window's cost on training); whatever reads
+    the plots (hover, fork, export) still sees every batch, and a proposed edit is drawn at
+    the next turn of the event loop even when live frames have slowed to their slowest pace."""
+    from lrlab.gui.plots import PlotPanel
+
+    panel = PlotPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset("classification", 10, 1000)
+    qtbot.wait(100)  # the new run's first frame
+    panel._timer.stop()  # no paced frame will come: only a user's change can draw now
+    for i in range(5):
+        panel.add(_batch(20 * i, 20), evals=[{"step": 20 * i + 19, "val_loss": 1.0, "val_metric": 0.5}])
+    assert len(panel._pending) == 5  # queued, not yet appended
+    assert len(panel.data) == 100 and list(panel.data.eval_steps.data) == [19, 39, 59, 79, 99]
+    assert panel.data.loss.y.data[99] == pytest.approx(2.0 / (1 + 0.99))
+    assert "step 57" in panel.describe_step(57.0)
+    frames = panel.frames
+    panel.set_ghost(np.arange(100, 200, dtype=float), np.full(100, 0.05))
+    qtbot.waitUntil(lambda: panel.frames > frames, timeout=2000)
+    x, y = panel.c_ghost.getData()
+    assert x is not None and len(x) == 100 and float(y[0]) == 0.05
+    assert len(panel.c_loss.getData()[0]) == 100  # the queued batches came with that frame
