@@ -303,3 +303,25 @@ def test_batches_land_together_in_a_frame_and_a_users_change_is_drawn_at_once(qt
     x, y = panel.c_ghost.getData()
     assert x is not None and len(x) == 100 and float(y[0]) == 0.05
     assert len(panel.c_loss.getData()[0]) == 100  # the queued batches came with that frame
+
+
+
+def test_the_first_start_after_the_warm_up_is_as_quick_as_a_second_start(tmp_path):
+    """Issue 14: the window warms the core up (torch, its first optimizer step, the form's
+    dataset) in the background, so a Start after that pays no import. A fresh interpreter:
+    this test session has imported everything long ago."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LRLAB_HOME=str(tmp_path))
+    script = Path(__file__).parent / "first_start.py"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["warm_s"] is not None, "the warm-up did not finish within 120 s"
+    assert out["imported"] == []  # nothing was left for the first Start to import
+    second = sorted(out["later"])[1]
+    assert out["first"] <= 1.5 * second, out

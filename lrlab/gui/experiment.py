@@ -57,6 +57,7 @@ class ExperimentPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.spec: RunSpec | None = None
+        self.warmed = False  # True once warm_up's thread has imported and touched what a run needs
         self.problems: dict[str, str] = {}
         self.presets = list_presets()
         inner = QWidget()
@@ -208,7 +209,6 @@ class ExperimentPanel(QScrollArea):
             self.sig_devices.emit(warm_up(self.spec))
             self.warmed = True
 
-        self.warmed = False
         self.sig_devices.connect(self.set_devices)
         threading.Thread(target=warm, name="lrlab-warm-up", daemon=True).start()
 
