@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from guitools import LONG, QUICK, set_spec, wait_idle
 from PySide6.QtWidgets import QMessageBox
@@ -325,3 +326,31 @@ def test_the_first_start_after_the_warm_up_is_as_quick_as_a_second_start(tmp_pat
     assert out["imported"] == []  # nothing was left for the first Start to import
     second = sorted(out["later"])[1]
     assert out["first"] <= 1.5 * second, out
+
+
+def test_an_edit_marker_reads_level_beside_its_line_and_clear_of_the_legend(qtbot):
+    """The LR panel labels an edit ("×0.3") in level text right of its line, at the panel's
+    foot: rotated along the line it was hard to read, and at the top it ran under the legend."""
+    from lrlab.core.events import Event
+    from lrlab.gui.plots import PlotPanel
+
+    panel = PlotPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    panel.reset("classification", 10, 1000)
+    panel.add(_batch(0, 600))
+    for step, kind, data in ((350, "edit", {"edit": {"kind": "scale", "factor": 0.3}}), (590, "pause", {})):
+        panel.add_marker(Event(step, kind, data))
+    panel.flush()
+    qtbot.wait(50)
+    labels = [line.label for line in panel._markers if getattr(line, "label", None) is not None]
+    assert [lab.textItem.toPlainText() for lab in labels] == ["×0.3", "pause"]
+    legend = panel.p_lr.legend.sceneBoundingRect()
+    assert legend.width() > 0
+    for lab, step in zip(labels, (350, 590), strict=True):
+        box = lab.sceneBoundingRect()
+        assert box.width() > box.height()  # level text, not turned along the line
+        line_x = panel.p_lr.getViewBox().mapViewToScene(pg.Point(step, 0)).x()
+        assert line_x <= box.left() + 2 and box.left() - line_x < 10  # just right of its line
+        assert not box.intersects(legend)
