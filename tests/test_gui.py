@@ -328,9 +328,11 @@ def test_the_first_start_after_the_warm_up_is_as_quick_as_a_second_start(tmp_pat
     assert out["first"] <= 1.5 * second, out
 
 
-def test_an_edit_marker_reads_level_beside_its_line_and_clear_of_the_legend(qtbot):
-    """The LR panel labels an edit ("×0.3") in level text right of its line, at the panel's
-    foot: rotated along the line it was hard to read, and at the top it ran under the legend."""
+def test_marker_labels_read_level_beside_their_line_inside_the_panel_clear_of_the_legend(qtbot):
+    """The LR panel labels an edit ("×0.3") in level text beside its line, at the panel's foot,
+    on the side facing the middle of the panel (a divergence at the last step is labelled to
+    the left of its line, not cut off): rotated along the line it was hard to read, and at the top it ran
+    under the legend."""
     from lrlab.core.events import Event
     from lrlab.gui.plots import PlotPanel
 
@@ -339,18 +341,23 @@ def test_an_edit_marker_reads_level_beside_its_line_and_clear_of_the_legend(qtbo
     panel.resize(900, 600)
     panel.show()
     panel.reset("classification", 10, 1000)
-    panel.add(_batch(0, 600))
-    for step, kind, data in ((350, "edit", {"edit": {"kind": "scale", "factor": 0.3}}), (590, "pause", {})):
+    panel.add(_batch(0, 1000))
+    events = ((350, "edit", {"edit": {"kind": "scale", "factor": 0.3}}), (590, "pause", {}),
+              (999, "diverged", {"message": "loss 9e9 is more than 50x the first loss"}))
+    for step, kind, data in events:
         panel.add_marker(Event(step, kind, data))
     panel.flush()
     qtbot.wait(50)
     labels = [line.label for line in panel._markers if getattr(line, "label", None) is not None]
-    assert [lab.textItem.toPlainText() for lab in labels] == ["×0.3", "pause"]
-    legend = panel.p_lr.legend.sceneBoundingRect()
+    assert [lab.textItem.toPlainText() for lab in labels] == ["×0.3", "pause", "diverged"]
+    vb = panel.p_lr.getViewBox()
+    inside, legend = vb.sceneBoundingRect(), panel.p_lr.legend.sceneBoundingRect()
     assert legend.width() > 0
-    for lab, step in zip(labels, (350, 590), strict=True):
+    for lab, (step, _, _) in zip(labels, events, strict=True):
         box = lab.sceneBoundingRect()
         assert box.width() > box.height()  # level text, not turned along the line
-        line_x = panel.p_lr.getViewBox().mapViewToScene(pg.Point(step, 0)).x()
-        assert line_x <= box.left() + 2 and box.left() - line_x < 10  # just right of its line
+        line_x = vb.mapViewToScene(pg.Point(step, 0)).x()
+        gap = box.left() - line_x if line_x < inside.center().x() else line_x - box.right()
+        assert -2 <= gap < 10, (step, box, line_x)  # right beside its line, facing the middle
+        assert inside.contains(box), (step, box, inside)
         assert not box.intersects(legend)

@@ -424,16 +424,17 @@ class PlotPanel(QWidget):
         self.data.markers.append(marker)
         role, style = MARKER_STYLES.get(marker.kind, ("event", Qt.PenStyle.DashLine))
         colour = self.colours[role]
-        # level text just right of the line, at the foot of the panel (the legend holds the top
-        # right corner), on a backdrop that keeps it readable where a curve runs through; rotated
-        # along the line, as it was, it was hard to read and sat on the line
+        # level text beside the line, on the side facing the middle of the panel (pyqtgraph
+        # picks between the two anchors), at its foot (the legend holds the top right corner), on
+        # a backdrop that keeps it readable where a curve runs through; rotated along the line,
+        # as it was, it was hard to read and sat on the line
         fill = pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 210))
         for p in self.plots:
             labelled = p is self.p_lr and marker.kind not in ("resume", "test")
             line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,
                                    pen=pg.mkPen(colour, width=2 if marker.kind == "edit" else 1, style=style),
                                    label=marker.label() if labelled else None,
-                                   labelOpts={"position": 0.03, "color": colour, "anchors": [(0, 1), (0, 1)],
+                                   labelOpts={"position": 0.03, "color": colour, "anchors": [(0, 1), (1, 1)],
                                               "fill": fill})
             line.setToolTip(f"step {marker.step}: {marker.describe()}")
             line.marker = marker  # type: ignore[attr-defined]
