@@ -539,6 +539,17 @@ def test_add_remove_and_demos(landscape_window):
     assert len(w.spec.trajectories) == 5 and w.add_button.isEnabled()
 
 
+def test_a_preset_after_a_demo_explains_itself_not_the_demo(landscape_window):
+    w = landscape_window
+    said: list[str] = []
+    w.sig_message.connect(said.append)
+    w.load_demo("rosenbrock")
+    assert w.hint.text() == DEMOS["rosenbrock"].explanation
+    w.preset_buttons["too high"].click()
+    assert w.hint.text() == DEMOS["quadratic-too-high"].explanation != DEMOS["rosenbrock"].explanation
+    assert said[-1] == w.hint.text()
+
+
 def test_window_saves_a_session_with_its_edits_that_replays_identical(landscape_window, tmp_path, capsys):
     from lrlab.core.runs.landscape import verify
 

@@ -611,12 +611,18 @@ class LandscapeWindow(QWidget):
         current condition number when the quadratic is already shown."""
         condition = self.spec.surface["condition"] if self.spec.surface.kind == "quadratic" else 10.0
         self.set_spec(quadratic_preset([name], condition, self.spec.steps))
-        self.sig_message.emit(DEMOS["quadratic-" + name.replace(" ", "-")].explanation)
+        self._explain(DEMOS["quadratic-" + name.replace(" ", "-")].explanation)
 
     def load_demo(self, key: str) -> None:
         demo = DEMOS[key]
         self.set_spec(demo.spec)
-        self.hint.setText(demo.explanation)
+        self._explain(demo.explanation)
+
+    def _explain(self, text: str) -> None:
+        """What the set-up now on screen shows, under the controls and on the status line (a
+        preset chosen after a demo used to leave the demo's text under the controls)."""
+        self.hint.setText(text)
+        self.sig_message.emit(text)
 
     def _demo_chosen(self, index: int) -> None:
         key = self.demo.itemData(index)
