@@ -1,10 +1,12 @@
 """The live plot panels: loss, learning rate, validation metric, gradient statistics.
 
-Data arrives in batches and goes into min/max pyramids (:mod:`lrlab.core.series`);
-a 30 Hz timer redraws only the panels whose data or view changed, handing pyqtgraph
-about two points per horizontal pixel of the visible range. So a frame costs the
-same with ten thousand or a million steps of history, and the training thread keeps
-the GIL. All positions are kept in steps; the x axis shows steps, epochs or samples.
+Batches are queued as they arrive and appended together into min/max pyramids
+(:mod:`lrlab.core.series`) by the next frame. Frames redraw only the panels whose data or
+view changed, handing pyqtgraph about two points per horizontal pixel of the visible range,
+so a frame costs the same with ten thousand or a million steps of history; they are paced
+so that the window's work stays at a small share of the time (the training thread waits for
+the GIL while we draw), up to 30 a second, while what the user does is drawn at once. All
+positions are kept in steps; the x axis shows steps, epochs or samples.
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ class RunData:
 
 
 class PlotPanel(QWidget):
-    """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second."""
+    """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second
+    (2 to 5 while a run trains: see GUI_SHARE)."""
 
     sig_hover = Signal(str)
     sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position
