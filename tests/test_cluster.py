@@ -90,8 +90,16 @@ def test_the_sweep_window_runs_on_ray_and_shows_each_member_as_it_arrives(qtbot,
     sweep.run_on.setCurrentIndex(sweep.run_on.findData("ray"))
     assert sweep.ray_address.isEnabled() and sweep.cluster_address() == ""
     sweep.lr_text.setText("0.01, 0.1, 1")
+    shown: list[str] = []  # every status line the main window showed for the sweep
+    report = window._ray_progress
+    window._ray_progress = lambda *a: (report(*a), shown.append(window.status_label.text()))
     sweep.run_button.click()
+    assert window.progress.maximum() == 3 and window.progress.value() == 0
+    assert "3 members sent" in window.status_label.text()
     qtbot.waitUntil(lambda: len(sweep.files) == 3, timeout=120_000)
+    qtbot.waitUntil(lambda: window.progress.value() == 3)
+    assert any(t.endswith(" of 3 members back") for t in shown[:-1])  # as the chunks came back
+    assert shown[-1].startswith("sweep on Ray finished: ") and window.status_label.text() == shown[-1]
     assert np.isfinite(sweep.latest_loss).all() and sweep.status_of == ["finished"] * 3
     folder = Path(sweep.files[0]).parent  # one new folder of the sessions folder, with the group summary
     assert json.loads((folder / "summary.json").read_text())["ray"]["tasks"] >= 1

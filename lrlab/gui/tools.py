@@ -99,9 +99,28 @@ class ToolsMixin:
         worker.sig_finished.connect(sweep.cluster_finished)
         worker.sig_failed.connect(sweep.cluster_failed)
         sweep.sig_stop.connect(worker.stop)
+        # the main window tells how far the cluster has got, as it does for a run of its own
+        total = len(lrs) * seeds
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        worker.sig_rows.connect(lambda rows: self._ray_progress(len(rows), total))
+        worker.sig_finished.connect(lambda status, folder: self._ray_progress(total, total, f"{status}: {folder}"))
+        worker.sig_failed.connect(lambda message: self._ray_progress(0, total, message))
         self._ray_worker, self._ray_thread = worker, start_in_thread(worker)  # kept alive while it runs
-        sweep.status.setText(f"sending {len(lrs) * seeds} members to Ray {address or '(RAY_ADDRESS or local)'}…")
+        where = address or "(RAY_ADDRESS or local)"
+        sweep.status.setText(f"sending {total} members to Ray {where}…")
+        self.status_label.setText(f"sweep on Ray {where}: {total} members sent…")
         return True
+
+    def _ray_progress(self, back: int, total: int, ended: str = "") -> None:
+        """The main window's progress bar and status line for a sweep on Ray (it runs outside
+        the run controller: the window's own runs stay free meanwhile, and while one of them
+        trains the bar and line are its own; the Sweep window still counts the members)."""
+        if self.controller.state.busy:
+            return
+        self.progress.setValue(back)
+        self.status_label.setText(f"sweep on Ray {ended}" if ended else
+                                  f"sweep on Ray: {back} of {total} members back")
 
     def _use_found_lr(self, data: dict) -> None:
         self.experiment.set_json(data)
