@@ -142,6 +142,41 @@ def test_memory_is_estimated_against_what_is_available():
         check_resources(sweep, members=32, available=8 * 2**30)  # a sweep holds one model per member
 
 
+def test_a_cuda_run_is_checked_against_the_gpus_free_memory(monkeypatch):
+    """On a GPU the data, models and activations must fit in what is free on it (steps kept stay
+    on the host); the CPU and MPS are left to the host's check. Tested by stubbing the driver's
+    answer: this machine has no GPU."""
+    import torch
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d: asked.append(d) or (256 * 2**20, 16 * 2**30))
+    wide = RunSpec.from_json({**SPEC, "dataset": {"name": "mnist"}, "model": {"kind": "mlp", "hidden": [4096, 4096]}})
+    gpu = torch.device("cuda:0")
+    check_resources(wide, available=64 * 2**30)  # the host has room: no device named, no GPU asked
+    check_resources(wide, available=64 * 2**30, device=torch.device("cpu"))
+    assert asked == []
+    with pytest.raises(SpecError) as err:
+        check_resources(wide, available=64 * 2**30, device=gpu)
+    assert asked == [gpu]
+    ((field, message),) = err.value.problems
+    # 784-4096-4096-10: 20,037,642 parameters x 24 bytes = 459 MiB; + 60,000 uint8 images 135 MiB
+    assert field == "model.hidden" and message == ("the run would need about 599 MiB of memory on cuda:0 (model "
+                                                   "459 MiB) but 256 MiB are free on cuda:0; make model.hidden smaller")
+    check_resources(RunSpec.from_json(SPEC), available=64 * 2**30, device=gpu)  # iris fits anywhere
+
+
+def test_runs_and_sweeps_check_their_own_device(monkeypatch):
+    import lrlab.core.runs.sweep as sweep
+    import lrlab.core.runs.train as train
+
+    seen = []
+    for module in (train, sweep):
+        monkeypatch.setattr(module, "check_resources", lambda spec, members=1, device=None: seen.append(device))
+    train.Trainer(RunSpec.from_json(SPEC))
+    sweep.Sweep(RunSpec.from_json(SPEC), lrs=[0.01, 0.1])
+    assert [str(d) for d in seen] == ["cpu", "cpu"]
+
+
 # --- meta values a session may not dictate ---------------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from lrlab.core.datasets import DECLARED, IMAGES
 from lrlab.core.metrics import EVAL_COLUMNS, STEP_COLUMNS
 from lrlab.core.params import SpecError
@@ -31,6 +33,9 @@ from lrlab.core.spec import RunSpec, planned_steps
 MAX_PARAMETERS = 50_000_000
 #: share of the available memory a run may plan to use (the rest is the GUI, the OS, other work)
 MEMORY_SHARE = 0.5
+#: share of a GPU's free memory a run may plan to use (the rest: CUDA's context and its caching
+#: allocator's rounding, which the estimate does not count)
+DEVICE_SHARE = 0.8
 
 _FLOAT = 4  # bytes of a float32 tensor element
 #: bytes per model parameter: the weights, their gradient, two optimizer moments (Adam) and the
@@ -124,10 +129,24 @@ def available_memory() -> int | None:
         return None
 
 
-def check_resources(spec: RunSpec, members: int = 1, available: int | None = None) -> Footprint:
-    """Refuse a run that would not fit: more than :data:`MAX_PARAMETERS` parameters per model, or
-    an estimated memory above :data:`MEMORY_SHARE` of ``available`` (default: what the system
-    has available now). The SpecError names the field that costs most and what it costs."""
+def device_memory(device: torch.device) -> int | None:
+    """Bytes free on a CUDA device now (``torch.cuda.mem_get_info``); None elsewhere: the CPU
+    and Apple's MPS (whose unified memory is the host's) are covered by the host's check."""
+    if device.type != "cuda":
+        return None
+    try:
+        return int(torch.cuda.mem_get_info(device)[0])
+    except (RuntimeError, AssertionError):  # a driver that will not say: the run reports its own OOM
+        return None
+
+
+def check_resources(spec: RunSpec, members: int = 1, available: int | None = None,
+                    device: torch.device | None = None) -> Footprint:
+    """Refuse a run that would not fit: more than :data:`MAX_PARAMETERS` parameters per model, an
+    estimated memory above :data:`MEMORY_SHARE` of ``available`` (default: what the system has
+    available now), or, on a CUDA ``device``, data, models and activations above
+    :data:`DEVICE_SHARE` of what is free on it (the steps kept stay on the host). The SpecError
+    names the field that costs most and what it costs."""
     cost = footprint(spec, members)
     if cost.parameters > MAX_PARAMETERS:
         field = next(f for (what, f) in cost.parts if what == "model")
@@ -135,11 +154,19 @@ def check_resources(spec: RunSpec, members: int = 1, available: int | None = Non
                                  f"{MAX_PARAMETERS:,} lrlab trains; use smaller layers or fewer inputs")])
     available = available_memory() if available is None else available
     if available is not None and cost.total > MEMORY_SHARE * available:
-        (what, field), biggest = max(cost.parts.items(), key=lambda item: item[1])
-        raise SpecError([(field, f"the run would need about {_size(cost.total)} of memory ({what} "
-                                 f"{_size(biggest)}) but {_size(available)} are available; "
-                                 f"make {field} smaller")])
+        _refuse(cost.parts, "memory", available, "available")
+    free = device_memory(device) if device is not None else None
+    on_device = {key: n for key, n in cost.parts.items() if key[0] != "steps kept"}
+    if free is not None and sum(on_device.values()) > DEVICE_SHARE * free:
+        _refuse(on_device, f"memory on {device}", free, f"free on {device}")
     return cost
+
+
+def _refuse(parts: dict[tuple[str, str], int], memory: str, have: int, state: str) -> None:
+    """The SpecError of a run that needs more ``memory`` than ``have``: blame the dearest part."""
+    (what, field), biggest = max(parts.items(), key=lambda item: item[1])
+    raise SpecError([(field, f"the run would need about {_size(sum(parts.values()))} of {memory} ({what} "
+                             f"{_size(biggest)}) but {_size(have)} are {state}; make {field} smaller")])
 
 
 def _size(n: float) -> str:

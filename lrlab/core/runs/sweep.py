@@ -278,7 +278,7 @@ class Sweep(RunnerBase):
         self.device = resolve_device(spec.device)
         if spec.deterministic and self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        check_resources(spec, members=k)  # before loading or building anything
+        check_resources(spec, members=k, device=self.device)  # before loading or building anything
         self.data: Dataset = load_dataset(spec.dataset, self.device)
         self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
                        for s in self.seeds_of]

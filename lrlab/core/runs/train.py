@@ -136,7 +136,7 @@ class Trainer(RunnerBase):
             # cuBLAS needs this before its first call to be deterministic (torch docs, "Reproducibility")
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         if data is None:  # refuse a run that would not fit before loading or building anything
-            check_resources(spec)
+            check_resources(spec, device=self.device)
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
                                 self.seeds.batches)
