@@ -91,8 +91,7 @@ def test_the_sweep_window_runs_on_ray_and_shows_each_member_as_it_arrives(qtbot,
     assert sweep.ray_address.isEnabled() and sweep.cluster_address() == ""
     sweep.lr_text.setText("0.01, 0.1, 1")
     shown: list[str] = []  # every status line the main window showed for the sweep
-    report = window._ray_progress
-    window._ray_progress = lambda *a: (report(*a), shown.append(window.status_label.text()))
+    sweep.sig_cluster_progress.connect(lambda *_: shown.append(window.status_label.text()))
     sweep.run_button.click()
     assert window.progress.maximum() == 3 and window.progress.value() == 0
     assert "3 members sent" in window.status_label.text()

@@ -361,3 +361,24 @@ def test_marker_labels_read_level_beside_their_line_inside_the_panel_clear_of_th
         assert -2 <= gap < 10, (step, box, line_x)  # right beside its line, facing the middle
         assert inside.contains(box), (step, box, inside)
         assert not box.intersects(legend)
+
+
+def test_the_window_shows_before_its_plots_are_built_and_builds_them_right_after(qtbot, lrlab_home):
+    """Start-up (issue 14): the first frame goes without the four plots (~50 ms of the time to a
+    visible window); they are built as soon as it has been painted, or when something needs them."""
+    from lrlab.gui.app import make_app
+    from lrlab.gui.plots import PlotPanel
+    from lrlab.gui.window import MainWindow
+
+    make_app()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert not window.plots.built  # constructing the window (and restoring its form) built none
+    window.show()
+    qtbot.waitUntil(lambda: window.plots.built, timeout=5000)
+    assert [p.titleLabel.text for p in window.plots.plots] == [
+        "training loss", "learning rate", "validation accuracy", "gradient norm and update ratio"]
+    assert window.plots.p_loss.getAxis("bottom").labelText == "step"
+    panel = PlotPanel()  # never shown: whatever needs a plot builds them
+    qtbot.addWidget(panel)
+    assert not panel.built and panel.p_lr is panel.plots[1] and panel.built

@@ -12,7 +12,7 @@ positions are kept in steps; the x axis shows steps, epochs or samples.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,14 +56,19 @@ def readable_log_ticks(axis: pg.AxisItem) -> None:
 
 
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took, so the frame rate can adapt to it."""
+    """Remembers how long its last paint took, so the frame rate can adapt to it; calls
+    ``after_first_paint`` (once, from the event loop) when it has been painted the first time."""
 
     last_paint_ms = 0.0
+    after_first_paint: Callable[[], None] | None = None
 
     def paintEvent(self, event: Any) -> None:
         t0 = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_ms = (time.perf_counter() - t0) * 1000
+        if self.after_first_paint is not None:
+            QTimer.singleShot(0, self.after_first_paint)
+            self.after_first_paint = None
 
 
 class RunData:
@@ -149,9 +154,9 @@ class PlotPanel(QWidget):
         self.frames = 0  # redraws done (tests and benchmarks read it)
 
         self.view = TimedGraphicsLayout()
+        self.view.after_first_paint = self.build
         self.readout = QLabel("Pick a preset (Presets menu) or set up an experiment on the left, then press "
                               "Start (Ctrl+R). Hover a plot to read its values here.")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # a long read-out wraps onto a second line; it must never widen the window
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.readout.setWordWrap(True)
@@ -162,17 +167,7 @@ class PlotPanel(QWidget):
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
 
-        self.p_loss = self._plot(0, 0, "training loss", "loss", (-5, 5))
-        self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
-        self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
-        self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
-        self.plots = (self.p_loss, self.p_lr, self.p_metric, self.p_grad)
-        for p in self.plots[1:]:
-            p.setXLink(self.p_loss)
-        self.p_grad.setLogMode(y=True)
-        for p in self.plots:
-            readable_log_ticks(p.getAxis("left"))
-
+        self._building = False
         self._data = RunData()
         #: batches received but not yet appended to the series: appended together, at most once a
         #: frame (or when something reads :attr:`data`), so a paced frame pays for them once
@@ -197,12 +192,47 @@ class PlotPanel(QWidget):
         self._soon.setSingleShot(True)
         self._soon.setInterval(0)
         self._soon.timeout.connect(self._frame)
-        self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
-        for p in self.plots:
-            p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._clicked)
-        self.set_x_mode("step")
+
+    #: built by :meth:`build`, on first use
+    _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots"})
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PlotPanel._LAZY and not self.__dict__.get("_building", True):
+            self.build()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def built(self) -> bool:
+        """Whether the four plots exist (see :meth:`build`)."""
+        return "plots" in self.__dict__
+
+    def build(self) -> None:
+        """Create the four plots. The window's first frame goes without them (four PlotItems cost
+        ~50 ms of the time to a visible window, measured): they are built right after it has been
+        painted, or by whatever needs them first."""
+        if self.built:
+            return
+        self._building = True
+        try:
+            self.p_loss = self._plot(0, 0, "training loss", "loss", (-5, 5))
+            self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
+            self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
+            self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
+            self.plots = (self.p_loss, self.p_lr, self.p_metric, self.p_grad)
+        finally:
+            self._building = False
+        for p in self.plots[1:]:
+            p.setXLink(self.p_loss)
+        self.p_grad.setLogMode(y=True)
+        for p in self.plots:
+            readable_log_ticks(p.getAxis("left"))
+            p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
+        self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.set_x_mode(self.x_mode)
 
     def prepare(self) -> None:
         """Create the curves now (the window calls this once it is on screen): the first run
@@ -300,7 +330,7 @@ class PlotPanel(QWidget):
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
         self._bind(self.data)
-        self._redraw_soon(*self.plots)
+        self._redraw_soon()
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
         # No grid: pyqtgraph's translucent grid lines made each repaint ~10x dearer (measured),
@@ -314,6 +344,7 @@ class PlotPanel(QWidget):
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
         # translucent, so curves show through; users can drag it aside
         legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))
+        legend.setVisible(False)  # until a curve with data is listed (no empty box)
         # set on the PlotItem: its addItem overrides per-curve settings. No pyqtgraph
         # downsampling: the pyramids already hand over ~2 points per pixel, and its "peak"
         # mode turned the smooth LR into stairs (in exports too).
@@ -353,7 +384,7 @@ class PlotPanel(QWidget):
         if self._curves_made:
             self._show_lower_right()
         self._offer_layers()
-        self._redraw_soon(self.p_grad)
+        self._redraw_soon("p_grad")
 
     def _show_lower_right(self) -> None:
         effective = self.lower_right == "effective"
@@ -446,26 +477,26 @@ class PlotPanel(QWidget):
 
     def set_planned(self, steps: np.ndarray, lrs: np.ndarray) -> None:
         self.planned = (np.asarray(steps, dtype=np.float64), np.asarray(lrs, dtype=np.float64))
-        self._redraw_soon(self.p_lr)
+        self._redraw_soon("p_lr")
 
     def set_ghost(self, steps: np.ndarray, lrs: np.ndarray) -> None:
         self.ghost = (np.asarray(steps, dtype=np.float64), np.asarray(lrs, dtype=np.float64))
-        self._redraw_soon(self.p_lr)
+        self._redraw_soon("p_lr")
 
     def set_smoothing(self, s: float) -> None:
         self.data.set_smoothing(s)
-        self._redraw_soon(self.p_loss)
+        self._redraw_soon("p_loss")
 
     def set_log_loss(self, on: bool) -> None:
         self.p_loss.setLogMode(y=on)
         self._fix_x_range()  # pyqtgraph re-ranges x on a log switch: keep the whole run in view
-        self._redraw_soon(self.p_loss)
+        self._redraw_soon("p_loss")
 
     def set_log_lr(self, on: bool) -> None:
         self.log_lr = on
         self.p_lr.setLogMode(y=on)
         self._fix_x_range()
-        self._redraw_soon(self.p_lr)
+        self._redraw_soon("p_lr")
 
     def set_x_mode(self, mode: str) -> None:
         self.x_mode = mode
@@ -477,7 +508,7 @@ class PlotPanel(QWidget):
         for p in self.plots:
             p.enableAutoRange(x=True)
         self._fix_x_range()
-        self._redraw_soon(*self.plots)
+        self._redraw_soon()
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -509,10 +540,13 @@ class PlotPanel(QWidget):
         self._dirty.update(self.plots)
         self._soon.start()
 
-    def _redraw_soon(self, *plots: pg.PlotItem) -> None:
-        """Mark ``plots`` for redrawing and draw them at the next turn of the event loop: a
-        user's change, not the live data's pace."""
-        self._dirty.update(plots)
+    def _redraw_soon(self, *names: str) -> None:
+        """Mark the plots ``names`` ("p_lr", ...; none: all) for redrawing and draw them at the
+        next turn of the event loop: a user's change, not the live data's pace. Before the plots
+        are built there is nothing to redraw (building them draws everything)."""
+        if not self.built:
+            return
+        self._dirty.update([getattr(self, n) for n in names] if names else self.plots)
         self._soon.start()
 
     def _visible_steps(self, plot: pg.PlotItem) -> tuple[float, float]:

@@ -68,6 +68,9 @@ class SweepWindow(QMainWindow):
     sig_compare = Signal(list)  # the members' session files
     sig_pause = Signal()
     sig_stop = Signal()
+    #: a sweep on Ray: members back, members sent, and how it ended ("" while it runs); emitted in
+    #: the GUI thread, for the main window's progress bar and status line
+    sig_cluster_progress = Signal(int, int, str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -193,6 +196,7 @@ class SweepWindow(QMainWindow):
             self.status_of[i] = row["status"]
         self.status.setText(f"{len(rows)} of {len(self.member_lr)} members back from the cluster…")
         self._dirty = True
+        self.sig_cluster_progress.emit(len(rows), len(self.member_lr), "")
 
     @Slot(list)
     def set_cluster_failures(self, failures: list[str]) -> None:
@@ -202,6 +206,7 @@ class SweepWindow(QMainWindow):
     def cluster_finished(self, status: str, folder: str) -> None:
         """A sweep on Ray ended; the members that came back are in ``folder``."""
         self.finish(folder)
+        self.sig_cluster_progress.emit(len(self.member_lr), len(self.member_lr), f"{status}: {folder}")
         failures = getattr(self, "cluster_failures", [])
         if failures:
             self.status.setText(f"{status}: {len(self.files)} sessions in {folder}; failed on the cluster: "
@@ -211,6 +216,7 @@ class SweepWindow(QMainWindow):
     def cluster_failed(self, message: str) -> None:
         self.status.setText(message)
         self.run_button.setEnabled(True)
+        self.sig_cluster_progress.emit(0, len(self.member_lr), message)
 
     # --- setting up ----------------------------------------------------------------------------
 

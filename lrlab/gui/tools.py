@@ -66,6 +66,7 @@ class ToolsMixin:
             self._sweep.sig_compare.connect(self.compare_sessions)
             self._sweep.sig_pause.connect(self.controller.toggle_pause)
             self._sweep.sig_stop.connect(self.controller.stop)
+            self._sweep.sig_cluster_progress.connect(self._ray_progress)
         self._sweep.show()
         self._sweep.raise_()
 
@@ -99,13 +100,11 @@ class ToolsMixin:
         worker.sig_finished.connect(sweep.cluster_finished)
         worker.sig_failed.connect(sweep.cluster_failed)
         sweep.sig_stop.connect(worker.stop)
-        # the main window tells how far the cluster has got, as it does for a run of its own
+        # the main window tells how far the cluster has got, as it does for a run of its own (the
+        # Sweep window's signal, from the GUI thread: never a callable run in the worker's thread)
         total = len(lrs) * seeds
         self.progress.setRange(0, total)
         self.progress.setValue(0)
-        worker.sig_rows.connect(lambda rows: self._ray_progress(len(rows), total))
-        worker.sig_finished.connect(lambda status, folder: self._ray_progress(total, total, f"{status}: {folder}"))
-        worker.sig_failed.connect(lambda message: self._ray_progress(0, total, message))
         self._ray_worker, self._ray_thread = worker, start_in_thread(worker)  # kept alive while it runs
         where = address or "(RAY_ADDRESS or local)"
         sweep.status.setText(f"sending {total} members to Ray {where}…")
