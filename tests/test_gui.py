@@ -50,6 +50,18 @@ def test_start_streams_batches_into_the_plots_and_saves_the_session(window, qtbo
         assert len(counts) < 320 and rate < 45
 
 
+def test_a_start_before_the_warm_up_has_finished_says_what_it_waits_for(window, qtbot):
+    set_spec(window, QUICK)
+    assert not window.experiment.warmed  # the warm-up begins 200 ms after the window
+    window.start()
+    assert window.status_label.text().startswith("loading torch and scikit-learn, then the data and the model")
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.experiment.warmed, timeout=60_000)
+    window.start()
+    assert window.status_label.text() == "loading data and building the model…"
+    wait_idle(qtbot, window)
+
+
 def test_pause_and_resume(window, qtbot):
     set_spec(window, LONG)
     window.start()
