@@ -199,6 +199,7 @@ class PlotPanel(QWidget):
     _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots"})
 
     def __getattr__(self, name: str) -> Any:
+        # only once __init__ has set _building (False), and not while build() itself runs
         if name in PlotPanel._LAZY and not self.__dict__.get("_building", True):
             self.build()
             return self.__dict__[name]
@@ -343,13 +344,18 @@ class PlotPanel(QWidget):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
         # translucent, so curves show through; users can drag it aside
-        legend.setBrush(pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 150)))
+        legend.setBrush(self._backdrop(150))
         legend.setVisible(False)  # until a curve with data is listed (no empty box)
         # set on the PlotItem: its addItem overrides per-curve settings. No pyqtgraph
         # downsampling: the pyramids already hand over ~2 points per pixel, and its "peak"
         # mode turned the smooth LR into stairs (in exports too).
         p.setClipToView(True)
         return p
+
+    def _backdrop(self, alpha: int) -> Any:
+        """A brush of the panel's background at ``alpha``: legends and marker labels sit on it so
+        that they stay readable over curves."""
+        return pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), alpha))
 
     def make_controls(self) -> list[QWidget]:
         """Toolbar widgets that drive this panel: x axis, smoothing of the loss, log LR."""
@@ -462,7 +468,7 @@ class PlotPanel(QWidget):
         # picks between the two anchors), at its foot (the legend holds the top right corner), on
         # a backdrop that keeps it readable where a curve runs through; rotated along the line,
         # as it was, it was hard to read and sat on the line
-        fill = pg.mkBrush(faint(self.palette().color(self.backgroundRole()).name(), 210))
+        fill = self._backdrop(210)
         for p in self.plots:
             labelled = p is self.p_lr and marker.kind not in ("resume", "test")
             line = pg.InfiniteLine(self._to_display(np.array([marker.step]))[0], angle=90,

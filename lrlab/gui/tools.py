@@ -103,8 +103,7 @@ class ToolsMixin:
         # the main window tells how far the cluster has got, as it does for a run of its own (the
         # Sweep window's signal, from the GUI thread: never a callable run in the worker's thread)
         total = len(lrs) * seeds
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
+        self._ray_progress(0, total)
         self._ray_worker, self._ray_thread = worker, start_in_thread(worker)  # kept alive while it runs
         where = address or "(RAY_ADDRESS or local)"
         sweep.status.setText(f"sending {total} members to Ray {where}…")
@@ -117,6 +116,7 @@ class ToolsMixin:
         trains the bar and line are its own; the Sweep window still counts the members)."""
         if self.controller.state.busy:
             return
+        self.progress.setRange(0, total)  # again: a run of the window's own may have set its own
         self.progress.setValue(back)
         self.status_label.setText(f"sweep on Ray {ended}" if ended else
                                   f"sweep on Ray: {back} of {total} members back")
