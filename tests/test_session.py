@@ -71,6 +71,43 @@ def test_writer_never_overwrites_an_existing_file(recorded):
     assert path.read_bytes() == before
 
 
+def test_a_new_session_file_is_never_visible_before_it_is_a_session(tmp_path, monkeypatch):
+    """The name is given to the finished database in one step (a hard link), so a reader polling
+    for a run that has just started never finds an empty file (`lrlab run --out`, then `lrlab
+    info` at once: it said "not an SQLite database"). Without hard links (FAT, some network
+    shares) the name is claimed empty and the file renamed onto it; a taken name is refused
+    either way."""
+    out = tmp_path / "new.lrlab"
+    seen = []
+    real_link = os.link
+
+    def link(src, dst):
+        seen.append((Path(dst).exists(), Path(src).read_bytes()[:16]))  # at the moment of naming
+        return real_link(src, dst)
+
+    monkeypatch.setattr(session_mod.os, "link", link)
+    SessionWriter(out, RunSpec.from_json(SPEC), {}).close("stopped")
+    assert seen == [(False, b"SQLite format 3\x00")]
+    with Session.open(out) as s:
+        assert s.status == "stopped"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.lrlab"]
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(session_mod.os, "link", no_links)
+    other = tmp_path / "fat.lrlab"
+    SessionWriter(other, RunSpec.from_json(SPEC), {}).close("stopped")
+    with Session.open(other) as s:
+        assert s.status == "stopped" and s.spec == RunSpec.from_json(SPEC)
+    for taken in (out, other):
+        before = taken.read_bytes()
+        with pytest.raises(SessionError, match="already exists; choose another name"):
+            SessionWriter(taken, RunSpec.from_json(SPEC), {})
+        assert taken.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fat.lrlab", "new.lrlab"]  # no .part left
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import sys
     from lrlab.core.runs import RecordedRun

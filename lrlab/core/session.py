@@ -265,20 +265,13 @@ _INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?'
 
 
 def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
-    """Create a session file with ``meta``, whole or not at all: the name is claimed atomically
-    (of two runs started at the same instant with the same name, one gets it and the other a
-    message), the database is built under a temporary name of this process's and renamed onto
-    the claim. A full disk or a read-only folder is a SessionError and leaves nothing behind."""
+    """Create a session file with ``meta``, whole or not at all: the database is built under a
+    temporary name of this process's, then given the name atomically (of two runs started at the
+    same instant with the same name, one gets it and the other a message). A full disk or a
+    read-only folder is a SessionError and leaves nothing behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    claimed = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not overwrite:
-            try:
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            except FileExistsError:
-                raise SessionError(f"{path}: already exists; choose another name (nothing was overwritten)") from None
-            claimed = True
         con = sqlite3.connect(tmp)
         try:
             with con:
@@ -288,16 +281,41 @@ def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
                 con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
         finally:
             con.close()
-        os.replace(tmp, path)
-        claimed = False
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _claim(tmp, path)
     except (sqlite3.Error, OSError) as err:
         raise SessionError(f"{path}: cannot create the session file there ({_why(err)})") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if claimed:  # our empty claim, never filled: give the name back
-            with contextlib.suppress(OSError):
-                path.unlink()
+
+
+def _claim(tmp: Path, path: Path) -> None:
+    """Give the finished file ``tmp`` the name ``path`` unless that name exists, atomically. A
+    hard link does both at once, so no reader ever sees the name on a file that is not yet a
+    session (`lrlab info` on a run that has just started, a test polling for the file). Where
+    the file system has no hard links (FAT, some network shares) the name is claimed empty with
+    O_EXCL and the file renamed onto it: a reader may then find it empty for an instant."""
+    exists = SessionError(f"{path}: already exists; choose another name (nothing was overwritten)")
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise exists from None
+    except OSError:
+        pass
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        raise exists from None
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):  # our empty claim, never filled: give the name back
+            path.unlink()
+        raise
 
 
 def _writer_id() -> dict[str, Any]:
