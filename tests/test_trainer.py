@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 import torch
 
 from lrlab.core.runs import Collector, compare_steps
+from lrlab.core.runs import base as base_mod
 from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, build, parse_schedule
 from lrlab.core.spec import RunSpec, SpecError
@@ -202,7 +202,7 @@ def test_plateau_decisions_replay_and_follow_from_recorded_metrics():
     tl = Timeline(spec.schedule, spec.lr)
     for ev in col.evals:
         tl.observe(ev["step"] + 1, "val_loss", ev["val_loss"])
-    assert tl.values(0, len(lr)).tolist() == lr.tolist()
+    assert [tl(t) for t in range(len(lr))] == lr.tolist()  # the trainer's lr(t), step by step
     _, again, _ = train(spec)
     assert np.array_equal(again.column("train_loss"), col.column("train_loss"))
 
@@ -217,26 +217,47 @@ def test_planned_steps_match_the_trainer_without_loading_data(name):
     assert planned_steps(dropped) == Trainer(dropped).total_steps
 
 
-def test_a_paced_run_is_slower_but_computes_exactly_the_same():
+class FakeClock:
+    """Stands in for the ``time`` module of the loop's pacing: ``sleep`` advances ``monotonic``
+    at once, so a test sees exactly how long the loop chose to wait, whatever the machine's load."""
+
+    def __init__(self, on_sleep=None):
+        self.now, self.slept, self.on_sleep = 1000.0, 0.0, on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    perf_counter = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+def test_a_paced_run_waits_between_steps_but_computes_exactly_the_same(monkeypatch):
     spec = make_spec(steps=40)
     _, fast_col, _ = train(spec)
+    clock = FakeClock()
+    monkeypatch.setattr(base_mod, "time", clock)
     paced = Trainer(spec, pace=200.0)
     col = Collector()
     paced.listeners.append(col)
-    t0 = time.monotonic()
     assert paced.run() == "finished"
-    assert time.monotonic() - t0 >= 39 / 200 * 0.9  # 40 steps at 200 steps/s
+    # 40 steps at 200 steps/s: each step after the first waits for its turn, 5 ms apart
+    assert clock.slept == pytest.approx(39 / 200, rel=0.05)
     assert compare_steps({c: fast_col.column(c) for c in ("step", "train_loss", "lr")},
                          {c: col.column(c) for c in ("step", "train_loss", "lr")}).identical
 
 
-def test_a_slow_pace_still_answers_stop_at_once():
+def test_a_slow_pace_still_answers_stop_at_once(monkeypatch):
     trainer = Trainer(make_spec(steps=1000), pace=0.5)  # one step every two seconds
     trainer.listeners.append(lambda u: None)
-    threading.Timer(0.3, trainer.stop).start()
-    t0 = time.monotonic()
+    clock = FakeClock(on_sleep=trainer.stop)  # Stop pressed while the loop waits for the next step
+    monkeypatch.setattr(base_mod, "time", clock)
     assert trainer.run() == "stopped"
-    assert time.monotonic() - t0 < 1.5 and trainer.step <= 1
+    assert trainer.step <= 1 and clock.slept <= 0.05  # the wait ended at the command, not 2 s later
 
 
 def test_pace_can_change_mid_run_and_bad_values_are_refused():

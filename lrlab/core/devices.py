@@ -45,3 +45,12 @@ def describe_device(device: torch.device) -> str:
     import platform
 
     return platform.processor() or platform.machine() or "cpu"
+
+
+def cpu_kernels() -> str:
+    """The instruction set torch's CPU kernels were chosen for (``AVX2``, ``AVX512``, ``DEFAULT``…).
+
+    The same versions, seed and thread count still round differently on a processor whose
+    vector width differs, so a replay on another machine names this when its numbers differ."""
+    return torch.backends.cpu.get_cpu_capability()
+

@@ -280,13 +280,16 @@ class Verification:
                 f"difference {self.max_abs_difference:.6g} over {self.steps} steps")
 
 
-ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "device_name",
+ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "device_name", "cpu_kernels",
                         "threads", "deterministic", "machine")
 
 
 def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
+    """What differs between the recording's environment and this one, among what changes numbers.
+    A key that an older file did not record (``cpu_kernels`` before it was recorded) is unknown,
+    not a difference."""
     return tuple(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
-                 for k in ENV_KEYS_THAT_MATTER if recorded.get(k) != now.get(k))
+                 for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k))
 
 
 def replay_options(session: Session) -> dict[str, Any]:

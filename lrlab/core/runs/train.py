@@ -32,7 +32,7 @@ from torch import nn
 from lrlab._version import __version__
 from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
-from lrlab.core.devices import describe_device, resolve_device
+from lrlab.core.devices import cpu_kernels, describe_device, resolve_device
 from lrlab.core.effective_lr import quantiles as effective_quantiles
 from lrlab.core.events import Event, Status
 from lrlab.core.limits import check_resources
@@ -64,7 +64,7 @@ def environment(device: torch.device, threads: int, deterministic: bool) -> dict
     env = {"lrlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
            "platform": platform.platform(), "machine": platform.machine(),
-           "device": str(device), "device_name": describe_device(device),
+           "device": str(device), "device_name": describe_device(device), "cpu_kernels": cpu_kernels(),
            "threads": threads, "deterministic": deterministic}
     if device.type == "cuda" and deterministic:
         env["CUBLAS_WORKSPACE_CONFIG"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG", "")
