@@ -388,3 +388,34 @@ def test_the_window_shows_before_its_plots_are_built_and_builds_them_right_after
     panel = PlotPanel()  # never shown: whatever needs a plot builds them
     qtbot.addWidget(panel)
     assert not panel.built and panel.p_lr is panel.plots[1] and panel.built
+
+
+def test_a_window_closed_before_the_warm_up_ends_leaves_no_error_behind(qtbot, monkeypatch):
+    """The warm-up thread reports through a messenger of its own: a form deleted while torch was
+    still importing (a window closed at once) raised "Signal source has been deleted" in the thread."""
+    import threading
+
+    import shiboken6
+
+    from lrlab.core import warm
+    from lrlab.gui.experiment import ExperimentPanel
+
+    release = threading.Event()
+    monkeypatch.setattr(warm, "warm_up", lambda spec=None: ["cpu"] if release.wait(30) else [])
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    before = set(threading.enumerate())
+    panel = ExperimentPanel()
+    panel.warm_up()
+    (thread,) = [t for t in threading.enumerate() if t not in before and t.name == "lrlab-warm-up"]
+    shiboken6.delete(panel)  # the window closed, and its form with it
+    release.set()
+    thread.join(30)
+    qtbot.wait(50)  # the queued result finds no form to tell
+    assert not thread.is_alive() and errors == []
+
+    alive = ExperimentPanel()  # and a form that lives is told
+    qtbot.addWidget(alive)
+    alive.warm_up()
+    qtbot.waitUntil(lambda: alive.warmed, timeout=30_000)
+    assert [alive.device.itemText(i) for i in range(alive.device.count())] == ["auto", "cpu"]

@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -43,6 +43,12 @@ from lrlab.gui.forms import (
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
+
+
+class _WarmUpMessenger(QObject):
+    """Carries the warm-up thread's result to the GUI thread (see ExperimentPanel.warm_up)."""
+
+    sig_done = Signal(list)  # device names
 
 
 class ExperimentPanel(QScrollArea):
@@ -200,17 +206,30 @@ class ExperimentPanel(QScrollArea):
 
     def warm_up(self) -> None:
         """In a thread off the start path: import torch and the trainer, load the form's dataset
-        once (so the first Start is as quick as the next), then list the devices found."""
+        once (so the first Start is as quick as the next), then list the devices found.
+
+        The thread reports through a messenger of its own, not through this form: a window closed
+        before the warm-up ends takes the form with it, and a signal of a deleted object cannot
+        be emitted ("Signal source has been deleted"). The messenger lives as long as the thread
+        holds it; its queued signal reaches the form only if the form still exists."""
         import threading
+
+        messenger = _WarmUpMessenger()
+        messenger.sig_done.connect(self._warmed_up)
+        self._warm_up_messenger = messenger
+        spec = self.spec  # read the form here, in the GUI thread
 
         def warm() -> None:
             from lrlab.core.warm import warm_up
 
-            self.sig_devices.emit(warm_up(self.spec))
-            self.warmed = True
+            messenger.sig_done.emit(warm_up(spec))
 
-        self.sig_devices.connect(self.set_devices)
         threading.Thread(target=warm, name="lrlab-warm-up", daemon=True).start()
+
+    def _warmed_up(self, names: list[str]) -> None:
+        self.warmed = True
+        self.set_devices(names)
+        self.sig_devices.emit(names)
 
     def set_devices(self, names: list[str]) -> None:
         current = self.device.currentText()
