@@ -3,8 +3,8 @@
 The functions here are the public API (``lrlab.run``, ``lrlab.open_session``...: see
 ``lrlab.__all__``); the ``lrlab`` command is a client of them, so whatever the command does a
 script can do, with the numbers as objects instead of printed text. Results are plain
-dataclasses; tables come back as pandas DataFrames when pandas is installed (the extra
-``lrlab[frames]``) and as a dict of numpy arrays otherwise, so pandas stays optional.
+dataclasses; every table comes back as a pandas DataFrame (pandas is imported on the first
+table, so ``import lrlab`` stays light).
 
 Specs are named as the command names them: a preset (``"lr-too-high"``), a JSON file, a dict
 of run-spec JSON, or a :class:`~lrlab.core.spec.RunSpec`. Changes follow ``--set``'s rules
@@ -34,7 +34,7 @@ __all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "Sessio
            "SweepResult", "compare", "find_lr", "library", "open_session", "run", "schedule", "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
-Table = Any  # a pandas DataFrame, or dict[str, np.ndarray] without pandas
+Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
 
 
 # --- specs and tables --------------------------------------------------------------------------
@@ -79,11 +79,10 @@ def _changes(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _table(columns: Mapping[str, Any]) -> Table:
-    """A pandas DataFrame of ``columns`` when pandas is installed, else the columns themselves."""
-    try:
-        import pandas as pd
-    except ImportError:
-        return dict(columns)
+    """A pandas DataFrame of ``columns``: one type whatever is installed, so a script written
+    against a DataFrame works on every machine."""
+    import pandas as pd
+
     return pd.DataFrame(dict(columns))
 
 
@@ -678,7 +677,7 @@ class Library:
         return rows
 
     def to_frame(self) -> Table:
-        """:meth:`rows` as a DataFrame (a dict of column lists without pandas); a field a session
+        """:meth:`rows` as a DataFrame; a field a session
         lacks (a schedule parameter of another kind) is missing there (None; NaN in a column of numbers)."""
         rows = self.rows()
         columns: list[str] = []

@@ -91,13 +91,16 @@ def test_session_reads_spec_status_summary_events_and_tables(session):
     assert s.info()["events"] == [{"step": 30, "kind": "edit", "edit": {"kind": "scale", "factor": 0.5}}]
 
 
-def test_without_pandas_tables_are_dicts_of_numpy_arrays(session, monkeypatch, tmp_path):
-    without(monkeypatch, "pandas")
+def test_every_table_is_a_data_frame(session, tmp_path):
+    """One type whatever the call: pandas is a dependency, never an optional path."""
+    import pandas as pd
+
     steps = session.steps(["step", "lr"])
-    assert isinstance(steps, dict) and list(steps) == ["step", "lr"]
+    assert isinstance(steps, pd.DataFrame) and list(steps.columns) == ["step", "lr"]
     assert steps["step"].dtype == np.int64 and steps["lr"][30] == 0.025
-    table = lrlab.library(tmp_path).to_frame()
-    assert isinstance(table, dict) and table["name"] == ["a"] and table["optimizer.lr"] == [0.05]
+    for table in (session.evals(), session.effective_lr(), lrlab.library(tmp_path).to_frame()):
+        assert isinstance(table, pd.DataFrame)
+    assert lrlab.library(tmp_path).to_frame()["optimizer.lr"].tolist() == [0.05]
 
 
 def test_replay_verifies_bit_for_bit_and_finds_the_first_difference(session):

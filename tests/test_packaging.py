@@ -76,18 +76,25 @@ def test_desktop_integration_installs_into_the_user_share(tmp_path):
                 "mime/packages/io.github.lrlab.lrlab-mime.xml", "icons/hicolor/256x256/apps/io.github.lrlab.lrlab.png",
                 "icons/hicolor/scalable/apps/io.github.lrlab.lrlab.svg"):
         assert (tmp_path / rel).is_file(), rel
-    if shutil.which("update-mime-database"):
+    if shutil.which("update-mime-database") or os.environ.get("CI"):  # shared-mime-info; CI installs it
         assert "application/x-lrlab-session:*.lrlab" in (tmp_path / "mime" / "globs2").read_text()
     run(["bash", LINUX / "install.sh", "--remove"], env=env)
     assert not (tmp_path / "applications/io.github.lrlab.lrlab.desktop").exists()
 
 
-@pytest.mark.skipif(not shutil.which("appstreamcli"), reason="appstreamcli not installed")
+def needs(tool: str, package: str) -> pytest.MarkDecorator:
+    """Skip where ``tool`` is missing on a developer's machine; CI installs ``package`` (.ci/run),
+    so there the test always runs and a missing tool fails it."""
+    return pytest.mark.skipif(not shutil.which(tool) and not os.environ.get("CI"),
+                              reason=f"{tool} not installed (apt-get install {package}; CI installs it)")
+
+
+@needs("appstreamcli", "appstream")
 def test_metainfo_validates():
     run(["appstreamcli", "validate", "--no-net", LINUX / "io.github.lrlab.lrlab.metainfo.xml"])
 
 
-@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils not installed")
+@needs("desktop-file-validate", "desktop-file-utils")
 def test_desktop_entry_validates():
     proc = run(["desktop-file-validate", LINUX / "io.github.lrlab.lrlab.desktop"])
     assert proc.stdout.strip() == ""

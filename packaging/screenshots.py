@@ -1,6 +1,6 @@
 """Render the main states of the window to PNG files, offscreen, to look at them.
 
-    python -m lrlab.gui.screenshots OUTDIR [--dark]
+    python packaging/screenshots.py OUTDIR [--dark]
 
 States: empty, mid-run with an edit marker and a proposed edit, diverged, a session
 opened. Runs in a private LRLAB_HOME so nothing of the user's is touched.
