@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from lrlab.cli import main
+from lrlab.core import files as files_mod
 from lrlab.core import session as session_mod
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, environment_differences, replay_runner
 from lrlab.core.session import Session, SessionError, SessionWriter
@@ -86,7 +87,7 @@ def test_a_new_session_file_is_never_visible_before_it_is_a_session(tmp_path, mo
         seen.append((Path(dst).exists(), Path(src).read_bytes()[:16]))  # at the moment of naming
         return real_link(src, dst)
 
-    monkeypatch.setattr(session_mod.os, "link", link)
+    monkeypatch.setattr(files_mod.os, "link", link)
     SessionWriter(out, RunSpec.from_json(SPEC), {}).close("stopped")
     assert seen == [(False, b"SQLite format 3\x00")]
     with Session.open(out) as s:
@@ -96,7 +97,7 @@ def test_a_new_session_file_is_never_visible_before_it_is_a_session(tmp_path, mo
     def no_links(src, dst):
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(session_mod.os, "link", no_links)
+    monkeypatch.setattr(files_mod.os, "link", no_links)
     other = tmp_path / "fat.lrlab"
     SessionWriter(other, RunSpec.from_json(SPEC), {}).close("stopped")
     with Session.open(other) as s:

@@ -7,14 +7,12 @@ import csv
 import importlib.util
 import json
 import math
-import os
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.core.files import ExportError, written
+from lrlab.core.files import ExportError, replaced, written
 from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, METRICS, QUANTILE_NAMES, STEP_COLUMNS
 
 if TYPE_CHECKING:  # the window imports this module at start-up; the session code it leaves for later
@@ -97,25 +95,24 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
     steps = session.steps()
     wall_at = dict(zip(steps["step"].tolist(), steps["wall_time"].tolist(), strict=True))
     tables = {"steps": steps, "evals": session.evals(), "effective_lr": session.effective_lr("all")}
-    tmp = run_dir.with_name(f".{run_dir.name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    writer = SummaryWriter(log_dir=str(tmp))
-    try:
-        for name, col in METRICS.items():
-            table = tables[col.table]
-            for step, value in zip(table["step"].tolist(), table[col.column].tolist(), strict=True):
-                if not math.isnan(value):
-                    writer.add_scalar(name, value, step, walltime=start + wall_at.get(step, 0.0))
-        for ev in session.events():
-            writer.add_text("events", f"step {ev.step}: {ev.describe()}", ev.step, walltime=start + ev.wall_time)
-        summ = session.summary
-        params = {k: _hparam(v) for k, v in flatten(session.spec_json).items() if v is not None}
-        params.update(kind=session.kind, status=str(session.status))
-        metrics = {m: summ[f"final_{m}"] for m in ("train_loss", "val_loss", "val_metric")
-                   if summ.get(f"final_{m}") is not None}
-        for summary in hparams(params, metrics):
-            writer.file_writer.add_summary(summary)
-    finally:
-        writer.close()
-    os.replace(tmp, run_dir)
+    with replaced(run_dir) as tmp:  # the run's folder appears whole (TensorBoard reads folders as they grow)
+        writer = SummaryWriter(log_dir=str(tmp))
+        try:
+            for name, col in METRICS.items():
+                table = tables[col.table]
+                for step, value in zip(table["step"].tolist(), table[col.column].tolist(), strict=True):
+                    if not math.isnan(value):
+                        writer.add_scalar(name, value, step, walltime=start + wall_at.get(step, 0.0))
+            for ev in session.events():
+                writer.add_text("events", f"step {ev.step}: {ev.describe()}", ev.step,
+                                walltime=start + ev.wall_time)
+            summ = session.summary
+            params = {k: _hparam(v) for k, v in flatten(session.spec_json).items() if v is not None}
+            params.update(kind=session.kind, status=str(session.status))
+            metrics = {m: summ[f"final_{m}"] for m in ("train_loss", "val_loss", "val_metric")
+                       if summ.get(f"final_{m}") is not None}
+            for summary in hparams(params, metrics):
+                writer.file_writer.add_summary(summary)
+        finally:
+            writer.close()
     return run_dir

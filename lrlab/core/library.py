@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.core import paths
+from lrlab.core.files import write_text
 from lrlab.core.session import SUFFIX, Session, SessionError
 
 INDEX_VERSION = 1
@@ -98,9 +99,7 @@ class Library:
 
     def _save_index(self) -> None:
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.index_path.with_name(f".{self.index_path.name}.tmp")
-        tmp.write_text(json.dumps({"version": INDEX_VERSION, "entries": self._cache}), encoding="utf-8")
-        os.replace(tmp, self.index_path)
+        write_text(self.index_path, json.dumps({"version": INDEX_VERSION, "entries": self._cache}))
 
     def add_folder(self, folder: str | Path) -> None:
         if Path(folder) not in self.folders:

@@ -30,6 +30,7 @@ import numpy as np
 
 from lrlab._version import __version__
 from lrlab.core.events import Event, Status
+from lrlab.core.files import NameTaken, replaced
 from lrlab.core.metrics import (
     EFFECTIVE_COLUMNS,
     EVAL_COLUMNS,
@@ -265,57 +266,28 @@ _INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?'
 
 
 def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
-    """Create a session file with ``meta``, whole or not at all: the database is built under a
-    temporary name of this process's, then given the name atomically (of two runs started at the
-    same instant with the same name, one gets it and the other a message). A full disk or a
+    """Create a session file with ``meta``, whole or not at all (:func:`lrlab.core.files.replaced`):
+    the database is built under a temporary name and given its name in one step, so a reader
+    never finds the name on a file that is not yet a session, and of two runs started at the
+    same instant with the same name one gets it and the other a message. A full disk or a
     read-only folder is a SessionError and leaves nothing behind."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(tmp)
-        try:
-            with con:
-                con.executescript(SCHEMA)
-                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-                con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
-        finally:
-            con.close()
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _claim(tmp, path)
+        with replaced(path, overwrite=overwrite) as tmp:
+            con = sqlite3.connect(tmp)
+            try:
+                with con:
+                    con.executescript(SCHEMA)
+                    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+                    con.executemany("INSERT INTO meta VALUES (?, ?)",
+                                    [(k, json.dumps(v)) for k, v in meta.items()])
+            finally:
+                con.close()
+    except NameTaken:
+        raise SessionError(f"{path}: already exists; choose another name (nothing was overwritten)") from None
     except (sqlite3.Error, OSError) as err:
         raise SessionError(f"{path}: cannot create the session file there ({_why(err)})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _claim(tmp: Path, path: Path) -> None:
-    """Give the finished file ``tmp`` the name ``path`` unless that name exists, atomically. A
-    hard link does both at once, so no reader ever sees the name on a file that is not yet a
-    session (`lrlab info` on a run that has just started, a test polling for the file). Where
-    the file system has no hard links (FAT, some network shares) the name is claimed empty with
-    O_EXCL and the file renamed onto it: a reader may then find it empty for an instant."""
-    exists = SessionError(f"{path}: already exists; choose another name (nothing was overwritten)")
-    try:
-        os.link(tmp, path)
-        return
-    except FileExistsError:
-        raise exists from None
-    except OSError:
-        pass
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        raise exists from None
-    try:
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):  # our empty claim, never filled: give the name back
-            path.unlink()
-        raise
 
 
 def _writer_id() -> dict[str, Any]:

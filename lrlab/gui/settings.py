@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray
 
 from lrlab.core import paths
+from lrlab.core.files import write_text
 
 MAX_RECENT = 10
 MAX_BYTES = 4 * 2**20  # a settings file is a few kilobytes; anything larger is not ours
@@ -84,11 +84,9 @@ def _write(**changes: Any) -> None:
     """Merge ``changes`` into the file, atomically (a crash leaves the old file or the new one)."""
     data = {**_read(), **changes}
     path = settings_file()
-    tmp = path.with_name(f".{path.name}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(data, indent=1))
     except OSError as err:  # a read-only or full settings folder must not stop the app
         _note(f"cannot save settings to {path}: {err.strerror or err}")
 
