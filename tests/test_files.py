@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from lrlab.core.files import NameTaken, replaced, write_bytes, write_text
+from lrlab.core.files import NameTaken, read_text, replaced, write_bytes, write_text
 
 
 def test_a_file_takes_its_name_only_when_it_is_complete(tmp_path):
@@ -39,3 +41,71 @@ def test_a_folder_appears_whole_and_a_failed_one_leaves_nothing(tmp_path):
         tmp.mkdir()
         (tmp / "events").write_text("x")
     assert (run_dir / "events").read_text() == "x" and len(list(run_dir.parent.iterdir())) == 1
+
+
+def test_small_files_are_read_only_when_regular_and_bounded(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"epochs": 1}')
+    assert read_text(spec) == '{"epochs": 1}'
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # nobody writes: an ordinary open would wait forever
+    with pytest.raises(ValueError, match=r"not a regular file \(a FIFO\)"):
+        read_text(fifo)
+    with pytest.raises(ValueError, match=r"not a regular file \(a device\)"):
+        read_text("/dev/zero")  # endless
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_text(tmp_path)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 1_000_001)
+    with pytest.raises(ValueError, match=r"too large \(1,000,001 bytes; at most 1,000,000\)"):
+        read_text(big)
+
+
+def test_a_spec_or_settings_file_that_is_a_fifo_or_device_gets_a_message_not_a_hang(tmp_path, monkeypatch, capsys):
+    from lrlab.cli import main
+
+    fifo = tmp_path / "spec.json"
+    os.mkfifo(fifo)
+    assert main(["run", str(fifo)]) == 2
+    assert "not a regular file (a FIFO)" in capsys.readouterr().err
+    assert main(["run", "/dev/zero"]) == 2
+    assert "not a regular file (a device)" in capsys.readouterr().err
+
+    from lrlab.gui import settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LRLAB_HOME", str(home))
+    settings.settings_file().parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(settings.settings_file())
+    os.mkfifo(settings.settings_file().with_name("lrlab.ini"))
+    assert settings.legacy_warning() is None
+    assert settings.recent_sessions() == []  # the app starts with defaults
+    assert any("not a regular file (a FIFO)" in p for p in settings.take_problems())
+
+
+def test_an_export_never_replaces_a_device_or_its_own_input(tmp_path):
+    """As root, a rename onto /dev/null replaced the device with a file; `lrlab export run.lrlab
+    --csv run.lrlab` replaced the session with its CSV. Both are refused, by inode, whatever the
+    path's spelling."""
+    from lrlab.cli import main
+    from lrlab.core.files import ExportError, check_output
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec
+
+    run = RecordedRun(RunSpec.from_json({"dataset": {"name": "iris"}, "epochs": 1}), tmp_path / "run.lrlab")
+    run.run()
+    before = run.path.read_bytes()
+    alias = tmp_path / "alias.lrlab"
+    os.link(run.path, alias)
+    for target in (run.path, alias, tmp_path / "." / "run.lrlab"):
+        with pytest.raises(ExportError, match="it is the input"):
+            check_output(target, [run.path])
+        assert main(["export", str(run.path), "--csv", str(target)]) == 2
+    assert run.path.read_bytes() == before
+    with pytest.raises(ExportError, match="it exists and is a device"):
+        check_output("/dev/null")
+    fifo = tmp_path / "pipe.csv"  # a special file of the test's own, so a regression harms no real device
+    os.mkfifo(fifo)
+    assert main(["export", str(run.path), "--csv", str(fifo)]) == 2
+    assert fifo.exists() and not fifo.is_file()
+    assert main(["export", str(run.path), "--csv", str(tmp_path / "steps.csv")]) == 0

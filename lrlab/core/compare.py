@@ -425,7 +425,7 @@ def _grid(table: list[list[str]]) -> str:
 def write_long_csv(runs: Sequence[Run], out: str | Path, metrics: Sequence[str] = tuple(METRICS)) -> int:
     """All selected sessions in long form: session, step, metric, value. Returns rows written."""
     n = 0
-    with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with written(out, inputs=[r.path for r in runs]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["session", "step", "metric", "value"])
         for r in runs:

@@ -33,7 +33,7 @@ def write_csv(session: Session, out: str | Path) -> None:
     by_step = {int(s): vals for s, *vals in zip(evals["step"], *(evals[c] for c in EVAL_VALUES), strict=True)}
     eff = session.effective_lr("all")
     eff_by_step = {int(s): vals for s, *vals in zip(eff["step"], *(eff[q] for q in QUANTILE_NAMES), strict=True)}
-    with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with written(out, inputs=[session.path]) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         cols = [steps[c].tolist() for c in STEP_COLUMNS]

@@ -16,9 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+#: the largest spec, settings or other small JSON file lrlab reads (a spec is a few KB)
+SMALL_FILE_LIMIT = 1_000_000
 
 
 class ExportError(ValueError):
@@ -89,16 +93,69 @@ def write_bytes(out: str | Path, data: bytes, *, overwrite: bool = True) -> None
         tmp.write_bytes(data)
 
 
+def read_text(path: str | Path, limit: int = SMALL_FILE_LIMIT) -> str:
+    """The text of a small regular file, read whole: never a device, a FIFO or a folder (reading
+    ``/dev/zero`` would never end, a FIFO would block until someone writes), and never more than
+    ``limit`` bytes. Raises OSError (FileNotFoundError for a missing file) or ValueError, each
+    with a message that says what the file is."""
+    p = Path(path)
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO opens without waiting
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise ValueError(f"too large ({info.st_size:,} bytes; at most {limit:,})")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # grew while we read
+        raise ValueError(f"too large (more than {limit:,} bytes)")
+    return data.decode("utf-8")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def check_output(out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse an output path that would destroy something: an existing target that is not a
+    regular file (as root, writing ``/dev/null`` or ``/dev/full`` by rename would replace the
+    device with a file), or the same file as one of ``inputs`` (``lrlab export run.lrlab --csv
+    run.lrlab`` would replace the session with its own CSV). Same file means same inode, so a
+    link or another spelling of the path is caught too. Raises ExportError."""
+    out = Path(out)
+    try:
+        info = out.stat()
+    except OSError:
+        return  # a new name: nothing to destroy
+    if not stat.S_ISREG(info.st_mode):
+        raise ExportError(f"{out}: cannot write there: it exists and is {_kind(info.st_mode)}")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            theirs = os.stat(source)
+            if (theirs.st_dev, theirs.st_ino) == (info.st_dev, info.st_ino):
+                raise ExportError(f"{out}: cannot write there: it is the input {source} "
+                                  "(that would overwrite it); choose another name")
+
+
 @contextlib.contextmanager
-def written(out: str | Path) -> Iterator[Path]:
+def written(out: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
     """An export the user asked for, whole or not at all: yields a temporary path beside ``out``
     to write, renamed onto ``out`` when the block ends and the file is there; on any failure (a
     missing or read-only folder, a full disk, a writer that fails without saying so) nothing is
-    left and an ExportError says why in one line."""
+    left and an ExportError says why in one line. ``out`` must not be a special file or one of
+    ``inputs`` (:func:`check_output`)."""
     out = Path(out)
     try:
         if not out.parent.is_dir():
             raise ExportError(f"{out}: cannot write there: the folder {out.parent} does not exist")
+        check_output(out, inputs)
         with replaced(out) as tmp:
             yield tmp
             if not tmp.is_file() or tmp.stat().st_size == 0:

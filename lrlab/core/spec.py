@@ -298,9 +298,11 @@ def schedule_warnings(spec: RunSpec, total_steps: int | None = None,
 
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; problems become one SpecError line naming the file."""
+    from lrlab.core.files import read_text
+
     p = Path(path)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(read_text(p))  # a regular file of at most 1 MB: never /dev/zero or a FIFO
     except FileNotFoundError:
         raise SpecError([(str(p), "no such file")]) from None
     except (OSError, UnicodeDecodeError) as err:
@@ -310,7 +312,7 @@ def read_json(path: str | Path) -> Any:
                                   f"column {err.colno}")]) from None
     except RecursionError:
         raise SpecError([(str(p), "not a spec: JSON nested too deep to read (specs nest at most 24 levels)")]) from None
-    except ValueError as err:  # an integer of more than 4,300 digits
+    except ValueError as err:  # an integer of more than 4,300 digits; a special or oversized file
         raise SpecError([(str(p), f"not a spec: {err}")]) from None
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray
 
 from lrlab.core import paths
-from lrlab.core.files import write_text
+from lrlab.core.files import read_text, write_text
 
 MAX_RECENT = 10
 MAX_BYTES = 4 * 2**20  # a settings file is a few kilobytes; anything larger is not ours
@@ -41,6 +41,8 @@ def legacy_warning() -> str | None:
     """A warning when the INI file of older versions holds an object value (``@Variant(``), which
     a QSettings read would unpickle; lrlab only reads its text, and never uses it."""
     legacy = paths.settings_dir() / "lrlab.ini"
+    if not legacy.is_file():  # absent, or a FIFO or device that a read would block on or never finish
+        return None
     try:
         with legacy.open("rb") as f:
             text = f.read(MAX_BYTES)
@@ -57,7 +59,7 @@ def _read() -> dict[str, Any]:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // 2**20} MiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))  # a regular file of at most 1 MB: never a FIFO or a device
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         return data
