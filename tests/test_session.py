@@ -306,3 +306,35 @@ def test_a_replay_names_a_processor_with_other_vector_kernels_and_skips_what_old
         f"cpu_kernels: recorded {elsewhere['cpu_kernels']!r}, now {env['cpu_kernels']!r}",)
     older = {k: v for k, v in env.items() if k != "cpu_kernels"}  # written before it was recorded
     assert environment_differences(older, env) == ()
+
+
+def test_killed_sweeps_and_forks_open_everywhere_without_a_repair_step(tmp_path):
+    """A sample of tests/crash_campaign.py (50 kills there, figures in benchmarks/README.md): a
+    SIGKILL at a random moment of a sweep and of a fork leaves files that open read-only in
+    Session.open, `lrlab info`, `export` and `compare` at once. The writer logs ahead (WAL), so
+    there is never a journal to roll back first; `lrlab repair` only folds the log back in."""
+    import random
+
+    from crash_campaign import kill_one, parent_session
+
+    rng = random.Random(7)
+    parent = parent_session(tmp_path)
+    for kind in ("sweep", "fork"):
+        kill = kill_one(kind, tmp_path, rng, parent)
+        assert kill.files and kill.problems == [], (kind, kill.problems)
+    killed = kill.files[0]
+    steps = Session.open(killed).n_steps()
+    assert Path(f"{killed}-wal").exists()  # the unfinished run's log, read in place
+    assert main(["repair", str(killed)]) == 0
+    assert not Path(f"{killed}-wal").exists() and not Path(f"{killed}-shm").exists()
+    with Session.open(killed) as s:
+        assert s.n_steps() == steps and s.status == "interrupted"
+
+
+def test_a_finished_session_is_one_file(tmp_path):
+    run = RecordedRun(RunSpec.from_json(dict(SPEC, epochs=1)), tmp_path / "one.lrlab")
+    run.run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.lrlab"]
+    con = sqlite3.connect(run.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()

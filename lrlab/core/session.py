@@ -175,6 +175,12 @@ class SessionWriter:
                 "heartbeat": time.time(), **(extra_meta or {})}
         _create(self.path, meta, overwrite)
         self.con = sqlite3.connect(self.path, check_same_thread=False)
+        # Write-ahead log while the run goes on: a commit appends to FILE-wal and never rewrites
+        # the main file, so a run killed at any instant leaves committed steps that every reader
+        # (read-only: `lrlab info`, the GUI, compare) sees at once, with nothing to roll back and
+        # no repair step (a rollback journal left "hot" made every read-only open refuse the file).
+        # close() folds the log back in, so a finished session is one portable file.
+        self.con.execute("PRAGMA journal_mode = WAL")
         self.con.execute("PRAGMA synchronous = NORMAL")
         self._last_commit = time.monotonic()
         self.closed = False
@@ -249,6 +255,7 @@ class SessionWriter:
             self._set_meta(status=Status(status).value, summary={**summarize(self.con), **(extra or {})},
                            finished=_now())
             self._commit()
+            _single_file(self.con)
             self.con.close()
         except (sqlite3.Error, OSError) as err:
             self._fail(err)
@@ -263,6 +270,16 @@ class SessionWriter:
 _INSERT_STEPS = f"INSERT INTO steps VALUES ({', '.join('?' * len(STEP_COLUMNS))})"
 _INSERT_EVALS = f"INSERT OR REPLACE INTO evals VALUES ({', '.join('?' * len(EVAL_COLUMNS))})"
 _INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?' * len(EFFECTIVE_COLUMNS))})"
+
+
+def _single_file(con: sqlite3.Connection) -> None:
+    """Fold the write-ahead log into the main file and leave WAL mode, so the session is one file
+    again (FILE-wal and FILE-shm go). A reader holding the file open at that instant keeps the
+    log from being removed: then the file stays in WAL mode, every step already in the main
+    file, and the next writer or `lrlab repair` finishes the job. Never an error."""
+    with contextlib.suppress(sqlite3.Error):
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("PRAGMA journal_mode = DELETE")
 
 
 def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
@@ -698,12 +715,18 @@ def repair(path: str | Path) -> list[str]:
         for f in (p, journal):
             shutil.copy2(f, f.with_name(f"{f.name}.bak"))
         done.append(f"applied {journal.name} (an interrupted write; backups: {p.name}.bak, {journal.name}.bak)")
+    wal = p.with_name(p.name + "-wal")
+    had_wal = wal.is_file() and wal.stat().st_size > 0
     try:
         con = sqlite3.connect(p.resolve().as_uri() + "?mode=rw", uri=True, timeout=5.0)
         version = con.execute("PRAGMA user_version").fetchone()[0]
+        _single_file(con)  # a killed run's write-ahead log, folded in: one portable file again
         con.close()
     except sqlite3.Error as err:
         raise SessionError(f"{p}: cannot repair ({_why(err)})") from None
+    if had_wal and not wal.exists():
+        done.append(f"folded {wal.name} into {p.name} (the log of a run that did not finish; every "
+                    "committed step kept): the session is one file again")
     con = _connect_checked(p, write=True)
     try:
         _read_meta(p, con)
