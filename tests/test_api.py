@@ -155,7 +155,7 @@ def test_compare_returns_the_tables_compare_prints_and_the_curves(session, tmp_p
 
 
 def test_schedule_gives_the_lrs_the_command_prints(capsys):
-    assert main(["schedule", "cosine-warmup", "--format", "json"]) == 0
+    assert main(["schedule", "cosine-warmup", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     np.testing.assert_array_equal(lrlab.schedule("cosine-warmup"), printed["lr"])
     lrs = lrlab.schedule({"kind": "cosine", "T_max": "run"}, 5, lr=1.0)
