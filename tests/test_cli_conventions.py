@@ -130,6 +130,27 @@ def test_short_flags_exist_wherever_their_long_forms_do():
                 assert parser._option_string_actions[short] is parser._option_string_actions[long], (name, long)
 
 
+def test_each_command_is_one_module_with_its_parser_beside_its_body():
+    import pkgutil
+
+    import lrlab.cli as cli_package
+    from lrlab.cli import COMMANDS
+
+    modules = {m.name for m in pkgutil.iter_modules(cli_package.__path__)} - {"common"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in COMMANDS} == modules
+    assert [m.__name__.rsplit(".", 1)[1].replace("_", "-") for m in COMMANDS] == ORDER
+    for module in COMMANDS:
+        assert callable(module.add_parser) and callable(module.execute), module.__name__
+
+
+def test_the_help_loads_neither_torch_nor_numpy_nor_qt():
+    """``lrlab --help`` and a typo in a flag answer without the heavy imports."""
+    code = ("import sys\nfrom lrlab.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'numpy', 'PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # --- short flags at work --------------------------------------------------------------------------
 
 
