@@ -99,6 +99,20 @@ def test_every_command_has_a_description_with_an_example_and_help_on_every_flag(
         assert flags_without_help(parser) == [], name
 
 
+def test_the_examples_in_the_help_are_valid_command_lines():
+    import shlex
+
+    parser = build_parser()
+    for name, sub in commands(parser).items():
+        examples = sub.description.partition("\n\nexample")[2].splitlines()[1:]
+        assert examples, name
+        for line in examples:
+            argv = shlex.split(line.split(" > ")[0])
+            assert argv[0] == "lrlab", line
+            args = parser.parse_args(argv[1:])  # argparse exits on a flag that does not exist
+            assert args.command == argv[1]
+
+
 def test_compare_lists_its_metrics_in_the_help_not_in_the_usage_line():
     from lrlab.cli.compare import X_AXES as CLI_X_AXES
     from lrlab.core.compare import X_AXES

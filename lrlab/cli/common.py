@@ -88,15 +88,19 @@ def add_out(p: argparse.ArgumentParser, what: str, default: str) -> None:
 
 
 def add_quiet(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: the progress bar goes to stderr, so it never mixes with what is printed."""
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
 
 def add_set(p: argparse.ArgumentParser, example: str = "optimizer.lr=0.01") -> None:
+    """``-s/--set KEY.PATH=VALUE``, applied to the spec as written (:func:`spec_argument`)."""
     p.add_argument("-s", "--set", action="append", metavar="KEY.PATH=VALUE",
                    help=f"change a field of the spec, e.g. -s {example} (repeatable)")
 
 
 def add_json(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json``, the one machine-readable switch: stdout then holds one JSON document and
+    nothing else, so the files a command writes are named on stderr instead."""
     p.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout (and nothing else there)")
 
 
@@ -112,6 +116,7 @@ def add_edit(p: argparse.ArgumentParser, example: str, at_default: bool = False)
 
 
 def add_spec(p: argparse.ArgumentParser) -> None:
+    """The positional SPEC of the commands that train: a file or a preset's name."""
     p.add_argument("spec", help="run spec JSON file or preset name (see 'lrlab presets')")
 
 
@@ -228,10 +233,14 @@ def offscreen_app() -> None:
 
 
 def positive_int(name: str) -> Callable[[str], int]:
+    """An argparse type for a count such as ``--steps``: a whole number >= 1, named in the error."""
     return whole_number(name, 1)
 
 
 def whole_number(name: str, low: int = 0) -> Callable[[str], int]:
+    """An argparse type for a whole number >= ``low``; its error names the flag (``--at must be
+    a whole number >= 0, got -3``), because argparse's own says only "invalid int value"."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -244,6 +253,8 @@ def whole_number(name: str, low: int = 0) -> Callable[[str], int]:
 
 
 def positive_float(name: str) -> Callable[[str], float]:
+    """An argparse type for a finite number > 0 (an LR, a pace); NaN and infinity are refused."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -256,6 +267,8 @@ def positive_float(name: str) -> Callable[[str], float]:
 
 
 def fraction(name: str) -> Callable[[str], float]:
+    """An argparse type for a number in [0, 1), such as an EMA weight."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
