@@ -27,16 +27,18 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         compare,
         find_lr,
         fork,
+        landscape,
         library,
         open_session,
+        presets,
         run,
         schedule,
         sweep,
     )
 
 __all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError",
-           "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "library", "open_session", "run",
-           "schedule", "sweep"]
+           "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "landscape", "library",
+           "open_session", "presets", "run", "schedule", "sweep"]
 
 
 def __getattr__(name: str) -> Any:

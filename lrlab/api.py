@@ -31,7 +31,8 @@ from lrlab.core.spec import RunSpec
 from lrlab.progress import Progress, SweepProgress, run_with_ctrl_c
 
 __all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError", "SweepMember",
-           "SweepResult", "compare", "find_lr", "library", "open_session", "run", "schedule", "sweep"]
+           "SweepResult", "compare", "find_lr", "landscape", "library", "open_session", "presets", "run", "schedule",
+           "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
 Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
@@ -41,14 +42,23 @@ Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first us
 
 
 def resolve_input(name: str | Path) -> Path:
-    """A path as given, or the file of a bundled preset (``lr-too-high``)."""
+    """A path as given, or the file of a bundled preset (``lr-too-high``). A name that is
+    neither raises SpecError; a bare name (no folder in it) is taken for a mistyped preset and
+    gets the closest one's name: ``lr-to-high: no such file or preset, did you mean
+    'lr-too-high'?``, because a typo should not read as a missing file."""
     path = Path(name)
     if path.exists():
         return path
-    from lrlab.core.resources import preset_path
+    from lrlab.core.params import did_you_mean
+    from lrlab.core.resources import list_presets, preset_path
 
     preset = preset_path(str(name))
-    return preset if preset is not None else path
+    if preset is not None:
+        return preset
+    if path.name != str(name):  # a path with folders: a file the user meant, not a preset
+        raise SpecError([(str(name), "no such file")])
+    hint = did_you_mean(path.name.removesuffix(".json"), [p.name for p in list_presets()])
+    raise SpecError([(str(name), f"no such file or preset{hint}")])
 
 
 def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None) -> tuple[str, RunSpec]:
@@ -543,6 +553,22 @@ class Comparison:
         return (f"{format_summary(self.summary, self.target)}\n\n"
                 f"{format_differences(self.differences, self.names)}")
 
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab compare --json`` prints: the summary table as one object per session and
+        the fields that differ (as :meth:`describe` shows them), with NaN as null."""
+        from lrlab.core.runs import _json_safe
+
+        sessions = [{"path": str(path), "name": row.name, "label": row.label or row.name, "status": row.status,
+                     "steps": row.steps, "steps_per_second": row.steps_per_second,
+                     "final_val_metric": row.final_val_metric, "best_val_metric": row.best_val_metric,
+                     "final_val_loss": row.final_val_loss, "target_step": row.target_step,
+                     "target_wall": row.target_wall}
+                    for path, row in zip(self.paths, self.summary, strict=True)]
+        return _json_safe({"metric": self.metric, "x": self.x,
+                           "target": None if self.target is None else str(self.target), "sessions": sessions,
+                           "differences": [{"field": d.field, "values": list(d.values)}
+                                           for d in self.differences if d.differs]})
+
     def to_frame(self) -> Table:
         """The curves in long form: session, x, value."""
         sessions, xs, ys = [], [], []
@@ -588,6 +614,58 @@ def compare(paths: Sequence[str | Path], *, metric: str = "train_loss", x: str =
     finally:
         for r in runs:
             r.close()
+
+
+# --- the loss landscape -----------------------------------------------------------------------
+
+
+def landscape(surface: str | None = None, *, demo: str | None = None, optimizers: Sequence[str] = (),
+              schedules: Sequence[str] = (), start: str | Sequence[float] | None = None, steps: int | None = None,
+              seed: int | None = None, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
+              out: str | Path | None = None, words: Mapping[str, str] | None = None) -> Any:
+    """Run real optimizers on a 2-D loss surface, described in the short forms ``lrlab
+    landscape`` takes (:func:`lrlab.core.landscape.spec_from_short`), and return the finished
+    :class:`lrlab.core.landscape.Landscape` (``.trajectories``, ``.results()``). ``edits`` are
+    (step, edit JSON) with an optional ``"trajectory"`` (1 = the first; none: all); ``out`` also
+    saves the run as a session (kind ``landscape``) that replays identically. ``words`` names
+    the inputs in errors as the caller spells them (the command passes its flags).
+
+    >>> lrlab.landscape("quadratic", optimizers=["sgd:lr=0.1", "adam:lr=0.05"])  # doctest: +SKIP
+    """
+    from lrlab.core.landscape import SHORT_WORDS, Landscape, parse_targeted_edit, spec_from_short
+
+    words = {**SHORT_WORDS, "edit": "edits[{i}]", **(words or {})}
+    spec = spec_from_short(surface, demo=demo, optimizers=optimizers, schedules=schedules, start=start,
+                           steps=steps, seed=seed, words=words)
+    checked = []
+    for i, (step, edit) in enumerate(edits):
+        where = words["edit"].format(i=i, step=step)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise SpecError([(where, f"the step must be a whole number >= 0, got {step!r}")])
+        target, parsed = parse_targeted_edit(edit, len(spec.trajectories), where)
+        checked.append((step, {**parsed.to_json(), **({"trajectory": target} if target else {})}))
+    checked.sort(key=lambda e: e[0])
+    if out is None:
+        return Landscape(spec, checked).run()
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.runs.landscape import run_spec_of
+
+    recorded = RecordedRun(run_spec_of(spec), out, kind="landscape", label=f"landscape-{spec.surface.kind}",
+                           landscape=spec.to_json(), edits=checked)
+    run_with_ctrl_c(recorded, recorded.runner)
+    return recorded.runner.landscape
+
+
+# --- presets ----------------------------------------------------------------------------------
+
+
+def presets() -> list[dict[str, Any]]:
+    """The bundled presets in teaching order, as ``lrlab presets --json`` prints them: name (what
+    :func:`run` and the command take), title, group, explanation and the run spec."""
+    from lrlab.core.resources import list_presets
+
+    return [{"name": p.name, "title": p.title, "group": p.group, "explanation": p.explanation, "spec": p.spec}
+            for p in list_presets()]
 
 
 # --- schedules ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ reads what `lrlab export --tensorboard` writes."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def test_compare_returns_the_tables_compare_prints_and_the_curves(session, tmp_p
 
 
 def test_schedule_gives_the_lrs_the_command_prints(capsys):
-    assert main(["schedule", "cosine-warmup", "--format", "json"]) == 0
+    assert main(["schedule", "cosine-warmup", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     np.testing.assert_array_equal(lrlab.schedule("cosine-warmup"), printed["lr"])
     lrs = lrlab.schedule({"kind": "cosine", "T_max": "run"}, 5, lr=1.0)
@@ -251,3 +252,35 @@ def test_gui_export_to_tensorboard_and_greyed_without_it(window, session, tmp_pa
     assert not act.isEnabled()
     greyed = exports.tensorboard_action(window, lambda: str(session.path), lambda out: out)
     assert not greyed.isEnabled() and "pip install 'lrlab[tensorboard]'" in greyed.toolTip()
+
+
+def test_landscape_takes_the_commands_short_forms_and_names_problems_in_pythons_words(tmp_path, capsys):
+    land = lrlab.landscape("quadratic", optimizers=["sgd:lr=0.1", "adam:lr=0.05,betas=0.9:0.999"], start=(-2, 0.5),
+                           steps=150)
+    assert main(["landscape", "quadratic", "--opt", "sgd:lr=0.1", "--opt", "adam:lr=0.05,betas=0.9:0.999",
+                 "--start=-2,0.5", "--steps", "150", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["trajectories"] == json.loads(json.dumps(land.results()))  # what the command prints
+    assert land.step == 150 and land.trajectories[0].status == "converged"
+    for call, message in (
+            (lambda: lrlab.landscape("quadratic", optimizers=["sgd:lr=0.1", "sgd:lr=-1"]),
+             "optimizers[1]: lr must be a finite number > 0"),
+            (lambda: lrlab.landscape("rosenbruck"), "surface: unknown 'rosenbruck', did you mean 'rosenbrock'?"),
+            (lambda: lrlab.landscape(), "give a surface"),
+            (lambda: lrlab.landscape("quadratic", start="1"), "start: expected X,Y"),
+            (lambda: lrlab.landscape("quadratic", edits=[(3, {"kind": "scale", "factor": 2, "trajectory": 2})]),
+             "edits[0].trajectory: must be a trajectory number 1 to 1")):
+        with pytest.raises(lrlab.SpecError, match=re.escape(message)):
+            call()
+    out = tmp_path / "l.lrlab"
+    lrlab.landscape(demo="saddle", steps=40, edits=[(10, {"kind": "scale", "factor": 0.5, "trajectory": 2})],
+                    out=out)
+    assert lrlab.open_session(out).replay().identical
+
+
+def test_presets_and_comparison_json_are_what_the_command_prints(session, tmp_path, capsys):
+    assert main(["presets", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(lrlab.presets()))
+    other = lrlab.run(SPEC, out=tmp_path / "b.lrlab", epochs=3)
+    assert main(["compare", str(session.path), str(other.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == lrlab.compare([session.path, other.path]).to_json()

@@ -47,10 +47,27 @@ def test_run_spec_uses_its_optimizer_lr_and_json_format(tmp_path, capsys):
     path = tmp_path / "run.json"
     path.write_text(json.dumps({"dataset": {"name": "iris"}, "optimizer": {"name": "adam", "lr": 0.003},
                                 "schedule": {"kind": "step", "step_size": 2, "gamma": 0.5}}))
-    assert main(["schedule", str(path), "--steps", "5", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    assert main(["schedule", str(path), "--steps", "5", "--json"]) == 0
+    printed = capsys.readouterr()
+    out = json.loads(printed.out)
     assert out["lr"] == [0.003, 0.003, 0.0015, 0.0015, 0.00075]
     assert out["base_lr"] == 0.003
+    assert out["schedule"] == {"kind": "step", "step_size": 2, "gamma": 0.5}
+    assert printed.err == ""
+
+
+def test_format_json_still_works_with_a_warning_but_is_not_in_the_help(tmp_path, capsys):
+    """Scripts written before --json keep working; the help shows only --json."""
+    path = tmp_path / "s.json"
+    path.write_text('{"kind": "constant"}')
+    assert main(["schedule", str(path), "--steps", "2", "--format", "json"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["lr"] == [0.1, 0.1]
+    assert printed.err == "lrlab: warning: --format json is deprecated: use --json\n"
+    assert main(["schedule", str(path), "--steps", "2", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "step,lr\n0,0.1\n1,0.1\n"
+    proc = subprocess.run([sys.executable, "-m", "lrlab", "schedule", "--help"], capture_output=True, text=True)
+    assert "--json" in proc.stdout and "--format" not in proc.stdout
 
 
 @pytest.mark.parametrize("content, message", [
@@ -80,7 +97,7 @@ def test_version_and_help():
     proc = subprocess.run([sys.executable, "-m", "lrlab", "--version"], capture_output=True, text=True)
     assert proc.stdout.strip() == f"lrlab {__version__}"
     proc = subprocess.run([sys.executable, "-m", "lrlab", "--help"], capture_output=True, text=True)
-    assert "schedule" in proc.stdout and "print a learning-rate schedule" in proc.stdout
+    assert "schedule" in proc.stdout and "print a schedule's LR at every step" in proc.stdout
 
 
 def test_a_preset_prints_its_whole_run_by_default(capsys):

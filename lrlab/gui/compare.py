@@ -48,7 +48,7 @@ from lrlab.core.compare import (
 )
 from lrlab.core.metrics import METRICS
 from lrlab.core.series import MinMaxPyramid
-from lrlab.gui.exports import export_png, export_svg
+from lrlab.gui.exports import export_png, export_svg, shown_for_export
 from lrlab.gui.forms import hbox, table_item
 from lrlab.gui.style import is_dark
 
@@ -380,6 +380,21 @@ class CompareView(QWidget):
             from lrlab.gui.exports import reported
 
             reported(self, "Cannot export", lambda: self.export(fmt, out))
+
+
+def render_file(paths: Sequence[str | Path], fmt: str, out: str, metric: str = "train_loss", x: str = "step",
+                smooth: float = 0.6, logy: bool | None = None) -> None:
+    """Draw the overlay of ``paths`` into a PNG or SVG file without a display (``lrlab compare
+    --png``): the compare view as the window shows it, with the axes and smoothing given."""
+    view = CompareView()
+    view.metric_box.setCurrentIndex(view.metric_box.findData(metric))
+    view.x_axis.setCurrentIndex(view.x_axis.findData(x))
+    view.smooth.setValue(round(smooth * 100))
+    if logy is not None:
+        view.log_y.setChecked(logy)
+    view.open_paths(paths)
+    with shown_for_export(view, 1400, 900):
+        view.export(fmt, out)
 
 
 def _wrap(layout: QHBoxLayout) -> QWidget:

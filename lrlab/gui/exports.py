@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QLayout, QMessageBox, QWidget
 
 from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available, written
 from lrlab.core.spec import RunSpec
@@ -57,6 +58,32 @@ def export_png(item: Any, out: str, width: int) -> None:
     with written(out) as tmp:  # whole or not at all: Qt's image writer fails without a word
         exporter.export(str(tmp.with_suffix(".png")))
         tmp.with_suffix(".png").replace(tmp)
+
+
+@contextmanager
+def shown_for_export(widget: QWidget, width: int, height: int) -> Iterator[QWidget]:
+    """Show a new top-level ``widget`` at ``width`` x ``height`` (at least its minimum size) only
+    to draw it into a file without a display (``lrlab compare --png``, ``landscape --png``), and
+    close it afterwards.
+
+    Its layout is told not to constrain the window: by default a top-level layout hands its
+    minimum size to the window, Qt passes that on to the platform window as a size hint, and the
+    offscreen platform, which cannot take one, prints "This plugin does not support
+    propagateSizeHints()" on stderr every time. The size is set here instead, never below the
+    minimum, so the drawing is the one a constrained window would give, and a headless command
+    prints nothing but its output."""
+    from PySide6.QtCore import QSize
+
+    layout = widget.layout()
+    if layout is not None:
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+    widget.resize(QSize(width, height).expandedTo(widget.minimumSizeHint()))
+    widget.show()
+    try:
+        yield widget
+    finally:
+        widget.close()
+        widget.deleteLater()
 
 
 def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str) -> str:

@@ -915,14 +915,11 @@ def _nbsp(text: str) -> str:
 
 def render_png(landscape: Landscape, out: str, width: int = 1700, height: int = 1000) -> None:
     """Draw a computed landscape into a PNG without a display (``lrlab landscape --png``)."""
+    from lrlab.gui.exports import shown_for_export
+
     window = LandscapeWindow()
-    window.resize(width, height)
     window.spec, window.land = landscape.spec, landscape
     window._load_editors()
     window._rebuild()
-    window.show()
-    try:
+    with shown_for_export(window, width, height):
         window.export_png(out)
-    finally:
-        window.close()
-        window.deleteLater()

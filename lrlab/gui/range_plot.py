@@ -109,14 +109,9 @@ class RangePlot(pg.PlotWidget):
 
 def save_png(result: RangeTestResult, out: str, title: str = "", width: int = 1200, height: int = 700) -> None:
     """Draw ``result`` into a PNG file (needs a QApplication; offscreen is fine)."""
-    from lrlab.gui.exports import export_png
+    from lrlab.gui.exports import export_png, shown_for_export
 
     plot = RangePlot()
-    plot.resize(width, height)
     plot.set_result(result, title)
-    plot.show()
-    try:
+    with shown_for_export(plot, width, height):
         export_png(plot.getPlotItem(), out, width)
-    finally:
-        plot.close()
-        plot.deleteLater()
