@@ -265,7 +265,7 @@ def test_lrlab_schedule_resolves_a_bare_schedule_against_steps(tmp_path, capsys)
 
 
 def test_lrlab_schedule_resolves_a_preset_against_its_run(capsys):
-    assert main(["schedule", "one-cycle", "--format", "json"]) == 0
+    assert main(["schedule", "one-cycle", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["schedule"]["total_steps"] == 690 and len(out["lr"]) == 690
     assert int(np.argmax(out["lr"])) == pytest.approx(0.3 * 690, abs=2)
