@@ -160,6 +160,32 @@ def test_open_session_shows_curves_events_and_spec(window, qtbot, tmp_path):
     assert "<svg" in (tmp_path / "plots.svg").read_text()[:2000] and svg
 
 
+def test_a_session_dropped_on_the_window_opens_and_several_are_compared(window, tmp_path, monkeypatch):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    run = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=2)), tmp_path / "dropped.lrlab")
+    run.run()
+    compared = []
+    monkeypatch.setattr(window.sessions, "compare_sessions", lambda files: compared.append(files) or True)
+
+    def drop(*paths) -> bool:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        how = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(QPoint(5, 5), *how)
+        QApplication.sendEvent(window, enter)
+        QApplication.sendEvent(window, QDropEvent(QPointF(5, 5), *how))
+        return enter.isAccepted()
+
+    assert not window.act_save.isEnabled()
+    assert not drop(tmp_path / "notes.txt") and window.sessions.viewing is None  # only sessions are taken
+    assert drop(run.path)
+    assert window.sessions.viewing.path == str(run.path) and window.act_save.isEnabled()  # the actions follow
+    assert drop(run.path, run.path) and compared == [[str(run.path)] * 2]
+
+
 def test_damaged_file_gets_a_dialog_and_the_app_keeps_working(window, qtbot, monkeypatch, tmp_path):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
