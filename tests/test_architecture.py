@@ -172,3 +172,22 @@ def test_the_window_is_composed_of_components_not_mixed_in():
     assert mixins == []
     reaches = {name: private_reaches((GUI / name).read_text()) for name in COMPONENTS}
     assert {name: found for name, found in reaches.items() if found} == {}
+
+
+def restated_field_lists(source: str, fields: tuple[str, ...]) -> list[str]:
+    """Tuple, list or set literals naming three or more of ``fields``: a restated field list."""
+    return [ast.unparse(node) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+            and sum(isinstance(e, ast.Constant) and e.value in fields for e in node.elts) >= 3]
+
+
+def test_the_optimizer_field_list_is_built_once():
+    """Which hyperparameters an edit or a fork may change comes from the optimizer edit's
+    declaration (``spec.OPTIMIZER_FIELDS``); no module writes the list out again."""
+    from lrlab.core.spec import OPTIMIZER_FIELDS
+
+    assert restated_field_lists('k in ("momentum", "weight_decay", "eps")', OPTIMIZER_FIELDS) != []
+    assert restated_field_lists('("momentum", "lr")', OPTIMIZER_FIELDS) == []
+    found = {str(f.relative_to(PACKAGE)): restated_field_lists(f.read_text(), OPTIMIZER_FIELDS)
+             for f in sorted(PACKAGE.rglob("*.py"))}
+    assert {name: lists for name, lists in found.items() if lists} == {}
