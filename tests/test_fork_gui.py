@@ -117,6 +117,41 @@ def test_fork_a_paused_run_ends_it_first(qtbot, window):
         assert fork.parent["step"] == 40 and fork.steps()["lr"][0] == pytest.approx(0.02)
 
 
+def test_the_components_need_no_main_window(qtbot, tmp_path):
+    """Each component takes what it uses in its constructor: a bare host window will do."""
+    from PySide6.QtWidgets import QDockWidget, QLabel, QListWidget, QMainWindow, QProgressBar
+
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec
+    from lrlab.gui.controller import RunController
+    from lrlab.gui.edit_panel import EditPanel
+    from lrlab.gui.experiment import ExperimentPanel
+    from lrlab.gui.fork import ForkComponent
+    from lrlab.gui.plots import PlotPanel
+    from lrlab.gui.session_view import SessionsComponent
+
+    run = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=2)), tmp_path / "run.lrlab")
+    run.run()
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    plots, panel, status = PlotPanel(host), EditPanel(host), QLabel(host)
+    controller = RunController(host)
+    sessions = SessionsComponent(host, controller, plots, QListWidget(host), ExperimentPanel(host), status,
+                                 QProgressBar(host))
+    fork = ForkComponent(host, controller, plots, panel, QDockWidget("edit", host), status, sessions)
+    assert fork.fork_point() is None  # nothing shown yet
+    assert sessions.open_session(str(run.path)) and sessions.viewing.path == str(run.path)
+    point = fork.fork_point()
+    assert point.path == str(run.path) and (point.first, point.end) == (0, 16) and not point.live
+    assert fork.propose_fork(5) and panel.fork_at == 5
+    assert panel.optimizer_fields == ("momentum", "weight_decay", "dampening")  # what SGD lets a fork change
+    assert status.text().startswith("fork at step 5 of ")
+    panel.cancel_button.click()
+    assert panel.fork_at is None and len(plots.ghost[0]) == 0
+    sessions.close_session_view()
+    assert sessions.viewing is None and fork.fork_point() is None
+
+
 @pytest.fixture
 def family(tmp_path):
     """A run, two forks of it at step 100 and a fork of the first fork at 200 (iris, 320 steps)."""
