@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     win.experiment.load_preset(presets["step-decay"])
     win.start()
     _wait(app, lambda: win.controller.state == "idle" and win.controller.thread is None)
-    win.open_session(win.controller.session_path)
+    win.sessions.open_session(win.controller.session_path)
     win.plots.x_combo.setCurrentIndex(win.plots.x_combo.findData("epoch"))
     shot(win, "4-session-opened")
     win.close()

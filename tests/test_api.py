@@ -235,7 +235,7 @@ def test_gui_export_to_tensorboard_and_greyed_without_it(window, session, tmp_pa
     pytest.importorskip("tensorboard")
     from lrlab.gui import exports
 
-    assert window.open_session(str(session.path))
+    assert window.sessions.open_session(str(session.path))
     act = window.act_tensorboard
     file_menu = window.menuBar().actions()[0].menu()
     export_menu = next(a.menu() for a in file_menu.actions() if a.text() == "Export")

@@ -136,3 +136,58 @@ def test_no_import_cycles_between_lrlab_modules():
     graph = import_graph()
     assert "lrlab.gui.window" in graph and "lrlab.core.runs.train" in graph["lrlab.core.runs"]
     assert cycles(graph) == []
+
+
+# --- the main window: composed of components, not mixed in (issue 26) ----------------------
+
+GUI = PACKAGE / "gui"
+#: the window and the components it wires (each owns its state; none reads another's privates)
+COMPONENTS = ("window.py", "session_view.py", "tools.py", "fork.py")
+#: the window lays out, builds actions and menus and wires components; past this it is doing their work
+WINDOW_LINES = 400
+
+
+def private_reaches(source: str) -> set[str]:
+    """Reads of another object's private attributes (``a.b._c``, ``window._x``); one's own
+    ``self._x`` and dunders are fine."""
+    return {ast.unparse(node) for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))}
+
+
+def test_private_reach_checker_catches_each_form():
+    assert private_reaches("self.sessions._sessions.close()") == {"self.sessions._sessions"}
+    assert private_reaches("w = window._sweep") == {"window._sweep"}
+    assert private_reaches("self._timer.start()\nsuper().__init__()\nx.public") == set()
+
+
+def test_the_window_is_composed_of_components_not_mixed_in():
+    source = (GUI / "window.py").read_text()
+    lines = len(source.splitlines())
+    assert lines <= WINDOW_LINES, f"window.py has {lines} lines (at most {WINDOW_LINES}): move work to a component"
+    window = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "MainWindow")
+    assert [ast.unparse(b) for b in window.bases] == ["QMainWindow"]
+    mixins = [f"{f.name}:{n.name}" for f in sorted(GUI.glob("*.py")) for n in ast.walk(ast.parse(f.read_text()))
+              if isinstance(n, ast.ClassDef) and n.name.endswith("Mixin")]
+    assert mixins == []
+    reaches = {name: private_reaches((GUI / name).read_text()) for name in COMPONENTS}
+    assert {name: found for name, found in reaches.items() if found} == {}
+
+
+def restated_field_lists(source: str, fields: tuple[str, ...]) -> list[str]:
+    """Tuple, list or set literals naming three or more of ``fields``: a restated field list."""
+    return [ast.unparse(node) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+            and sum(isinstance(e, ast.Constant) and e.value in fields for e in node.elts) >= 3]
+
+
+def test_the_optimizer_field_list_is_built_once():
+    """Which hyperparameters an edit or a fork may change comes from the optimizer edit's
+    declaration (``spec.OPTIMIZER_FIELDS``); no module writes the list out again."""
+    from lrlab.core.spec import OPTIMIZER_FIELDS
+
+    assert restated_field_lists('k in ("momentum", "weight_decay", "eps")', OPTIMIZER_FIELDS) != []
+    assert restated_field_lists('("momentum", "lr")', OPTIMIZER_FIELDS) == []
+    found = {str(f.relative_to(PACKAGE)): restated_field_lists(f.read_text(), OPTIMIZER_FIELDS)
+             for f in sorted(PACKAGE.rglob("*.py"))}
+    assert {name: lists for name, lists in found.items() if lists} == {}

@@ -102,9 +102,9 @@ def test_start_tooltip_names_the_field_that_blocks_it(window, qtbot):
 def test_run_all_shows_each_runs_settings_in_the_form(window, qtbot, monkeypatch):
 
     opened = []
-    monkeypatch.setattr(window, "compare_sessions", lambda files: opened.append(files) or True)
+    monkeypatch.setattr(window.sessions, "compare_sessions", lambda files: opened.append(files) or True)
     window.controller.sig_batch_done.disconnect()
-    window.controller.sig_batch_done.connect(window.compare_sessions)
+    window.controller.sig_batch_done.connect(window.sessions.compare_sessions)
     import dataclasses
 
     # the presets' own paces (5 and 50 steps/s) would take a minute here: same lesson, quicker pace
@@ -210,14 +210,14 @@ def test_the_sessions_window_fits_the_screen(window):
 
     make_app()
     screen = window.screen().availableGeometry()
-    w = window.sessions_window()
+    w = window.sessions.sessions_window()
     assert w.width() <= screen.width() and w.height() <= screen.height()
     w.close()
 
 
 def test_saved_sessions_drawn_under_the_live_run(window, qtbot, tmp_path):
     _fast, slow = _two_sessions(tmp_path)  # lr 3 and lr 0.01 (crawls)
-    assert window.show_references([slow])
+    assert window.sessions.show_references([slow])
     set_spec(window, QUICK)
     window.start()
     wait_idle(qtbot, window)
@@ -228,7 +228,7 @@ def test_saved_sessions_drawn_under_the_live_run(window, qtbot, tmp_path):
     assert len(ref_curves) == 3  # loss, LR and validation metric
     x, y = ref_curves[1].getData()  # the reference's LR: constant 0.01 over its 40 steps
     assert len(x) == 40 and np.allclose(y, 0.01)
-    assert window.show_references([])
+    assert window.sessions.show_references([])
     assert window.plots._references == ()
 
 
@@ -274,7 +274,7 @@ def test_user_pass_findings(window, qtbot, tmp_path, monkeypatch):
     assert paces[0] is None and paces[1:] == sorted(paces[1:], reverse=True)
     window.set_pace(None)
     # switching the loss to log keeps the whole planned run on the x axis
-    window.show_references([])
+    window.sessions.show_references([])
     set_spec(window, QUICK)
     window.start()
     wait_idle(qtbot, window)
@@ -293,7 +293,7 @@ def test_view_menu_opens_the_landscape_playground(window):
     act = next(a for m in window.menuBar().actions() if m.text() == "&View" for a in m.menu().actions()
                if a.text() == "Landscape…")
     act.trigger()
-    land = window._landscape
+    land = window.tools.landscape
     assert land is not None and land.isVisible()
     hint = land.minimumSizeHint()  # usable on a 1280x720 projector
     assert hint.width() <= 1280 and hint.height() <= 720

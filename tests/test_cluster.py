@@ -84,8 +84,8 @@ def test_the_sweep_window_runs_on_ray_and_shows_each_member_as_it_arrives(qtbot,
     from guitools import set_spec
 
     set_spec(window, SPEC)
-    window.show_sweep()
-    sweep = window._sweep
+    window.tools.show_sweep()
+    sweep = window.tools.sweep
     assert sweep.run_on.model().item(1).isEnabled()
     sweep.run_on.setCurrentIndex(sweep.run_on.findData("ray"))
     assert sweep.ray_address.isEnabled() and sweep.cluster_address() == ""

@@ -146,7 +146,7 @@ def test_the_effective_lr_panel_draws_bands_per_layer_and_the_lr(window, qtbot, 
     plots.flush()
     assert plots.p_grad.titleLabel.text.endswith("(2.bias)")
     # a saved session shows the same
-    assert window.open_session(window.controller.session_path)
+    assert window.sessions.open_session(window.controller.session_path)
     plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
     plots.flush()
     np.testing.assert_allclose(plots.c_eff.getData()[1], median)

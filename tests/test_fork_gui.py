@@ -24,8 +24,8 @@ def test_fork_a_finished_run_with_a_change(qtbot, window):
     n = len(window.plots.data)
     assert n == 320  # iris: 40 epochs of 8 batches
 
-    window._plot_menu(150, QPoint(0, 0))  # what a right-click at step 150 offers
-    actions = [a for a in window._menu.actions() if a.isEnabled()]
+    window.fork.plot_menu(150, QPoint(0, 0))  # what a right-click at step 150 offers
+    actions = [a for a in window.fork.menu.actions() if a.isEnabled()]
     assert [a.text() for a in actions] == ["Fork here at step 150…"]
     actions[0].trigger()
     panel = window.edit_panel
@@ -65,25 +65,25 @@ def test_fork_a_finished_run_with_a_change(qtbot, window):
 
 def test_fork_unchanged_of_an_opened_session_continues_like_it(qtbot, window):
     parent = train(qtbot, window)
-    window.close_session_view()
-    assert window.open_session(parent)
-    assert window.propose_fork(230)
+    window.sessions.close_session_view()
+    assert window.sessions.open_session(parent)
+    assert window.fork.propose_fork(230)
     window.edit_panel.plain_button.click()  # "Fork unchanged"
     wait_idle(qtbot, window)
     with Session.open(window.controller.session_path) as fork, Session.open(parent) as p:
         assert fork.parent["step"] == 230
         np.testing.assert_array_equal(fork.steps()["train_loss"], p.steps()["train_loss"][230:])
     # opened, the fork shows from its step, with where it came from in the banner
-    assert window.open_session(window.controller.session_path)
+    assert window.sessions.open_session(window.controller.session_path)
     assert window.plots.data.first_step == 230
     assert "forked at step 230" in window.banner.text.text()
 
 
 def test_cancel_and_nothing_to_fork(qtbot, window):
-    window._plot_menu(10, QPoint(0, 0))  # nothing shown yet
-    assert not any(a.isEnabled() for a in window._menu.actions())
+    window.fork.plot_menu(10, QPoint(0, 0))  # nothing shown yet
+    assert not any(a.isEnabled() for a in window.fork.menu.actions())
     train(qtbot, window)
-    assert window.propose_fork(10_000)  # past the end: the last step it can go on from
+    assert window.fork.propose_fork(10_000)  # past the end: the last step it can go on from
     assert window.edit_panel.fork_at == len(window.plots.data) - 1
     window.edit_panel.cancel_button.click()
     assert window.edit_panel.fork_at is None and not window.edit_panel.isEnabled()
@@ -101,9 +101,9 @@ def test_fork_a_paused_run_ends_it_first(qtbot, window):
     qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=10_000)
     parent = window.controller.session_path
     window.plots.flush()
-    window._plot_menu(40, QPoint(0, 0))
-    assert [a.text() for a in window._menu.actions()] == ["Fork here at step 40… (ends the paused run)"]
-    window._menu.actions()[0].trigger()
+    window.fork.plot_menu(40, QPoint(0, 0))
+    assert [a.text() for a in window.fork.menu.actions()] == ["Fork here at step 40… (ends the paused run)"]
+    window.fork.menu.actions()[0].trigger()
     window.edit_panel.editor.set_value({"kind": "hold", "lr": 0.02})
     window.set_pace(None)
     window.controller.set_pace(None)
@@ -115,6 +115,41 @@ def test_fork_a_paused_run_ends_it_first(qtbot, window):
     with Session.open(parent) as p, Session.open(window.controller.session_path) as fork:
         assert p.status == "stopped"
         assert fork.parent["step"] == 40 and fork.steps()["lr"][0] == pytest.approx(0.02)
+
+
+def test_the_components_need_no_main_window(qtbot, tmp_path):
+    """Each component takes what it uses in its constructor: a bare host window will do."""
+    from PySide6.QtWidgets import QDockWidget, QLabel, QListWidget, QMainWindow, QProgressBar
+
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec
+    from lrlab.gui.controller import RunController
+    from lrlab.gui.edit_panel import EditPanel
+    from lrlab.gui.experiment import ExperimentPanel
+    from lrlab.gui.fork import ForkComponent
+    from lrlab.gui.plots import PlotPanel
+    from lrlab.gui.session_view import SessionsComponent
+
+    run = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=2)), tmp_path / "run.lrlab")
+    run.run()
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    plots, panel, status = PlotPanel(host), EditPanel(host), QLabel(host)
+    controller = RunController(host)
+    sessions = SessionsComponent(host, controller, plots, QListWidget(host), ExperimentPanel(host), status,
+                                 QProgressBar(host))
+    fork = ForkComponent(host, controller, plots, panel, QDockWidget("edit", host), status, sessions)
+    assert fork.fork_point() is None  # nothing shown yet
+    assert sessions.open_session(str(run.path)) and sessions.viewing.path == str(run.path)
+    point = fork.fork_point()
+    assert point.path == str(run.path) and (point.first, point.end) == (0, 16) and not point.live
+    assert fork.propose_fork(5) and panel.fork_at == 5
+    assert panel.optimizer_fields == ("momentum", "weight_decay", "dampening")  # what SGD lets a fork change
+    assert status.text().startswith("fork at step 5 of ")
+    panel.cancel_button.click()
+    assert panel.fork_at is None and len(plots.ghost[0]) == 0
+    sessions.close_session_view()
+    assert sessions.viewing is None and fork.fork_point() is None
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_the_window_shows_a_message_for_every_damaged_file(qtbot, window, corpus
     opened = 0
     for kind, path in corpus[: len(DAMAGES)]:
         before = len(shown)
-        ok = window.open_session(str(path))
+        ok = window.sessions.open_session(str(path))
         opened += ok
         if not ok:
             title, text = shown[-1]

@@ -147,17 +147,43 @@ def test_close_while_running_asks_stops_and_keeps_the_session(window, qtbot, mon
 def test_open_session_shows_curves_events_and_spec(window, qtbot, tmp_path):
     run = RecordedRun(RunSpec.from_json(QUICK), tmp_path / "saved.lrlab", edits=[(100, {"kind": "hold", "lr": 0.01})])
     run.run()
-    assert window.open_session(str(run.path))
+    assert window.sessions.open_session(str(run.path))
     assert window.banner.isVisible() and "saved.lrlab" in window.banner.text.text()
     assert len(window.plots.data) == 320
     np.testing.assert_array_equal(window.plots.data.lr.y.data[100:], 0.01)
     assert window.events.count() == 1 and "hold LR 0.01" in window.events.item(0).text()
-    window.use_session_settings()
+    window.sessions.use_session_settings()
     assert window.experiment.spec == RunSpec.from_json(QUICK)
-    png = window.export_plots("png", str(tmp_path / "plots.png"))
-    svg = window.export_plots("svg", str(tmp_path / "plots.svg"))
+    png = window.sessions.export_plots("png", str(tmp_path / "plots.png"))
+    svg = window.sessions.export_plots("svg", str(tmp_path / "plots.svg"))
     assert (tmp_path / "plots.png").stat().st_size > 10_000 and png
     assert "<svg" in (tmp_path / "plots.svg").read_text()[:2000] and svg
+
+
+def test_a_session_dropped_on_the_window_opens_and_several_are_compared(window, tmp_path, monkeypatch):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    run = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=2)), tmp_path / "dropped.lrlab")
+    run.run()
+    compared = []
+    monkeypatch.setattr(window.sessions, "compare_sessions", lambda files: compared.append(files) or True)
+
+    def drop(*paths) -> bool:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        how = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(QPoint(5, 5), *how)
+        QApplication.sendEvent(window, enter)
+        QApplication.sendEvent(window, QDropEvent(QPointF(5, 5), *how))
+        return enter.isAccepted()
+
+    assert not window.act_save.isEnabled()
+    assert not drop(tmp_path / "notes.txt") and window.sessions.viewing is None  # only sessions are taken
+    assert drop(run.path)
+    assert window.sessions.viewing.path == str(run.path) and window.act_save.isEnabled()  # the actions follow
+    assert drop(run.path, run.path) and compared == [[str(run.path)] * 2]
 
 
 def test_damaged_file_gets_a_dialog_and_the_app_keeps_working(window, qtbot, monkeypatch, tmp_path):
@@ -165,7 +191,7 @@ def test_damaged_file_gets_a_dialog_and_the_app_keeps_working(window, qtbot, mon
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
     bad = tmp_path / "broken.lrlab"
     bad.write_text("not a session at all")
-    assert not window.open_session(str(bad))
+    assert not window.sessions.open_session(str(bad))
     assert shown == [("Cannot open session", f"{bad}: not an lrlab session (not an SQLite database)")]
     set_spec(window, QUICK)
     window.start()

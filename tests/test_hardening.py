@@ -347,7 +347,7 @@ def test_the_window_says_where_the_file_stopped_and_save_as_keeps_the_whole_run(
     assert text.endswith("File > Save session as… writes the whole run elsewhere")
     events = [window.events.item(i).text() for i in range(window.events.count())]
     assert [e.split(": ", 1)[1] for e in events] == ["the session file stopped at step 0: database or disk is full"]
-    out = window.save_session_as(str(tmp_path / "whole.lrlab"))
+    out = window.sessions.save_session_as(str(tmp_path / "whole.lrlab"))
     with Session.open(out) as s:
         assert s.n_steps() == 300 and s.status == "finished"
 

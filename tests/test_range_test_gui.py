@@ -16,7 +16,7 @@ def test_find_lr_runs_in_the_background_and_use_this_lr_sets_the_form(window, qt
     before = window.experiment.json()
     window.act_find.trigger()
     assert window.controller.kind == "range_test" and window.controller.state.busy
-    found = window.find_lr_window()
+    found = window.tools.find_lr_window()
     assert found.isVisible() and found.cancel.isVisible()  # progress and Cancel while it runs
     wait_idle(qtbot, window, 120_000)
     assert found.result is not None and not found.cancel.isVisible()
@@ -34,7 +34,7 @@ def test_find_lr_can_be_cancelled(window, qtbot):
     set_spec(window, dict(QUICK))
     window.set_pace(20.0)  # slow enough to cancel mid-way
     window.act_find.trigger()
-    found = window.find_lr_window()
+    found = window.tools.find_lr_window()
     qtbot.waitUntil(lambda: window.controller.steps_done > 2, timeout=30_000)
     found.cancel.click()
     wait_idle(qtbot, window, 10_000)

@@ -88,3 +88,19 @@ def test_with_changes_switching_kind_drops_only_the_old_kinds_defaults():
         decaying.with_changes({"optimizer.name": "adam"})
     with pytest.raises(SpecError, match=r"schedule\.T_max\.x: no such field to set: schedule\.T_max is 2000, not"):
         spec.with_changes({"schedule.T_max.x": 1})
+
+
+def test_the_optimizer_field_list_is_the_optimizer_edits_own_declaration():
+    """Which hyperparameters a mid-run edit or a fork may change is declared once, by the
+    "optimizer" edit; the edit panel, the fork and the trainer's messages read it from there."""
+    from lrlab.core.schedules import EDITS
+    from lrlab.core.spec import OPTIMIZER_FIELDS, editable_hyperparameters
+
+    assert tuple(p.name for p in EDITS.params_of("optimizer")) == OPTIMIZER_FIELDS
+
+    def of(name: str) -> tuple[str, ...]:
+        return editable_hyperparameters(RunSpec.from_json({"optimizer": {"name": name}}).optimizer)
+
+    assert of("sgd") == ("momentum", "weight_decay", "dampening")
+    assert of("adam") == ("weight_decay", "betas", "eps")
+    assert of("rmsprop") == ("momentum", "weight_decay", "alpha", "eps")

@@ -25,8 +25,8 @@ def test_lr_text_is_a_log_range_or_a_list_and_bad_text_names_the_field():
 def test_a_sweep_from_the_window_trains_every_lr_and_draws_the_u_curve(window, qtbot):
     set_spec(window, dict(QUICK, epochs=10))
     window.set_pace(None)
-    window.show_sweep()
-    sweep = window._sweep
+    window.tools.show_sweep()
+    sweep = window.tools.sweep
     sweep.lr_text.setText("1e-3:10:5")
     sweep.run_button.click()
     assert window.controller.kind == "sweep" and window.controller.state.busy
@@ -46,9 +46,9 @@ def test_a_sweep_from_the_window_trains_every_lr_and_draws_the_u_curve(window, q
     sweep.use_button.click()
     assert window.experiment.spec.lr == pytest.approx(sweep.member_lr[best])
     opened = []
-    window.compare_sessions = lambda files: opened.append(files) or True
+    window.sessions.compare_sessions = lambda files: opened.append(files) or True
     sweep.sig_compare.disconnect()
-    sweep.sig_compare.connect(window.compare_sessions)
+    sweep.sig_compare.connect(window.sessions.compare_sessions)
     sweep.compare_button.click()
     assert opened and len(opened[0]) == 5
     sweep.close()
@@ -57,7 +57,7 @@ def test_a_sweep_from_the_window_trains_every_lr_and_draws_the_u_curve(window, q
 def test_a_sweep_pauses_and_takes_a_schedule_edit_like_a_single_run(window, qtbot):
     set_spec(window, dict(QUICK, epochs=20_000))
     window.set_pace(None)
-    assert window.run_sweep([0.01, 0.1], 1)
+    assert window.tools.run_sweep([0.01, 0.1], 1)
     c = window.controller
     qtbot.waitUntil(lambda: c.state == "running" and c.steps_done > 50, timeout=60_000)
     c.edit({"kind": "scale", "factor": 0.5})
@@ -72,8 +72,8 @@ def test_a_sweep_pauses_and_takes_a_schedule_edit_like_a_single_run(window, qtbo
     c.stop()
     wait_idle(qtbot, window, 20_000)
     step = next(e.step for e in c.events if e.kind == "edit")
-    for path, lr in zip(window._sweep.files, (0.01, 0.1), strict=True):
+    for path, lr in zip(window.tools.sweep.files, (0.01, 0.1), strict=True):
         with Session.open(path) as s:  # each member's LR halves from the edit's step, as a multiple of its own
             used = s.steps()["lr"]
             assert used[step - 1] == pytest.approx(lr) and used[step] == pytest.approx(lr / 2)
-    window._sweep.close()
+    window.tools.sweep.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import torch
 
 from lrlab.core.params import Kinded, SpecError
+from lrlab.core.spec import OPTIMIZER_FIELDS
 
 CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
@@ -47,8 +48,7 @@ def apply_hyperparameters(optimizer: torch.optim.Optimizer, name: str, changes: 
     group = optimizer.param_groups[0]
     missing = [k for k in changes if k not in group or k == "lr"]
     if missing:
-        have = sorted(k for k in group if k in ("momentum", "weight_decay", "betas", "dampening",
-                                                 "alpha", "eps"))
+        have = sorted(k for k in group if k in OPTIMIZER_FIELDS)
         raise SpecError([(f"edit.{k}", f"{name} has no {k} (it has: {', '.join(have)})")
                          for k in missing])
     if not changes:

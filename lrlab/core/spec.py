@@ -46,7 +46,7 @@ from lrlab.core.params import (
     parse_fields,
     show,
 )
-from lrlab.core.schedules import LR, SCHEDULES, Timeline, duration_warnings, resolve_schedule
+from lrlab.core.schedules import EDITS, LR, SCHEDULES, Timeline, duration_warnings, resolve_schedule
 
 # --- models -----------------------------------------------------------------------------
 
@@ -108,6 +108,16 @@ OPTIMIZERS.register("adagrad", (
     Param("eps", Num(gt=0, le=1), 1e-10, "added to the denominator"),
     Param("initial_accumulator_value", Num(ge=0), 0.0, "start of the squared-gradient sum"), _WD),
     "AdaGrad (2011): divides by the root of accumulated squared gradients.")
+
+#: the optimizer hyperparameters a mid-run "optimizer" edit (or a fork's change) may set: the
+#: fields that edit declares in ``schedules.EDITS``, read from there so the list exists once
+OPTIMIZER_FIELDS: tuple[str, ...] = tuple(p.name for p in EDITS.params_of("optimizer"))
+
+
+def editable_hyperparameters(optimizer: Kinded) -> tuple[str, ...]:
+    """Which of :data:`OPTIMIZER_FIELDS` this optimizer has, so which an edit of its run may
+    change (SGD has no betas, Adam no momentum): the edit panel offers these and no others."""
+    return tuple(k for k in OPTIMIZER_FIELDS if k in optimizer.params)
 
 # --- the run spec -----------------------------------------------------------------------
 

@@ -94,9 +94,9 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
     if pace is not None:
         window.set_pace(pace)
     if open_files:
-        window.open_session(str(open_files[0]))
+        window.sessions.open_session(str(open_files[0]))
     if compare:
-        window.compare_sessions([str(c) for c in compare])
+        window.sessions.compare_sessions([str(c) for c in compare])
     if run:
         from lrlab.core.spec import load_spec
 

@@ -252,6 +252,31 @@ class ExperimentPanel(QScrollArea):
         name = self.preset_combo.currentData()
         return next((p for p in self.presets if p.name == name), None)
 
+    def show_run(self, spec: RunSpec, label: str) -> None:
+        """The form describes the run that starts ("run all" starts its runs itself): a preset's
+        words and pace when the run is a preset as it ships, else the run's spec."""
+        preset = next((p for p in self.presets if p.name == label), None)
+        shown = self.current_preset()
+        if preset is not None and RunSpec.from_json(preset.spec) == spec and (
+                shown is None or shown.name != preset.name or self.spec != spec):
+            self.load_preset(preset)  # with its pace; a preset already shown keeps the user's
+        elif spec != self.spec:
+            self.set_json(spec.to_json())
+
+    def restore(self, data: Any) -> str | None:
+        """The form as last saved (``data``, None: nothing saved), validated like any spec; a
+        saved experiment that cannot run must not lock the GUI out, so whatever is wrong with
+        it, the form shows the defaults and the warning to show is returned."""
+        if data is None:
+            return None
+        try:
+            self.set_json(RunSpec.from_json(data).to_json())
+        except Exception as err:  # whatever it is, the window must open
+            reason = err.first_line() if isinstance(err, SpecError) else f"{type(err).__name__}: {err}"
+            self.set_json(RunSpec.from_json({}).to_json())
+            return f"the last experiment could not be restored ({reason}); showing the defaults"
+        return None
+
     def _preset_chosen(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
         for p in self.presets:

@@ -4,7 +4,9 @@ the schedule-edit panel (its ghost curve starts at that step), "Fork and run".
 The fork itself is the core's (:func:`lrlab.core.runs.fork_session`: the parent's exact state at
 the step, from its snapshots); the window only picks the parent and the step, shows the parent
 faintly under the fork while it trains, and hands the edits to the run controller.
-:class:`ForkMixin` holds the main window's part of this.
+:class:`ForkComponent` owns this: the fork proposed, a fork waiting for its paused parent to end,
+and the edit panel's fork mode. It is given the controller, the plots, the edit panel (with its
+dock), the status line and the sessions component, whose session on view can be forked.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtCore import QObject, QPoint
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMessageBox, QWidget
 
 from lrlab.core.schedules import Timeline
-from lrlab.core.spec import RunSpec
-from lrlab.gui.controller import RunState
+from lrlab.core.spec import RunSpec, editable_hyperparameters
+from lrlab.gui.controller import RunController, RunState
+from lrlab.gui.edit_panel import EditPanel
+from lrlab.gui.plots import PlotPanel
+from lrlab.gui.session_view import SessionsComponent, read_references
 
 #: the parent drawn under a fork: neutral, so the fork's curves are the ones in colour
 PARENT_COLOUR = "#8c8c8c"
-#: optimizer hyperparameters an edit may change (those the run's optimizer has)
-OPTIMIZER_FIELDS = ("momentum", "weight_decay", "betas", "dampening", "alpha", "eps")
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,31 @@ class ForkPoint:
         return Timeline.from_events(self.spec.schedule, self.spec.lr, [e for e in self.events if e.step < step])
 
 
-class ForkMixin:
-    """The main window's forking (see the module docstring)."""
+class ForkComponent(QObject):
+    """The main window's forking (see the module docstring).
 
-    _fork_from: ForkPoint | None = None
-    _pending_fork: tuple[ForkPoint, int, list] | None = None
+    ``menu`` is the last plot context menu offered (kept alive while it shows, and for tests).
+    """
+
+    def __init__(self, window: QWidget, controller: RunController, plots: PlotPanel, edit_panel: EditPanel,
+                 dock_edit: QDockWidget, status: QLabel, sessions: SessionsComponent) -> None:
+        super().__init__(window)
+        self.window, self.controller, self.plots, self.edit_panel = window, controller, plots, edit_panel
+        self.dock_edit, self.status, self.sessions = dock_edit, status, sessions
+        self.menu: QMenu | None = None
+        self._fork_from: ForkPoint | None = None
+        self._pending_fork: tuple[ForkPoint, int, list] | None = None
+        plots.sig_context.connect(self.plot_menu)
+        edit_panel.sig_fork.connect(self.run_fork)
+        edit_panel.sig_fork_cancelled.connect(self._fork_cancelled)
+        controller.sig_finished.connect(self._start_fork_pending)  # "fork here" on a paused run: it ended, fork now
 
     def fork_point(self) -> ForkPoint | None:
         """What a right-click would fork now: the session on view, the finished run, or the paused
         run; None while a run trains (or nothing is shown)."""
         c = self.controller
-        if self.viewing is not None and not c.state.busy:
-            v = self.viewing
+        if self.sessions.viewing is not None and not c.state.busy:
+            v = self.sessions.viewing
             if v.kind not in ("train", "fork"):
                 return None
             first = v.first_step
@@ -71,9 +87,10 @@ class ForkMixin:
         return ForkPoint(c.session_path, c.spec, first, first + len(self.plots.data), c.total_steps,
                          tuple(c.events), c.state == RunState.PAUSED)
 
-    def _plot_menu(self, step: int, where: QPoint) -> None:
+    def plot_menu(self, step: int, where: QPoint) -> None:
+        """The plots' context menu at ``step``: "Fork here…", or why not now."""
         point = self.fork_point()
-        menu = QMenu(self)
+        menu = QMenu(self.window)
         if point is None or point.end <= point.first:
             act = menu.addAction("Fork here… (pause the run, or open or finish one, to fork it)")
             act.setEnabled(False)
@@ -82,7 +99,7 @@ class ForkMixin:
             text = f"Fork here at step {at}…" + (" (ends the paused run)" if point.live else "")
             menu.addAction(text, lambda: self.propose_fork(at, point))
         menu.popup(where)
-        self._menu = menu  # kept, so tests can read it
+        self.menu = menu
 
     def propose_fork(self, at: int, point: ForkPoint | None = None) -> bool:
         """Fork mode in the schedule-edit panel at step ``at`` of what is shown."""
@@ -91,18 +108,18 @@ class ForkMixin:
             return False
         at = point.clamp(at)
         self._fork_from = point
-        fields = tuple(k for k in OPTIMIZER_FIELDS if k in point.spec.optimizer.params)
         self.dock_edit.show()
         self.dock_edit.raise_()
-        self.edit_panel.start_fork(point.timeline_at(at), fields, at, point.total)
-        self.status_label.setStyleSheet("")
-        self.status_label.setText(f"fork at step {at} of {point.path}: choose the change, then Fork and run")
+        self.edit_panel.start_fork(point.timeline_at(at), editable_hyperparameters(point.spec.optimizer), at,
+                                   point.total)
+        self.status.setStyleSheet("")
+        self.status.setText(f"fork at step {at} of {point.path}: choose the change, then Fork and run")
         return True
 
     def _fork_cancelled(self) -> None:
+        """Fork mode ended (the panel then edits the live run again: the window refreshes it)."""
         self._fork_from = None
         self.plots.set_ghost(*(self.plots.ghost[0][:0],) * 2)
-        self._refresh_edit_context()
 
     def run_fork(self, edits: list[dict[str, Any]]) -> None:
         """Train the fork with ``edits`` at its step (from the panel's "Fork and run")."""
@@ -124,15 +141,14 @@ class ForkMixin:
 
     def _start_fork(self, point: ForkPoint, at: int, edits: list[dict[str, Any]]) -> None:
         from lrlab.core.session import SessionError
-        from lrlab.gui.session_view import read_references
 
         try:  # the parent stays drawn under the fork, in grey: the fork's curves keep the live colours
             ((_, _, series),) = read_references([point.path])
         except SessionError as err:
-            QMessageBox.warning(self, "Cannot fork", str(err))
+            QMessageBox.warning(self.window, "Cannot fork", str(err))
             return
         self.plots.set_references([("parent run", PARENT_COLOUR, series)])  # its file name would crowd legends
-        self.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
+        self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
 
 
 def fork_info(session: Any) -> tuple[int, dict[str, Any] | None]:

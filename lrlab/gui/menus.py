@@ -1,4 +1,4 @@
-"""Actions and menus of the main window, built from plain declarations.
+"""Actions, menus and the pace choice of the main window, built from plain declarations.
 
 The Presets menu lists the bundled presets by group, each group with a "run all and
 compare" entry; every action carries its shortcut in its tooltip and status tip.
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QComboBox, QMenu, QWidget
 
 from lrlab.core.resources import GROUPS, Preset, icon_path, list_presets
 
@@ -63,6 +63,32 @@ def fill_presets_menu(menu: QMenu, load: Callable[[Preset], None],
             entry = sub.addAction(f"Run all {len(members)} and compare")
             entry.setStatusTip("train each of these presets in turn, then open them side by side")
             entry.triggered.connect(lambda _=False, ms=members: run_all(ms))
+
+
+#: the paces the toolbar offers (steps per second; None: full speed), fastest first
+PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
+         ("2 steps/s", 2.0))
+
+
+class PaceBox(QComboBox):
+    """The toolbar's pace: slow enough to watch and to edit mid-run, or full speed. Each choice
+    goes to ``on_change`` (the run controller's ``set_pace``); a preset may suggest a pace the
+    list lacks, which then takes its place in it."""
+
+    def __init__(self, on_change: Callable[[float | None], Any]) -> None:
+        super().__init__(toolTip="how fast to train: slow enough to watch and to edit mid-run, "
+                                 "or full speed; results are the same at any pace")
+        for text, pace in PACES:
+            self.addItem(text, pace)
+        self.currentIndexChanged.connect(lambda _: on_change(self.currentData()))
+
+    def set_pace(self, steps_per_second: float | None) -> None:
+        """Choose a pace (steps per second, None: full speed), adding it to the list if new."""
+        i = self.findData(steps_per_second)
+        if i < 0:  # a new pace goes in its place: full speed, then fastest to slowest
+            i = next((j for j in range(1, self.count()) if self.itemData(j) < steps_per_second), self.count())
+            self.insertItem(i, f"{steps_per_second:g} steps/s", steps_per_second)
+        self.setCurrentIndex(i)
 
 
 def about(parent: object) -> None:

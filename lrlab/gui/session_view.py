@@ -1,9 +1,11 @@
 """Saved sessions in the main window: opening one onto the plots (with the banner that says
 which and offers to re-run it or use its settings), the Sessions/Compare window, recent
-sessions, dropping files, and saved runs drawn under a live one.
+sessions, dropping files, saved runs drawn under a live one, and saving or exporting what is
+shown (the session on view, else the controller's run).
 
-:class:`SessionsMixin` holds the main window's part of this; it uses the window's plots,
-events list, banner, status line and run controller, and reads files only through the core.
+:class:`SessionsComponent` owns this: the session on view, the banner, the Recent menu and the
+Sessions window. It is given the plots, the events list, the status line and the run controller
+it draws on, and reads files only through the core.
 """
 
 from __future__ import annotations
@@ -13,15 +15,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
 
 from lrlab.core import paths
 from lrlab.core.events import Event
 from lrlab.core.spec import RunSpec
+from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
+from lrlab.gui.controller import RunController
+from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.exports import SESSION_FILTER
+from lrlab.gui.plots import PlotPanel
 from lrlab.gui.style import is_dark
 
 
@@ -117,11 +134,33 @@ def read_references(paths: list[str], dark: bool = False) -> list[tuple[str, str
             r.close()
 
 
-class SessionsMixin:
-    """The main window's handling of saved sessions (see the module docstring)."""
+class SessionsComponent(QObject):
+    """Saved sessions for the main window (see the module docstring).
 
-    viewing: ViewedSession | None
-    _sessions: Any
+    ``viewing`` is the session on the plots (None: the controller's run is shown); only this
+    component changes it, and it says so with ``sig_changed`` so the window's actions follow.
+    """
+
+    sig_changed = Signal()  # a session was opened or closed: what File > Save/Export act on changed
+
+    def __init__(self, window: QWidget, controller: RunController, plots: PlotPanel, events: QListWidget,
+                 experiment: ExperimentPanel, status: QLabel, progress: QProgressBar) -> None:
+        super().__init__(window)
+        self.window, self.controller, self.plots, self.events = window, controller, plots, events
+        self.experiment, self.status, self.progress = experiment, status, progress
+        self.viewing: ViewedSession | None = None
+        self._sessions: Any = None  # the Sessions/Compare window, made on first use
+        self.banner = SessionBanner()  # the window lays it out above the plots
+        self.banner.sig_rerun.connect(self.rerun_session)
+        self.banner.sig_use.connect(self.use_session_settings)
+        self.banner.sig_close.connect(self.close_session_view)
+        self.recent_menu = QMenu("Recent sessions", window)  # the window puts it in File
+        self.fill_recent(app_settings.recent_sessions())
+        controller.sig_batch_done.connect(self.compare_sessions)  # "run all and compare" ends here
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)  # .lrlab files dropped on the window open or compare
+
+    # --- the Sessions/Compare window ----------------------------------------------------------
 
     def sessions_window(self) -> Any:
         if self._sessions is None:
@@ -138,7 +177,7 @@ class SessionsMixin:
         w.raise_()
 
     def compare_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Compare sessions", str(paths.sessions_dir()),
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Compare sessions", str(paths.sessions_dir()),
                                                 SESSION_FILTER)
         if len(files) >= 2:
             self.compare_sessions(files)
@@ -146,24 +185,32 @@ class SessionsMixin:
     def compare_sessions(self, files: list[str]) -> bool:
         return self.sessions_window().compare_paths(files)
 
+    def close_windows(self) -> None:
+        """The main window closes: so does the Sessions window (it has no life of its own)."""
+        if self._sessions is not None:
+            self._sessions.close()
+
     def show_references(self, files: list[str] | None = None) -> bool:
         """Overlay saved sessions on the live panels; asks for the files unless given ([] clears)."""
         from lrlab.core.session import SessionError
 
         if files is None:
-            files, _ = QFileDialog.getOpenFileNames(self, "Show saved sessions here", str(paths.sessions_dir()),
-                                                    SESSION_FILTER)
+            files, _ = QFileDialog.getOpenFileNames(self.window, "Show saved sessions here",
+                                                    str(paths.sessions_dir()), SESSION_FILTER)
             if not files:
                 return False
         try:
             self.plots.set_references(read_references(list(files), dark=is_dark()))
         except SessionError as err:
-            QMessageBox.warning(self, "Cannot show session", str(err))
+            QMessageBox.warning(self.window, "Cannot show session", str(err))
             return False
         return True
 
+    # --- a session on view --------------------------------------------------------------------
+
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(paths.sessions_dir()), SESSION_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", str(paths.sessions_dir()),
+                                              SESSION_FILTER)
         if path:
             self.open_session(path)
 
@@ -172,12 +219,12 @@ class SessionsMixin:
         from lrlab.core.session import SessionError
 
         if self.controller.state.busy:
-            QMessageBox.information(self, "lrlab", "Stop the current run before opening a session.")
+            QMessageBox.information(self.window, "lrlab", "Stop the current run before opening a session.")
             return False
         try:
             view = ViewedSession.read(path)
         except SessionError as err:
-            QMessageBox.warning(self, "Cannot open session", str(err))
+            QMessageBox.warning(self.window, "Cannot open session", str(err))
             return False
         self.viewing = view
         self.plots.reset(view.spec.task, view.steps_per_epoch, view.total_steps, view.first_step)
@@ -190,16 +237,16 @@ class SessionsMixin:
         self.banner.show()
         self.progress.setRange(0, max(view.total_steps, 1))
         self.progress.setValue(len(view.steps["step"]))
-        self.status_label.setStyleSheet("")
-        self.status_label.setText(f"viewing {path}")
-        self._fill_recent(app_settings.remember_recent(path))
-        self._update_controls()
+        self.status.setStyleSheet("")
+        self.status.setText(f"viewing {path}")
+        self.remember(path)
+        self.sig_changed.emit()
         return True
 
     def close_session_view(self) -> None:
         self.viewing = None
         self.banner.hide()
-        self._update_controls()
+        self.sig_changed.emit()
 
     def use_session_settings(self) -> None:
         if self.viewing is not None:
@@ -207,9 +254,13 @@ class SessionsMixin:
 
     def rerun_session(self) -> None:
         if self.viewing is not None:
-            self.start(self.viewing.spec, self.viewing.edits)
+            self.controller.start(self.viewing.spec, self.viewing.edits)
 
-    def _fill_recent(self, recent: list[str]) -> None:
+    def remember(self, path: str) -> None:
+        """A session just opened or written goes to the top of File > Recent sessions."""
+        self.fill_recent(app_settings.remember_recent(path))
+
+    def fill_recent(self, recent: list[str]) -> None:
         self.recent_menu.clear()
         for p in recent:
             act = self.recent_menu.addAction(Path(p).name)
@@ -217,17 +268,67 @@ class SessionsMixin:
             act.triggered.connect(lambda _=False, p=p: self.open_session(p))
         self.recent_menu.setEnabled(bool(recent))
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Files dragged onto the window: one session opens, several are compared."""
+        if event.type() == QEvent.Type.DragEnter:
+            assert isinstance(event, QDragEnterEvent)
+            if any(u.toLocalFile().endswith(".lrlab") for u in event.mimeData().urls()):
+                event.acceptProposedAction()
+            return True
+        if event.type() == QEvent.Type.Drop:
+            assert isinstance(event, QDropEvent)
+            files = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".lrlab")]
+            if len(files) == 1:
+                self.open_session(files[0])
+            elif files:
+                self.compare_sessions(files)
+            if files:
+                event.acceptProposedAction()
+            return True
+        return super().eventFilter(watched, event)
 
+    # --- saving and exporting what is shown ---------------------------------------------------
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(u.toLocalFile().endswith(".lrlab") for u in event.mimeData().urls()):
-            event.acceptProposedAction()
+    def shown_session(self) -> str:
+        """The file of what the plots show: the session on view, else the controller's run."""
+        return self.viewing.path if self.viewing else self.controller.session_path
 
-    def dropEvent(self, event: QDropEvent) -> None:
-        files = [u.toLocalFile() for u in event.mimeData().urls() if u.toLocalFile().endswith(".lrlab")]
-        if len(files) == 1:
-            self.open_session(files[0])
-        elif files:
-            self.compare_sessions(files)
-        if files:
-            event.acceptProposedAction()
+    def shown_spec(self) -> RunSpec | None:
+        return self.viewing.spec if self.viewing else self.controller.spec
+
+    def export_csv(self) -> str | None:
+        return self.exported(exports.export_csv(self.window, self.shown_session()))
+
+    def export_spec(self) -> str | None:
+        return self.exported(exports.export_spec(self.window, self.shown_spec()))
+
+    def export_plots(self, fmt: str, out: str | None = None) -> str | None:
+        """PNG (pyqtgraph's ImageExporter) or SVG of all four plots."""
+        self.plots.flush()
+        return self.exported(exports.export_plots(self.window, self.plots.view, fmt, out))
+
+    def save_session_as(self, out: str | None = None) -> str | None:
+        """A copy of the shown session; for the run just made, the whole run even where its file
+        stopped taking steps (a full disk), written from what the run kept in memory."""
+        from lrlab.core.session import SessionError
+
+        path = self.shown_session()
+        recorded = None if self.viewing else self.controller.recorded
+        if recorded is None or not hasattr(recorded, "save_as") or self.controller.state.busy:
+            return self.exported(exports.save_session_copy(self.window, path, out), "saved a copy to")
+        out = out or exports.ask_save_path(self.window, "Save session as", path, exports.SESSION_FILTER)
+        if not out:
+            return None
+        try:
+            recorded.save_as(out)
+        except SessionError as err:
+            self.status.setText(str(err))
+            QMessageBox.warning(self.window, "lrlab", str(err))
+            return None
+        return self.exported(out, "saved the whole run to")
+
+    def exported(self, out: str | None, what: str = "exported") -> str | None:
+        """Say on the status line where a file went (None: nothing was written)."""
+        if out:
+            self.status.setText(f"{what} {out}")
+        return out

@@ -3,26 +3,48 @@ Sweep (K learning rates at once) and the Landscape playground. Each is a window 
 made on first use; the range test and the sweep run through the window's run controller like
 any run, and "Use this LR" comes back into the Experiment form.
 
-:class:`ToolsMixin` holds the main window's part; it uses the window's experiment form, run
-controller and status line.
+:class:`ToolsComponent` owns the three windows and a sweep sent to Ray; it is given the
+experiment form, the run controller, the status line and progress bar, and a way to compare
+sessions. It follows the controller itself: a range test's progress and result go to the Find
+LR window, a sweep's members to the Sweep window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QWidget
 
+from lrlab.gui.controller import Progress, RunController
+from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.style import fit_to_screen
 
 
-class ToolsMixin:
-    """Find LR, Sweep and Landscape for the main window (see the module docstring)."""
+class ToolsComponent(QObject):
+    """Find LR, Sweep and Landscape for the main window (see the module docstring).
 
-    _find_lr: Any
-    _sweep: Any
-    _landscape: Any
+    ``range_test``, ``sweep`` and ``landscape`` are their windows once made (None before).
+    """
+
+    def __init__(self, window: QWidget, controller: RunController, experiment: ExperimentPanel, status: QLabel,
+                 progress: QProgressBar, compare: Callable[[list[str]], Any]) -> None:
+        super().__init__(window)
+        self.window, self.controller, self.experiment = window, controller, experiment
+        self.status, self.progress, self.compare = status, progress, compare
+        self.range_test: Any = None  # the Find LR window
+        self.sweep: Any = None  # the Sweep window
+        self.landscape: Any = None  # the Landscape window
+        self._ray_worker: Any = None  # a sweep on Ray, kept alive while it runs
+        self._ray_thread: Any = None
+        controller.sig_started.connect(self._run_started)
+        controller.sig_metrics.connect(self._metrics)
+        controller.sig_progress.connect(self._show_progress)
+        controller.sig_finished.connect(self._run_finished)
+
+    # --- Find LR -----------------------------------------------------------------------------
 
     def find_lr(self) -> None:
         """Run an LR range test on the form's experiment, in the background like any run."""
@@ -32,43 +54,65 @@ class ToolsMixin:
         window = self.find_lr_window()
         window.spec_json = spec.to_json()
         window.set_running(None)
-        self.start(spec, kind="range_test")
+        self.controller.start(spec, kind="range_test")
         window.show()
         window.raise_()
 
     def find_lr_window(self) -> Any:
-        if self._find_lr is None:
+        if self.range_test is None:
             from lrlab.gui.find_lr import FindLRWindow
 
-            self._find_lr = FindLRWindow()
-            self._find_lr.sig_use.connect(self._use_found_lr)
-            self._find_lr.sig_cancel.connect(self.controller.stop)
-        return self._find_lr
+            self.range_test = FindLRWindow()
+            self.range_test.sig_use.connect(self._use_found_lr)
+            self.range_test.sig_cancel.connect(self.controller.stop)
+        return self.range_test
+
+    def _show_range_test(self, path: str) -> None:
+        from lrlab.core.runs.range_test import result_of
+        from lrlab.core.session import Session, SessionError
+
+        try:
+            with Session.open(path) as s:
+                result = result_of(s)
+        except SessionError as err:
+            QMessageBox.warning(self.window, "Cannot read the range test", str(err))
+            return
+        if result is None:
+            self.range_test.set_running(0)
+            return
+        self.range_test.set_result(result, self.range_test.spec_json, Path(path).name)
+        self.range_test.show()
+        self.range_test.raise_()
+
+    # --- Landscape ---------------------------------------------------------------------------
 
     def show_landscape(self) -> Any:
-        if self._landscape is None:
+        if self.landscape is None:
             from lrlab.gui.landscape import LandscapeWindow
 
-            self._landscape = LandscapeWindow()
-            self._landscape.sig_message.connect(self.status_label.setText)
-            fit_to_screen(self._landscape, 1300, 800)
-        self._landscape.show()
-        self._landscape.raise_()
-        return self._landscape
+            self.landscape = LandscapeWindow()
+            self.landscape.sig_message.connect(self.status.setText)
+            fit_to_screen(self.landscape, 1300, 800)
+        self.landscape.show()
+        self.landscape.raise_()
+        return self.landscape
 
-    def show_sweep(self) -> None:
-        if self._sweep is None:
+    # --- Sweep -------------------------------------------------------------------------------
+
+    def show_sweep(self) -> Any:
+        if self.sweep is None:
             from lrlab.gui.sweep import SweepWindow
 
-            self._sweep = SweepWindow()
-            self._sweep.sig_run.connect(self.run_sweep)
-            self._sweep.sig_use.connect(self._use_found_lr)
-            self._sweep.sig_compare.connect(self.compare_sessions)
-            self._sweep.sig_pause.connect(self.controller.toggle_pause)
-            self._sweep.sig_stop.connect(self.controller.stop)
-            self._sweep.sig_cluster_progress.connect(self._ray_progress)
-        self._sweep.show()
-        self._sweep.raise_()
+            self.sweep = SweepWindow()
+            self.sweep.sig_run.connect(self.run_sweep)
+            self.sweep.sig_use.connect(self._use_found_lr)
+            self.sweep.sig_compare.connect(self.compare)
+            self.sweep.sig_pause.connect(self.controller.toggle_pause)
+            self.sweep.sig_stop.connect(self.controller.stop)
+            self.sweep.sig_cluster_progress.connect(self._ray_progress)
+        self.sweep.show()
+        self.sweep.raise_()
+        return self.sweep
 
     def run_sweep(self, lrs: list, seeds: int) -> bool:
         """Train the form's experiment at every LR in ``lrs`` (x ``seeds`` seeds) at once."""
@@ -76,11 +120,11 @@ class ToolsMixin:
         if spec is None or self.controller.state.busy:
             return False
         self.show_sweep()
-        self._sweep.begin(spec, lrs, seeds)
-        address = self._sweep.cluster_address()
+        self.sweep.begin(spec, lrs, seeds)
+        address = self.sweep.cluster_address()
         if address is not None:
             return self._run_sweep_on_ray(spec, lrs, seeds, address)
-        self.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+        self.controller.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
         return True
 
     def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:
@@ -93,7 +137,7 @@ class ToolsMixin:
 
         folder = unique_path(paths.sessions_dir() / folder_name(spec, sorted(lrs), len(lrs) * seeds))
         worker = ClusterSweepWorker(spec, lrs, seeds, address or None, str(folder))
-        sweep = self._sweep
+        sweep = self.sweep
         # slots of the window (a QObject in this thread): Qt queues the worker's signals to them
         worker.sig_rows.connect(sweep.add_rows)
         worker.sig_failures.connect(sweep.set_cluster_failures)
@@ -107,7 +151,7 @@ class ToolsMixin:
         self._ray_worker, self._ray_thread = worker, start_in_thread(worker)  # kept alive while it runs
         where = address or "(RAY_ADDRESS or local)"
         sweep.status.setText(f"sending {total} members to Ray {where}…")
-        self.status_label.setText(f"sweep on Ray {where}: {total} members sent…")
+        self.status.setText(f"sweep on Ray {where}: {total} members sent…")
         return True
 
     def _ray_progress(self, back: int, total: int, ended: str = "") -> None:
@@ -118,28 +162,37 @@ class ToolsMixin:
             return
         self.progress.setRange(0, total)  # again: a run of the window's own may have set its own
         self.progress.setValue(back)
-        self.status_label.setText(f"sweep on Ray {ended}" if ended else
-                                  f"sweep on Ray: {back} of {total} members back")
+        self.status.setText(f"sweep on Ray {ended}" if ended else f"sweep on Ray: {back} of {total} members back")
+
+    def close(self) -> None:
+        """The main window closes: a sweep on Ray cancels what is still out and is waited for."""
+        if self._ray_thread is not None and self._ray_thread.isRunning():
+            self._ray_worker.stop()
+            self._ray_thread.wait(10_000)
 
     def _use_found_lr(self, data: dict) -> None:
         self.experiment.set_json(data)
-        self.status_label.setText(f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start to "
-                                  "train with it")
+        self.status.setText(f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start to "
+                            "train with it")
 
-    def _show_range_test(self, path: str) -> None:
-        from lrlab.core.runs.range_test import result_of
-        from lrlab.core.session import Session, SessionError
+    # --- following the run controller (moved verbatim from the window's slots) -----------------
 
-        try:
-            with Session.open(path) as s:
-                result = result_of(s)
-        except SessionError as err:
-            QMessageBox.warning(self, "Cannot read the range test", str(err))
-            return
-        if result is None:
-            self._find_lr.set_running(0)
-            return
-        self._find_lr.set_result(result, self._find_lr.spec_json, Path(path).name)
-        self._find_lr.show()
-        self._find_lr.raise_()
+    def _run_started(self, info: dict) -> None:
+        c = self.controller
+        if c.kind == "range_test" and self.range_test is not None:
+            self.range_test.set_running(c.total_steps)
 
+    def _metrics(self, update: Any) -> None:
+        if self.controller.kind == "sweep" and self.sweep is not None:  # K members: drawn by the Sweep window
+            self.sweep.add(update)
+
+    def _show_progress(self, p: Progress) -> None:
+        if self.controller.kind == "range_test" and self.range_test is not None:
+            self.range_test.set_progress(p.steps_done)
+
+    def _run_finished(self, status: str, path: str) -> None:
+        c = self.controller
+        if c.kind == "range_test" and self.range_test is not None:
+            self._show_range_test(path)
+        if c.kind == "sweep" and self.sweep is not None:
+            self.sweep.finish(path)

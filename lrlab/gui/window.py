@@ -1,11 +1,13 @@
 """The main window: layout and wiring of the experiment dock, live plots, edits and events.
 
 The run itself belongs to the :class:`RunController` (state, worker thread, events, the
-schedule timeline, progress); this window lays out the widgets and connects them to it.
-Specs come from the Experiment panel and are validated by the core; saved sessions are
-opened, compared and overlaid by :class:`SessionsMixin` (:mod:`lrlab.gui.session_view`); Find
-LR, the Sweep and the Landscape playground are opened by :class:`ToolsMixin` (:mod:`lrlab.gui.tools`);
-files are written by :mod:`lrlab.gui.exports`; settings by :mod:`lrlab.gui.settings`.
+schedule timeline, progress); this window lays out the widgets, builds the actions and menus,
+and connects them to it and to three components that own their own state, each given what it
+uses in its constructor: :class:`SessionsComponent` (the session on view, the Sessions window,
+recent files, saving and exporting; :mod:`lrlab.gui.session_view`), :class:`ToolsComponent`
+(Find LR, the Sweep and the Landscape windows; :mod:`lrlab.gui.tools`) and
+:class:`ForkComponent` (forking from the plots; :mod:`lrlab.gui.fork`). Specs come from the
+Experiment panel and are validated by the core; settings are kept by :mod:`lrlab.gui.settings`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QLabel,
     QListWidget,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QToolBar,
@@ -32,68 +32,53 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
-from lrlab.core.params import SpecError
-from lrlab.core.spec import RunSpec
+from lrlab.core.spec import RunSpec, editable_hyperparameters
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import Progress, RunController, RunState
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
-from lrlab.gui.fork import ForkMixin
-from lrlab.gui.menus import about, fill_menu, fill_presets_menu, make_action
+from lrlab.gui.fork import ForkComponent
+from lrlab.gui.menus import PaceBox, about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
-from lrlab.gui.session_view import SessionBanner, SessionsMixin, ViewedSession
+from lrlab.gui.session_view import SessionsComponent
 from lrlab.gui.style import fit_to_screen
-from lrlab.gui.tools import ToolsMixin
+from lrlab.gui.tools import ToolsComponent
 
 EMPTY = np.empty(0)
-PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
-         ("2 steps/s", 2.0))
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
 
 
-class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("lrlab — learning-rate lab")
-        self.setAcceptDrops(True)
-        self.controller = RunController(self)
-        self.viewing: ViewedSession | None = None  # a saved session on the plots
-        self._sessions: Any = None  # the Sessions/Compare window, made on first use
-        self._find_lr: Any = None  # the Find LR window, made on first use
-        self._sweep: Any = None  # the Sweep window, made on first use
-        self._landscape: Any = None  # the Landscape window, made on first use
+        self.controller = c = RunController(self)
         self._save_form = QTimer(self, singleShot=True, interval=1000)
         self._save_form.timeout.connect(lambda: app_settings.save_experiment(self.experiment.json()))
 
         self.plots = PlotPanel()
-        self.banner = SessionBanner()
+        self.experiment = ExperimentPanel()
+        self.edit_panel = EditPanel()
+        self.events = QListWidget()
+        self.events.setWordWrap(True)
+        self.progress = QProgressBar(maximumWidth=220, format="%p%")
+        self.status_label = QLabel("ready")
+        self.sessions = SessionsComponent(self, c, self.plots, self.events, self.experiment, self.status_label,
+                                          self.progress)
+        self.banner = self.sessions.banner
         central = QWidget()
         cl = QVBoxLayout(central)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.banner)
         cl.addWidget(self.plots, 1)
         self.setCentralWidget(central)
-        self.experiment = ExperimentPanel()
         self.dock_experiment = self._dock("Experiment", self.experiment, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.edit_panel = EditPanel()
         self.dock_edit = self._dock("Change the schedule", self.edit_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.events = QListWidget()
-        self.events.setWordWrap(True)
         self.dock_events = self._dock("Events", self.events, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._make_actions()
-        self._make_toolbar()
-        self._make_menus()
-        self.progress = QProgressBar(maximumWidth=220, format="%p%")
-        self.status_label = QLabel("ready")
-        self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
-                               toolTip="scroll the Experiment panel to the field that needs fixing")
-        self.fix_link.linkActivated.connect(lambda _: self.experiment.reveal_problem())
-        self.statusBar().addWidget(self.status_label, 1)
-        self.statusBar().addPermanentWidget(self.fix_link)
-        self.statusBar().addPermanentWidget(self.progress)
 
-        c = self.controller
+        # the window's slots first: the components' own (a fork waiting for its paused parent to
+        # end, the Sweep and Find LR windows) follow the window's account of the run
         c.sig_state.connect(self._state_changed)
         c.sig_started.connect(self._run_started)
         c.sig_metrics.connect(self._metrics)
@@ -101,20 +86,28 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         c.sig_timeline.connect(self._timeline_changed)
         c.sig_progress.connect(self._show_progress)
         c.sig_finished.connect(self._run_finished)
-        c.sig_finished.connect(self._start_fork_pending)  # "fork here" on a paused run: it ended, fork now
         c.sig_failed.connect(self._run_failed)
-        c.sig_batch_done.connect(self.compare_sessions)
+        self.tools = ToolsComponent(self, c, self.experiment, self.status_label, self.progress,
+                                    self.sessions.compare_sessions)
+        self.fork = ForkComponent(self, c, self.plots, self.edit_panel, self.dock_edit, self.status_label,
+                                  self.sessions)
+        self.sessions.sig_changed.connect(self._update_controls)
         self.experiment.sig_spec_changed.connect(self._spec_changed)
         self.experiment.sig_preset.connect(self._preset_loaded)
         self.edit_panel.sig_apply.connect(self._apply_edit)
         self.edit_panel.sig_ghost.connect(self.plots.set_ghost)
-        self.edit_panel.sig_fork.connect(self.run_fork)
-        self.edit_panel.sig_fork_cancelled.connect(self._fork_cancelled)
-        self.plots.sig_context.connect(self._plot_menu)
+        self.edit_panel.sig_fork_cancelled.connect(self._refresh_edit_context)  # after the fork's own slot
         self.plots.sig_hover.connect(self.plots.readout.setText)
-        self.banner.sig_rerun.connect(self.rerun_session)
-        self.banner.sig_use.connect(self.use_session_settings)
-        self.banner.sig_close.connect(self.close_session_view)
+
+        self._make_actions()
+        self._make_toolbar()
+        self._make_menus()
+        self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
+                               toolTip="scroll the Experiment panel to the field that needs fixing")
+        self.fix_link.linkActivated.connect(lambda _: self.experiment.reveal_problem())
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.fix_link)
+        self.statusBar().addPermanentWidget(self.progress)
         self.resizeDocks([self.dock_experiment, self.dock_edit], [360, 300], Qt.Orientation.Horizontal)
         self._restore()
         self._update_controls()
@@ -131,31 +124,29 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         return dock
 
     def _make_actions(self) -> None:
-        c = self.controller
+        c, sessions, tools = self.controller, self.sessions, self.tools
         self.act_start = make_action(self, "Start", self.start, "Ctrl+R", "Start training (Ctrl+R)", "start.svg")
         self.act_pause = make_action(self, "Pause", c.toggle_pause, Qt.Key.Key_Space, "Pause or resume (Space)",
                                      "pause.svg")
         self.act_stop = make_action(self, "Stop", c.stop, "Ctrl+.", "Stop; the session keeps every step (Ctrl+.)",
                                     "stop.svg")
-        self.act_find = make_action(self, "Find LR…", self.find_lr, "Ctrl+F", "LR range test on this experiment: "
+        self.act_find = make_action(self, "Find LR…", tools.find_lr, "Ctrl+F", "LR range test on this experiment: "
                                     "suggested learning rates in seconds, your settings untouched (Ctrl+F)")
-        self.act_sweep = make_action(self, "Sweep…", self.show_sweep, "Ctrl+Shift+W",
+        self.act_sweep = make_action(self, "Sweep…", tools.show_sweep, "Ctrl+Shift+W",
                                      "train K learning rates (x seeds) of this experiment at once and watch the "
                                      "loss-vs-LR U-curve form")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
-        self.act_open = make_action(self, "Open session…", self.open_dialog, QKeySequence.StandardKey.Open)
-        self.act_save = make_action(self, "Save session as…", self.save_session_as, "Ctrl+Shift+S")
-        self.act_csv = make_action(self, "Export steps as CSV…", lambda: self._exported(
-            exports.export_csv(self, self._shown_session())))
-        self.act_tensorboard = exports.tensorboard_action(self, self._shown_session, self._exported)
-        self.act_png = make_action(self, "Export plots as PNG…", lambda: self.export_plots("png"))
-        self.act_svg = make_action(self, "Export plots as SVG…", lambda: self.export_plots("svg"))
-        self.act_spec = make_action(self, "Export run spec (JSON)…", lambda: self._exported(
-            exports.export_spec(self, self._shown_spec())))
+        self.act_open = make_action(self, "Open session…", sessions.open_dialog, QKeySequence.StandardKey.Open)
+        self.act_save = make_action(self, "Save session as…", lambda: sessions.save_session_as(), "Ctrl+Shift+S")
+        self.act_csv = make_action(self, "Export steps as CSV…", sessions.export_csv)
+        self.act_tensorboard = exports.tensorboard_action(self, sessions.shown_session, sessions.exported)
+        self.act_png = make_action(self, "Export plots as PNG…", lambda: sessions.export_plots("png"))
+        self.act_svg = make_action(self, "Export plots as SVG…", lambda: sessions.export_plots("svg"))
+        self.act_spec = make_action(self, "Export run spec (JSON)…", sessions.export_spec)
         self.act_quit = make_action(self, "Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_sessions = make_action(self, "Sessions…", self.show_sessions, "Ctrl+L",
+        self.act_sessions = make_action(self, "Sessions…", sessions.show_sessions, "Ctrl+L",
                                         "every saved session: open, compare, rename, delete")
-        self.act_compare = make_action(self, "Compare sessions…", self.compare_dialog, "Ctrl+Shift+C",
+        self.act_compare = make_action(self, "Compare sessions…", sessions.compare_dialog, "Ctrl+Shift+C",
                                        "overlay two or more saved sessions")
 
     def _make_toolbar(self) -> None:
@@ -168,21 +159,16 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         pause.setMinimumWidth(pause.sizeHint().width() + pause.fontMetrics().horizontalAdvance("Resume")
                               - pause.fontMetrics().horizontalAdvance("Pause"))
         tb.addWidget(QLabel(" pace "))
-        self.pace_combo = QComboBox(toolTip="how fast to train: slow enough to watch and to edit mid-run, "
-                                            "or full speed; results are the same at any pace")
-        for text, pace in PACES:
-            self.pace_combo.addItem(text, pace)
-        self.pace_combo.currentIndexChanged.connect(lambda _: self.controller.set_pace(self.pace_combo.currentData()))
+        self.pace_combo = PaceBox(self.controller.set_pace)
         tb.addWidget(self.pace_combo)
         tb.addSeparator()
         for w in self.plots.make_controls():
             tb.addWidget(w)
 
     def _make_menus(self) -> None:
-        mb = self.menuBar()
-        self.recent_menu = QMenu("Recent sessions", self)
+        mb, sessions = self.menuBar(), self.sessions
         fill_menu(mb.addMenu("&File"), [self.act_new, self.act_open, self.act_sessions, self.act_compare,
-                                        self.recent_menu, None, self.act_save,
+                                        sessions.recent_menu, None, self.act_save,
                                         ("Export", [self.act_csv, self.act_tensorboard, self.act_png, self.act_svg,
                                                     self.act_spec]),
                                         None, self.act_quit])
@@ -191,15 +177,14 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
-            make_action(self, "Show saved sessions here…", lambda: self.show_references(), "Ctrl+Shift+R",
+            make_action(self, "Show saved sessions here…", lambda: sessions.show_references(), "Ctrl+Shift+R",
                         "draw saved runs faintly under the live one (loss, LR, validation metric)"),
-            make_action(self, "Clear saved sessions from the plots", lambda: self.show_references([])),
-            make_action(self, "Landscape…", self.show_landscape, "Ctrl+Shift+L",
+            make_action(self, "Clear saved sessions from the plots", lambda: sessions.show_references([])),
+            make_action(self, "Landscape…", self.tools.show_landscape, "Ctrl+Shift+L",
                         "the loss landscape playground: step sizes overshooting, crawling and converging on "
                         "2-D surfaces"),
             None, *(d.toggleViewAction() for d in (self.dock_experiment, self.dock_edit, self.dock_events))])
         fill_menu(mb.addMenu("&Help"), [make_action(self, "About lrlab", lambda: about(self))])
-        self._fill_recent(app_settings.recent_sessions())
 
     # --- following the run controller --------------------------------------------------------
 
@@ -222,7 +207,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         self.act_pause.setText("Resume" if state == RunState.PAUSED else "Pause")
         self.act_stop.setEnabled(state in (RunState.STARTING, RunState.RUNNING, RunState.PAUSED))
         self.experiment.setEnabled(not state.busy)
-        has_run = bool(self._shown_session())
+        has_run = bool(self.sessions.shown_session())
         for a in (self.act_save, self.act_csv, self.act_spec):
             a.setEnabled(has_run and not state.busy)
         self.act_tensorboard.setEnabled(has_run and not state.busy and exports.TENSORBOARD)
@@ -233,15 +218,8 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         c = self.controller
         if state == RunState.STARTING:
             # the form, the plots and the Events list always describe the run that starts
-            # ("run all" starts its runs itself): a preset's words and pace, a clean slate
-            preset = next((p for p in self.experiment.presets if p.name == c.label), None)
-            shown = self.experiment.current_preset()
-            if preset is not None and RunSpec.from_json(preset.spec) == c.spec and (
-                    shown is None or shown.name != preset.name or self.experiment.spec != c.spec):
-                self.experiment.load_preset(preset)  # with its pace; a preset already shown keeps the user's
-            elif c.spec != self.experiment.spec:
-                self.experiment.set_json(c.spec.to_json())
-            self.close_session_view()
+            self.experiment.show_run(c.spec, c.label)
+            self.sessions.close_session_view()
             self.events.clear()
             self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
@@ -268,8 +246,6 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
     @Slot(object)
     def _run_started(self, info: dict) -> None:
         c = self.controller
-        if c.kind == "range_test" and self._find_lr is not None:
-            self._find_lr.set_running(c.total_steps)
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
@@ -277,9 +253,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
 
     @Slot(object)
     def _metrics(self, update: Any) -> None:
-        if self.controller.kind == "sweep":  # K members: drawn by the Sweep window
-            if self._sweep is not None:
-                self._sweep.add(update)
+        if self.controller.kind == "sweep":  # K members: drawn by the Sweep window (the tools' slot)
             self.plots.add(events=update.events)
             self.edit_panel.advance(update.step)
             return
@@ -307,17 +281,14 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         if self.edit_panel.fork_at is not None:  # proposing a fork's change, not a live edit
             return
         if c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None:
-            fields = tuple(k for k in ("momentum", "weight_decay", "betas", "dampening", "alpha", "eps")
-                           if k in c.spec.optimizer.params)
-            self.edit_panel.set_context(c.timeline, fields, c.steps_done, c.total_steps)
+            self.edit_panel.set_context(c.timeline, editable_hyperparameters(c.spec.optimizer), c.steps_done,
+                                        c.total_steps)
         else:
             self.edit_panel.set_context(None)
 
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
         state = self.controller.state
-        if self.controller.kind == "range_test" and self._find_lr is not None:
-            self._find_lr.set_progress(p.steps_done)
         if state not in (RunState.RUNNING, RunState.PAUSED):
             return
         self.progress.setValue(min(p.steps_done, p.total_steps))
@@ -345,12 +316,8 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         else:
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
         if c.kind != "sweep":  # a sweep's path is its folder of member sessions
-            self._fill_recent(app_settings.remember_recent(path))
+            self.sessions.remember(path)
         self._update_controls()
-        if c.kind == "range_test" and self._find_lr is not None:
-            self._show_range_test(path)
-        if c.kind == "sweep" and self._sweep is not None:
-            self._sweep.finish(path)
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:
@@ -367,66 +334,24 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
         if preset.pace:
             self.set_pace(preset.pace)
         if not self.controller.state.busy:
-            self.close_session_view()
+            self.sessions.close_session_view()
             self.plots.reset(self.experiment.spec.task if self.experiment.spec else "classification", 1, 0)
             self.events.clear()
             self.status_label.setStyleSheet("")
             self.status_label.setText(f"ready: {preset.title}")
 
     def set_pace(self, steps_per_second: float | None) -> None:
-        """Choose a pace (steps per second, None: full speed), adding it to the list if new."""
-        i = self.pace_combo.findData(steps_per_second)
-        if i < 0:  # a new pace goes in its place: full speed, then fastest to slowest
-            i = next((j for j in range(1, self.pace_combo.count())
-                      if self.pace_combo.itemData(j) < steps_per_second), self.pace_combo.count())
-            self.pace_combo.insertItem(i, f"{steps_per_second:g} steps/s", steps_per_second)
-        self.pace_combo.setCurrentIndex(i)
+        """Choose the toolbar's pace (steps per second, None: full speed), adding it if new."""
+        self.pace_combo.set_pace(steps_per_second)
 
     def run_all_and_compare(self, presets: list) -> None:
         """Train each preset in turn (as if started one after another), then compare them."""
         self.controller.run_all([(RunSpec.from_json(p.spec), p.name) for p in presets])
 
-    # --- what is shown ---------------------------------------------------------------------
-    def _shown_session(self) -> str:
-        return self.viewing.path if self.viewing else self.controller.session_path
-
-    def _shown_spec(self) -> RunSpec | None:
-        return self.viewing.spec if self.viewing else self.controller.spec
-
-    def export_plots(self, fmt: str, out: str | None = None) -> str | None:
-        """PNG (pyqtgraph's ImageExporter) or SVG of all four plots."""
-        self.plots.flush()
-        return self._exported(exports.export_plots(self, self.plots.view, fmt, out))
-
-    def save_session_as(self, out: str | None = None) -> str | None:
-        """A copy of the shown session; for the run just made, the whole run even where its file
-        stopped taking steps (a full disk), written from what the run kept in memory."""
-        from lrlab.core.session import SessionError
-
-        path = self._shown_session()
-        recorded = None if self.viewing else self.controller.recorded
-        if recorded is None or not hasattr(recorded, "save_as") or self.controller.state.busy:
-            return self._exported(exports.save_session_copy(self, path, out), "saved a copy to")
-        out = out or exports.ask_save_path(self, "Save session as", path, exports.SESSION_FILTER)
-        if not out:
-            return None
-        try:
-            recorded.save_as(out)
-        except SessionError as err:
-            self.status_label.setText(str(err))
-            QMessageBox.warning(self, "lrlab", str(err))
-            return None
-        return self._exported(out, "saved the whole run to")
-
-    def _exported(self, out: str | None, what: str = "exported") -> str | None:
-        if out:
-            self.status_label.setText(f"{what} {out}")
-        return out
-
     def new_experiment(self) -> None:
         if not self.controller.state.busy:
             self.experiment.set_json(RunSpec.from_json({}).to_json())
-            self.close_session_view()
+            self.sessions.close_session_view()
 
     # --- window ---------------------------------------------------------------------------------
 
@@ -438,15 +363,8 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
             fit_to_screen(self, 1400, 860)
         if state is not None:
             self.restoreState(state)
-        warnings = [w for w in (app_settings.legacy_warning(),) if w]
-        last = app_settings.last_experiment()
-        if last is not None:
-            try:  # validated like any spec: a saved experiment that cannot run must not lock the GUI out
-                self.experiment.set_json(RunSpec.from_json(last).to_json())
-            except Exception as err:  # whatever it is, the window must open
-                reason = err.first_line() if isinstance(err, SpecError) else f"{type(err).__name__}: {err}"
-                warnings.append(f"the last experiment could not be restored ({reason}); showing the defaults")
-                self.experiment.set_json(RunSpec.from_json({}).to_json())
+        warnings = [w for w in (app_settings.legacy_warning(),
+                                self.experiment.restore(app_settings.last_experiment())) if w]
         warnings += app_settings.take_problems()
         for warning in warnings:
             print(f"lrlab: warning: {warning}", file=sys.stderr)
@@ -467,11 +385,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
                 event.ignore()
                 return
             self.controller.stop_and_wait(2000)
-        ray_thread = getattr(self, "_ray_thread", None)
-        if ray_thread is not None and ray_thread.isRunning():  # a sweep on Ray: cancel what is still out
-            self._ray_worker.stop()
-            ray_thread.wait(10_000)
+        self.tools.close()  # a sweep on Ray: cancel what is still out
         self.save_settings()
-        if self._sessions is not None:
-            self._sessions.close()
+        self.sessions.close_windows()
         event.accept()
