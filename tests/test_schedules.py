@@ -18,7 +18,7 @@ import torch
 from schedule_examples import examples, resolved
 from torch.optim import lr_scheduler as tls
 
-from lrlab.core.params import MAX_INTEGER, Num, Optional
+from lrlab.core.params import MAX_INTEGER, Choice, Num, OfType, Optional
 from lrlab.core.schedules import (
     EDITS,
     LR,
@@ -294,46 +294,59 @@ def _extremes(check):
     return [low, high]
 
 
-def _extreme_cases(pushed):
-    """Each example (its durations resolved), and each with one numeric parameter at an edge of its
-    range; ``pushed`` collects the (kind, parameter) pairs that some example could take to an edge
-    (a value that breaks a rule across fields, such as cyclic's max_lr > base_lr, is skipped)."""
-    for name, spec, _ in examples():
-        base = resolved(spec).to_json()
-        yield name, base
-        for p in SCHEDULES.params_of(base["kind"]):
-            for value in _extremes(p.check):
-                try:
-                    data = parse_schedule({**base, p.name: value}).to_json()
-                except SpecError:
-                    continue
-                pushed.add((base["kind"], p.name))
-                yield f"{name}.{p.name}={value:g}", data
-    for i, data in enumerate(HOSTILE):
-        yield f"hostile-{i}", data
+#: every example, and the hostile specs: the bases that the extremes below start from
+EXTREME_BASES = [(name, spec) for name, spec, _ in examples()] + [(f"hostile-{i}", d) for i, d in enumerate(HOSTILE)]
+
+
+def _pushes(name, spec):
+    """Whether the extremes start from this base too: each kind's first example, each example
+    that picks another shape (a Choice or Bool away from its default: cyclic's modes, a
+    three-phase one-cycle, an exponential warmup), and the hostile specs. The other examples
+    differ only in numbers, which the extremes replace anyway."""
+    if name.endswith("-0") or name.startswith("hostile"):
+        return True
+    return any(isinstance(p.check, (Choice, OfType)) and p.name in spec and spec[p.name] != p.default
+               for p in SCHEDULES.params_of(spec["kind"]))
+
+
+def _pushed(base):
+    """``base`` with one numeric parameter at an edge of its range, each in turn; a value that
+    breaks a rule across fields (cyclic's max_lr > base_lr) is skipped."""
+    for p in SCHEDULES.params_of(base["kind"]):
+        for value in _extremes(p.check):
+            try:
+                yield p.name, value, parse_schedule({**base, p.name: value}).to_json()
+            except SpecError:
+                continue
+
+
+def test_every_numeric_parameter_reaches_an_edge_from_some_example():
+    pushed = {(spec["kind"], p) for name, spec in EXTREME_BASES if _pushes(name, spec)
+              for p, _, _ in _pushed(resolved(spec).to_json())}
+    numeric = {(kind, p.name) for kind in SCHEDULES.kinds for p in SCHEDULES.params_of(kind) if _extremes(p.check)}
+    assert pushed == numeric
+    assert {spec["kind"] for _, spec in EXTREME_BASES} == set(SCHEDULES.kinds)
 
 
 @pytest.mark.parametrize("base_lr", [1e-300, 1e3])
-def test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters(base_lr):
+@pytest.mark.parametrize("name, spec", EXTREME_BASES, ids=[name for name, _ in EXTREME_BASES])
+def test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters(name, spec, base_lr):
     """Both paths (the trainer's lr(t) and the previews' vectorized at) agree and stay finite up
     to the last step of the longest run, at the edges of every parameter's range: the cyclic
     triangular2's 2 ** k divisor and a gamma of 2 over 3,000 steps used to overflow."""
     steps = np.unique(np.concatenate([np.arange(3000), np.linspace(0, LONGEST - 1, 1500).astype(np.int64),
                                       np.arange(LONGEST - 1500, LONGEST)]))
-    seen, pushed = set(), set()
-    for name, data in _extreme_cases(pushed):
-        seen.add(data["kind"])
+    base = resolved(spec).to_json()
+    pushed = [(f"{name}.{p}={v:g}", d) for p, v, d in _pushed(base)] if _pushes(name, spec) else []
+    for case, data in [(name, base), *pushed]:
         timeline = Timeline(parse_schedule(data), base_lr)
         timeline.apply(2000, parse_edit({"kind": "scale", "factor": HUGE}))
         for fn in (build(parse_schedule(data), base_lr), timeline):
             vectorized = fn.at(steps)
             scalar = np.array([fn(int(t)) for t in steps])
-            assert np.isfinite(vectorized).all() and np.isfinite(scalar).all(), name
-            assert (vectorized >= 0).all() and (vectorized <= MAX_LR).all(), name
-            np.testing.assert_allclose(vectorized, scalar, rtol=1e-9, atol=0, err_msg=name)
-    assert seen == set(SCHEDULES.kinds)
-    numeric = {(kind, p.name) for kind in SCHEDULES.kinds for p in SCHEDULES.params_of(kind) if _extremes(p.check)}
-    assert pushed == numeric  # every numeric parameter reached an edge from some example
+            assert np.isfinite(vectorized).all() and np.isfinite(scalar).all(), case
+            assert (vectorized >= 0).all() and (vectorized <= MAX_LR).all(), case
+            np.testing.assert_allclose(vectorized, scalar, rtol=1e-9, atol=0, err_msg=case)
 
 
 # --- a new kind is one declaration ----------------------------------------------------------
@@ -388,13 +401,14 @@ def test_a_new_kind_is_picked_up_by_every_per_kind_test():
     files = ["test_schedules.py", "test_durations.py", "test_cli_schedule.py", "test_sweep.py", "test_landscape.py"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tiny_schedule", "-v", "-p", "no:cacheprovider",
-                           "-k", f"({tiny_schedule.KIND} or extreme_parameters) and not picked_up",
+                           "-k", f"{tiny_schedule.KIND} and not picked_up",
                            *[str(tests / f) for f in files]],
                           capture_output=True, text=True, env=env, cwd=tests.parent, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     passed = [line for line in proc.stdout.splitlines() if line.endswith("PASSED") or " PASSED " in line]
     for test in ("test_matches_torch_at_every_step[tiny_halving-0]", "test_each_example_round_trips",
-                 "test_every_kind_is_finite_at_every_step", "test_each_duration_field_takes_steps",
+                 "test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters[tiny_halving-1",
+                 "test_each_duration_field_takes_steps",
                  "test_csv_for_each_kind[tiny_halving]", "test_a_scaled_schedule_is_the_schedule_times_r",
                  "test_each_schedule_kind_drives_the_lr"):
         assert any(test in line for line in passed), (test, proc.stdout[-3000:])

@@ -9,6 +9,7 @@ of every file pick up its examples.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,8 @@ def declare() -> type[Schedule]:
             self.base, self.half_life, self.factor, self.floor = base_lr, half_life, factor, floor
 
         def __call__(self, t: int) -> float:
-            return float(self.at(np.array([t]))[0])
+            x = math.log(self.factor) * (t / self.half_life)
+            return self.base * math.exp(x) - self.floor * math.expm1(x)
 
         def at(self, t: np.ndarray) -> np.ndarray:
             x = np.log(self.factor) * (np.asarray(t, dtype=np.float64) / self.half_life)

@@ -93,6 +93,7 @@ class OneCycle(Schedule):
 
     @classmethod
     def check(cls, spec: Kinded, path: str, problems: Problems) -> None:
+        super().check(spec, path, problems)
         p = spec.params
         if p["three_phase"] and p["pct_start"] > 0.5:
             problems.add(join(path, "pct_start"),
@@ -174,6 +175,7 @@ class Cyclic(Schedule):
 
     @classmethod
     def check(cls, spec: Kinded, path: str, problems: Problems) -> None:
+        super().check(spec, path, problems)
         p = spec.params
         if p["base_lr"] is not None and p["max_lr"] <= p["base_lr"]:
             problems.add(join(path, "max_lr"), f"must be > base_lr ({p['base_lr']}), got {p['max_lr']}")
