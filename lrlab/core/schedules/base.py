@@ -5,7 +5,7 @@ A kind is one class, declared once with :func:`schedule_kind`::
     @schedule_kind("cosine", Param("T_max", STEPS, help="steps from base to eta_min"),
                    Param("eta_min", LR_FLOOR, 0.0, "lowest LR", role="lr"))
     class Cosine(Schedule):
-        \"\"\"lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2\"\"\"
+        # its docstring gives the formula: lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2
         examples = (Example({"T_max": 2000}, TorchScheduler("CosineAnnealingLR", 2000)),)
         def __init__(self, base_lr, T_max, eta_min): ...
         def __call__(self, t): ...            # the training loop, one step at a time
@@ -121,11 +121,11 @@ class Fit:
         return ('use "run" to follow the run' if self.end == self.total
                 else f"use {self.remaining} to end at the next milestone")
 
-    def name(self, field_: str) -> str:
+    def name(self, param: str) -> str:
         """``schedule.T_max ("25%") is 20 steps``: the field, how it was written if relative, its steps."""
-        value = self.written.get(field_)
+        value = self.written.get(param)
         shown = f" ({show(value)})" if is_relative(value) else ""
-        return f"{join(self.path, field_)}{shown} is {self.data[field_]:,} steps"
+        return f"{join(self.path, param)}{shown} is {self.data[param]:,} steps"
 
 
 class Schedule:
