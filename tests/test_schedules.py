@@ -412,3 +412,15 @@ def test_a_new_kind_is_picked_up_by_every_per_kind_test():
                  "test_csv_for_each_kind[tiny_halving]", "test_a_scaled_schedule_is_the_schedule_times_r",
                  "test_each_schedule_kind_drives_the_lr"):
         assert any(test in line for line in passed), (test, proc.stdout[-3000:])
+
+
+def test_a_kind_that_holds_schedules_must_say_where_they_start():
+    """Resolution and warnings walk nested schedules through children(); without it they would
+    silently skip them, so declaring such a kind fails at once and registers nothing."""
+    from lrlab.core.params import Param
+    from lrlab.core.schedules import Schedule, schedule_kind
+
+    with pytest.raises(TypeError, match="does not define children"):
+        schedule_kind("tiny_wrapper", Param("inner", SCHEDULES, {"kind": "constant"}))(
+            type("Wrapper", (Schedule,), {"__doc__": "lr(t) = inner(t)"}))
+    assert "tiny_wrapper" not in SCHEDULES.kinds
