@@ -9,38 +9,25 @@ import subprocess
 import sys
 
 import pytest
+from schedule_examples import first_examples, resolved
 
 from lrlab import __version__
 from lrlab.cli import main
-from lrlab.core.schedules import SCHEDULES
-
-EXAMPLES = {
-    "constant": {}, "step": {"step_size": 3}, "multistep": {"milestones": [2, 5]},
-    "exponential": {"gamma": 0.9}, "cosine": {"T_max": 8}, "cosine_restarts": {"T_0": 4, "T_mult": 2},
-    "linear": {"total_iters": 5}, "polynomial": {"total_iters": 8, "power": 2},
-    "onecycle": {"total_steps": 10}, "cyclic": {"max_lr": 0.5, "step_size_up": 3},
-    "inverse_sqrt": {"warmup_steps": 3}, "warmup": {"warmup_steps": 3},
-    "sequence": {"schedules": [{"kind": "constant"}, {"kind": "cosine", "T_max": 5}], "milestones": [4]},
-    "plateau": {},
-}
+from lrlab.core.schedules import build, values
 
 
-def test_examples_cover_every_kind():
-    assert set(EXAMPLES) == set(SCHEDULES.kinds)
-
-
-@pytest.mark.parametrize("kind", sorted(EXAMPLES))
-def test_csv_for_each_kind(kind, tmp_path, capsys):
+@pytest.mark.parametrize("kind, example", first_examples(), ids=[kind for kind, _ in first_examples()])
+def test_csv_for_each_kind(kind, example, tmp_path, capsys):
+    """Each kind's first example (from its declaration), printed as the library evaluates it."""
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({"kind": kind, **EXAMPLES[kind]}))
-    assert main(["schedule", str(path), "--steps", "10", "--lr", "0.2"]) == 0
+    path.write_text(json.dumps(example))
+    assert main(["schedule", str(path), "--steps", "10", "--lr", "0.2", "--steps-per-epoch", "2"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["step", "lr"]
     assert [int(r[0]) for r in rows[1:]] == list(range(10))
     lrs = [float(r[1]) for r in rows[1:]]
     assert all(lr >= 0 for lr in lrs)
-    if kind in ("constant", "plateau"):
-        assert lrs == [0.2] * 10
+    assert lrs == values(build(resolved(example, 10, 2), 0.2), 0, 10).tolist()
 
 
 def test_run_spec_uses_its_optimizer_lr_and_json_format(tmp_path, capsys):

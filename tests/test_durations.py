@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from schedule_examples import first_examples
 
 from lrlab.cli import main
 from lrlab.core.params import ListOf, Num, Optional
@@ -15,9 +16,9 @@ from lrlab.core.resources import list_presets, preset_path
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.schedules import (
     SCHEDULES,
-    Duration,
     Timeline,
     build,
+    duration_fields,
     parse_edit,
     parse_schedule,
     resolve_schedule,
@@ -35,21 +36,10 @@ from lrlab.core.spec import (
     unwrap_preset,
 )
 
-#: every duration field of every kind, with the other fields a valid spec needs
-DURATIONS = {
-    "step": ({}, ["step_size"]),
-    "multistep": ({}, ["milestones"]),
-    "cosine": ({}, ["T_max"]),
-    "cosine_restarts": ({}, ["T_0"]),
-    "linear": ({}, ["total_iters"]),
-    "polynomial": ({}, ["total_iters"]),
-    "onecycle": ({}, ["total_steps"]),
-    "cyclic": ({"max_lr": 1.0}, ["step_size_up", "step_size_down"]),
-    "inverse_sqrt": ({}, ["warmup_steps"]),
-    "warmup": ({}, ["warmup_steps"]),
-    "sequence": ({"schedules": [{"kind": "constant"}, {"kind": "constant"}]}, ["milestones"]),
-}
-LIST_FIELDS = {"milestones"}
+#: (kind, its first example, the names of its duration fields) for every kind that has durations;
+#: both read from the kind's declaration
+DURATIONS = [(kind, example, [name for name, _ in duration_fields(SCHEDULES.params_of(kind))])
+             for kind, example in first_examples() if duration_fields(SCHEDULES.params_of(kind))]
 QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
          "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 10, "batch_size": 16,
          "device": "cpu"}  # 120 training samples / 16 = 8 steps per epoch, 80 steps
@@ -60,27 +50,31 @@ def inner(check):
     return check.item if isinstance(check, ListOf) else check
 
 
-def test_every_length_is_a_duration_and_is_listed_here():
-    """The only whole-number schedule fields that are not durations count something else; a new
-    length declared as a plain integer, or a new duration missing from DURATIONS, fails here."""
-    declared = {kind: [p.name for p in SCHEDULES.params_of(kind) if isinstance(inner(p.check), Duration)]
-                for kind in SCHEDULES.kinds}
-    assert {k: v for k, v in declared.items() if v} == {k: names for k, (_, names) in DURATIONS.items()}
-    counts = {p.name for kind in SCHEDULES.kinds for p in SCHEDULES.params_of(kind)
-              if isinstance(inner(p.check), Num) and inner(p.check).integer}
-    assert counts == {"T_mult", "patience", "cooldown"}  # a factor and two counts of evaluations
+def test_every_whole_number_that_is_not_a_length_says_so():
+    """A length declared as a plain integer would not take "run", "25%" or "3ep": every
+    whole-number schedule field is a Duration or declares what else it counts (``role="count"``)."""
+    for kind in SCHEDULES.kinds:
+        for p in SCHEDULES.params_of(kind):
+            if isinstance(inner(p.check), Num) and inner(p.check).integer:
+                assert p.role == "count", (kind, p.name)
+    counts = {p.name for kind in SCHEDULES.kinds for p in SCHEDULES.params_of(kind) if p.role == "count"}
+    assert {"T_mult", "patience", "cooldown"} <= counts  # a factor and two counts of evaluations
+    assert {kind for kind, _, _ in DURATIONS} >= {"step", "multistep", "cosine", "cosine_restarts", "linear",
+                                                   "polynomial", "onecycle", "cyclic", "inverse_sqrt", "warmup",
+                                                   "sequence"}
 
 
-@pytest.mark.parametrize("kind", sorted(DURATIONS))
+@pytest.mark.parametrize("kind, example, names", DURATIONS, ids=[kind for kind, _, _ in DURATIONS])
 @pytest.mark.parametrize("written, steps", [(7, 7), ("3ep", 24), ("25%", 50), ("run", 200)])
-def test_each_duration_field_takes_steps_epochs_shares_and_run(kind, written, steps):
-    extra, names = DURATIONS[kind]
+def test_each_duration_field_takes_steps_epochs_shares_and_run(kind, example, names, written, steps):
+    """Each duration field of the kind's first example, written each way (a list: one item)."""
+    lists = {name for name, is_list in duration_fields(SCHEDULES.params_of(kind)) if is_list}
     for name in names:
-        value = [written] if name in LIST_FIELDS else written
-        spec = parse_schedule({"kind": kind, **extra, name: value})
+        value = [written] if name in lists else written
+        spec = parse_schedule({**example, name: value})
         assert spec.to_json()[name] == value  # kept as written until a run resolves it
         resolved = resolve_schedule(spec, total_steps=200, steps_per_epoch=8)
-        assert resolved[name] == ((steps,) if name in LIST_FIELDS else steps)
+        assert resolved[name] == ((steps,) if name in lists else steps)
         build(resolved, 0.1)(0)
 
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from schedule_examples import examples
 
 from lrlab.cli import main
 from lrlab.core.landscape import (
@@ -28,7 +29,7 @@ from lrlab.core.landscape import (
     write_csv,
 )
 from lrlab.core.params import SpecError
-from lrlab.core.schedules import SCHEDULES, Timeline
+from lrlab.core.schedules import SCHEDULES, Timeline, kind_class
 from lrlab.core.session import Session
 from lrlab.core.spec import OPTIMIZERS
 
@@ -179,33 +180,27 @@ def test_the_analytic_gradient_is_what_autograd_would_feed_the_optimizer():
 
 # --- schedules and mid-run edits -----------------------------------------------------------------
 
-SCHEDULE_CASES = [{"kind": "constant"}, {"kind": "step", "step_size": 30},
-                  {"kind": "multistep", "milestones": [20, 50]}, {"kind": "exponential", "gamma": 0.98},
-                  {"kind": "cosine", "T_max": "run"},
-                  {"kind": "cosine_restarts", "T_0": 25, "T_mult": 2}, {"kind": "linear", "total_iters": 40},
-                  {"kind": "polynomial", "total_iters": 60, "power": 2}, {"kind": "onecycle", "total_steps": "run"},
-                  {"kind": "cyclic", "max_lr": 0.09, "base_lr": 0.01, "step_size_up": 10},
-                  {"kind": "inverse_sqrt", "warmup_steps": 10},
-                  {"kind": "warmup", "warmup_steps": 10, "then": {"kind": "cosine", "T_max": "run"}},
-                  {"kind": "sequence", "schedules": [{"kind": "constant"}, {"kind": "exponential", "gamma": 0.9}],
-                   "milestones": [30]}]
+#: every example of every kind that does not react to the loss (plateau has its own test below)
+SCHEDULE_CASES = [(name, spec) for name, spec, _ in examples() if not kind_class(spec["kind"]).stateful]
 
 
 def test_every_schedule_kind_is_tested_here():
-    assert {s["kind"] for s in SCHEDULE_CASES} | {"plateau"} == set(SCHEDULES.kinds)
+    assert {s["kind"] for _, s in SCHEDULE_CASES} == {k for k in SCHEDULES.kinds if not kind_class(k).stateful}
+    assert any(v == "run" for _, s in SCHEDULE_CASES for v in s.values())  # durations that follow the run too
 
 
-@pytest.mark.parametrize("schedule", SCHEDULE_CASES, ids=lambda s: s["kind"])
-def test_each_schedule_kind_drives_the_lr_of_every_step(schedule):
+@pytest.mark.parametrize("name, schedule", SCHEDULE_CASES, ids=[name for name, _ in SCHEDULE_CASES])
+def test_each_schedule_kind_drives_the_lr_of_every_step(name, schedule):
     spec = LandscapeSpec.from_json({"steps": 100, "trajectories": [
         {"optimizer": {"name": "sgd", "lr": 0.05}, "schedule": schedule}]})
     traj = Landscape(spec).run().trajectories[0]
     resolved = spec.trajectories[0].schedule  # "run" became 100 steps
     assert not any(isinstance(v, str) and v in ("run",) for v in resolved.to_json().values())
+    n = traj.steps  # every step, unless a large LR (a cyclic's max_lr of 1) took it out of the view
+    assert n == 100 or (traj.diverged_at == n - 1 and n > 1)
     timeline = Timeline(resolved, 0.05)
-    # the same function step by step (the previews' vectorized Timeline.at is another formula,
-    # equal to it within rounding: test_schedules checks that agreement with a tolerance)
-    assert np.array_equal(traj.lr.data, [timeline(t) for t in range(100)])
+    assert np.array_equal(traj.lr.data, [timeline(t) for t in range(n)])  # lr(t), as the trainer calls it
+    np.testing.assert_allclose(traj.lr.data, timeline.at(np.arange(n)), rtol=1e-12)  # and as previews see it
 
 
 def test_plateau_watches_the_loss_and_its_reductions_are_events():

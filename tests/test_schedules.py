@@ -1,15 +1,41 @@
-"""Every schedule agrees with torch.optim.lr_scheduler at every one of 2,000 steps."""
+"""Every schedule agrees with torch.optim.lr_scheduler at every one of 2,000 steps.
+
+The cases are each kind's ``examples`` (on its declaration; see ``schedule_examples.py``), so a new
+kind is checked here by declaring its examples, and ``tiny_schedule.py`` proves it."""
 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_schedule
 import torch
+from schedule_examples import examples, resolved
 from torch.optim import lr_scheduler as tls
 
-from lrlab.core.schedules import MAX_LR, SCHEDULES, Timeline, build, parse_edit, parse_schedule, values
+from lrlab.core.params import MAX_INTEGER, Choice, Num, OfType, Optional
+from lrlab.core.schedules import (
+    EDITS,
+    LR,
+    LR_FLOOR,
+    MAX_LR,
+    SCHEDULES,
+    Duration,
+    Timeline,
+    build,
+    duration_warnings,
+    kind_class,
+    parse_edit,
+    parse_schedule,
+    resolve_schedule,
+    unregister_kind,
+    values,
+)
 from lrlab.core.spec import SpecError
 
 STEPS = 2000
@@ -38,63 +64,21 @@ def assert_close(a, b):
         assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-15), f"step {step}: lrlab {x} vs torch {y}"
 
 
-PARITY = [
-    ({"kind": "step", "step_size": 300, "gamma": 0.5}, lambda o: tls.StepLR(o, 300, 0.5)),
-    ({"kind": "step", "step_size": 1, "gamma": 0.999}, lambda o: tls.StepLR(o, 1, 0.999)),
-    ({"kind": "multistep", "milestones": [100, 700, 1500], "gamma": 0.3},
-     lambda o: tls.MultiStepLR(o, [100, 700, 1500], 0.3)),
-    ({"kind": "exponential", "gamma": 0.998}, lambda o: tls.ExponentialLR(o, 0.998)),
-    ({"kind": "cosine", "T_max": 2000, "eta_min": 0.0}, lambda o: tls.CosineAnnealingLR(o, 2000, 0.0)),
-    ({"kind": "cosine", "T_max": 700, "eta_min": 0.001},
-     lambda o: tls.CosineAnnealingLR(o, 700, 0.001)),  # runs past T_max: rises again, as torch does
-    ({"kind": "cosine_restarts", "T_0": 150, "T_mult": 1, "eta_min": 0.0},
-     lambda o: tls.CosineAnnealingWarmRestarts(o, 150, 1, 0.0)),
-    ({"kind": "cosine_restarts", "T_0": 100, "T_mult": 2, "eta_min": 0.005},
-     lambda o: tls.CosineAnnealingWarmRestarts(o, 100, 2, 0.005)),
-    ({"kind": "cosine_restarts", "T_0": 7, "T_mult": 3, "eta_min": 0.0},
-     lambda o: tls.CosineAnnealingWarmRestarts(o, 7, 3, 0.0)),
-    ({"kind": "linear", "start_factor": 0.1, "end_factor": 1.0, "total_iters": 500},
-     lambda o: tls.LinearLR(o, 0.1, 1.0, 500)),
-    ({"kind": "linear", "start_factor": 1.0, "end_factor": 0.0, "total_iters": 2000},
-     lambda o: tls.LinearLR(o, 1.0, 0.0, 2000)),
-    ({"kind": "polynomial", "total_iters": 1500, "power": 2.0},
-     lambda o: tls.PolynomialLR(o, 1500, 2.0)),
-    ({"kind": "polynomial", "total_iters": 2000, "power": 1.0},
-     lambda o: tls.PolynomialLR(o, 2000, 1.0)),
-    ({"kind": "onecycle", "max_lr": 0.5, "total_steps": 2000},
-     lambda o: tls.OneCycleLR(o, 0.5, total_steps=2000, cycle_momentum=False)),
-    ({"kind": "onecycle", "max_lr": 0.5, "total_steps": 2000, "anneal_strategy": "linear",
-      "pct_start": 0.25, "div_factor": 10, "final_div_factor": 100},
-     lambda o: tls.OneCycleLR(o, 0.5, total_steps=2000, pct_start=0.25, anneal_strategy="linear",
-                              div_factor=10, final_div_factor=100, cycle_momentum=False)),
-    ({"kind": "onecycle", "max_lr": 1.0, "total_steps": 2000, "three_phase": True},
-     lambda o: tls.OneCycleLR(o, 1.0, total_steps=2000, three_phase=True, cycle_momentum=False)),
-    ({"kind": "cyclic", "base_lr": 0.01, "max_lr": 0.2, "step_size_up": 250},
-     lambda o: tls.CyclicLR(o, 0.01, 0.2, step_size_up=250, cycle_momentum=False)),
-    ({"kind": "cyclic", "base_lr": 0.01, "max_lr": 0.2, "step_size_up": 100, "step_size_down": 300,
-      "mode": "triangular2"},
-     lambda o: tls.CyclicLR(o, 0.01, 0.2, step_size_up=100, step_size_down=300, mode="triangular2",
-                            cycle_momentum=False)),
-    ({"kind": "cyclic", "base_lr": 0.01, "max_lr": 0.2, "step_size_up": 200, "mode": "exp_range",
-      "gamma": 0.999},
-     lambda o: tls.CyclicLR(o, 0.01, 0.2, step_size_up=200, mode="exp_range", gamma=0.999,
-                            cycle_momentum=False)),
-    ({"kind": "warmup", "warmup_steps": 100, "start_factor": 0.05,
-      "then": {"kind": "cosine", "T_max": 1900}},
-     lambda o: tls.SequentialLR(o, [tls.LinearLR(o, 0.05, 1.0, 100), tls.CosineAnnealingLR(o, 1900)],
-                                milestones=[100])),
-    ({"kind": "sequence", "milestones": [400],
-      "schedules": [{"kind": "constant"}, {"kind": "exponential", "gamma": 0.997}]},
-     lambda o: tls.SequentialLR(o, [tls.ConstantLR(o, 1.0, 400), tls.ExponentialLR(o, 0.997)],
-                                milestones=[400])),
-]
+#: (test id, spec, torch's scheduler) for every example that declares its torch equivalent
+PARITY = [(name, spec, ex.torch) for name, spec, ex in examples() if ex.torch is not None]
 
 
-@pytest.mark.parametrize("spec, make", PARITY, ids=lambda v: v["kind"] if isinstance(v, dict) else "")
-def test_matches_torch_at_every_step(spec, make):
+def test_every_kind_has_examples():
+    """A kind without examples would escape every per-kind test."""
+    assert all(kind_class(kind).examples for kind in SCHEDULES.kinds)
+    assert len(PARITY) >= 20  # every kind torch has, some several times
+
+
+@pytest.mark.parametrize("name, spec, torch_scheduler", PARITY, ids=[name for name, _, _ in PARITY])
+def test_matches_torch_at_every_step(name, spec, torch_scheduler):
     """Both ways of evaluating: lr(t) one step at a time (the training loop) and the whole
     array at once (previews, ``values``)."""
-    expected = torch_lrs(make)
+    expected = torch_lrs(torch_scheduler.make)
     assert_close(ours(spec), expected)
     fn = build(parse_schedule(spec), BASE)
     assert_close([fn(t) for t in range(STEPS)], expected)
@@ -203,11 +187,36 @@ def test_all_problems_reported_at_once():
     assert paths == {"schedule.total_steps", "schedule.pct_start", "schedule.bogus"}
 
 
-def test_round_trip_is_lossless():
-    for spec, _ in PARITY:
-        parsed = parse_schedule(spec)
-        again = parse_schedule(parsed.to_json())
-        assert again == parsed and again.to_json() == parsed.to_json()
+@pytest.mark.parametrize("name, spec, example", examples(), ids=[name for name, _, _ in examples()])
+def test_each_example_round_trips_losslessly_and_resolves(name, spec, example):
+    parsed = parse_schedule(spec)
+    again = parse_schedule(parsed.to_json())
+    assert again == parsed and again.to_json() == parsed.to_json()
+    fn = build(resolved(spec), BASE)
+    lrs = fn.at(np.arange(STEPS))
+    assert np.isfinite(lrs).all() and (lrs >= 0).all()
+
+
+def test_constant_and_plateau_hold_the_base_lr_exactly():
+    for spec in ({"kind": "constant"}, {"kind": "plateau"}):
+        fn = build(parse_schedule(spec), 0.2)
+        assert fn.at(np.arange(STEPS)).tolist() == [0.2] * STEPS and fn(STEPS) == 0.2
+
+
+def _unwrapped(check):
+    return check.inner if isinstance(check, Optional) else check
+
+
+def test_every_named_lr_carries_the_lr_role():
+    """A sweep scales exactly the fields with ``role="lr"`` (tests/test_sweep.py checks the result
+    for every example): a field checked as an LR without the role would not follow the member's LR."""
+    for registry in (SCHEDULES, EDITS):
+        for kind in registry.kinds:
+            for p in registry.params_of(kind):
+                assert p.role in ("", "lr", "count"), (kind, p.name)
+                if _unwrapped(p.check) in (LR, LR_FLOOR):
+                    assert p.role == "lr", (kind, p.name)
+    assert SCHEDULES.with_role("plateau", "lr") == ("min_lr", "eps")  # eps is an LR, though checked as >= 0
 
 
 # --- the timeline of a run: base schedule plus mid-run edits --------------------------------
@@ -263,24 +272,16 @@ def test_timeline_sample_is_every_step_or_an_even_spread():
 
 LONGEST = 100_000_000  # RunSpec's largest ``steps``
 HUGE = 1.7e308  # the largest float a JSON file can give an unbounded number
-#: what each kind needs besides its defaults; each case then pushes one parameter to an extreme
-REQUIRED_FIELDS = {
-    "constant": {}, "step": {"step_size": 1}, "multistep": {"milestones": [1, 2, 3]},
-    "exponential": {"gamma": 2.0}, "cosine": {"T_max": 1}, "cosine_restarts": {"T_0": 1},
-    "linear": {}, "polynomial": {}, "onecycle": {"total_steps": 10}, "cyclic": {"max_lr": 1.0},
-    "inverse_sqrt": {}, "plateau": {},
-    "warmup": {"warmup_steps": 3, "then": {"kind": "exponential", "gamma": HUGE}},
-    "sequence": {"schedules": [{"kind": "exponential", "gamma": 1.5}, {"kind": "step", "step_size": 1,
-                                                                        "gamma": HUGE}],
-                 "milestones": [5000]},
-}
+#: nested schedules that grow past float's range: the examples' bases are all tame
+HOSTILE = [
+    {"kind": "warmup", "warmup_steps": 3, "then": {"kind": "exponential", "gamma": HUGE}},
+    {"kind": "sequence", "schedules": [{"kind": "exponential", "gamma": 1.5},
+                                       {"kind": "step", "step_size": 1, "gamma": HUGE}], "milestones": [5000]},
+]
 
 
 def _extremes(check):
     """The edge values a numeric check allows: its bounds (or just inside them), else 1 and huge."""
-    from lrlab.core.params import MAX_INTEGER, Num, Optional
-    from lrlab.core.schedules import Duration
-
     check = check.inner if isinstance(check, Optional) else check
     if isinstance(check, Duration):
         return [1, MAX_INTEGER]
@@ -293,35 +294,133 @@ def _extremes(check):
     return [low, high]
 
 
-def _extreme_cases():
-    for kind in SCHEDULES.kinds:
-        base = {"kind": kind, **REQUIRED_FIELDS[kind]}  # a KeyError here: declare the new kind above
-        yield kind, base
-        for p in SCHEDULES.params_of(kind):
-            for value in _extremes(p.check):
-                if kind == "cyclic" and p.name in ("base_lr", "max_lr"):
-                    value = {"base_lr": min(value, 0.5), "max_lr": max(value, 1.0)}[p.name]
-                for mode in ({"triangular", "triangular2", "exp_range"} if kind == "cyclic" else {None}):
-                    data = {**base, p.name: value, **({"mode": mode} if mode else {})}
-                    yield f"{kind}.{p.name}={value:g}", parse_schedule(data).to_json()
+#: every example, and the hostile specs: the bases that the extremes below start from
+EXTREME_BASES = [(name, spec) for name, spec, _ in examples()] + [(f"hostile-{i}", d) for i, d in enumerate(HOSTILE)]
+
+
+def _pushes(name, spec):
+    """Whether the extremes start from this base too: each kind's first example, each example
+    that picks another shape (a Choice or Bool away from its default: cyclic's modes, a
+    three-phase one-cycle, an exponential warmup), and the hostile specs. The other examples
+    differ only in numbers, which the extremes replace anyway."""
+    if name.endswith("-0") or name.startswith("hostile"):
+        return True
+    return any(isinstance(p.check, (Choice, OfType)) and p.name in spec and spec[p.name] != p.default
+               for p in SCHEDULES.params_of(spec["kind"]))
+
+
+def _pushed(base):
+    """``base`` with one numeric parameter at an edge of its range, each in turn; a value that
+    breaks a rule across fields (cyclic's max_lr > base_lr) is skipped."""
+    for p in SCHEDULES.params_of(base["kind"]):
+        for value in _extremes(p.check):
+            try:
+                yield p.name, value, parse_schedule({**base, p.name: value}).to_json()
+            except SpecError:
+                continue
+
+
+def test_every_numeric_parameter_reaches_an_edge_from_some_example():
+    pushed = {(spec["kind"], p) for name, spec in EXTREME_BASES if _pushes(name, spec)
+              for p, _, _ in _pushed(resolved(spec).to_json())}
+    numeric = {(kind, p.name) for kind in SCHEDULES.kinds for p in SCHEDULES.params_of(kind) if _extremes(p.check)}
+    assert pushed == numeric
+    assert {spec["kind"] for _, spec in EXTREME_BASES} == set(SCHEDULES.kinds)
 
 
 @pytest.mark.parametrize("base_lr", [1e-300, 1e3])
-def test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters(base_lr):
+@pytest.mark.parametrize("name, spec", EXTREME_BASES, ids=[name for name, _ in EXTREME_BASES])
+def test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters(name, spec, base_lr):
     """Both paths (the trainer's lr(t) and the previews' vectorized at) agree and stay finite up
     to the last step of the longest run, at the edges of every parameter's range: the cyclic
     triangular2's 2 ** k divisor and a gamma of 2 over 3,000 steps used to overflow."""
     steps = np.unique(np.concatenate([np.arange(3000), np.linspace(0, LONGEST - 1, 1500).astype(np.int64),
                                       np.arange(LONGEST - 1500, LONGEST)]))
-    seen = set()
-    for name, data in _extreme_cases():
-        seen.add(data["kind"])
+    base = resolved(spec).to_json()
+    pushed = [(f"{name}.{p}={v:g}", d) for p, v, d in _pushed(base)] if _pushes(name, spec) else []
+    for case, data in [(name, base), *pushed]:
         timeline = Timeline(parse_schedule(data), base_lr)
         timeline.apply(2000, parse_edit({"kind": "scale", "factor": HUGE}))
         for fn in (build(parse_schedule(data), base_lr), timeline):
             vectorized = fn.at(steps)
             scalar = np.array([fn(int(t)) for t in steps])
-            assert np.isfinite(vectorized).all() and np.isfinite(scalar).all(), name
-            assert (vectorized >= 0).all() and (vectorized <= MAX_LR).all(), name
-            np.testing.assert_allclose(vectorized, scalar, rtol=1e-9, atol=0, err_msg=name)
-    assert seen == set(SCHEDULES.kinds)
+            assert np.isfinite(vectorized).all() and np.isfinite(scalar).all(), case
+            assert (vectorized >= 0).all() and (vectorized <= MAX_LR).all(), case
+            np.testing.assert_allclose(vectorized, scalar, rtol=1e-9, atol=0, err_msg=case)
+
+
+# --- a new kind is one declaration ----------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_kind():
+    """``tiny_schedule.py``'s kind, registered for one test."""
+    cls = tiny_schedule.declare()
+    yield cls
+    unregister_kind(cls.kind)
+    assert tiny_schedule.KIND not in SCHEDULES.kinds
+
+
+def test_a_new_kind_parses_validates_previews_fits_and_scales(tiny_kind):
+    from lrlab.core.runs.sweep import scale_schedule
+    from lrlab.core.spec import RunSpec, preview_timeline, schedule_warnings
+
+    kind = tiny_schedule.KIND
+    assert kind in SCHEDULES.kinds and "lr(t) = base * f + floor" in SCHEDULES.docs[kind]  # menus, tooltips
+    assert [p.name for p in SCHEDULES.params_of(kind)] == ["half_life", "factor", "floor"]  # its form's fields
+    with pytest.raises(SpecError) as err:
+        parse_schedule({"kind": kind, "half_life": 0, "floor": -1})
+    assert [path for path, _ in err.value.problems] == ["schedule.half_life", "schedule.floor"]
+    # nested, with a duration relative to the run, in a run spec and its preview
+    schedule = {"kind": "warmup", "warmup_steps": 10, "then": {"kind": kind, "half_life": "run", "floor": 0.01}}
+    spec = RunSpec.from_json({"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
+                              "optimizer": {"name": "sgd", "lr": 0.1}, "steps": 110, "schedule": schedule})
+    lr = preview_timeline(spec).values(0, 110)
+    assert lr[10] == pytest.approx(0.1) and lr[109] == pytest.approx(0.01 + 0.09 * 0.5 ** (99 / 100))
+    assert schedule_warnings(spec) == []
+    short = parse_schedule({"kind": kind, "half_life": "2ep"})
+    assert duration_warnings(short, 30, 20) == [
+        'schedule.half_life ("2ep") is 40 steps but the run has 30 steps: the LR never halves']
+    assert resolve_schedule(short, 30, 20)["half_life"] == 40
+    # a sweep member's schedule: the declared LR field scales, so the curve is r times the reference
+    s = parse_schedule({"kind": kind, "half_life": 50, "floor": 0.01})
+    assert scale_schedule(s, 0.5)["floor"] == 0.005
+    np.testing.assert_allclose(Timeline(scale_schedule(s, 0.5), 0.05).values(0, 200),
+                               0.5 * Timeline(s, 0.1).values(0, 200), rtol=1e-12)
+    # a mid-run switch to it
+    tl = Timeline(parse_schedule({"kind": "constant"}), 0.1)
+    tl.apply(5, parse_edit({"kind": "schedule", "schedule": {"kind": kind, "half_life": 4}}))
+    assert tl(4) == 0.1 and tl(9) == pytest.approx(0.05)
+
+
+def test_a_new_kind_is_picked_up_by_every_per_kind_test():
+    """Registered before collection (as a plugin), the new kind's examples run through the
+    per-kind tests of every file that has them: parity with torch, round trips, extreme
+    parameters, durations, the CLI, a sweep's scaling and the landscape."""
+    tests = Path(__file__).parent
+    files = ["test_schedules.py", "test_durations.py", "test_cli_schedule.py", "test_sweep.py", "test_landscape.py"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tiny_schedule", "-v", "-p", "no:cacheprovider",
+                           "-k", f"{tiny_schedule.KIND} and not picked_up",
+                           *[str(tests / f) for f in files]],
+                          capture_output=True, text=True, env=env, cwd=tests.parent, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    passed = [line for line in proc.stdout.splitlines() if line.endswith("PASSED") or " PASSED " in line]
+    for test in ("test_matches_torch_at_every_step[tiny_halving-0]", "test_each_example_round_trips",
+                 "test_every_kind_is_finite_at_every_step_of_the_longest_run_with_extreme_parameters[tiny_halving-1",
+                 "test_each_duration_field_takes_steps",
+                 "test_csv_for_each_kind[tiny_halving]", "test_a_scaled_schedule_is_the_schedule_times_r",
+                 "test_each_schedule_kind_drives_the_lr"):
+        assert any(test in line for line in passed), (test, proc.stdout[-3000:])
+
+
+def test_a_kind_that_holds_schedules_must_say_where_they_start():
+    """Resolution and warnings walk nested schedules through children(); without it they would
+    silently skip them, so declaring such a kind fails at once and registers nothing."""
+    from lrlab.core.params import Param
+    from lrlab.core.schedules import Schedule, schedule_kind
+
+    with pytest.raises(TypeError, match="does not define children"):
+        schedule_kind("tiny_wrapper", Param("inner", SCHEDULES, {"kind": "constant"}))(
+            type("Wrapper", (Schedule,), {"__doc__": "lr(t) = inner(t)"}))
+    assert "tiny_wrapper" not in SCHEDULES.kinds

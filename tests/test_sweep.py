@@ -9,16 +9,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_schedules import PARITY  # the schedules checked against torch, one of each kind
+from schedule_examples import examples, resolved  # every kind's examples, from its declaration
 
 from lrlab.cli import main
 from lrlab.core.optim import CLASSES, build_optimizer
 from lrlab.core.runs import Collector, RecordedSweep, compare_steps, replay_runner
 from lrlab.core.runs.sweep import (
-    LR_PARAMS,
-    NESTED,
     ROW_KEYS,
-    SCALE_FREE,
     Sweep,
     check_lrs,
     log_range,
@@ -261,25 +258,28 @@ def test_the_sweep_ends_diverged_when_every_member_has():
 # --- LR schedules and edits: every member as a multiple of its own base LR --------------------
 
 
-SCHEDULE_EXAMPLES = [s for s, _ in PARITY] + [
-    {"kind": "constant"}, {"kind": "inverse_sqrt", "warmup_steps": 50},
-    {"kind": "warmup", "warmup_steps": 100, "then": {"kind": "cyclic", "max_lr": 0.3, "step_size_up": 200}},
-    {"kind": "sequence", "milestones": [300], "schedules": [{"kind": "onecycle", "total_steps": 300},
-                                                            {"kind": "cosine", "T_max": 500, "eta_min": 0.002}]},
-]
-
-
-@pytest.mark.parametrize("schedule", SCHEDULE_EXAMPLES, ids=lambda s: s["kind"])
-def test_a_scaled_schedule_is_the_schedule_times_r(schedule):
-    s = SCHEDULES.parse(schedule)
+@pytest.mark.parametrize("name, schedule", [(name, spec) for name, spec, _ in examples()],
+                         ids=[name for name, _, _ in examples()])
+def test_a_scaled_schedule_is_the_schedule_times_r(name, schedule):
+    """Every kind's examples: the fields declared with ``role="lr"`` are all that must scale."""
+    s = resolved(schedule)
     base, lr = Timeline(s, 0.1).values(0, 2000), Timeline(scale_schedule(s, 0.03), 0.1 * 0.03).values(0, 2000)
     np.testing.assert_allclose(lr, 0.03 * base, rtol=1e-12, atol=1e-18)
 
 
-def test_every_schedule_kind_says_how_it_scales():
-    assert set(SCHEDULES.kinds) == set(LR_PARAMS) | set(SCALE_FREE) | set(NESTED)
-    for kind, names in LR_PARAMS.items():
-        assert set(names) <= {p.name for p in SCHEDULES.params_of(kind)}
+def test_the_lr_fields_come_from_the_declarations():
+    """What the sweep's own table used to say about these kinds, now read from each field's role
+    (a kind added later needs no entry here: its examples are scaled above)."""
+    before = {"cosine": ("eta_min",), "cosine_restarts": ("eta_min",), "onecycle": ("max_lr",),
+              "cyclic": ("base_lr", "max_lr"), "plateau": ("min_lr", "eps"), "constant": (), "step": (),
+              "multistep": (), "exponential": (), "linear": (), "polynomial": (), "inverse_sqrt": (),
+              "warmup": (), "sequence": ()}
+    assert {kind: SCHEDULES.with_role(kind, "lr") for kind in before} == before
+    warm = scale_schedule(SCHEDULES.parse({"kind": "warmup", "warmup_steps": 5, "then": {
+        "kind": "sequence", "milestones": [9], "schedules": [{"kind": "cyclic", "base_lr": 0.01, "max_lr": 0.2},
+                                                             {"kind": "cosine", "T_max": 9, "eta_min": 0.004}]}}), 0.5)
+    parts = warm.to_json()["then"]["schedules"]
+    assert (parts[0]["base_lr"], parts[0]["max_lr"], parts[1]["eta_min"]) == (0.005, 0.1, 0.002)
 
 
 def test_edits_apply_to_each_member_scaled_to_its_base_lr():

@@ -258,12 +258,18 @@ REQUIRED = object()
 
 @dataclass(frozen=True)
 class Param:
-    """One named field: how to check it, its default (or REQUIRED) and a help text."""
+    """One named field: how to check it, its default (or REQUIRED), a help text and its role.
+
+    ``role`` says what the value means where the check alone cannot: ``"lr"`` marks an absolute
+    learning rate (a sweep scales it with each member's LR; a plateau's ``eps`` is one although it
+    may be 0), ``"count"`` a whole number that is not a length in steps. Code that needs such a
+    list reads it from the declarations (:meth:`Registry.with_role`) instead of keeping a table."""
 
     name: str
     check: Check
     default: Any = REQUIRED
     help: str = ""
+    role: str = ""
 
 
 def parse_fields(data: Any, path: str, params: Sequence[Param], problems: Problems,
@@ -342,6 +348,15 @@ class Registry(Check):
     def register(self, kind: str, params: Sequence[Param], doc: str = "") -> None:
         self._params[kind] = tuple(params)
         self.docs[kind] = doc
+
+    def unregister(self, kind: str) -> None:
+        """Forget ``kind`` (a test's temporary kind); specs of it no longer parse."""
+        del self._params[kind]
+        del self.docs[kind]
+
+    def with_role(self, kind: str, role: str) -> tuple[str, ...]:
+        """The names of ``kind``'s parameters declared with ``role`` (see :class:`Param`)."""
+        return tuple(p.name for p in self._params[kind] if p.role == role)
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -69,7 +69,7 @@ from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
 from lrlab.core.runs.base import Listener, RunnerBase, Update, recorded_threads, register, set_deterministic
 from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
-from lrlab.core.schedules import Timeline, parse_edit
+from lrlab.core.schedules import SCHEDULES, Timeline, nested_fields, parse_edit
 from lrlab.core.spec import RunSpec
 from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
 
@@ -78,51 +78,44 @@ MAX_MEMBERS = 256
 
 # --- each member's LR: the sweep's schedule and edits scaled to its base LR -------------------
 
-#: schedule parameters that are learning rates (absolute values): scaled with the member's LR
-LR_PARAMS: dict[str, tuple[str, ...]] = {
-    "cosine": ("eta_min",), "cosine_restarts": ("eta_min",), "onecycle": ("max_lr",),
-    "cyclic": ("base_lr", "max_lr"), "plateau": ("min_lr", "eps"),
-}
-#: schedules that only multiply the base LR by factors: the same for every member
-SCALE_FREE = ("constant", "step", "multistep", "exponential", "linear", "polynomial", "inverse_sqrt")
-#: schedules that hold other schedules: scaled through their children
-NESTED = {"warmup": "then", "sequence": "schedules"}
+def _scaled_fields(spec: Kinded, r: float) -> dict[str, Any]:
+    """The changes that scale ``spec`` (a schedule or an edit) by ``r``: each parameter declared
+    with ``role="lr"`` times ``r``, each nested schedule through :func:`scale_schedule`."""
+    changes: dict[str, Any] = {name: spec[name] * r for name in spec.registry.with_role(spec.kind, "lr")
+                               if spec[name] is not None}
+    for name, is_list, _ in nested_fields(spec.registry.params_of(spec.kind)):
+        value = spec[name]
+        if value is not None:
+            changes[name] = ([scale_schedule(s, r).to_json() for s in value] if is_list
+                             else scale_schedule(value, r).to_json())
+    return changes
 
 
 def scale_schedule(schedule: Kinded, r: float) -> Kinded:
     """The schedule whose LR is ``r`` times this one's when its base LR is ``r`` times as large:
-    every absolute LR in it (``LR_PARAMS``, in nested schedules too) multiplied by ``r``.
+    every absolute LR in it (the fields declared with ``role="lr"``, in nested schedules too)
+    multiplied by ``r``; kinds that only multiply the base LR by factors stay as they are.
     ``Timeline(scale_schedule(s, r), r * base)(t) == r * Timeline(s, base)(t)`` to rounding."""
     if r == 1:
         return schedule
-    changes: dict[str, Any] = {name: schedule[name] * r for name in LR_PARAMS.get(schedule.kind, ())
-                               if schedule[name] is not None}
-    if schedule.kind == "warmup":
-        changes["then"] = scale_schedule(schedule["then"], r).to_json()
-    elif schedule.kind == "sequence":
-        changes["schedules"] = [scale_schedule(s, r).to_json() for s in schedule["schedules"]]
+    changes = _scaled_fields(schedule, r)
     return schedule.replace(**changes) if changes else schedule
 
 
 def member_edit(edit: Kinded, r: float, current_kind: str) -> Kinded:
     """A mid-run edit of the sweep as member k applies it (``r = lr_k / reference``): a
     ``scale`` or ``optimizer`` edit as it is; a held LR, a new schedule's base LR and absolute
-    LRs, and absolute LRs among changed parameters of the current schedule (of kind
-    ``current_kind``) times ``r``."""
-    if r == 1 or edit.kind in ("scale", "optimizer"):
+    LRs (the edit's and the schedule's fields declared with ``role="lr"``), and absolute LRs among
+    changed parameters of the current schedule (of kind ``current_kind``) times ``r``."""
+    if r == 1:
         return edit
-    p = edit.params
-    if edit.kind == "hold":
-        return edit.replace(lr=p["lr"] * r)
-    if edit.kind == "schedule":
-        changes: dict[str, Any] = {"schedule": scale_schedule(p["schedule"], r).to_json()}
-        if p["lr"] is not None:
-            changes["lr"] = p["lr"] * r
-        return edit.replace(**changes)
-    lr_names = LR_PARAMS.get(current_kind, ())
-    params = {k: (v * r if k in lr_names and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-              for k, v in p["params"].items()}
-    return edit.replace(params=params)
+    if edit.kind == "params":  # fields of the current schedule, not declared by the edit
+        lr_names = SCHEDULES.with_role(current_kind, "lr")
+        params = {k: (v * r if k in lr_names and isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                  for k, v in edit.params["params"].items()}
+        return edit.replace(params=params)
+    changes = _scaled_fields(edit, r)
+    return edit.replace(**changes) if changes else edit
 
 
 def member_spec(spec: RunSpec, lr: float, seed: int) -> RunSpec:
