@@ -125,21 +125,18 @@ def add_spec(p: argparse.ArgumentParser) -> None:
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``--set key.path=value`` as {path: value}; values are JSON where they parse, else strings."""
+    from lrlab.core.params import loads
+
     out = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set: expected key.path=value, got {item!r}")
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key] = text  # bare words are strings: --set schedule.kind=cosine
-        except (ValueError, RecursionError) as err:  # 5,000 digits; [[[[... thousands deep
-            raise UsageError(f"--set {key}: not a usable value ({type(err).__name__})") from None
+        out[key] = loads(text, f"--set {key}", bare_words=True)  # bare words are strings: schedule.kind=cosine
     return out
 
 
-_STEP = re.compile(r"\s*([0-9]+)\s*:(.*)", re.S)
+_STEP = re.compile(r"\s*([0-9]{1,15})\s*:(.*)", re.S)  # ASCII digits only, and few of them
 
 
 def parse_edits(items: Sequence[str], *, at: int | None = None, check: bool = True) -> list[tuple[int, Any]]:
@@ -148,6 +145,7 @@ def parse_edits(items: Sequence[str], *, at: int | None = None, check: bool = Tr
     applies at that step. ``check`` validates each as a training run's edit here, so a problem
     names its ``--edit STEP``; landscape edits (which may name a trajectory) are checked by the
     API with the same names."""
+    from lrlab.core.params import loads
     from lrlab.core.schedules import parse_edit
 
     edits = []
@@ -159,15 +157,14 @@ def parse_edits(items: Sequence[str], *, at: int | None = None, check: bool = Tr
             step, text = at, item
         else:
             shape = "JSON (at the fork step) or STEP:JSON" if at is not None else "STEP:JSON"
-            raise UsageError(f"--edit: expected {shape} with STEP a whole number >= 0, got {item!r}")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise UsageError(f"--edit {step}: not valid JSON ({err.msg})") from None
-        except (ValueError, RecursionError) as err:
-            raise UsageError(f"--edit {step}: not a usable value ({type(err).__name__})") from None
+            raise UsageError(f"--edit: expected {shape} with STEP a whole number >= 0, got {_clip(item)!r}")
+        data = loads(text, f"--edit {step}")
         edits.append((step, parse_edit(data, f"--edit {step}").to_json() if check else data))
     return sorted(edits, key=lambda e: e[0])
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def print_json(data: Any, indent: int | None = None) -> None:

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from lrlab.core.files import written
 from lrlab.core.optim import CLASSES, apply_hyperparameters
 from lrlab.core.params import (
     INVALID,
@@ -54,6 +55,7 @@ from lrlab.core.params import (
     Text,
     dump_fields,
     join,
+    loads,
     parse_fields,
     show,
     unknown,
@@ -496,10 +498,7 @@ def parse_short(text: str, registry: Registry, path: str) -> Any:
     the values themselves."""
     text = text.strip()
     if text.startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SpecError([(path, f"not valid JSON ({err.msg})")]) from None
+        return loads(text, path)
     name, _, rest = text.partition(":")
     if not name:
         raise SpecError([(path, f"expected {registry.tag}:key=value,..., got {text!r}")])
@@ -508,16 +507,9 @@ def parse_short(text: str, registry: Registry, path: str) -> Any:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise SpecError([(path, f"expected key=value after '{name}:', got {item!r}")])
-        parts = [_value(v) for v in value.split(":")]
+        parts = [loads(v, f"{path}: {key.strip()}", bare_words=True) for v in value.split(":")]
         out[key.strip()] = parts if len(parts) > 1 else parts[0]
     return out
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text.strip()
 
 
 def short_spec(spec: Kinded) -> str:
@@ -898,7 +890,7 @@ def write_csv(landscape: Landscape, out: str | Path) -> int:
     of the step taken from it (empty at the last point), ``status`` ``running``, ``converged``
     (within the tolerance of a known minimum) or ``diverged`` (outside the view box)."""
     rows = 0
-    with open(out, "w", newline="", encoding="utf-8") as f:
+    with written(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for traj in landscape.trajectories:

@@ -73,8 +73,8 @@ def did_you_mean(word: str, options: Sequence[str]) -> str:
 
 def unknown(value: Any, options: Sequence[str]) -> str:
     """``unknown 'cosin', did you mean 'cosine'?`` or the list of what is allowed."""
-    shown = f"'{value}'" if isinstance(value, str) else show(value)
-    hint = did_you_mean(value, options) if isinstance(value, str) else ""
+    shown = (f"'{value}'" if len(value) <= 60 else f"'{value[:57]}...'") if isinstance(value, str) else show(value)
+    hint = did_you_mean(value, options) if isinstance(value, str) and len(value) <= 200 else ""
     return f"unknown {shown}{hint}" if hint else f"unknown {shown} (one of: {', '.join(options)})"
 
 
@@ -99,6 +99,48 @@ def check_depth(data: Any, path: str = "", limit: int = MAX_DEPTH) -> None:
             stack.extend((v, join(where, str(k)), depth + 1) for k, v in node.items())
         elif isinstance(node, (list, tuple)):
             stack.extend((v, join(where, i), depth + 1) for i, v in enumerate(node))
+
+
+#: the longest number a user may type: a float's full precision takes 17 digits; far longer text
+#: is a mistake or an attack (Python refuses to convert integers of more than 4,300 digits)
+MAX_NUMBER_CHARS = 100
+#: the longest JSON text typed on a command line or in a field (an --edit, a --set value)
+MAX_JSON_CHARS = 100_000
+_BARE = object()
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text):,} digits (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})")
+    return float(text)
+
+
+def loads(text: str, path: str, *, bare_words: bool = False) -> Any:
+    """JSON typed by a user (a ``--set`` value, an ``--edit``, a field of a short spec such as
+    ``adam:lr=0.05``), parsed within bounds: every int and JSON parse of user input goes
+    through here, so a 5,000-digit number, text nested thousands deep or megabytes of it is one
+    SpecError naming ``path``, never a traceback. With ``bare_words``, text that is not JSON is
+    the string itself (``--set schedule.kind=cosine``); else it is an error."""
+    if len(text) > MAX_JSON_CHARS:
+        raise SpecError([(path, f"too long ({len(text):,} characters; at most {MAX_JSON_CHARS:,})")])
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float)
+    except json.JSONDecodeError as err:
+        if bare_words:
+            return text.strip()
+        raise SpecError([(path, f"not valid JSON ({err.msg} at column {err.colno})")]) from None
+    except RecursionError:
+        raise SpecError([(path, f"nested more than {MAX_DEPTH} levels deep")]) from None
+    except ValueError as err:  # a number too long to be one
+        raise SpecError([(path, f"not a usable value: {err}")]) from None
+    check_depth(data, path)
+    return data
 
 
 INVALID = object()  # a checker's "could not parse" marker

@@ -365,12 +365,13 @@ class CompareView(QWidget):
     def export(self, fmt: str, out: str) -> None:
         from lrlab.core.compare import write_long_csv
 
+        inputs = [r.path for r in self.runs]  # never written over: compare a.lrlab b.lrlab --png a.lrlab
         if fmt == "csv":
             write_long_csv(self.runs, out)
         elif fmt == "png":
-            export_png(self.plot.getPlotItem(), out, max(1400, self.plot.width()))
+            export_png(self.plot.getPlotItem(), out, max(1400, self.plot.width()), inputs)
         else:
-            export_svg(self.plot, out)
+            export_svg(self.plot, out, inputs)
         self.sig_message.emit(f"exported {out}")
 
     def export_dialog(self, fmt: str) -> None:

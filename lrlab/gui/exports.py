@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QFileDialog, QLayout, QMessageBox, QWidget
 
-from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available, written
+from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available
+from lrlab.core.files import ExportError, written
 from lrlab.core.spec import RunSpec
 from lrlab.gui.menus import make_action
 
@@ -24,11 +25,11 @@ SESSION_FILTER = "lrlab sessions (*.lrlab)"
 TENSORBOARD = tensorboard_available()
 
 
-def export_svg(view: QWidget, out: str) -> None:
+def export_svg(view: QWidget, out: str, inputs: Iterable[str | Path] = ()) -> None:
     """SVG through Qt's own QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on the path data
     current Qt writes (pyqtgraph issue #3485), so the scene is rendered straight to SVG. Written
-    whole or not at all (ExportError says why)."""
-    with written(out) as tmp:
+    whole or not at all (ExportError says why), never onto one of ``inputs``."""
+    with written(out, inputs) as tmp:
         _render_svg(view, str(tmp))
 
 
@@ -49,15 +50,23 @@ def _render_svg(view: QWidget, out: str) -> None:
         painter.end()
 
 
-def export_png(item: Any, out: str, width: int) -> None:
-    """A PNG of a pyqtgraph item (a plot, a whole layout) through pyqtgraph's ImageExporter."""
+def export_png(item: Any, out: str, width: int, inputs: Iterable[str | Path] = ()) -> None:
+    """A PNG of a pyqtgraph item (a plot, a whole layout) through pyqtgraph's ImageExporter,
+    never onto one of ``inputs`` (the sessions it draws)."""
     import pyqtgraph.exporters as pgx
 
     exporter = pgx.ImageExporter(item)
     exporter.parameters()["width"] = int(width)
-    with written(out) as tmp:  # whole or not at all: Qt's image writer fails without a word
-        exporter.export(str(tmp.with_suffix(".png")))
-        tmp.with_suffix(".png").replace(tmp)
+    save_image(exporter.export(toBytes=True), out, inputs)
+
+
+def save_image(image: QImage | QPixmap, out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
+    """``image`` as a PNG at ``out``, whole or not at all: Qt's image writer says only False when
+    it fails (a full disk leaves half a PNG, "libpng error" on stderr), so that is an ExportError,
+    and :func:`~lrlab.core.files.written` refuses a folder, a device or an input as ``out``."""
+    with written(out, inputs) as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise ExportError(f"{out}: cannot write the PNG there (is the disk full?)")
 
 
 @contextmanager

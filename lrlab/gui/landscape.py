@@ -876,7 +876,9 @@ class LandscapeWindow(QWidget):
 
     def export_png(self, path: str) -> None:
         """The figure (surface, legend, loss and LR plots; no controls) as a PNG."""
-        self.figure.grab().save(path)
+        from lrlab.gui.exports import save_image
+
+        save_image(self.figure.grab(), path)
 
     def export_csv(self, path: str) -> int:
         from lrlab.core.landscape import write_csv

@@ -1,0 +1,79 @@
+"""Text a user types and files a user names: bounded parsing, outputs written whole or refused.
+
+Issue 30's findings, each once a traceback or a silent success: 5,000-digit numbers and deeply
+nested JSON in --set, --edit and the landscape's short specs; --png and --csv to a missing
+folder, a folder, a device, or one of the command's own inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lrlab.cli import main
+from lrlab.core.params import MAX_DEPTH, SpecError, loads
+
+HUGE = "1" * 5000
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def test_every_user_json_parse_is_bounded():
+    assert loads('{"kind": "scale", "factor": 0.5}', "--edit 3") == {"kind": "scale", "factor": 0.5}
+    assert loads("cosine", "--set schedule.kind", bare_words=True) == "cosine"
+    for text, message in ((HUGE, "a number of 5,000 digits"), (f"[{HUGE}.5]", "a number of 5,002 characters"),
+                          (DEEP, f"nested more than {MAX_DEPTH} levels deep"),
+                          ("[" * 30 + "]" * 30, f"nested more than {MAX_DEPTH} levels deep"),
+                          ("x" * 100_001, "too long (100,001 characters")):
+        with pytest.raises(SpecError, match="--set x") as err:
+            loads(text, "--set x", bare_words=True)
+        assert message in str(err.value) and len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "lr-well-chosen", "-s", f"optimizer.lr={HUGE}"], "--set optimizer.lr: not a usable value: a number"),
+    (["run", "lr-well-chosen", "-s", f"schedule={DEEP}"], "--set schedule: nested more than"),
+    (["run", "lr-well-chosen", "--edit", f"5:{DEEP}"], "--edit 5: nested more than"),
+    (["run", "lr-well-chosen", "--edit", "²:{}"], "--edit: expected STEP:JSON"),  # a Unicode digit
+    (["run", "lr-well-chosen", "--edit", f"{HUGE}:{{}}"], "--edit: expected STEP:JSON"),
+    (["landscape", "quadratic", "--opt", f"sgd:lr={HUGE}"], "--opt 1: lr: not a usable value: a number"),
+    (["landscape", "quadratic", "--schedule", f"cosine:T_max={HUGE}"], "--schedule 1: T_max: not a usable"),
+    (["landscape", "quadratic", "--opt", '{"a":' * 3000 + "1" + "}" * 3000], "--opt 1: nested more than"),
+    (["landscape", "quadratic", "--edit", "²:{}"], "--edit: expected STEP:JSON"),
+])
+def test_bounded_input_gets_one_line_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lrlab: error: {message}") and err.count("\n") == 1 and len(err) < 400, err
+
+
+@pytest.mark.parametrize("flag", ["--png", "--csv"])
+def test_landscape_outputs_are_written_whole_or_refused(flag, tmp_path, capsys):
+    base = ["landscape", "quadratic", "--opt", "sgd:lr=0.1", "--steps", "20"]
+    fifo = tmp_path / "pipe"
+    import os
+
+    os.mkfifo(fifo)
+    for target, why in ((tmp_path / "missing" / "x", "the folder"), (tmp_path, "it exists and is a folder"),
+                        (fifo, "it exists and is a FIFO")):
+        assert main([*base, flag, str(target)]) == 2
+        assert why in capsys.readouterr().err
+    out = tmp_path / f"ok.{flag[2:]}"
+    assert main([*base, flag, str(out)]) == 0 and out.stat().st_size > 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["pipe", out.name])  # no .part left
+
+
+def test_compare_never_draws_over_its_own_inputs(tmp_path, capsys):
+    from lrlab.core.runs import RecordedRun
+    from lrlab.core.spec import RunSpec
+
+    paths = []
+    for lr in (0.05, 0.1):
+        run = RecordedRun(RunSpec.from_json({"dataset": {"name": "iris"}, "epochs": 1,
+                                             "optimizer": {"name": "sgd", "lr": lr}}), tmp_path / f"{lr}.lrlab")
+        run.run()
+        paths.append(str(run.path))
+    before = Path(paths[0]).read_bytes()
+    for flag in ("--png", "--svg", "--csv"):
+        assert main(["compare", *paths, flag, paths[0]]) == 2
+        assert "it is the input" in capsys.readouterr().err
+    assert Path(paths[0]).read_bytes() == before
