@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.events import Event
+from lrlab.core.metrics import LR, METRICS, TRAIN_LOSS
 from lrlab.core.params import SpecError
 from lrlab.core.session import Session as _CoreSession
 from lrlab.core.session import SessionError
@@ -107,6 +108,9 @@ def _warn_schedule(spec: RunSpec, runner: Any) -> None:
 
 
 # --- sessions --------------------------------------------------------------------------------
+
+#: the recorded columns a replay is checked against: what it trained on and what it measured
+_REPLAYED = ("step", TRAIN_LOSS.name, LR.name)
 
 
 @dataclass
@@ -206,7 +210,7 @@ class Session:
         )
 
         with _CoreSession.open(self.path) as session:
-            recorded = session.steps(("step", "train_loss", "lr"))
+            recorded = session.steps(_REPLAYED)
             if out:  # a replay never downloads (the spec may come from anywhere)
                 run = RecordedRun(session.spec.offline(), out, kind=session.kind, group=session.group,
                                   **replay_options(session))
@@ -221,7 +225,7 @@ class Session:
             status = run_with_ctrl_c(run, runner)
         verification = None
         if verify:
-            verification = compare_steps(recorded, {c: collector.column(c) for c in ("step", "train_loss", "lr")})
+            verification = compare_steps(recorded, {c: collector.column(c) for c in _REPLAYED})
         return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
                       Path(out) if out else None, _write_failure(run, status, "replay") if out else None)
 
@@ -565,12 +569,11 @@ class Comparison:
                 r.close()
 
 
-def compare(paths: Sequence[str | Path], *, metric: str = "train_loss", x: str = "step", smooth: float = 0.6,
+def compare(paths: Sequence[str | Path], *, metric: str = TRAIN_LOSS.name, x: str = "step", smooth: float = 0.6,
             target: str | None = "val_metric>=0.95") -> Comparison:
     """Compare two or more sessions (see :class:`Comparison`). ``x`` is step, epoch, samples or
     wall; ``smooth`` the EMA weight in [0, 1); ``target`` e.g. ``"val_metric>=95%"`` or None."""
     from lrlab.core.compare import X_AXES, Target, differences, open_runs, summary
-    from lrlab.core.metrics import METRICS
     from lrlab.core.params import unknown
 
     if len(paths) < 2:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lrlab import __version__
-from lrlab.core.metrics import METRICS
+from lrlab.core.metrics import METRICS, TRAIN_LOSS
 from lrlab.core.params import SpecError
 from lrlab.progress import run_with_ctrl_c
 
@@ -801,7 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the spec fields that differ; optionally write the overlay as PNG/SVG "
                                    "(no display needed) and all curves as long-form CSV.")
     p.add_argument("files", nargs="+", help="two or more .lrlab sessions")
-    p.add_argument("--metric", choices=list(METRICS), default="train_loss")
+    p.add_argument("--metric", choices=list(METRICS), default=TRAIN_LOSS.name)
     p.add_argument("--x", choices=("step", "epoch", "samples", "wall"), default="step")
     p.add_argument("--smooth", type=_fraction("--smooth"), default=0.6, help="EMA smoothing in [0, 1)")
     p.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None,
