@@ -235,6 +235,8 @@ def test_a_file_lacking_a_nullable_column_reads_it_as_null(recorded, tmp_path, c
         assert len(run.series(ratio)[0]) == 0 and len(run.series(metrics.TRAIN_LOSS.name)[0]) == len(full["step"])
     finally:
         run.close()
+    assert main(["replay", str(old), "--verify", "--quiet"]) == 0  # the columns a replay checks are there
+    assert "identical" in capsys.readouterr().out
     assert main(["compare", str(old), str(recorded[1]), "--metric", ratio]) == 0
     assert main(["compare", str(old), str(recorded[1]), "--metric", metric, "--csv",
                  str(tmp_path / "long.csv")]) == 0
