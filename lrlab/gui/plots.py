@@ -222,7 +222,7 @@ class PlotPanel(QWidget):
         self.view.scene().sigMouseClicked.connect(self._clicked)
 
     #: built by :meth:`build`, on first use
-    _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots"})
+    _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots", "step_plots", "eval_plots"})
 
     def __getattr__(self, name: str) -> Any:
         # only once __init__ has set _building (False), and not while build() itself runs
@@ -248,6 +248,9 @@ class PlotPanel(QWidget):
             self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
             self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
             self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
+            #: the plots that a batch of steps, and of evaluations, changes (their declared panels)
+            self.step_plots = frozenset(self.panel_of(m) for m in STEP_CURVES)
+            self.eval_plots = frozenset(self.panel_of(m) for m in EVAL_CURVES)
             self.plots = (self.p_loss, self.p_lr, self.p_metric, self.p_grad)
         finally:
             self._building = False
@@ -506,9 +509,9 @@ class PlotPanel(QWidget):
         if effective:
             self._dirty.add(self.p_grad)
         if has_steps:
-            self._dirty.update(self.panel_of(m) for m in STEP_CURVES)
+            self._dirty.update(self.step_plots)
         if evals:
-            self._dirty.update(self.panel_of(m) for m in EVAL_CURVES)
+            self._dirty.update(self.eval_plots)
         for ev in events:
             self.add_marker(ev)
 
@@ -636,7 +639,7 @@ class PlotPanel(QWidget):
                 curve.setData(self._to_display(x), y, connect="finite")
                 drawn[plot].append(y)
                 self._in_legend(plot, curve, len(y) > 0)
-        if any(self.panel_of(m) in dirty for m in EVAL_CURVES):
+        if dirty & self.eval_plots:
             ex = self._to_display(self.data.eval_steps.data)
             for m in EVAL_CURVES:
                 plot, curve, y = self.panel_of(m), self.curves[m.name], self.data.evals[m.name].data
