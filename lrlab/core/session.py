@@ -267,7 +267,7 @@ class SessionWriter:
 
 
 @functools.cache
-def _insert(table: str, names: Sequence[str], verb: str = "") -> str:
+def _insert(table: str, names: tuple[str, ...], verb: str = "") -> str:
     """``INSERT`` of the named columns of a metric table (the declared columns an update holds;
     the others, nullable ones not measured, stay NULL and a missing required one is an error)."""
     return f"INSERT {verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
