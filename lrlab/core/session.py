@@ -778,9 +778,10 @@ def _fill_missing(con: sqlite3.Connection) -> None:
     written today, with no format bump and without changing the file (the view lives in the
     connection's temp schema)."""
     for table, cols in TABLES.items():
-        have = {r[1] for r in con.execute(f"PRAGMA main.table_info({table})")}
-        if have and any(c.name not in have for c in cols):
-            select = ", ".join(c.name if c.name in have else f"NULL AS {c.name}" for c in cols)
+        # column names as SQLite matches them: without regard to case
+        have = {str(r[1]).lower() for r in con.execute(f"PRAGMA main.table_info({table})")}
+        if have and any(c.name.lower() not in have for c in cols):
+            select = ", ".join(c.name if c.name.lower() in have else f"NULL AS {c.name}" for c in cols)
             con.execute(f"CREATE TEMP VIEW {table} AS SELECT {select} FROM main.{table}")
 
 
