@@ -13,6 +13,7 @@ from typing import Any
 
 from lrlab.core.events import Status
 from lrlab.core.fmt import clock
+from lrlab.core.metrics import LR, TRAIN_LOSS
 
 
 class Progress:
@@ -48,8 +49,8 @@ class Progress:
         self.stream.flush()
 
     def describe(self, update: Any) -> str:
-        return (f"epoch {int(update.steps['epoch'][-1])} loss {update.steps['train_loss'][-1]:.4g} "
-                f"lr {update.steps['lr'][-1]:.3g}")
+        steps = update.steps
+        return f"epoch {int(steps['epoch'][-1])} loss {steps[TRAIN_LOSS.name][-1]:.4g} lr {steps[LR.name][-1]:.3g}"
 
 
 class SweepProgress(Progress):
@@ -61,7 +62,7 @@ class SweepProgress(Progress):
         self.lrs = list(lrs)
 
     def describe(self, update: Any) -> str:
-        latest = [(float(m.steps["train_loss"][-1]), float(m.steps["lr"][-1])) for m in update.members
+        latest = [(float(m.steps[TRAIN_LOSS.name][-1]), float(m.steps[LR.name][-1])) for m in update.members
                   if m.n and not Status(m.status).problem]
         diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
         best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""

@@ -12,7 +12,7 @@ X_AXES = ("step", "epoch", "samples", "wall")
 
 
 def add_parser(commands: Commands) -> None:
-    from lrlab.core.metrics import METRICS
+    from lrlab.core.metrics import METRICS, TRAIN_LOSS
 
     p = command(commands, "compare", "compare sessions: tables, plot and CSV",
                 "Print a summary (final/best metrics, when each reached a target) and the spec fields that "
@@ -21,8 +21,8 @@ def add_parser(commands: Commands) -> None:
                 ["lrlab compare too-high.lrlab tamed.lrlab --png compare.png",
                  "lrlab compare sweep/*.lrlab --metric val_metric --target 'val_metric>=95%' --json"])
     p.add_argument("files", nargs="+", metavar="FILE", help="two or more .lrlab sessions")
-    p.add_argument("--metric", choices=list(METRICS), default="train_loss", metavar="METRIC",
-                   help=f"the curve to plot: {', '.join(METRICS)} (default train_loss)")
+    p.add_argument("--metric", choices=list(METRICS), default=TRAIN_LOSS.name, metavar="METRIC",
+                   help=f"the curve to plot: {', '.join(METRICS)} (default {TRAIN_LOSS.name})")
     p.add_argument("--x", choices=X_AXES, default="step", metavar="AXIS",
                    help=f"the x axis: {', '.join(X_AXES)} (default step)")
     p.add_argument("--smooth", type=fraction("--smooth"), default=0.6, help="EMA smoothing in [0, 1) (default 0.6)")

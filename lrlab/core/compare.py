@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.files import written
-from lrlab.core.metrics import METRICS
+from lrlab.core.metrics import LR, METRICS
 from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
     DARK_BACKGROUNDS,
     DARK_PALETTE,
@@ -105,7 +105,7 @@ class Run:
             return steps.astype(np.float64)
         if x == "epoch":
             return steps / self.steps_per_epoch
-        table_col = {"samples": "samples", "wall": "wall_time", "lr": "lr"}[x]
+        table_col = {"samples": "samples", "wall": "wall_time", LR.name: LR.name}[x]
         values = self.column("steps", table_col).astype(np.float64)
         if len(values) == 0:
             return steps.astype(np.float64)
@@ -125,7 +125,7 @@ class Run:
     def _compute_series(self, metric: str, x: str, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
         m = METRICS[metric]
         steps, y = self.raw(metric)
-        if metric == "update_ratio":  # measured every k steps only
+        if m.sparse:  # measured every k steps only
             keep = np.isfinite(y)
             steps, y = steps[keep], y[keep]
         if smoothing > 0 and m.smooth:  # never the LR: it is a setting, not a noisy measure
@@ -372,7 +372,7 @@ def summary(runs: Sequence[Run], target: Target | None = None, smoothing: float 
         if target is not None:
             steps, raw = r.raw(target.metric)
             _, y = r.series(target.metric, "step", smoothing)
-            if target.metric == "update_ratio":
+            if METRICS[target.metric].sparse:  # series() skipped the steps it was not sampled at
                 steps = steps[np.isfinite(raw)]
             hit = np.flatnonzero(target.reached(y))
             if len(hit):

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrlab.core.files import ExportError, replaced, written
-from lrlab.core.metrics import CSV_COLUMNS, EVAL_VALUES, INT_STEP_COLUMNS, METRICS, QUANTILE_NAMES, STEP_COLUMNS
+from lrlab.core.metrics import (
+    CSV_COLUMNS,
+    EVAL_VALUES,
+    FINAL,
+    INT_STEP_COLUMNS,
+    METRICS,
+    QUANTILE_NAMES,
+    STEP_COLUMNS,
+)
 
 if TYPE_CHECKING:  # the window imports this module at start-up; the session code it leaves for later
     from lrlab.core.session import Session
@@ -69,13 +77,14 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
     """Write ``session`` as a TensorBoard run, ``folder/<session name>/``, with TensorBoard's own
     writer, so it sits beside a user's other runs under ``tensorboard --logdir folder``:
 
-    - every metric as scalars under its lrlab name (``train_loss``, ``lr``, ``grad_norm``,
-      ``update_ratio``, ``val_loss``, ``val_metric``, ``effective_lr_p50``...) at its step, with
-      the wall time it was measured at (NaN, "not measured", is left out);
+    - every metric declared in :mod:`lrlab.core.metrics` as scalars under its lrlab name
+      (``train_loss``, ``lr``, ``grad_norm``, ``update_ratio``, ``val_loss``, ``val_metric``,
+      ``effective_lr_p50``...) at its step, with the wall time it was measured at (NaN, "not
+      measured", is left out);
     - every event (edits, plateau reductions, divergence) as text under ``events`` at its step;
     - the run spec, flattened (``optimizer.lr``), with ``kind`` and ``status``, as hyperparameters
-      in the HParams plugin's format; its metrics are ``train_loss``, ``val_loss`` and
-      ``val_metric``, whose last values the plugin shows beside them.
+      in the HParams plugin's format; its metrics are the measured ones whose final value the
+      summary keeps (``train_loss``, ``val_loss``, ``val_metric``), shown beside them.
 
     Never overwrites: a run folder that exists and is not empty is an ExportError. The run is
     written into a temporary folder and renamed into place, so a crash leaves no half run."""
@@ -109,8 +118,8 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
             summ = session.summary
             params = {k: _hparam(v) for k, v in flatten(session.spec_json).items() if v is not None}
             params.update(kind=session.kind, status=str(session.status))
-            metrics = {m: summ[f"final_{m}"] for m in ("train_loss", "val_loss", "val_metric")
-                       if summ.get(f"final_{m}") is not None}
+            metrics = {c.name: summ[f"final_{c.name}"] for c in FINAL  # measurements, not the LR (a setting)
+                       if c.smooth and summ.get(f"final_{c.name}") is not None}
             for summary in hparams(params, metrics):
                 writer.file_writer.add_summary(summary)
         finally:

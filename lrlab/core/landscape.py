@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from lrlab.core.files import written
+from lrlab.core.metrics import GRAD_NORM, LR, VAL_LOSS
 from lrlab.core.optim import CLASSES, apply_hyperparameters
 from lrlab.core.params import (
     INVALID,
@@ -753,7 +754,7 @@ class Trajectory:
                 "step": self.diverged_at if self.status == DIVERGED else self.converged_at,
                 "final": [_finite(x), _finite(y)], "final_loss": _finite(float(self.loss.data[-1])),
                 "x": _list(self.x.data), "y": _list(self.y.data), "loss": _list(self.loss.data),
-                "lr": _list(self.lr.data), "grad_norm": _list(self.grad_norm.data)}
+                LR.name: _list(self.lr.data), GRAD_NORM.name: _list(self.grad_norm.data)}
 
 
 def _finite(x: float) -> float | None:
@@ -836,10 +837,10 @@ class Landscape:
                                                   "loss": _finite(float(traj.loss.data[-1])), "message": problem}))
                 continue
             # a plateau schedule watches the loss of the exact objective after every step
-            reduced = traj.timeline.observe(t + 1, "val_loss", float(traj.loss.data[-1]))
+            reduced = traj.timeline.observe(t + 1, VAL_LOSS.name, float(traj.loss.data[-1]))
             if reduced is not None:
                 notes.append(Note(t + 1, "plateau", {"trajectory": traj.index + 1, "lr": reduced,
-                                                     "monitor": "val_loss"}))
+                                                     "monitor": VAL_LOSS.name}))
         self.step = t + 1
         return notes
 

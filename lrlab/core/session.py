@@ -11,6 +11,7 @@ a file that opens, reads as ``interrupted``, and holds every committed step.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -32,11 +33,15 @@ from lrlab._version import __version__
 from lrlab.core.events import Event, Status
 from lrlab.core.files import NameTaken, replaced
 from lrlab.core.metrics import (
+    BEST,
     EFFECTIVE_COLUMNS,
     EVAL_COLUMNS,
+    FINAL,
     INTEGER_COLUMNS,
     QUANTILE_NAMES,
+    REQUIRED,
     STEP_COLUMNS,
+    TABLES,
     table_sql,
 )
 from lrlab.core.names import session_stem
@@ -210,10 +215,12 @@ class SessionWriter:
         con = self.con
         cols = update.steps
         if len(cols["step"]):
-            con.executemany(_INSERT_STEPS, zip(*(cols[c].tolist() for c in STEP_COLUMNS), strict=True))
+            names = tuple(c for c in STEP_COLUMNS if c in cols)  # a nullable metric not measured: NULL
+            con.executemany(_insert("steps", names), zip(*(cols[c].tolist() for c in names), strict=True))
             self._unsaved += len(cols["step"])
         if update.evals:
-            con.executemany(_INSERT_EVALS, [tuple(e[c] for c in EVAL_COLUMNS) for e in update.evals])
+            names = tuple(c for c in EVAL_COLUMNS if c in update.evals[0])
+            con.executemany(_insert("evals", names, "OR REPLACE"), [tuple(e[c] for c in names) for e in update.evals])
         effective = getattr(update, "effective", None)
         if effective:
             con.executemany(_INSERT_EFFECTIVE, [tuple(e[c] for c in EFFECTIVE_COLUMNS) for e in effective])
@@ -267,8 +274,13 @@ class SessionWriter:
                              [(k, json.dumps(v)) for k, v in items.items()])
 
 
-_INSERT_STEPS = f"INSERT INTO steps VALUES ({', '.join('?' * len(STEP_COLUMNS))})"
-_INSERT_EVALS = f"INSERT OR REPLACE INTO evals VALUES ({', '.join('?' * len(EVAL_COLUMNS))})"
+@functools.cache
+def _insert(table: str, names: tuple[str, ...], verb: str = "") -> str:
+    """``INSERT`` of the named columns of a metric table (the declared columns an update holds;
+    the others, nullable ones not measured, stay NULL and a missing required one is an error)."""
+    return f"INSERT {verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
 _INSERT_EFFECTIVE = f"INSERT OR REPLACE INTO effective_lr VALUES ({', '.join('?' * len(EFFECTIVE_COLUMNS))})"
 
 
@@ -318,20 +330,17 @@ def summarize(con: sqlite3.Connection) -> dict[str, Any]:
     out["steps"] = n
     out["wall_time"] = wall or 0.0
     out["steps_per_second"] = n / wall if wall else 0.0
-    row = con.execute("SELECT train_loss, lr FROM steps ORDER BY step DESC LIMIT 1").fetchone()
-    if row:
-        out["final_train_loss"], out["final_lr"] = _finite(row[0]), row[1]
-    row = con.execute("SELECT step, val_loss, val_metric FROM evals ORDER BY step DESC LIMIT 1").fetchone()
-    if row:
-        out["final_val_loss"], out["final_val_metric"] = _finite(row[1]), _finite(row[2])
-        best = con.execute("SELECT step, val_loss FROM evals WHERE val_loss IS NOT NULL "
-                           "ORDER BY val_loss ASC, step ASC LIMIT 1").fetchone()
+    for table in ("steps", "evals"):  # the declared final values: the last row's (None where not finite)
+        final = [c for c in FINAL if c.table == table]
+        row = con.execute(f"SELECT {', '.join(c.name for c in final)} FROM {table} ORDER BY step DESC LIMIT 1"
+                          ).fetchone() if final else None
+        if row:
+            out.update((f"final_{c.name}", _finite(v) if c.nullable else v) for c, v in zip(final, row, strict=True))
+    for c in BEST:  # the best value (the earliest of equals) and its step
+        best = con.execute(f"SELECT step, {c.name} FROM {c.table} WHERE {c.name} IS NOT NULL "
+                           f"ORDER BY {c.name} {'ASC' if c.best == 'min' else 'DESC'}, step ASC LIMIT 1").fetchone()
         if best:
-            out["best_val_loss"], out["best_val_loss_step"] = best[1], best[0]
-        best = con.execute("SELECT step, val_metric FROM evals WHERE val_metric IS NOT NULL "
-                           "ORDER BY val_metric DESC, step ASC LIMIT 1").fetchone()
-        if best:
-            out["best_val_metric"], out["best_val_metric_step"] = best[1], best[0]
+            out[f"best_{c.name}"], out[f"best_{c.name}_step"] = best[1], best[0]
     return out
 
 
@@ -624,13 +633,14 @@ def edits_of(events: Sequence[Event]) -> list[tuple[int, dict[str, Any]]]:
     return [(e.step, e.data["edit"]) for e in events if e.kind == "edit"]
 
 
-#: the tables a reader uses, with the columns it reads, and the format that added each
+#: the tables a reader uses, with the columns it needs (of the metric tables, the declared non-nullable
+#: ones: a nullable column a file lacks reads as NULL, see _fill_missing), and the format that added each
 _TABLES: dict[str, tuple[int, tuple[str, ...]]] = {
     "meta": (1, ("key", "value")),
-    "steps": (1, tuple(STEP_COLUMNS)),
-    "evals": (1, tuple(EVAL_COLUMNS)),
+    "steps": (1, REQUIRED["steps"]),
+    "evals": (1, REQUIRED["evals"]),
     "events": (1, ("id", "step", "kind", "data", "wall_time")),
-    "effective_lr": (3, ("step", "layer", *QUANTILE_NAMES)),
+    "effective_lr": (3, REQUIRED["effective_lr"]),
     "snapshots": (4, ("step", "header", "data")),
 }
 
@@ -694,6 +704,8 @@ def _connect_checked(p: Path, write: bool = False) -> sqlite3.Connection:
         _check_tables(p, con, version)
         if version < FORMAT_VERSION:
             con = _migrated(p, con, version, write)
+        if not write:
+            _fill_missing(con)
         return con
     except SessionError:
         con.close()
@@ -752,6 +764,20 @@ def _check_tables(p: Path, con: sqlite3.Connection, version: int) -> None:
         lacking = [c for c in columns if c not in have]
         if lacking:
             raise SessionError(f"{p}: damaged session file (table {table} has no column {lacking[0]})")
+
+
+def _fill_missing(con: sqlite3.Connection) -> None:
+    """Give a reader every declared column of the metric tables: where a file lacks a nullable
+    one (a metric declared after the file was written), a temporary view of the same name, which
+    SQLite finds before the file's table, adds it as NULL. Every query then reads the file as if
+    written today, with no format bump and without changing the file (the view lives in the
+    connection's temp schema)."""
+    for table, cols in TABLES.items():
+        # column names as SQLite matches them: without regard to case
+        have = {str(r[1]).lower() for r in con.execute(f"PRAGMA main.table_info({table})")}
+        if have and any(c.name.lower() not in have for c in cols):
+            select = ", ".join(c.name if c.name.lower() in have else f"NULL AS {c.name}" for c in cols)
+            con.execute(f"CREATE TEMP VIEW {table} AS SELECT {select} FROM main.{table}")
 
 
 def _migrated(p: Path, con: sqlite3.Connection, version: int, write: bool) -> sqlite3.Connection:

@@ -46,7 +46,7 @@ from lrlab.core.compare import (
     short_labels,
     summary,
 )
-from lrlab.core.metrics import METRICS
+from lrlab.core.metrics import METRICS, TRAIN_LOSS, Column
 from lrlab.core.series import MinMaxPyramid
 from lrlab.gui.exports import export_png, export_svg, shown_for_export
 from lrlab.gui.forms import hbox, table_item
@@ -55,6 +55,12 @@ from lrlab.gui.style import is_dark
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
 #: the shared history of forks (a run that is not one of those compared): neutral, readable on light and dark
 HISTORY_COLOUR = "#8c8c8c"
+
+
+def _drawn_as_line(metric: Column) -> bool:
+    """Whether the live panel draws ``metric`` as a smooth line (the LR, a setting): compare draws
+    it thin and sampled too, where a noisy measurement is an envelope until smoothed."""
+    return metric.curve is not None and metric.curve.style == "line"
 
 
 class CompareView(QWidget):
@@ -230,13 +236,14 @@ class CompareView(QWidget):
         plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
         plot.setLabel("bottom", X_LABELS[x])
         plot.setLabel("left", METRICS[metric].label)
+        line = _drawn_as_line(METRICS[metric])  # a setting (the LR): thin and sampled, not an envelope
         for r in [*self.history, *self.runs]:
             xs, ys = r.series(metric, x, s)
             order = np.argsort(xs, kind="stable") if len(xs) and np.any(np.diff(xs) < 0) else slice(None)
             pyramid = MinMaxPyramid()
             pyramid.append(xs[order], ys[order])
             self._pyramids[r.name] = pyramid
-            width = 2 if metric != "lr" else 1
+            width = 1 if line else 2
             curve = self.curves.get(r.name)
             if curve is None:
                 curve = self.curves[r.name] = plot.plot(name=self.labels.get(r.name, r.name))
@@ -264,7 +271,8 @@ class CompareView(QWidget):
                 x0, x1 = 10 ** x0, 10 ** x1
         budget = max(400, 2 * int(vb.width()))
         metric, _, smoothing = self.settings()
-        smooth = metric == "lr" or smoothing > 0  # smooth curves sampled, noisy ones as envelopes
+        # smooth curves sampled, noisy ones as envelopes
+        smooth = _drawn_as_line(METRICS[metric]) or smoothing > 0
         for name, pyramid in self._pyramids.items():
             x, y = pyramid.view(x0, x1, budget, smooth)
             if self.log_x.isChecked():
@@ -321,7 +329,8 @@ class CompareView(QWidget):
 
     def refresh_tables(self) -> None:
         target = self.current_target()
-        rows = summary(self.runs, target, self.smooth.value() / 100 if target and target.metric != "lr" else 0.0)
+        rows = summary(self.runs, target, self.smooth.value() / 100 if target and METRICS[target.metric].smooth
+                       else 0.0)
         headers = ["session", "status", "steps", "steps/s", "final val metric", "best val metric", "final val loss"]
         if target:
             headers += [f"first step {target}", "wall time then (s)"]
@@ -383,7 +392,7 @@ class CompareView(QWidget):
             reported(self, "Cannot export", lambda: self.export(fmt, out))
 
 
-def render_file(paths: Sequence[str | Path], fmt: str, out: str, metric: str = "train_loss", x: str = "step",
+def render_file(paths: Sequence[str | Path], fmt: str, out: str, metric: str = TRAIN_LOSS.name, x: str = "step",
                 smooth: float = 0.6, logy: bool | None = None) -> None:
     """Draw the overlay of ``paths`` into a PNG or SVG file without a display (``lrlab compare
     --png``): the compare view as the window shows it, with the axes and smoothing given."""

@@ -1,5 +1,9 @@
 """The live plot panels: loss, learning rate, validation metric, gradient statistics.
 
+The four panels are laid out here; which metrics each draws, in what style and colour and
+under which legend, comes from their declarations (:data:`lrlab.core.metrics.CURVES`), so a
+new metric with a curve appears here without a change to this module.
+
 Batches are queued as they arrive and appended together into min/max pyramids
 (:mod:`lrlab.core.series`) by the next frame. Frames redraw only the panels whose data or
 view changed, handing pyqtgraph about two points per horizontal pixel of the visible range,
@@ -21,7 +25,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from lrlab.core.events import Event
-from lrlab.core.metrics import QUANTILE_NAMES
+from lrlab.core.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.style import colours, faint
 
@@ -37,6 +41,9 @@ MAX_FRAME_MS = 500  # ... and at least two
 # is about twice that (PySide holds the GIL while Qt paints, and each hand-off costs both
 # threads a wake-up; measured with bench_gui: 0.05 cost 9% of the steps, 0.025 cost 5%).
 GUI_SHARE = 0.025
+#: the declared curves of step metrics (one point per step, or per sampled step) and of evaluations
+STEP_CURVES = tuple(m for m in CURVES if m.table == "steps")
+EVAL_CURVES = tuple(m for m in CURVES if m.table == "evals")
 
 
 def readable_log_ticks(axis: pg.AxisItem) -> None:
@@ -77,36 +84,54 @@ class RunData:
 
     def __init__(self, smoothing: float = 0.6, first_step: int = 0) -> None:
         self.first_step = first_step
-        self.loss = MinMaxPyramid()
-        self.smooth = MinMaxPyramid()
-        self.lr = MinMaxPyramid()
-        self.grad = MinMaxPyramid()
-        self.ratio = MinMaxPyramid()
+        #: each drawn step metric's series by name (a sampled one holds only the steps it was measured at)
+        self.series = {m.name: MinMaxPyramid() for m in STEP_CURVES}
+        #: the debiased EMA of those drawn with one (:attr:`lrlab.core.metrics.Curve.ema`)
+        self.smoothed = {m.name: MinMaxPyramid() for m in STEP_CURVES if m.curve.ema}
         self.samples = Growable()
         self.eval_steps = Growable(64)
-        self.val_loss = Growable(64)
-        self.val_metric = Growable(64)
+        #: each drawn evaluation metric's values, one per entry of :attr:`eval_steps`
+        self.evals = {m.name: Growable(64) for m in EVAL_CURVES}
         self.markers: list[Event] = []
         self.smoothing = smoothing
-        self._ema_state = 0.0
+        self._ema_state = dict.fromkeys(self.smoothed, 0.0)
         #: layer ("all", "0.weight", ...) -> quantile name -> its series over steps
         self.effective: dict[str, dict[str, MinMaxPyramid]] = {}
 
     def __len__(self) -> int:
-        return len(self.loss)
+        return self.samples.n
+
+    @property
+    def loss(self) -> MinMaxPyramid:
+        """The training loss as recorded."""
+        return self.series[TRAIN_LOSS.name]
+
+    @property
+    def smooth(self) -> MinMaxPyramid:
+        """The training loss smoothed with :attr:`smoothing`."""
+        return self.smoothed[TRAIN_LOSS.name]
+
+    @property
+    def lr(self) -> MinMaxPyramid:
+        """The LR each step used."""
+        return self.series[LR.name]
 
     def add_steps(self, cols: dict[str, np.ndarray]) -> None:
         steps = cols["step"].astype(np.float64)
         if len(steps) == 0:
             return
-        start = len(self.loss)
-        self.loss.append(steps, cols["train_loss"])
-        smooth, self._ema_state = debiased_ema(cols["train_loss"], self.smoothing, start, self._ema_state)
-        self.smooth.append(steps, smooth)
-        self.lr.append(steps, cols["lr"])
-        self.grad.append(steps, cols["grad_norm"])
-        sampled = np.isfinite(cols["update_ratio"])
-        self.ratio.append(steps[sampled], cols["update_ratio"][sampled])
+        for m in STEP_CURVES:
+            x, y = steps, cols.get(m.name)
+            if y is None:  # a run that does not measure it: not measured at these steps
+                y = np.full(len(steps), np.nan)
+            if m.sparse:  # measured every few steps: the others are no points, not gaps
+                sampled = np.isfinite(y)
+                x, y = x[sampled], y[sampled]
+            if m.name in self.smoothed:
+                smooth, self._ema_state[m.name] = debiased_ema(y, self.smoothing, len(self.series[m.name]),
+                                                               self._ema_state[m.name])
+                self.smoothed[m.name].append(x, smooth)
+            self.series[m.name].append(x, y)
         self.samples.extend(cols["samples"].astype(np.float64))
 
     def add_effective(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -123,16 +148,17 @@ class RunData:
     def add_evals(self, evals: Sequence[dict[str, float]]) -> None:
         if evals:
             self.eval_steps.extend(np.array([e["step"] for e in evals], dtype=np.float64))
-            self.val_loss.extend(np.array([e["val_loss"] for e in evals], dtype=np.float64))
-            self.val_metric.extend(np.array([e["val_metric"] for e in evals], dtype=np.float64))
+            for name, values in self.evals.items():  # None or absent: not measured (NaN)
+                values.extend(np.array([e.get(name) for e in evals], dtype=np.float64))
 
     def set_smoothing(self, s: float) -> None:
-        """Recompute the smoothed loss for the whole history (a slider move, not per frame)."""
+        """Recompute the smoothed series for the whole history (a slider move, not per frame)."""
         self.smoothing = s
-        self.smooth.clear()
-        raw = self.loss.y.data
-        smooth, self._ema_state = debiased_ema(raw, s)
-        self.smooth.append(self.loss.x.data, smooth)
+        for name, smoothed in self.smoothed.items():
+            raw = self.series[name]
+            smoothed.clear()
+            smooth, self._ema_state[name] = debiased_ema(raw.y.data, s)
+            smoothed.append(raw.x.data, smooth)
 
 
 class PlotPanel(QWidget):
@@ -196,7 +222,7 @@ class PlotPanel(QWidget):
         self.view.scene().sigMouseClicked.connect(self._clicked)
 
     #: built by :meth:`build`, on first use
-    _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots"})
+    _LAZY = frozenset({"p_loss", "p_lr", "p_metric", "p_grad", "plots", "step_plots", "eval_plots"})
 
     def __getattr__(self, name: str) -> Any:
         # only once __init__ has set _building (False), and not while build() itself runs
@@ -222,6 +248,9 @@ class PlotPanel(QWidget):
             self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
             self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
             self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
+            #: the plots that a batch of steps, and of evaluations, changes (their declared panels)
+            self.step_plots = frozenset(self.panel_of(m) for m in STEP_CURVES)
+            self.eval_plots = frozenset(self.panel_of(m) for m in EVAL_CURVES)
             self.plots = (self.p_loss, self.p_lr, self.p_metric, self.p_grad)
         finally:
             self._building = False
@@ -248,19 +277,19 @@ class PlotPanel(QWidget):
         self._curves_made = True
         # each curve is created once; frames only call setData (width-1 pens: wider is slower)
         c = self.colours = colours()  # for the palette in use now (light or dark)
-        self.c_loss = self.p_loss.plot(pen=pg.mkPen(faint(c["loss"]), width=1), name="train (raw)")
-        self.c_smooth = self.p_loss.plot(pen=pg.mkPen(c["loss"], width=2), name="train (smoothed)")
-        self.c_val_loss = self.p_loss.plot(pen=None, symbol="o", symbolSize=6, symbolBrush=c["validation"],
-                                           symbolPen=None, name="validation")
-        self.c_lr = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=2), name="LR used")
+        #: metric name -> its curve, and its EMA's for those drawn with one, as declared
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.ema_curves: dict[str, pg.PlotDataItem] = {}
+        for m in CURVES:
+            self.curves[m.name] = self._curve(m, c[m.curve.colour])
+            if m.curve.ema:
+                self.ema_curves[m.name] = self.panel_of(m).plot(pen=pg.mkPen(c[m.curve.colour], width=2),
+                                                                name=m.curve.ema)
+        self.c_loss = self.curves[TRAIN_LOSS.name]
         self.c_planned = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine),
                                         name="planned")
         self.c_ghost = self.p_lr.plot(pen=pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
                                       name="proposed edit")
-        self.c_metric = self.p_metric.plot(pen=pg.mkPen(c["validation"], width=1), symbol="o", symbolSize=5,
-                                           symbolBrush=c["validation"], symbolPen=None, name="validation")
-        self.c_grad = self.p_grad.plot(pen=pg.mkPen(c["grad"], width=1), name="gradient norm")
-        self.c_ratio = self.p_grad.plot(pen=pg.mkPen(c["ratio"], width=1), name="||Δw|| / ||w||")
         # the effective LR in the same panel (chosen with the "lower right" control): the median
         # per-parameter step size, its p25-p75 and p5-p95 bands, and the scheduled LR for reference
         # (the edges need a pen: pyqtgraph builds no path for a curve without one, and the bands fill between paths)
@@ -280,6 +309,23 @@ class PlotPanel(QWidget):
         for p in self.plots:  # legends list a curve once it has data (frames add them)
             p.legend.clear()
             p.legend.setVisible(False)
+
+    def panel_of(self, metric: Column) -> pg.PlotItem:
+        """The plot that draws ``metric`` (its declared panel)."""
+        assert metric.curve is not None
+        return getattr(self, f"p_{metric.curve.panel}")
+
+    def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem:
+        """A metric's curve in its declared panel and style (see lrlab.core.metrics.STYLES)."""
+        cv, plot = metric.curve, self.panel_of(metric)
+        assert cv is not None
+        if cv.style == "envelope":  # faint under its EMA
+            return plot.plot(pen=pg.mkPen(faint(colour) if cv.ema else colour, width=1), name=cv.legend)
+        if cv.style == "line":
+            return plot.plot(pen=pg.mkPen(colour, width=2), name=cv.legend)
+        joined = cv.style == "markers+line"
+        return plot.plot(pen=pg.mkPen(colour, width=1) if joined else None, symbol="o", symbolSize=5 if joined else 6,
+                         symbolBrush=colour, symbolPen=None, name=cv.legend)
 
     @property
     def data(self) -> RunData:
@@ -308,25 +354,31 @@ class PlotPanel(QWidget):
         self._pending.clear()
         self._data = data
         # (curve, data, plot, smooth): smooth curves are sampled, noisy ones drawn as min/max envelopes
-        self.pyramids = ((self.c_loss, data.loss, self.p_loss, False), (self.c_smooth, data.smooth, self.p_loss, True),
-                         (self.c_lr, data.lr, self.p_lr, True), (self.c_grad, data.grad, self.p_grad, False),
-                         (self.c_ratio, data.ratio, self.p_grad, False), *self._references)
+        pyramids = []
+        for m in STEP_CURVES:
+            plot = self.panel_of(m)
+            pyramids.append((self.curves[m.name], data.series[m.name], plot, m.curve.style == "line"))
+            if m.name in self.ema_curves:
+                pyramids.append((self.ema_curves[m.name], data.smoothed[m.name], plot, True))
+        self.pyramids = (*pyramids, *self._references)
 
     def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]]
                        ) -> None:
         """Saved runs drawn faintly under the live one ("the too-low run from before; now watch
-        this one"): (name, colour, {"train_loss" | "lr" | "val_metric": (steps, values)}) each.
-        They stay while new runs start, until replaced or cleared with an empty list."""
+        this one"): (name, colour, {metric: (steps, values)}) each, for the metrics declared with
+        ``reference`` (others are ignored). They stay while new runs start, until replaced or
+        cleared with an empty list."""
         self._make_curves()
         for curve, _, plot, _ in self._references:
             plot.removeItem(curve)
         refs = []
         for name, colour, series in references:
-            for metric, plot in (("train_loss", self.p_loss), ("lr", self.p_lr), ("val_metric", self.p_metric)):
-                if metric not in series or not len(series[metric][0]):
+            for m in CURVES:
+                if not m.curve.reference or m.name not in series or not len(series[m.name][0]):
                     continue
                 pyramid = MinMaxPyramid()
-                pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[metric]))
+                pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[m.name]))
+                plot = self.panel_of(m)
                 curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2), name=name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
@@ -396,7 +448,7 @@ class PlotPanel(QWidget):
         effective = self.lower_right == "effective"
         for item in (self.c_eff, self.c_eff_lr, *self.c_eff_bands, *self.c_eff_edges.values()):
             item.setVisible(effective)
-        for item in (self.c_grad, self.c_ratio):
+        for item in self._curves_in(self.p_grad):
             item.setVisible(not effective)
             self._in_legend(self.p_grad, item, False)
         if not effective:
@@ -405,6 +457,11 @@ class PlotPanel(QWidget):
         self.p_grad.setTitle(f"effective LR per parameter ({self.eff_layer})" if effective
                              else "gradient norm and update ratio")
         self.p_grad.setLabel("left", "step size (LR)" if effective else "")
+
+    def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem]:
+        """The metric curves (and their EMAs) drawn in ``plot``."""
+        return [curve for m in CURVES if self.panel_of(m) is plot
+                for curve in (self.curves[m.name], self.ema_curves.get(m.name)) if curve is not None]
 
     def _offer_layers(self) -> None:
         """One "effective LR: <layer>" entry per parameter tensor with data."""
@@ -452,9 +509,9 @@ class PlotPanel(QWidget):
         if effective:
             self._dirty.add(self.p_grad)
         if has_steps:
-            self._dirty.update((self.p_loss, self.p_lr, self.p_grad))
+            self._dirty.update(self.step_plots)
         if evals:
-            self._dirty.update((self.p_loss, self.p_metric))
+            self._dirty.update(self.eval_plots)
         for ev in events:
             self.add_marker(ev)
 
@@ -582,12 +639,11 @@ class PlotPanel(QWidget):
                 curve.setData(self._to_display(x), y, connect="finite")
                 drawn[plot].append(y)
                 self._in_legend(plot, curve, len(y) > 0)
-        if self.p_loss in dirty or self.p_metric in dirty:
+        if dirty & self.eval_plots:
             ex = self._to_display(self.data.eval_steps.data)
-            self.c_val_loss.setData(ex, self.data.val_loss.data)
-            self.c_metric.setData(ex, self.data.val_metric.data)
-            for plot, curve, y in ((self.p_loss, self.c_val_loss, self.data.val_loss.data),
-                                   (self.p_metric, self.c_metric, self.data.val_metric.data)):
+            for m in EVAL_CURVES:
+                plot, curve, y = self.panel_of(m), self.curves[m.name], self.data.evals[m.name].data
+                curve.setData(ex, y)
                 if plot in drawn:
                     drawn[plot].append(y)
                     self._in_legend(plot, curve, len(y) > 0)
@@ -713,16 +769,27 @@ class PlotPanel(QWidget):
             return " "
         k = int(min(max(round(step_f) - d.first_step, 0), n - 1))  # index of the nearest recorded step
         i = k + d.first_step
-        parts = [f"step {i}", f"epoch {i / self.steps_per_epoch:.2f}", f"samples {int(d.samples.data[k])}",
-                 f"loss {d.loss.y.data[k]:.4g} (smoothed {d.smooth.y.data[k]:.4g})",
-                 f"LR {d.lr.y.data[k]:.4g}", f"grad norm {d.grad.y.data[k]:.3g}"]
+        parts = [f"step {i}", f"epoch {i / self.steps_per_epoch:.2f}", f"samples {int(d.samples.data[k])}"]
+        for m in STEP_CURVES:  # as declared: "loss 0.31 (smoothed 0.33)", "LR 0.05", ...
+            cv, series = m.curve, d.series[m.name]
+            if not cv.readout:
+                continue
+            # a sampled metric: its latest measurement at or before the step
+            at = int(np.searchsorted(series.x.data, i, "right")) - 1 if m.sparse else k
+            if at < 0 or at >= len(series):
+                continue
+            text = f"{cv.readout} {series.y.data[at]:{cv.fmt}}"
+            if m.name in d.smoothed:
+                text += f" (smoothed {d.smoothed[m.name].y.data[at]:{cv.fmt}})"
+            parts.append(text)
         ev = d.eval_steps.data
         if len(ev):
             j = int(np.searchsorted(ev, i, "right")) - 1
             if j >= 0:
-                name = "acc" if self.task == "classification" else "R²"
-                parts.append(f"val loss {d.val_loss.data[j]:.4g}, val {name} {d.val_metric.data[j]:.4g} "
-                             f"(at step {int(ev[j])})")
+                task = "acc" if self.task == "classification" else "R²"
+                values = ", ".join(f"{m.curve.readout.format(task=task)} {d.evals[m.name].data[j]:{m.curve.fmt}}"
+                                   for m in EVAL_CURVES if m.curve.readout)
+                parts.append(f"{values} (at step {int(ev[j])})")
         for m in d.markers:
             if abs(m.step - i) <= max(1, n // 200):
                 parts.append(f"step {m.step}: {m.describe()}")

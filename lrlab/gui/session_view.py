@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core import paths
 from lrlab.core.events import Event
+from lrlab.core.metrics import CURVES
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
@@ -127,8 +128,8 @@ def read_references(paths: list[str], dark: bool = False) -> list[tuple[str, str
     runs = open_runs(paths)
     try:
         assign_colours(runs, dark=dark)
-        return [(r.name, r.colour, {m: r.series(m, "step", 0.6 if m == "train_loss" else 0.0)
-                                    for m in ("train_loss", "lr", "val_metric")}) for r in runs]
+        return [(r.name, r.colour, {m.name: r.series(m.name, "step", 0.6 if m.curve.ema else 0.0)
+                                    for m in CURVES if m.curve.reference}) for r in runs]
     finally:
         for r in runs:
             r.close()

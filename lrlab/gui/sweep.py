@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.metrics import TRAIN_LOSS, VAL_METRIC
 from lrlab.core.params import SpecError
 from lrlab.core.runs.sweep import log_range
 from lrlab.core.series import MinMaxPyramid, debiased_ema
@@ -263,7 +264,7 @@ class SweepWindow(QMainWindow):
         """A SweepUpdate: each member's new steps, evaluations and status."""
         for i, member in enumerate(getattr(update, "members", [])[:len(self.data)]):
             if member.n:
-                loss = member.steps["train_loss"]
+                loss = member.steps[TRAIN_LOSS.name]
                 smooth, self._ema[i] = debiased_ema(loss, SMOOTHING, self._n[i], self._ema[i])
                 self._n[i] += len(loss)
                 self.data[i].append(member.steps["step"].astype(np.float64), smooth)
@@ -271,7 +272,7 @@ class SweepWindow(QMainWindow):
                 if len(finite):
                     self.latest_loss[i] = finite[-1]
             if member.evals:
-                self.latest_metric[i] = member.evals[-1]["val_metric"]
+                self.latest_metric[i] = member.evals[-1][VAL_METRIC.name]
             self.status_of[i] = str(member.status)
         self._dirty = True
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.metrics import MONITORED, VAL_LOSS
 from lrlab.core.params import Choice, Num, Param
 from lrlab.core.schedules.base import LR_FLOOR, NONNEG, Example, Schedule, schedule_kind
 
 
 @schedule_kind("plateau",
-               Param("monitor", Choice(("val_loss", "val_metric")), "val_loss",
+               Param("monitor", Choice(tuple(MONITORED)), VAL_LOSS.name,
                      "validation value to watch"),
                Param("mode", Choice(("min", "max")), "min", "min: lower is better"),
                Param("factor", Num(gt=0, lt=1), 0.1, "multiplier at each reduction"),
