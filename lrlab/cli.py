@@ -296,6 +296,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from lrlab.core.runs.kinds import kind_record
+
     s = _open_session(args.file)
     info = s.info()
     if args.json:
@@ -311,7 +313,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info["parent"] is not None:
         print(f"  parent    {info['parent']['path']} (id {info['parent']['id']}), forked at step "
               f"{info['parent']['step']}")
-    if info["kind"] == "landscape":
+    kind = kind_record(info["kind"])
+    if not kind.trains_spec:  # a landscape: its surface, not a dataset and model
         _print_landscape_info(s.meta, summ)
     else:
         from lrlab.core.spec import RunSpec
@@ -333,12 +336,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")
-    if info["kind"] == "range_test" and summ.get("range_test"):
-        from lrlab.core.lrfind import RULES, RangeTestResult
-
-        result = RangeTestResult.from_summary(summ["range_test"])
-        for rule in RULES:
-            print(f"  suggests  {result.describe(rule)}")
+    for line in kind.describe_summary(summ):  # a range test's suggestions
+        print(f"  {line}")
     return 0
 
 

@@ -15,6 +15,40 @@ from typing import Any
 from PySide6.QtWidgets import QMessageBox
 
 from lrlab.gui.style import fit_to_screen
+from lrlab.gui.views import KindView, register_view
+
+
+class RangeTestView(KindView):
+    """A range test is followed in the Find LR window: running, how far, then its curve."""
+
+    def started(self, window: Any, info: dict[str, Any]) -> None:
+        if window._find_lr is not None:
+            window._find_lr.set_running(window.controller.total_steps)
+
+    def progress(self, window: Any, progress: Any) -> None:
+        if window._find_lr is not None:
+            window._find_lr.set_progress(progress.steps_done)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window._find_lr is not None:
+            window._show_range_test(path)
+
+
+class SweepView(KindView):
+    """A sweep's K members are drawn by the Sweep window; the main plots show only its events."""
+
+    def metrics(self, window: Any, update: Any) -> None:
+        if window._sweep is not None:
+            window._sweep.add(update)
+        window.plots.add(events=update.events)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window._sweep is not None:
+            window._sweep.finish(path)
+
+
+register_view("range_test", RangeTestView())
+register_view("sweep", SweepView())
 
 
 class ToolsMixin:
@@ -127,7 +161,7 @@ class ToolsMixin:
                                   "train with it")
 
     def _show_range_test(self, path: str) -> None:
-        from lrlab.core.runs.range_test import result_of
+        from lrlab.core.runs.range_finder import result_of
         from lrlab.core.session import Session, SessionError
 
         try:

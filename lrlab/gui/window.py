@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
 from lrlab.core.params import SpecError
+from lrlab.core.runs.kinds import run_kind
 from lrlab.core.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
@@ -45,6 +46,7 @@ from lrlab.gui.plots import PlotPanel
 from lrlab.gui.session_view import SessionBanner, SessionsMixin, ViewedSession
 from lrlab.gui.style import fit_to_screen
 from lrlab.gui.tools import ToolsMixin
+from lrlab.gui.views import view_of
 
 EMPTY = np.empty(0)
 PACES = (("full speed", None), ("200 steps/s", 200.0), ("50 steps/s", 50.0), ("10 steps/s", 10.0),
@@ -268,8 +270,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
     @Slot(object)
     def _run_started(self, info: dict) -> None:
         c = self.controller
-        if c.kind == "range_test" and self._find_lr is not None:
-            self._find_lr.set_running(c.total_steps)
+        view_of(c.kind).started(self, info)
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
@@ -277,13 +278,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
 
     @Slot(object)
     def _metrics(self, update: Any) -> None:
-        if self.controller.kind == "sweep":  # K members: drawn by the Sweep window
-            if self._sweep is not None:
-                self._sweep.add(update)
-            self.plots.add(events=update.events)
-            self.edit_panel.advance(update.step)
-            return
-        self.plots.add(update.steps, update.evals, update.events, update.effective)
+        view_of(self.controller.kind).metrics(self, update)  # the live plots, or the kind's own window
         self.edit_panel.advance(update.step)
 
     @Slot(list)
@@ -316,8 +311,7 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
         state = self.controller.state
-        if self.controller.kind == "range_test" and self._find_lr is not None:
-            self._find_lr.set_progress(p.steps_done)
+        view_of(self.controller.kind).progress(self, p)
         if state not in (RunState.RUNNING, RunState.PAUSED):
             return
         self.progress.setValue(min(p.steps_done, p.total_steps))
@@ -344,13 +338,10 @@ class MainWindow(SessionsMixin, ToolsMixin, ForkMixin, QMainWindow):
             self.status_label.setStyleSheet(PROBLEM_STYLE)
         else:
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
-        if c.kind != "sweep":  # a sweep's path is its folder of member sessions
+        if not run_kind(c.kind).per_member:  # a folder of member sessions is no recent session
             self._fill_recent(app_settings.remember_recent(path))
         self._update_controls()
-        if c.kind == "range_test" and self._find_lr is not None:
-            self._show_range_test(path)
-        if c.kind == "sweep" and self._sweep is not None:
-            self._sweep.finish(path)
+        view_of(c.kind).finished(self, path)
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:

@@ -30,7 +30,7 @@ import math
 import queue
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ from lrlab.core.events import Event, Status
 from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
 from lrlab.core.metrics import STEP_COLUMNS
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import RunnerBase, Update, register
+from lrlab.core.runs.base import RunnerBase, Update
 from lrlab.core.runs.train import environment
 from lrlab.core.spec import RunSpec
 
@@ -58,11 +58,12 @@ def default_landscape(spec: RunSpec) -> dict[str, Any]:
             "trajectories": [{"optimizer": spec.optimizer.to_json(), "schedule": spec.schedule.to_json()}]}
 
 
-@register("landscape")
 class LandscapeRunner(RunnerBase):
     """Runs a landscape spec to the end (or a stop). ``edits`` are (step, edit JSON) pairs, an
     edit JSON may name its ``trajectory`` (1-based); ``max_steps`` cuts the run short (a
     replay of a run saved before its end)."""
+
+    kind: ClassVar[str] = "landscape"
 
     def __init__(self, spec: RunSpec, *, landscape: Mapping[str, Any] | LandscapeSpec | None = None,
                  edits: Iterable[tuple[int, Mapping[str, Any]]] = (), max_steps: int | None = None,
