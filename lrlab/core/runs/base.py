@@ -416,6 +416,8 @@ class RunnerBase:
     #: the step buffer (made by begin); the loop flushes it when full
     columns: Columns
     device: Any  # a torch.device: where an out-of-memory error happens
+    total_steps: int  # the loop ends after this many steps
+    t0: float  # perf_counter() when the loop began: the steps' wall times count from it
 
     def begin(self) -> None:
         """Before the first step: seed the global generators, set threads, make ``columns``

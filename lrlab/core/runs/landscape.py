@@ -32,14 +32,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from lrlab.core.events import Event, Status
 from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
-from lrlab.core.metrics import STEP_COLUMNS
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import RunnerBase, Update
+from lrlab.core.runs.base import Columns, RunnerBase
 from lrlab.core.runs.train import environment
 from lrlab.core.spec import RunSpec
 
@@ -125,25 +123,15 @@ class LandscapeRunner(RunnerBase):
     def _run(self) -> Status:
         land = self.landscape
         first = land.trajectories[0]
-        rows: list[tuple[float, ...]] = []
+        self.columns = Columns(capacity=4096)
         self.status = Status.RUNNING
-        t0 = self.start_clock()
-        last_flush = t0
-
-        def flush(status: Status) -> None:
-            nonlocal last_flush
-            update = Update(_columns(rows), [], self.take_events(), self.step, self.total_steps, status)
-            rows.clear()
-            last_flush = time.perf_counter()
-            for listener in self.listeners:
-                listener(update)
-
+        t0 = self._last_flush = self.start_clock()
 
         while self.step < self.total_steps and not land.done:
             self.keep_pace()
             while not self._live_edits.empty():
                 self._apply_live(self._live_edits.get())
-            if self.drain(flush):
+            if self.drain(self.flush):
                 self.status = Status.STOPPED
                 break
             step = self.step
@@ -153,9 +141,9 @@ class LandscapeRunner(RunnerBase):
             self.step = land.step
             for note in notes:
                 self.record(note.kind, at=note.step, **note.data)
-            rows.append(_row(step, time.perf_counter() - t0, first, alive, x, y))
-            if time.perf_counter() - last_flush >= self.flush_seconds:
-                flush(Status.RUNNING)
+            self.columns.append(**_row(step, time.perf_counter() - t0, first, alive, x, y))
+            if time.perf_counter() - self._last_flush >= self.flush_seconds or self.columns.full:
+                self.flush(Status.RUNNING)
         else:
             if all(t.status == DIVERGED for t in land.trajectories):
                 self.status = Status.DIVERGED
@@ -165,7 +153,7 @@ class LandscapeRunner(RunnerBase):
                 self.status = Status.FINISHED
         wall = time.perf_counter() - t0
         self.summary.update(steps=self.step, wall_time=wall, steps_per_second=self.step / wall if wall > 0 else 0.0)
-        flush(self.status)
+        self.flush(self.status)
         return self.status
 
     def _apply_live(self, edit: dict[str, Any]) -> None:
@@ -177,20 +165,18 @@ class LandscapeRunner(RunnerBase):
         self.record(note.kind, **note.data)
 
 
-def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> tuple[float, ...]:
-    """The steps-table row of ``step`` for the first trajectory (see the module docstring)."""
+def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> dict[str, float]:
+    """The steps-table values of ``step`` for the first trajectory, by column (see the module
+    docstring); a diverged trajectory's loss, gradient norm and update ratio are not given (NULL)."""
     lr = float(traj.timeline(step)) if not alive else float(traj.lr.data[step])
+    where = {"step": step, "epoch": step, "samples": step + 1, "wall_time": wall, "lr": lr}
     if not alive:
-        return (step, step, step + 1, wall, math.nan, lr, math.nan, math.nan)
+        return where
     nx, ny = float(traj.x.data[step + 1]), float(traj.y.data[step + 1])
     norm = math.hypot(x, y)
     ratio = math.hypot(nx - x, ny - y) / max(norm, 1e-12)
-    return (step, step, step + 1, wall, float(traj.loss.data[step]), lr, float(traj.grad_norm.data[step]), ratio)
-
-
-def _columns(rows: list[tuple[float, ...]]) -> dict[str, np.ndarray]:
-    data = np.array(rows, dtype=np.float64).reshape(len(rows), len(STEP_COLUMNS))
-    return {name: (data[:, i].astype(np.int64) if i < 3 else data[:, i].copy()) for i, name in enumerate(STEP_COLUMNS)}
+    return {**where, "train_loss": float(traj.loss.data[step]), "grad_norm": float(traj.grad_norm.data[step]),
+            "update_ratio": ratio}
 
 
 def landscape_edits(events: Iterable[Event]) -> list[tuple[int, dict[str, Any]]]:

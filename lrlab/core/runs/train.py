@@ -1,10 +1,12 @@
-"""The ``train`` run kind: one readable training loop that owns the step counter.
+"""The ``train`` run kind: one model trained on the one loop (:meth:`RunnerBase.loop`).
 
-Between steps the loop drains a thread-safe command queue (pause, resume, stop,
-edit), so the GUI, the CLI and a replay drive it the same way. Metrics leave it
-in batches of numpy arrays (:class:`Update`), a few times a second, never one
-callback per step: the session writer, the CLI progress bar and the GUI worker are
-all just listeners.
+The loop owns the step counter; between steps it drains a thread-safe command queue (pause,
+resume, stop, edit), so the GUI, the CLI and a replay drive it the same way. This module
+gives it the step (:meth:`Trainer.train_step`: LR from the timeline, forward, backward,
+update) and the reads of what stays on the device (:meth:`Trainer.settle`); snapshots,
+effective-LR samples and evaluation are its callbacks. Metrics leave it in batches of numpy
+arrays (:class:`Update`), a few times a second, never one callback per step: the session
+writer, the CLI progress bar and the GUI worker are all just listeners.
 
 Determinism: every random source is seeded from the run seed (model init and
 dropout through torch's global generator, batch order through its own
@@ -300,7 +302,7 @@ class Trainer(RunnerBase):
         return {"edits": session.edits(), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
-    # --- the loop --------------------------------------------------------------------------
+    # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) ---------------------
 
     def setup_globals(self) -> None:
         """Seed the global generators and set torch's threads and determinism for this run."""
@@ -314,7 +316,7 @@ class Trainer(RunnerBase):
 
     def begin(self) -> None:
         self.setup_globals()
-        self.first_loss: float | None = None
+        self.first_loss: float | None = None  # the divergence rule compares every loss with it
         if self.start is not None:
             self._restore(self.start)
             self.first_loss = self.start.state.get("first_loss")
