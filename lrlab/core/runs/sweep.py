@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -66,9 +65,17 @@ from lrlab.core.limits import check_resources
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, recorded_threads, set_deterministic
+from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, recorded_threads
 from lrlab.core.runs.loop import Evaluation, summarize, validation_sums
-from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
+from lrlab.core.runs.train import (
+    Seeds,
+    _json_float,
+    choose_threads,
+    divergence,
+    environment,
+    samples_seen,
+    setup_globals,
+)
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.spec import RunSpec
 from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
@@ -356,12 +363,8 @@ class Sweep(RunnerBase):
     # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) -------------------
 
     def begin(self) -> None:
-        first = self.seeds_of[0]
-        torch.manual_seed(first.loop)  # dropout masks: one stream for all members, each its own masks
-        np.random.seed(first.numpy)
-        random.seed(first.python)
-        set_deterministic(self.spec.deterministic)
-        torch.set_num_threads(self.threads)
+        # dropout masks: one stream for all members (the first seed's), each its own masks
+        setup_globals(self.seeds_of[0], self.threads, self.spec.deterministic)
         self.columns = Columns(capacity=2048, members=self.k)
         self.first_loss: np.ndarray | None = None
         self.member_status = [Status.RUNNING] * self.k
@@ -460,10 +463,8 @@ class Sweep(RunnerBase):
         return out[0], out[1], out[2]
 
     def _samples(self, step: int) -> int:
-        spe, bs, n = self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train
-        epoch, i = divmod(step, spe)
-        per_epoch = spe * bs if self.spec.drop_last else n
-        return epoch * per_epoch + min((i + 1) * bs, n)
+        return samples_seen(step, self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train,
+                            self.spec.drop_last)
 
     def apply_edit(self, edit: Kinded) -> None:
         """Apply a sweep edit to every member (each scaled to its base LR), or to none: a

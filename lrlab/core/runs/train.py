@@ -306,13 +306,7 @@ class Trainer(RunnerBase):
 
     def setup_globals(self) -> None:
         """Seed the global generators and set torch's threads and determinism for this run."""
-        # Seed again right before the loop: whatever used the global generators since
-        # __init__ (another run, the GUI) cannot change this run's dropout masks.
-        torch.manual_seed(self.seeds.loop)
-        np.random.seed(self.seeds.numpy)
-        random.seed(self.seeds.python)
-        set_deterministic(self.spec.deterministic)
-        torch.set_num_threads(self.threads)
+        setup_globals(self.seeds, self.threads, self.spec.deterministic)
 
     def begin(self) -> None:
         self.setup_globals()
@@ -466,11 +460,9 @@ class Trainer(RunnerBase):
         return loss, grad_norm, _norm(delta) / _norm(before).clamp_min(1e-12)
 
     def samples(self, step: int) -> int:
-        """Training samples seen after ``step`` (partial last batches counted as they are)."""
-        spe, bs, n = self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train
-        epoch, i = divmod(step, spe)
-        per_epoch = spe * bs if self.spec.drop_last else n
-        return epoch * per_epoch + min((i + 1) * bs, n)
+        """Training samples seen after ``step``."""
+        return samples_seen(step, self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train,
+                            self.spec.drop_last)
 
     def apply_edit(self, edit: Kinded) -> None:
         """A live edit; one that arrives while a fork re-runs its parent's history waits for the
@@ -506,6 +498,24 @@ class Trainer(RunnerBase):
         prepare = self.data.prepare
         return validation_sums(self.model, self.model if prepare is None else lambda xb: self.model(prepare(xb)),
                                self.loss_fn, x, y, self.data.task, chunk)
+
+
+def setup_globals(seeds: Seeds, threads: int, deterministic: bool) -> None:
+    """Seed the global generators (dropout draws from torch's) and set torch's thread count and
+    determinism, right before a loop: whatever used the generators since the run was built
+    (another run, the GUI) cannot change its dropout masks."""
+    torch.manual_seed(seeds.loop)
+    np.random.seed(seeds.numpy)
+    random.seed(seeds.python)
+    set_deterministic(deterministic)
+    torch.set_num_threads(threads)
+
+
+def samples_seen(step: int, steps_per_epoch: int, batch_size: int, n_train: int, drop_last: bool) -> int:
+    """Training samples seen after ``step`` (partial last batches counted as they are)."""
+    epoch, i = divmod(step, steps_per_epoch)
+    per_epoch = steps_per_epoch * batch_size if drop_last else n_train
+    return epoch * per_epoch + min((i + 1) * batch_size, n_train)
 
 
 def divergence(loss: float, first_loss: float, step: int, lr: float, factor: float) -> str | None:
