@@ -1,7 +1,8 @@
 """The ``landscape`` run kind: optimizers on a 2-D surface, recorded like any run.
 
-It drives a :class:`lrlab.core.landscape.Landscape` (every trajectory one step at a time) with
-the command queue every runner has (pause, resume, stop, edits, pace), so ``lrlab landscape
+It drives a :class:`lrlab.core.landscape.Landscape` (every trajectory one step at a time) on
+the one loop every runner has (:meth:`lrlab.core.runs.base.RunnerBase.loop`: pause, resume,
+stop, edits, pace), so ``lrlab landscape
 --out``, the Landscape window's "Save session" and ``lrlab replay`` share one code path.
 
 How a landscape run fills a session (``resources/docs/session-format.md``, "Landscape runs"):
@@ -37,7 +38,7 @@ import torch
 from lrlab.core.events import Event, Status
 from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import Columns, RunnerBase
+from lrlab.core.runs.base import Callback, Columns, RunnerBase
 from lrlab.core.runs.train import environment
 from lrlab.core.spec import RunSpec
 
@@ -80,6 +81,7 @@ class LandscapeRunner(RunnerBase):
         self.environment = environment(torch.device("cpu"), 1, False)
         self.environment["optimizer_impl"] = "default"  # the single-tensor reference implementation
         self._live_edits: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.device = torch.device("cpu")
 
     # --- what sessions and replays need --------------------------------------------------
 
@@ -109,52 +111,36 @@ class LandscapeRunner(RunnerBase):
         step boundary. Kept apart from the base class's queue, which knows no trajectories."""
         self._live_edits.put(dict(edit))
 
-    # --- the loop --------------------------------------------------------------------------
+    # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) -------------------
 
-    def run(self) -> Status:
-        """Step every trajectory until the last step, a stop, or until all have diverged."""
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._run()
-        finally:
-            torch.set_num_threads(old_threads)
+    def begin(self) -> None:
+        torch.set_num_threads(1)  # put back after the run, as every run's thread count
+        self.columns = Columns(capacity=4096)
+        self.callbacks = [_LiveEdits()]
 
-    def _run(self) -> Status:
+    def train_step(self, step: int) -> bool:
+        """Every trajectory one step; the first one's values go to the steps table. True once
+        the landscape is done (every trajectory diverged)."""
         land = self.landscape
         first = land.trajectories[0]
-        self.columns = Columns(capacity=4096)
-        self.status = Status.RUNNING
-        t0 = self._last_flush = self.start_clock()
+        alive = first.status != DIVERGED
+        x, y = first.point
+        notes = land.advance()
+        self.step = land.step
+        for note in notes:
+            self.record(note.kind, at=note.step, **note.data)
+        self.columns.append(**_row(step, time.perf_counter() - self.t0, first, alive, x, y))
+        return land.done
 
-        while self.step < self.total_steps and not land.done:
-            self.keep_pace()
-            while not self._live_edits.empty():
-                self._apply_live(self._live_edits.get())
-            if self.drain(self.flush):
-                self.status = Status.STOPPED
-                break
-            step = self.step
-            alive = first.status != DIVERGED
-            x, y = first.point
-            notes = land.advance()
-            self.step = land.step
-            for note in notes:
-                self.record(note.kind, at=note.step, **note.data)
-            self.columns.append(**_row(step, time.perf_counter() - t0, first, alive, x, y))
-            if time.perf_counter() - self._last_flush >= self.flush_seconds or self.columns.full:
-                self.flush(Status.RUNNING)
-        else:
-            if all(t.status == DIVERGED for t in land.trajectories):
-                self.status = Status.DIVERGED
-            elif self.step < land.spec.steps:
-                self.status = Status.STOPPED  # cut short by max_steps: a replay of a run saved early
-            else:
-                self.status = Status.FINISHED
-        wall = time.perf_counter() - t0
-        self.summary.update(steps=self.step, wall_time=wall, steps_per_second=self.step / wall if wall > 0 else 0.0)
-        self.flush(self.status)
-        return self.status
+    def finish(self) -> None:
+        """A run that was not stopped by hand ended diverged (every trajectory), cut short (by
+        ``max_steps``: a replay of a run saved early, which stops there again) or finished."""
+        if self.status != Status.FINISHED:
+            return
+        if all(t.status == DIVERGED for t in self.landscape.trajectories):
+            self.status = Status.DIVERGED
+        elif self.step < self.landscape.spec.steps:
+            self.status = Status.STOPPED
 
     def _apply_live(self, edit: dict[str, Any]) -> None:
         try:
@@ -163,6 +149,15 @@ class LandscapeRunner(RunnerBase):
             self.record("rejected", edit=edit, message=str(err))
             return
         self.record(note.kind, **note.data)
+
+
+class _LiveEdits(Callback):
+    """Before each step, the edits sent while the run goes (:meth:`LandscapeRunner.edit`)."""
+
+    def before_step(self, run: Any) -> bool:
+        while not run._live_edits.empty():
+            run._apply_live(run._live_edits.get())
+        return False
 
 
 def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> dict[str, float]:
