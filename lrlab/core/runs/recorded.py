@@ -161,8 +161,10 @@ class RecordedSweep:
 
     ``out`` is the folder (new, or empty); by default a new folder in the sessions folder,
     whose name is also the sessions' ``group``. Commands go to ``self.runner`` (a
-    :class:`~lrlab.core.runs.sweep.Sweep`); ``options`` go to it too (``seeds``, ``edits``,
-    ``threads``, ``path``, ``pace``...).
+    :class:`~lrlab.core.runs.sweep.Sweep`, the runner of ``kind``); ``options`` go to it too
+    (``seeds``, ``edits``, ``threads``, ``path``, ``pace``...). It is the recorder of every kind
+    recorded per member (:attr:`RunKind.recorded`); today that is the sweep, and it reads the
+    sweep's member API (``members``, ``member_specs``, ``member_meta``, ``member_status``...).
     """
 
     SUMMARY = "summary.json"
