@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +26,8 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-@dataclass
-class FakeUpdate:
-    steps: dict
-    evals: list
-    events: list = field(default_factory=list)
-    status: str = "running"
-
-
 def write_sessions(folder: Path, n: int, steps: int) -> list[Path]:
+    from lrlab.core.runs.base import Update
     from lrlab.core.session import SessionWriter
     from lrlab.core.spec import RunSpec
 
@@ -52,7 +44,7 @@ def write_sessions(folder: Path, n: int, steps: int) -> list[Path]:
                 "grad_norm": 1 + rng.random(steps), "update_ratio": np.where(s % 10 == 0, 1e-3, math.nan)}
         evals = [{"step": int(k), "epoch": int(k // 23), "val_loss": 1.0 / (1 + k / 1000), "val_metric": 0.9}
                  for k in range(0, steps, steps // 50)]
-        w(FakeUpdate(cols, evals, status="finished"))
+        w(Update(cols, evals, [], steps, steps, "finished"))
         w.close("finished")
         paths.append(w.path)
     return paths

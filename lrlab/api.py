@@ -30,7 +30,7 @@ from lrlab.core.params import SpecError
 from lrlab.core.session import Session as _CoreSession
 from lrlab.core.session import SessionError
 from lrlab.core.spec import RunSpec
-from lrlab.progress import Progress, SweepProgress, run_with_ctrl_c
+from lrlab.progress import Progress, run_with_ctrl_c
 
 __all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError", "SweepMember",
            "SweepResult", "compare", "find_lr", "landscape", "library", "open_session", "presets", "run", "schedule",
@@ -108,6 +108,18 @@ def _check_edits(edits: Iterable[tuple[int, Mapping[str, Any]]]) -> list[tuple[i
             raise SpecError([(f"edits[{i}]", f"the step must be a whole number >= 0, got {step!r}")])
         out.append((step, parse_edit(edit, f"edits[{i}]").to_json()))
     return sorted(out, key=lambda e: e[0])
+
+
+def _record(kind: str, spec: RunSpec | None, out: str | Path | None, progress: bool, *, label: str = "",
+            **options: Any) -> Any:
+    """A recorded run of ``kind`` from the one factory (:func:`lrlab.core.runs.record`), with the
+    kind's own progress line on stderr when ``progress``."""
+    from lrlab.core.runs import record, run_kind
+
+    recorded = record(kind, spec, out, label=label, **options)
+    recorded.add_listener(Progress(recorded.runner.total_steps, not progress,
+                                   describe=run_kind(kind).describe_progress))
+    return recorded
 
 
 def _warn_schedule(spec: RunSpec, runner: Any) -> None:
@@ -218,6 +230,7 @@ class Session:
             environment_differences,
             replay_options,
             replay_runner,
+            run_kind,
         )
 
         with _CoreSession.open(self.path) as session:
@@ -232,7 +245,8 @@ class Session:
             diffs = environment_differences(session.environment, runner.environment)
             collector = Collector()
             runner.listeners.append(collector)
-            runner.listeners.append(Progress(runner.total_steps, not progress))
+            runner.listeners.append(Progress(runner.total_steps, not progress,
+                                             describe=run_kind(session.kind).describe_progress))
             status = run_with_ctrl_c(run, runner)
         verification = None
         if verify:
@@ -286,11 +300,8 @@ def run(spec_or_preset: SpecLike, *, edits: Iterable[tuple[int, Mapping[str, Any
 def start_run(label: str, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
               out: str | Path | None = None, progress: bool = False) -> Session:
     """:func:`run` for a spec already resolved (the command resolves it first to check flags)."""
-    from lrlab.core.runs import RecordedRun
-
-    recorded = RecordedRun(spec, out, edits=_check_edits(edits), label=label)
+    recorded = _record("train", spec, out, progress, label=label, edits=_check_edits(edits))
     _warn_schedule(spec, recorded.runner)
-    recorded.add_listener(Progress(recorded.runner.total_steps, not progress))
     return _finished(recorded, run_with_ctrl_c(recorded, recorded.runner))
 
 
@@ -318,15 +329,12 @@ def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tup
 
     >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
     """
-    from lrlab.core.runs import fork_session
-
     pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
-    recorded = fork_session(parent, at, _check_edits(pairs), out)
+    recorded = _record("fork", None, out, progress, parent=parent, at=at, edits=_check_edits(pairs))
     runner = recorded.runner
     if progress:
         first = runner.start.step if runner.start is not None else 0
         print(f"forking at step {at}: re-running steps {first} to {at} first", file=sys.stderr)
-    recorded.add_listener(Progress(runner.total_steps, not progress))
     return _finished(recorded, run_with_ctrl_c(recorded, runner))
 
 
@@ -405,12 +413,10 @@ def start_find_lr(label: str, spec: RunSpec, *, start_lr: float | None = None, e
     """:func:`find_lr` for a spec already resolved; SpecError names a bad parameter
     (``end_lr: must be greater than start_lr``) before anything trains."""
     from lrlab.core.lrfind import RangeTestParams
-    from lrlab.core.runs import RecordedRun
 
     given = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "mode": mode, "seeds": seeds}
     params = RangeTestParams.from_json({k: v for k, v in given.items() if v is not None})
-    recorded = RecordedRun(spec, out, kind="range_test", label=label, params=params)
-    recorded.add_listener(Progress(recorded.runner.total_steps, not progress))
+    recorded = _record("range_test", spec, out, progress, label=label, params=params)
     run_with_ctrl_c(recorded, recorded.runner)
     return FindLRResult(recorded.path, label, spec.to_json(), params.to_json(), recorded.runner.result)
 
@@ -489,7 +495,7 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
                 ray_cpus: float = 1, ray_gpus: float = 0, ray_tasks: int | None = None) -> SweepResult:
     """:func:`sweep` for a spec already resolved; ``ray`` (an address, or "" for ``RAY_ADDRESS``
     or a local instance) runs its members on a Ray cluster instead (:mod:`lrlab.core.cluster`)."""
-    from lrlab.core.runs import RecordedSweep, best_row
+    from lrlab.core.runs import best_row
     from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
 
     lrs = check_lrs(lrs)
@@ -499,10 +505,9 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
         raise SpecError([("seeds", f"{len(lrs)} LRs x {seeds} seeds is more than {MAX_MEMBERS} members")])
     if ray is not None:
         return _ray_sweep(label, spec, lrs, seeds, out, progress, ray or None, ray_cpus, ray_gpus, ray_tasks)
-    recorded = RecordedSweep(spec, lrs, out, seeds=[spec.seed + j for j in range(seeds)], label=label)
+    recorded = _record("sweep", spec, out, progress, label=label, lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
     runner = recorded.runner
     _warn_schedule(spec, runner)
-    recorded.add_listener(SweepProgress(runner.total_steps, runner.lrs, not progress))
     status = run_with_ctrl_c(recorded, runner)
     best = best_row(recorded.rows)
     return SweepResult(recorded.path, [SweepMember(**row) for row in recorded.rows],
@@ -655,11 +660,11 @@ def landscape(surface: str | None = None, *, demo: str | None = None, optimizers
     checked.sort(key=lambda e: e[0])
     if out is None:
         return Landscape(spec, checked).run()
-    from lrlab.core.runs import RecordedRun
+    from lrlab.core.runs import record
     from lrlab.core.runs.landscape import run_spec_of
 
-    recorded = RecordedRun(run_spec_of(spec), out, kind="landscape", label=f"landscape-{spec.surface.kind}",
-                           landscape=spec.to_json(), edits=checked)
+    recorded = record("landscape", run_spec_of(spec), out, label=f"landscape-{spec.surface.kind}",
+                      landscape=spec.to_json(), edits=checked)
     run_with_ctrl_c(recorded, recorded.runner)
     return recorded.runner.landscape
 

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from lrlab.core.events import Status
 from lrlab.core.fmt import clock
-from lrlab.core.metrics import LR, TRAIN_LOSS
 
 
 class Progress:
-    """A one-line progress bar on stderr: the bar and step count, :meth:`describe`'s words for
-    the update (epoch, loss, LR), steps/s and ETA; redrawn a few times a second on a terminal,
-    every 5 s into a file, and always at the end."""
+    """A one-line progress bar on stderr: the bar and step count, ``describe``'s words for the
+    update (the run kind's: epoch, loss and LR for one run, :mod:`lrlab.core.runs.kinds`),
+    steps/s and ETA; redrawn a few times a second on a terminal, every 5 s into a file, and
+    always at the end."""
 
-    def __init__(self, total: int, quiet: bool = False, stream: Any = None):
+    def __init__(self, total: int, quiet: bool = False, stream: Any = None,
+                 describe: Callable[[Any], str] | None = None):
         self.total, self.quiet = total, quiet
+        if describe is None:
+            from lrlab.core.runs.base import progress_words as describe
+        self.describe = describe
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.last_print = 0.0
@@ -47,26 +51,6 @@ class Progress:
         if final and self.tty:
             self.stream.write("\n")
         self.stream.flush()
-
-    def describe(self, update: Any) -> str:
-        steps = update.steps
-        return f"epoch {int(steps['epoch'][-1])} loss {steps[TRAIN_LOSS.name][-1]:.4g} lr {steps[LR.name][-1]:.3g}"
-
-
-class SweepProgress(Progress):
-    """The progress bar of a sweep: members training and diverged, and the lowest latest loss
-    with its LR, in place of one run's epoch, loss and LR."""
-
-    def __init__(self, total: int, lrs: Sequence[float], quiet: bool = False, stream: Any = None):
-        super().__init__(total, quiet, stream)
-        self.lrs = list(lrs)
-
-    def describe(self, update: Any) -> str:
-        latest = [(float(m.steps[TRAIN_LOSS.name][-1]), float(m.steps[LR.name][-1])) for m in update.members
-                  if m.n and not Status(m.status).problem]
-        diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
-        best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""
-        return f"{len(update.members)} members, {diverged} diverged,{best}"
 
 
 def run_with_ctrl_c(run: Any, trainer: Any) -> Status:

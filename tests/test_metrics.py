@@ -43,20 +43,7 @@ CHECKED = frozenset(metrics.METRICS) - {metrics.LR.name}
 METRIC_CONTEXT = frozenset({"steps", "cols", "columns", "series", "metric", "recorded", "replayed", "METRICS"})
 
 #: (file under lrlab/, literal) allowed for now, each with its reason; an entry no longer needed fails
-EXEMPT = {
-    # core/runs: the loop unification replaces these (its buffer of named columns and its one
-    # evaluation function take the names from lrlab.core.metrics)
-    ("core/runs/__init__.py", "lr"): "compare_steps' checked columns",
-    ("core/runs/__init__.py", "train_loss"): "compare_steps' checked columns",
-    ("core/runs/sweep.py", "val_loss"): "the sweep's evaluation rows",
-    ("core/runs/sweep.py", "val_metric"): "the sweep's evaluation rows",
-    ("core/runs/train.py", "lr"): "the positional buffer's LR column",
-    ("core/runs/train.py", "train_loss"): "the positional buffer's loss column",
-    ("core/runs/train.py", "grad_norm"): "the positional buffer's measured columns",
-    ("core/runs/train.py", "update_ratio"): "the positional buffer's measured columns",
-    ("core/runs/train.py", "val_loss"): "the trainer's evaluation rows",
-    ("core/runs/train.py", "val_metric"): "the trainer's evaluation rows",
-}
+EXEMPT: dict[tuple[str, str], str] = {}
 
 
 def _terminal(node: ast.AST) -> str:
@@ -294,7 +281,7 @@ CHILD = textwrap.dedent('''
              **{c: np.linspace(0.1, 0.5, n) for c in metrics.FLOAT_STEP_COLUMNS}}
     writer = SessionWriter(new, RunSpec.from_json(json.loads(sys.argv[4])), {})
     writer(SimpleNamespace(steps=steps, evals=[{"step": 4, "epoch": 0, "val_loss": 1.0, "val_metric": 0.5}],
-                           events=[], status="finished"))
+                           events=[], effective=[], snapshots=[], status="finished"))
     writer.close("finished")
     with Session.open(new) as s:
         np.testing.assert_array_equal(s.steps()[NEW], steps[NEW])

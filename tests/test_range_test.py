@@ -29,7 +29,7 @@ from lrlab.core.lrfind import (
 )
 from lrlab.core.resources import list_presets
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
-from lrlab.core.runs.range_test import RangeTest, derive_seeds, result_of
+from lrlab.core.runs.range_finder import RangeTest, derive_seeds, result_of
 from lrlab.core.runs.train import Trainer
 from lrlab.core.series import debiased_ema
 from lrlab.core.session import Session
@@ -315,14 +315,14 @@ def test_early_stop_past_four_times_the_best_smoothed_loss():
 
 def test_a_nan_loss_in_any_seed_ends_the_test_and_too_few_points_give_messages():
     test = RangeTest(small_spec(), {"num_iter": 50, "seeds": 2})
-    optimize, calls = test.trainers[1]._optimize, []
+    optimize, calls = test.trainers[1].optimize, []
 
     def nan_at_step_20(*args):
         loss, grad_norm, ratio = optimize(*args)
         calls.append(1)
         return (torch.tensor(math.nan) if len(calls) == 21 else loss), grad_norm, ratio
 
-    test.trainers[1]._optimize = nan_at_step_20
+    test.trainers[1].optimize = nan_at_step_20
     assert test.run() == "finished" and test.step == 21
     assert "NaN" in test.result.stop and "NaN" in test.events[-1].describe()
     assert math.isnan(test.result.losses[-1]) and math.isfinite(test.result.seeds[0].losses[-1])

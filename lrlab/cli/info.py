@@ -22,6 +22,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from lrlab import api
+    from lrlab.core.runs.kinds import kind_record
 
     s = api.open_session(args.file)
     info = s.info()
@@ -37,7 +38,8 @@ def execute(args: argparse.Namespace) -> int:
     if info["parent"] is not None:
         print(f"  parent    {info['parent']['path']} (id {info['parent']['id']}), forked at step "
               f"{info['parent']['step']}")
-    if info["kind"] == "landscape":
+    kind = kind_record(info["kind"])
+    if not kind.trains_spec:  # a landscape: its surface, not a dataset and model
         _print_landscape(s.meta, summ)
     else:
         from lrlab.core.spec import RunSpec
@@ -59,12 +61,8 @@ def execute(args: argparse.Namespace) -> int:
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")
-    if info["kind"] == "range_test" and summ.get("range_test"):
-        from lrlab.core.lrfind import RULES, RangeTestResult
-
-        result = RangeTestResult.from_summary(summ["range_test"])
-        for rule in RULES:
-            print(f"  suggests  {result.describe(rule)}")
+    for line in kind.describe_summary(summ):  # a range test's suggestions
+        print(f"  {line}")
     return 0
 
 

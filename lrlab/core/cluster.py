@@ -56,13 +56,13 @@ def run_chunk(spec_json: dict[str, Any], lrs: list[float], seeds: list[int], gro
     returned as bytes (``files``: name -> bytes, in member order) with their summary rows."""
     import torch
 
-    from lrlab.core.runs import RecordedSweep
+    from lrlab.core.runs import record
 
     # Ray sets OMP_NUM_THREADS=1 for its workers; the run's own count decides (and is recorded)
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="lrlab-ray-") as tmp:
-        recorded = RecordedSweep(RunSpec.from_json(spec_json), lrs, Path(tmp) / group, seeds=seeds, label=label,
-                                 threads=threads)
+        recorded = record("sweep", RunSpec.from_json(spec_json), Path(tmp) / group, lrs=lrs, seeds=seeds,
+                          label=label, threads=threads)
         status = recorded.run()
         return {"status": str(status), "files": [(f.name, f.read_bytes()) for f in recorded.files],
                 "path": recorded.runner.path, "n_params": recorded.runner.n_params,

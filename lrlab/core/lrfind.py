@@ -4,7 +4,7 @@ the stop rule, the three suggestion rules and "Use this LR".
 Leslie Smith's range test (*Cyclical Learning Rates for Training Neural Networks*, 2015/2017)
 trains a fresh model for a short run while the LR grows from tiny to huge and reads the loss
 curve: a good LR sits where the loss falls fastest, well before it blows up. The runner that
-trains is :mod:`lrlab.core.runs.range_test`; everything here works on plain arrays, so it is
+trains is :mod:`lrlab.core.runs.range_finder`; everything here works on plain arrays, so it is
 tested on constructed curves with known answers, and the GUI can validate the parameters and
 apply a suggestion without importing torch (as :mod:`lrlab.core.spec` does for run specs).
 
@@ -412,6 +412,16 @@ class RangeTestResult:
                 "lrs": _json_list(self.lrs), "losses": _json_list(self.losses), "smoothed": _json_list(self.smoothed),
                 "seeds": [{"seed": c.seed, "suggestions": {r: one(s) for r, s in c.suggestions.items()}}
                           for c in self.seeds]}
+
+
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """What ``lrlab info`` says about a range-test session: each rule's suggestion (the
+    ``range_test`` kind's :attr:`~lrlab.core.runs.kinds.RunKind.summary_lines`)."""
+    data = summary.get("range_test")
+    if not data:
+        return []
+    result = RangeTestResult.from_summary(data)
+    return [f"suggests  {result.describe(rule)}" for rule in RULES]
 
 
 def _pair(spread: tuple[float, float] | None) -> list[float] | None:

@@ -221,13 +221,13 @@ class SessionWriter:
         if update.evals:
             names = tuple(c for c in EVAL_COLUMNS if c in update.evals[0])
             con.executemany(_insert("evals", names, "OR REPLACE"), [tuple(e[c] for c in names) for e in update.evals])
-        effective = getattr(update, "effective", None)
+        effective = update.effective
         if effective:
             con.executemany(_INSERT_EFFECTIVE, [tuple(e[c] for c in EFFECTIVE_COLUMNS) for e in effective])
         for ev in update.events:
             con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
                         (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
-        for snapshot in getattr(update, "snapshots", ()):  # to bytes here, not in the training loop's step
+        for snapshot in update.snapshots:  # to bytes here, not in the training loop's step
             con.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (snapshot.step, *snapshot.encode()))
         status = Status(update.status)
         now = time.monotonic()

@@ -25,7 +25,7 @@ def warm_up(spec: Any = None) -> list[str]:
     from lrlab.core.devices import available_devices
 
     devices = available_devices()
-    import lrlab.core.runs  # noqa: F401  (the trainer and every run kind)
+    import lrlab.core.runs.recorded  # noqa: F401  (the recorders, the trainer and every run kind)
     from lrlab.core.optim import build_optimizer
 
     # One forward, backward and optimizer step on zeros: autograd, the loss and the optimizer's

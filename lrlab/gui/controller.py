@@ -53,7 +53,7 @@ class Progress:
 class RunController(QObject):
     sig_state = Signal(object)  # RunState
     sig_started = Signal(object)  # dict from the worker: path, total_steps, steps_per_epoch, task, spec
-    sig_metrics = Signal(object)  # lrlab.core.runs.Update
+    sig_metrics = Signal(object)  # lrlab.core.runs.Update (a sweep's: with its members')
     sig_events = Signal(list)  # new lrlab.core.events.Event objects
     sig_timeline = Signal()  # the planned LR changed (a run started, an edit, a plateau reduction)
     sig_progress = Signal(object)  # Progress, a few times a second while a run goes
@@ -224,11 +224,9 @@ class RunController(QObject):
     @Slot(object)
     def _metrics(self, update: Any) -> None:
         self.steps_done = update.step
-        steps = getattr(update, "steps", None)  # a sweep's update carries its members' instead
-        if steps is None and getattr(update, "members", None):
-            steps = update.members[0].steps
-        if update.n and steps is not None and len(steps["epoch"]):
-            self.epoch = int(steps["epoch"][-1])
+        epoch = update.epoch  # of one run, or of a sweep's first member
+        if epoch is not None:
+            self.epoch = epoch
         if update.status == Status.PAUSED:
             self._set_state(RunState.PAUSED)
         elif update.status == Status.RUNNING and self.state == RunState.PAUSED:

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QPoint
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMessageBox, QWidget
 
+from lrlab.core.runs.kinds import RUN_KINDS
 from lrlab.core.schedules import Timeline
 from lrlab.core.spec import RunSpec, editable_hyperparameters
 from lrlab.gui.controller import RunController, RunState
@@ -74,14 +75,14 @@ class ForkComponent(QObject):
         c = self.controller
         if self.sessions.viewing is not None and not c.state.busy:
             v = self.sessions.viewing
-            if v.kind not in ("train", "fork"):
+            if not forkable(v.kind):
                 return None
             first = v.first_step
             return ForkPoint(v.path, v.spec, first, first + len(v.steps["step"]), v.planned,
                              tuple(v.events), False)
         if c.state not in (RunState.IDLE, RunState.PAUSED) or not c.session_path or c.spec is None:
             return None
-        if c.kind not in ("train", "fork"):
+        if not forkable(c.kind):
             return None
         first = self.plots.data.first_step
         return ForkPoint(c.session_path, c.spec, first, first + len(self.plots.data), c.total_steps,
@@ -149,6 +150,13 @@ class ForkComponent(QObject):
             return
         self.plots.set_references([("parent run", PARENT_COLOUR, series)])  # its file name would crowd legends
         self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
+
+
+def forkable(kind: str) -> bool:
+    """Whether sessions of the run kind ``kind`` can be forked (its record says; an unknown kind,
+    from a newer lrlab, cannot)."""
+    record = RUN_KINDS.get(kind)
+    return record is not None and record.forkable
 
 
 def fork_info(session: Any) -> tuple[int, dict[str, Any] | None]:

@@ -865,13 +865,13 @@ class LandscapeWindow(QWidget):
     def save_session(self, path: str) -> str:
         """Save the run as shown (as far as it got, with its mid-run edits) as a session of kind
         ``landscape``; a run not started yet is run to its end first. Returns the final status."""
-        from lrlab.core.runs import RecordedRun
+        from lrlab.core.runs import record
         from lrlab.core.runs.landscape import run_spec_of
 
         land = self.land
         cut = land.step if 0 < land.step < self.spec.steps and not land.done else None
-        run = RecordedRun(run_spec_of(self.spec), path, kind="landscape", label=f"landscape-{self.spec.surface.kind}",
-                          overwrite=True, landscape=self.spec.to_json(), edits=list(land.applied), max_steps=cut)
+        run = record("landscape", run_spec_of(self.spec), path, label=f"landscape-{self.spec.surface.kind}",
+                     overwrite=True, landscape=self.spec.to_json(), edits=list(land.applied), max_steps=cut)
         return str(run.run())
 
     def export_png(self, path: str) -> None:

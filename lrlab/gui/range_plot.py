@@ -5,7 +5,7 @@ and highest smoothed loss of any seed shaded, and one labelled marker per sugges
 smoothed curve. The y range stops a little above the starting loss, so the blow-up at the end
 (which ended the test) does not squash the part worth reading, as fastai's plot skips its last
 points. It draws a :class:`lrlab.core.lrfind.RangeTestResult`, so a test just run, a session
-opened later (``lrlab.core.runs.range_test.result_of``) and ``lrlab find-lr --png`` look alike.
+opened later (``lrlab.core.runs.range_finder.result_of``) and ``lrlab find-lr --png`` look alike.
 """
 
 from __future__ import annotations

@@ -261,8 +261,8 @@ class SweepWindow(QMainWindow):
         self._dirty = True
 
     def add(self, update: Any) -> None:
-        """A SweepUpdate: each member's new steps, evaluations and status."""
-        for i, member in enumerate(getattr(update, "members", [])[:len(self.data)]):
+        """An Update of the sweep: each member's new steps, evaluations and status (its ``members``)."""
+        for i, member in enumerate(update.members[:len(self.data)]):
             if member.n:
                 loss = member.steps[TRAIN_LOSS.name]
                 smooth, self._ema[i] = debiased_ema(loss, SMOOTHING, self._n[i], self._ema[i])

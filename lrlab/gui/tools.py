@@ -18,9 +18,43 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QWidget
 
-from lrlab.gui.controller import Progress, RunController
+from lrlab.gui.controller import RunController
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.style import fit_to_screen
+from lrlab.gui.views import KindView, register_view
+
+
+class RangeTestView(KindView):
+    """A range test is followed in the Find LR window: running, how far, then its curve."""
+
+    def started(self, window: Any, info: dict[str, Any]) -> None:
+        if window.tools.range_test is not None:
+            window.tools.range_test.set_running(window.controller.total_steps)
+
+    def progress(self, window: Any, progress: Any) -> None:
+        if window.tools.range_test is not None:
+            window.tools.range_test.set_progress(progress.steps_done)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window.tools.range_test is not None:
+            window.tools.show_range_test(path)
+
+
+class SweepView(KindView):
+    """A sweep's K members are drawn by the Sweep window; the main plots show only its events."""
+
+    def metrics(self, window: Any, update: Any) -> None:
+        if window.tools.sweep is not None:
+            window.tools.sweep.add(update)
+        window.plots.add(events=update.events)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window.tools.sweep is not None:
+            window.tools.sweep.finish(path)
+
+
+register_view("range_test", RangeTestView())
+register_view("sweep", SweepView())
 
 
 class ToolsComponent(QObject):
@@ -39,10 +73,6 @@ class ToolsComponent(QObject):
         self.landscape: Any = None  # the Landscape window
         self._ray_worker: Any = None  # a sweep on Ray, kept alive while it runs
         self._ray_thread: Any = None
-        controller.sig_started.connect(self._run_started)
-        controller.sig_metrics.connect(self._metrics)
-        controller.sig_progress.connect(self._show_progress)
-        controller.sig_finished.connect(self._run_finished)
 
     # --- Find LR -----------------------------------------------------------------------------
 
@@ -67,8 +97,8 @@ class ToolsComponent(QObject):
             self.range_test.sig_cancel.connect(self.controller.stop)
         return self.range_test
 
-    def _show_range_test(self, path: str) -> None:
-        from lrlab.core.runs.range_test import result_of
+    def show_range_test(self, path: str) -> None:
+        from lrlab.core.runs.range_finder import result_of
         from lrlab.core.session import Session, SessionError
 
         try:
@@ -174,25 +204,3 @@ class ToolsComponent(QObject):
         self.experiment.set_json(data)
         self.status.setText(f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start to "
                             "train with it")
-
-    # --- following the run controller (moved verbatim from the window's slots) -----------------
-
-    def _run_started(self, info: dict) -> None:
-        c = self.controller
-        if c.kind == "range_test" and self.range_test is not None:
-            self.range_test.set_running(c.total_steps)
-
-    def _metrics(self, update: Any) -> None:
-        if self.controller.kind == "sweep" and self.sweep is not None:  # K members: drawn by the Sweep window
-            self.sweep.add(update)
-
-    def _show_progress(self, p: Progress) -> None:
-        if self.controller.kind == "range_test" and self.range_test is not None:
-            self.range_test.set_progress(p.steps_done)
-
-    def _run_finished(self, status: str, path: str) -> None:
-        c = self.controller
-        if c.kind == "range_test" and self.range_test is not None:
-            self._show_range_test(path)
-        if c.kind == "sweep" and self.sweep is not None:
-            self.sweep.finish(path)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.events import Event, Status
 from lrlab.core.fmt import clock
+from lrlab.core.runs.kinds import run_kind
 from lrlab.core.spec import RunSpec, editable_hyperparameters
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
@@ -44,6 +45,7 @@ from lrlab.gui.plots import PlotPanel
 from lrlab.gui.session_view import SessionsComponent
 from lrlab.gui.style import fit_to_screen
 from lrlab.gui.tools import ToolsComponent
+from lrlab.gui.views import view_of
 
 EMPTY = np.empty(0)
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
@@ -246,6 +248,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _run_started(self, info: dict) -> None:
         c = self.controller
+        view_of(c.kind).started(self, info)
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
@@ -253,11 +256,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _metrics(self, update: Any) -> None:
-        if self.controller.kind == "sweep":  # K members: drawn by the Sweep window (the tools' slot)
-            self.plots.add(events=update.events)
-            self.edit_panel.advance(update.step)
-            return
-        self.plots.add(update.steps, update.evals, update.events, update.effective)
+        view_of(self.controller.kind).metrics(self, update)  # the live plots, or the kind's own window
         self.edit_panel.advance(update.step)
 
     @Slot(list)
@@ -289,6 +288,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
         state = self.controller.state
+        view_of(self.controller.kind).progress(self, p)
         if state not in (RunState.RUNNING, RunState.PAUSED):
             return
         self.progress.setValue(min(p.steps_done, p.total_steps))
@@ -315,9 +315,10 @@ class MainWindow(QMainWindow):
             self.status_label.setStyleSheet(PROBLEM_STYLE)
         else:
             self.status_label.setText(f"{status} · {c.steps_done} steps · saved to {path}")
-        if c.kind != "sweep":  # a sweep's path is its folder of member sessions
+        if not run_kind(c.kind).per_member:  # a folder of member sessions is no recent session
             self.sessions.remember(path)
         self._update_controls()
+        view_of(c.kind).finished(self, path)
 
     @Slot(str)
     def _run_failed(self, message: str) -> None:

@@ -18,7 +18,9 @@ FRAME_SECONDS = 0.1  # 10 metric batches a second: enough for smooth curves, lit
 
 
 class RunWorker(QObject):
-    """Builds a :class:`lrlab.core.runs.RecordedRun` of ``kind`` in its thread and runs it."""
+    """Builds a recorded run of ``kind`` in its thread (:func:`lrlab.core.runs.record`, the one
+    factory: a RecordedRun, or a RecordedSweep for a kind recorded per member) and runs it.
+    ``options`` go to the factory as they are (a sweep's ``lrs``, a fork's ``parent`` and ``at``)."""
 
     sig_started = Signal(object)  # dict: path, total_steps, steps_per_epoch, task, spec, threads, first_step
     sig_metrics = Signal(object)  # lrlab.core.runs.Update
@@ -37,23 +39,11 @@ class RunWorker(QObject):
     def run(self) -> None:
         # torch is imported here, in the worker thread, not while the window opens
         from lrlab.core.params import SpecError
-        from lrlab.core.runs import RecordedRun
+        from lrlab.core.runs import record
         from lrlab.core.session import SessionError
 
         try:
-            if self.kind == "sweep":  # one session per member, in a folder: a RecordedSweep
-                from lrlab.core.runs import RecordedSweep
-
-                options = {k: v for k, v in self.options.items() if k != "lrs"}
-                run = RecordedSweep(self.spec, self.options["lrs"], label=self.label, **options)
-            elif self.kind == "fork":  # from the parent's file at a step, with the fork's edits
-                from lrlab.core.runs import fork_session
-
-                options = {k: v for k, v in self.options.items() if k not in ("parent", "at", "edits")}
-                run = fork_session(self.options["parent"], self.options["at"], self.options["edits"],
-                                   label=self.label or None, **options)
-            else:
-                run = RecordedRun(self.spec, kind=self.kind, label=self.label, **self.options)
+            run = record(self.kind, self.spec, label=self.label, **self.options)
         except (SpecError, SessionError) as err:
             self.sig_failed.emit(err.first_line() if isinstance(err, SpecError) else str(err))
             return

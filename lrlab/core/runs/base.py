@@ -1,22 +1,27 @@
-"""What every kind of run shares: metric batches, the command queue and the registry of kinds.
+"""What every kind of run shares: the one loop, its metric batches, the command queue.
 
-A *runner* is one kind of run (training today; a range test, a sweep, a fork are more
-kinds). Whatever it computes, it is driven and observed the same way, so the CLI, the
-GUI's worker, the session writer and replays handle every kind alike:
+A *runner* is one kind of run (:mod:`lrlab.core.runs.kinds` lists them: training, a fork, a
+range test, a sweep...). Whatever it computes, it is driven and observed the same way, so the
+CLI, the GUI's worker, the session writer and replays handle every kind alike:
 
 - **commands in**: :meth:`RunnerBase.pause`, ``resume``, ``stop`` and ``edit`` may be called
-  from any thread; the runner's loop drains them between steps (:meth:`RunnerBase.drain`);
+  from any thread; the loop drains them between steps (:meth:`RunnerBase.drain`);
 - **listeners out**: ``runner.listeners`` are called with an :class:`Update`, a batch of
   metrics, a few times a second (never once per step);
 - **a final status**: :meth:`run` blocks until the run ends and returns a final
   :class:`~lrlab.core.events.Status`.
 
-A new kind is one module with a class decorated ``@register("kind")`` that implements
-:class:`Runner`, imported by :mod:`lrlab.core.runs`.
+Every kind that trains runs the same loop, :meth:`RunnerBase.run` (read it first): pace,
+commands, the kind's own step, callbacks, metrics out in batches, out of memory, the summary.
+A kind fills in a few hooks (:meth:`~RunnerBase.train_step` above all); snapshots, effective-LR
+samples and evaluation are :class:`Callback` objects (:mod:`lrlab.core.runs.loop`).
+
+This module does not import torch at import time (the GUI reads it while its window opens).
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +31,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from lrlab.core.events import Event, Status
+from lrlab.core.metrics import INT_STEP_COLUMNS, LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.params import Problems, SpecError
 from lrlab.core.schedules import parse_edit
 
@@ -33,7 +39,12 @@ from lrlab.core.schedules import parse_edit
 @dataclass
 class Update:
     """A batch of metrics from a run. ``steps`` maps the step columns (:mod:`lrlab.core.metrics`)
-    to equal-length arrays; ``evals`` holds one dict per validation."""
+    to equal-length arrays; ``evals`` holds one dict per validation.
+
+    A run of several members (a sweep) sends each member's own Update in ``members``: exactly
+    what a training run of that member would send, so a session writer takes it as it is. Its
+    own ``steps`` and ``evals`` are then empty and its ``events`` are the whole run's (pause,
+    edits, stop); a member that has ended sends empty updates with its final status."""
 
     steps: dict[str, np.ndarray]
     evals: list[dict[str, float]]
@@ -45,13 +56,31 @@ class Update:
     effective: list[dict[str, Any]] = field(default_factory=list)
     #: snapshots taken since the last Update (:mod:`lrlab.core.snapshots`), when the run takes them
     snapshots: list[Any] = field(default_factory=list)
+    #: each member's own Update, for a run of several members (see the class docstring)
+    members: list[Update] = field(default_factory=list)
 
     @property
     def n(self) -> int:
-        return len(self.steps["step"])
+        """Steps in this batch (the most any member has, for several members)."""
+        if self.members:
+            return max(u.n for u in self.members)
+        return len(self.steps.get("step", ()))
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch of the batch's last step (the first member's), None if it has none."""
+        steps = self.members[0].steps if self.members else self.steps
+        epochs = steps.get("epoch")
+        return int(epochs[-1]) if epochs is not None and len(epochs) else None
 
 
 Listener = Callable[[Update], None]
+
+
+def progress_words(update: Update) -> str:
+    """A progress line's words for one run: epoch, loss and LR of the batch's last step."""
+    s = update.steps
+    return f"epoch {int(s['epoch'][-1])} loss {s[TRAIN_LOSS.name][-1]:.4g} lr {s[LR.name][-1]:.3g}"
 
 
 class Runner(Protocol):
@@ -71,6 +100,7 @@ class Runner(Protocol):
     def resume(self) -> None: ...
     def stop(self) -> None: ...
     def edit(self, edit: Mapping[str, Any]) -> None: ...
+    def set_pace(self, steps_per_second: float | None) -> None: ...
     def run(self) -> Status: ...
 
     def session_meta(self) -> dict[str, Any]:
@@ -87,19 +117,74 @@ class Runner(Protocol):
         ...
 
 
-#: kind -> runner class
-RUN_KINDS: dict[str, type[Runner]] = {}
+class Columns:
+    """The steps of a run since its last Update: one preallocated array per step column,
+    filled by name (``append(step=..., lr=...)``) and handed out by :meth:`take`.
+
+    A column a step does not give is NaN (not measured: the sampled update ratio) until
+    :meth:`fill` sets it (values read from the device later). With ``members`` (a sweep) the
+    measured columns are ``[steps, members]``; where the step is (step, epoch, samples, wall
+    time) is one value for all members."""
+
+    #: one value per step whatever the members: where the step is
+    SHARED = (*INT_STEP_COLUMNS, "wall_time")
+
+    def __init__(self, capacity: int, members: int | None = None):
+        self.capacity, self.members, self.n = capacity, members, 0
+        self.arrays: dict[str, np.ndarray] = {}
+        for name in STEP_COLUMNS:
+            if name in INT_STEP_COLUMNS:
+                self.arrays[name] = np.zeros(capacity, dtype=np.int64)
+            else:
+                shape = capacity if members is None or name in self.SHARED else (capacity, members)
+                self.arrays[name] = np.full(shape, math.nan)
+
+    @property
+    def full(self) -> bool:
+        return self.n >= self.capacity
+
+    def append(self, **values: Any) -> None:
+        """One step's values by column name; an unknown name is a KeyError."""
+        i, arrays = self.n, self.arrays
+        for name, value in values.items():
+            arrays[name][i] = value
+        self.n = i + 1
+
+    def fill(self, start: int, stop: int, **values: Any) -> None:
+        """Set columns of the rows ``start:stop`` (values measured after the rows were appended)."""
+        for name, value in values.items():
+            self.arrays[name][start:stop] = value
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The column ``name`` of the rows so far (a view)."""
+        return self.arrays[name][:self.n]
+
+    def take(self) -> dict[str, np.ndarray]:
+        """The rows so far as column arrays (copies); the buffer starts over, unmeasured again."""
+        n, self.n = self.n, 0
+        out = {name: a[:n].copy() for name, a in self.arrays.items()}
+        for name, a in self.arrays.items():
+            if name not in INT_STEP_COLUMNS:
+                a[:n] = math.nan
+        return out
 
 
-def register(kind: str) -> Callable[[type], type]:
-    """Class decorator: make a runner class the run kind ``kind``."""
+class Callback:
+    """Work the loop does beside a kind's own step, at fixed points (fastai's callbacks):
+    snapshots before a step, effective-LR samples and evaluation after it, a last evaluation
+    after the run (:mod:`lrlab.core.runs.loop`). A hook that returns True ends the run there
+    (an evaluation that found a divergence); the defaults do nothing."""
 
-    def deco(cls: type) -> type:
-        cls.kind = kind
-        RUN_KINDS[kind] = cls
-        return cls
+    def before_step(self, run: Any) -> bool:
+        """Before the commands and planned edits of step ``run.step``."""
+        return False
 
-    return deco
+    def after_step(self, run: Any) -> bool:
+        """After step ``run.step - 1`` (``run.step`` steps are done)."""
+        return False
+
+    def after_run(self, run: Any) -> None:
+        """After the last step, with ``run.status`` final, before the summary and the last Update."""
 
 
 def recorded_threads(session: Any) -> int | None:
@@ -115,23 +200,23 @@ def recorded_threads(session: Any) -> int | None:
     return threads
 
 
-def runner_class(kind: str) -> type[Runner]:
-    try:
-        return RUN_KINDS[kind]
-    except KeyError:
-        raise SpecError([("kind", f"unknown run kind {kind!r} (this lrlab knows: "
-                                  f"{', '.join(RUN_KINDS)})")]) from None
-
-
 class RunnerBase:
-    """The thread-safe command queue every runner drains between its steps.
+    """The one training loop (:meth:`run`) with the thread-safe command queue it drains
+    between steps; a kind fills in the hooks below the loop.
 
-    Subclasses call :meth:`drain` at each step boundary and implement
-    :meth:`apply_edit`; pausing blocks inside :meth:`drain` until a resume or a stop.
+    Pausing blocks inside :meth:`drain` until a resume or a stop. A kind whose loop is not a
+    training loop (the landscape's) may override :meth:`run` and still use the queue.
     """
+
+    #: seconds between two Updates (the GUI's worker sets its frame time)
+    flush_seconds: float = 0.2
 
     def __init__(self) -> None:
         self.listeners: list[Listener] = []
+        self.callbacks: list[Callback] = []  # set by begin(): see Callback
+        self.summary: dict[str, Any] = {}
+        self._planned: dict[int, list[Any]] = {}  # step -> parsed edits applied before it
+        self._last_flush = 0.0
         self.events: list[Event] = []
         self.status = Status.CREATED
         self.pace: float | None = None  # steps per second for watching a run; None: full speed
@@ -240,8 +325,10 @@ class RunnerBase:
         """Apply a parsed edit from this step on and :meth:`record` it; SpecError if it does not fit."""
         raise NotImplementedError
 
+    # --- the loop ----------------------------------------------------------------------------
+
     def run(self) -> Status:
-        """Run until done, stopped or diverged (``_run``); returns the final status. torch's
+        """Run until done, stopped or diverged (:meth:`loop`); returns the final status. torch's
         thread count and determinism flag are global: they are put back afterwards, so nothing
         else in the process (the GUI, the next run) inherits this run's."""
         import torch
@@ -249,13 +336,118 @@ class RunnerBase:
         old_threads = torch.get_num_threads()
         old_det = torch.are_deterministic_algorithms_enabled()
         try:
-            return self._run()
+            return self.loop()
         finally:
             torch.set_num_threads(old_threads)
             set_deterministic(old_det)
 
-    def _run(self) -> Status:
+    def loop(self) -> Status:
+        """The training loop of every kind. The kind's hooks (below) and its :class:`Callback`
+        objects fill it in; nothing here depends on what a step computes."""
+        import torch
+
+        self.t0 = self._last_flush = self.start_clock()  # wall times count from here
+        self.begin()  # seeds, buffers, callbacks, the state a fork continues from
+        self.status = Status.RUNNING
+        try:
+            while self.step < self.total_steps:
+                # 1. between steps: wait for a watchable pace (never changes what is computed);
+                # read what is still on the device before any command acts (none acts past a
+                # divergence); callbacks before the step (a snapshot); commands from other
+                # threads (a pause blocks in drain); then the edits planned for this step
+                self.keep_pace()
+                if not self._commands.empty() and self.settle():
+                    break
+                if self._callbacks("before_step"):
+                    break
+                if self.drain(self.flush):
+                    self.status = Status.STOPPED
+                    break
+                for edit in self._planned.pop(self.step, ()):
+                    self.apply_planned(edit)
+
+                # 2. the kind's step: LR, forward, backward, update, its values into
+                # self.columns by name; True ends the run (a range test's stop rule)
+                if self.train_step(self.step):
+                    break
+
+                # 3. callbacks after the step: effective-LR samples, evaluation (which reads the
+                # losses first: a divergence ends the run before any evaluation follows it)
+                if self._callbacks("after_step"):
+                    break
+
+                # 4. metrics out in batches, a few times a second (never once per step)
+                if time.perf_counter() - self._last_flush >= self.flush_seconds or self.columns.full:
+                    if self.settle():
+                        break
+                    self.flush(Status.RUNNING)
+        except torch.OutOfMemoryError:
+            # a GPU that runs out of memory ends the run; the session keeps every step so far
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}"
+                                                  f"{self.out_of_memory_advice()}")
+            self.status = Status.FAILED
+
+        if self.status == Status.RUNNING:  # the last step, or the kind's own end (a replayed member's)
+            self.status = Status.FINISHED
+        if self.status != Status.DIVERGED:
+            self.settle()  # a divergence among the last steps still ends the run as diverged
+        self._callbacks("after_run")  # a stopped run's last evaluation, the test split
+        self.finish()
+        wall = time.perf_counter() - self.t0
+        self.summary.update(steps=self.step, wall_time=wall, steps_per_second=self.step / wall if wall > 0 else 0.0)
+        self.flush(self.status)
+        return self.status
+
+    def _callbacks(self, hook: str) -> bool:
+        """Call ``hook`` of every callback in order; True as soon as one ends the run."""
+        return any(getattr(callback, hook)(self) for callback in self.callbacks)
+
+    def flush(self, status: Status) -> None:
+        """Hand the metrics since the last Update to the listeners (:meth:`collect` makes it)."""
+        update = self.collect(status)
+        self._last_flush = time.perf_counter()
+        for listener in self.listeners:
+            listener(update)
+
+    # --- the hooks a kind fills in -----------------------------------------------------------
+
+    #: the step buffer (made by begin); the loop flushes it when full
+    columns: Columns
+    device: Any  # a torch.device: where an out-of-memory error happens
+    total_steps: int  # the loop ends after this many steps
+    t0: float  # perf_counter() when the loop began: the steps' wall times count from it
+
+    def begin(self) -> None:
+        """Before the first step: seed the global generators, set threads, make ``columns``
+        and ``callbacks``."""
         raise NotImplementedError
+
+    def train_step(self, step: int) -> bool:
+        """Step ``step``: set the LR, train, append the step's values to ``columns`` by name and
+        set ``self.step = step + 1``; True ends the run here (its status set)."""
+        raise NotImplementedError
+
+    def settle(self) -> bool:
+        """Read values the steps left on the device (one wait, not one per step) and end the run
+        at a divergence among them (True). Kinds that read every step have nothing to do."""
+        return False
+
+    def apply_planned(self, edit: Any) -> None:
+        """An edit planned for this step (a replay's, ``lrlab run --edit``)."""
+        self.apply_edit(edit)
+
+    def collect(self, status: Status) -> Update:
+        """The Update of everything since the last one (the buffer's steps, evaluations, events)."""
+        return Update(self.columns.take(), [], self.take_events(), self.step, self.total_steps, status)
+
+    def finish(self) -> None:
+        """After the run, before the summary's steps and times and the last Update."""
+
+    def out_of_memory_advice(self) -> str:
+        """What to try when the device runs out of memory (the end of the event's message)."""
+        return ": try a smaller batch size or model"
 
 
 def set_deterministic(mode: bool) -> None:

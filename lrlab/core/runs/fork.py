@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lrlab.core.events import Event
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import recorded_threads, register
+from lrlab.core.runs.base import recorded_threads
 from lrlab.core.runs.train import Trainer
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
@@ -42,13 +42,14 @@ HISTORY_KINDS = ("edit", "plateau")
 FORKABLE = ("train", "fork")
 
 
-@register("fork")
 class Fork(Trainer):
     """A :class:`Trainer` that records from ``parent["step"]`` on (see the module docstring).
 
     Options are the Trainer's; ``parent`` is ``{"id", "path", "step"}``. Built by
     :func:`plan_fork` (from a parent file) or by a replay (from the fork's own file, from step 0).
     """
+
+    kind: ClassVar[str] = "fork"
 
     def __init__(self, spec: RunSpec, *, parent: Mapping[str, Any], **options: Any):
         self.parent = dict(parent)

@@ -1,7 +1,8 @@
 """The ``landscape`` run kind: optimizers on a 2-D surface, recorded like any run.
 
-It drives a :class:`lrlab.core.landscape.Landscape` (every trajectory one step at a time) with
-the command queue every runner has (pause, resume, stop, edits, pace), so ``lrlab landscape
+It drives a :class:`lrlab.core.landscape.Landscape` (every trajectory one step at a time) on
+the one loop every runner has (:meth:`lrlab.core.runs.base.RunnerBase.loop`: pause, resume,
+stop, edits, pace), so ``lrlab landscape
 --out``, the Landscape window's "Save session" and ``lrlab replay`` share one code path.
 
 How a landscape run fills a session (``resources/docs/session-format.md``, "Landscape runs"):
@@ -30,16 +31,15 @@ import math
 import queue
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from lrlab.core.events import Event, Status
 from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
-from lrlab.core.metrics import STEP_COLUMNS
+from lrlab.core.metrics import GRAD_NORM, TRAIN_LOSS, UPDATE_RATIO
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import RunnerBase, Update, register
+from lrlab.core.runs.base import Callback, Columns, RunnerBase
 from lrlab.core.runs.train import environment
 from lrlab.core.spec import RunSpec
 
@@ -58,11 +58,12 @@ def default_landscape(spec: RunSpec) -> dict[str, Any]:
             "trajectories": [{"optimizer": spec.optimizer.to_json(), "schedule": spec.schedule.to_json()}]}
 
 
-@register("landscape")
 class LandscapeRunner(RunnerBase):
     """Runs a landscape spec to the end (or a stop). ``edits`` are (step, edit JSON) pairs, an
     edit JSON may name its ``trajectory`` (1-based); ``max_steps`` cuts the run short (a
     replay of a run saved before its end)."""
+
+    kind: ClassVar[str] = "landscape"
 
     def __init__(self, spec: RunSpec, *, landscape: Mapping[str, Any] | LandscapeSpec | None = None,
                  edits: Iterable[tuple[int, Mapping[str, Any]]] = (), max_steps: int | None = None,
@@ -81,6 +82,7 @@ class LandscapeRunner(RunnerBase):
         self.environment = environment(torch.device("cpu"), 1, False)
         self.environment["optimizer_impl"] = "default"  # the single-tensor reference implementation
         self._live_edits: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.device = torch.device("cpu")
 
     # --- what sessions and replays need --------------------------------------------------
 
@@ -110,62 +112,36 @@ class LandscapeRunner(RunnerBase):
         step boundary. Kept apart from the base class's queue, which knows no trajectories."""
         self._live_edits.put(dict(edit))
 
-    # --- the loop --------------------------------------------------------------------------
+    # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) -------------------
 
-    def run(self) -> Status:
-        """Step every trajectory until the last step, a stop, or until all have diverged."""
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._run()
-        finally:
-            torch.set_num_threads(old_threads)
+    def begin(self) -> None:
+        torch.set_num_threads(1)  # put back after the run, as every run's thread count
+        self.columns = Columns(capacity=4096)
+        self.callbacks = [_LiveEdits()]
 
-    def _run(self) -> Status:
+    def train_step(self, step: int) -> bool:
+        """Every trajectory one step; the first one's values go to the steps table. True once
+        the landscape is done (every trajectory diverged)."""
         land = self.landscape
         first = land.trajectories[0]
-        rows: list[tuple[float, ...]] = []
-        self.status = Status.RUNNING
-        t0 = self.start_clock()
-        last_flush = t0
+        alive = first.status != DIVERGED
+        x, y = first.point
+        notes = land.advance()
+        self.step = land.step
+        for note in notes:
+            self.record(note.kind, at=note.step, **note.data)
+        self.columns.append(**_row(step, time.perf_counter() - self.t0, first, alive, x, y))
+        return land.done
 
-        def flush(status: Status) -> None:
-            nonlocal last_flush
-            update = Update(_columns(rows), [], self.take_events(), self.step, self.total_steps, status)
-            rows.clear()
-            last_flush = time.perf_counter()
-            for listener in self.listeners:
-                listener(update)
-
-
-        while self.step < self.total_steps and not land.done:
-            self.keep_pace()
-            while not self._live_edits.empty():
-                self._apply_live(self._live_edits.get())
-            if self.drain(flush):
-                self.status = Status.STOPPED
-                break
-            step = self.step
-            alive = first.status != DIVERGED
-            x, y = first.point
-            notes = land.advance()
-            self.step = land.step
-            for note in notes:
-                self.record(note.kind, at=note.step, **note.data)
-            rows.append(_row(step, time.perf_counter() - t0, first, alive, x, y))
-            if time.perf_counter() - last_flush >= self.flush_seconds:
-                flush(Status.RUNNING)
-        else:
-            if all(t.status == DIVERGED for t in land.trajectories):
-                self.status = Status.DIVERGED
-            elif self.step < land.spec.steps:
-                self.status = Status.STOPPED  # cut short by max_steps: a replay of a run saved early
-            else:
-                self.status = Status.FINISHED
-        wall = time.perf_counter() - t0
-        self.summary.update(steps=self.step, wall_time=wall, steps_per_second=self.step / wall if wall > 0 else 0.0)
-        flush(self.status)
-        return self.status
+    def finish(self) -> None:
+        """A run that was not stopped by hand ended diverged (every trajectory), cut short (by
+        ``max_steps``: a replay of a run saved early, which stops there again) or finished."""
+        if self.status != Status.FINISHED:
+            return
+        if all(t.status == DIVERGED for t in self.landscape.trajectories):
+            self.status = Status.DIVERGED
+        elif self.step < self.landscape.spec.steps:
+            self.status = Status.STOPPED
 
     def _apply_live(self, edit: dict[str, Any]) -> None:
         try:
@@ -176,20 +152,27 @@ class LandscapeRunner(RunnerBase):
         self.record(note.kind, **note.data)
 
 
-def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> tuple[float, ...]:
-    """The steps-table row of ``step`` for the first trajectory (see the module docstring)."""
+class _LiveEdits(Callback):
+    """Before each step, the edits sent while the run goes (:meth:`LandscapeRunner.edit`)."""
+
+    def before_step(self, run: Any) -> bool:
+        while not run._live_edits.empty():
+            run._apply_live(run._live_edits.get())
+        return False
+
+
+def _row(step: int, wall: float, traj: Any, alive: bool, x: float, y: float) -> dict[str, float]:
+    """The steps-table values of ``step`` for the first trajectory, by column (see the module
+    docstring); a diverged trajectory's loss, gradient norm and update ratio are not given (NULL)."""
     lr = float(traj.timeline(step)) if not alive else float(traj.lr.data[step])
+    where = {"step": step, "epoch": step, "samples": step + 1, "wall_time": wall, "lr": lr}
     if not alive:
-        return (step, step, step + 1, wall, math.nan, lr, math.nan, math.nan)
+        return where
     nx, ny = float(traj.x.data[step + 1]), float(traj.y.data[step + 1])
     norm = math.hypot(x, y)
     ratio = math.hypot(nx - x, ny - y) / max(norm, 1e-12)
-    return (step, step, step + 1, wall, float(traj.loss.data[step]), lr, float(traj.grad_norm.data[step]), ratio)
-
-
-def _columns(rows: list[tuple[float, ...]]) -> dict[str, np.ndarray]:
-    data = np.array(rows, dtype=np.float64).reshape(len(rows), len(STEP_COLUMNS))
-    return {name: (data[:, i].astype(np.int64) if i < 3 else data[:, i].copy()) for i, name in enumerate(STEP_COLUMNS)}
+    return {**where, TRAIN_LOSS.name: float(traj.loss.data[step]), GRAD_NORM.name: float(traj.grad_norm.data[step]),
+            UPDATE_RATIO.name: ratio}
 
 
 def landscape_edits(events: Iterable[Event]) -> list[tuple[int, dict[str, Any]]]:

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -63,12 +62,21 @@ from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import resolve_device
 from lrlab.core.events import Event, Status
 from lrlab.core.limits import check_resources
-from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS
+from lrlab.core.metrics import LR, MONITORED, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import Listener, RunnerBase, Update, recorded_threads, register, set_deterministic
-from lrlab.core.runs.train import Seeds, _json_float, choose_threads, divergence, environment
+from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, recorded_threads
+from lrlab.core.runs.loop import Evaluation, summarize, validation_sums
+from lrlab.core.runs.train import (
+    Seeds,
+    _json_float,
+    choose_threads,
+    divergence,
+    environment,
+    samples_seen,
+    setup_globals,
+)
 from lrlab.core.schedules import SCHEDULES, Timeline, nested_fields, parse_edit
 from lrlab.core.spec import RunSpec
 from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
@@ -179,59 +187,9 @@ class Member:
     seed: int
 
 
-# --- what listeners get ---------------------------------------------------------------------
-
-
-@dataclass
-class SweepUpdate:
-    """A batch of metrics from a sweep: ``members[k]`` is member k's :class:`Update`, exactly
-    what a training run of that member would send (so a session writer takes it as it is);
-    ``events`` are the sweep's own (pause, edits, stop). A member that has ended sends empty
-    updates with its final status."""
-
-    members: list[Update]
-    events: list[Event]
-    step: int
-    total_steps: int
-    status: Status
-
-    @property
-    def n(self) -> int:
-        return max((u.n for u in self.members), default=0)
-
-
-class _Columns:
-    """Preallocated per-step buffers for all members: the shared integer columns and wall
-    time once per step, the per-member floats as ``[steps, K]`` arrays."""
-
-    def __init__(self, capacity: int, k: int):
-        self.capacity, self.n = capacity, 0
-        self.ints = np.empty((capacity, len(INT_STEP_COLUMNS)), dtype=np.int64)
-        self.wall = np.empty(capacity, dtype=np.float64)
-        self.floats = {name: np.empty((capacity, k), dtype=np.float64) for name in FLOAT_STEP_COLUMNS
-                       if name != "wall_time"}
-
-    @property
-    def full(self) -> bool:
-        return self.n >= self.capacity
-
-    def append(self, ints: tuple[int, ...], wall: float, **per_member: np.ndarray) -> None:
-        i = self.n
-        self.ints[i] = ints
-        self.wall[i] = wall
-        for name, values in per_member.items():
-            self.floats[name][i] = values
-        self.n = i + 1
-
-    def take(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        n, self.n = self.n, 0
-        return self.ints[:n].copy(), self.wall[:n].copy(), {k: v[:n].copy() for k, v in self.floats.items()}
-
-
 # --- the sweep --------------------------------------------------------------------------------
 
 
-@register("sweep")
 class Sweep(RunnerBase):
     """Trains the members (every LR in ``lrs`` x every seed in ``seeds``) of a sweep of ``spec``.
 
@@ -241,10 +199,10 @@ class Sweep(RunnerBase):
     default: :func:`~lrlab.core.stacked.choose_path`, falling back to ``loop`` when vmap cannot
     run the model). ``edits`` are (step, edit JSON) pairs of the sweep, applied to every
     member at those steps; ``watch`` ends the sweep once that member has ended (a replay of
-    one member). Listeners get :class:`SweepUpdate`.
+    one member). Listeners get an :class:`Update` with each member's own in ``members``.
     """
 
-    kind: ClassVar[str]
+    kind: ClassVar[str] = "sweep"
 
     def __init__(self, spec: RunSpec, *, lrs: Sequence[float], seeds: Sequence[int] | None = None,
                  edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
@@ -379,120 +337,76 @@ class Sweep(RunnerBase):
         self._member_new_events[k].append(ev)
         return ev
 
-    def _flush(self, buf: _Columns, status: Status) -> None:
-        ints, wall, floats = buf.take()
-        steps = ints[:, 0]
+    def collect(self, status: Status) -> Update:
+        """Each member's own Update (its steps up to where it diverged, its evaluations and
+        events), in an Update of the whole sweep with the sweep's own events."""
+        taken = self.columns.take()
+        steps = taken["step"]
         members = []
         for k in range(self.k):
             end = self.ended_at[k]
             rows = slice(None) if end < 0 else steps <= end
-            cols = {name: ints[rows, j] for j, name in enumerate(INT_STEP_COLUMNS)}
-            cols["wall_time"] = wall[rows]
-            cols.update((name, values[rows, k]) for name, values in floats.items())
+            cols = {name: (v[rows] if v.ndim == 1 else v[rows, k]) for name, v in taken.items()}
             done = self.step if end < 0 else min(self.step, int(end) + 1)
             member_status = self.member_status[k] if self.member_status[k].final else status
             members.append(Update(cols, self._member_evals[k], self._member_new_events[k], done,
                                   self.total_steps, member_status))
             self._member_evals[k], self._member_new_events[k] = [], []
-        update = SweepUpdate(members, self.take_events(), self.step, self.total_steps, status)
-        self._last_flush = time.perf_counter()
-        for listener in self.listeners:
-            listener(update)  # type: ignore[arg-type]
+        return Update({}, [], self.take_events(), self.step, self.total_steps, status, members=members)
 
-    # --- the loop --------------------------------------------------------------------------
+    # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) -------------------
 
-    def _setup(self) -> None:
-        first = self.seeds_of[0]
-        torch.manual_seed(first.loop)  # dropout masks: one stream for all members, each its own masks
-        np.random.seed(first.numpy)
-        random.seed(first.python)
-        set_deterministic(self.spec.deterministic)
-        torch.set_num_threads(self.threads)
-
-    def _run(self) -> Status:
-        self._setup()
-        buf = _Columns(capacity=2048, k=self.k)
-        spe = self.orders[0].steps_per_epoch
-        ratio_every = self.spec.update_ratio_every
-        first_loss: np.ndarray | None = None
-        last_eval = -1
-        self.status = Status.RUNNING
+    def begin(self) -> None:
+        # dropout masks: one stream for all members (the first seed's), each its own masks
+        setup_globals(self.seeds_of[0], self.threads, self.spec.deterministic)
+        self.columns = Columns(capacity=2048, members=self.k)
+        self.first_loss: np.ndarray | None = None
         self.member_status = [Status.RUNNING] * self.k
-        t0 = self.start_clock()
-        self._last_flush = t0
+        self.callbacks = [Evaluation(self.eval_every)]
 
-        def flush(status: Status) -> None:
-            self._flush(buf, status)
+    def train_step(self, step: int) -> bool:
+        # each member's LR from its own timeline; a frozen member's is 0
+        lrs = np.fromiter((tl(step) for tl in self.timelines), dtype=np.float64, count=self.k)
+        # one optimizer step of every member on its seed's next batch
+        losses, grad_norms, ratios = self._optimize(step, np.where(self.active, lrs, 0.0),
+                                                    step % self.spec.update_ratio_every == 0)
+        self.step = step + 1
+        self.columns.append(step=step, epoch=step // self.orders[0].steps_per_epoch, samples=self._samples(step),
+                            wall_time=time.perf_counter() - self.t0, train_loss=losses, lr=lrs,
+                            grad_norm=grad_norms, update_ratio=ratios)
+        # divergence freezes a member; the others go on
+        if self.first_loss is None:
+            self.first_loss = losses.copy()
+        first_loss = self.first_loss
+        with np.errstate(invalid="ignore"):
+            bad = self.active & ~(losses <= self.spec.diverge_factor * np.maximum(first_loss, 1e-12))
+        for k in np.flatnonzero(bad):
+            self._freeze(int(k), step, float(losses[k]), float(first_loss[k]), float(lrs[k]))
+        if not self.active.any():
+            self.status = Status.DIVERGED
+            return True
+        return self.watch is not None and not self.active[self.watch]  # the member being replayed has ended
 
-        try:
-            while self.step < self.total_steps:
-                # 1. between steps: pace, commands, planned edits (as the train kind)
-                self.keep_pace()
-                if self.drain(flush):
-                    self.status = Status.STOPPED
-                    break
-                for edit in self._planned.pop(self.step, ()):
-                    self.apply_edit(edit)
+    def evaluate(self, step: int, final: bool = False) -> bool:
+        """Each running member's validation after ``step``; plateau schedules react per member
+        (not to a stopped run's ``final`` one)."""
+        self._evaluate(step, plateau=not final)
+        return False
 
-                # 2. each member's LR from its own timeline; a frozen member's is 0
-                step = self.step
-                lrs = np.fromiter((tl(step) for tl in self.timelines), dtype=np.float64, count=self.k)
+    def test(self) -> None:
+        test_loss, test_metric = self.measure(*self.data.test)
+        for k in np.flatnonzero(self.active):
+            self.member_summary[k].update(test_loss=float(test_loss[k]), test_metric=float(test_metric[k]))
+            self._record_member(int(k), "test", loss=float(test_loss[k]), metric=float(test_metric[k]),
+                                n=len(self.data.test[0]))
 
-                # 3. one optimizer step of every member on its seed's next batch
-                losses, grad_norms, ratios = self._optimize(step, np.where(self.active, lrs, 0.0),
-                                                            step % ratio_every == 0)
-                self.step = step + 1
-                buf.append((step, step // spe, self._samples(step)), time.perf_counter() - t0,
-                           train_loss=losses, lr=lrs, grad_norm=grad_norms, update_ratio=ratios)
-
-                # 4. divergence freezes a member; the others go on
-                if first_loss is None:
-                    first_loss = losses.copy()
-                with np.errstate(invalid="ignore"):
-                    bad = self.active & ~(losses <= self.spec.diverge_factor * np.maximum(first_loss, 1e-12))
-                for k in np.flatnonzero(bad):
-                    self._freeze(int(k), step, float(losses[k]), float(first_loss[k]), float(lrs[k]))
-                if not self.active.any():
-                    self.status = Status.DIVERGED
-                    break
-                if self.watch is not None and not self.active[self.watch]:
-                    break  # the one member being replayed has ended
-
-                # 5. validation every eval_every steps; plateau schedules react per member
-                if self.step % self.eval_every == 0 or self.step == self.total_steps:
-                    self._evaluate(step)
-                    last_eval = step
-
-                if time.perf_counter() - self._last_flush >= self.flush_seconds or buf.full:
-                    flush(Status.RUNNING)
-            else:
-                self.status = Status.FINISHED
-        except torch.OutOfMemoryError:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step} "
-                                                  f"with {self.k} members: try fewer LRs or seeds, a smaller "
-                                                  "batch size or model")
-            self.status = Status.FAILED
-        if self.status == Status.RUNNING:  # ended early by `watch`
-            self.status = Status.FINISHED
-
-        if self.status == Status.STOPPED and self.step > 0 and last_eval < self.step - 1:
-            self._evaluate(self.step - 1, plateau=False)  # a stopped run ends with an evaluation
-        if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
-            test_loss, test_metric = self.measure(*self.data.test)
-            for k in np.flatnonzero(self.active):
-                self.member_summary[k].update(test_loss=float(test_loss[k]), test_metric=float(test_metric[k]))
-                self._record_member(int(k), "test", loss=float(test_loss[k]), metric=float(test_metric[k]),
-                                    n=len(self.data.test[0]))
+    def finish(self) -> None:
         for k in np.flatnonzero(self.active):
             self.member_status[k] = self.status
-        wall = time.perf_counter() - t0
-        self.summary.update(steps=self.step, wall_time=wall, members=self.k, path=self.path,
-                            steps_per_second=self.step / wall if wall > 0 else 0.0,
-                            diverged=int((self.ended_at >= 0).sum()))
-        flush(self.status)
-        return self.status
+        self.summary.update(members=self.k, path=self.path, diverged=int((self.ended_at >= 0).sum()))
+
+    def out_of_memory_advice(self) -> str:
+        return f" with {self.k} members: try fewer LRs or seeds, a smaller batch size or model"
 
     def _freeze(self, k: int, step: int, loss: float, first_loss: float, lr: float) -> None:
         """Member k diverged at ``step``: record why, stop recording it, stop updating it."""
@@ -543,10 +457,8 @@ class Sweep(RunnerBase):
         return out[0], out[1], out[2]
 
     def _samples(self, step: int) -> int:
-        spe, bs, n = self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train
-        epoch, i = divmod(step, spe)
-        per_epoch = spe * bs if self.spec.drop_last else n
-        return epoch * per_epoch + min((i + 1) * bs, n)
+        return samples_seen(step, self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train,
+                            self.spec.drop_last)
 
     def apply_edit(self, edit: Kinded) -> None:
         """Apply a sweep edit to every member (each scaled to its base LR), or to none: a
@@ -570,37 +482,32 @@ class Sweep(RunnerBase):
         epoch = step // self.orders[0].steps_per_epoch
         for k in np.flatnonzero(self.active):
             k = int(k)
-            ev = {"step": step, "epoch": epoch, "val_loss": float(loss[k]), "val_metric": float(metric[k])}
+            ev = {"step": step, "epoch": epoch, VAL_LOSS.name: float(loss[k]), VAL_METRIC.name: float(metric[k])}
             self._member_evals[k].append(ev)
             if not plateau:
                 continue
-            for name in ("val_loss", "val_metric"):
+            for name in MONITORED:
                 new_lr = self.timelines[k].observe(self.step, name, ev[name])
                 if new_lr is not None:
                     self._record_member(k, "plateau", lr=new_lr, monitor=name)
 
-    @torch.no_grad()
     def measure(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Each member's mean loss and accuracy (classification) or R^2 (regression) on held-out
-        data, as ``[K]`` arrays."""
-        self.model.eval()
-        total, correct = np.zeros(self.k), np.zeros(self.k)
-        outs = []
-        for i in range(0, len(x), chunk):
-            xb, yb = x[i:i + chunk], y[i:i + chunk]
-            out = self.model(self._prepare(xb), True)
-            total += _numpy(member_losses(out, yb, self.data.task, True)) * len(yb)
-            if self.data.task == "classification":
-                correct += _numpy((out.argmax(2) == yb).sum(1))
-            else:
-                outs.append(out)
-        self.model.train()
-        n = max(len(x), 1)
-        if self.data.task == "classification":
-            return total / n, correct / n
-        ss_res = _numpy((torch.cat(outs, dim=1) - y).pow(2).flatten(1).sum(1))
-        ss_tot = float(((y - y.mean()) ** 2).sum())
-        return total / n, (1 - ss_res / ss_tot) if ss_tot > 0 else np.zeros(self.k)
+        data, as ``[K]`` arrays (:func:`~lrlab.core.runs.loop.validation_sums`)."""
+        task = self.data.task
+        sums = validation_sums(self.model, lambda xb: self.model(self._prepare(xb), True),
+                               lambda out, yb: member_losses(out, yb, task, True), x, y, task, chunk)
+        return summarize(sums.cpu().numpy(), len(x), task)
+
+
+def progress_words(update: Update) -> str:
+    """A progress line's words for a sweep: members training and diverged, and the lowest latest
+    loss with its LR (the ``sweep`` kind's, :mod:`lrlab.core.runs.kinds`)."""
+    latest = [(float(m.steps[TRAIN_LOSS.name][-1]), float(m.steps[LR.name][-1])) for m in update.members
+              if m.n and not Status(m.status).problem]
+    diverged = sum(Status(m.status) == Status.DIVERGED for m in update.members)
+    best = f" lowest loss {min(latest)[0]:.4g} at lr {min(latest)[1]:.3g}" if latest else ""
+    return f"{len(update.members)} members, {diverged} diverged,{best}"
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -617,14 +524,13 @@ def sweep_edits(events: Iterable[Event]) -> list[tuple[int, dict[str, Any]]]:
 # --- one member, replayed -----------------------------------------------------------------------
 
 
-@register("sweep_member")
 class SweepMember:
     """One member of a sweep as a run of its own: re-runs the sweep it came from (deterministic:
     the same LRs, seeds, path, threads and edits) and passes on only this member's metrics, so
     a replay of its session compares bit for bit. ``spec`` is the member's spec; ``sweep`` is the
     ``sweep`` entry of its session's meta (:meth:`Sweep.member_meta`)."""
 
-    kind: ClassVar[str]
+    kind: ClassVar[str] = "sweep_member"
 
     def __init__(self, spec: RunSpec, *, sweep: Mapping[str, Any], edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None, flush_seconds: float = 0.2,
@@ -650,7 +556,7 @@ class SweepMember:
         return (f"member {self.member} of a {self.sweep.k}-member sweep (lr {m.lr:g}, seed {m.seed}): "
                 f"re-running the whole sweep ({self.sweep.path} path), which is deterministic")
 
-    def _forward(self, update: SweepUpdate) -> None:
+    def _forward(self, update: Update) -> None:
         mine = update.members[self.member]
         for listener in self.listeners:
             listener(mine)

@@ -1,10 +1,12 @@
-"""The ``train`` run kind: one readable training loop that owns the step counter.
+"""The ``train`` run kind: one model trained on the one loop (:meth:`RunnerBase.loop`).
 
-Between steps the loop drains a thread-safe command queue (pause, resume, stop,
-edit), so the GUI, the CLI and a replay drive it the same way. Metrics leave it
-in batches of numpy arrays (:class:`Update`), a few times a second, never one
-callback per step: the session writer, the CLI progress bar and the GUI worker are
-all just listeners.
+The loop owns the step counter; between steps it drains a thread-safe command queue (pause,
+resume, stop, edit), so the GUI, the CLI and a replay drive it the same way. This module
+gives it the step (:meth:`Trainer.train_step`: LR from the timeline, forward, backward,
+update) and the reads of what stays on the device (:meth:`Trainer.settle`); snapshots,
+effective-LR samples and evaluation are its callbacks. Metrics leave it in batches of numpy
+arrays (:class:`Update`), a few times a second, never one callback per step: the session
+writer, the CLI progress bar and the GUI worker are all just listeners.
 
 Determinism: every random source is seeded from the run seed (model init and
 dropout through torch's global generator, batch order through its own
@@ -23,7 +25,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,14 +35,14 @@ from lrlab._version import __version__
 from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
 from lrlab.core.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.devices import cpu_kernels, describe_device, resolve_device
-from lrlab.core.effective_lr import quantiles as effective_quantiles
 from lrlab.core.events import Event, Status
 from lrlab.core.limits import check_resources
-from lrlab.core.metrics import FLOAT_STEP_COLUMNS, INT_STEP_COLUMNS, QUANTILE_NAMES
+from lrlab.core.metrics import LR, MONITORED, QUANTILE_NAMES, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
 from lrlab.core.models import build_model, count_parameters
 from lrlab.core.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.params import Kinded, SpecError
-from lrlab.core.runs.base import RunnerBase, Update, recorded_threads, register, set_deterministic
+from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
+from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
 from lrlab.core.schedules import Timeline, parse_edit
 from lrlab.core.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.spec import RunSpec
@@ -87,7 +89,6 @@ class Seeds:
         return cls(a % 2**63, b % 2**63, c % 2**63, d % 2**32, e)
 
 
-@register("train")
 class Trainer(RunnerBase):
     """Trains one run spec. Build it, add listeners, call :meth:`run` (blocking).
 
@@ -110,6 +111,8 @@ class Trainer(RunnerBase):
     history, computed again only to reach the fork step); ``history`` are events that go out
     first instead (the parent's edits and plateau decisions before the fork step).
     """
+
+    kind: ClassVar[str] = "train"
 
     def __init__(self, spec: RunSpec, *, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
                  threads: int | None = None, max_steps: int | None = None,
@@ -260,7 +263,7 @@ class Trainer(RunnerBase):
             raise SnapshotError(f"snapshot at step {start.step} cannot be restored: {err}") from None
         self.step = start.step
 
-    def _snapshot_due(self) -> bool:
+    def snapshot_due(self) -> bool:
         step = self.step
         if self.snapshot_every is None or step < self.record_from or step == 0:
             return False
@@ -299,191 +302,142 @@ class Trainer(RunnerBase):
         return {"edits": session.edits(), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
 
-    # --- the loop --------------------------------------------------------------------------
+    # --- the loop's hooks (the loop: lrlab.core.runs.base.RunnerBase.loop) ---------------------
 
-    def _setup(self) -> None:
-        # Seed again right before the loop: whatever used the global generators since
-        # __init__ (another run, the GUI) cannot change this run's dropout masks.
-        torch.manual_seed(self.seeds.loop)
-        np.random.seed(self.seeds.numpy)
-        random.seed(self.seeds.python)
-        set_deterministic(self.spec.deterministic)
-        torch.set_num_threads(self.threads)
+    def setup_globals(self) -> None:
+        """Seed the global generators and set torch's threads and determinism for this run."""
+        setup_globals(self.seeds, self.threads, self.spec.deterministic)
 
-    def _run(self) -> Status:
-        self._setup()
-        first_loss = None
+    def begin(self) -> None:
+        self.setup_globals()
+        self.first_loss: float | None = None  # the divergence rule compares every loss with it
         if self.start is not None:
             self._restore(self.start)
-            first_loss = self.start.state.get("first_loss")
-        buf = _Columns(capacity=4096)
+            self.first_loss = self.start.state.get("first_loss")
+        self.columns = Columns(capacity=4096)
         # loss, gradient norm and update ratio stay on the device until a flush or an
         # evaluation: on a GPU each read is a wait for the device (one read per flush instead)
-        measured = torch.empty((buf.capacity, 3), dtype=torch.float32, device=self.device)
-        no_ratio = torch.tensor(math.nan, device=self.device)
-        settled = 0  # rows of buf whose measured values are on the host
-        read_extra: list[float] | None = None
-        evals: list[dict[str, float]] = []
-        effective: list[tuple[int, dict[str, torch.Tensor]]] = []  # (step, quantiles on the device)
-        effective_rows: list[dict[str, Any]] = []  # ... once read, as table rows
-        spe = self.order.steps_per_epoch
-        groups = self.optimizer.param_groups
-        ratio_every = self.spec.update_ratio_every
-        last_eval = -1
-        snapshots: list[Snapshot] = []  # taken since the last update
-        self.status = Status.RUNNING
-        t0 = self.start_clock()
-        last_flush = t0
+        self._measured = torch.empty((self.columns.capacity, 3), dtype=torch.float32, device=self.device)
+        self._no_ratio = torch.tensor(math.nan, device=self.device)
+        self._settled = 0  # rows of columns whose measured values are on the host
+        self._read_extra: list[float] | None = None  # validation sums read by the last settle
+        self._evals: list[dict[str, float]] = []
+        self._new_snapshots: list[Snapshot] = []  # taken since the last update
+        self._groups = self.optimizer.param_groups
+        self.effective_lr = EffectiveLR(self.effective_every, self.optimizer, self.layers)
+        self.callbacks = [*([Snapshots()] if self.snapshot_every is not None else []), self.effective_lr,
+                          Evaluation(self.eval_every)]
         for ev in self.history:  # the parent's history goes out first (see the class docstring)
             self.events.append(ev)
             self._unsent.append(ev)
 
-        def settle(extra: torch.Tensor | None = None) -> bool:
-            """Read the measured values of the steps since the last read (one synchronisation;
-            ``extra``, validation sums, come along and land in ``read_extra``) and end the run at
-            the first step whose loss diverged; True if one did. The steps computed after it are
-            dropped, so the session ends exactly where the loss blew up."""
-            nonlocal settled, first_loss, read_extra
-            n = buf.n
-            if n == settled:
-                read_extra = None if extra is None else extra.tolist()
-                return False
-            # the effective-LR quantiles recorded since the last read come along in the same read
-            unread = [(s, layer, q) for s, by_layer in effective for layer, q in by_layer.items()]
-            effective.clear()
-            tail = () if extra is None else (extra,)  # float64: float32 values convert exactly
-            flat = torch.cat((measured[settled:n].reshape(-1).double(),
-                              *(q.reshape(-1).double() for _, _, q in unread), *tail)).tolist()
-            read_extra = flat[len(flat) - len(extra):] if extra is not None else None
-            k = 3 * (n - settled)
-            values = np.asarray(flat[:k], dtype=np.float64).reshape(-1, 3)
-            buf.floats[settled:n, _MEASURED] = values
-            width = len(QUANTILE_NAMES)
-            effective_rows.extend({"step": s, "layer": layer, **dict(zip(QUANTILE_NAMES, flat[k + i * width:
-                                                                                           k + (i + 1) * width],
-                                                                         strict=True))}
-                                  for i, (s, layer, _) in enumerate(unread))
-            losses = values[:, 0]
-            if first_loss is None:
-                first_loss = float(losses[0])
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(losses) | (losses > self.spec.diverge_factor * max(first_loss, 1e-12))
-            start, settled = settled, n
-            if not bad.any():
-                return False
-            j = start + int(np.argmax(bad))
-            at, lr_at, loss_at = int(buf.ints[j, 0]), float(buf.floats[j, _LR]), float(buf.floats[j, _LOSS])
-            buf.n = settled = j + 1
-            effective_rows[:] = [r for r in effective_rows if r["step"] <= at]
-            self.step = at + 1
-            self.record("diverged", at=at, loss=_json_float(loss_at), lr=lr_at,  # the step that diverged
-                   message=self._divergence(loss_at, first_loss, at, lr_at))
-            self.status = Status.DIVERGED
-            return True
+    def train_step(self, step: int) -> bool:
+        # the LR for this step comes from the timeline (schedule + edits)
+        lr = self.timeline(step)
+        for g in self._groups:
+            g["lr"] = lr
+        # one optimizer step on the next batch of the seeded order
+        loss, grad_norm, ratio = self.optimize(*self.order.batch(step), step % self.spec.update_ratio_every == 0)
+        # the measured values go into a device buffer (no wait for the device)
+        self.step = step + 1
+        cols = self.columns
+        self._measured[cols.n] = torch.stack((loss.detach(), grad_norm, self._no_ratio if ratio is None else ratio))
+        cols.append(step=step, epoch=step // self.order.steps_per_epoch, samples=self.samples(step),
+                    wall_time=time.perf_counter() - self.t0, lr=lr)
+        return False
 
-        def flush(status: Status) -> None:
-            nonlocal last_flush, settled
-            settle()
-            steps, done_evals, done_effective = buf.take(), list(evals), list(effective_rows)
-            if self.record_from:  # a fork's re-run of shared history is not its record
-                keep = steps["step"] >= self.record_from
-                if not keep.all():
-                    steps = {k: v[keep] for k, v in steps.items()}
-                done_evals = [e for e in done_evals if e["step"] >= self.record_from]
-                done_effective = [e for e in done_effective if e["step"] >= self.record_from]
-            update = Update(steps, done_evals, self.take_events(), self.step, self.total_steps,
-                            status, done_effective, list(snapshots))
-            snapshots.clear()
-            settled = 0
-            effective_rows.clear()
-            evals.clear()
-            effective.clear()
-            last_flush = time.perf_counter()
-            for listener in self.listeners:
-                listener(update)
+    def settle(self, extra: torch.Tensor | None = None) -> bool:
+        """Read the measured values of the steps since the last read (one synchronisation;
+        ``extra``, validation sums, come along and land in ``_read_extra``) and end the run at
+        the first step whose loss diverged; True if one did. The steps computed after it are
+        dropped, so the session ends exactly where the loss blew up."""
+        cols = self.columns
+        n, settled = cols.n, self._settled
+        extra_flat = None if extra is None else extra.reshape(-1)
+        if n == settled:
+            self._read_extra = None if extra_flat is None else extra_flat.tolist()
+            return False
+        # the effective-LR quantiles recorded since the last read come along in the same read
+        pending = self.effective_lr.pending
+        unread = [(s, layer, q) for s, by_layer in pending for layer, q in by_layer.items()]
+        pending.clear()
+        tail = () if extra_flat is None else (extra_flat,)  # float64: float32 values convert exactly
+        flat = torch.cat((self._measured[settled:n].reshape(-1).double(),
+                          *(q.reshape(-1).double() for _, _, q in unread), *tail)).tolist()
+        self._read_extra = flat[len(flat) - len(extra_flat):] if extra_flat is not None else None
+        k = 3 * (n - settled)
+        values = np.asarray(flat[:k], dtype=np.float64).reshape(-1, 3)
+        cols.fill(settled, n, train_loss=values[:, 0], grad_norm=values[:, 1], update_ratio=values[:, 2])
+        width = len(QUANTILE_NAMES)
+        self.effective_lr.rows.extend(
+            {"step": s, "layer": layer, **dict(zip(QUANTILE_NAMES, flat[k + i * width:k + (i + 1) * width],
+                                                   strict=True))}
+            for i, (s, layer, _) in enumerate(unread))
+        losses = values[:, 0]
+        if self.first_loss is None:
+            self.first_loss = float(losses[0])
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(losses) | (losses > self.spec.diverge_factor * max(self.first_loss, 1e-12))
+        self._settled = n
+        if not bad.any():
+            return False
+        j = settled + int(np.argmax(bad))
+        at, lr_at, loss_at = int(cols["step"][j]), float(cols[LR.name][j]), float(cols[TRAIN_LOSS.name][j])
+        cols.n = self._settled = j + 1
+        self.effective_lr.rows[:] = [r for r in self.effective_lr.rows if r["step"] <= at]
+        self.step = at + 1
+        self.record("diverged", at=at, loss=_json_float(loss_at), lr=lr_at,  # the step that diverged
+                    message=divergence(loss_at, self.first_loss, at, lr_at, self.spec.diverge_factor))
+        self.status = Status.DIVERGED
+        return True
 
+    def collect(self, status: Status) -> Update:
+        self.settle()
+        steps, evals, effective = self.columns.take(), self._evals, self.effective_lr.take_rows()
+        self._settled, self._evals = 0, []
+        if self.record_from:  # a fork's re-run of shared history is not its record
+            keep = steps["step"] >= self.record_from
+            if not keep.all():
+                steps = {k: v[keep] for k, v in steps.items()}
+            evals = [e for e in evals if e["step"] >= self.record_from]
+            effective = [e for e in effective if e["step"] >= self.record_from]
+        snapshots, self._new_snapshots = self._new_snapshots, []
+        return Update(steps, evals, self.take_events(), self.step, self.total_steps, status, effective, snapshots)
 
-        try:
-            while self.step < self.total_steps:
-                # 1. between steps: wait for a watchable pace (never changes what is computed),
-                # commands from other threads, then edits planned for this step
-                self.keep_pace()
-                if not self._commands.empty() and settle():  # no command acts past a divergence
-                    break
-                if self._snapshot_due():  # before the commands and edits of this step
-                    if first_loss is None and settle():  # the first loss is part of the state
-                        break
-                    snapshots.append(self._snapshot(first_loss))
-                    self.snapshots.add(snapshots[-1])
-                if self.drain(flush):
-                    self.status = Status.STOPPED
-                    break
-                for edit in self._planned.pop(self.step, ()):
-                    self._apply_edit(edit)
+    def take_snapshot(self) -> None:
+        """The state before this step, kept and sent with the next Update (:class:`Snapshots`)."""
+        snapshot = self._snapshot(self.first_loss)
+        self._new_snapshots.append(snapshot)
+        self.snapshots.add(snapshot)
 
-                # 2. the LR for this step comes from the timeline (schedule + edits)
-                step = self.step
-                lr = self.timeline(step)
-                for g in groups:
-                    g["lr"] = lr
+    def evaluate(self, step: int, final: bool = False) -> bool:
+        """Validation after ``step``; a plateau schedule reacts to it (not to a stopped run's
+        ``final`` one). The losses so far are read with it first: a divergence ends the run
+        (True) and no evaluation or plateau decision ever follows it."""
+        sums = self.validation_sums(self.data.x_val, self.data.y_val)
+        if final:
+            values = sums.reshape(-1).tolist()
+        else:
+            if self.settle(sums):
+                return True
+            values = self._read_extra
+        ev = self._evaluate(step, values, sums.shape)
+        self._evals.append(ev)
+        if not final:
+            for name in MONITORED:
+                new_lr = self.timeline.observe(self.step, name, ev[name])
+                if new_lr is not None:
+                    self.record("plateau", lr=new_lr, monitor=name)
+        return False
 
-                # 3. one optimizer step on the next batch of the seeded order
-                loss, grad_norm, ratio = self._optimize(*self.order.batch(step), step % ratio_every == 0)
+    def test(self) -> None:
+        """The test split's loss and metric, once the run has finished or was stopped."""
+        test_loss, test_metric = self.measure(*self.data.test)
+        self.summary.update(test_loss=test_loss, test_metric=test_metric)
+        self.record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
 
-                # 4. record: the measured values go into a device buffer (no wait for the device)
-                self.step = step + 1
-                measured[buf.n] = torch.stack((loss.detach(), grad_norm, no_ratio if ratio is None else ratio))
-                buf.append(step, step // spe, self._samples(step), time.perf_counter() - t0,
-                           math.nan, lr, math.nan, math.nan)
-
-                # the spread of per-parameter step sizes (Adam's, AdaGrad's), now and then
-                if step % self.effective_every == 0:
-                    effective.append((step, effective_quantiles(self.optimizer, self.layers)))
-
-                # 5. validation every eval_every steps; a plateau schedule reacts to it. The
-                # losses so far are read first: a divergence ends the run (nothing crashes), and
-                # no evaluation or plateau decision ever follows it
-                if self.step % self.eval_every == 0 or self.step == self.total_steps:
-                    if settle(self.measure_on_device(self.data.x_val, self.data.y_val)):
-                        break
-                    ev = self._evaluate(step, read_extra)
-                    evals.append(ev)
-                    last_eval = step
-                    for name in ("val_loss", "val_metric"):
-                        new_lr = self.timeline.observe(self.step, name, ev[name])
-                        if new_lr is not None:
-                            self.record("plateau", lr=new_lr, monitor=name)
-
-                if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
-                    if settle():
-                        break
-                    flush(Status.RUNNING)
-            else:
-                self.status = Status.FINISHED
-        except torch.OutOfMemoryError:
-            # a GPU that runs out of memory ends the run; the session keeps every step so far
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.record("out_of_memory", message=f"{self.device} ran out of memory at step {self.step}: "
-                                            "try a smaller batch size or model")
-            self.status = Status.FAILED
-
-        if self.status != Status.DIVERGED:
-            settle()  # a divergence among the last steps still ends the run as diverged
-        if self.status == Status.STOPPED and self.step > 0 and last_eval < self.step - 1:
-            evals.append(self._evaluate(self.step - 1))  # a stopped run ends with an evaluation
-        if self.data.test is not None and self.status in (Status.FINISHED, Status.STOPPED):
-            test_loss, test_metric = self.measure(*self.data.test)
-            self.summary.update(test_loss=test_loss, test_metric=test_metric)
-            self.record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
-        wall = time.perf_counter() - t0
-        self.summary.update(steps=self.step, wall_time=wall,
-                            steps_per_second=self.step / wall if wall > 0 else 0.0)
-        flush(self.status)
-        return self.status
-
-    def _optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or None),
         all tensors on the device: reading them is left to the caller, once per batch of steps.
 
@@ -505,15 +459,10 @@ class Trainer(RunnerBase):
         delta = foreach_sub([p.detach() for p in params], before)
         return loss, grad_norm, _norm(delta) / _norm(before).clamp_min(1e-12)
 
-    def _divergence(self, loss: float, first_loss: float, step: int, lr: float) -> str | None:
-        return divergence(loss, first_loss, step, lr, self.spec.diverge_factor)
-
-    def _samples(self, step: int) -> int:
-        """Training samples seen after ``step`` (partial last batches counted as they are)."""
-        spe, bs, n = self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train
-        epoch, i = divmod(step, spe)
-        per_epoch = spe * bs if self.spec.drop_last else n
-        return epoch * per_epoch + min((i + 1) * bs, n)
+    def samples(self, step: int) -> int:
+        """Training samples seen after ``step``."""
+        return samples_seen(step, self.order.steps_per_epoch, self.spec.batch_size, self.data.n_train,
+                            self.spec.drop_last)
 
     def apply_edit(self, edit: Kinded) -> None:
         """A live edit; one that arrives while a fork re-runs its parent's history waits for the
@@ -522,56 +471,51 @@ class Trainer(RunnerBase):
             self.timeline.copy().apply(self.record_from, edit)  # SpecError now (a rejected edit) if it cannot fit
             self._planned.setdefault(self.record_from, []).append(edit)
             return
-        self._apply_edit(edit)
+        self.apply_planned(edit)
 
-    def _apply_edit(self, edit: Kinded) -> None:
+    def apply_planned(self, edit: Kinded) -> None:
+        """An edit applied at this very step (a planned one, or a live one now due)."""
         if edit.kind == "optimizer":
             apply_hyperparameters(self.optimizer, self.spec.optimizer.kind, dict(edit.params))
         else:
             self.timeline.apply(self.step, edit)
         self.record("edit", edit=edit.to_json())
 
-    def _evaluate(self, step: int, values: list[float] | None = None) -> dict[str, float]:
-        """The validation row after ``step``; ``values`` are the validation sums already read
-        (see :meth:`measure_on_device`), else they are computed and read now."""
-        if values is None:
-            values = self.measure_on_device(self.data.x_val, self.data.y_val).tolist()
-        loss, metric = self._summarize(values, len(self.data.x_val))
+    def _evaluate(self, step: int, values: list[float], shape: torch.Size) -> dict[str, float]:
+        """The validation row after ``step`` from the sums :meth:`validation_sums` read back."""
+        loss, metric = summarize(np.asarray(values, dtype=np.float64).reshape(shape), len(self.data.x_val),
+                                 self.data.task)
         return {"step": step, "epoch": step // self.order.steps_per_epoch,
-                "val_loss": loss, "val_metric": metric}
+                VAL_LOSS.name: float(loss[0]), VAL_METRIC.name: float(metric[0])}
 
     def measure(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[float, float]:
         """Mean loss and accuracy (classification) or R^2 (regression) on held-out data."""
-        return self._summarize(self.measure_on_device(x, y, chunk).tolist(), len(x))
+        loss, metric = summarize(self.validation_sums(x, y, chunk).cpu().numpy(), len(x), self.data.task)
+        return float(loss[0]), float(metric[0])
 
-    def _summarize(self, values: list[float], n_samples: int) -> tuple[float, float]:
-        """(loss, metric) from the per-chunk sums of :meth:`measure_on_device`, added up in order."""
-        n = max(n_samples, 1)
-        rows = [values[i:i + 2] for i in range(0, len(values), 2)]
-        if self.data.task == "regression":
-            *rows, (ss_res, ss_tot) = rows
-            return sum(r[0] for r in rows) / n, (1 - ss_res / ss_tot if ss_tot > 0 else 0.0)
-        return sum(r[0] for r in rows) / n, sum(r[1] for r in rows) / n
+    def validation_sums(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """:func:`~lrlab.core.runs.loop.validation_sums` of this run's model, on the device."""
+        prepare = self.data.prepare
+        return validation_sums(self.model, self.model if prepare is None else lambda xb: self.model(prepare(xb)),
+                               self.loss_fn, x, y, self.data.task, chunk)
 
-    @torch.no_grad()
-    def measure_on_device(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """Per chunk of held-out data: its summed loss and its correct count (classification),
-        then for regression the residual and total sums of squares; flat, on the device, so
-        that the loop reads them together with the step metrics (one wait, not two)."""
-        self.model.eval()
-        sums, outs = [], []  # per chunk: loss x size and correct count
-        for i in range(0, len(x), chunk):
-            xb, yb = x[i:i + chunk], y[i:i + chunk]
-            out = self.model(xb if self.data.prepare is None else self.data.prepare(xb))
-            right = (out.argmax(1) == yb).sum() if self.data.task == "classification" else out.new_zeros(())
-            sums.append(torch.stack((self.loss_fn(out, yb).double() * len(out), right.double())))
-            if self.data.task == "regression":
-                outs.append(out)
-        self.model.train()
-        if self.data.task == "regression":
-            out = torch.cat(outs)
-            sums.append(torch.stack((((out - y) ** 2).sum().double(), ((y - y.mean()) ** 2).sum().double())))
-        return torch.stack(sums).reshape(-1)
+
+def setup_globals(seeds: Seeds, threads: int, deterministic: bool) -> None:
+    """Seed the global generators (dropout draws from torch's) and set torch's thread count and
+    determinism, right before a loop: whatever used the generators since the run was built
+    (another run, the GUI) cannot change its dropout masks."""
+    torch.manual_seed(seeds.loop)
+    np.random.seed(seeds.numpy)
+    random.seed(seeds.python)
+    set_deterministic(deterministic)
+    torch.set_num_threads(threads)
+
+
+def samples_seen(step: int, steps_per_epoch: int, batch_size: int, n_train: int, drop_last: bool) -> int:
+    """Training samples seen after ``step`` (partial last batches counted as they are)."""
+    epoch, i = divmod(step, steps_per_epoch)
+    per_epoch = steps_per_epoch * batch_size if drop_last else n_train
+    return epoch * per_epoch + min((i + 1) * batch_size, n_train)
 
 
 def divergence(loss: float, first_loss: float, step: int, lr: float, factor: float) -> str | None:
@@ -593,38 +537,3 @@ def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def _json_float(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)
-
-
-_LOSS, _LR = FLOAT_STEP_COLUMNS.index("train_loss"), FLOAT_STEP_COLUMNS.index("lr")
-#: the float columns filled from the device buffer, in its order (loss, gradient norm, update ratio)
-_MEASURED = [FLOAT_STEP_COLUMNS.index(c) for c in ("train_loss", "grad_norm", "update_ratio")]
-
-
-class _Columns:
-    """Preallocated per-step buffers laid out as the declared step columns (integers, then
-    floats), handed out as numpy arrays and reused."""
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self.ints = np.empty((capacity, len(INT_STEP_COLUMNS)), dtype=np.int64)
-        self.floats = np.empty((capacity, len(FLOAT_STEP_COLUMNS)), dtype=np.float64)
-        self.n_ints = len(INT_STEP_COLUMNS)
-        self.n = 0
-
-    @property
-    def full(self) -> bool:
-        return self.n >= self.capacity
-
-    def append(self, *row: float) -> None:
-        """One step's values in the order of :data:`lrlab.core.metrics.STEP_COLUMNS`."""
-        i, k = self.n, self.n_ints
-        self.ints[i] = row[:k]
-        self.floats[i] = row[k:]
-        self.n = i + 1
-
-    def take(self) -> dict[str, np.ndarray]:
-        n, self.n = self.n, 0
-        ints, floats = self.ints[:n].copy(), self.floats[:n].copy()
-        out = {name: ints[:, j] for j, name in enumerate(INT_STEP_COLUMNS)}
-        out.update((name, floats[:, j]) for j, name in enumerate(FLOAT_STEP_COLUMNS))
-        return out

@@ -32,7 +32,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -56,8 +56,8 @@ from lrlab.core.lrfind import (
     suggest_valley,
 )
 from lrlab.core.params import SpecError
-from lrlab.core.runs.base import RunnerBase, Update, recorded_threads, register
-from lrlab.core.runs.train import Trainer, _Columns
+from lrlab.core.runs.base import Columns, RunnerBase, recorded_threads
+from lrlab.core.runs.train import Trainer
 from lrlab.core.spec import RunSpec
 
 __all__ = ["RANGE_TEST_PARAMS", "RULES", "LossSmoother", "RangeTest", "RangeTestParams", "RangeTestResult",
@@ -112,7 +112,6 @@ def _median(values: Sequence[float]) -> float:
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-@register("range_test")
 class RangeTest(RunnerBase):
     """The LR range test for one run spec. Build it, add listeners, call :meth:`run` (blocking);
     :attr:`result` then holds the curve and the suggestions.
@@ -120,6 +119,8 @@ class RangeTest(RunnerBase):
     ``params`` are the test's parameters (JSON or :class:`RangeTestParams`; missing fields take
     their defaults). ``threads`` and ``max_steps`` serve replays, as for the ``train`` kind.
     """
+
+    kind: ClassVar[str] = "range_test"
 
     def __init__(self, spec: RunSpec, params: RangeTestParams | Mapping[str, Any] | None = None, *,
                  threads: int | None = None, max_steps: int | None = None, flush_seconds: float = 0.2,
@@ -147,6 +148,7 @@ class RangeTest(RunnerBase):
             saved.restore()
         self.spec = first.spec  # as the training run would store it (schedule durations in steps)
         self.environment = dict(first.environment)
+        self.device = first.device
         self.steps_per_epoch = first.order.steps_per_epoch
         self.summary: dict[str, Any] = {}
         self.result: RangeTestResult | None = None
@@ -180,119 +182,95 @@ class RangeTest(RunnerBase):
     # --- the loop --------------------------------------------------------------------------
 
     def run(self) -> Status:
-        """Ramp the LR until ``num_iter`` steps, the stop rule or a stop command; returns the final
-        status. The global random generators and torch settings are put back afterwards."""
+        """Ramp the LR until ``num_iter`` steps, the stop rule or a stop command (the one loop,
+        :meth:`RunnerBase.loop`); returns the final status. The global random generators and
+        torch settings are put back afterwards."""
         saved = _GlobalRandomState()
         try:
-            return self._run()
+            return super().run()
         finally:
             saved.restore()
 
-    def _run(self) -> Status:
-        trainers = self.trainers
-        first = trainers[0]
-        first._setup()  # threads, determinism, numpy and python seeds, as the training loop
-        several = len(trainers) > 1
+    # --- the loop's hooks ------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.trainers[0].setup_globals()  # threads, determinism, numpy and python seeds, as the training loop
         # each seed's own torch generator (dropout), swapped in around its step
-        generators = []
-        for t in trainers:
+        self._generators = []
+        for t in self.trainers:
             torch.manual_seed(t.seeds.loop)
-            generators.append(self._rng_state())
-        smoothers = [LossSmoother(self.params.beta) for _ in trainers]
-        raw: list[list[float]] = [[] for _ in trainers]
-        smooth: list[list[float]] = [[] for _ in trainers]
-        med_raw: list[float] = []
-        med_smooth: list[float] = []
-        low: list[float] = []
-        high: list[float] = []
-        best = math.inf
-        stop_message = ""
-        lrs = self.lrs.tolist()
-        spe = self.steps_per_epoch
-        buf = _Columns(capacity=4096)
-        self.status = Status.RUNNING
-        t0 = self.start_clock()
-        last_flush = t0
+            self._generators.append(self._rng_state())
+        n = len(self.trainers)
+        self._smoothers = [LossSmoother(self.params.beta) for _ in range(n)]
+        # the curves the result reads: each seed's raw and smoothed loss, their median, the band
+        self._raw: list[list[float]] = [[] for _ in range(n)]
+        self._smooth: list[list[float]] = [[] for _ in range(n)]
+        self._median_raw: list[float] = []
+        self._median_smooth: list[float] = []
+        self._low: list[float] = []
+        self._high: list[float] = []
+        self._best = math.inf
+        self._lrs = self.lrs.tolist()
+        self.stop_message = ""
+        self.columns = Columns(capacity=4096)
+        self.callbacks = []
 
-        def flush(status: Status) -> None:
-            nonlocal last_flush
-            update = Update(buf.take(), [], self.take_events(), self.step, self.total_steps, status)
-            last_flush = time.perf_counter()
-            for listener in self.listeners:
-                listener(update)
+    def train_step(self, step: int) -> bool:
+        # one optimizer step per seed at this step's LR, on each seed's own batch
+        lr = self._lrs[step]
+        several = len(self.trainers) > 1
+        losses, norms = [], []
+        for k, t in enumerate(self.trainers):
+            for g in t.optimizer.param_groups:
+                g["lr"] = lr
+            if several:
+                self._set_rng_state(self._generators[k])
+            loss, grad_norm, _ = t.optimize(*t.order.batch(step), False)
+            if several:
+                self._generators[k] = self._rng_state()
+            losses.append(loss.item())
+            norms.append(float(grad_norm))  # the stop rule reads every step's loss anyway
 
+        # smooth each seed's loss; the median over seeds is the curve
+        smoothed = [s.update(x) for s, x in zip(self._smoothers, losses, strict=True)]
+        for k in range(len(self.trainers)):
+            self._raw[k].append(losses[k])
+            self._smooth[k].append(smoothed[k])
+        m_raw, m_smooth = _median(losses), _median(smoothed)
+        self._median_raw.append(m_raw)
+        self._median_smooth.append(m_smooth)
+        finite = [x for x in smoothed if math.isfinite(x)]
+        self._low.append(min(finite) if finite else math.nan)
+        self._high.append(max(finite) if finite else math.nan)
+        self.step = step + 1
+        self.columns.append(step=step, epoch=step // self.steps_per_epoch, samples=self.trainers[0].samples(step),
+                            wall_time=time.perf_counter() - self.t0, train_loss=m_raw, lr=lr,
+                            grad_norm=_median(norms))
 
-        try:
-            while self.step < self.total_steps:
-                # 1. between steps: pace, then commands (stop, pause) from other threads
-                self.keep_pace()
-                if self.drain(flush):
-                    self.status = Status.STOPPED
-                    break
+        # the stop rule: past stop_factor x the best smoothed loss, or NaN/inf anywhere: the
+        # expected end of a range test, so it finishes
+        if math.isfinite(m_smooth):
+            self._best = min(self._best, m_smooth)
+        reason = stop_reason(losses, m_smooth, self._best, self.params.stop_factor, lr)
+        if reason:
+            self.stop_message = reason
+            self.record("early_stop", at=step, lr=lr, message=reason)
+            self.status = Status.FINISHED
+            return True
+        return False
 
-                # 2. one optimizer step per seed at this step's LR, on each seed's own batch
-                step = self.step
-                lr = lrs[step]
-                losses, norms = [], []
-                for k, t in enumerate(trainers):
-                    for g in t.optimizer.param_groups:
-                        g["lr"] = lr
-                    if several:
-                        self._set_rng_state(generators[k])
-                    loss, grad_norm, _ = t._optimize(*t.order.batch(step), False)
-                    if several:
-                        generators[k] = self._rng_state()
-                    losses.append(loss.item())
-                    norms.append(float(grad_norm))  # the stop rule reads every step's loss anyway
-
-                # 3. smooth each seed's loss; the median over seeds is the curve
-                smoothed = [s.update(x) for s, x in zip(smoothers, losses, strict=True)]
-                for k in range(len(trainers)):
-                    raw[k].append(losses[k])
-                    smooth[k].append(smoothed[k])
-                m_raw, m_smooth = _median(losses), _median(smoothed)
-                med_raw.append(m_raw)
-                med_smooth.append(m_smooth)
-                finite = [x for x in smoothed if math.isfinite(x)]
-                low.append(min(finite) if finite else math.nan)
-                high.append(max(finite) if finite else math.nan)
-                self.step = step + 1
-                buf.append(step, step // spe, first._samples(step), time.perf_counter() - t0,
-                           m_raw, lr, _median(norms), math.nan)
-
-                # 4. the stop rule: past stop_factor x the best smoothed loss, or NaN/inf anywhere
-                if math.isfinite(m_smooth):
-                    best = min(best, m_smooth)
-                reason = stop_reason(losses, m_smooth, best, self.params.stop_factor, lr)
-                if reason:
-                    stop_message = reason
-                    self.record("early_stop", at=step, lr=lr, message=reason)
-                    self.status = Status.FINISHED
-                    break
-
-                if time.perf_counter() - last_flush >= self.flush_seconds or buf.full:
-                    flush(Status.RUNNING)
-            else:
-                self.status = Status.FINISHED
-                stop_message = f"the ramp ended at LR {lrs[self.step - 1]:.3g}" if self.step else ""
-        except torch.OutOfMemoryError:
-            if first.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.record("out_of_memory", message=f"{first.device} ran out of memory at step {self.step}: "
-                                            "try a smaller batch size or model")
-            self.status = Status.FAILED
+    def finish(self) -> None:
+        """The curve and its suggestions, with why the test ended."""
         if self.status == Status.STOPPED:
-            stop_message = f"stopped by hand at step {self.step}"
-
+            self.stop_message = f"stopped by hand at step {self.step}"
+        elif self.status == Status.FINISHED and not self.stop_message:
+            self.stop_message = f"the ramp ended at LR {self._lrs[self.step - 1]:.3g}" if self.step else ""
         n = self.step
         self.result = RangeTestResult.from_curves(
-            self.lrs[:n], np.array(med_raw), np.array(med_smooth), np.array(low), np.array(high),
-            [(s, np.array(raw[k]), np.array(smooth[k])) for k, s in enumerate(self.seed_values)],
-            stop_message, self.params.to_json())
-        wall = time.perf_counter() - t0
-        self.summary.update(steps=n, wall_time=wall, steps_per_second=n / wall if wall > 0 else 0.0)
-        flush(self.status)
-        return self.status
+            self.lrs[:n], np.array(self._median_raw), np.array(self._median_smooth), np.array(self._low),
+            np.array(self._high), [(s, np.array(self._raw[k]), np.array(self._smooth[k]))
+                                   for k, s in enumerate(self.seed_values)],
+            self.stop_message, self.params.to_json())
 
     def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         device = self.trainers[0].device

@@ -1,0 +1,346 @@
+"""Recording runs of every kind to session files, and replaying them.
+
+:func:`record` is the one factory every client uses (the API, the CLI, the GUI's worker, the
+Ray tasks): it reads the kind's :class:`~lrlab.core.runs.kinds.RunKind` and builds a
+:class:`RecordedRun` (one session) or a :class:`RecordedSweep` (one session per member), so a
+run saved from any of them replays the same way, and a replay builds the runner of the kind the
+session names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrlab.core import paths
+from lrlab.core.events import Status
+from lrlab.core.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
+from lrlab.core.runs import fork, landscape, range_finder, sweep, train
+from lrlab.core.runs.base import Listener, Runner, Update
+from lrlab.core.runs.kinds import RUN_KINDS, RunKind, _load, run_kind
+from lrlab.core.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
+from lrlab.core.spec import RunSpec
+
+__all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "Runner", "Update",
+           "Verification", "compare_steps", "environment_differences", "fork", "fork_session", "landscape",
+           "range_finder", "record", "replay_runner", "sweep", "train"]
+
+
+def record(kind: str | RunKind, spec: RunSpec | None, out: str | Path | None = None, *, label: str = "",
+           **options: Any) -> RecordedRun | RecordedSweep:
+    """A run of ``kind``, recorded from its first step: built as its record says (see
+    :mod:`lrlab.core.runs.kinds`), ready to :meth:`run`. ``out`` is the session file (or, for a
+    kind recorded per member, the folder); ``options`` go to the runner (a sweep's ``lrs`` and
+    ``seeds``, ``edits``, ``pace``...) or, for a kind with a starter, to it (a fork's ``parent``,
+    ``at`` and ``edits``). SpecError or SessionError before anything trains."""
+    k = run_kind(kind)
+    if k.starter is not None:
+        return _load(k.starter)(spec, out, label=label, **options)
+    if k.per_member:
+        return RecordedSweep(spec, out=out, label=label, kind=k, **options)
+    return RecordedRun(spec, out, kind=k.name, label=label, **options)
+
+
+class RecordedRun:
+    """A runner whose every update is saved to a session file from the first step on.
+
+    Construct (this loads data and builds the model), add listeners, then :meth:`run`
+    in the thread that should train. Commands go to ``self.runner``. ``options`` go to
+    the runner of ``kind`` (for ``train``: ``edits``, ``threads``, ``max_steps``).
+    """
+
+    def __init__(self, spec: RunSpec, out: str | Path | None = None, *, kind: str = DEFAULT_KIND,
+                 label: str = "", group: str | None = None, overwrite: bool = False,
+                 extra_meta: Mapping[str, Any] | None = None, **options: Any):
+        self.runner: Runner = run_kind(kind).runner(spec, **options)
+        self.path = Path(out) if out else unique_path(paths.sessions_dir() / _default_name(spec, label, kind))
+        self.kind, self.group = kind, group
+        self.meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
+        self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
+                                    extra_meta=self.meta, overwrite=overwrite)
+        # the whole run in memory too (its size is part of limits.footprint): when the file stops
+        # taking steps (a full disk), the run goes on and save_as still writes all of it
+        self.kept = Collector()
+        self.writer.on_failure = lambda message: self.runner.record("session_write_failed", message=message)
+        self.runner.listeners += [self.writer, self.kept]
+        self.status: Status | None = None
+        self.summary: dict[str, Any] = {}
+
+    def add_listener(self, listener: Listener) -> None:
+        self.runner.listeners.append(listener)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the session file stopped taking steps, naming the step ("... stopped at step N: ..."), or None."""
+        return self.writer.failure
+
+    def run(self) -> Status:
+        """Run to the end; the session is closed with the final status, even on errors."""
+        try:
+            status = self.runner.run()
+        except BaseException as err:
+            self.status, self.summary = Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                                        "traceback": traceback.format_exc(limit=5)}
+            self.writer.close(self.status, self.summary)
+            raise
+        self.status, self.summary = status, self.runner.final_summary()
+        self.writer.close(status, self.summary)
+        return status
+
+    def save_as(self, out: str | Path) -> Path:
+        """The whole session at ``out`` (a new file): a copy of the session file, or, when that file
+        stopped taking steps, a session written afresh from what the run kept in memory."""
+        out = Path(out)
+        kept, runner = self.kept, self.runner
+        try:
+            if self.failure is None and self.writer.closed:
+                copy = out.with_name(f".{out.name}.part")  # renamed when complete: never half a file
+                shutil.copyfile(self.path, copy)
+                os.replace(copy, out)
+                return out
+            writer = SessionWriter(out, runner.spec, runner.environment, kind=self.kind, group=self.group,
+                                   extra_meta=self.meta, overwrite=True)
+        except (OSError, sqlite3.Error) as err:
+            raise SessionError(f"{out}: cannot save the session there: {err}") from None
+        writer(Update({c: kept.column(c) for c in STEP_COLUMNS}, kept.evals, kept.events, runner.step,
+                      runner.total_steps, Status.RUNNING, kept.effective))
+        writer.close(self.status or Status.STOPPED, self.summary)
+        if writer.failure is not None:  # this folder is full or read-only as well
+            raise SessionError(f"{out}: cannot save the session there: {writer.failure.split(': ', 1)[1]}")
+        return out
+
+
+def fork_session(parent: str | Path, at: int, edits: Sequence[tuple[int, Mapping[str, Any]]] = (),
+                 out: str | Path | None = None, *, label: str | None = None, **options: Any) -> RecordedRun:
+    """A fork of the session ``parent`` at step ``at`` with ``edits`` ((step >= at, edit JSON)),
+    recorded to ``out`` (default: ``PARENT-atSTEP.lrlab`` beside the parent). Run it like any
+    RecordedRun (its runner, a :class:`~lrlab.core.runs.fork.Fork`, takes the same commands and
+    listeners); it re-runs from the nearest snapshot before reporting steps from ``at`` on.
+    ``options`` go to the runner (``pace``, ``snapshot_every``...). SpecError names a bad step or
+    edit, SessionError a parent that cannot be forked; both before any training."""
+    plan = fork.plan_fork(parent, at, edits)
+    parent_path = Path(parent)
+    with Session.open(parent_path) as p:
+        group, parent_label = p.group, str(p.meta.get("label") or "")
+    path = Path(out) if out else unique_path(parent_path.with_name(f"{parent_path.stem}-at{at}{parent_path.suffix}"))
+    return RecordedRun(plan.spec.offline(), path, kind="fork", label=parent_label if label is None else label,
+                       group=group, **plan.options(), **options)
+
+
+def start_fork(spec: RunSpec | None, out: str | Path | None = None, *, label: str = "", parent: str | Path,
+               at: int, edits: Sequence[tuple[int, Mapping[str, Any]]] = (), **options: Any) -> RecordedRun:
+    """The ``fork`` kind's starter (:func:`record`): a fork is made from its parent's file, so
+    ``spec`` is not used (the parent's is); an empty ``label`` keeps the parent's."""
+    return fork_session(parent, at, edits, out, label=label or None, **options)
+
+
+def _default_name(spec: RunSpec, label: str, kind: str) -> str:
+    """A new session's file name; a kind other than training says so (``...-range-test.lrlab``),
+    so a range test and the run made from it do not look alike in a file list."""
+    name = default_name(spec, label)
+    if kind == DEFAULT_KIND:
+        return name
+    stem, suffix = name.rsplit(".", 1)
+    return f"{stem}-{kind.replace('_', '-')}.{suffix}"
+
+
+class RecordedSweep:
+    """A sweep whose every member is saved to its own session (kind ``sweep_member``) in one
+    folder from the first step on; :meth:`run` ends by writing the group summary
+    (``summary.json``: each member's LR, seed, status, final and best metrics, diverged-at step).
+
+    ``out`` is the folder (new, or empty); by default a new folder in the sessions folder,
+    whose name is also the sessions' ``group``. Commands go to ``self.runner`` (a
+    :class:`~lrlab.core.runs.sweep.Sweep`, the runner of ``kind``); ``options`` go to it too
+    (``seeds``, ``edits``, ``threads``, ``path``, ``pace``...). It is the recorder of every kind
+    recorded per member (:attr:`RunKind.recorded`); today that is the sweep, and it reads the
+    sweep's member API (``members``, ``member_specs``, ``member_meta``, ``member_status``...).
+    """
+
+    SUMMARY = "summary.json"
+
+    def __init__(self, spec: RunSpec, lrs: Sequence[float], out: str | Path | None = None, *, label: str = "",
+                 kind: str | RunKind = "sweep", **options: Any):
+        self.runner = run_kind(kind).runner(spec, lrs=lrs, **options)
+        runner = self.runner
+        if out:
+            self.path = Path(out)
+            if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+                raise SessionError(f"{self.path}: already exists and is not an empty folder; choose another "
+                                   "(nothing was overwritten)")
+        else:
+            self.path = unique_path(paths.sessions_dir() / sweep.folder_name(runner.spec, runner.lrs, runner.k, label))
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.group = self.path.name
+        self.files = [self.path / sweep.member_file_name(m, runner.k) for m in runner.members]
+        self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind="sweep_member",
+                                      group=self.group, extra_meta={"label": label, **runner.member_meta(k)})
+                        for k, f in enumerate(self.files)]
+        self._done = [False] * runner.k
+        self.rows: list[dict[str, Any]] = []
+        runner.listeners.append(self._write)  # type: ignore[arg-type]
+
+    def _write(self, update: Update) -> None:
+        for k, (writer, member) in enumerate(zip(self.writers, update.members, strict=True)):
+            if self._done[k]:
+                continue  # a member that has ended: nothing more to write
+            writer(member)
+            self._done[k] = member.status.final
+
+    @property
+    def failure(self) -> str | None:
+        """Why a member's session file stopped taking steps (the first one that did), or None."""
+        return next((f"{w.path.name}: {w.failure}" for w in self.writers if w.failure is not None), None)
+
+    def add_listener(self, listener: Any) -> None:
+        """Listeners of a sweep get an :class:`Update` with every member's own in ``members``."""
+        self.runner.listeners.append(listener)
+
+    def run(self) -> Status:
+        """Run to the end; every session is closed with its member's status, even on errors."""
+        runner = self.runner
+        try:
+            status = runner.run()
+        except BaseException as err:
+            for w in self.writers:
+                w.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                        "traceback": traceback.format_exc(limit=5)})
+            raise
+        for k, w in enumerate(self.writers):
+            w.close(runner.member_status[k], runner.member_final_summary(k))
+        self.rows = group_rows(self.files)
+        summary = {"kind": "sweep", "group": self.group, "status": str(status), "path": runner.path,
+                   "lrs": runner.lrs, "seeds": runner.seeds, "reference_lr": runner.spec.lr,
+                   "spec": runner.spec.to_json(), "environment": runner.environment,
+                   "summary": runner.summary, "members": self.rows, "best": best_row(self.rows)}
+        tmp = self.path / f".{self.SUMMARY}.part"
+        tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path / self.SUMMARY)
+        return status
+
+
+def group_rows(files: Sequence[Path]) -> list[dict[str, Any]]:
+    """The group summary's rows, read back from the members' session files (in their order)."""
+    rows = []
+    for f in files:
+        with Session.open(f) as s:
+            spec = s.spec
+            rows.append(sweep.member_row(spec.lr, spec.seed, s.status, s.summary, s.events(), str(f)))
+    return rows
+
+
+def best_row(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The best member (:func:`~lrlab.core.runs.sweep.rank`), or None when every one diverged or failed."""
+    ranked = sweep.rank(rows)
+    return dict(ranked[0]) if ranked and not Status(ranked[0]["status"]).problem else None
+
+
+def _json_safe(x: Any) -> Any:
+    """NaN and infinities as null: JSON has no such numbers."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Mapping):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def unique_path(path: Path) -> Path:
+    """``path``, or ``name-2.lrlab``, ``name-3.lrlab``... if taken (two runs in one second)."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+class Collector:
+    """A listener that keeps every step's columns in memory (for replays and tests)."""
+
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.evals: list[dict[str, float]] = []
+        self.events: list[Any] = []
+        self.effective: list[dict[str, Any]] = []
+        self.updates = 0
+
+    def __call__(self, update: Update) -> None:
+        self.updates += 1
+        self.parts.append(update.steps)
+        self.evals.extend(update.evals)
+        self.events.extend(update.events)
+        self.effective.extend(update.effective)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.concatenate([p[name] for p in self.parts]) if self.parts else np.empty(0)
+
+
+@dataclass
+class Verification:
+    identical: bool
+    steps: int
+    first_difference: int | None = None
+    column: str = ""
+    max_abs_difference: float = 0.0
+    environment_differences: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.identical:
+            return f"identical: {self.steps} steps"
+        return (f"differs: first at step {self.first_difference} ({self.column}); largest absolute "
+                f"difference {self.max_abs_difference:.6g} over {self.steps} steps")
+
+
+ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "device_name", "cpu_kernels",
+                        "threads", "deterministic", "machine")
+
+
+def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
+    """What differs between the recording's environment and this one, among what changes numbers.
+    A key that an older file did not record (``cpu_kernels`` before it was recorded) is unknown,
+    not a difference."""
+    return tuple(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
+                 for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k))
+
+
+def replay_options(session: Session) -> dict[str, Any]:
+    """What a runner of the session's kind needs to re-run it exactly (spec and seed aside)."""
+    return run_kind(session.kind).replay_options(session)
+
+
+def replay_runner(session: Session) -> Runner:
+    """A runner of the session's kind that re-runs it: same spec, seed, edits, threads, length."""
+    return run_kind(session.kind).runner(session.spec.offline(), **replay_options(session))
+
+
+def compare_steps(recorded: Mapping[str, np.ndarray], replayed: Mapping[str, np.ndarray]) -> Verification:
+    """Bit-for-bit comparison of train loss and LR at every step."""
+    n_rec, n_new = len(recorded["step"]), len(replayed["step"])
+    n = min(n_rec, n_new)
+    first, col, worst = None, "", 0.0
+    for name in (TRAIN_LOSS.name, LR.name):
+        a, b = recorded[name][:n], replayed[name][:n]
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            bad = int(np.argmax(~same))
+            if first is None or bad < first:
+                first, col = bad, name
+            with np.errstate(invalid="ignore"):
+                diff = np.abs(a - b)
+            worst = max(worst, float(np.nanmax(np.where(same, 0.0, diff))) if diff.size else 0.0)
+    if first is None and n_rec != n_new:
+        first, col = n, f"length: recorded {n_rec} steps, replay {n_new}"
+    return Verification(first is None, n_rec, first, col, worst)
+
