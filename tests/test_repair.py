@@ -124,3 +124,31 @@ def test_settings_that_do_not_parse_are_kept_and_a_settings_file_in_the_way_is_n
     assert settings.recent_sessions() == [] and settings.legacy_warning() is None
     settings.remember_recent("/tmp/y.lrlab")  # cannot save: said, not raised
     assert any("cannot save settings" in p for p in settings.take_problems())
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["entries"][next(iter(d["entries"]))].update(extra=1),  # an extra key
+    lambda d: d.update(entries=[1, 2]),  # a list
+    lambda d: d["entries"][next(iter(d["entries"]))].update(created=None),  # a wrong type
+    lambda d: d["entries"][next(iter(d["entries"]))].update(mtime="yesterday"),
+    lambda d: d.update(entries={"x": json.loads("[" * 50 + "]" * 50)}),
+])
+def test_a_damaged_library_index_is_rebuilt_not_raised(session, tmp_path, damage):
+    from lrlab.core import library as library_mod
+
+    assert library_mod._FIELD_TYPES.keys() == library_mod._FIELDS  # every field of an entry is checked
+    index = tmp_path / "index.json"
+    lib = library_mod.Library([session.parent], index=index)
+    assert [e.name for e in lib.refresh()] == ["s"]
+    data = json.loads(index.read_text())
+    damage(data)
+    index.write_text(json.dumps(data))
+    again = library_mod.Library([session.parent], index=index)
+    assert [e.name for e in again.refresh()] == ["s"] and again.reads == 1  # read afresh from the file
+
+
+def test_a_session_without_a_creation_time_is_listed(session, tmp_path):
+    import lrlab
+
+    _set_meta(session, created=None)
+    assert lrlab.library(session.parent).to_frame()["name"].tolist() == ["s"]
