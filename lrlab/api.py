@@ -690,7 +690,7 @@ _PYTHON_WORDS = {"steps": ("steps", "required (how many steps to evaluate, e.g. 
 
 def plan_schedule(source: str | Path | Mapping[str, Any] | RunSpec, steps: int | None = None, *,
                   lr: float | None = None, steps_per_epoch: int | None = None,
-                  words: Mapping[str, Any] = _PYTHON_WORDS) -> tuple[Any, float, np.ndarray]:
+                  words: Mapping[str, Any] = _PYTHON_WORDS) -> tuple[Any, float, ScheduleValues]:
     """(the schedule with its durations in steps, the base LR, the LR at steps 0..steps-1) for a
     bare schedule (base LR 0.1 unless ``lr``; "run" and "25%" follow ``steps``), or a run spec or
     preset's schedule (durations follow its run; ``steps`` defaults to the whole run)."""
@@ -721,7 +721,32 @@ def plan_schedule(source: str | Path | Mapping[str, Any] | RunSpec, steps: int |
         steps = steps if steps is not None else total  # the whole run by default
     if lr is not None:
         base_lr = lr
-    return spec, base_lr, schedules.values(schedules.build(spec, base_lr), 0, steps)
+    return spec, base_lr, ScheduleValues(schedules.build(spec, base_lr), steps)
+
+
+class ScheduleValues:
+    """The LR at steps 0..steps-1, computed when read: ``np.asarray(values)`` gives them all,
+    ``values.chunks()`` a bounded piece at a time (``lrlab schedule --steps 100000000`` prints
+    them 100,000 at a time instead of holding 3.5 GB of text)."""
+
+    def __init__(self, fn: Any, steps: int):
+        self.fn, self.steps = fn, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        from lrlab.core.schedules import values
+
+        out = values(self.fn, 0, self.steps)
+        return out if dtype is None else out.astype(dtype)
+
+    def chunks(self, size: int = 100_000) -> Iterable[tuple[int, np.ndarray]]:
+        """(first step, its LRs) for consecutive pieces of at most ``size`` steps."""
+        from lrlab.core.schedules import values
+
+        for start in range(0, self.steps, size):
+            yield start, values(self.fn, start, min(start + size, self.steps))
 
 
 def schedule(spec_or_dict: str | Path | Mapping[str, Any] | RunSpec, steps: int | None = None, *,
@@ -729,7 +754,7 @@ def schedule(spec_or_dict: str | Path | Mapping[str, Any] | RunSpec, steps: int 
     """The LR at steps 0..steps-1 of a schedule (``{"kind": "cosine", "T_max": "run"}``, base LR
     0.1 unless ``lr``), or of a run spec's or preset's schedule (``steps``: its whole run by
     default), as ``lrlab schedule`` prints it."""
-    return plan_schedule(spec_or_dict, steps, lr=lr, steps_per_epoch=steps_per_epoch)[2]
+    return np.asarray(plan_schedule(spec_or_dict, steps, lr=lr, steps_per_epoch=steps_per_epoch)[2])
 
 
 # --- the session library ----------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_no_query_on_a_session_runs_for_ever(corpus, monkeypatch):
     from lrlab.core import session as session_mod
 
     monkeypatch.setattr(session_mod, "QUERY_SECONDS", 0.2)
-    path = next(p for k, p in corpus if k == "trigger")
+    path = corpus[0][1].parents[2] / "source.lrlab"  # an intact session
     with session_mod.Session.open(path) as s, pytest.raises(session_mod.SessionError) as err, \
             s.reading("table steps"):
         s._con.execute("WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r) SELECT COUNT(*) FROM r")

@@ -77,3 +77,45 @@ def test_compare_never_draws_over_its_own_inputs(tmp_path, capsys):
         assert main(["compare", *paths, flag, paths[0]]) == 2
         assert "it is the input" in capsys.readouterr().err
     assert Path(paths[0]).read_bytes() == before
+
+
+def test_a_long_schedule_is_printed_in_pieces_not_held_whole(capsys):
+    """`lrlab schedule cosine-warmup --steps 100000000 --json` held 3.5 GB: the LRs are computed
+    and printed a bounded piece at a time, with the same text as before."""
+    import json
+    import tracemalloc
+
+    import numpy as np
+
+    from lrlab import api
+
+    assert main(["schedule", "cosine-warmup", "--steps", "250000", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["lr"] == api.schedule("cosine-warmup", 250000).tolist()  # across the 100,000-step pieces
+    assert main(["schedule", "cosine-warmup", "--steps", "250000"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "step,lr" and rows[100_001] == f"100000,{printed['lr'][100000]!r}" and len(rows) == 250_001
+
+    class Sink:  # a terminal or a pipe: what is printed is not kept
+        def write(self, text: str) -> int:
+            return len(text)
+
+        def writelines(self, lines) -> None:
+            for _ in lines:
+                pass
+
+        def flush(self) -> None:
+            pass
+
+    import sys
+
+    real, sys.stdout = sys.stdout, Sink()
+    tracemalloc.start()
+    try:
+        assert main(["schedule", "cosine-warmup", "--steps", "1000000", "--json"]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        sys.stdout = real
+    held_whole = np.zeros(1_000_000).nbytes * 4  # the array, its float objects and their text: far more
+    assert peak < held_whole / 2, f"{peak / 1e6:.0f} MB"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from lrlab.cli.common import Commands, command, input_path, positive_float, positive_int, print_json, warn
+from lrlab.cli.common import Commands, command, input_path, positive_float, positive_int, warn
 
 #: how a missing length is asked for, in the flags' words
 _WORDS = {"steps": ("--steps", "required (how many steps to print, e.g. --steps 1000)"),
@@ -38,10 +39,15 @@ def execute(args: argparse.Namespace) -> int:
         warn(f"--format {args.format} is deprecated: use " + ("--json" if args.format == "json" else "no flag (CSV)"))
     spec, base_lr, lrs = api.plan_schedule(input_path(args.file), args.steps, lr=args.lr,
                                            steps_per_epoch=args.steps_per_epoch, words=_WORDS)
+    out = sys.stdout  # written a piece at a time: a hundred million steps never sit in memory as text
     if args.json or args.format == "json":
-        print_json({"schedule": spec.to_json(), "base_lr": base_lr, "lr": lrs.tolist()})
+        head = json.dumps({"schedule": spec.to_json(), "base_lr": base_lr, "lr": []})
+        out.write(head[:-2])  # everything up to the empty list's closing "]}"
+        for start, piece in lrs.chunks():
+            out.write(("" if start == 0 else ", ") + ", ".join(map(repr, piece.tolist())))
+        out.write("]}\n")
     else:
-        out = sys.stdout
         out.write("step,lr\n")
-        out.writelines(f"{i},{lr!r}\n" for i, lr in enumerate(lrs.tolist()))
+        for start, piece in lrs.chunks():
+            out.writelines(f"{start + i},{lr!r}\n" for i, lr in enumerate(piece.tolist()))
     return 0

@@ -81,6 +81,18 @@ def _claim(tmp: Path, out: Path) -> None:
         raise
 
 
+def set_aside(path: str | Path, tag: str) -> Path:
+    """Move ``path`` (a file, a link, a FIFO) to the first free name ``NAME{tag}-N``, N from 1,
+    so what a user had is kept and never replaces anything; returns where it went."""
+    path = Path(path)
+    for n in range(1, 10_000):
+        target = path.with_name(f"{path.name}{tag}-{n}")
+        if not target.exists() and not target.is_symlink():
+            os.rename(path, target)
+            return target
+    raise OSError(f"{path}: no free name to set it aside")
+
+
 def write_text(out: str | Path, text: str) -> None:
     """``out`` holds ``text`` (UTF-8), whole: the old content or the new one, never half of it."""
     with replaced(out) as tmp:

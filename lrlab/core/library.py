@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from lrlab.core import paths
-from lrlab.core.files import write_text
+from lrlab.core.files import read_text, write_text
 from lrlab.core.session import SUFFIX, Session, SessionError
 
 INDEX_VERSION = 1
@@ -56,7 +56,8 @@ class Entry:
         try:
             with Session.open(path) as s:
                 spec, summ = s.spec_json, s.summary
-                return cls(str(path), path.stem, s.meta.get("created", ""), spec["dataset"]["name"],
+                created = s.meta.get("created")
+                return cls(str(path), path.stem, created if isinstance(created, str) else "", spec["dataset"]["name"],
                            spec["model"]["kind"], spec["optimizer"]["name"], spec["optimizer"].get("lr"),
                            spec["schedule"]["kind"], spec.get("batch_size"), s.seed, s.n_steps(), s.status,
                            summ.get("final_val_metric"), summ.get("best_val_metric"), st.st_mtime, st.st_size,
@@ -66,6 +67,25 @@ class Entry:
             why = str(err).split(": ", 1)[-1]
             return cls(str(path), path.stem, "", "", "", "", None, "", None, None, 0, f"unreadable: {why}",
                        None, None, st.st_mtime, st.st_size)
+
+
+#: the largest index read back (a few KB per session)
+INDEX_LIMIT = 256 * 2**20
+_FIELDS = {f.name for f in fields(Entry)}
+#: what each field of a cached entry must be to be used as it is
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,), "name": (str,), "created": (str,), "dataset": (str,), "model": (str,), "optimizer": (str,),
+    "schedule": (str,), "status": (str,), "kind": (str,), "id": (str,), "parent_id": (str,),
+    "lr": (int, float, type(None)), "batch_size": (int, type(None)), "seed": (int, type(None)),
+    "steps": (int,), "final_val_metric": (int, float, type(None)), "best_val_metric": (int, float, type(None)),
+    "mtime": (int, float), "size": (int,), "group": (str, type(None)), "spec": (dict,), "summary": (dict,),
+    "fork_step": (int, type(None)),
+}
+
+
+def _cached_entry_ok(cached: Any) -> bool:
+    return (isinstance(cached, dict) and cached.keys() == _FIELDS
+            and all(isinstance(cached[k], t) and not isinstance(cached[k], bool) for k, t in _FIELD_TYPES.items()))
 
 
 def _stat(path: Path) -> os.stat_result:
@@ -89,13 +109,17 @@ class Library:
         self.reads = 0  # files opened by the last refresh (tests and benchmarks look)
 
     def _load_index(self) -> dict[str, dict[str, Any]]:
+        """The index of the last refresh; a cache only, so anything unexpected in it (an extra
+        key, a list, deep nesting, a wrong type) means starting afresh, never an error."""
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-            if data.get("version") == INDEX_VERSION:
-                return data["entries"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # no index yet, or a damaged one: it is only a cache
-        return {}
+            data = json.loads(read_text(self.index_path, limit=INDEX_LIMIT))
+        except (OSError, ValueError, RecursionError):
+            return {}  # no index yet, or an unreadable one
+        entries = data.get("entries") if isinstance(data, dict) and data.get("version") == INDEX_VERSION else None
+        if not isinstance(entries, dict) or not all(isinstance(k, str) and _cached_entry_ok(v)
+                                                    for k, v in entries.items()):
+            return {}
+        return entries
 
     def _save_index(self) -> None:
         self.index_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -20,6 +21,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,7 +47,7 @@ from lrlab.core.metrics import (
     table_sql,
 )
 from lrlab.core.names import session_stem
-from lrlab.core.params import SpecError
+from lrlab.core.params import SpecError, show
 from lrlab.core.snapshots import Snapshot, SnapshotError
 from lrlab.core.spec import RunSpec
 
@@ -665,6 +667,7 @@ def _connect_checked(p: Path, write: bool = False) -> sqlite3.Connection:
     try:
         if not p.is_file():
             raise SessionError(f"{p}: {'no such file' if not p.exists() else 'not a file'}")
+        _check_companions(p)
         with p.open("rb") as f:
             head = f.read(100)
     except OSError as err:
@@ -701,6 +704,7 @@ def _connect_checked(p: Path, write: bool = False) -> sqlite3.Connection:
         if p.stat().st_size < page_size * pages:
             raise SessionError(f"{p}: damaged session file (truncated: {p.stat().st_size} of "
                                f"{page_size * pages} bytes)")
+        _refuse_code(p, con)
         _check_tables(p, con, version)
         if version < FORMAT_VERSION:
             con = _migrated(p, con, version, write)
@@ -718,35 +722,95 @@ def _connect_checked(p: Path, write: bool = False) -> sqlite3.Connection:
 
 def repair(path: str | Path) -> list[str]:
     """Open a session for repair, the one time lrlab writes to an existing session: a journal an
-    interrupted write left beside it is applied (rolled back) and an older format is migrated in
-    the file, each after a backup. Returns what was done, in words; SessionError if it cannot."""
+    interrupted write left beside it is applied (rolled back), a killed run's write-ahead log is
+    folded in, and an older format is migrated in the file, each after a backup that never
+    replaces an earlier one. Returns what was done, in words; SessionError if it cannot."""
     p = Path(path)
+    _check_companions(p)
     done = []
     journal = p.with_name(p.name + "-journal")
-    if journal.exists() and journal.stat().st_size > 0:
-        for f in (p, journal):
-            shutil.copy2(f, f.with_name(f"{f.name}.bak"))
-        done.append(f"applied {journal.name} (an interrupted write; backups: {p.name}.bak, {journal.name}.bak)")
+    hot = journal.is_file() and journal.stat().st_size > 0
+    if hot:
+        backups = [_backup(f).name for f in (p, journal)]
     wal = p.with_name(p.name + "-wal")
     had_wal = wal.is_file() and wal.stat().st_size > 0
     try:
         con = sqlite3.connect(p.resolve().as_uri() + "?mode=rw", uri=True, timeout=5.0)
+        _refuse_code(p, con)
         version = con.execute("PRAGMA user_version").fetchone()[0]
         _single_file(con)  # a killed run's write-ahead log, folded in: one portable file again
         con.close()
     except sqlite3.Error as err:
         raise SessionError(f"{p}: cannot repair ({_why(err)})") from None
+    if hot and not journal.exists():
+        done.append(f"applied {journal.name} (an interrupted write; backups: {', '.join(backups)})")
+    elif hot:  # SQLite found nothing to roll back in it (a zeroed header): not applied, moved aside
+        aside = _backup(journal, move=True)
+        done.append(f"{journal.name} held no interrupted write to apply (SQLite ignores it); moved it to "
+                    f"{aside.name}, with backups {', '.join(backups)}")
     if had_wal and not wal.exists():
         done.append(f"folded {wal.name} into {p.name} (the log of a run that did not finish; every "
                     "committed step kept): the session is one file again")
+    if 0 < version < FORMAT_VERSION:
+        backup = _backup(p, f".v{version}")
+        done.append(f"migrated from format {version} to {FORMAT_VERSION} (backup: {backup.name})")
     con = _connect_checked(p, write=True)
     try:
         _read_meta(p, con)
     finally:
         con.close()
-    if version < FORMAT_VERSION:
-        done.append(f"migrated from format {version} to {FORMAT_VERSION} (backup: {p.name}.v{version}.bak)")
     return done
+
+
+def _backup(f: Path, tag: str = "", *, move: bool = False) -> Path:
+    """A copy of ``f`` beside it (or ``f`` itself, moved, with ``move``) named ``NAME{tag}.bak``,
+    or ``.bak-2``, ``-3``... when that exists: a backup never replaces an earlier one, and it
+    appears whole (a full disk leaves no half copy)."""
+    for n in itertools.count(1):
+        target = f.with_name(f"{f.name}{tag}.bak" + ("" if n == 1 else f"-{n}"))
+        try:
+            if move:
+                os.link(f, target)  # fails if the name is taken, like the copy below
+                f.unlink()
+            else:
+                with replaced(target, overwrite=False) as tmp:
+                    shutil.copy2(f, tmp)
+            return target
+        except (FileExistsError, NameTaken):
+            continue
+    raise AssertionError("unreachable")
+
+
+#: the files SQLite keeps beside a database; each must be a plain file if it is there at all
+COMPANIONS = ("-journal", "-wal", "-shm")
+
+
+def _check_companions(p: Path) -> None:
+    """A journal, log or index beside the session that is not a plain file (a FIFO would block
+    SQLite's open forever; a folder makes it fail) is named in a message, never opened."""
+    for suffix in COMPANIONS:
+        q = p.with_name(p.name + suffix)
+        if (q.exists() or q.is_symlink()) and not q.is_file():
+            raise SessionError(f"{p}: {q.name} beside it is {_file_kind(q)}, not a file SQLite can use; "
+                               "move it away to read the session")
+
+
+def _file_kind(q: Path) -> str:
+    try:
+        mode = q.stat().st_mode
+    except OSError:
+        return "a broken link"
+    return ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+
+
+def _refuse_code(p: Path, con: sqlite3.Connection) -> None:
+    """lrlab writes no triggers and no views, and runs none: a trigger fires when its table is
+    written (a migration or a repair), so a file that holds one is refused whole."""
+    found = con.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') LIMIT 1").fetchone()
+    if found:
+        raise SessionError(f"{p}: not a session as lrlab writes them: it holds a {found[0]} "
+                           f"({show(found[1])}), code that could run when the file is opened or changed")
 
 
 def _check_tables(p: Path, con: sqlite3.Connection, version: int) -> None:
@@ -802,9 +866,7 @@ def _migrated(p: Path, con: sqlite3.Connection, version: int, write: bool) -> sq
 
 
 def _migrate(p: Path, con: sqlite3.Connection, version: int) -> None:
-    """Bring an older file to FORMAT_VERSION: back it up first, then migrate in one transaction."""
-    backup = p.with_name(f"{p.name}.v{version}.bak")
-    shutil.copy2(p, backup)
+    """Bring an older file to FORMAT_VERSION in one transaction (repair has backed it up)."""
     try:
         with con:
             for v in range(version, FORMAT_VERSION):
@@ -815,20 +877,26 @@ def _migrate(p: Path, con: sqlite3.Connection, version: int) -> None:
     except (sqlite3.DatabaseError, KeyError) as err:
         con.close()
         raise SessionError(f"{p}: could not migrate from format {version} ({err}); "
-                           f"the file is unchanged, a backup is at {backup.name}") from None
+                           "the file is unchanged (and repair kept a backup)") from None
 
 
-def _writer_alive(writer: Mapping[str, Any], heartbeat: float) -> bool:
-    """Is the process that writes a 'running' session still there?"""
+def _writer_alive(writer: Mapping[str, Any], heartbeat: Any) -> bool:
+    """Is the process that writes a 'running' session still there? Meta from a file may say
+    anything (a pid of "abc", 2**70 or null; no heartbeat): what cannot be a live writer is not."""
+    pid = writer.get("pid")
     if writer.get("host") == socket.gethostname() and "pid" in writer:
+        if type(pid) is not int or not 0 < pid < 2**31:
+            return False  # no process of this machine has that id
         try:
-            os.kill(int(writer["pid"]), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
         return True
-    return time.time() - float(heartbeat) < 120  # another machine: trust a recent heartbeat
+    if type(heartbeat) not in (int, float) or not math.isfinite(heartbeat):
+        return False
+    return time.time() - heartbeat < 120  # another machine: trust a recent heartbeat
 
 
 def lineage(path: str | Path) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray
 
 from lrlab.core import paths
-from lrlab.core.files import read_text, write_text
+from lrlab.core.files import read_text, set_aside, write_text
 
 MAX_RECENT = 10
 MAX_BYTES = 4 * 2**20  # a settings file is a few kilobytes; anything larger is not ours
@@ -34,13 +34,13 @@ problems: list[str] = []
 
 
 def settings_file() -> Path:
-    return paths.settings_dir() / "settings.json"
+    return paths.settings_dir(create=False) / "settings.json"  # made when first written
 
 
 def legacy_warning() -> str | None:
     """A warning when the INI file of older versions holds an object value (``@Variant(``), which
     a QSettings read would unpickle; lrlab only reads its text, and never uses it."""
-    legacy = paths.settings_dir() / "lrlab.ini"
+    legacy = paths.settings_dir(create=False) / "lrlab.ini"
     if not legacy.is_file():  # absent, or a FIFO or device that a read would block on or never finish
         return None
     try:
@@ -65,8 +65,15 @@ def _read() -> dict[str, Any]:
         return data
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        _note(f"ignored {path}: {err}; lrlab starts with default settings")
+    except OSError as err:  # unreadable, or the settings folder is a file: nothing to keep
+        _note(f"ignored {path}: {err.strerror or err}; lrlab starts with default settings")
+        return {}
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        try:  # kept, never overwritten by the next save: the user may want what was in it
+            kept = f"; kept it as {set_aside(path, '.bad').name}"
+        except OSError:
+            kept = ""
+        _note(f"ignored {path}: {err}{kept}; lrlab starts with default settings")
         return {}
 
 
