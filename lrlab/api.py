@@ -495,7 +495,7 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
                 ray_cpus: float = 1, ray_gpus: float = 0, ray_tasks: int | None = None) -> SweepResult:
     """:func:`sweep` for a spec already resolved; ``ray`` (an address, or "" for ``RAY_ADDRESS``
     or a local instance) runs its members on a Ray cluster instead (:mod:`lrlab.core.cluster`)."""
-    from lrlab.core.runs import best_row
+    from lrlab.core.runs import best_row, seed_list
     from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
 
     lrs = check_lrs(lrs)
@@ -505,7 +505,7 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
         raise SpecError([("seeds", f"{len(lrs)} LRs x {seeds} seeds is more than {MAX_MEMBERS} members")])
     if ray is not None:
         return _ray_sweep(label, spec, lrs, seeds, out, progress, ray or None, ray_cpus, ray_gpus, ray_tasks)
-    recorded = _record("sweep", spec, out, progress, label=label, lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+    recorded = _record("sweep", spec, out, progress, label=label, lrs=lrs, seeds=seed_list(spec.seed, seeds))
     runner = recorded.runner
     _warn_schedule(spec, runner)
     status = run_with_ctrl_c(recorded, runner)

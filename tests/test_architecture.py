@@ -191,3 +191,37 @@ def test_the_optimizer_field_list_is_built_once():
     found = {str(f.relative_to(PACKAGE)): restated_field_lists(f.read_text(), OPTIMIZER_FIELDS)
              for f in sorted(PACKAGE.rglob("*.py"))}
     assert {name: lists for name, lists in found.items() if lists} == {}
+
+
+def replacing_calls(source: str) -> list[int]:
+    """Lines that give a file its name by renaming a temporary one (``os.replace``, ``os.rename``,
+    a path's ``.replace(target)``) or build a temporary ``.part`` name: what only
+    lrlab.core.files may do. ``text.replace(a, b)`` and ``spec.replace(**changes)`` are not renames."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner, name = node.func.value, node.func.attr
+            by_os = isinstance(owner, ast.Name) and owner.id == "os" and name in ("replace", "rename")
+            path_replace = (name == "replace" and len(node.args) == 1 and not node.keywords
+                            and not isinstance(node.args[0], ast.Constant))
+            if by_os or path_replace:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".part"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_replacing_checker_finds_each_form():
+    assert replacing_calls("import os\nos.replace(a, b)") == [2]
+    assert replacing_calls("tmp.replace(out)") == [1]
+    assert replacing_calls("name = f'.{out.name}.part'") == [1]
+    assert replacing_calls("text.replace('a', 'b')\nspec.replace(**changes)") == []
+
+
+def test_every_atomic_write_goes_through_one_function():
+    """core/files.replaced is the one place a file is built under a temporary name and renamed
+    onto its own (sessions, settings, the library index, group summaries, exports): a second
+    copy of that dance is where a half-made file slips through."""
+    found = {str(f.relative_to(PACKAGE)): replacing_calls(f.read_text()) for f in sorted(PACKAGE.rglob("*.py"))
+             if f.relative_to(PACKAGE).as_posix() != "core/files.py"}
+    assert {k: v for k, v in found.items() if v} == {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
-import json
 import os
 import tempfile
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrlab.core.files import write_bytes
 from lrlab.core.params import SpecError
 from lrlab.core.spec import RunSpec
 
@@ -111,7 +111,7 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     Ctrl-C, or ``should_stop()`` turning true (the window's Stop), cancels the chunks still out
     and keeps what arrived (status ``stopped``).
     """
-    from lrlab.core.runs import RecordedSweep, _json_safe, best_row, group_rows
+    from lrlab.core.runs import group_rows, seed_list, write_group_summary
     from lrlab.core.runs.sweep import check_lrs, member_file_name
 
     lrs = check_lrs(lrs)
@@ -135,7 +135,7 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     if tasks is None:
         tasks = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus, 1e-9)))
     chunks = chunks_of(lrs, tasks)
-    seed_list = [spec.seed + j for j in range(seeds)]
+    seeds_used = seed_list(spec.seed, seeds)
     folder.mkdir(parents=True, exist_ok=True)
     result = ClusterSweep(folder, tasks=len(chunks))
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(task)
@@ -144,7 +144,7 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     pending: dict[Any, tuple[int, list[float]]] = {}
     offset = 0
     for chunk in chunks:
-        ref = remote.remote(spec_json, chunk, seed_list, folder.name, label, threads)
+        ref = remote.remote(spec_json, chunk, seeds_used, folder.name, label, threads)
         pending[ref] = (offset, chunk)
         offset += len(chunk) * seeds
     total, written = len(lrs) * seeds, []
@@ -167,11 +167,9 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
                 environment = environment or got["environment"]
                 result.path, result.n_params = got["path"], got["n_params"]
                 for i, (_name, data) in enumerate(got["files"]):  # in member order: by LR, then seed
-                    member_lr, member_seed = chunk[i // seeds], seed_list[i % seeds]
+                    member_lr, member_seed = chunk[i // seeds], seeds_used[i % seeds]
                     target = folder / member_file_name(_Member(first + i, member_lr, member_seed), total)
-                    tmp = target.with_name(f".{target.name}.part")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, target)
+                    write_bytes(target, data)
                     written.append(target)
             result.rows = group_rows(sorted(written))
             if on_chunk is not None:
@@ -183,14 +181,10 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     if result.failures and result.status == "finished":
         result.status = "failed" if not written else "finished"
     result.wall_time = time.perf_counter() - t0
-    result.rows = group_rows(sorted(written))
-    summary = {"kind": "sweep", "group": folder.name, "status": result.status, "ray": {
-        "tasks": len(chunks), "cpus_per_task": cpus, "gpus_per_task": gpus, "failures": result.failures},
-        "lrs": lrs, "seeds": seed_list, "reference_lr": spec.lr, "spec": spec_json, "environment": environment,
-        "summary": {"wall_time": result.wall_time}, "members": result.rows, "best": best_row(result.rows)}
-    tmp = folder / f".{RecordedSweep.SUMMARY}.part"
-    tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / RecordedSweep.SUMMARY)
+    ray = {"tasks": len(chunks), "cpus_per_task": cpus, "gpus_per_task": gpus, "failures": result.failures}
+    result.rows = write_group_summary(folder, sorted(written), status=result.status, lrs=lrs, seeds=seeds_used,
+                                      spec_json=spec_json, environment=environment,
+                                      summary={"wall_time": result.wall_time}, ray=ray)
     return result
 
 

@@ -154,7 +154,9 @@ class ToolsComponent(QObject):
         address = self.sweep.cluster_address()
         if address is not None:
             return self._run_sweep_on_ray(spec, lrs, seeds, address)
-        self.controller.start(spec, kind="sweep", lrs=lrs, seeds=[spec.seed + j for j in range(seeds)])
+        from lrlab.core.runs import seed_list
+
+        self.controller.start(spec, kind="sweep", lrs=lrs, seeds=seed_list(spec.seed, seeds))
         return True
 
     def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:

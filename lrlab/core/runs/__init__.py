@@ -21,7 +21,8 @@ from lrlab.core.runs.kinds import RUN_KINDS, RunKind, run_kind
 
 __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "RunKind", "Runner", "Update",
            "Verification", "compare_steps", "environment_differences", "fork", "fork_session", "landscape",
-           "range_finder", "record", "replay_runner", "run_kind", "sweep", "train"]
+           "range_finder", "record", "replay_runner", "run_kind", "seed_list", "sweep", "train",
+           "write_group_summary"]
 
 _SUBMODULES = ("base", "fork", "landscape", "loop", "range_finder", "recorded", "sweep", "train")
 

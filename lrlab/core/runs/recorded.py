@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sqlite3
 import traceback
@@ -24,6 +23,7 @@ import numpy as np
 
 from lrlab.core import paths
 from lrlab.core.events import Status
+from lrlab.core.files import replaced, write_text
 from lrlab.core.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.runs import fork, landscape, range_finder, sweep, train
 from lrlab.core.runs.base import Listener, Runner, Update
@@ -104,9 +104,8 @@ class RecordedRun:
         kept, runner = self.kept, self.runner
         try:
             if self.failure is None and self.writer.closed:
-                copy = out.with_name(f".{out.name}.part")  # renamed when complete: never half a file
-                shutil.copyfile(self.path, copy)
-                os.replace(copy, out)
+                with replaced(out) as copy:  # named when complete: never half a file
+                    shutil.copyfile(self.path, copy)
                 return out
             writer = SessionWriter(out, runner.spec, runner.environment, kind=self.kind, group=self.group,
                                    extra_meta=self.meta, overwrite=True)
@@ -218,15 +217,31 @@ class RecordedSweep:
             raise
         for k, w in enumerate(self.writers):
             w.close(runner.member_status[k], runner.member_final_summary(k))
-        self.rows = group_rows(self.files)
-        summary = {"kind": "sweep", "group": self.group, "status": str(status), "path": runner.path,
-                   "lrs": runner.lrs, "seeds": runner.seeds, "reference_lr": runner.spec.lr,
-                   "spec": runner.spec.to_json(), "environment": runner.environment,
-                   "summary": runner.summary, "members": self.rows, "best": best_row(self.rows)}
-        tmp = self.path / f".{self.SUMMARY}.part"
-        tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path / self.SUMMARY)
+        self.rows = write_group_summary(self.path, self.files, status=str(status), lrs=runner.lrs,
+                                        seeds=runner.seeds, spec_json=runner.spec.to_json(),
+                                        environment=runner.environment, summary=runner.summary,
+                                        path=runner.path)
         return status
+
+
+def write_group_summary(folder: Path, files: Sequence[Path], *, status: str, lrs: Sequence[float],
+                        seeds: Sequence[int], spec_json: Mapping[str, Any], environment: Mapping[str, Any],
+                        summary: Mapping[str, Any], **extra: Any) -> list[dict[str, Any]]:
+    """Write a sweep's ``summary.json`` beside its member sessions, whole: the members' rows read
+    back from their files (in their order), the best of them, and what the sweep was; ``extra``
+    adds what the way it ran knows (the stacked ``path``, a Ray sweep's ``ray``). Returns the rows.
+    The one writer of the file, for local sweeps and Ray sweeps alike."""
+    rows = group_rows(files)
+    data = {"kind": "sweep", "group": folder.name, "status": status, **extra, "lrs": list(lrs),
+            "seeds": list(seeds), "reference_lr": spec_json["optimizer"]["lr"], "spec": dict(spec_json),
+            "environment": dict(environment), "summary": dict(summary), "members": rows, "best": best_row(rows)}
+    write_text(folder / RecordedSweep.SUMMARY, json.dumps(_json_safe(data), indent=2) + "\n")
+    return rows
+
+
+def seed_list(seed: int, n: int) -> list[int]:
+    """The seeds of a run repeated ``n`` times (a sweep's ``--seeds n``): its own, then the next ones."""
+    return [seed + j for j in range(n)]
 
 
 def group_rows(files: Sequence[Path]) -> list[dict[str, Any]]:
