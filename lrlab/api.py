@@ -778,7 +778,7 @@ class Library:
         """One dict per session, newest first: path, name, created, kind, group, status, the
         spec's fields flattened (``optimizer.lr``) and the summary's numbers (``best_val_metric``;
         ``summary.steps`` is the steps recorded, ``steps`` the spec's own)."""
-        from lrlab.core.compare import flatten
+        from lrlab.core.spec import flatten
 
         rows = []
         for e in self._library.refresh():

@@ -32,6 +32,7 @@ from lrlab.core.palette import (  # noqa: F401 (compare's public colour API)
 from lrlab.core.schedules import describe_edit
 from lrlab.core.series import debiased_ema
 from lrlab.core.session import Session, SessionError, columns_of, lineage
+from lrlab.core.spec import flatten
 
 X_AXES = ("step", "epoch", "samples", "wall")
 class Run:
@@ -187,16 +188,6 @@ def assign_colours(runs: Sequence[Run], dark: bool = False) -> None:
 
 
 # --- what differs ----------------------------------------------------------------------------
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}; lists stay values."""
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else k))
-        return out
-    return {prefix: data}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lrlab.core import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
 from lrlab.core.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
 from lrlab.core.params import Kinded, SpecError
 

@@ -287,12 +287,19 @@ def regression(spec: Kinded) -> Samples:
 # --- torchvision: image files -----------------------------------------------------------
 
 
+#: reads a torchvision set's files: (spec, torchvision class name, train) -> (images, labels).
+#: Reading needs torch and torchvision, which declarations never import: lrlab.core.vision
+#: installs its reader here when the engine loads it (lrlab.core.data does, before any dataset).
+IMAGE_READER: list[Callable[..., tuple[Any, Any]]] = []
+
+
 def _torchvision(spec: Kinded, cls_name: str) -> Samples:
     """The training files of torchvision's ``cls_name`` and, when asked for, its test files."""
-    from lrlab.core import vision  # torch and torchvision load only when images do
-
-    images, labels = vision.read(spec, cls_name, train=True)
-    test = vision.read(spec, cls_name, train=False) if spec["test_eval"] else None
+    if not IMAGE_READER:
+        raise RuntimeError("image datasets are read by lrlab.core.vision: load them through lrlab.core.data")
+    read = IMAGE_READER[0]
+    images, labels = read(spec, cls_name, train=True)
+    test = read(spec, cls_name, train=False) if spec["test_eval"] else None
     return Samples(images, labels, test)
 
 

@@ -93,7 +93,7 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
         from torch.utils.tensorboard.summary import hparams
     except ImportError:
         raise ExportError(f"TensorBoard export needs the tensorboard package: {TENSORBOARD_HINT}") from None
-    from lrlab.core.compare import flatten
+    from lrlab.core.spec import flatten
 
     run_dir = Path(folder) / session.path.stem
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):

@@ -326,6 +326,17 @@ def read_json(path: str | Path) -> Any:
         raise SpecError([(str(p), f"not a spec: {err}")]) from None
 
 
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}; lists stay values: how a spec's fields
+    are named in tables (compare, the session library, TensorBoard's hyperparameters)."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: data}
+
+
 def unwrap_preset(data: Any) -> Any:
     """Presets wrap a run spec with a title and an explanation; return the spec part."""
     if isinstance(data, Mapping) and "spec" in data and ("title" in data or "explanation" in data):

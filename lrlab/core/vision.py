@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lrlab.core import paths
+from lrlab.core.datasets import IMAGE_READER
 from lrlab.core.params import Kinded, SpecError
 
 
@@ -67,3 +68,6 @@ def read(spec: Kinded, cls_name: str, train: bool) -> tuple[torch.Tensor, torch.
     data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(np.asarray(ds.data))
     images = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)  # HWC -> CHW
     return images.contiguous(), torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+
+
+IMAGE_READER[:] = [read]  # the image datasets' loaders (lrlab.core.datasets) read through it
