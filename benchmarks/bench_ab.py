@@ -26,8 +26,8 @@ SPEC = {"dataset": {"name": "digits"}, "model": {"kind": "mlp", "hidden": [128],
 def one_run(what: str, folder: Path, i: int) -> float:
     """Steps per second of one run of ``what`` (a training run, a K=16 sweep, a range test),
     recorded to a session as the clients record it. Uses only APIs both versions have."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun, RecordedSweep
-    from lrlab.core.spec import RunSpec
 
     if what == "train":
         run, steps = RecordedRun(RunSpec.from_json({**SPEC, "steps": 2000}), folder / f"t{i}.lrlab"), 2000

@@ -27,9 +27,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def write_sessions(folder: Path, n: int, steps: int) -> list[Path]:
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs.base import Update
-    from lrlab.core.session import SessionWriter
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.storage.session import SessionWriter
 
     paths = []
     for i in range(n):
@@ -62,7 +62,7 @@ def floor(paths: list[Path]) -> float:
 
 
 def lrlab(paths: list[Path], view) -> float:
-    from lrlab.core.compare import open_runs
+    from lrlab.core.features.compare import open_runs
 
     t0 = time.perf_counter()
     view.set_runs(open_runs(paths))

@@ -11,8 +11,8 @@ import statistics
 import sys
 import time
 
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs.train import Trainer
-from lrlab.core.spec import RunSpec
 
 
 def rate(optimizer: dict, every: int | None, steps: int) -> float:

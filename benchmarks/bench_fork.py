@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import RecordedRun, fork_session
 from lrlab.core.runs.train import SNAPSHOT_EVERY
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session
 
 
 def make_spec(steps: int) -> RunSpec:

@@ -44,8 +44,8 @@ def history(n: int, offset: int = 0) -> dict[str, np.ndarray]:
 
 
 def headless_rate() -> float:
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs.train import Trainer
-    from lrlab.core.spec import RunSpec
 
     trainer = Trainer(RunSpec.from_json(SPEC))
     t0 = time.perf_counter()
@@ -61,7 +61,7 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     """
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.gui.worker import RunWorker, start_in_thread
 
     plots = window.plots

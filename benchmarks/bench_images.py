@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakedata import write_mnist_family
 
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs.train import Trainer
-from lrlab.core.spec import RunSpec
 
 
 def lrlab_epoch(root: Path) -> float:

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
-    from lrlab.core.schedules import Timeline, parse_edit, parse_schedule
+    from lrlab.core.decl.schedules import Timeline, parse_edit, parse_schedule
 
     tl = Timeline(parse_schedule({"kind": "warmup", "warmup_steps": 1000,
                                   "then": {"kind": "cosine", "T_max": 999_000}}), 0.1)

@@ -21,9 +21,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from lrlab.core.resources import preset_path
+from lrlab.core.decl.resources import preset_path
+from lrlab.core.decl.spec import load_spec
 from lrlab.core.runs import RecordedRun
-from lrlab.core.spec import load_spec
 
 STEPS = 100
 

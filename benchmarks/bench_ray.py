@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LRLAB_HOME", tempfile.mkdtemp(prefix="lrlab-bench-"))
     import ray
 
-    from lrlab.core.cluster import ray_sweep
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedSweep
+    from lrlab.core.runs.cluster import ray_sweep
     from lrlab.core.runs.sweep import log_range
-    from lrlab.core.spec import RunSpec
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     spec = RunSpec.from_json(SPEC)

@@ -13,7 +13,7 @@ Four measurements, each printed as a Markdown table for benchmarks/README.md:
    digits MLP and for a large MLP (784 -> 512 -> 512 -> 10, Adam, batch 256), and what each
    member adds: where memory, rather than time, stops K.
 4. **paths by size**: per member-step time of the three paths at K=16 for models from tiny to
-   large: the measurements behind ``lrlab.core.stacked.LOOP_ABOVE_MACS``.
+   large: the measurements behind ``lrlab.core.engine.stacked.LOOP_ABOVE_MACS``.
 
     python benchmarks/bench_sweep.py [--epochs 200] [--rounds 3] [--only processes,members,memory,paths]
 """
@@ -87,8 +87,8 @@ def bench_processes(epochs: int, rounds: int, k: int) -> None:
 
 def time_sweep(spec_json: dict, k: int, path: str | None, steps: int) -> tuple[float, str]:
     """Seconds per member-step of a sweep of k members (in this process, no session files)."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs.sweep import Sweep
-    from lrlab.core.spec import RunSpec
 
     spec = RunSpec.from_json({**spec_json, "steps": steps, "eval_every": steps})
     # LRs around the spec's, none diverging: frozen members would make the timing about masks
@@ -100,8 +100,8 @@ def time_sweep(spec_json: dict, k: int, path: str | None, steps: int) -> tuple[f
 
 
 def time_train(spec_json: dict, steps: int) -> float:
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs.train import Trainer
-    from lrlab.core.spec import RunSpec
 
     trainer = Trainer(RunSpec.from_json({**spec_json, "steps": steps, "eval_every": steps}))
     t0 = time.perf_counter()
@@ -137,7 +137,7 @@ MEMORY_CHILD = """
 import json, re, sys
 from pathlib import Path
 from lrlab.core.runs.sweep import Sweep
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl.spec import RunSpec
 
 def peak_kb():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
@@ -186,8 +186,8 @@ SIZES = [
 
 
 def bench_paths(rounds: int, steps: int, k: int = 16) -> None:
-    from lrlab.core.models import build_model
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
+    from lrlab.core.engine.models import build_model
 
     print(f"\n| model (K={k}) | batch x parameters | bmm | vmap | loop | one run | chosen |")
     print("|---|---|---|---|---|---|---|")

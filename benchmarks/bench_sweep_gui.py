@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=100_000)
     args = ap.parse_args(argv)
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.gui.app import make_app
     from lrlab.gui.sweep import SweepWindow
     from lrlab.gui.window import MainWindow

@@ -23,9 +23,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lrlab.core.models import build_model
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.models import build_model
 from lrlab.core.runs import RecordedRun
-from lrlab.core.spec import RunSpec
 
 
 def make_spec(steps: int) -> RunSpec:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
     spec = make_spec(args.steps)
-    from lrlab.core.data import load_dataset
+    from lrlab.core.engine.data import load_dataset
 
     data = load_dataset(spec.dataset, torch.device("cpu"))
     torch.set_num_threads(1)  # what lrlab chooses for a model this small; same for all three

@@ -7,7 +7,7 @@ dataclasses; every table comes back as a pandas DataFrame (pandas is imported on
 table, so ``import lrlab`` stays light).
 
 Specs are named as the command names them: a preset (``"lr-too-high"``), a JSON file, a dict
-of run-spec JSON, or a :class:`~lrlab.core.spec.RunSpec`. Changes follow ``--set``'s rules
+of run-spec JSON, or a :class:`~lrlab.core.decl.spec.RunSpec`. Changes follow ``--set``'s rules
 (applied to the JSON as written, before defaults), given as keywords with ``__`` for the dots
 (``optimizer__lr=0.01``) or as a mapping spread into them (``**{"optimizer.lr": 0.01}``).
 """
@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.core.events import Event
-from lrlab.core.metrics import LR, METRICS, TRAIN_LOSS
-from lrlab.core.params import SpecError
-from lrlab.core.session import Session as _CoreSession
-from lrlab.core.session import SessionError
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl.events import Event
+from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.storage.session import Session as _CoreSession
+from lrlab.core.storage.session import SessionError
 from lrlab.progress import Progress, run_with_ctrl_c
 
 __all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError", "SweepMember",
@@ -51,8 +51,8 @@ def resolve_input(name: str | Path) -> Path:
     path = Path(name)
     if path.exists():
         return path
-    from lrlab.core.params import did_you_mean
-    from lrlab.core.resources import list_presets, preset_path
+    from lrlab.core.decl.params import did_you_mean
+    from lrlab.core.decl.resources import list_presets, preset_path
 
     preset = preset_path(str(name))
     if preset is not None:
@@ -68,8 +68,8 @@ def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = N
     applied to the JSON as written (so switching ``optimizer.name`` to Adam on an Adagrad spec
     does not drag Adagrad's defaults along), and its label: the preset's name, or '' for a spec
     of the user's (new sessions are named after it). SpecError lists every problem."""
-    from lrlab.core.resources import presets_dir
-    from lrlab.core.spec import apply_changes, read_json, unwrap_preset
+    from lrlab.core.decl.resources import presets_dir
+    from lrlab.core.decl.spec import apply_changes, read_json, unwrap_preset
 
     label = ""
     if isinstance(spec_or_preset, RunSpec):
@@ -100,7 +100,7 @@ def _table(columns: Mapping[str, Any]) -> Table:
 
 def _check_edits(edits: Iterable[tuple[int, Mapping[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
     """Mid-run edits as (step, edit JSON), validated, in step order."""
-    from lrlab.core.schedules import parse_edit
+    from lrlab.core.decl.schedules import parse_edit
 
     out = []
     for i, (step, edit) in enumerate(edits):
@@ -124,7 +124,7 @@ def _record(kind: str, spec: RunSpec | None, out: str | Path | None, progress: b
 
 def _warn_schedule(spec: RunSpec, runner: Any) -> None:
     """Durations that do not fit the run, on stderr before training (as the command prints them)."""
-    from lrlab.core.spec import schedule_warnings
+    from lrlab.core.decl.spec import schedule_warnings
 
     for warning in schedule_warnings(spec, runner.total_steps, runner.session_meta()["steps_per_epoch"]):
         print(f"lrlab: warning: {warning}", file=sys.stderr)
@@ -189,7 +189,7 @@ class Session:
     @property
     def task(self) -> str:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
-        from lrlab.core.datasets import dataset_task
+        from lrlab.core.decl.datasets import dataset_task
 
         return dataset_task(self.spec["dataset"]["name"])
 
@@ -260,7 +260,7 @@ class Session:
 
     def to_csv(self, out: str | Path) -> Path:
         """One row per step with the validation columns beside it (``lrlab export --csv``)."""
-        from lrlab.core.export import write_csv
+        from lrlab.core.storage.export import write_csv
 
         with _CoreSession.open(self.path) as s:
             write_csv(s, out)
@@ -270,7 +270,7 @@ class Session:
         """A TensorBoard run ``folder/<session name>/`` with the step and validation metrics, the
         LR, the events as text and the spec as hyperparameters; returns the run's folder.
         Needs the ``tensorboard`` package (``pip install 'lrlab[tensorboard]'``)."""
-        from lrlab.core.export import write_tensorboard
+        from lrlab.core.storage.export import write_tensorboard
 
         with _CoreSession.open(self.path) as s:
             return write_tensorboard(s, folder)
@@ -350,7 +350,7 @@ class FindLRResult:
     label: str
     spec: dict[str, Any]
     params: dict[str, Any]
-    result: Any  # lrlab.core.lrfind.RangeTestResult: the curves and every seed's suggestions
+    result: Any  # lrlab.core.features.lrfind.RangeTestResult: the curves and every seed's suggestions
 
     @property
     def suggestions(self) -> dict[str, float | None]:
@@ -377,7 +377,7 @@ class FindLRResult:
 
     def describe(self) -> str:
         """The table ``lrlab find-lr`` prints: the ramp, then each rule's LR, spread and reason."""
-        from lrlab.core.lrfind import RULES
+        from lrlab.core.features.lrfind import RULES
 
         result, p = self.result, self.params
         n_seeds = len(result.seeds)
@@ -412,7 +412,7 @@ def start_find_lr(label: str, spec: RunSpec, *, start_lr: float | None = None, e
                   out: str | Path | None = None, progress: bool = False) -> FindLRResult:
     """:func:`find_lr` for a spec already resolved; SpecError names a bad parameter
     (``end_lr: must be greater than start_lr``) before anything trains."""
-    from lrlab.core.lrfind import RangeTestParams
+    from lrlab.core.features.lrfind import RangeTestParams
 
     given = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "mode": mode, "seeds": seeds}
     params = RangeTestParams.from_json({k: v for k, v in given.items() if v is not None})
@@ -494,7 +494,7 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
                 out: str | Path | None = None, progress: bool = False, ray: str | None = None,
                 ray_cpus: float = 1, ray_gpus: float = 0, ray_tasks: int | None = None) -> SweepResult:
     """:func:`sweep` for a spec already resolved; ``ray`` (an address, or "" for ``RAY_ADDRESS``
-    or a local instance) runs its members on a Ray cluster instead (:mod:`lrlab.core.cluster`)."""
+    or a local instance) runs its members on a Ray cluster instead (:mod:`lrlab.core.runs.cluster`)."""
     from lrlab.core.runs import best_row, seed_list
     from lrlab.core.runs.sweep import MAX_MEMBERS, check_lrs
 
@@ -518,9 +518,9 @@ def start_sweep(label: str, spec: RunSpec, lrs: Iterable[float], *, seeds: int =
 
 def _ray_sweep(label: str, spec: RunSpec, lrs: list[float], seeds: int, out: str | Path | None, progress: bool,
                address: str | None, cpus: float, gpus: float, tasks: int | None) -> SweepResult:
-    from lrlab.core import paths
-    from lrlab.core.cluster import ray_sweep
+    from lrlab.core.decl import paths
     from lrlab.core.runs import best_row, unique_path
+    from lrlab.core.runs.cluster import ray_sweep
     from lrlab.core.runs.sweep import folder_name
 
     folder = Path(out) if out else unique_path(paths.sessions_dir() / folder_name(spec, lrs, len(lrs) * seeds, label))
@@ -555,14 +555,14 @@ class Comparison:
     names: list[str]
     metric: str
     x: str
-    target: Any  # lrlab.core.compare.Target, or None
-    summary: list[Any]  # lrlab.core.compare.SummaryRow
-    differences: list[Any]  # lrlab.core.compare.Difference
+    target: Any  # lrlab.core.features.compare.Target, or None
+    summary: list[Any]  # lrlab.core.features.compare.SummaryRow
+    differences: list[Any]  # lrlab.core.features.compare.Difference
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def describe(self) -> str:
         """The summary table and the table of what differs, as ``lrlab compare`` prints them."""
-        from lrlab.core.compare import format_differences, format_summary
+        from lrlab.core.features.compare import format_differences, format_summary
 
         return (f"{format_summary(self.summary, self.target)}\n\n"
                 f"{format_differences(self.differences, self.names)}")
@@ -595,7 +595,7 @@ class Comparison:
 
     def write_csv(self, out: str | Path) -> int:
         """Every metric of every session as session, step, metric, value rows; returns the rows."""
-        from lrlab.core.compare import open_runs, write_long_csv
+        from lrlab.core.features.compare import open_runs, write_long_csv
 
         runs = open_runs(self.paths)
         try:
@@ -609,8 +609,8 @@ def compare(paths: Sequence[str | Path], *, metric: str = TRAIN_LOSS.name, x: st
             target: str | None = "val_metric>=0.95") -> Comparison:
     """Compare two or more sessions (see :class:`Comparison`). ``x`` is step, epoch, samples or
     wall; ``smooth`` the EMA weight in [0, 1); ``target`` e.g. ``"val_metric>=95%"`` or None."""
-    from lrlab.core.compare import X_AXES, Target, differences, open_runs, summary
-    from lrlab.core.params import unknown
+    from lrlab.core.decl.params import unknown
+    from lrlab.core.features.compare import X_AXES, Target, differences, open_runs, summary
 
     if len(paths) < 2:
         raise ValueError("compare: give at least two session files")
@@ -675,7 +675,7 @@ def landscape(surface: str | None = None, *, demo: str | None = None, optimizers
 def presets() -> list[dict[str, Any]]:
     """The bundled presets in teaching order, as ``lrlab presets --json`` prints them: name (what
     :func:`run` and the command take), title, group, explanation and the run spec."""
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
 
     return [{"name": p.name, "title": p.title, "group": p.group, "explanation": p.explanation, "spec": p.spec}
             for p in list_presets()]
@@ -694,8 +694,8 @@ def plan_schedule(source: str | Path | Mapping[str, Any] | RunSpec, steps: int |
     """(the schedule with its durations in steps, the base LR, the LR at steps 0..steps-1) for a
     bare schedule (base LR 0.1 unless ``lr``; "run" and "25%" follow ``steps``), or a run spec or
     preset's schedule (durations follow its run; ``steps`` defaults to the whole run)."""
-    from lrlab.core import schedules
-    from lrlab.core.spec import planned_steps, planned_steps_per_epoch, read_json, unwrap_preset
+    from lrlab.core.decl import schedules
+    from lrlab.core.decl.spec import planned_steps, planned_steps_per_epoch, read_json, unwrap_preset
 
     if isinstance(source, RunSpec):
         data: Any = source.to_json()
@@ -736,14 +736,14 @@ class ScheduleValues:
         return self.steps
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        from lrlab.core.schedules import values
+        from lrlab.core.decl.schedules import values
 
         out = values(self.fn, 0, self.steps)
         return out if dtype is None else out.astype(dtype)
 
     def chunks(self, size: int = 100_000) -> Iterable[tuple[int, np.ndarray]]:
         """(first step, its LRs) for consecutive pieces of at most ``size`` steps."""
-        from lrlab.core.schedules import values
+        from lrlab.core.decl.schedules import values
 
         for start in range(0, self.steps, size):
             yield start, values(self.fn, start, min(start + size, self.steps))
@@ -767,8 +767,8 @@ class Library:
     since the last one (its index lives in the lrlab folder, one per folder listed)."""
 
     def __init__(self, folder: str | Path | None = None):
-        from lrlab.core import paths
-        from lrlab.core.library import Library as _CoreLibrary
+        from lrlab.core.decl import paths
+        from lrlab.core.storage.library import Library as _CoreLibrary
 
         self.folder = Path(folder) if folder is not None else paths.sessions_dir()
         key = hashlib.sha1(str(self.folder.resolve()).encode()).hexdigest()[:16]
@@ -778,7 +778,7 @@ class Library:
         """One dict per session, newest first: path, name, created, kind, group, status, the
         spec's fields flattened (``optimizer.lr``) and the summary's numbers (``best_val_metric``;
         ``summary.steps`` is the steps recorded, ``steps`` the spec's own)."""
-        from lrlab.core.spec import flatten
+        from lrlab.core.decl.spec import flatten
 
         rows = []
         for e in self._library.refresh():

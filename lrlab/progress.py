@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lrlab.core.events import Status
-from lrlab.core.fmt import clock
+from lrlab.core.decl.events import Status
+from lrlab.core.decl.fmt import clock
 
 
 class Progress:

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
             pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))
         app.setPalette(pal)
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
     from lrlab.gui.app import make_app
     from lrlab.gui.window import MainWindow
 

@@ -33,13 +33,13 @@ SCRIPTS = {
     "run": """
         import sys
         from lrlab.core.runs import RecordedRun
-        from lrlab.core.spec import RunSpec
+        from lrlab.core.decl.spec import RunSpec
         RecordedRun(RunSpec.from_json({**SPEC, "steps": 10_000_000}), sys.argv[1]).run()
     """,
     "sweep": """
         import sys
         from lrlab.core.runs import RecordedSweep
-        from lrlab.core.spec import RunSpec
+        from lrlab.core.decl.spec import RunSpec
         RecordedSweep(RunSpec.from_json({**SPEC, "steps": 10_000_000}), [0.001, 0.01, 0.1], out=sys.argv[1]).run()
     """,
     "fork": """
@@ -71,8 +71,8 @@ def _session_files(target: Path) -> list[Path]:
 def parent_session(folder: Path) -> Path:
     """A run stopped after 200 of its 10 million steps, to fork from (a fork trains on to the
     spec's end, so it is still training when it is killed)."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     path = folder / "parent.lrlab"
     if not path.exists():
@@ -104,7 +104,7 @@ def kill_one(kind: str, folder: Path, rng: random.Random, parent: Path | None = 
 
 
 def _steps(path: Path) -> int:
-    from lrlab.core.session import Session
+    from lrlab.core.storage.session import Session
 
     with contextlib.suppress(Exception), Session.open(path) as s:
         return s.n_steps()
@@ -114,7 +114,7 @@ def _steps(path: Path) -> int:
 def check_file(path: Path, folder: Path) -> list[str]:
     """What a user would meet opening ``path``: [] when every way in works."""
     from lrlab.cli import main
-    from lrlab.core.session import Session, SessionError
+    from lrlab.core.storage.session import Session, SessionError
 
     problems = []
     try:

@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
     from guitools import QUICK
 
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.gui.app import make_app
     from lrlab.gui.window import MainWindow
 

@@ -39,8 +39,8 @@ COMMANDS = (("info",), ("info", "--json"), ("replay", "--verify", "--quiet"), ("
 
 def source_session(folder: Path) -> Path:
     """A small real session to damage: iris, 3 epochs, with an edit and evaluations."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
                               "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 3, "batch_size": 16,

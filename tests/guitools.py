@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl.spec import RunSpec
 
 QUICK = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
          "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 40, "batch_size": 16,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrlab.core.params import Kinded
-from lrlab.core.schedules import SCHEDULES, Example, kind_class, parse_schedule, resolve_schedule
+from lrlab.core.decl.params import Kinded
+from lrlab.core.decl.schedules import SCHEDULES, Example, kind_class, parse_schedule, resolve_schedule
 
 #: the run that the examples' relative durations ("run", "25%", "3ep") are resolved against
 RUN_STEPS, RUN_STEPS_PER_EPOCH = 2000, 100

@@ -134,7 +134,7 @@ def _get(node: Any, path: tuple) -> Any:
 
 def base_specs() -> list[dict]:
     """Every preset's spec, cut to a few steps on the CPU."""
-    from lrlab.core.resources import presets_dir
+    from lrlab.core.decl.resources import presets_dir
 
     specs = []
     for path in sorted(presets_dir().glob("*.json")):

@@ -54,7 +54,7 @@ def test_importing_all_of_core_loads_no_qt():
 
 def test_validating_a_spec_loads_no_torch_sklearn_or_torchvision():
     """The GUI validates on every keystroke; torch alone takes a second or more to import."""
-    code = ("import sys, lrlab.core.spec as s\n"
+    code = ("import sys, lrlab.core.decl.spec as s\n"
             "s.RunSpec.from_json({'dataset': {'name': 'mnist'}, 'model': {'kind': 'cnn'}})\n"
             "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'torchvision')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -184,7 +184,7 @@ def restated_field_lists(source: str, fields: tuple[str, ...]) -> list[str]:
 def test_the_optimizer_field_list_is_built_once():
     """Which hyperparameters an edit or a fork may change comes from the optimizer edit's
     declaration (``spec.OPTIMIZER_FIELDS``); no module writes the list out again."""
-    from lrlab.core.spec import OPTIMIZER_FIELDS
+    from lrlab.core.decl.spec import OPTIMIZER_FIELDS
 
     assert restated_field_lists('k in ("momentum", "weight_decay", "eps")', OPTIMIZER_FIELDS) != []
     assert restated_field_lists('("momentum", "lr")', OPTIMIZER_FIELDS) == []
@@ -196,7 +196,7 @@ def test_the_optimizer_field_list_is_built_once():
 def replacing_calls(source: str) -> list[int]:
     """Lines that give a file its name by renaming a temporary one (``os.replace``, ``os.rename``,
     a path's ``.replace(target)``) or build a temporary ``.part`` name: what only
-    lrlab.core.files may do. ``text.replace(a, b)`` and ``spec.replace(**changes)`` are not renames."""
+    lrlab.core.decl.files may do. ``text.replace(a, b)`` and ``spec.replace(**changes)`` are not renames."""
     lines = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -223,5 +223,53 @@ def test_every_atomic_write_goes_through_one_function():
     onto its own (sessions, settings, the library index, group summaries, exports): a second
     copy of that dance is where a half-made file slips through."""
     found = {str(f.relative_to(PACKAGE)): replacing_calls(f.read_text()) for f in sorted(PACKAGE.rglob("*.py"))
-             if f.relative_to(PACKAGE).as_posix() != "core/files.py"}
+             if f.relative_to(PACKAGE).as_posix() != "core/decl/files.py"}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+#: the core's layers, lowest first: a module may import its own layer and those below it, never one
+#: above (every import counts, also inside functions)
+LAYERS = ("decl", "engine", "storage", "features", "runs")
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["lrlab", "core"] and parts[2] in LAYERS else None
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for module, targets in graph.items():
+        mine = layer_of(module)
+        if mine is None:
+            continue
+        for target in targets:
+            theirs = layer_of(target)
+            if theirs is not None and LAYERS.index(theirs) > LAYERS.index(mine):
+                bad.append(f"{module} ({mine}) imports {target} ({theirs})")
+    return sorted(bad)
+
+
+def test_the_layer_checker_catches_an_upward_import():
+    graph = {"lrlab.core.decl.spec": {"lrlab.core.engine.optim"}, "lrlab.core.runs.train": {"lrlab.core.decl.spec"},
+             "lrlab.gui.window": {"lrlab.core.runs.train"}}
+    assert layer_violations(graph) == ["lrlab.core.decl.spec (decl) imports lrlab.core.engine.optim (engine)"]
+
+
+def test_core_is_in_layers_that_import_only_downwards():
+    """Declarations (specs, schedules, datasets, metrics), the engine (torch), storage (session
+    files), features (range-test analysis, compare, series, the landscape) and run kinds, each
+    importing only the layers below it."""
+    loose = sorted(p.name for p in CORE.glob("*.py") if p.name not in ("__init__.py", "landscape.py"))
+    assert loose == [], f"modules outside the layers: {loose}"
+    assert {p.name for p in CORE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} >= set(LAYERS)
+    assert layer_violations(import_graph()) == []
+
+
+def test_declarations_never_import_torch():
+    """The GUI validates its form on every keystroke with the declarations alone."""
+    code = ("import sys, pkgutil, importlib, lrlab.core.decl as d\n"
+            "for m in pkgutil.walk_packages(d.__path__, 'lrlab.core.decl.'): importlib.import_module(m.name)\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

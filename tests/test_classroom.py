@@ -8,8 +8,8 @@ from guitools import QUICK, set_spec, wait_idle
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QSpinBox, QWidget
 
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.storage.session import Session
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -67,7 +67,7 @@ def test_paced_run_is_watchable_and_replays_identical(window, qtbot):
 
 
 def test_presets_carry_a_suggested_pace(window):
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
 
     too_high = next(p for p in list_presets() if p.name == "lr-too-high")
     assert too_high.pace is not None and too_high.pace <= 20  # slow enough to watch it blow up
@@ -126,7 +126,7 @@ def test_run_all_shows_each_runs_settings_in_the_form(window, qtbot, monkeypatch
 
 
 def test_a_preset_started_from_the_form_names_its_session_after_the_preset(window, qtbot):
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
 
     window.experiment.load_preset(next(p for p in list_presets() if p.name == "lr-too-high"))
     window.set_pace(None)
@@ -160,7 +160,7 @@ def _two_sessions(tmp_path):
 
 
 def test_compare_legends_say_what_differs_and_log_y_is_remembered_per_metric(qtbot, tmp_path):
-    from lrlab.core.compare import LIGHT_PALETTE
+    from lrlab.core.features.compare import LIGHT_PALETTE
     from lrlab.gui.app import make_app
     from lrlab.gui.compare import CompareView
 
@@ -237,7 +237,7 @@ def test_warm_up_loads_the_core_without_touching_torchs_random_state():
     draw from torch's global generator (that would change the run's initial weights)."""
     import torch
 
-    from lrlab.core.warm import warm_up
+    from lrlab.core.runs.warm import warm_up
 
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from lrlab.cli import build_parser, main
-from lrlab.core.session import Session
+from lrlab.core.storage.session import Session
 
 TINY = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
         "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 16, "device": "cpu"}
@@ -115,8 +115,8 @@ def test_the_examples_in_the_help_are_valid_command_lines():
 
 def test_compare_lists_its_metrics_in_the_help_not_in_the_usage_line():
     from lrlab.cli.compare import X_AXES as CLI_X_AXES
-    from lrlab.core.compare import X_AXES
-    from lrlab.core.metrics import METRICS
+    from lrlab.core.decl.metrics import METRICS
+    from lrlab.core.features.compare import X_AXES
 
     assert CLI_X_AXES == X_AXES
     proc = lrlab("compare", "--help", COLUMNS="200")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.session import Session
+from lrlab.core.storage.session import Session
 
 SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 15, "batch_size": 16,

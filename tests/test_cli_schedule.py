@@ -13,7 +13,7 @@ from schedule_examples import first_examples, resolved
 
 from lrlab import __version__
 from lrlab.cli import main
-from lrlab.core.schedules import build, values
+from lrlab.core.decl.schedules import build, values
 
 
 @pytest.mark.parametrize("kind, example", first_examples(), ids=[kind for kind, _ in first_examples()])

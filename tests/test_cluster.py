@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import RecordedSweep
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session
 
 SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]}, "optimizer": {"name": "sgd", "lr": 0.1},
         "epochs": 2, "batch_size": 16, "threads": 1}
@@ -58,7 +58,7 @@ def test_a_ray_sweep_writes_the_sessions_a_local_sweep_writes(ray_instance, tmp_
 
 
 def test_a_failing_task_is_reported_and_the_rest_arrive(ray_instance, tmp_path):
-    from lrlab.core.cluster import ray_sweep, run_chunk
+    from lrlab.core.runs.cluster import ray_sweep, run_chunk
 
     def flaky(spec_json, lrs, *rest):
         if 1.0 in lrs:
@@ -107,7 +107,7 @@ def test_the_sweep_window_runs_on_ray_and_shows_each_member_as_it_arrives(qtbot,
 
 
 def test_without_ray_the_option_is_greyed_with_the_hint(qtbot, monkeypatch):
-    import lrlab.core.cluster as cluster
+    import lrlab.core.runs.cluster as cluster
     from lrlab.gui.app import make_app
     from lrlab.gui.sweep import SweepWindow
 

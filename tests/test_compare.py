@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.compare import (
+from lrlab.core.decl.names import session_stem
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.features.compare import (
     PALETTE,
     Target,
     assign_colours,
@@ -26,11 +28,9 @@ from lrlab.core.compare import (
     summary,
     write_long_csv,
 )
-from lrlab.core.library import Library
-from lrlab.core.names import session_stem
 from lrlab.core.runs import RecordedRun
-from lrlab.core.session import default_name
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.library import Library
+from lrlab.core.storage.session import default_name
 
 BASE = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 30, "batch_size": 16, "device": "cpu"}

@@ -1,4 +1,4 @@
-"""The private torch paths in lrlab.core.compat give the public paths' numbers, bit for bit, and the
+"""The private torch paths in lrlab.core.engine.compat give the public paths' numbers, bit for bit, and the
 public path takes over when a private name disappears (as it may in any torch release)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.optim import optimizer as torch_optimizer
 
-from lrlab.core import compat
+from lrlab.core.engine import compat
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
@@ -73,7 +73,7 @@ OPTIMIZERS = {
     "rmsprop_centered": (torch.optim.RMSprop, {"lr": 1e-2, "centered": True}),
     "adagrad": (torch.optim.Adagrad, {"lr": 1e-1, "lr_decay": 1e-3}),
 }
-#: torch has fused kernels for these (see lrlab.core.optim.FUSED)
+#: torch has fused kernels for these (see lrlab.core.engine.optim.FUSED)
 FUSED = ("sgd_momentum", "adam", "adamw", "adagrad")
 CASES = [(name, False) for name in OPTIMIZERS] + [(name, True) for name in FUSED]
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 from fakedata import write_cifar10, write_mnist_family
 
-from lrlab.core import datasets
-from lrlab.core.data import load_dataset
-from lrlab.core.datasets import DATASETS, DECLARED, IMAGES, TABULAR, Samples, dataset_kind, train_size
-from lrlab.core.params import Num, Param
+from lrlab.core.decl import datasets
+from lrlab.core.decl.datasets import DATASETS, DECLARED, IMAGES, TABULAR, Samples, dataset_kind, train_size
+from lrlab.core.decl.params import Num, Param
+from lrlab.core.decl.spec import IMAGE_SETS, RunSpec, SpecError, dataset_task, planned_steps
+from lrlab.core.engine.data import load_dataset
 from lrlab.core.runs.train import Trainer
-from lrlab.core.spec import IMAGE_SETS, RunSpec, SpecError, dataset_task, planned_steps
 
 CPU = torch.device("cpu")
 TABULAR_SETS = [name for name, info in DECLARED.items() if info.family is TABULAR]

@@ -11,10 +11,9 @@ import pytest
 from schedule_examples import first_examples
 
 from lrlab.cli import main
-from lrlab.core.params import ListOf, Num, Optional
-from lrlab.core.resources import list_presets, preset_path
-from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
-from lrlab.core.schedules import (
+from lrlab.core.decl.params import ListOf, Num, Optional
+from lrlab.core.decl.resources import list_presets, preset_path
+from lrlab.core.decl.schedules import (
     SCHEDULES,
     Timeline,
     build,
@@ -24,8 +23,7 @@ from lrlab.core.schedules import (
     resolve_schedule,
     values,
 )
-from lrlab.core.session import Session
-from lrlab.core.spec import (
+from lrlab.core.decl.spec import (
     RunSpec,
     SpecError,
     load_spec,
@@ -35,6 +33,8 @@ from lrlab.core.spec import (
     schedule_warnings,
     unwrap_preset,
 )
+from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
+from lrlab.core.storage.session import Session
 
 #: (kind, its first example, the names of its duration fields) for every kind that has durations;
 #: both read from the kind's declaration

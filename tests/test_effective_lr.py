@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrlab.core.effective_lr import QUANTILES, effective_lr, quantiles
+from lrlab.core.engine.effective_lr import QUANTILES, effective_lr, quantiles
 
 CASES = [
     ("SGD", {"lr": 0.1}),
@@ -94,10 +94,10 @@ def test_quantiles_over_all_parameters_and_per_layer():
 
 
 def _recorded(preset: str):
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.session import Session
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.storage.session import Session
 
     spec = RunSpec.from_json(next(p for p in list_presets() if p.name == preset).spec)
     run = RecordedRun(RunSpec.from_json({**spec.to_json(), "epochs": 6, "effective_lr_every": 10}))
@@ -123,7 +123,7 @@ def test_adaptive_presets_show_adagrad_shrinking_and_adam_spreading():
 def test_the_effective_lr_panel_draws_bands_per_layer_and_the_lr(window, qtbot, tmp_path):
     from guitools import wait_idle
 
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
 
     window.experiment.load_preset(next(p for p in list_presets() if p.name == "adaptive-adam"))
     window.set_pace(None)
@@ -165,9 +165,9 @@ def test_parameters_that_never_had_a_gradient_are_left_out():
 
 def test_a_replay_records_the_same_effective_lrs_and_compare_plots_them(tmp_path):
     from lrlab.cli import main
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.session import Session
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.storage.session import Session
 
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
                               "optimizer": {"name": "rmsprop", "lr": 0.01}, "epochs": 10, "batch_size": 16,

@@ -1,4 +1,4 @@
-"""Every file lrlab writes appears whole or not at all (lrlab.core.files.replaced)."""
+"""Every file lrlab writes appears whole or not at all (lrlab.core.decl.files.replaced)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lrlab.core.files import NameTaken, read_text, replaced, write_bytes, write_text
+from lrlab.core.decl.files import NameTaken, read_text, replaced, write_bytes, write_text
 
 
 def test_a_file_takes_its_name_only_when_it_is_complete(tmp_path):
@@ -88,9 +88,9 @@ def test_an_export_never_replaces_a_device_or_its_own_input(tmp_path):
     --csv run.lrlab` replaced the session with its CSV. Both are refused, by inode, whatever the
     path's spelling."""
     from lrlab.cli import main
-    from lrlab.core.files import ExportError, check_output
+    from lrlab.core.decl.files import ExportError, check_output
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     run = RecordedRun(RunSpec.from_json({"dataset": {"name": "iris"}, "epochs": 1}), tmp_path / "run.lrlab")
     run.run()

@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from lrlab.cli import main
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, fork, fork_session, replay_runner
 from lrlab.core.runs.train import Trainer
-from lrlab.core.session import Session, SessionError
-from lrlab.core.snapshots import Snapshot, SnapshotError, SnapshotStore
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session, SessionError
 
 SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
         "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 20, "batch_size": 16, "device": "cpu"}
@@ -279,8 +279,8 @@ DOC = Path(__file__).resolve().parents[1] / "resources" / "docs" / "session-form
 
 
 def test_the_format_document_states_each_presets_snapshot_size():
-    from lrlab.core.resources import presets_dir
-    from lrlab.core.spec import load_spec
+    from lrlab.core.decl.resources import presets_dir
+    from lrlab.core.decl.spec import load_spec
 
     text = DOC.read_text()
     table = text[text.index("What a snapshot costs"):text.index("File size:")]
@@ -296,8 +296,8 @@ def test_the_format_document_states_each_presets_snapshot_size():
 
 def test_a_10000_step_run_with_default_snapshots_stays_under_the_stated_size(tmp_path):
     """The `adam` preset has the largest snapshots of the bundled presets (see the test above)."""
-    from lrlab.core.resources import preset_path
-    from lrlab.core.spec import load_spec
+    from lrlab.core.decl.resources import preset_path
+    from lrlab.core.decl.spec import load_spec
 
     assert "stays under **3 MB**" in DOC.read_text()
     spec = load_spec(str(preset_path("adam"))).with_changes({"steps": 10_000})

@@ -8,7 +8,7 @@ import pytest
 from guitools import QUICK, set_spec, wait_idle
 from PySide6.QtCore import QPoint
 
-from lrlab.core.session import Session
+from lrlab.core.storage.session import Session
 
 
 def train(qtbot, window, spec=QUICK) -> str:
@@ -121,8 +121,8 @@ def test_the_components_need_no_main_window(qtbot, tmp_path):
     """Each component takes what it uses in its constructor: a bare host window will do."""
     from PySide6.QtWidgets import QDockWidget, QLabel, QListWidget, QMainWindow, QProgressBar
 
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
     from lrlab.gui.controller import RunController
     from lrlab.gui.edit_panel import EditPanel
     from lrlab.gui.experiment import ExperimentPanel
@@ -155,8 +155,8 @@ def test_the_components_need_no_main_window(qtbot, tmp_path):
 @pytest.fixture
 def family(tmp_path):
     """A run, two forks of it at step 100 and a fork of the first fork at 200 (iris, 320 steps)."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun, fork_session
-    from lrlab.core.spec import RunSpec
 
     parent = RecordedRun(RunSpec.from_json(QUICK), tmp_path / "parent.lrlab", snapshot_every=50)
     parent.run()
@@ -170,7 +170,7 @@ def family(tmp_path):
 
 
 def test_sessions_view_shows_forks_under_their_parent(qtbot, family, tmp_path, lrlab_home):
-    from lrlab.core.library import Library
+    from lrlab.core.storage.library import Library
     from lrlab.gui.sessions import SessionsView
 
     view = SessionsView(Library([tmp_path], lrlab_home / "index.json"))

@@ -53,14 +53,14 @@ def test_a_journal_beside_a_session_is_reported_and_repair_applies_it(corpus, tm
     rc, err, _ = run_cli(["repair", str(path)])
     assert rc == 0 and (tmp_path / "s.lrlab.bak").exists() and (tmp_path / "s.lrlab-journal.bak").exists()
     assert not (tmp_path / "s.lrlab-journal").exists()
-    from lrlab.core.session import Session
+    from lrlab.core.storage.session import Session
 
     with Session.open(path) as s:  # rolled back: every step the interrupted write was deleting is there
         assert s.n_steps() == 24 and "x" not in s.meta
 
 
 def test_sessions_list_marks_damaged_files_and_lists_the_rest(corpus, tmp_path, lrlab_home):
-    from lrlab.core.library import Library
+    from lrlab.core.storage.library import Library
 
     folder = tmp_path / "lib"
     folder.mkdir()
@@ -97,7 +97,7 @@ def test_the_window_shows_a_message_for_every_damaged_file(qtbot, window, corpus
 
 
 def test_no_query_on_a_session_runs_for_ever(corpus, monkeypatch):
-    from lrlab.core import session as session_mod
+    from lrlab.core.storage import session as session_mod
 
     monkeypatch.setattr(session_mod, "QUERY_SECONDS", 0.2)
     path = corpus[0][1].parents[2] / "source.lrlab"  # an intact session
@@ -121,7 +121,7 @@ def test_exports_to_a_folder_that_cannot_take_them_say_so_and_leave_nothing(corp
 
 
 def test_a_write_that_leaves_nothing_is_an_error_and_no_file(tmp_path):
-    from lrlab.core.export import ExportError, written
+    from lrlab.core.storage.export import ExportError, written
 
     out = tmp_path / "plot.png"
     with pytest.raises(ExportError, match="nothing was written"), written(out) as tmp:
@@ -138,8 +138,8 @@ def test_runs_racing_for_one_name_and_a_full_disk_leave_one_good_file_or_none(tm
     import sqlite3
     import threading
 
-    from lrlab.core.session import Session, SessionError, SessionWriter
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
+    from lrlab.core.storage.session import Session, SessionError, SessionWriter
 
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "steps": 3})
     out, results = tmp_path / "same.lrlab", []

@@ -8,9 +8,9 @@ import pytest
 from guitools import LONG, QUICK, set_spec, wait_idle
 from PySide6.QtWidgets import QMessageBox
 
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -365,7 +365,7 @@ def test_marker_labels_read_level_beside_their_line_inside_the_panel_clear_of_th
     on the side facing the middle of the panel (a divergence at the last step is labelled to
     the left of its line, not cut off): rotated along the line it was hard to read, and at the top it ran
     under the legend."""
-    from lrlab.core.events import Event
+    from lrlab.core.decl.events import Event
     from lrlab.gui.plots import PlotPanel
 
     panel = PlotPanel()
@@ -423,7 +423,7 @@ def test_a_window_closed_before_the_warm_up_ends_leaves_no_error_behind(qtbot, m
 
     import shiboken6
 
-    from lrlab.core import warm
+    from lrlab.core.runs import warm
     from lrlab.gui.experiment import ExperimentPanel
 
     release = threading.Event()

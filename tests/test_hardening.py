@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.limits import MAX_PARAMETERS, check_resources, footprint
-from lrlab.core.params import SpecError
-from lrlab.core.spec import MAX_STEPS, RunSpec
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import MAX_STEPS, RunSpec
+from lrlab.core.engine.limits import MAX_PARAMETERS, check_resources, footprint
 
 SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
         "optimizer": {"name": "sgd", "lr": 0.1}, "steps": 12, "batch_size": 16, "device": "cpu"}
@@ -106,8 +106,8 @@ def test_a_validation_fraction_that_starves_a_class_names_the_field(tmp_path, ca
 ])
 def test_the_parameter_estimate_is_the_built_models_count(data):
     """The limit is checked on an estimate made before anything is built: it must be exact."""
-    from lrlab.core.datasets import DECLARED
-    from lrlab.core.models import build_model, count_parameters
+    from lrlab.core.decl.datasets import DECLARED
+    from lrlab.core.engine.models import build_model, count_parameters
 
     spec = RunSpec.from_json(data)
     info = DECLARED[spec.dataset.kind]
@@ -221,7 +221,7 @@ def test_a_settings_file_carrying_a_pickled_object_is_never_loaded(lrlab_home, t
 
     from PySide6.QtCore import QSettings
 
-    from lrlab.core import paths
+    from lrlab.core.decl import paths
     from lrlab.gui.app import make_app
     from lrlab.gui.window import MainWindow
 
@@ -266,7 +266,7 @@ def test_a_restored_experiment_that_cannot_run_falls_back_to_the_defaults(lrlab_
     err = capfd.readouterr().err
     if restored:  # valid: shown as saved, and its LR preview is finite (it is held at MAX_LR)
         assert form["schedule"]["kind"] == restored and "warning" not in err
-        from lrlab.core.spec import preview_timeline
+        from lrlab.core.decl.spec import preview_timeline
 
         lrs = preview_timeline(RunSpec.from_json(form)).sample(0, 3000)[1]
         assert np.isfinite(lrs).all()
@@ -286,7 +286,7 @@ def full_disk(monkeypatch):
     hold more than ``limit[0]`` steps, as SQLite does on a full disk; other files write normally."""
     import sqlite3
 
-    from lrlab.core.session import SessionWriter
+    from lrlab.core.storage.session import SessionWriter
 
     limit = [40]
     real_init, real_commit = SessionWriter.__init__, SessionWriter._commit
@@ -306,7 +306,7 @@ def full_disk(monkeypatch):
 
 def test_a_full_disk_stops_the_file_not_the_run_and_save_as_writes_all_of_it(full_disk, tmp_path):
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.session import Session, SessionError
+    from lrlab.core.storage.session import Session, SessionError
 
     run = RecordedRun(RunSpec.from_json({**SPEC, "steps": 100}), tmp_path / "full.lrlab")
     run.runner.flush_seconds = 0  # an update (and a commit) every step: the file stops at step 40 exactly
@@ -336,7 +336,7 @@ def test_the_cli_ends_with_exit_1_and_one_line_when_the_disk_fills(full_disk, tm
 
 
 def test_the_window_says_where_the_file_stopped_and_save_as_keeps_the_whole_run(full_disk, window, qtbot, tmp_path):
-    from lrlab.core.session import Session
+    from lrlab.core.storage.session import Session
 
     full_disk[0] = 0
     window.experiment.set_json(RunSpec.from_json({**SPEC, "steps": 300}).to_json())

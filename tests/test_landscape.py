@@ -11,6 +11,9 @@ import torch
 from schedule_examples import examples
 
 from lrlab.cli import main
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.schedules import SCHEDULES, Timeline, kind_class
+from lrlab.core.decl.spec import OPTIMIZERS
 from lrlab.core.landscape import (
     CSV_COLUMNS,
     DEMOS,
@@ -28,10 +31,7 @@ from lrlab.core.landscape import (
     short_spec,
     write_csv,
 )
-from lrlab.core.params import SpecError
-from lrlab.core.schedules import SCHEDULES, Timeline, kind_class
-from lrlab.core.session import Session
-from lrlab.core.spec import OPTIMIZERS
+from lrlab.core.storage.session import Session
 
 #: every surface, also with parameters other than the defaults
 SURFACE_SPECS = [{"kind": k} for k in SURFACES.kinds] + [

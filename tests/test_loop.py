@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrlab.core.events import Status
+from lrlab.core.decl.events import Status
 from lrlab.core.runs.base import Callback, Columns, RunnerBase
 from lrlab.core.runs.loop import summarize, validation_sums
 

@@ -1,4 +1,4 @@
-"""Metrics are declared once (lrlab/core/metrics.py): everything else is built from the
+"""Metrics are declared once (lrlab/core/decl/metrics.py): everything else is built from the
 declarations, a file written before a nullable metric existed still reads, and no module
 names a metric with a string literal."""
 
@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 
 from lrlab.cli import main
-from lrlab.core import metrics
-from lrlab.core.compare import Run
-from lrlab.core.session import FORMAT_VERSION, Session, SessionError
+from lrlab.core.decl import metrics
+from lrlab.core.features.compare import Run
+from lrlab.core.storage.session import FORMAT_VERSION, Session, SessionError
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lrlab"
 
 # --- no metric name written as a literal outside the declarations -----------------------------
 
-#: the metric names looked for: every plottable metric (the columns of lrlab.core.metrics.METRICS).
+#: the metric names looked for: every plottable metric (the columns of lrlab.core.decl.metrics.METRICS).
 #: Not the positions (step, epoch, samples, wall_time) nor the effective-LR table's own columns
 #: (layer, p5 ... p95): those are also x axes, schedule kinds and JSON keys everywhere. ``lr`` is
 #: also the LR field of optimizer, schedule and edit specs (``spec["optimizer"]["lr"]``,
@@ -35,7 +35,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lrlab"
 #: counts as the metric only where the context says so (see :data:`METRIC_CONTEXT`).
 CHECKED = frozenset(metrics.METRICS) - {metrics.LR.name}
 #: the names lrlab gives the dicts of step columns, the variables holding a metric's name and the
-#: tables of lrlab.core.metrics (with any name ending in ``_COLUMNS``): ``"lr"`` is the metric as
+#: tables of lrlab.core.decl.metrics (with any name ending in ``_COLUMNS``): ``"lr"`` is the metric as
 #: the key of a subscript of one of these, or the argument of its ``.get`` or ``.index``
 #: (``steps["lr"]``, ``update.steps["lr"]``, ``FLOAT_STEP_COLUMNS.index("lr")``), as an operand
 #: compared with one (``metric != "lr"``, ``"lr" in METRICS``), and in a tuple, list or set display
@@ -105,7 +105,7 @@ def test_checker_finds_metric_names_and_the_lr_only_as_a_metric():
 
 
 def test_no_metric_name_is_written_as_a_literal_outside_the_declarations():
-    """Every module of lrlab/ but core/metrics.py, parsed with ast: a string literal equal to a
+    """Every module of lrlab/ but core/decl/metrics.py, parsed with ast: a string literal equal to a
     plottable metric's name (``train_loss``, ``grad_norm``, ``update_ratio``, ``val_loss``,
     ``val_metric``, ``effective_lr_p5`` ... ``effective_lr_p95``) fails, with its file and line;
     so does ``"lr"`` where it is the metric (METRIC_CONTEXT), never as a spec or param-group field.
@@ -117,11 +117,11 @@ def test_no_metric_name_is_written_as_a_literal_outside_the_declarations():
     found = set()
     for f in files:
         rel = f.relative_to(PACKAGE).as_posix()
-        if rel == "core/metrics.py":
+        if rel == "core/decl/metrics.py":
             continue
         found |= {(rel, line, name) for line, name in metric_literals(f.read_text(encoding="utf-8"))}
     bad = sorted(hit for hit in found if hit[::2] not in EXEMPT)
-    assert not bad, "metric names written as literals (use lrlab.core.metrics):\n" + "\n".join(
+    assert not bad, "metric names written as literals (use lrlab.core.decl.metrics):\n" + "\n".join(
         f"lrlab/{rel}:{line}: {name!r}" for rel, line, name in bad)
     stale = EXEMPT.keys() - {hit[::2] for hit in found}
     assert not stale, f"exemptions no longer needed, remove them from EXEMPT: {sorted(stale)}"
@@ -133,7 +133,7 @@ def test_no_metric_name_is_written_as_a_literal_outside_the_declarations():
 def test_what_is_special_about_a_metric_is_declared():
     """The update ratio is sampled every ``update_ratio_every`` steps: a RunSpec field; every
     declared curve is in a panel, a style and a colour role that exist."""
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
 
     fields = set(RunSpec.__dataclass_fields__)
     sampled = {c.name: c.every for c in metrics.STEP if c.every}
@@ -149,7 +149,7 @@ def test_what_is_special_about_a_metric_is_declared():
 
 
 def test_the_schema_and_the_summary_are_built_from_the_declarations():
-    from lrlab.core import session
+    from lrlab.core.storage import session
 
     for c in metrics.STEP:
         assert c.sql(key=c.name == "step") in session.SCHEMA
@@ -173,8 +173,8 @@ SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     folder = tmp_path_factory.mktemp("recorded")
     paths = []
@@ -264,11 +264,11 @@ CHILD = textwrap.dedent('''
 
     import lrlab
     from lrlab.cli import main
-    from lrlab.core import metrics
-    from lrlab.core.compare import Run
-    from lrlab.core.export import write_csv
-    from lrlab.core.session import SCHEMA, Session, SessionWriter
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl import metrics
+    from lrlab.core.features.compare import Run
+    from lrlab.core.storage.export import write_csv
+    from lrlab.core.storage.session import SCHEMA, Session, SessionWriter
+    from lrlab.core.decl.spec import RunSpec
 
     NEW = "noise_scale"
     new, old, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
@@ -324,7 +324,7 @@ def test_a_new_nullable_step_metric_is_one_declaration(recorded, tmp_path):
     the GUI, and the live plots' curve and read-out all pick it up."""
     copy = tmp_path / "lrlab"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    declarations = copy / "core" / "metrics.py"
+    declarations = copy / "core" / "decl" / "metrics.py"
     source = declarations.read_text(encoding="utf-8")
     anchor = "    UPDATE_RATIO,\n)"
     assert source.count(anchor) == 1

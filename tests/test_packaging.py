@@ -57,7 +57,7 @@ def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
     env["LRLAB_HOME"] = str(tmp_path / "home")
     work = tmp_path / "elsewhere"
     work.mkdir()
-    where = run([py, "-c", "import lrlab, lrlab.core.resources as r; print(lrlab.__file__); "
+    where = run([py, "-c", "import lrlab, lrlab.core.decl.resources as r; print(lrlab.__file__); "
                  "print(r.resources_dir())"], cwd=work, env=env).stdout.split()
     assert where[0].startswith(str(venv)) and where[1].startswith(str(venv)), where
     lrlab = venv / "bin" / "lrlab"
@@ -103,8 +103,8 @@ def test_desktop_entry_validates():
 def test_mime_magic_matches_a_real_session(tmp_path):
     """The shared-mime-info magic (SQLite header + application_id 'LRLB' at offset 68)
     holds for files the session writer makes."""
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     run_ = RecordedRun(RunSpec.from_json({"dataset": {"name": "iris"}, "epochs": 1}), tmp_path / "s.lrlab")
     run_.run()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrlab.core.resources import list_presets
+from lrlab.core.decl.resources import list_presets
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session
 
 PRESETS = {p.name: p for p in list_presets()}
 REQUIRED = {"lr-too-high", "lr-too-low", "lr-well-chosen", "step-decay", "cosine-warmup",

@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from lrlab.cli import main
-from lrlab.core.lrfind import (
+from lrlab.core.decl.resources import list_presets
+from lrlab.core.decl.spec import RunSpec, SpecError
+from lrlab.core.features.lrfind import (
     MIN_POINTS,
     RangeTestParams,
     apply_suggestion,
@@ -27,13 +29,11 @@ from lrlab.core.lrfind import (
     suggest_steepest,
     suggest_valley,
 )
-from lrlab.core.resources import list_presets
+from lrlab.core.features.series import debiased_ema
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, replay_runner
 from lrlab.core.runs.range_finder import RangeTest, derive_seeds, result_of
 from lrlab.core.runs.train import Trainer
-from lrlab.core.series import debiased_ema
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec, SpecError
+from lrlab.core.storage.session import Session
 
 PRESETS = {p.name: p for p in list_presets()}
 
@@ -211,7 +211,7 @@ def test_parameters_have_defaults_and_field_messages():
 
 
 def test_the_pure_layer_loads_no_torch():
-    code = ("import sys, lrlab.core.lrfind as f\n"
+    code = ("import sys, lrlab.core.features.lrfind as f\n"
             "f.RangeTestParams.from_json({'num_iter': 50}); f.suggest(f.lr_ramp(1e-3, 1, 50), [1.0] * 50)\n"
             "f.apply_suggestion({'optimizer': {'name': 'sgd'}}, 0.1)\n"
             "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'PySide6')))")
@@ -368,8 +368,8 @@ def test_edits_are_refused():
 
 
 def test_saved_as_a_session_that_opens_replays_exports_and_compares(tmp_path, capsys):
-    from lrlab.core.compare import differences, open_runs, summary
-    from lrlab.core.export import write_csv
+    from lrlab.core.features.compare import differences, open_runs, summary
+    from lrlab.core.storage.export import write_csv
 
     spec = small_spec()
     run = RecordedRun(spec, tmp_path / "rt.lrlab", kind="range_test", params={"num_iter": 60, "seeds": 2})
@@ -473,7 +473,7 @@ def test_find_lr_bad_input_is_one_line_naming_the_field(args, message, tmp_path,
 
 
 def test_the_plot_marks_each_suggestion_and_copes_with_curves_without_one(qtbot):
-    from lrlab.core.lrfind import RangeTestResult
+    from lrlab.core.features.lrfind import RangeTestResult
     from lrlab.gui.range_plot import RangePlot, y_range
 
     lrs = lr_ramp(1e-7, 10.0, 100)

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def test_find_lr_runs_in_the_background_and_use_this_lr_sets_the_form(window, qtbot):
-    from lrlab.core.resources import list_presets
+    from lrlab.core.decl.resources import list_presets
 
     window.experiment.load_preset(next(p for p in list_presets() if p.name == "lr-well-chosen"))
     window.set_pace(None)

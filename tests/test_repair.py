@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from lrlab.cli import main
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import RecordedRun
-from lrlab.core.session import Session, SessionError, repair
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session, SessionError, repair
 
 SPEC = {"dataset": {"name": "iris"}, "epochs": 2, "optimizer": {"name": "sgd", "lr": 0.05}}
 
@@ -134,7 +134,7 @@ def test_settings_that_do_not_parse_are_kept_and_a_settings_file_in_the_way_is_n
     lambda d: d.update(entries={"x": json.loads("[" * 50 + "]" * 50)}),
 ])
 def test_a_damaged_library_index_is_rebuilt_not_raised(session, tmp_path, damage):
-    from lrlab.core import library as library_mod
+    from lrlab.core.storage import library as library_mod
 
     assert library_mod._FIELD_TYPES.keys() == library_mod._FIELDS  # every field of an entry is checked
     index = tmp_path / "index.json"

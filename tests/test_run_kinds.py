@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, kind_record, run_kind
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lrlab"

@@ -18,8 +18,8 @@ import torch
 from schedule_examples import examples, resolved
 from torch.optim import lr_scheduler as tls
 
-from lrlab.core.params import MAX_INTEGER, Choice, Num, OfType, Optional
-from lrlab.core.schedules import (
+from lrlab.core.decl.params import MAX_INTEGER, Choice, Num, OfType, Optional
+from lrlab.core.decl.schedules import (
     EDITS,
     LR,
     LR_FLOOR,
@@ -36,7 +36,7 @@ from lrlab.core.schedules import (
     unregister_kind,
     values,
 )
-from lrlab.core.spec import SpecError
+from lrlab.core.decl.spec import SpecError
 
 STEPS = 2000
 BASE = 0.1
@@ -362,8 +362,8 @@ def tiny_kind():
 
 
 def test_a_new_kind_parses_validates_previews_fits_and_scales(tiny_kind):
+    from lrlab.core.decl.spec import RunSpec, preview_timeline, schedule_warnings
     from lrlab.core.runs.sweep import scale_schedule
-    from lrlab.core.spec import RunSpec, preview_timeline, schedule_warnings
 
     kind = tiny_schedule.KIND
     assert kind in SCHEDULES.kinds and "lr(t) = base * f + floor" in SCHEDULES.docs[kind]  # menus, tooltips
@@ -417,8 +417,8 @@ def test_a_new_kind_is_picked_up_by_every_per_kind_test():
 def test_a_kind_that_holds_schedules_must_say_where_they_start():
     """Resolution and warnings walk nested schedules through children(); without it they would
     silently skip them, so declaring such a kind fails at once and registers nothing."""
-    from lrlab.core.params import Param
-    from lrlab.core.schedules import Schedule, schedule_kind
+    from lrlab.core.decl.params import Param
+    from lrlab.core.decl.schedules import Schedule, schedule_kind
 
     with pytest.raises(TypeError, match="does not define children"):
         schedule_kind("tiny_wrapper", Param("inner", SCHEDULES, {"kind": "constant"}))(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrlab.core.series import MinMaxPyramid, debiased_ema
+from lrlab.core.features.series import MinMaxPyramid, debiased_ema
 
 
 def reference_ema(y, s):

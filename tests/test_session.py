@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from lrlab.cli import main
-from lrlab.core import files as files_mod
-from lrlab.core import session as session_mod
+from lrlab.core.decl import files as files_mod
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import Collector, RecordedRun, compare_steps, environment_differences, replay_runner
-from lrlab.core.session import Session, SessionError, SessionWriter
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage import session as session_mod
+from lrlab.core.storage.session import Session, SessionError, SessionWriter
 
 SPEC = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
         "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 20, "batch_size": 16,
@@ -113,7 +113,7 @@ def test_a_new_session_file_is_never_visible_before_it_is_a_session(tmp_path, mo
 KILL_SCRIPT = textwrap.dedent("""
     import sys
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
+    from lrlab.core.decl.spec import RunSpec
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "optimizer": {"name": "sgd", "lr": 0.01},
                               "steps": 10_000_000, "batch_size": 8, "device": "cpu"})
     RecordedRun(spec, sys.argv[1]).run()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lrlab.core.spec import RunSpec, SpecError
+from lrlab.core.decl.spec import RunSpec, SpecError
 
 EXAMPLE = {
     "dataset": {"name": "digits", "val_fraction": 0.2},
@@ -93,8 +93,8 @@ def test_with_changes_switching_kind_drops_only_the_old_kinds_defaults():
 def test_the_optimizer_field_list_is_the_optimizer_edits_own_declaration():
     """Which hyperparameters a mid-run edit or a fork may change is declared once, by the
     "optimizer" edit; the edit panel, the fork and the trainer's messages read it from there."""
-    from lrlab.core.schedules import EDITS
-    from lrlab.core.spec import OPTIMIZER_FIELDS, editable_hyperparameters
+    from lrlab.core.decl.schedules import EDITS
+    from lrlab.core.decl.spec import OPTIMIZER_FIELDS, editable_hyperparameters
 
     assert tuple(p.name for p in EDITS.params_of("optimizer")) == OPTIMIZER_FIELDS
 

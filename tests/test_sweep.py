@@ -12,7 +12,10 @@ import torch
 from schedule_examples import examples, resolved  # every kind's examples, from its declaration
 
 from lrlab.cli import main
-from lrlab.core.optim import CLASSES, build_optimizer
+from lrlab.core.decl.schedules import SCHEDULES, Timeline, parse_edit
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.optim import CLASSES, build_optimizer
+from lrlab.core.engine.stacked import StackedOptimizer, choose_path, member_norms
 from lrlab.core.runs import Collector, RecordedSweep, compare_steps, replay_runner
 from lrlab.core.runs.sweep import (
     ROW_KEYS,
@@ -23,10 +26,7 @@ from lrlab.core.runs.sweep import (
     scale_schedule,
 )
 from lrlab.core.runs.train import Trainer
-from lrlab.core.schedules import SCHEDULES, Timeline, parse_edit
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec
-from lrlab.core.stacked import StackedOptimizer, choose_path, member_norms
+from lrlab.core.storage.session import Session
 
 
 def spec_of(optimizer: dict, steps: int = 200, model: dict | None = None, **extra) -> RunSpec:
@@ -369,7 +369,7 @@ def test_member_norms_never_mix_members():
 
 
 def test_the_path_is_chosen_by_model_and_size():
-    from lrlab.core.models import build_model
+    from lrlab.core.engine.models import build_model
 
     spec = spec_of({"name": "sgd"})
     cpu = torch.device("cpu")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from guitools import QUICK, set_spec, wait_idle
 
-from lrlab.core.params import SpecError
-from lrlab.core.session import Session
+from lrlab.core.decl.params import SpecError
+from lrlab.core.storage.session import Session
 from lrlab.gui.sweep import parse_lrs
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

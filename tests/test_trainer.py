@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from lrlab.core.decl.schedules import Timeline, build, parse_schedule
+from lrlab.core.decl.spec import RunSpec, SpecError
 from lrlab.core.runs import Collector, compare_steps
 from lrlab.core.runs import base as base_mod
 from lrlab.core.runs.train import Trainer
-from lrlab.core.schedules import Timeline, build, parse_schedule
-from lrlab.core.spec import RunSpec, SpecError
 
 
 def make_spec(**overrides):
@@ -209,7 +209,7 @@ def test_plateau_decisions_replay_and_follow_from_recorded_metrics():
 
 @pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits", "diabetes", "moons", "blobs"])
 def test_planned_steps_match_the_trainer_without_loading_data(name):
-    from lrlab.core.spec import planned_steps
+    from lrlab.core.decl.spec import planned_steps
 
     spec = make_spec(dataset={"name": name, "val_fraction": 0.25}, batch_size=50, epochs=3)
     assert planned_steps(spec) == Trainer(spec).total_steps

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lrlab.cli import main
-from lrlab.core.params import MAX_DEPTH, SpecError, loads
+from lrlab.core.decl.params import MAX_DEPTH, SpecError, loads
 
 HUGE = "1" * 5000
 DEEP = "[" * 5000 + "]" * 5000
@@ -63,8 +63,8 @@ def test_landscape_outputs_are_written_whole_or_refused(flag, tmp_path, capsys):
 
 
 def test_compare_never_draws_over_its_own_inputs(tmp_path, capsys):
+    from lrlab.core.decl.spec import RunSpec
     from lrlab.core.runs import RecordedRun
-    from lrlab.core.spec import RunSpec
 
     paths = []
     for lr in (0.05, 0.1):

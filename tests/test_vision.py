@@ -8,12 +8,12 @@ import pytest
 import torch
 from fakedata import write_cifar10, write_mnist_family
 
-from lrlab.core import devices
-from lrlab.core.data import load_dataset
+from lrlab.core.decl.spec import RunSpec, SpecError
+from lrlab.core.engine import devices
+from lrlab.core.engine.data import load_dataset
 from lrlab.core.runs import Collector, RecordedRun
 from lrlab.core.runs.train import Trainer
-from lrlab.core.session import Session
-from lrlab.core.spec import RunSpec, SpecError
+from lrlab.core.storage.session import Session
 
 
 def image_spec(name, root, **dataset):
@@ -99,7 +99,7 @@ def test_cnn_on_tabular_data_is_a_field_error():
 
 
 def test_image_sets_report_missing_torchvision(monkeypatch, tmp_path):
-    from lrlab.core import vision
+    from lrlab.core.engine import vision
 
     real_find = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

@@ -31,7 +31,7 @@ from lrlab.cli import (
     sweep,
 )
 from lrlab.cli.common import CommandListFormatter, Parser, UsageError, fail, one_line
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
 COMMANDS = (gui, run, find_lr, sweep, fork, compare, replay, info, export, schedule, landscape, presets, repair)
@@ -63,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         return fail(str(err))
     except ValueError as err:  # a file that cannot be read, or written, wherever it was met
-        from lrlab.core.cluster import ClusterError
-        from lrlab.core.export import ExportError
-        from lrlab.core.session import SessionError
+        from lrlab.core.runs.cluster import ClusterError
+        from lrlab.core.storage.export import ExportError
+        from lrlab.core.storage.session import SessionError
 
         if not isinstance(err, (SessionError, ExportError, ClusterError)):
             raise

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 
 #: the width descriptions are wrapped to: an 80-column terminal, less argparse's margin
 WIDTH = 78
@@ -125,7 +125,7 @@ def add_spec(p: argparse.ArgumentParser) -> None:
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``--set key.path=value`` as {path: value}; values are JSON where they parse, else strings."""
-    from lrlab.core.params import loads
+    from lrlab.core.decl.params import loads
 
     out = {}
     for item in items:
@@ -145,8 +145,8 @@ def parse_edits(items: Sequence[str], *, at: int | None = None, check: bool = Tr
     applies at that step. ``check`` validates each as a training run's edit here, so a problem
     names its ``--edit STEP``; landscape edits (which may name a trajectory) are checked by the
     API with the same names."""
-    from lrlab.core.params import loads
-    from lrlab.core.schedules import parse_edit
+    from lrlab.core.decl.params import loads
+    from lrlab.core.decl.schedules import parse_edit
 
     edits = []
     for item in items:

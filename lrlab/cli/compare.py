@@ -7,12 +7,12 @@ import sys
 
 from lrlab.cli.common import Commands, UsageError, add_json, command, fraction, offscreen_app, print_json
 
-#: the x axes a comparison can use (lrlab.core.compare.X_AXES, without importing numpy to build the parser)
+#: the x axes a comparison can use (lrlab.core.features.compare.X_AXES, without importing numpy to build the parser)
 X_AXES = ("step", "epoch", "samples", "wall")
 
 
 def add_parser(commands: Commands) -> None:
-    from lrlab.core.metrics import METRICS, TRAIN_LOSS
+    from lrlab.core.decl.metrics import METRICS, TRAIN_LOSS
 
     p = command(commands, "compare", "compare sessions: tables, plot and CSV",
                 "Print a summary (final/best metrics, when each reached a target) and the spec fields that "

@@ -23,7 +23,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from lrlab import api
-    from lrlab.core.export import ExportError, written
+    from lrlab.core.storage.export import ExportError, written
 
     if not args.csv and not args.spec and not args.tensorboard:
         raise UsageError("export: give --csv OUT.csv, --spec OUT.json and/or --tensorboard DIR")

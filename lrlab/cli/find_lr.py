@@ -17,7 +17,7 @@ from lrlab.cli.common import (
     print_json,
     spec_argument,
 )
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 
 #: range-test parameter -> the find-lr flag that sets it, so a bad value's message names the flag
 _FLAGS = {"start_lr": "--start", "end_lr": "--end", "num_iter": "--iters", "mode": "--mode", "seeds": "--seeds"}

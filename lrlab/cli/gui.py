@@ -27,8 +27,8 @@ def _pace(text: str) -> float | str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from lrlab.core.session import Session, SessionError
-    from lrlab.core.spec import load_spec
+    from lrlab.core.decl.spec import load_spec
+    from lrlab.core.storage.session import Session, SessionError
 
     run = str(input_path(args.run)) if args.run else None
     if run:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lrlab.cli.common import Commands, add_json, command, one_line, print_json
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 
 
 def add_parser(commands: Commands) -> None:
@@ -42,7 +42,7 @@ def execute(args: argparse.Namespace) -> int:
     if not kind.trains_spec:  # a landscape: its surface, not a dataset and model
         _print_landscape(s.meta, summ)
     else:
-        from lrlab.core.spec import RunSpec
+        from lrlab.core.decl.spec import RunSpec
 
         try:  # as the run used it, defaults filled in; a spec someone damaged is said to be so
             spec = RunSpec.from_json(spec).to_json()

@@ -18,7 +18,7 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from lrlab.core.session import repair
+    from lrlab.core.storage.session import repair
 
     done = repair(args.file)
     print("\n".join(done) if done else f"{args.file}: nothing to repair")

@@ -5,12 +5,12 @@ down a plateau, spiralling with momentum, Adam rescaling an ill-conditioned bowl
 trajectory on a function of two variables. Here each is computed, not drawn by hand:
 
 - **Surfaces** (:data:`SURFACES`) are declared like schedules: a small class per kind with its
-  formula as the first line of its docstring, its parameters as :class:`~lrlab.core.params.Param`
+  formula as the first line of its docstring, its parameters as :class:`~lrlab.core.decl.params.Param`
   (so the CLI, the GUI form and validation come from one declaration), a default view box, a
   start point and its known minima. Gradients are analytic (checked against autograd by the
   tests); curvature at the minima comes from the Hessian.
 - **Optimizers** are the real ``torch.optim`` classes on one 2-element float64 tensor, and the
-  LR of every step comes from lrlab's schedule :class:`~lrlab.core.schedules.Timeline`, so each
+  LR of every step comes from lrlab's schedule :class:`~lrlab.core.decl.schedules.Timeline`, so each
   schedule kind and each mid-run edit works as in a training run.
 - **Critical step sizes** of the quadratic: on ``f = (x^2 + k y^2) / 2`` gradient descent
   multiplies the offset along an axis of curvature ``h`` by ``1 - lr h`` each step, which
@@ -38,10 +38,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from lrlab.core.files import written
-from lrlab.core.metrics import GRAD_NORM, LR, VAL_LOSS
-from lrlab.core.optim import CLASSES, apply_hyperparameters
-from lrlab.core.params import (
+from lrlab.core.decl.files import written
+from lrlab.core.decl.metrics import GRAD_NORM, LR, VAL_LOSS
+from lrlab.core.decl.params import (
     INVALID,
     REQUIRED,
     Check,
@@ -61,9 +60,10 @@ from lrlab.core.params import (
     show,
     unknown,
 )
-from lrlab.core.schedules import SCHEDULES, Timeline, parse_edit, resolve_schedule
-from lrlab.core.series import Growable
-from lrlab.core.spec import OPTIMIZERS
+from lrlab.core.decl.schedules import SCHEDULES, Timeline, parse_edit, resolve_schedule
+from lrlab.core.decl.spec import OPTIMIZERS
+from lrlab.core.engine.optim import CLASSES, apply_hyperparameters
+from lrlab.core.features.series import Growable
 
 #: the most trajectories one landscape run draws at once (one colour of the palette each)
 MAX_TRAJECTORIES = 6

@@ -57,7 +57,7 @@ def make_app(argv: Sequence[str] = ()) -> object:
         app.setDesktopFileName("lrlab")
     from PySide6.QtGui import QIcon
 
-    from lrlab.core.resources import icon_path
+    from lrlab.core.decl.resources import icon_path
     from lrlab.gui.style import apply_plot_theme
 
     icon = QIcon(str(icon_path("lrlab.svg")))
@@ -98,7 +98,7 @@ def run_gui(run: str | None = None, open_files: Sequence[str] = (), compare: Seq
     if compare:
         window.sessions.compare_sessions([str(c) for c in compare])
     if run:
-        from lrlab.core.spec import load_spec
+        from lrlab.core.decl.spec import load_spec
 
         preset = next((p for p in window.experiment.presets if p.path.resolve() == Path(run).resolve()), None)
         if preset is not None:  # a preset shows its words in the form and names its session

@@ -1,6 +1,6 @@
 """The compare view: saved sessions overlaid, with what differs and who got there first.
 
-A thin client of :mod:`lrlab.core.compare`: it picks metric, x axis, smoothing and a
+A thin client of :mod:`lrlab.core.features.compare`: it picks metric, x axis, smoothing and a
 target, draws each run's curve (decimated, like the live plots) in the run's stable
 colour, and fills two tables from the core's summary and differences.
 """
@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.compare import (
+from lrlab.core.decl.metrics import METRICS, TRAIN_LOSS, Column
+from lrlab.core.features.compare import (
     X_AXES,
     Run,
     Target,
@@ -46,8 +47,7 @@ from lrlab.core.compare import (
     short_labels,
     summary,
 )
-from lrlab.core.metrics import METRICS, TRAIN_LOSS, Column
-from lrlab.core.series import MinMaxPyramid
+from lrlab.core.features.series import MinMaxPyramid
 from lrlab.gui.exports import export_png, export_svg, shown_for_export
 from lrlab.gui.forms import hbox, table_item
 from lrlab.gui.style import is_dark
@@ -372,7 +372,7 @@ class CompareView(QWidget):
     # --- export -----------------------------------------------------------------------------------
 
     def export(self, fmt: str, out: str) -> None:
-        from lrlab.core.compare import write_long_csv
+        from lrlab.core.features.compare import write_long_csv
 
         inputs = [r.path for r in self.runs]  # never written over: compare a.lrlab b.lrlab --png a.lrlab
         if fmt == "csv":

@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from lrlab.core.events import Event, Status
-from lrlab.core.schedules import Timeline
-from lrlab.core.spec import RunSpec, planned_steps, preview_timeline
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.schedules import Timeline
+from lrlab.core.decl.spec import RunSpec, planned_steps, preview_timeline
 from lrlab.gui.worker import RunWorker, start_in_thread
 
 
@@ -54,7 +54,7 @@ class RunController(QObject):
     sig_state = Signal(object)  # RunState
     sig_started = Signal(object)  # dict from the worker: path, total_steps, steps_per_epoch, task, spec
     sig_metrics = Signal(object)  # lrlab.core.runs.Update (a sweep's: with its members')
-    sig_events = Signal(list)  # new lrlab.core.events.Event objects
+    sig_events = Signal(list)  # new lrlab.core.decl.events.Event objects
     sig_timeline = Signal()  # the planned LR changed (a run started, an edit, a plateau reduction)
     sig_progress = Signal(object)  # Progress, a few times a second while a run goes
     sig_finished = Signal(str, str)  # final status, session path

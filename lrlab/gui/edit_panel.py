@@ -16,8 +16,8 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from lrlab.core.params import SpecError
-from lrlab.core.schedules import EDITS, SCHEDULES, Timeline, parse_edit
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.schedules import EDITS, SCHEDULES, Timeline, parse_edit
 from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, ParamForm
 
 LABELS = {"schedule": "New schedule from here", "scale": "Scale the LR by a factor",

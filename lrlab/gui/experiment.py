@@ -25,10 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.params import SpecError
-from lrlab.core.resources import Preset, list_presets
-from lrlab.core.schedules import SCHEDULES
-from lrlab.core.spec import DATASETS, MODELS, OPTIMIZERS, RunSpec, planned_steps, preview_timeline, schedule_warnings
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.resources import Preset, list_presets
+from lrlab.core.decl.schedules import SCHEDULES
+from lrlab.core.decl.spec import (
+    DATASETS,
+    MODELS,
+    OPTIMIZERS,
+    RunSpec,
+    planned_steps,
+    preview_timeline,
+    schedule_warnings,
+)
 from lrlab.gui.forms import (
     ERROR_STYLE,
     WARNING_STYLE,
@@ -220,7 +228,7 @@ class ExperimentPanel(QScrollArea):
         spec = self.spec  # read the form here, in the GUI thread
 
         def warm() -> None:
-            from lrlab.core.warm import warm_up
+            from lrlab.core.runs.warm import warm_up
 
             messenger.sig_done.emit(warm_up(spec))
 

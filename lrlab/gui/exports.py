@@ -1,6 +1,6 @@
 """Writing what the window shows to files: plots as PNG or SVG, a session's steps as CSV or as a
 TensorBoard run, its run spec as JSON, a copy of the session. The file formats themselves live in
-the core (:mod:`lrlab.core.export`); here are only the file dialogs and the rendering of plots."""
+the core (:mod:`lrlab.core.storage.export`); here are only the file dialogs and the rendering of plots."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QFileDialog, QLayout, QMessageBox, QWidget
 
-from lrlab.core.export import TENSORBOARD_HINT, tensorboard_available
-from lrlab.core.files import ExportError, written
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl.files import ExportError, written
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.storage.export import TENSORBOARD_HINT, tensorboard_available
 from lrlab.gui.menus import make_action
 
 SESSION_FILTER = "lrlab sessions (*.lrlab)"
@@ -63,7 +63,7 @@ def export_png(item: Any, out: str, width: int, inputs: Iterable[str | Path] = (
 def save_image(image: QImage | QPixmap, out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
     """``image`` as a PNG at ``out``, whole or not at all: Qt's image writer says only False when
     it fails (a full disk leaves half a PNG, "libpng error" on stderr), so that is an ExportError,
-    and :func:`~lrlab.core.files.written` refuses a folder, a device or an input as ``out``."""
+    and :func:`~lrlab.core.decl.files.written` refuses a folder, a device or an input as ``out``."""
     with written(out, inputs) as tmp:
         if not image.save(str(tmp), "PNG"):
             raise ExportError(f"{out}: cannot write the PNG there (is the disk full?)")
@@ -107,8 +107,8 @@ def ask_save_path(parent: QWidget, title: str, suggestion: str, file_filter: str
 def reported(parent: QWidget, title: str, write: Callable[[], Any]) -> Any:
     """Run a file write; a file that cannot be read or written gets a message box, not a
     traceback, and None comes back."""
-    from lrlab.core.export import ExportError
-    from lrlab.core.session import SessionError
+    from lrlab.core.storage.export import ExportError
+    from lrlab.core.storage.session import SessionError
 
     try:
         return write()
@@ -134,8 +134,8 @@ def export_plots(parent: QWidget, view: QWidget, fmt: str, out: str | None = Non
 
 
 def export_csv(parent: QWidget, session_path: str) -> str | None:
-    from lrlab.core.export import write_csv
-    from lrlab.core.session import Session
+    from lrlab.core.storage.export import write_csv
+    from lrlab.core.storage.session import Session
 
     out = ask_save_path(parent, "Export steps", str(Path(session_path).with_suffix(".csv")), "CSV (*.csv)")
     def write() -> bool:
@@ -161,8 +161,8 @@ def tensorboard_action(parent: QWidget, session: Callable[[], str | None],
 def export_tensorboard(parent: QWidget, session_path: str | None, folder: str | None = None) -> str | None:
     """Write the session as ``FOLDER/<session name>/`` for TensorBoard; asks for the folder unless
     ``folder`` is given. A folder that would be overwritten gets a message, not a file."""
-    from lrlab.core.export import ExportError, write_tensorboard
-    from lrlab.core.session import Session
+    from lrlab.core.storage.export import ExportError, write_tensorboard
+    from lrlab.core.storage.session import Session
 
     if not session_path:
         return None

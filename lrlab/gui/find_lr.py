@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.lrfind import RULES, RangeTestResult, apply_suggestion, describe_suggestion
+from lrlab.core.features.lrfind import RULES, RangeTestResult, apply_suggestion, describe_suggestion
 from lrlab.gui.range_plot import RULE_COLOURS, RangePlot
 from lrlab.gui.style import colours, fit_to_screen
 

@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QPoint
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMessageBox, QWidget
 
+from lrlab.core.decl.schedules import Timeline
+from lrlab.core.decl.spec import RunSpec, editable_hyperparameters
 from lrlab.core.runs.kinds import RUN_KINDS
-from lrlab.core.schedules import Timeline
-from lrlab.core.spec import RunSpec, editable_hyperparameters
 from lrlab.gui.controller import RunController, RunState
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.plots import PlotPanel
@@ -141,7 +141,7 @@ class ForkComponent(QObject):
             self._start_fork(point, at, edits)
 
     def _start_fork(self, point: ForkPoint, at: int, edits: list[dict[str, Any]]) -> None:
-        from lrlab.core.session import SessionError
+        from lrlab.core.storage.session import SessionError
 
         try:  # the parent stays drawn under the fork, in grey: the fork's curves keep the live colours
             ((_, _, series),) = read_references([point.path])

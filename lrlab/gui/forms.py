@@ -1,6 +1,6 @@
 """Form widgets generated from the core's parameter declarations.
 
-The core declares every field once (:class:`lrlab.core.params.Param`); these widgets
+The core declares every field once (:class:`lrlab.core.decl.params.Param`); these widgets
 read those declarations, so a new schedule kind or optimizer option appears in the
 GUI with no GUI code. Widgets hold raw user input: validation is the core's job, and
 its messages come back by field path to be shown next to the field.
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.params import (
+from lrlab.core.decl.params import (
     REQUIRED,
     AnyObject,
     Choice,

@@ -44,6 +44,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.decl.palette import palette
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.schedules import SCHEDULES
+from lrlab.core.decl.spec import OPTIMIZERS
 from lrlab.core.landscape import (
     DEMOS,
     DIVERGED,
@@ -60,10 +64,6 @@ from lrlab.core.landscape import (
     log_levels,
     quadratic_preset,
 )
-from lrlab.core.palette import palette
-from lrlab.core.params import SpecError
-from lrlab.core.schedules import SCHEDULES
-from lrlab.core.spec import OPTIMIZERS
 from lrlab.gui.forms import ERROR_STYLE, KindedEditor
 from lrlab.gui.style import DIVERGED_COLOUR, faint, fit_to_screen, is_dark
 
@@ -886,9 +886,9 @@ class LandscapeWindow(QWidget):
         return write_csv(self.land, path)
 
     def save_session_dialog(self) -> None:
-        from lrlab.core import paths
+        from lrlab.core.decl import paths
         from lrlab.core.runs.landscape import run_spec_of
-        from lrlab.core.session import default_name
+        from lrlab.core.storage.session import default_name
 
         name = default_name(run_spec_of(self.spec), f"landscape-{self.spec.surface.kind}")
         suggestion = str(paths.sessions_dir() / name)

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QComboBox, QMenu, QWidget
 
-from lrlab.core.resources import GROUPS, Preset, icon_path, list_presets
+from lrlab.core.decl.resources import GROUPS, Preset, icon_path, list_presets
 
 
 def make_action(parent: QWidget, text: str, slot: Callable[..., Any], shortcut: Any = None, tip: str = "",

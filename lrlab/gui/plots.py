@@ -1,11 +1,11 @@
 """The live plot panels: loss, learning rate, validation metric, gradient statistics.
 
 The four panels are laid out here; which metrics each draws, in what style and colour and
-under which legend, comes from their declarations (:data:`lrlab.core.metrics.CURVES`), so a
+under which legend, comes from their declarations (:data:`lrlab.core.decl.metrics.CURVES`), so a
 new metric with a curve appears here without a change to this module.
 
 Batches are queued as they arrive and appended together into min/max pyramids
-(:mod:`lrlab.core.series`) by the next frame. Frames redraw only the panels whose data or
+(:mod:`lrlab.core.features.series`) by the next frame. Frames redraw only the panels whose data or
 view changed, handing pyqtgraph about two points per horizontal pixel of the visible range,
 so a frame costs the same with ten thousand or a million steps of history; they are paced
 so that the window's work stays at a small share of the time (the training thread waits for
@@ -24,9 +24,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
-from lrlab.core.events import Event
-from lrlab.core.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
-from lrlab.core.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.core.decl.events import Event
+from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
+from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
@@ -86,7 +86,7 @@ class RunData:
         self.first_step = first_step
         #: each drawn step metric's series by name (a sampled one holds only the steps it was measured at)
         self.series = {m.name: MinMaxPyramid() for m in STEP_CURVES}
-        #: the debiased EMA of those drawn with one (:attr:`lrlab.core.metrics.Curve.ema`)
+        #: the debiased EMA of those drawn with one (:attr:`lrlab.core.decl.metrics.Curve.ema`)
         self.smoothed = {m.name: MinMaxPyramid() for m in STEP_CURVES if m.curve.ema}
         self.samples = Growable()
         self.eval_steps = Growable(64)
@@ -316,7 +316,7 @@ class PlotPanel(QWidget):
         return getattr(self, f"p_{metric.curve.panel}")
 
     def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem:
-        """A metric's curve in its declared panel and style (see lrlab.core.metrics.STYLES)."""
+        """A metric's curve in its declared panel and style (see lrlab.core.decl.metrics.STYLES)."""
         cv, plot = metric.curve, self.panel_of(metric)
         assert cv is not None
         if cv.style == "envelope":  # faint under its EMA

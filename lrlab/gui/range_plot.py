@@ -4,7 +4,7 @@ Raw loss (the median over seeds) faint, the smoothed median bold, the band betwe
 and highest smoothed loss of any seed shaded, and one labelled marker per suggestion on the
 smoothed curve. The y range stops a little above the starting loss, so the blow-up at the end
 (which ended the test) does not squash the part worth reading, as fastai's plot skips its last
-points. It draws a :class:`lrlab.core.lrfind.RangeTestResult`, so a test just run, a session
+points. It draws a :class:`lrlab.core.features.lrfind.RangeTestResult`, so a test just run, a session
 opened later (``lrlab.core.runs.range_finder.result_of``) and ``lrlab find-lr --png`` look alike.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from lrlab.core.lrfind import RULES, RangeTestResult
+from lrlab.core.features.lrfind import RULES, RangeTestResult
 from lrlab.gui.style import colours, faint
 
 #: marker colour of each rule (Okabe-Ito, apart from the curve's blue)

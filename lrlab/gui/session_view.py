@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core import paths
-from lrlab.core.events import Event
-from lrlab.core.metrics import CURVES
-from lrlab.core.spec import RunSpec
+from lrlab.core.decl import paths
+from lrlab.core.decl.events import Event
+from lrlab.core.decl.metrics import CURVES
+from lrlab.core.decl.spec import RunSpec
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import RunController
@@ -66,8 +66,8 @@ class ViewedSession:
 
     @classmethod
     def read(cls, path: str) -> ViewedSession:
-        """Raises :class:`lrlab.core.session.SessionError` with a one-line message."""
-        from lrlab.core.session import Session
+        """Raises :class:`lrlab.core.storage.session.SessionError` with a one-line message."""
+        from lrlab.core.storage.session import Session
 
         with Session.open(path) as s:
             steps, evals, events = s.steps(), s.evals(), s.events()
@@ -122,8 +122,8 @@ class SessionBanner(QFrame):
 def read_references(paths: list[str], dark: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
     """Saved sessions to draw under a live run: (name, colour, {metric: (steps, values)}) each,
     the training loss smoothed as the live panel smooths it, colours from the core's palette.
-    Raises :class:`lrlab.core.session.SessionError` naming a file that cannot be read."""
-    from lrlab.core.compare import assign_colours, open_runs
+    Raises :class:`lrlab.core.storage.session.SessionError` naming a file that cannot be read."""
+    from lrlab.core.features.compare import assign_colours, open_runs
 
     runs = open_runs(paths)
     try:
@@ -193,7 +193,7 @@ class SessionsComponent(QObject):
 
     def show_references(self, files: list[str] | None = None) -> bool:
         """Overlay saved sessions on the live panels; asks for the files unless given ([] clears)."""
-        from lrlab.core.session import SessionError
+        from lrlab.core.storage.session import SessionError
 
         if files is None:
             files, _ = QFileDialog.getOpenFileNames(self.window, "Show saved sessions here",
@@ -217,7 +217,7 @@ class SessionsComponent(QObject):
 
     def open_session(self, path: str) -> bool:
         """Show a saved session's curves, events and spec; a bad file gets a dialog, nothing else."""
-        from lrlab.core.session import SessionError
+        from lrlab.core.storage.session import SessionError
 
         if self.controller.state.busy:
             QMessageBox.information(self.window, "lrlab", "Stop the current run before opening a session.")
@@ -311,7 +311,7 @@ class SessionsComponent(QObject):
     def save_session_as(self, out: str | None = None) -> str | None:
         """A copy of the shown session; for the run just made, the whole run even where its file
         stopped taking steps (a full disk), written from what the run kept in memory."""
-        from lrlab.core.session import SessionError
+        from lrlab.core.storage.session import SessionError
 
         path = self.shown_session()
         recorded = None if self.viewing else self.controller.recorded

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.library import Entry, Library
-from lrlab.core.session import SessionError
+from lrlab.core.storage.library import Entry, Library
+from lrlab.core.storage.session import SessionError
 from lrlab.gui.compare import CompareView
 from lrlab.gui.style import fit_to_screen
 

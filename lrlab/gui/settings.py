@@ -23,8 +23,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray
 
-from lrlab.core import paths
-from lrlab.core.files import read_text, set_aside, write_text
+from lrlab.core.decl import paths
+from lrlab.core.decl.files import read_text, set_aside, write_text
 
 MAX_RECENT = 10
 MAX_BYTES = 4 * 2**20  # a settings file is a few kilobytes; anything larger is not ours

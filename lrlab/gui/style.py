@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from lrlab.core.palette import palette
+from lrlab.core.decl.palette import palette
 
 EVENT_COLOUR = "#7f7f7f"
 DIVERGED_COLOUR = "#d62728"

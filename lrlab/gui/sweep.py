@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.metrics import TRAIN_LOSS, VAL_METRIC
-from lrlab.core.params import SpecError
+from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.features.series import MinMaxPyramid, debiased_ema
 from lrlab.core.runs.sweep import log_range
-from lrlab.core.series import MinMaxPyramid, debiased_ema
-from lrlab.core.spec import RunSpec
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
@@ -156,7 +156,7 @@ class SweepWindow(QMainWindow):
 
     def _cluster_row(self) -> QHBoxLayout:
         """Run on: this machine, or a Ray cluster (greyed, with the install hint, without ray)."""
-        from lrlab.core.cluster import INSTALL_HINT, ray_available
+        from lrlab.core.runs.cluster import INSTALL_HINT, ray_available
 
         row = QHBoxLayout()
         self.run_on = QComboBox()

@@ -99,7 +99,7 @@ class ToolsComponent(QObject):
 
     def show_range_test(self, path: str) -> None:
         from lrlab.core.runs.range_finder import result_of
-        from lrlab.core.session import Session, SessionError
+        from lrlab.core.storage.session import Session, SessionError
 
         try:
             with Session.open(path) as s:
@@ -160,9 +160,9 @@ class ToolsComponent(QObject):
         return True
 
     def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:
-        """The members as Ray tasks (:mod:`lrlab.core.cluster`), in a thread of their own: each
+        """The members as Ray tasks (:mod:`lrlab.core.runs.cluster`), in a thread of their own: each
         chunk's results land on the U-curve as they come back; Stop cancels what is still out."""
-        from lrlab.core import paths
+        from lrlab.core.decl import paths
         from lrlab.core.runs import unique_path
         from lrlab.core.runs.sweep import folder_name
         from lrlab.gui.worker import ClusterSweepWorker, start_in_thread

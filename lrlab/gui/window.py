@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrlab.core.events import Event, Status
-from lrlab.core.fmt import clock
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.fmt import clock
+from lrlab.core.decl.spec import RunSpec, editable_hyperparameters
 from lrlab.core.runs.kinds import run_kind
-from lrlab.core.spec import RunSpec, editable_hyperparameters
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import Progress, RunController, RunState

@@ -38,9 +38,9 @@ class RunWorker(QObject):
     @Slot()
     def run(self) -> None:
         # torch is imported here, in the worker thread, not while the window opens
-        from lrlab.core.params import SpecError
+        from lrlab.core.decl.params import SpecError
         from lrlab.core.runs import record
-        from lrlab.core.session import SessionError
+        from lrlab.core.storage.session import SessionError
 
         try:
             run = record(self.kind, self.spec, label=self.label, **self.options)
@@ -91,7 +91,7 @@ class RunWorker(QObject):
 
 
 class ClusterSweepWorker(QObject):
-    """Runs a sweep on a Ray cluster (:func:`lrlab.core.cluster.ray_sweep`) in its thread: the
+    """Runs a sweep on a Ray cluster (:func:`lrlab.core.runs.cluster.ray_sweep`) in its thread: the
     members train on the cluster, and each chunk's summary rows come back as they arrive."""
 
     sig_rows = Signal(list)  # every member's summary row that has arrived so far
@@ -107,8 +107,8 @@ class ClusterSweepWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from lrlab.core.cluster import ClusterError, ray_sweep
-        from lrlab.core.params import SpecError
+        from lrlab.core.decl.params import SpecError
+        from lrlab.core.runs.cluster import ClusterError, ray_sweep
 
         try:
             result = ray_sweep(self.spec, self.lrs, self.folder, seeds=self.seeds, address=self.address,

@@ -9,7 +9,7 @@ CLI, the GUI's worker, the session writer and replays handle every kind alike:
 - **listeners out**: ``runner.listeners`` are called with an :class:`Update`, a batch of
   metrics, a few times a second (never once per step);
 - **a final status**: :meth:`run` blocks until the run ends and returns a final
-  :class:`~lrlab.core.events.Status`.
+  :class:`~lrlab.core.decl.events.Status`.
 
 Every kind that trains runs the same loop, :meth:`RunnerBase.run` (read it first): pace,
 commands, the kind's own step, callbacks, metrics out in batches, out of memory, the summary.
@@ -30,15 +30,15 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from lrlab.core.events import Event, Status
-from lrlab.core.metrics import INT_STEP_COLUMNS, LR, STEP_COLUMNS, TRAIN_LOSS
-from lrlab.core.params import Problems, SpecError
-from lrlab.core.schedules import parse_edit
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.metrics import INT_STEP_COLUMNS, LR, STEP_COLUMNS, TRAIN_LOSS
+from lrlab.core.decl.params import Problems, SpecError
+from lrlab.core.decl.schedules import parse_edit
 
 
 @dataclass
 class Update:
-    """A batch of metrics from a run. ``steps`` maps the step columns (:mod:`lrlab.core.metrics`)
+    """A batch of metrics from a run. ``steps`` maps the step columns (:mod:`lrlab.core.decl.metrics`)
     to equal-length arrays; ``evals`` holds one dict per validation.
 
     A run of several members (a sweep) sends each member's own Update in ``members``: exactly
@@ -54,7 +54,7 @@ class Update:
     status: Status  # running, paused, or a final status when the run has ended
     #: effective-LR quantile rows (step, layer, p5 ... p95), when the run records them
     effective: list[dict[str, Any]] = field(default_factory=list)
-    #: snapshots taken since the last Update (:mod:`lrlab.core.snapshots`), when the run takes them
+    #: snapshots taken since the last Update (:mod:`lrlab.core.engine.snapshots`), when the run takes them
     snapshots: list[Any] = field(default_factory=list)
     #: each member's own Update, for a run of several members (see the class docstring)
     members: list[Update] = field(default_factory=list)
@@ -190,7 +190,7 @@ class Callback:
 def recorded_threads(session: Any) -> int | None:
     """The thread count a session recorded, checked like a spec's ``threads``: a file from
     elsewhere may say 100,000 (torch then crashes the process) or "many"."""
-    from lrlab.core.spec import THREADS
+    from lrlab.core.decl.spec import THREADS
 
     environment = session.environment
     value = environment.get("threads") if isinstance(environment, Mapping) else None

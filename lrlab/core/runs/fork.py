@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lrlab.core.events import Event
-from lrlab.core.params import SpecError
+from lrlab.core.decl.events import Event
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.schedules import Timeline, parse_edit
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.snapshots import Snapshot
 from lrlab.core.runs.base import recorded_threads
 from lrlab.core.runs.train import Trainer
-from lrlab.core.schedules import Timeline, parse_edit
-from lrlab.core.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
-from lrlab.core.snapshots import Snapshot
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
 
 #: events before the fork step that a fork carries from its parent (what its LR timeline needs)
 HISTORY_KINDS = ("edit", "plateau")

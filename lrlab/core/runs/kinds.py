@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lrlab.core.params import SpecError
+from lrlab.core.decl.params import SpecError
 
 
 def _load(target: str) -> Any:
@@ -87,7 +87,7 @@ RUN_KINDS: dict[str, RunKind] = {k.name: k for k in (
     RunKind("fork", "lrlab.core.runs.fork:Fork", "a training run branched off another at a step", forkable=True,
             starter="lrlab.core.runs.recorded:start_fork"),
     RunKind("range_test", "lrlab.core.runs.range_finder:RangeTest", "the LR range test (find LR)",
-            summary_lines="lrlab.core.lrfind:summary_lines"),
+            summary_lines="lrlab.core.features.lrfind:summary_lines"),
     RunKind("sweep", "lrlab.core.runs.sweep:Sweep", "K learning rates (x seeds) trained at once", recorded="members",
             progress_words="lrlab.core.runs.sweep:progress_words"),
     RunKind("sweep_member", "lrlab.core.runs.sweep:SweepMember", "one member of a sweep, replayed on its own"),

@@ -35,13 +35,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from lrlab.core.events import Event, Status
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.metrics import GRAD_NORM, TRAIN_LOSS, UPDATE_RATIO
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
-from lrlab.core.metrics import GRAD_NORM, TRAIN_LOSS, UPDATE_RATIO
-from lrlab.core.params import SpecError
 from lrlab.core.runs.base import Callback, Columns, RunnerBase
 from lrlab.core.runs.train import environment
-from lrlab.core.spec import RunSpec
 
 
 def run_spec_of(spec: LandscapeSpec) -> RunSpec:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrlab.core.effective_lr import quantiles as effective_quantiles
-from lrlab.core.events import Status
+from lrlab.core.decl.events import Status
+from lrlab.core.engine.effective_lr import quantiles as effective_quantiles
 from lrlab.core.runs.base import Callback
 
 

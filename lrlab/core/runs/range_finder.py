@@ -2,7 +2,7 @@
 
 For the experiment's spec (dataset, model, optimizer with its momentum or betas, batch size,
 seed, device) it trains *freshly built* models while the LR ramps from ``start_lr`` to
-``end_lr`` (:func:`lrlab.core.lrfind.lr_ramp`), one step per LR, and reads the loss curve.
+``end_lr`` (:func:`lrlab.core.features.lrfind.lr_ramp`), one step per LR, and reads the loss curve.
 Nothing the user trains next is touched: the models are its own, the spec is frozen data, and
 the global random generators, thread count and determinism flag are put back afterwards.
 
@@ -16,13 +16,13 @@ its own suggestions, so the spread says how stable the answer is.
 
 The test stops after ``num_iter`` steps, or earlier once the median smoothed loss exceeds
 ``stop_factor`` times its lowest value or any seed's loss is NaN or infinite
-(:func:`lrlab.core.lrfind.stop_reason`): the expected end of a range test, so the status is
+(:func:`lrlab.core.features.lrfind.stop_reason`): the expected end of a range test, so the status is
 ``finished`` and an ``early_stop`` event says why. Stop, pause and pace work as for training;
 edits are refused (the ramp is the point).
 
 Same spec, seed and parameters give a bit-identical curve and the same suggestions; a session
 replays ``identical`` like a training run. The pure parts (parameters, ramp, smoothing, rules,
-"Use this LR") live in :mod:`lrlab.core.lrfind` and are re-exported here.
+"Use this LR") live in :mod:`lrlab.core.features.lrfind` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from lrlab.core.events import Status
-from lrlab.core.lrfind import (
+from lrlab.core.decl.events import Status
+from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.features.lrfind import (
     RANGE_TEST_PARAMS,
     RULES,
     LossSmoother,
@@ -55,10 +57,8 @@ from lrlab.core.lrfind import (
     suggest_steepest,
     suggest_valley,
 )
-from lrlab.core.params import SpecError
 from lrlab.core.runs.base import Columns, RunnerBase, recorded_threads
 from lrlab.core.runs.train import Trainer
-from lrlab.core.spec import RunSpec
 
 __all__ = ["RANGE_TEST_PARAMS", "RULES", "LossSmoother", "RangeTest", "RangeTestParams", "RangeTestResult",
            "Suggestion", "apply_suggestion", "derive_seeds", "describe_suggestion", "lr_ramp", "result_of",

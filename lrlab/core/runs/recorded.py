@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.core import paths
-from lrlab.core.events import Status
-from lrlab.core.files import replaced, write_text
-from lrlab.core.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
+from lrlab.core.decl import paths
+from lrlab.core.decl.events import Status
+from lrlab.core.decl.files import replaced, write_text
+from lrlab.core.decl.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import fork, landscape, range_finder, sweep, train
 from lrlab.core.runs.base import Listener, Runner, Update
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, _load, run_kind
-from lrlab.core.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
-from lrlab.core.spec import RunSpec
+from lrlab.core.storage.session import DEFAULT_KIND, Session, SessionError, SessionWriter, default_name
 
 __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep", "Runner", "Update",
            "Verification", "compare_steps", "environment_differences", "fork", "fork_session", "landscape",

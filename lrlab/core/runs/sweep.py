@@ -3,7 +3,7 @@ member of a sweep replayed on its own.
 
 Seeing "too low crawls, too high diverges, the middle wins" takes a dozen runs one after
 another; a sweep trains them side by side in one process, with the K members' parameters
-stacked (:mod:`lrlab.core.stacked`) so one forward and one backward pass serve all of them.
+stacked (:mod:`lrlab.core.engine.stacked`) so one forward and one backward pass serve all of them.
 
 What makes member k the run ``lrlab run`` would make at its LR:
 
@@ -21,7 +21,7 @@ What makes member k the run ``lrlab run`` would make at its LR:
 - **Its own LR curve**: member k's spec is the sweep's spec with ``optimizer.lr`` = its LR and
   every absolute LR in the schedule (``eta_min``, ``max_lr``, ``base_lr``, ``min_lr``) scaled
   by ``r_k = lr_k / reference``, the reference being the spec's own ``optimizer.lr``; member k
-  follows its own :class:`~lrlab.core.schedules.Timeline` of that spec, so the LR column of its
+  follows its own :class:`~lrlab.core.decl.schedules.Timeline` of that spec, so the LR column of its
   session is what a training run of its spec computes, step for step. Mid-run edits apply to
   every member as a multiple of its own base LR: ``scale`` as it is, ``hold 0.01`` as
   ``0.01 x r_k``, a new schedule with its absolute LRs scaled the same way. A ``plateau``
@@ -58,14 +58,24 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from lrlab.core.data import BatchOrder, Dataset, load_dataset
-from lrlab.core.devices import resolve_device
-from lrlab.core.events import Event, Status
-from lrlab.core.limits import check_resources
-from lrlab.core.metrics import LR, MONITORED, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
-from lrlab.core.models import build_model, count_parameters
-from lrlab.core.optim import apply_hyperparameters
-from lrlab.core.params import Kinded, SpecError
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.metrics import LR, MONITORED, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
+from lrlab.core.decl.params import Kinded, SpecError
+from lrlab.core.decl.schedules import SCHEDULES, Timeline, nested_fields, parse_edit
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.data import BatchOrder, Dataset, load_dataset
+from lrlab.core.engine.devices import resolve_device
+from lrlab.core.engine.limits import check_resources
+from lrlab.core.engine.models import build_model, count_parameters
+from lrlab.core.engine.optim import apply_hyperparameters
+from lrlab.core.engine.stacked import (
+    StackedModel,
+    StackedOptimizer,
+    choose_path,
+    member_losses,
+    member_norms,
+    member_view,
+)
 from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, recorded_threads
 from lrlab.core.runs.loop import Evaluation, summarize, validation_sums
 from lrlab.core.runs.train import (
@@ -77,9 +87,6 @@ from lrlab.core.runs.train import (
     samples_seen,
     setup_globals,
 )
-from lrlab.core.schedules import SCHEDULES, Timeline, nested_fields, parse_edit
-from lrlab.core.spec import RunSpec
-from lrlab.core.stacked import StackedModel, StackedOptimizer, choose_path, member_losses, member_norms, member_view
 
 #: the most members one sweep may train (LRs x seeds)
 MAX_MEMBERS = 256
@@ -196,7 +203,7 @@ class Sweep(RunnerBase):
     ``spec.optimizer.lr`` is the reference LR that the schedule's absolute LRs and edits are
     written for (see the module docstring); it need not be one of ``lrs``. Members are
     ordered by LR, then seed. ``path`` forces a way of stacking (``bmm``, ``vmap``, ``loop``;
-    default: :func:`~lrlab.core.stacked.choose_path`, falling back to ``loop`` when vmap cannot
+    default: :func:`~lrlab.core.engine.stacked.choose_path`, falling back to ``loop`` when vmap cannot
     run the model). ``edits`` are (step, edit JSON) pairs of the sweep, applied to every
     member at those steps; ``watch`` ends the sweep once that member has ended (a replay of
     one member). Listeners get an :class:`Update` with each member's own in ``members``.
@@ -644,7 +651,7 @@ def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = 
     (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``)."""
     from datetime import datetime
 
-    from lrlab.core.names import settings_words
+    from lrlab.core.decl.names import settings_words
 
     lr_range = f"lr{lrs[0]:g}" if len(lrs) == 1 else f"lr{min(lrs):g}-{max(lrs):g}"
     words = [label] if label else [lr_range if w.startswith("lr") and w == f"lr{spec.lr:g}" else w

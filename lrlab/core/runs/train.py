@@ -32,20 +32,20 @@ import torch
 from torch import nn
 
 from lrlab._version import __version__
-from lrlab.core.compat import fast_step, foreach_norm, foreach_sub
-from lrlab.core.data import BatchOrder, Dataset, load_dataset
-from lrlab.core.devices import cpu_kernels, describe_device, resolve_device
-from lrlab.core.events import Event, Status
-from lrlab.core.limits import check_resources
-from lrlab.core.metrics import LR, MONITORED, QUANTILE_NAMES, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
-from lrlab.core.models import build_model, count_parameters
-from lrlab.core.optim import apply_hyperparameters, build_optimizer
-from lrlab.core.params import Kinded, SpecError
+from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.metrics import LR, MONITORED, QUANTILE_NAMES, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
+from lrlab.core.decl.params import Kinded, SpecError
+from lrlab.core.decl.schedules import Timeline, parse_edit
+from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.compat import fast_step, foreach_norm, foreach_sub
+from lrlab.core.engine.data import BatchOrder, Dataset, load_dataset
+from lrlab.core.engine.devices import cpu_kernels, describe_device, resolve_device
+from lrlab.core.engine.limits import check_resources
+from lrlab.core.engine.models import build_model, count_parameters
+from lrlab.core.engine.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
-from lrlab.core.schedules import Timeline, parse_edit
-from lrlab.core.snapshots import Snapshot, SnapshotError, SnapshotStore
-from lrlab.core.spec import RunSpec
 
 #: steps between two snapshots of a training run (and the most a fork re-runs to reach its step)
 SNAPSHOT_EVERY = 500
@@ -98,7 +98,7 @@ class Trainer(RunnerBase):
     ``data`` reuses a dataset another trainer of the same spec loaded (the range test's
     seeds share one); the split does not depend on the run seed, so it is the same data.
 
-    Snapshots (:mod:`lrlab.core.snapshots`): every ``snapshot_every`` steps, at every planned
+    Snapshots (:mod:`lrlab.core.engine.snapshots`): every ``snapshot_every`` steps, at every planned
     edit and whenever a command (an edit, a pause) arrives, the state before the step is
     cloned on the device, kept in ``self.snapshots`` (the oldest dropped beyond
     ``snapshot_budget`` bytes) and handed to listeners in the next :class:`Update` (the

@@ -1,0 +1,332 @@
+"""Datasets, each declared once, the way schedules are.
+
+A dataset is one decorated loader::
+
+    @dataset_kind("moons", N_SAMPLES, Param("noise", ...), RANDOM_STATE,
+                  task="classification", size="n_samples", doc="two interleaving half circles")
+    def moons(spec: Kinded) -> Samples:
+        from sklearn.datasets import make_moons
+        return Samples(*make_moons(spec["n_samples"], noise=spec["noise"], ...))
+
+That one declaration gives the run spec its validation (:data:`DATASETS`, with the
+parameters its :class:`Family` shares), the GUI its form and tooltip, previews the
+number of training samples without loading anything (:func:`train_size`), the CNN
+check its list of image sets (:data:`IMAGE_SETS`), and ``lrlab.core.engine.data`` the
+loader, task, image shape and class count it needs to build the tensors.
+
+Nothing here imports torch, scikit-learn or torchvision, so validating a spec stays
+instant for the GUI's inline checks; loaders import what they need when they run.
+A loader returns every sample before the split (:class:`Samples`); how they are held
+out for validation, scaled and moved to a device is the family's business, done by
+``lrlab.core.engine.data``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from lrlab.core.decl.params import Bool, Kinded, Num, Optional, Param, Registry, SpecError, Text
+
+TASKS = ("classification", "regression")
+
+
+class Samples(NamedTuple):
+    """Every sample of a dataset before the split, as a loader returns them.
+
+    Tabular sets: numpy arrays ``x`` (N, features) and ``y`` (N,). Image sets: uint8
+    tensors (N, C, H, W) and int64 labels, plus the official test split when the spec
+    asks for it (``test_eval``).
+    """
+
+    x: Any
+    y: Any
+    test: tuple[Any, Any] | None = None
+
+
+Loader = Callable[[Kinded], Samples]
+
+
+def _ceil_share(n: int, fraction: float) -> int:
+    return math.ceil(n * fraction)  # what scikit-learn's train_test_split holds out
+
+
+def _rounded_share(n: int, fraction: float) -> int:
+    return max(1, round(n * fraction))  # never an empty validation set, even for a tiny subset
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """Datasets that share parameters and one way of holding out validation samples.
+
+    ``held_out(n, val_fraction)`` is how many of ``n`` samples go to validation. It is
+    declared here, next to the parameters, so that :func:`train_size` can count the
+    steps of a run without loading anything and still agree with the loaded split.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    held_out: Callable[[int, float], int]
+
+
+#: the largest seed scikit-learn's generators take (numpy's legacy RandomState: 32 bits)
+SEED_MAX = 2**32 - 1
+
+#: scikit-learn sets: arrays in memory, a stratified split, standardised features
+TABULAR = Family("tabular", (
+    Param("val_fraction", Num(gt=0, lt=1), 0.2, "share of samples held out for validation"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0,
+          "seed of the train/validation split; fixed apart from the run seed so that runs "
+          "with different seeds are evaluated on the same samples"),
+), _ceil_share)
+
+#: torchvision sets: uint8 images read from local files, normalised one batch at a time
+IMAGES = Family("images", (
+    Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the training files held out for validation"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the subset and the validation split"),
+    Param("root", Optional(Text()), None, "folder with the files; null: the lrlab datasets folder"),
+    Param("download", Bool(), False, "fetch missing files from the internet"),
+    Param("subset", Optional(Num(ge=10, integer=True)), None,
+          "use only the first N images after a seeded shuffle (quick demos)"),
+    Param("test_eval", Bool(), False, "also evaluate on the official test split at the end"),
+), _rounded_share)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Everything declared about one dataset besides its parameters (those live in DATASETS)."""
+
+    name: str
+    family: Family
+    task: str
+    #: samples before the split: a number, or the name of the parameter that sets it
+    size: int | str
+    #: (C, H, W) when samples are images (a CNN can take them), else None
+    image_shape: tuple[int, int, int] | None
+    #: inputs per sample: a number, or the name of the parameter that sets it (images: C x H x W)
+    features: int | str
+    #: outputs of the classifier; None: one more than the largest label loaded
+    classes: int | None
+    load: Loader
+
+    def n_features(self, params: Mapping[str, Any]) -> int:
+        """Inputs per sample, from the declaration alone (resource checks run before loading)."""
+        return params[self.features] if isinstance(self.features, str) else self.features
+
+    def n_samples(self, params: Mapping[str, Any]) -> int:
+        """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
+        n = params[self.size] if isinstance(self.size, str) else self.size
+        subset = params.get("subset")
+        return n if subset is None else min(n, subset)
+
+
+DATASETS = Registry("dataset", "name")
+#: name -> declaration, in the order declared (the GUI lists them so)
+DECLARED: dict[str, DatasetInfo] = {}
+
+
+def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str,
+                 image_shape: tuple[int, int, int] | None = None, features: int | str | None = None,
+                 classes: int | None = None, family: Family = TABULAR) -> Callable[[Loader], Loader]:
+    """Register the decorated loader as dataset ``name``.
+
+    ``params`` are its own parameters; the family's shared ones come first. ``size`` is
+    the number of samples before the split, or the name of the parameter that sets it;
+    ``features`` likewise the inputs per sample (for images, C x H x W by default).
+    Mistakes in a declaration raise at import, not when a user picks the dataset.
+    """
+    if task not in TASKS:
+        raise ValueError(f"dataset {name!r}: task must be one of {TASKS}, got {task!r}")
+    if isinstance(size, str) and size not in {p.name for p in params}:
+        raise ValueError(f"dataset {name!r}: size names no parameter of it: {size!r}")
+    if image_shape is not None and len(image_shape) != 3:
+        raise ValueError(f"dataset {name!r}: image_shape must be (C, H, W), got {image_shape!r}")
+    if features is None and image_shape is None:
+        raise ValueError(f"dataset {name!r}: declare its features (a number or a parameter name)")
+    if isinstance(features, str) and features not in {p.name for p in params}:
+        raise ValueError(f"dataset {name!r}: features names no parameter of it: {features!r}")
+    n_features = math.prod(image_shape) if features is None else features  # type: ignore[arg-type]
+
+    def register(load: Loader) -> Loader:
+        if name in DECLARED:
+            raise ValueError(f"dataset {name!r} is declared twice")
+        DATASETS.register(name, (*family.params, *params), doc)
+        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load)
+        return load
+
+    return register
+
+
+def train_size(dataset: Kinded) -> int:
+    """Training samples after the validation split, without loading anything (for previews)."""
+    info = DECLARED[dataset.kind]
+    n = info.n_samples(dataset.params)
+    return n - info.family.held_out(n, dataset["val_fraction"])
+
+
+def dataset_task(name: str) -> str:
+    """'classification' or 'regression'."""
+    return DECLARED[name].task
+
+
+# --- scikit-learn: bundled sets ---------------------------------------------------------
+
+
+def _bundled(function: str) -> Samples:
+    from sklearn import datasets
+
+    return Samples(*getattr(datasets, function)(return_X_y=True))
+
+
+@dataset_kind("iris", task="classification", size=150, features=4, classes=3,
+              doc="150 flowers, 4 features, 3 species")
+def iris(spec: Kinded) -> Samples:
+    return _bundled("load_iris")
+
+
+@dataset_kind("wine", task="classification", size=178, features=13, classes=3,
+              doc="178 wines, 13 chemical features, 3 cultivars")
+def wine(spec: Kinded) -> Samples:
+    return _bundled("load_wine")
+
+
+@dataset_kind("breast_cancer", task="classification", size=569, features=30, classes=2,
+              doc="569 tumours, 30 features, benign or malignant")
+def breast_cancer(spec: Kinded) -> Samples:
+    return _bundled("load_breast_cancer")
+
+
+@dataset_kind("digits", task="classification", size=1797, image_shape=(1, 8, 8), classes=10,
+              doc="1,797 8x8 images of handwritten digits, 10 classes")
+def digits(spec: Kinded) -> Samples:
+    return _bundled("load_digits")
+
+
+@dataset_kind("diabetes", task="regression", size=442, features=10,
+              doc="442 patients, 10 features, disease progression")
+def diabetes(spec: Kinded) -> Samples:
+    return _bundled("load_diabetes")
+
+
+# --- scikit-learn: generated sets -------------------------------------------------------
+
+N_SAMPLES = Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 1000, "samples to generate")
+RANDOM_STATE = Param("random_state", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the generator")
+
+
+@dataset_kind("moons", N_SAMPLES, Param("noise", Num(ge=0, le=10), 0.2, "std of added noise"), RANDOM_STATE,
+              task="classification", size="n_samples", features=2, doc="two interleaving half circles")
+def moons(spec: Kinded) -> Samples:
+    from sklearn.datasets import make_moons
+
+    return Samples(*make_moons(spec["n_samples"], noise=spec["noise"], random_state=spec["random_state"]))
+
+
+@dataset_kind("circles", N_SAMPLES, Param("noise", Num(ge=0, le=10), 0.1, "std of added noise"),
+              Param("factor", Num(gt=0, lt=1), 0.5, "inner/outer radius"), RANDOM_STATE,
+              task="classification", size="n_samples", features=2, doc="a small circle inside a large one")
+def circles(spec: Kinded) -> Samples:
+    from sklearn.datasets import make_circles
+
+    return Samples(*make_circles(spec["n_samples"], noise=spec["noise"], factor=spec["factor"],
+                                 random_state=spec["random_state"]))
+
+
+@dataset_kind("blobs", N_SAMPLES, Param("centers", Num(ge=2, le=100, integer=True), 3, "classes"),
+              Param("n_features", Num(ge=1, le=1000, integer=True), 2, "features"),
+              Param("cluster_std", Num(gt=0, le=100), 1.0, "spread of each blob"), RANDOM_STATE,
+              task="classification", size="n_samples", features="n_features",
+              doc="Gaussian blobs, one per class")
+def blobs(spec: Kinded) -> Samples:
+    from sklearn.datasets import make_blobs
+
+    return Samples(*make_blobs(spec["n_samples"], n_features=spec["n_features"], centers=spec["centers"],
+                               cluster_std=spec["cluster_std"], random_state=spec["random_state"]))
+
+
+@dataset_kind("classification", N_SAMPLES,
+              Param("n_features", Num(ge=2, le=10_000, integer=True), 20, "features"),
+              Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
+              Param("n_classes", Num(ge=2, le=100, integer=True), 2, "classes"),
+              Param("class_sep", Num(gt=0, le=100), 1.0, "larger is easier"), RANDOM_STATE,
+              task="classification", size="n_samples", features="n_features",
+              doc="scikit-learn's make_classification")
+def classification(spec: Kinded) -> Samples:
+    from sklearn.datasets import make_classification
+
+    p = spec.params
+    # scikit-learn's own messages for these name none of our fields
+    if p["n_informative"] > p["n_features"]:
+        raise SpecError([("dataset.n_informative",
+                          f"must be <= n_features ({p['n_features']}), got {p['n_informative']}")])
+    if p["n_classes"] * 2 > 2 ** p["n_informative"]:
+        raise SpecError([("dataset.n_classes", "make_classification needs n_classes * 2 <= "
+                          f"2 ** n_informative ({2 ** p['n_informative']}), got {p['n_classes']}")])
+    return Samples(*make_classification(p["n_samples"], n_features=p["n_features"],
+                                        n_informative=p["n_informative"], n_redundant=0,
+                                        n_classes=p["n_classes"], class_sep=p["class_sep"],
+                                        random_state=p["random_state"]))
+
+
+@dataset_kind("regression", N_SAMPLES,
+              Param("n_features", Num(ge=1, le=10_000, integer=True), 10, "features"),
+              Param("n_informative", Num(ge=1, le=10_000, integer=True), 5, "informative features"),
+              Param("noise", Num(ge=0, le=1000), 10.0, "std of noise on the target"), RANDOM_STATE,
+              task="regression", size="n_samples", features="n_features", doc="scikit-learn's make_regression")
+def regression(spec: Kinded) -> Samples:
+    from sklearn.datasets import make_regression
+
+    p = spec.params
+    return Samples(*make_regression(p["n_samples"], n_features=p["n_features"],
+                                    n_informative=min(p["n_informative"], p["n_features"]),
+                                    noise=p["noise"], random_state=p["random_state"]))
+
+
+# --- torchvision: image files -----------------------------------------------------------
+
+
+#: reads a torchvision set's files: (spec, torchvision class name, train) -> (images, labels).
+#: Reading needs torch and torchvision, which declarations never import: lrlab.core.engine.vision
+#: installs its reader here when the engine loads it (lrlab.core.engine.data does, before any dataset).
+IMAGE_READER: list[Callable[..., tuple[Any, Any]]] = []
+
+
+def _torchvision(spec: Kinded, cls_name: str) -> Samples:
+    """The training files of torchvision's ``cls_name`` and, when asked for, its test files."""
+    if not IMAGE_READER:
+        raise RuntimeError("image datasets are read by lrlab.core.engine.vision: load them through "
+                           "lrlab.core.engine.data")
+    read = IMAGE_READER[0]
+    images, labels = read(spec, cls_name, train=True)
+    test = read(spec, cls_name, train=False) if spec["test_eval"] else None
+    return Samples(images, labels, test)
+
+
+@dataset_kind("mnist", family=IMAGES, task="classification", size=60_000, image_shape=(1, 28, 28), classes=10,
+              doc="70,000 28x28 handwritten digits (torchvision)")
+def mnist(spec: Kinded) -> Samples:
+    return _torchvision(spec, "MNIST")
+
+
+@dataset_kind("fashion_mnist", family=IMAGES, task="classification", size=60_000, image_shape=(1, 28, 28),
+              classes=10, doc="70,000 28x28 clothing images, 10 classes (torchvision)")
+def fashion_mnist(spec: Kinded) -> Samples:
+    return _torchvision(spec, "FashionMNIST")
+
+
+@dataset_kind("kmnist", family=IMAGES, task="classification", size=60_000, image_shape=(1, 28, 28),
+              classes=10, doc="70,000 28x28 cursive Japanese characters, 10 classes (torchvision)")
+def kmnist(spec: Kinded) -> Samples:
+    return _torchvision(spec, "KMNIST")
+
+
+@dataset_kind("cifar10", family=IMAGES, task="classification", size=50_000, image_shape=(3, 32, 32),
+              classes=10, doc="60,000 32x32 colour images, 10 classes (torchvision)")
+def cifar10(spec: Kinded) -> Samples:
+    return _torchvision(spec, "CIFAR10")
+
+
+#: datasets whose samples are images (the ones a CNN can take), in declaration order
+IMAGE_SETS = tuple(name for name, info in DECLARED.items() if info.image_shape is not None)

@@ -1,0 +1,191 @@
+"""Datasets held in memory as tensors, and the seeded order in which batches visit them.
+
+Which datasets exist and how to load their samples is declared in
+``lrlab.core.decl.datasets``; here the samples are split, scaled and moved to the run's
+device, the way their family wants. The train/validation split is seeded by the
+dataset's ``split_seed`` (not the run seed) so that runs with different seeds are
+judged on the same validation samples. scikit-learn's sets work offline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lrlab.core.decl.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
+from lrlab.core.decl.params import Kinded, SpecError
+from lrlab.core.engine import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
+
+
+@dataclass
+class Dataset:
+    """Tensors on the run's device. ``y`` holds class indices (int64) or targets (float, N x 1)."""
+
+    name: str
+    task: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    n_outputs: int
+    #: (C, H, W) when samples are images, else None
+    image_shape: tuple[int, int, int] | None = None
+    #: turns a stored batch into model input (uint8 images -> normalised floats); None: as is
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: the official test split (inputs, labels), when asked for
+    test: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def n_train(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.x_train.shape[1:]))
+
+
+def load_dataset(spec: Kinded, device: torch.device) -> Dataset:
+    """Load a dataset with its declared loader, split it as its family does, move it to ``device``."""
+    info = DECLARED[spec.kind]
+    return _SPLITTERS[info.family.name](spec, info, info.load(spec), device)
+
+
+def _split_tabular(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """A stratified (classification) split by ``split_seed``; features, and a regression target,
+    standardised with statistics of the training split only."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = samples.x, samples.y
+    classification = info.task == "classification"
+    _check_split(spec, info, len(y), len(np.unique(y)) if classification else 1)
+    x_tr, x_va, y_tr, y_va = train_test_split(
+        x, y, test_size=spec["val_fraction"], random_state=spec["split_seed"],
+        stratify=y if classification else None)
+    scaler = StandardScaler().fit(x_tr)
+    x_tr, x_va = scaler.transform(x_tr), scaler.transform(x_va)
+    if classification:
+        y_tr_t = torch.as_tensor(y_tr, dtype=torch.int64)
+        y_va_t = torch.as_tensor(y_va, dtype=torch.int64)
+        n_out = info.classes or int(max(y_tr.max(), y_va.max())) + 1
+    else:  # a standardised target keeps MSE near 1 at the start, whatever the units; R^2 is unchanged
+        mean, std = float(y_tr.mean()), float(y_tr.std()) or 1.0
+        y_tr_t = torch.as_tensor((y_tr - mean) / std, dtype=torch.float32).reshape(-1, 1)
+        y_va_t = torch.as_tensor((y_va - mean) / std, dtype=torch.float32).reshape(-1, 1)
+        n_out = 1
+
+    def put(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device)
+
+    return Dataset(spec.kind, info.task, put(torch.as_tensor(x_tr, dtype=torch.float32)), put(y_tr_t),
+                   put(torch.as_tensor(x_va, dtype=torch.float32)), put(y_va_t), n_out, info.image_shape)
+
+
+def _check_split(spec: Kinded, info: DatasetInfo, n: int, classes: int) -> None:
+    """A stratified split puts at least one sample of every class on each side; scikit-learn's
+    own refusal names none of our fields, so say which one and what would work."""
+    n_val = info.family.held_out(n, spec["val_fraction"])
+    for side, count in (("validation", n_val), ("training", n - n_val)):
+        if count < classes:
+            raise SpecError([("dataset.val_fraction",
+                              f"{spec['val_fraction']:g} of {n:,} samples leaves {count:,} for {side}, fewer than "
+                              f"the {classes} {'classes' if classes > 1 else 'sample'} it needs; choose a "
+                              f"fraction between {classes / n:.2g} and {1 - classes / n:.2g}")])
+
+
+def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """A seeded shuffle (cut to ``subset``) whose head is the validation set. Images stay uint8
+    (CIFAR-10's training set is about 150 MB so) and are normalised one batch at a time."""
+    images, labels = samples.x, samples.y
+    gen = torch.Generator().manual_seed(spec["split_seed"])
+    order = torch.randperm(len(images), generator=gen)
+    if spec["subset"] is not None:
+        order = order[: spec["subset"]]
+    _check_split(spec, info, len(order), 1)  # images are not stratified: one training image will do
+    n_val = info.family.held_out(len(order), spec["val_fraction"])
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    norm = Normalize(images[train_idx], device)
+    test = None if samples.test is None else (samples.test[0].to(device), samples.test[1].to(device))
+    c, h, w = images.shape[1:]
+    n_out = info.classes or int(labels.max()) + 1
+    return Dataset(spec.kind, info.task, images[train_idx].to(device), labels[train_idx].to(device),
+                   images[val_idx].to(device), labels[val_idx].to(device), n_out,
+                   (int(c), int(h), int(w)), prepare=norm, test=test)
+
+
+#: family name -> how its samples become a Dataset
+_SPLITTERS: dict[str, Callable[[Kinded, DatasetInfo, Samples, torch.device], Dataset]] = {
+    TABULAR.name: _split_tabular, IMAGES.name: _split_images}
+
+
+class Normalize:
+    """uint8 images -> float: (x / 255 - mean) / std per channel, with training-set statistics."""
+
+    def __init__(self, images: torch.Tensor, device: torch.device):
+        sample = images[: 10_000].double() / 255
+        mean = sample.mean(dim=(0, 2, 3))
+        std = sample.std(dim=(0, 2, 3)).clamp_min(1e-6)
+        shape = (1, -1, 1, 1)
+        # (x / 255 - mean) / std  ==  x * scale + shift, one fused multiply-add per batch
+        self.scale = (1 / (255 * std)).float().reshape(shape).to(device)
+        self.shift = (-mean / std).float().reshape(shape).to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.shift, x.float(), self.scale)
+
+
+class BatchOrder:
+    """Which training samples each step uses: a fresh seeded permutation per epoch.
+
+    The generator lives on the CPU, so the order is the same on every device. Steps
+    count from 0; step s belongs to epoch ``s // steps_per_epoch``. For speed, a
+    training set under ``copy_limit`` bytes is permuted once per epoch and batches are
+    contiguous slices of that copy (no per-step gather); larger sets gather per step.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, drop_last: bool, seed: int,
+                 copy_limit: int = 256 * 2**20):
+        self.x, self.y = x, y
+        self.n, self.batch_size = len(x), batch_size
+        self.steps_per_epoch = self.n // batch_size if drop_last else math.ceil(self.n / batch_size)
+        if self.steps_per_epoch == 0:
+            raise SpecError([("batch_size", f"must be <= the training set size ({self.n}) with "
+                                            f"drop_last, got {batch_size}")])
+        self.generator = torch.Generator().manual_seed(seed)
+        self.copy = x.element_size() * x.numel() + y.element_size() * y.numel() < copy_limit
+        self._epoch = -1
+        self._epoch_start = self.generator.get_state()  # the generator before this epoch's permutation
+        self._perm = x  # replaced at the first step
+        self._xs: Sequence[torch.Tensor] = ()
+        self._ys: Sequence[torch.Tensor] = ()
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (inputs, targets) of ``step``; steps must be asked for in order."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._epoch_start = self.generator.get_state()
+            self._perm = torch.randperm(self.n, generator=self.generator).to(self.x.device)
+            if self.copy:  # all of the epoch's batches as views, made in one call
+                self._xs = self.x[self._perm].split(self.batch_size)
+                self._ys = self.y[self._perm].split(self.batch_size)
+        if self.copy:
+            return self._xs[i], self._ys[i]
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+    def state(self, step: int) -> torch.Tensor:
+        """What :meth:`restore` needs for the batches from ``step`` on (the next step to ask for):
+        the generator's state before the permutation of ``step``'s epoch was drawn."""
+        if step // self.steps_per_epoch == self._epoch:
+            return self._epoch_start.clone()
+        return self.generator.get_state()  # a new epoch: its permutation is not drawn yet
+
+    def restore(self, state: torch.Tensor) -> None:
+        """Continue from a :meth:`state`: the next batch draws its epoch's permutation again."""
+        self.generator.set_state(state)
+        self._epoch = -1

@@ -1,0 +1,51 @@
+"""Warming the core up before the first run, off the path to a visible window.
+
+The first Start of a session used to wait about 3 s before its first step (measured): torch
+imports in about 1.7 s, scikit-learn and the first dataset load in about 1 s, and the first
+``torch.optim`` optimizer imports ``torch._dynamo`` (its ``__init__`` is wrapped to disable
+it), another 2 s. The GUI calls :func:`warm_up` in a background thread once its window is up,
+so a Start pressed a few seconds after launch costs no more than a second Start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def warm_up(spec: Any = None) -> list[str]:
+    """Import and touch what a run needs; returns the devices found (for the device list).
+
+    ``spec`` (a RunSpec, optional) names the dataset to load once, so its files are read and
+    its loader imported. Nothing is kept: runs build their own data and models.
+    """
+    import contextlib
+
+    import torch
+
+    from lrlab.core.engine.devices import available_devices
+
+    devices = available_devices()
+    import lrlab.core.runs.recorded  # noqa: F401  (the recorders, the trainer and every run kind)
+    from lrlab.core.engine.optim import build_optimizer
+
+    # One forward, backward and optimizer step on zeros: autograd, the loss and the optimizer's
+    # (fused) kernels get loaded. Nothing here may draw from torch's global random generator:
+    # a run starting in the GUI's worker thread at the same moment seeds and uses it.
+    w = torch.zeros(4, 3, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(torch.ones(2, 4) @ w, torch.zeros(2, dtype=torch.int64))
+    loss.backward()
+    optimizer_spec = getattr(spec, "optimizer", None)
+    if optimizer_spec is None:
+        torch.optim.SGD([w], lr=0.1).step()  # the first optimizer imports torch._dynamo
+    else:
+        build_optimizer(optimizer_spec, [w], torch.device("cpu"))[0].step()
+    # the live loss smoothing's filter: imported on the first batch otherwise, a 0.35 s stall
+    # of the GUI thread (holding the GIL) while the first run trains (measured with py-spy --gil)
+    import scipy.signal  # noqa: F401
+
+    if spec is not None:
+        from lrlab.core.engine.data import load_dataset
+
+        with contextlib.suppress(Exception):  # a missing image folder is reported by the run itself
+            load_dataset(spec.dataset, torch.device("cpu"))
+    return devices
