@@ -9,6 +9,7 @@ Python and the legend write one optimizer, schedule or surface.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,40 @@ class LandscapeSpec:
     def with_changes(self, **changes: Any) -> LandscapeSpec:
         """A copy with some top-level fields changed (as JSON), validated again."""
         return LandscapeSpec.from_json({**self.to_json(), **changes})
+
+    # The window's edits, here so that every change of a set-up is validated by the one parser
+    # (each raises SpecError with the field paths of every problem, and changes nothing).
+
+    def with_setup(self, surface: Mapping[str, Any], steps: int, seed: int) -> LandscapeSpec:
+        """Another surface, length or seed. A surface of another kind has another view box, so it
+        starts from its own default point; the same kind keeps the start."""
+        data = self.to_json()
+        if surface.get("kind") != self.surface.kind:
+            data["start"] = None
+        data.update(surface=dict(surface), steps=steps, seed=seed)
+        return LandscapeSpec.from_json(data)
+
+    def with_trajectory(self, i: int, trajectory: Mapping[str, Any]) -> LandscapeSpec:
+        """Trajectory ``i`` (0-based) replaced by ``trajectory`` (optimizer, schedule, label as JSON)."""
+        data = self.to_json()
+        data["trajectories"][i] = dict(trajectory)
+        return LandscapeSpec.from_json(data)
+
+    def with_copy_of(self, i: int) -> LandscapeSpec:
+        """One more trajectory: a copy of trajectory ``i`` at half its LR (``lr / 2`` to 3 significant
+        digits, so the legend stays short), without its label; SpecError past :data:`MAX_TRAJECTORIES`."""
+        data = self.to_json()
+        copy = dict(data["trajectories"][i])
+        copy["optimizer"] = {**copy["optimizer"], "lr": float(f"{copy['optimizer']['lr'] / 2:.3g}")}
+        copy["label"] = ""
+        data["trajectories"].append(copy)
+        return LandscapeSpec.from_json(data)
+
+    def without_trajectory(self, i: int) -> LandscapeSpec:
+        """Trajectory ``i`` (0-based) removed; SpecError if it was the only one."""
+        data = self.to_json()
+        del data["trajectories"][i]
+        return LandscapeSpec.from_json(data)
 
     @property
     def start_point(self) -> Point:
