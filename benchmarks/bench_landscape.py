@@ -36,15 +36,16 @@ def animate(window, speed: float, seconds: float) -> dict[str, float]:
     window.set_spec(SPEC)
     window.set_speed(speed)
     frames: list[float] = []
-    tick = window._tick
+    playback = window.playback
+    tick = playback.tick
 
     def timed_tick() -> None:
         t0 = time.perf_counter()
         tick()
         frames.append((time.perf_counter() - t0) * 1000)
 
-    window.timer.timeout.disconnect()
-    window.timer.timeout.connect(timed_tick)
+    playback.timer.timeout.disconnect()
+    playback.timer.timeout.connect(timed_tick)
     lateness: list[float] = []
     last = [time.perf_counter()]
 
@@ -65,8 +66,8 @@ def animate(window, speed: float, seconds: float) -> dict[str, float]:
     window.pause()
     timer.stop()
     elapsed = time.perf_counter() - t0
-    window.timer.timeout.disconnect()
-    window.timer.timeout.connect(tick)
+    playback.timer.timeout.disconnect()
+    playback.timer.timeout.connect(tick)
     late = np.array(lateness[5:])
     ft = np.array(frames[5:])
     return {"late_p50": float(np.percentile(late, 50)), "late_p99": float(np.percentile(late, 99)),

@@ -637,15 +637,15 @@ def landscape(surface: str | None = None, *, demo: str | None = None, optimizers
               seed: int | None = None, edits: Iterable[tuple[int, Mapping[str, Any]]] = (),
               out: str | Path | None = None, words: Mapping[str, str] | None = None) -> Any:
     """Run real optimizers on a 2-D loss surface, described in the short forms ``lrlab
-    landscape`` takes (:func:`lrlab.core.landscape.spec_from_short`), and return the finished
-    :class:`lrlab.core.landscape.Landscape` (``.trajectories``, ``.results()``). ``edits`` are
+    landscape`` takes (:func:`lrlab.core.features.landscape.spec_from_short`), and return the finished
+    :class:`lrlab.core.features.landscape.Landscape` (``.trajectories``, ``.results()``). ``edits`` are
     (step, edit JSON) with an optional ``"trajectory"`` (1 = the first; none: all); ``out`` also
     saves the run as a session (kind ``landscape``) that replays identically. ``words`` names
     the inputs in errors as the caller spells them (the command passes its flags).
 
     >>> lrlab.landscape("quadratic", optimizers=["sgd:lr=0.1", "adam:lr=0.05"])  # doctest: +SKIP
     """
-    from lrlab.core.landscape import SHORT_WORDS, Landscape, parse_targeted_edit, spec_from_short
+    from lrlab.core.features.landscape import SHORT_WORDS, Landscape, parse_targeted_edit, spec_from_short
 
     words = {**SHORT_WORDS, "edit": "edits[{i}]", **(words or {})}
     spec = spec_from_short(surface, demo=demo, optimizers=optimizers, schedules=schedules, start=start,

@@ -14,7 +14,7 @@ from lrlab.cli import main
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.schedules import SCHEDULES, Timeline, kind_class
 from lrlab.core.decl.spec import OPTIMIZERS
-from lrlab.core.landscape import (
+from lrlab.core.features.landscape import (
     CSV_COLUMNS,
     DEMOS,
     DIVERGED,
@@ -70,7 +70,7 @@ def test_each_surface_declares_formula_box_start_and_true_minima(kind):
         assert surface.f(mx, my) == pytest.approx(surface.f_min, abs=1e-12)
         assert math.hypot(*surface.grad(mx, my)) < 1e-9  # a stationary point ...
     assert min(surface.curvatures) > 0  # ... with positive curvature: a minimum
-    _, _, z = __import__("lrlab.core.landscape", fromlist=["grid"]).grid(surface, n=120)
+    _, _, z = __import__("lrlab.core.features.landscape", fromlist=["grid"]).grid(surface, n=120)
     assert z.min() >= surface.f_min - 1e-9  # nothing on the grid lies below the known minimum
 
 
@@ -89,7 +89,7 @@ def test_quadratic_curvature_and_critical_step_sizes():
 
 def test_log_levels_span_the_basin_and_the_cliffs():
     surface = build_surface({"kind": "beale"})
-    from lrlab.core.landscape import grid
+    from lrlab.core.features.landscape import grid
 
     _, _, z = grid(surface, n=200)
     levels = log_levels(z, surface.f_min, 14)
@@ -291,6 +291,22 @@ def test_short_forms_round_trip():
     with pytest.raises(SpecError, match="expected key=value"):
         parse_short("sgd:lr", OPTIMIZERS, "--opt 1")
 
+
+def test_the_windows_edits_are_the_specs_own_and_validated():
+    """Every change the window makes goes through LandscapeSpec (one parser, field paths)."""
+    spec = LandscapeSpec.from_json({"surface": {"kind": "quadratic"}, "start": [1, 1],
+                                    "trajectories": [{"optimizer": {"name": "sgd", "lr": 0.1}, "label": "a"}]})
+    assert spec.with_setup({"kind": "quadratic", "condition": 4}, 50, 3).start == (1.0, 1.0)  # same box: kept
+    moved = spec.with_setup({"kind": "himmelblau"}, 50, 3)
+    assert moved.start is None and (moved.steps, moved.seed) == (50, 3)  # another box: its own start
+    copy = spec.with_copy_of(0).trajectories[1]
+    assert copy.optimizer["lr"] == 0.05 and copy.label == ""
+    assert spec.with_copy_of(0).without_trajectory(0).trajectories[0] == copy
+    assert spec.with_trajectory(0, {"optimizer": {"name": "adam"}}).trajectories[0].optimizer.kind == "adam"
+    with pytest.raises(SpecError, match=r"trajectories\[0\]\.optimizer\.lr"):
+        spec.with_trajectory(0, {"optimizer": {"name": "sgd", "lr": -1}})
+    with pytest.raises(SpecError, match="trajectories"):
+        spec.without_trajectory(0)
 
 def test_csv_has_one_row_per_point_and_the_declared_columns(tmp_path):
     land = Landscape(spec_of("sgd:lr=0.1", "sgd:lr=0.3", steps=80)).run()
@@ -590,3 +606,34 @@ def test_switching_preset_clears_the_last_runs_crosses(qtbot):
     assert len(w.crosses.data) >= 1  # the divergent trajectory left the box
     w.load_preset("too high")
     assert len(w.crosses.data) == 0  # the new set-up starts clean
+
+
+# --- the packages' shape ---------------------------------------------------------------------------
+
+#: the longest a module of the landscape packages may be: past it, split it by what it owns
+MODULE_LINES = 500
+
+
+def test_landscape_packages_are_small_modules_and_the_core_imports_no_qt():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lrlab_dir = Path(__file__).resolve().parents[1] / "lrlab"
+    core, gui = lrlab_dir / "core" / "features" / "landscape", lrlab_dir / "gui" / "landscape"
+    modules = sorted(core.glob("*.py")) + sorted(gui.glob("*.py"))
+    assert len(modules) >= 8 and (core / "__init__.py") in modules and (gui / "__init__.py") in modules
+    long = {str(f.relative_to(lrlab_dir)): n for f in modules if (n := len(f.read_text().splitlines())) >= MODULE_LINES}
+    assert long == {}
+    qt = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph")
+    for f in sorted(core.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.split(".")[0] in qt or n.startswith("lrlab.gui")], f.name
+    code = ("import sys, lrlab.core.features.landscape as l\n"
+            "l.Landscape(l.spec_from_short('quadratic', optimizers=['adam:lr=0.1'], steps=5)).run()\n"
+            f"print(sorted(k for k in sys.modules if k.split('.')[0] in {qt!r} or k.startswith('lrlab.gui')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

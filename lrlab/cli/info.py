@@ -68,7 +68,7 @@ def execute(args: argparse.Namespace) -> int:
 
 def _print_landscape(meta: dict[str, Any], summary: dict[str, Any]) -> None:
     """The surface and each trajectory of a landscape session, instead of its placeholder dataset."""
-    from lrlab.core.landscape import LandscapeSpec, build_surface
+    from lrlab.core.features.landscape import LandscapeSpec, build_surface
 
     try:
         spec = LandscapeSpec.from_json(meta["landscape"])

@@ -60,7 +60,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from lrlab import api
-    from lrlab.core.landscape import DEMOS, describe_critical, describe_results, surface_list
+    from lrlab.core.features.landscape import DEMOS, describe_critical, describe_results, surface_list
 
     if args.list:
         for kind, title, formula in surface_list():
@@ -85,7 +85,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.out:
         print(args.out, file=notes)
     if args.csv:
-        from lrlab.core.landscape import write_csv
+        from lrlab.core.features.landscape import write_csv
 
         rows = write_csv(land, args.csv)
         print(f"{args.csv}: {rows} rows", file=notes)

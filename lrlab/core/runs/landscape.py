@@ -1,6 +1,6 @@
 """The ``landscape`` run kind: optimizers on a 2-D surface, recorded like any run.
 
-It drives a :class:`lrlab.core.landscape.Landscape` (every trajectory one step at a time) on
+It drives a :class:`lrlab.core.features.landscape.Landscape` (every trajectory one step at a time) on
 the one loop every runner has (:meth:`lrlab.core.runs.base.RunnerBase.loop`: pause, resume,
 stop, edits, pace), so ``lrlab landscape
 --out``, the Landscape window's "Save session" and ``lrlab replay`` share one code path.
@@ -18,7 +18,7 @@ How a landscape run fills a session (``resources/docs/session-format.md``, "Land
 - ``events``: ``edit`` (with ``trajectory``, 1-based, or null for all), ``diverged`` and
   ``plateau`` (each with its ``trajectory``), ``pause``/``resume``/``stop``.
 - ``summary.landscape``: written when the run ends: every trajectory's points, losses, LRs,
-  gradient norms and status (:meth:`lrlab.core.landscape.Trajectory.to_json`).
+  gradient norms and status (:meth:`lrlab.core.features.landscape.Trajectory.to_json`).
 
 A replay rebuilds the run from ``meta.landscape`` and the edit events; ``lrlab replay --verify``
 compares the first trajectory's loss and LR at every step bit for bit, and :func:`verify`
@@ -39,7 +39,7 @@ from lrlab.core.decl.events import Event, Status
 from lrlab.core.decl.metrics import GRAD_NORM, TRAIN_LOSS, UPDATE_RATIO
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
-from lrlab.core.landscape import DIVERGED, Landscape, LandscapeSpec
+from lrlab.core.features.landscape import DIVERGED, Landscape, LandscapeSpec
 from lrlab.core.runs.base import Callback, Columns, RunnerBase
 from lrlab.core.runs.train import environment
 
