@@ -1,12 +1,20 @@
-"""Shared test setup: no display, a private LRLAB_HOME, one intra-op thread."""
+"""Shared test setup for every folder: no display, a private LRLAB_HOME, the helper modules
+beside this file importable, and the fixtures the core and GUI tests both use.
+
+Nothing here imports Qt: the core tests (tests/core) run without PySide6 installed; the Qt
+fixtures live in tests/gui/conftest.py. The tests are in folders by layer: tests/core (the core
+and the Python API), tests/cli (the command line, the README, packaging) and tests/gui."""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))  # fakedata, guitools, fuzz_sessions, readers...
 
 
 @pytest.fixture(autouse=True)
@@ -17,29 +25,42 @@ def lrlab_home(tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture(autouse=True)
-def no_modal_dialogs(monkeypatch):
-    """A modal dialog nobody answers would hang the suite offscreen: fail instead.
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance for the whole test session (it takes seconds to start)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
 
-    Tests that expect a dialog patch it themselves (their monkeypatch wins)."""
-    from PySide6.QtWidgets import QMessageBox
 
-    def unexpected(*args, **kwargs):
-        raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """Six sessions that differ in one thing each (LR, batch, schedule, a divergence, a held LR)."""
+    from compare_runs import make_sessions
 
-    for name in ("information", "warning", "question", "critical"):
-        monkeypatch.setattr(QMessageBox, name, unexpected)
+    return make_sessions(tmp_path_factory.mktemp("sessions"))
 
 
 @pytest.fixture
-def window(qtbot, lrlab_home):
-    """The main window, shown offscreen; a run still going at the end is stopped."""
-    from lrlab.gui.app import make_app
-    from lrlab.gui.window import MainWindow
+def full_disk(monkeypatch):
+    """Session files named ``full.lrlab`` commit at every update and fail to commit once they would
+    hold more than ``limit[0]`` steps, as SQLite does on a full disk; other files write normally."""
+    import sqlite3
 
-    make_app()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.controller.stop_and_wait(5000)
+    from lrlab.core.storage.session import SessionWriter
+
+    limit = [40]
+    real_init, real_commit = SessionWriter.__init__, SessionWriter._commit
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **{**kwargs, "commit_seconds": 0})
+
+    def commit(self):
+        if self.path.name == "full.lrlab" and self.saved_steps + self._unsaved > limit[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_commit(self)
+
+    monkeypatch.setattr(SessionWriter, "__init__", init)
+    monkeypatch.setattr(SessionWriter, "_commit", commit)
+    return limit

@@ -7,7 +7,7 @@ fork of a finished run, waits until its session file exists, then a seeded rando
 and sends SIGKILL. Every session file left behind must then open read-only with no repair
 step: `Session.open` (the GUI and the Sessions list read through it), `lrlab info`, `lrlab export
 --csv` and `lrlab compare`, with status "interrupted" and every committed step in order.
-`tests/test_session.py` runs a sample of three; the figures of a full campaign are in
+`tests/core/test_session.py` runs a sample of three; the figures of a full campaign are in
 benchmarks/README.md.
 """
 

@@ -10,7 +10,7 @@ that are not what their kind says. ``check(path)`` feeds one file to ``lrlab inf
 --json``, ``replay --verify``, ``export --csv`` and ``compare --png`` in this process and returns
 what was not clean: a traceback, more than one line on stderr for an error, or a call over 10 s.
 
-The CI test (``tests/test_fuzz_sessions.py``) runs a sample; the whole corpus is
+The CI test (``tests/core/test_fuzz_sessions.py``) runs a sample; the whole corpus is
 
     QT_QPA_PLATFORM=offscreen python tests/fuzz_sessions.py --n 1000 --seed 0
 """

@@ -6,7 +6,7 @@ the kinds a hand-edited or hostile file has: a field set to a value of the wrong
 (integers of hundreds of digits, 2**63, NaN, negative, empty lists and objects, long text), a
 field removed or misspelt, a kind switched, a schedule nested hundreds deep, a validation share
 that starves a class, extreme but valid schedules (a gamma of 2, triangular2 with one-step
-cycles), huge sizes. ``tests/test_hardening.py`` runs a seeded sample; the full corpus is
+cycles), huge sizes. ``tests/core/test_hardening.py`` runs a seeded sample; the full corpus is
 
     python tests/specfuzz.py [--n 300] [--seed 0]
 

@@ -1,7 +1,7 @@
 """A schedule kind that exists only in tests: proof that a new kind is one declaration.
 
 :func:`declare` is all the code a new kind needs (in lrlab it would be a module under
-``lrlab/core/decl/schedules/``). ``tests/test_schedules.py`` declares it in a fixture and checks that it
+``lrlab/core/decl/schedules/``). ``tests/core/test_schedules.py`` declares it in a fixture and checks that it
 parses, previews, fits a run, scales in a sweep and is offered wherever kinds are listed; loaded
 as a pytest plugin (``-p tiny_schedule``) it is registered before collection, so the per-kind tests
 of every file pick up its examples.

@@ -4,5 +4,5 @@ Run specs and their fields (:mod:`.params`, :mod:`.spec`), LR schedules (:mod:`.
 datasets (:mod:`.datasets`), metric columns (:mod:`.metrics`), events and statuses, names,
 presets (:mod:`.resources`), colours, per-user folders (:mod:`.paths`) and whole-or-nothing
 files (:mod:`.files`). Nothing here imports torch or any other layer of the core, so the GUI
-validates a form on every keystroke without waiting for torch (tests/test_architecture.py).
+validates a form on every keystroke without waiting for torch (tests/core/test_architecture.py).
 """

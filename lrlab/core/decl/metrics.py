@@ -12,7 +12,7 @@ added without a format bump: reading a file written before it gives NULL (NaN) f
 
 Code that needs one metric by its role (the training loss of a progress line, the LR of a
 replay check) names it through the constants below (``TRAIN_LOSS.name``), never as a string:
-``tests/test_metrics.py`` fails on a metric name written as a literal anywhere else.
+``tests/core/test_metrics.py`` fails on a metric name written as a literal anywhere else.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def editable_hyperparameters(optimizer: Kinded) -> tuple[str, ...]:
 
 # --- the run spec -----------------------------------------------------------------------
 
-#: the longest run: every schedule is finite up to here (tests/test_schedules.py), and whether a run
+#: the longest run: every schedule is finite up to here (tests/core/test_schedules.py), and whether a run
 #: sets ``steps`` or ``epochs``, it may not plan more
 MAX_STEPS = 100_000_000
 

@@ -6,7 +6,7 @@ step, and three private paths remove some of it: ``torch._foreach_norm`` and
 ``Optimizer.step`` skips the profiler scope torch puts around every step. Private
 names can change in any release, so each function here looks its name up when
 called and falls back to the public way of computing the same thing when it is
-missing. ``tests/test_compat.py`` checks that both paths give the same numbers and
+missing. ``tests/core/test_compat.py`` checks that both paths give the same numbers and
 that the fallback is taken when a private name is gone.
 
 Checked against torch 2.14.1 (the version installed when this was written): there
@@ -18,7 +18,7 @@ scope, runs the global and per-optimizer pre hooks
 (``torch.optim.optimizer._global_optimizer_pre_hooks``,
 ``optimizer._optimizer_step_pre_hooks``), calls ``step``, calls the no-op
 ``optimizer._optimizer_step_code()`` (a marker for the profiler and dynamo), then runs
-the post hooks. When you check a newer torch, re-run ``tests/test_compat.py`` and add its
+the post hooks. When you check a newer torch, re-run ``tests/core/test_compat.py`` and add its
 version here.
 """
 

@@ -4,7 +4,7 @@ Adaptive optimizers divide each parameter's step by a running measure of its gra
 size, so the one "lr" of a run says little about the steps they take. After an optimizer
 step, the effective LR of parameter element i is the factor its update applies to the
 optimizer's (bias-corrected) direction, exactly as torch computes it (torch 2.14 checked;
-``tests/test_effective_lr.py`` predicts each update from it and compares with the real one):
+``tests/core/test_effective_lr.py`` predicts each update from it and compares with the real one):
 
 - **SGD**: ``lr_t`` for every parameter (momentum changes the direction, not the factor).
 - **Adam / AdamW**: ``lr_t / (sqrt(v_i / (1 - beta2**t)) + eps)``, applied to the bias-corrected

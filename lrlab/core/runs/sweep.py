@@ -11,7 +11,7 @@ What makes member k the run ``lrlab run`` would make at its LR:
   ``torch.manual_seed(Seeds.derive(seed).init)``, as the ``train`` kind does) and the batch
   order (``BatchOrder`` seeded with ``Seeds.derive(seed).batches``), so they differ only in LR.
   With dropout off, member k's per-step losses match a plain training run at its LR to float
-  rounding (``tests/test_sweep.py`` holds them to 1e-5 relative over 200 steps for every
+  rounding (``tests/core/test_sweep.py`` holds them to 1e-5 relative over 200 steps for every
   optimizer); they are not bit-identical, because batched products and the stacked optimizer
   round differently from one model's matrix products and torch's fused kernels. (With batch
   norm, Adam, RMSprop and Adagrad magnify rounding: a bias just before batch norm does not

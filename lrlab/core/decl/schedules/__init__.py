@@ -3,7 +3,7 @@
 A schedule spec is data, e.g. ``{"kind": "cosine", "T_max": 2000, "eta_min": 0.0}``;
 :func:`build` turns it and the optimizer's base LR into a callable. Steps count
 from 0: the first optimizer step uses ``lr(0)``. Field names follow
-``torch.optim.lr_scheduler`` so users recognise them, and ``tests/test_schedules.py``
+``torch.optim.lr_scheduler`` so users recognise them, and ``tests/core/test_schedules.py``
 checks every kind torch has against torch's own scheduler at every step.
 
 Composite schedules (``warmup``, ``sequence``) join simpler ones at step

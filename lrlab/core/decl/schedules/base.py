@@ -89,7 +89,7 @@ class Example:
     """A spec of a kind (``fields``, without ``kind``) that the tests run through every check:
     it parses and round-trips, ``lr(t)`` and ``at`` agree and stay finite, its durations resolve,
     a sweep scales it, the CLI prints it. ``torch``: torch's scheduler that gives the same LR at
-    every step, for any optimizer LR (the parity table of ``tests/test_schedules.py``)."""
+    every step, for any optimizer LR (the parity table of ``tests/core/test_schedules.py``)."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     torch: TorchScheduler | None = None

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[1] / "lrlab" / "core"
+CORE = Path(__file__).resolve().parents[2] / "lrlab" / "core"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "lrlab.gui")
 
 
@@ -273,3 +273,31 @@ def test_declarations_never_import_torch():
             "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'torchvision')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+TESTS = CORE.parents[1] / "tests"
+QT = ("PySide6", "shiboken6", "pyqtgraph", "pytestqt", "lrlab.gui", "guitools")
+
+
+def test_tests_are_in_folders_by_layer_and_the_core_tests_need_no_qt():
+    """tests/core runs without PySide6 installed (napari's headless job): none of its files, nor
+    the shared conftest, imports Qt or asks for a Qt fixture; Qt fixtures live in tests/gui."""
+    assert sorted(p.name for p in TESTS.glob("test_*.py")) == []  # every test file is in a layer's folder
+    assert {p.name for p in TESTS.iterdir() if p.is_dir() and any(p.glob("test_*.py"))} == {"core", "cli", "gui"}
+    for f in [TESTS / "conftest.py", *sorted((TESTS / "core").glob("*.py"))]:
+        tree = ast.parse(f.read_text())
+        qt = sorted(m for m in imported_modules(f.read_text()) if m.split(".")[0] in QT or m.startswith("lrlab.gui"))
+        fixtures = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args}
+        assert not qt and not fixtures & {"qtbot", "qapp", "window"}, (f.name, qt)
+
+
+def test_core_tests_run_with_qt_missing():
+    """A sample of tests/core in a fresh interpreter where PySide6 and pyqtgraph cannot be imported."""
+    code = ("import sys\n"
+            "for name in ('PySide6', 'shiboken6', 'pyqtgraph'): sys.modules[name] = None\n"
+            "import pytest\n"
+            "sys.exit(pytest.main(['-p', 'no:pytest-qt', '-p', 'no:cacheprovider', '-q', '-x',\n"
+            "                      'tests/core/test_spec.py', 'tests/core/test_series.py']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS.parent, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout

@@ -48,7 +48,7 @@ def test_a_running_session_with_impossible_writer_meta_reads_as_interrupted(sess
 
 
 def test_backups_are_numbered_and_never_replaced(tmp_path):
-    fixture = Path(__file__).parent / "data" / "format-v1.lrlab"
+    fixture = Path(__file__).parents[1] / "data" / "format-v1.lrlab"
     path = tmp_path / "old.lrlab"
     shutil.copyfile(fixture, path)
     assert repair(path) == ["migrated from format 1 to 4 (backup: old.lrlab.v1.bak)"]
@@ -101,29 +101,6 @@ def test_a_journal_with_nothing_to_apply_is_moved_aside_not_reported_applied(ses
     with Session.open(session) as s:
         assert s.status == "finished"
     shutil.rmtree(tmp_path / "unused", ignore_errors=True)
-
-
-def test_settings_that_do_not_parse_are_kept_and_a_settings_file_in_the_way_is_named(lrlab_home):
-    from lrlab.gui import settings
-
-    path = settings.settings_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{ my hand edit, broken")
-    assert settings.recent_sessions() == []
-    problems = settings.take_problems()
-    assert any("kept it as settings.json.bad-1" in p for p in problems), problems
-    assert (path.parent / "settings.json.bad-1").read_text() == "{ my hand edit, broken"
-    path.write_text("[1, 2]")  # another broken one later: a new name, the first kept
-    settings.recent_sessions()
-    assert (path.parent / "settings.json.bad-2").read_text() == "[1, 2]"
-    settings.remember_recent("/tmp/x.lrlab")  # the next save starts afresh
-    assert settings.recent_sessions() == ["/tmp/x.lrlab"]
-
-    shutil.rmtree(path.parent)
-    path.parent.write_text("not a folder")  # $LRLAB_HOME/settings is a file
-    assert settings.recent_sessions() == [] and settings.legacy_warning() is None
-    settings.remember_recent("/tmp/y.lrlab")  # cannot save: said, not raised
-    assert any("cannot save settings" in p for p in settings.take_problems())
 
 
 @pytest.mark.parametrize("damage", [

@@ -120,38 +120,6 @@ def test_adaptive_presets_show_adagrad_shrinking_and_adam_spreading():
     np.testing.assert_allclose(sgd["p95"], 0.01, rtol=1e-6)
 
 
-def test_the_effective_lr_panel_draws_bands_per_layer_and_the_lr(window, qtbot, tmp_path):
-    from guitools import wait_idle
-
-    from lrlab.core.decl.resources import list_presets
-
-    window.experiment.load_preset(next(p for p in list_presets() if p.name == "adaptive-adam"))
-    window.set_pace(None)
-    window.experiment.epochs.setValue(3)
-    window.start()
-    wait_idle(qtbot, window)
-    plots = window.plots
-    assert plots.lower_combo.findText("effective LR: 0.weight") >= 0  # one entry per parameter tensor
-    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
-    plots.flush()
-    assert plots.p_grad.titleLabel.text.startswith("effective LR per parameter")
-    _, p5 = plots.c_eff_edges["p5"].getData()
-    _, p95 = plots.c_eff_edges["p95"].getData()
-    _, median = plots.c_eff.getData()
-    assert len(median) >= 2 and np.all(p95 >= median) and np.all(median >= p5)
-    assert np.all(p95[1:] - p5[1:] > np.log10(3))  # (log y) Adam spreads its step sizes
-    names = {label.text for _, label in plots.p_grad.legend.items}
-    assert {"effective LR (median)", "scheduled LR"} <= names and "gradient norm" not in names
-    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: 2.bias"))
-    plots.flush()
-    assert plots.p_grad.titleLabel.text.endswith("(2.bias)")
-    # a saved session shows the same
-    assert window.sessions.open_session(window.controller.session_path)
-    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
-    plots.flush()
-    np.testing.assert_allclose(plots.c_eff.getData()[1], median)
-
-
 def test_parameters_that_never_had_a_gradient_are_left_out():
     p = torch.nn.Parameter(torch.ones(4))
     opt = torch.optim.Adam([p], lr=0.01)
@@ -163,24 +131,3 @@ def test_parameters_that_never_had_a_gradient_are_left_out():
     assert float(q.max()) < 0.02  # not lr / eps = 1e6
 
 
-def test_a_replay_records_the_same_effective_lrs_and_compare_plots_them(tmp_path):
-    from lrlab.cli import main
-    from lrlab.core.decl.spec import RunSpec
-    from lrlab.core.runs import RecordedRun
-    from lrlab.core.storage.session import Session
-
-    spec = RunSpec.from_json({"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
-                              "optimizer": {"name": "rmsprop", "lr": 0.01}, "epochs": 10, "batch_size": 16,
-                              "device": "cpu", "effective_lr_every": 5})
-    paths = []
-    for name in ("a", "b"):
-        run = RecordedRun(spec, tmp_path / f"{name}.lrlab")
-        run.run()
-        paths.append(str(run.path))
-    with Session.open(paths[0]) as a, Session.open(paths[1]) as b:
-        for layer in a.effective_lr_layers():
-            ea, eb = a.effective_lr(layer), b.effective_lr(layer)
-            assert len(ea["step"]) == 16 and all(np.array_equal(ea[k], eb[k]) for k in ea)
-    png = tmp_path / "eff.png"
-    assert main(["compare", *paths, "--metric", "effective_lr_p50", "--png", str(png)]) == 0
-    assert png.stat().st_size > 5000

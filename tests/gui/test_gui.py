@@ -351,7 +351,7 @@ def test_the_first_start_after_the_warm_up_imports_nothing(tmp_path):
     from pathlib import Path
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LRLAB_HOME=str(tmp_path))
-    script = Path(__file__).parent / "first_start.py"
+    script = Path(__file__).parents[1] / "first_start.py"
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from compare_runs import BASE
 
 from lrlab.cli import main
 from lrlab.core.decl.names import session_stem
@@ -28,28 +29,8 @@ from lrlab.core.features.compare import (
     summary,
     write_long_csv,
 )
-from lrlab.core.runs import RecordedRun
 from lrlab.core.storage.library import Library
 from lrlab.core.storage.session import default_name
-
-BASE = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [16]},
-        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, "epochs": 30, "batch_size": 16, "device": "cpu"}
-
-
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sessions")
-    specs = {"good": BASE, "slow": dict(BASE, optimizer={"name": "sgd", "lr": 0.001, "momentum": 0.9}),
-             "big-batch": dict(BASE, batch_size=60, schedule={"kind": "cosine", "T_max": 60}),
-             "too-high": dict(BASE, optimizer={"name": "sgd", "lr": 60.0, "momentum": 0.9})}
-    specs["plateau"] = dict(BASE, schedule={"kind": "plateau", "patience": 0, "factor": 0.5})
-    edits = {"held": [(100, {"kind": "hold", "lr": 0.5})]}
-    paths = {}
-    for name, spec in [*specs.items(), ("held", BASE)]:
-        run = RecordedRun(RunSpec.from_json(spec), folder / f"{name}.lrlab", edits=edits.get(name, ()))
-        run.run()
-        paths[name] = run.path
-    return paths
 
 
 def test_alignment_on_each_x_axis(sessions):
@@ -223,15 +204,6 @@ def test_long_form_csv(sessions, tmp_path):
                                            *(f"effective_lr_{q}" for q in ("p5", "p25", "p50", "p75", "p95"))}
 
 
-def test_cli_compare_prints_tables_and_writes_files(sessions, tmp_path, capsys):
-    png, svg, csv_path = tmp_path / "c.png", tmp_path / "c.svg", tmp_path / "c.csv"
-    assert main(["compare", str(sessions["good"]), str(sessions["slow"]), "--metric", "val_loss", "--x", "epoch",
-                 "--png", str(png), "--svg", str(svg), "--csv", str(csv_path)]) == 0
-    out = capsys.readouterr().out
-    assert "first step val_metric >= 0.95" in out and "optimizer.lr  0.1   0.001" in out
-    assert png.stat().st_size > 5000 and "<svg" in svg.read_text()[:3000] and csv_path.stat().st_size > 1000
-
-
 def test_cli_compare_rejects_damaged_input(sessions, tmp_path):
     bad = tmp_path / "bad.lrlab"
     bad.write_bytes(b"\x00" * 300)
@@ -269,66 +241,3 @@ def test_library_rename_refuses_to_overwrite(sessions, tmp_path):
 # --- the compare view ----------------------------------------------------------------------
 
 
-def test_compare_view_selects_and_toggles(qtbot, sessions, lrlab_home, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    from lrlab.gui.app import make_app
-
-    monkeypatch.setattr(QMessageBox, "information", lambda *a: pytest.fail(f"unexpected dialog: {a[1:]}"))
-    from lrlab.gui.sessions import SessionsView
-
-    make_app()
-    lib = Library([next(iter(sessions.values())).parent], lrlab_home / "index.json")
-    view = SessionsView(lib)
-    qtbot.addWidget(view)
-    picked = []
-    view.sig_compare.connect(picked.append)
-    rows = {item.text(0): item for item in view.all_items()}
-    for name in ("good", "slow"):  # as Ctrl+click does
-        rows[name].setSelected(True)
-    view._compare()
-    assert picked and sorted(p.rsplit("/", 1)[-1] for p in picked[0]) == ["good.lrlab", "slow.lrlab"]
-    view.filter.setText("0.001")
-    visible = [item.text(0) for item in view.all_items() if not item.isHidden()]
-    assert visible == ["slow"]
-
-    from lrlab.gui.compare import CompareView
-
-    cmp = CompareView()
-    qtbot.addWidget(cmp)
-    cmp.open_paths(picked[0])
-    assert set(cmp.curves) == {"good", "slow"}
-    x, _y = cmp.curves["good"].getData()
-    assert len(x) == 240
-    cmp.set_visible("slow", False)
-    assert not cmp.curves["slow"].isVisible() and cmp.curves["good"].isVisible()
-    assert "slow" not in cmp.values_at(10) and "good: " in cmp.values_at(10)
-    assert cmp.summary_table.rowCount() == 2 and cmp.diff_table.rowCount() >= 1
-    assert cmp.diff_table.item(0, 0).text() == "optimizer.lr"
-    cmp.x_axis.setCurrentIndex(cmp.x_axis.findData("epoch"))
-    assert cmp.curves["good"].getData()[0][-1] == pytest.approx(239 / 8)
-
-
-def test_sessions_view_deletes_to_the_trash_after_asking(qtbot, sessions, tmp_path, monkeypatch):
-    import shutil
-
-    from PySide6.QtWidgets import QMessageBox
-
-    from lrlab.gui.app import make_app
-    from lrlab.gui.sessions import SessionsView
-
-    make_app()
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the trash lives here
-    folder = tmp_path / "lib"
-    folder.mkdir()
-    for name in ("good", "slow"):
-        shutil.copy(sessions[name], folder / f"{name}.lrlab")
-    view = SessionsView(Library([folder], tmp_path / "index.json"))
-    qtbot.addWidget(view)
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
-    next(item for item in view.all_items() if item.text(0) == "slow").setSelected(True)
-    view._delete()
-    assert asked and "slow.lrlab" in asked[0]
-    assert not (folder / "slow.lrlab").exists() and (folder / "good.lrlab").exists()
-    assert [item.text(0) for item in view.all_items()] == ["good"]

@@ -23,7 +23,7 @@ from lrlab.core.decl import metrics
 from lrlab.core.features.compare import Run
 from lrlab.core.storage.session import FORMAT_VERSION, Session, SessionError
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lrlab"
+PACKAGE = Path(__file__).resolve().parents[2] / "lrlab"
 
 # --- no metric name written as a literal outside the declarations -----------------------------
 
@@ -241,7 +241,7 @@ def test_a_file_lacking_a_required_column_is_a_clear_error(recorded, tmp_path):
 
 def test_an_older_format_lacking_a_nullable_column_reads_it_as_null(tmp_path):
     """A format-1 file, migrated in memory, and without the update ratio."""
-    fixture = Path(__file__).parent / "data" / "format-v1.lrlab"
+    fixture = Path(__file__).parents[1] / "data" / "format-v1.lrlab"
     path = _without(fixture, tmp_path / "v1.lrlab", "steps", metrics.UPDATE_RATIO.name)
     with Session.open(path) as s:
         assert s.n_steps() == 240 and np.isnan(s.steps()[metrics.UPDATE_RATIO.name]).all()

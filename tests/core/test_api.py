@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from readers import read_run
 
 import lrlab
 from lrlab.cli import main
@@ -186,16 +187,6 @@ def test_library_frame_has_a_row_per_session_with_spec_status_and_summary(sessio
 # --- TensorBoard ---------------------------------------------------------------------------------
 
 
-def read_run(folder):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
-    acc.Reload()
-    hp = {tag: plugin_data_pb2.HParamsPluginData.FromString(c) for tag, c in acc.PluginTagToContent("hparams").items()}
-    return acc, hp
-
-
 def test_export_tensorboard_writes_scalars_events_and_hparams_tensorboard_reads(session, tmp_path, capsys):
     pytest.importorskip("tensorboard")
     assert main(["export", str(session.path), "--tensorboard", str(tmp_path / "tb")]) == 0
@@ -229,29 +220,6 @@ def test_export_tensorboard_without_the_package_names_the_extra(session, tmp_pat
     assert err == ("lrlab: error: TensorBoard export needs the tensorboard package: "
                    "pip install 'lrlab[tensorboard]'\n")
     assert not (tmp_path / "tb" / "a").exists()
-
-
-def test_gui_export_to_tensorboard_and_greyed_without_it(window, session, tmp_path, monkeypatch):
-    pytest.importorskip("tensorboard")
-    from lrlab.gui import exports
-
-    assert window.sessions.open_session(str(session.path))
-    act = window.act_tensorboard
-    file_menu = window.menuBar().actions()[0].menu()
-    export_menu = next(a.menu() for a in file_menu.actions() if a.text() == "Export")
-    assert act.isEnabled() and act in export_menu.actions()
-    monkeypatch.setattr(exports.QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "tb"))
-    act.trigger()
-    assert (tmp_path / "tb" / "a").is_dir() and "tb" in window.status_label.text()
-    acc, _ = read_run(tmp_path / "tb" / "a")
-    assert len(acc.Scalars("train_loss")) == 120
-
-    without(monkeypatch, "tensorboard")
-    monkeypatch.setattr(exports, "TENSORBOARD", exports.tensorboard_available())
-    window._update_controls()
-    assert not act.isEnabled()
-    greyed = exports.tensorboard_action(window, lambda: str(session.path), lambda out: out)
-    assert not greyed.isEnabled() and "pip install 'lrlab[tensorboard]'" in greyed.toolTip()
 
 
 def test_landscape_takes_the_commands_short_forms_and_names_problems_in_pythons_words(tmp_path, capsys):

@@ -13,7 +13,7 @@ import pytest
 from lrlab.core.decl.params import SpecError
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, kind_record, run_kind
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lrlab"
+PACKAGE = Path(__file__).resolve().parents[2] / "lrlab"
 #: where a kind may be named in a comparison: the kinds' own modules
 ALLOWED = (PACKAGE / "core" / "runs",)
 COMPARISONS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)

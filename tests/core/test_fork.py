@@ -275,7 +275,7 @@ def test_cli_fork_and_info(parent, tmp_path, capsys):
         assert code == 2 and message in err and err.count("\n") == 1, err
 
 
-DOC = Path(__file__).resolve().parents[1] / "resources" / "docs" / "session-format.md"
+DOC = Path(__file__).resolve().parents[2] / "resources" / "docs" / "session-format.md"
 
 
 def test_the_format_document_states_each_presets_snapshot_size():

@@ -208,7 +208,7 @@ def _unwrapped(check):
 
 
 def test_every_named_lr_carries_the_lr_role():
-    """A sweep scales exactly the fields with ``role="lr"`` (tests/test_sweep.py checks the result
+    """A sweep scales exactly the fields with ``role="lr"`` (tests/core/test_sweep.py checks the result
     for every example): a field checked as an LR without the role would not follow the member's LR."""
     for registry in (SCHEDULES, EDITS):
         for kind in registry.kinds:
@@ -397,8 +397,9 @@ def test_a_new_kind_is_picked_up_by_every_per_kind_test():
     """Registered before collection (as a plugin), the new kind's examples run through the
     per-kind tests of every file that has them: parity with torch, round trips, extreme
     parameters, durations, the CLI, a sweep's scaling and the landscape."""
-    tests = Path(__file__).parent
-    files = ["test_schedules.py", "test_durations.py", "test_cli_schedule.py", "test_sweep.py", "test_landscape.py"]
+    tests = Path(__file__).parents[1]
+    files = ["core/test_schedules.py", "core/test_durations.py", "cli/test_cli_schedule.py", "core/test_sweep.py",
+             "core/test_landscape.py"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tiny_schedule", "-v", "-p", "no:cacheprovider",
                            "-k", f"{tiny_schedule.KIND} and not picked_up",

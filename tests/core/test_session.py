@@ -226,7 +226,7 @@ def test_failed_migration_leaves_the_file_unchanged(recorded, monkeypatch):
 
 
 def test_no_pickle_or_torch_load_in_the_package():
-    root = Path(__file__).resolve().parents[1] / "lrlab"
+    root = Path(__file__).resolve().parents[2] / "lrlab"
     for f in root.rglob("*.py"):
         text = f.read_text()
         assert "import pickle" not in text and "torch.load(" not in text, f
@@ -248,7 +248,7 @@ def test_default_names_never_collide(lrlab_home):
     assert len(set(paths)) == 3 and all(p.exists() for p in paths)
 
 
-FIXTURE_V1 = Path(__file__).parent / "data" / "format-v1.lrlab"
+FIXTURE_V1 = Path(__file__).parents[1] / "data" / "format-v1.lrlab"
 
 
 def test_a_real_format_1_file_opens_migrates_and_replays_identical(tmp_path):
