@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).parent))  # fakedata, guitools, fuzz_sessions, readers...
+sys.path.insert(0, str(Path(__file__).parent))  # fakedata, guitools, fuzz_sessions, testkit...
 
 
 @pytest.fixture(autouse=True)

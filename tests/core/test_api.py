@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from readers import read_run
+from testkit import read_run, without
 
 import lrlab
 from lrlab.cli import main
@@ -33,12 +33,6 @@ def session(tmp_path):
     """A run with one mid-run edit at step 30 (LR x0.5)."""
     return lrlab.run(SPEC, out=tmp_path / "a.lrlab", optimizer__lr=0.05,
                      edits=[(30, {"kind": "scale", "factor": 0.5})])
-
-
-def without(monkeypatch, *modules):
-    """Make ``import`` of ``modules`` fail, as on a machine without those packages."""
-    for name in modules:
-        monkeypatch.setitem(sys.modules, name, None)
 
 
 def test_import_lrlab_stays_light_and_the_api_loads_on_first_use():

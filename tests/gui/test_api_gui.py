@@ -6,10 +6,8 @@ Here: the window (they need Qt); the rest are in tests/core/test_api.py.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from readers import read_run
+from testkit import read_run, without
 
 import lrlab
 
@@ -23,12 +21,6 @@ def session(tmp_path):
     """A run with one mid-run edit at step 30 (LR x0.5)."""
     return lrlab.run(SPEC, out=tmp_path / "a.lrlab", optimizer__lr=0.05,
                      edits=[(30, {"kind": "scale", "factor": 0.5})])
-
-
-def without(monkeypatch, *modules):
-    """Make ``import`` of ``modules`` fail, as on a machine without those packages."""
-    for name in modules:
-        monkeypatch.setitem(sys.modules, name, None)
 
 
 def test_gui_export_to_tensorboard_and_greyed_without_it(window, session, tmp_path, monkeypatch):

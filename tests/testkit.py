@@ -1,6 +1,10 @@
-"""Readers of what lrlab writes for other tools, shared by the core and GUI tests."""
+"""Helpers shared by the tests of several folders: reading a TensorBoard run lrlab wrote, and
+hiding a package as if it were not installed."""
 
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 
 def read_run(folder):
@@ -11,3 +15,9 @@ def read_run(folder):
     acc.Reload()
     hp = {tag: plugin_data_pb2.HParamsPluginData.FromString(c) for tag, c in acc.PluginTagToContent("hparams").items()}
     return acc, hp
+
+
+def without(monkeypatch: Any, *modules: str) -> None:
+    """Make ``import`` of ``modules`` fail, as on a machine without those packages."""
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, None)
