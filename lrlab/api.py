@@ -339,9 +339,12 @@ def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tup
         print(f"forking at step {at}: re-running steps {first} to {at} first", file=sys.stderr)
     try:
         status = run_with_ctrl_c(recorded, runner)
-    except SnapshotError as err:  # the state did not restore: nothing was trained, so no file is left
-        Path(recorded.path).unlink(missing_ok=True)
-        raise SessionError(f"{parent}: damaged snapshot ({err})") from None
+    except BaseException as err:
+        if len(recorded.kept.column("step")) == 0:  # it failed before its first own step: leave no file
+            Path(recorded.path).unlink(missing_ok=True)
+        if isinstance(err, SnapshotError):  # the parent's state did not restore
+            raise SessionError(f"{parent}: damaged snapshot ({err})") from None
+        raise
     return _finished(recorded, status)
 
 

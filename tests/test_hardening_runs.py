@@ -107,6 +107,20 @@ def test_a_state_that_fails_only_while_restoring_leaves_no_fork_file(sources, tm
     assert "broken on purpose" in err and not out.exists()
 
 
+def test_a_fork_that_fails_before_its_first_step_leaves_no_file(sources, tmp_path, monkeypatch):
+    import lrlab
+    from lrlab.core.runs import train
+
+    def broken(self, start):
+        raise RuntimeError("out of something")
+
+    monkeypatch.setattr(train.Trainer, "_restore", broken)
+    out = tmp_path / "out.lrlab"
+    with pytest.raises(RuntimeError, match="out of something"):
+        lrlab.fork(sources["train"], 12, out=out)
+    assert not out.exists()
+
+
 # --- items 2 and 10: each kind's meta, checked on reading ------------------------------------------
 
 @pytest.mark.parametrize(("source", "key", "change", "argv", "message"), [
