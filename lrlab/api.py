@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -329,13 +329,23 @@ def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tup
 
     >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
     """
+    from lrlab.core.engine.snapshots import SnapshotError
+
     pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
     recorded = _record("fork", None, out, progress, parent=parent, at=at, edits=_check_edits(pairs))
     runner = recorded.runner
     if progress:
         first = runner.start.step if runner.start is not None else 0
         print(f"forking at step {at}: re-running steps {first} to {at} first", file=sys.stderr)
-    return _finished(recorded, run_with_ctrl_c(recorded, runner))
+    try:
+        status = run_with_ctrl_c(recorded, runner)
+    except BaseException as err:
+        if len(recorded.kept.column("step")) == 0:  # it failed before its first own step: leave no file
+            Path(recorded.path).unlink(missing_ok=True)
+        if isinstance(err, SnapshotError):  # the parent's state did not restore
+            raise SessionError(f"{parent}: damaged snapshot ({err})") from None
+        raise
+    return _finished(recorded, status)
 
 
 # --- LR range test -------------------------------------------------------------------------------
@@ -606,20 +616,24 @@ class Comparison:
 
 
 def compare(paths: Sequence[str | Path], *, metric: str = TRAIN_LOSS.name, x: str = "step", smooth: float = 0.6,
-            target: str | None = "val_metric>=0.95") -> Comparison:
+            target: str | None = "val_metric>=0.95", progress: Callable[[int, int], None] | None = None) -> Comparison:
     """Compare two or more sessions (see :class:`Comparison`). ``x`` is step, epoch, samples or
-    wall; ``smooth`` the EMA weight in [0, 1); ``target`` e.g. ``"val_metric>=95%"`` or None."""
+    wall; ``smooth`` the EMA weight in [0, 1); ``target`` e.g. ``"val_metric>=95%"`` or None.
+    ``progress(rows read, rows to read)`` is called as long columns are read (a file of millions
+    of steps takes seconds). A bad argument is a SpecError (a ValueError) naming it, in one line."""
     from lrlab.core.decl.params import unknown
     from lrlab.core.features.compare import X_AXES, Target, differences, open_runs, summary
 
-    if len(paths) < 2:
-        raise ValueError("compare: give at least two session files")
-    if metric not in METRICS:
-        raise ValueError(f"metric: {unknown(metric, list(METRICS))}")
-    if x not in X_AXES:
-        raise ValueError(f"x: {unknown(x, list(X_AXES))}")
+    if isinstance(paths, (str, Path)) or len(paths) < 2:
+        raise SpecError([("paths", "give at least two session files")])
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise SpecError([("metric", unknown(metric if isinstance(metric, str) else repr(metric)[:40], list(METRICS)))])
+    if not isinstance(x, str) or x not in X_AXES:
+        raise SpecError([("x", unknown(x if isinstance(x, str) else repr(x)[:40], list(X_AXES)))])
+    if type(smooth) not in (int, float) or not 0 <= smooth < 1:
+        raise SpecError([("smooth", f"must be a number in [0, 1), got {str(smooth)[:40]!r}")])
     goal = Target.parse(target) if target else None
-    runs = open_runs(paths)
+    runs = open_runs(paths, progress)
     try:
         return Comparison([Path(p) for p in paths], [r.name for r in runs], metric, x, goal,
                           summary(runs, goal, smooth), differences(runs),

@@ -30,7 +30,7 @@ from lrlab.cli import (
     schedule,
     sweep,
 )
-from lrlab.cli.common import CommandListFormatter, Parser, UsageError, fail, one_line
+from lrlab.cli.common import CommandListFormatter, Parser, UsageError, check_paths, fail, one_line
 from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
@@ -57,17 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return gui.execute(parser.parse_args(["gui"]))
+        check_paths(args)  # outputs that would overwrite an input, or make folders above them
         return int(args.func(args) or 0)
     except SpecError as err:
         return fail(one_line(err))
     except UsageError as err:
         return fail(str(err))
     except ValueError as err:  # a file that cannot be read, or written, wherever it was met
+        from lrlab.core.engine.snapshots import SnapshotError
         from lrlab.core.runs.cluster import ClusterError
         from lrlab.core.storage.export import ExportError
         from lrlab.core.storage.session import SessionError
 
-        if not isinstance(err, (SessionError, ExportError, ClusterError)):
+        if not isinstance(err, (SessionError, ExportError, ClusterError, SnapshotError)):
             raise
         return fail(str(err))
     except BrokenPipeError:  # `lrlab schedule ... | head`

@@ -275,3 +275,49 @@ def fraction(name: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1), got {text!r}")
         return value
     return parse
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Before a command reads or trains anything, refuse outputs that would destroy something or
+    make folders nobody asked for. A command declares, with ``set_defaults``, which of its
+    arguments are ``inputs`` (files it reads), ``file_outputs`` and ``folder_outputs``:
+
+    - a file output may not be one of the inputs (same inode: ``find-lr s.json --png s.json``
+      would turn the spec into a picture), nor a device, FIFO or folder, and its folder must exist;
+    - a folder output is created at most one level deep (``sweep --out /nonexistent/x`` must not
+      create ``/nonexistent``), never inside a file, and is not an input;
+    - no two outputs may be one file (``find-lr -o r.lrlab --png r.lrlab`` would replace the session).
+
+    ExportError (one line, exit 2) or UsageError."""
+    import os
+
+    from lrlab.core.decl.files import ExportError, check_file_output, same_file
+
+    inputs: list[str] = []
+    for name in getattr(args, "inputs", ()):
+        value = getattr(args, name, None)
+        inputs += [v for v in (value if isinstance(value, list) else [value]) if v and os.path.exists(v)]
+    named: list[tuple[str, str]] = []
+    for name in getattr(args, "file_outputs", ()):
+        out = getattr(args, name, None)
+        if out:
+            check_file_output(out, inputs)
+            named.append((name, out))
+    for name in getattr(args, "folder_outputs", ()):
+        out = getattr(args, name, None)
+        if not out:
+            continue
+        parent = Path(out).parent
+        if not Path(out).is_dir() and not parent.is_dir():
+            what = "is not a folder" if parent.exists() else "does not exist"
+            raise ExportError(f"{out}: cannot create this folder: {parent} {what} (lrlab creates only the last "
+                              "level of an output folder)")
+        source = next((i for i in inputs if same_file(out, i)), None)
+        if source is not None:
+            raise ExportError(f"{out}: cannot write there: it is the input {source}")
+        named.append((name, out))
+    for i, (name, out) in enumerate(named):
+        for other, theirs in named[:i]:
+            if Path(out).resolve() == Path(theirs).resolve() or same_file(out, theirs):
+                raise UsageError(f"--{other.replace('_', '-')} and --{name.replace('_', '-')} name the same "
+                                 f"file {out}: give each output its own name")

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from lrlab.cli.common import Commands, UsageError, add_json, command, fraction, offscreen_app, print_json
+from lrlab.core.decl.params import SpecError
 
 #: the x axes a comparison can use (lrlab.core.features.compare.X_AXES, without importing numpy to build the parser)
 X_AXES = ("step", "epoch", "samples", "wall")
@@ -34,7 +35,7 @@ def add_parser(commands: Commands) -> None:
     p.add_argument("--svg", metavar="FILE", help="write the overlay plot as SVG")
     p.add_argument("--csv", metavar="FILE", help="write session, step, metric, value rows")
     add_json(p, "the summary and the fields that differ (the file names go to stderr)")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("files",), file_outputs=("png", "svg", "csv"))
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -42,6 +43,8 @@ def execute(args: argparse.Namespace) -> int:
 
     try:  # too few files, a bad --target, a file that is not a session: one line each
         comparison = api.compare(args.files, metric=args.metric, x=args.x, smooth=args.smooth, target=args.target)
+    except SpecError:
+        raise  # one line naming the argument (lrlab.cli.main)
     except ValueError as err:
         raise UsageError(str(err)) from None
     notes = sys.stderr if args.json else sys.stdout  # with --json, stdout holds the JSON alone

@@ -18,7 +18,7 @@ def add_parser(commands: Commands) -> None:
     p.add_argument("--spec", metavar="FILE", help="the run spec, runnable with 'lrlab run'")
     p.add_argument("--tensorboard", metavar="DIR", help="write DIR/<session name>/ for 'tensorboard --logdir DIR': "
                    "metrics, LR, events as text, the spec as hyperparameters (needs lrlab[tensorboard])")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("file",), file_outputs=("csv", "spec"), folder_outputs=("tensorboard",))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ def add_parser(commands: Commands) -> None:
     add_json(p, "the suggestions and curves (the file names go to stderr)")
     p.add_argument("--png", metavar="FILE", help="write the curve with its suggestions as PNG (no display needed)")
     add_quiet(p)
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("spec",), file_outputs=("out", "png"))
 
 
 def execute(args: argparse.Namespace) -> int:

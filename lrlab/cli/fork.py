@@ -33,7 +33,7 @@ def add_parser(commands: Commands) -> None:
     add_out(p, "file", "the branch's session (default: PARENT-atSTEP.lrlab beside the parent)")
     add_quiet(p)
     add_json(p, "the branch's summary (what 'lrlab info --json' prints)")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("parent",), file_outputs=("out",))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -23,9 +23,15 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     from lrlab import api
     from lrlab.core.runs.kinds import kind_record
+    from lrlab.core.storage.session import SessionError
 
     s = api.open_session(args.file)
     info = s.info()
+    try:
+        lines = kind_record(info["kind"]).describe_summary(info["summary"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:  # its inside damaged
+        raise SessionError(f"{args.file}: damaged session file (its {info['kind'].replace('_', ' ')} summary: "
+                           f"{type(err).__name__} {str(err)[:80]})") from None
     if args.json:
         print_json(info, indent=2)
         return 0
@@ -61,7 +67,7 @@ def execute(args: argparse.Namespace) -> int:
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")
-    for line in kind.describe_summary(summ):  # a range test's suggestions
+    for line in lines:  # a range test's suggestions
         print(f"  {line}")
     return 0
 
@@ -81,7 +87,7 @@ def _print_landscape(meta: dict[str, Any], summary: dict[str, Any]) -> None:
     results = (summary.get("landscape") or {}).get("trajectories") or []
     for i, t in enumerate(spec.trajectories):
         r = results[i] if i < len(results) else {}
-        status = r.get("status", "")
-        if r.get("step") is not None:
+        status = str(r.get("status") or "")
+        if type(r.get("step")) is int:
             status += f" at step {r['step']}"
         print(f"  trajectory {i + 1}  {t.name}" + (f": {status}" if status else ""))

@@ -55,7 +55,7 @@ def add_parser(commands: Commands) -> None:
     p.add_argument("--csv", metavar="FILE", help="write trajectory,optimizer,step,x,y,loss,lr,status rows")
     add_out(p, "file", "also save the run as a session of kind landscape (default: not saved)")
     add_json(p, "each trajectory's final point, loss, status and path (the file names go to stderr)")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, file_outputs=("out", "png", "csv"))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def add_parser(commands: Commands) -> None:
     add_out(p, "file", "also save the replay as a new session (default: not saved)")
     add_quiet(p)
     add_json(p, "the outcome: status, steps, identical, the first difference")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("file",), file_outputs=("out",))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def add_parser(commands: Commands) -> None:
     add_json(p, "the session's summary (what 'lrlab info --json' prints)")
     p.add_argument("--download", action="store_true",
                    help="fetch a torchvision dataset's missing files (needs the internet)")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("spec",), file_outputs=("out",))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def add_parser(commands: Commands) -> None:
     p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray task (default 0; fractions share one)")
     p.add_argument("--ray-tasks", type=positive_int("--ray-tasks"), default=None,
                    help="how many tasks to split the LRs into (default: as many as the cluster runs at once)")
-    p.set_defaults(func=execute)
+    p.set_defaults(func=execute, inputs=("spec",), folder_outputs=("out",))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -156,6 +156,45 @@ def check_output(out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
                                   "(that would overwrite it); choose another name")
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (or folder) on disk: same device and inode, so a link
+    or another spelling of the path counts too. False when either does not exist."""
+    try:
+        x, y = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
+
+
+def new_folder(path: str | Path) -> Path:
+    """Create the output folder ``path`` (or keep it, if it is a folder already), creating at most
+    its last level: ``--out /nonexistent/x`` must not make ``/nonexistent`` at the file system's
+    root, and ``--out afile/x`` is a message, not a NotADirectoryError. Raises ExportError."""
+    p = Path(path)
+    parent = p.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ExportError(f"{p}: cannot create this folder: {parent} {what} (lrlab creates only the last "
+                          "level of an output folder)")
+    try:
+        p.mkdir(exist_ok=True)
+    except FileExistsError:
+        raise ExportError(f"{p}: cannot create this folder: it exists and is not a folder") from None
+    except OSError as err:
+        raise ExportError(f"{p}: cannot create this folder ({err.strerror or err})") from None
+    return p
+
+
+def check_file_output(out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
+    """:func:`check_output` for a file to create, plus its folder: it must exist (lrlab never
+    creates the folders above a file it writes). Raises ExportError."""
+    parent = Path(out).parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ExportError(f"{out}: cannot write there: the folder {parent} {what}")
+    check_output(out, inputs)
+
+
 @contextlib.contextmanager
 def written(out: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
     """An export the user asked for, whole or not at all: yields a temporary path beside ``out``

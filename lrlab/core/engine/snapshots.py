@@ -87,12 +87,13 @@ class Snapshot:
             raise SnapshotError("snapshot header is not text of at most 4 MiB")
         try:
             header = json.loads(header_text)
-        except (json.JSONDecodeError, RecursionError) as err:
-            raise SnapshotError(f"snapshot header is not JSON ({err})") from None
+        except (ValueError, RecursionError) as err:  # ValueError: bad JSON, or an integer of 4,300+ digits
+            why = "a number of over 4,300 digits" if "digits" in str(err) else str(err)[:120]
+            raise SnapshotError(f"snapshot header is not JSON ({why})") from None
         if not isinstance(header, dict) or header.get("version") != HEADER_VERSION:
             raise SnapshotError(f"snapshot header is not a version-{HEADER_VERSION} header object")
         step, state, entries = header.get("step"), header.get("state"), header.get("tensors")
-        if type(step) is not int or step < 0:
+        if type(step) is not int or not 0 <= step < 2**63:
             raise SnapshotError(f"snapshot step must be a whole number >= 0, got {step!r}")
         if not isinstance(state, dict):
             raise SnapshotError("snapshot state must be an object")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from lrlab.core.decl.palette import (  # noqa: F401 (compare's public colour API
     contrast_ratio,
     palette,
 )
+from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.schedules import describe_edit
 from lrlab.core.decl.spec import flatten
 from lrlab.core.features.series import debiased_ema
@@ -38,8 +40,15 @@ X_AXES = ("step", "epoch", "samples", "wall")
 class Run:
     """One session opened for comparison; its columns are read on first use and cached."""
 
-    def __init__(self, path: str | Path, until: int | None = None):
+    #: rows read at a time, with a progress call after each chunk (a 3-million-step file reads in
+    #: about 30 chunks, so a caller can draw a bar instead of going silent for 20 s)
+    CHUNK = 100_000
+
+    def __init__(self, path: str | Path, until: int | None = None,
+                 progress: Callable[[int, int], None] | None = None):
         self.path = Path(path)
+        #: called with (rows read, rows to read) while a column is read in chunks
+        self.progress = progress
         self.session = Session.open(self.path)  # SessionError names the file and the problem
         s = self.session
         self.name = self.path.stem
@@ -80,9 +89,28 @@ class Run:
                         return self._cols[key]
                 conditions = [c for c in (where, f"step < {int(self.until)}" if self.until is not None else "") if c]
                 clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-                rows = con.execute(f"SELECT {name} FROM {table}{clause} ORDER BY step").fetchall()
-                self._cols[key] = columns_of(rows, (name,))[name]  # checked: numbers, NULL -> NaN
+                total = self._check_rows(table)
+                cursor = con.execute(f"SELECT {name} FROM {table}{clause} ORDER BY step")
+                parts: list[np.ndarray] = []
+                done = 0
+                while rows := cursor.fetchmany(self.CHUNK):
+                    parts.append(columns_of(rows, (name,))[name])  # checked: numbers, NULL -> NaN
+                    done += len(rows)
+                    if self.progress is not None:
+                        self.progress(done, max(done, total))
+                self._cols[key] = np.concatenate(parts) if parts else columns_of([], (name,))[name]
         return self._cols[key]
+
+    def _check_rows(self, table: str) -> int:
+        """The rows of ``table``; SessionError when the steps table holds more rows than the run had
+        steps (``meta.total_steps``): a file padded with millions of rows is damaged, and is not
+        read into memory for a comparison."""
+        n = int(self.session._con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        limit = self.session.meta.get("total_steps")
+        if table == "steps" and type(limit) is int and n > limit:
+            raise SessionError(f"{self.path}: damaged session file (table steps holds {n:,} rows, more than "
+                               f"the run's {limit:,} steps)")
+        return n
 
     def raw(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of a metric as stored: NaN where not measured, nothing smoothed."""
@@ -163,12 +191,13 @@ def shared_history(runs: Sequence[Run]) -> list[Run]:
     return history
 
 
-def open_runs(paths: Iterable[str | Path]) -> list[Run]:
-    """Open sessions; the first bad one raises SessionError naming it (the rest are closed)."""
+def open_runs(paths: Iterable[str | Path], progress: Callable[[int, int], None] | None = None) -> list[Run]:
+    """Open sessions; the first bad one raises SessionError naming it (the rest are closed).
+    ``progress`` (rows read, rows to read) is called as each run's columns are read."""
     runs: list[Run] = []
     try:
         for p in paths:
-            runs.append(Run(p))
+            runs.append(Run(p, progress=progress))
     except SessionError:
         for r in runs:
             r.close()
@@ -310,11 +339,15 @@ class Target:
 
     @classmethod
     def parse(cls, text: str) -> Target:
-        m = TARGET_RE.match(text)
-        if not m or m.group(1) not in METRICS:
-            raise ValueError(f"target: expected METRIC<=VALUE or METRIC>=VALUE with METRIC one of "
-                             f"{', '.join(METRICS)}, got {text!r}")
-        value = float(m.group(3).rstrip("%")) / (100 if m.group(3).endswith("%") else 1)
+        m = TARGET_RE.match(text) if isinstance(text, str) and len(text) <= 200 else None
+        try:
+            value = float(m.group(3).rstrip("%")) / (100 if m.group(3).endswith("%") else 1) if m else math.nan
+        except ValueError:  # "val_metric>=e": the pattern lets through text that is not a number
+            value = math.nan
+        if not m or m.group(1) not in METRICS or not math.isfinite(value):
+            shown = repr(text) if isinstance(text, str) and len(text) <= 60 else f"<{type(text).__name__}>"
+            raise SpecError([("target", f"expected METRIC<=VALUE or METRIC>=VALUE with METRIC one of "
+                                        f"{', '.join(METRICS)} and VALUE a finite number, got {shown}")])
         return cls(m.group(1), m.group(2), value)
 
     def __str__(self) -> str:

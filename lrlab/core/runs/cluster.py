@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrlab.core.decl.files import write_bytes
+from lrlab.core.decl.files import new_folder, write_bytes
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 
@@ -136,7 +136,7 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
         tasks = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus, 1e-9)))
     chunks = chunks_of(lrs, tasks)
     seeds_used = seed_list(spec.seed, seeds)
-    folder.mkdir(parents=True, exist_ok=True)
+    new_folder(folder)  # at most its last level
     result = ClusterSweep(folder, tasks=len(chunks))
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(task)
     spec_json = spec.to_json()

@@ -33,7 +33,7 @@ from lrlab.core.decl.schedules import Timeline, parse_edit
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.engine.snapshots import Snapshot
 from lrlab.core.runs.base import recorded_threads
-from lrlab.core.runs.train import Trainer
+from lrlab.core.runs.train import Trainer, check_spec_agrees
 from lrlab.core.storage.session import Session, SessionError, lineage  # noqa: F401 (lineage: part of forking's API)
 
 #: events before the fork step that a fork carries from its parent (what its LR timeline needs)
@@ -105,6 +105,7 @@ def plan_fork(parent_path: str | Path, at: int, edits: Sequence[tuple[int, Mappi
         if parent.kind not in FORKABLE:
             raise SessionError(f"{path}: a {parent.kind.replace('_', ' ')} session cannot be forked "
                                f"(only {' and '.join(FORKABLE)} runs)")
+        check_spec_agrees(parent)  # a spec that plans far more steps than were recorded trains none
         spec = parent.spec
         first, end = (parent.parent or {}).get("step", 0), end_step(parent)
         total = int(parent.meta.get("total_steps") or end)

@@ -23,9 +23,10 @@ import numpy as np
 
 from lrlab.core.decl import paths
 from lrlab.core.decl.events import Status
-from lrlab.core.decl.files import replaced, write_text
+from lrlab.core.decl.files import ExportError, new_folder, replaced, write_text
 from lrlab.core.decl.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.snapshots import SnapshotError
 from lrlab.core.runs import fork, landscape, range_finder, sweep, train
 from lrlab.core.runs.base import Listener, Runner, Update
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, _load, run_kind
@@ -132,8 +133,13 @@ def fork_session(parent: str | Path, at: int, edits: Sequence[tuple[int, Mapping
     with Session.open(parent_path) as p:
         group, parent_label = p.group, str(p.meta.get("label") or "")
     path = Path(out) if out else unique_path(parent_path.with_name(f"{parent_path.stem}-at{at}{parent_path.suffix}"))
-    return RecordedRun(plan.spec.offline(), path, kind="fork", label=parent_label if label is None else label,
-                       group=group, **plan.options(), **options)
+    try:  # the runner checks the snapshot before the session file exists: a bad one leaves no file
+        return RecordedRun(plan.spec.offline(), path, kind="fork", label=parent_label if label is None else label,
+                           group=group, **plan.options(), **options)
+    except SnapshotError as err:
+        where = plan.start_file or parent_path
+        raise SessionError(f"{where}: damaged snapshot at step {plan.start.step if plan.start else 0} "
+                           f"({err})") from None
 
 
 def start_fork(spec: RunSpec | None, out: str | Path | None = None, *, label: str = "", parent: str | Path,
@@ -179,7 +185,10 @@ class RecordedSweep:
                                    "(nothing was overwritten)")
         else:
             self.path = unique_path(paths.sessions_dir() / sweep.folder_name(runner.spec, runner.lrs, runner.k, label))
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            new_folder(self.path)  # at most its last level (a missing parent is a message)
+        except ExportError as err:
+            raise SessionError(str(err)) from None
         self.group = self.path.name
         self.files = [self.path / sweep.member_file_name(m, runner.k) for m in runner.members]
         self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind="sweep_member",

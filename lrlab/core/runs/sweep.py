@@ -81,6 +81,7 @@ from lrlab.core.runs.loop import Evaluation, summarize, validation_sums
 from lrlab.core.runs.train import (
     Seeds,
     _json_float,
+    check_spec_agrees,
     choose_threads,
     divergence,
     environment,
@@ -243,8 +244,10 @@ class Sweep(RunnerBase):
         spe = self.orders[0].steps_per_epoch
         self.total_steps = spec.steps or spec.epochs * spe
         self.spec = spec = spec.resolved(self.total_steps, spe)
+        planned = self.total_steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
+        self.cut_short = self.total_steps < planned  # recorded (see train.check_spec_agrees)
         self.eval_every = spec.eval_every or max(1, math.ceil(self.total_steps / 50))
         self.member_specs = [member_spec(spec, m.lr, m.seed) for m in self.members]
         self.ratios = [m.lr / spec.lr for m in self.members]
@@ -298,7 +301,8 @@ class Sweep(RunnerBase):
     def session_meta(self) -> dict[str, Any]:
         """What every member's session records about the run (its own part: :meth:`member_meta`)."""
         return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
-                "total_steps": self.total_steps, "steps_per_epoch": self.orders[0].steps_per_epoch}
+                "total_steps": self.total_steps, "steps_per_epoch": self.orders[0].steps_per_epoch,
+                **({"max_steps": self.total_steps} if self.cut_short else {})}
 
     def member_meta(self, k: int) -> dict[str, Any]:
         """Session meta of member k: the run's, plus ``sweep``, all a replay needs to re-run the
@@ -612,6 +616,7 @@ class SweepMember:
 
     @classmethod
     def replay_options(cls, session: Any) -> dict[str, Any]:
+        check_spec_agrees(session)
         options = Sweep.replay_options(session)
         return {"sweep": session.meta["sweep"], "edits": options["edits"], "threads": options["threads"],
                 "max_steps": options["max_steps"]}

@@ -46,6 +46,7 @@ from lrlab.core.engine.optim import apply_hyperparameters, build_optimizer
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
+from lrlab.core.storage.session import SessionError
 
 #: steps between two snapshots of a training run (and the most a fork re-runs to reach its step)
 SNAPSHOT_EVERY = 500
@@ -147,6 +148,7 @@ class Trainer(RunnerBase):
         self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
             self.total_steps = min(self.total_steps, max_steps)
+        self.cut_short = self.total_steps < planned  # recorded, so the spec's longer plan is not a disagreement
         # from the planned length, so a replay cut short (max_steps) evaluates at the same steps
         self.eval_every = spec.eval_every or max(1, math.ceil(planned / 50))
         self.effective_every = spec.effective_lr_every or max(50, math.ceil(planned / 1000))
@@ -227,6 +229,7 @@ class Trainer(RunnerBase):
         groups = start.state.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.optimizer.param_groups):
             raise SnapshotError("snapshot's optimizer hyperparameters do not fit this optimizer")
+        _check_state(start.state)
         for step in sorted(s for s in self._planned if s < start.step):
             for edit in self._planned.pop(step):
                 self.timeline.apply(step, edit)
@@ -244,12 +247,12 @@ class Trainer(RunnerBase):
             if k.startswith("optimizer."):
                 _, index, key = k.split(".", 2)
                 state.setdefault(int(index), {})[key] = v
-        for k, v in start.state.get("optimizer_values", {}).items():
-            index, key = k.split(".", 1)
-            state.setdefault(int(index), {})[key] = v
-        groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
-                  for g in start.state["param_groups"]]
         try:
+            for k, v in start.state.get("optimizer_values", {}).items():
+                index, key = k.split(".", 1)
+                state.setdefault(int(index), {})[key] = v
+            groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+                      for g in start.state["param_groups"]]
             self.optimizer.load_state_dict({"state": state, "param_groups": groups})
             torch.set_rng_state(t["rng.torch"].to(torch.uint8))
             if self.device.type == "cuda" and "rng.cuda" in t:
@@ -259,8 +262,8 @@ class Trainer(RunnerBase):
             np.random.set_state((np_name, t["rng.numpy"].numpy().astype(np.uint32), np_pos, np_gauss, np_cached))
             py_version, py_gauss = start.state["python"]
             random.setstate((py_version, tuple(t["rng.python"].tolist()), py_gauss))
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise SnapshotError(f"snapshot at step {start.step} cannot be restored: {err}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise SnapshotError(f"snapshot at step {start.step} cannot be restored: {str(err)[:200]}") from None
         self.step = start.step
 
     def snapshot_due(self) -> bool:
@@ -286,7 +289,8 @@ class Trainer(RunnerBase):
         return {"eval_every": self.eval_every, "update_ratio_every": self.spec.update_ratio_every,
                 "effective_lr_every": self.effective_every,
                 "total_steps": self.total_steps, "steps_per_epoch": self.order.steps_per_epoch,
-                "snapshot_every": self.snapshot_every}
+                "snapshot_every": self.snapshot_every,
+                **({"max_steps": self.total_steps} if self.cut_short else {})}
 
     def final_summary(self) -> dict[str, Any]:
         extra = {k: v for k, v in self.summary.items() if k.startswith("test_")}
@@ -298,6 +302,7 @@ class Trainer(RunnerBase):
     @classmethod
     def replay_options(cls, session: Any) -> dict[str, Any]:
         """Same edits and threads; a run that ended early (stopped, interrupted) as long as it got."""
+        check_spec_agrees(session)
         ended_early = session.status in (Status.STOPPED, Status.INTERRUPTED)
         return {"edits": session.edits(), "threads": recorded_threads(session),
                 "max_steps": session.n_steps() if ended_early else None}
@@ -537,3 +542,48 @@ def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def _json_float(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)
+
+
+def _check_state(state: dict[str, Any]) -> None:
+    """The JSON part of a snapshot's state, checked before anything is restored: a damaged file
+    (``numpy: null``, ``optimizer_values: 5``) gives a SnapshotError that names the field, never
+    an AttributeError half-way through restoring, and never after the fork's file exists."""
+    values = state.get("optimizer_values", {})
+    if not isinstance(values, dict) or any(
+            not isinstance(k, str) or "." not in k or not k.split(".", 1)[0].isdigit()
+            or len(k.split(".", 1)[0]) > 6 for k in values):
+        raise SnapshotError("snapshot's optimizer_values must be an object of 'INDEX.KEY' names")
+    if any(not isinstance(g, dict) or not isinstance(g.get("params"), list) for g in state["param_groups"]):
+        raise SnapshotError("snapshot's param_groups must be objects that list their params")
+    numpy = state.get("numpy")
+    if (not isinstance(numpy, list) or len(numpy) != 4 or not isinstance(numpy[0], str)
+            or type(numpy[1]) is not int or type(numpy[2]) is not int or type(numpy[3]) not in (int, float)):
+        raise SnapshotError("snapshot's numpy state must be [name, position, has_gauss, cached_gaussian]")
+    python = state.get("python")
+    if (not isinstance(python, list) or len(python) != 2 or type(python[0]) is not int
+            or (python[1] is not None and type(python[1]) not in (int, float))):
+        raise SnapshotError("snapshot's python state must be [version, gauss or null]")
+
+
+def check_spec_agrees(session: Any) -> None:
+    """SessionError when a session's spec plans more steps than its recording says the run had
+    (``meta.total_steps``), or the recording holds more steps than that: a 690-step session whose
+    spec was changed to 100,000 epochs would otherwise make a replay or a fork train millions of
+    steps. The spec's plan is counted with the recorded ``steps_per_epoch``, before any data loads."""
+    meta = session.meta
+    total, per_epoch = meta.get("total_steps"), meta.get("steps_per_epoch")
+    if type(total) is not int:
+        return  # an older file: nothing to hold the spec against
+    spec = session.spec
+    planned = spec.steps or (spec.epochs * per_epoch if type(per_epoch) is int else None)
+    cut = meta.get("max_steps")
+    if planned is not None and type(cut) is int and 0 < cut < planned:  # a run cut short on purpose
+        planned = cut
+    parent = session.parent
+    recorded = (parent["step"] if parent else 0) + session.n_steps()
+    if planned is not None and planned > total:
+        raise SessionError(f"{session.path}: the spec and the recorded steps disagree: its spec plans "
+                           f"{planned:,} steps, the run it recorded had {total:,}; nothing was run")
+    if recorded > total or (recorded != total and session.status == Status.FINISHED):
+        raise SessionError(f"{session.path}: the spec and the recorded steps disagree: it holds steps up "
+                           f"to {recorded:,}, its run had {total:,} ({session.status}); nothing was run")

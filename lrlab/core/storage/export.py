@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.core.decl.files import ExportError, replaced, written
+from lrlab.core.decl.files import ExportError, new_folder, replaced, same_file, written
 from lrlab.core.decl.metrics import (
     CSV_COLUMNS,
     EVAL_VALUES,
@@ -96,6 +96,10 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
     from lrlab.core.decl.spec import flatten
 
     run_dir = Path(folder) / session.path.stem
+    if same_file(run_dir, session.path) or same_file(folder, session.path):
+        raise ExportError(f"{run_dir}: cannot write there: it is the input {session.path} (that would overwrite it); "
+                          "choose another folder")
+    new_folder(folder)  # at most its last level: TensorBoard's writer would make every missing one
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ExportError(f"{run_dir}: already exists and is not an empty folder; choose another folder "
                           "(nothing was overwritten)")

@@ -302,8 +302,10 @@ def _create(path: Path, meta: Mapping[str, Any], overwrite: bool) -> None:
     never finds the name on a file that is not yet a session, and of two runs started at the
     same instant with the same name one gets it and the other a message. A full disk or a
     read-only folder is a SessionError and leaves nothing behind."""
+    if not path.parent.is_dir():  # a file output's folder must exist: lrlab creates no folders above it
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise SessionError(f"{path}: cannot create the session file there (the folder {path.parent} {what})")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with replaced(path, overwrite=overwrite) as tmp:
             con = sqlite3.connect(tmp)
             try:
@@ -627,7 +629,68 @@ def _read_meta(p: Path, con: sqlite3.Connection) -> dict[str, Any]:
     for key in ("total_steps", "steps_per_epoch"):
         if meta.get(key) is not None and not 0 <= meta[key] <= MAX_STEP:
             raise SessionError(f"{p}: damaged session file (meta {key!r} is out of range)")
+    problem = kind_meta_problem(str(meta.get("kind") or DEFAULT_KIND), meta)
+    if problem:
+        raise SessionError(f"{p}: damaged session file ({problem})")
     return meta
+
+
+def _is_list_of(value: Any, types: type | tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(isinstance(v, types) and not isinstance(v, bool) for v in value)
+
+
+def _fork_problem(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> str | None:
+    return "a fork without its meta 'parent'" if meta.get("parent") is None else None
+
+
+def _sweep_member_problem(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> str | None:
+    sweep = meta.get("sweep")
+    if not isinstance(sweep, dict):
+        return "a sweep member without its meta 'sweep'"
+    lrs, seeds, member = sweep.get("lrs"), sweep.get("seeds"), sweep.get("member")
+    if not _is_list_of(lrs, (int, float)) or not lrs or not _is_list_of(seeds, int) or not seeds:
+        return "meta 'sweep' lacks its lists of LRs and seeds"
+    if type(member) is not int or not 0 <= member < len(lrs) * len(seeds):
+        return (f"meta 'sweep.member' must be a member index from 0 to {len(lrs) * len(seeds) - 1}, "
+                f"got {show(member)}")
+    if sweep.get("path") not in (None, "bmm", "vmap", "loop"):
+        return f"meta 'sweep.path' must be bmm, vmap, loop or null, got {show(sweep.get('path'))}"
+    if not isinstance(sweep.get("spec"), dict):
+        return "meta 'sweep.spec' is not an object"
+    return None
+
+
+def _landscape_problem(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> str | None:
+    if not isinstance(meta.get("landscape"), dict):
+        return "a landscape without its meta 'landscape' object"
+    data = summary.get("landscape")
+    if data is not None and (not isinstance(data, dict) or not _is_list_of(data.get("trajectories", []), dict)):
+        return "summary 'landscape' is not an object with a list of trajectories"
+    return None
+
+
+def _range_test_problem(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> str | None:
+    data = summary.get("range_test")
+    return "summary 'range_test' is not an object" if data is not None and not isinstance(data, dict) else None
+
+
+#: the meta only one kind of run has, checked on opening (the run kinds' names, as in
+#: lrlab.core.runs.kinds; a kind not here has only the common meta)
+KIND_META_CHECKS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]] = {
+    "fork": _fork_problem, "sweep_member": _sweep_member_problem, "landscape": _landscape_problem,
+    "range_test": _range_test_problem}
+
+
+def kind_meta_problem(kind: str, meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with the meta only a kind of run has (a fork's ``parent``, a sweep member's
+    ``sweep``, a landscape's spec and summary, a range test's summary), or None. Checked on
+    opening, as the common meta is: a damaged file is one line, never a KeyError, an IndexError
+    or an AttributeError in whichever command reads the entry later."""
+    summary = meta.get("summary")
+    if summary is not None and not isinstance(summary, dict):
+        return "meta 'summary' is not an object"
+    check = KIND_META_CHECKS.get(kind)
+    return check(meta, summary or {}) if check else None
 
 
 def edits_of(events: Sequence[Event]) -> list[tuple[int, dict[str, Any]]]:
@@ -726,6 +789,12 @@ def repair(path: str | Path) -> list[str]:
     folded in, and an older format is migrated in the file, each after a backup that never
     replaces an earlier one. Returns what was done, in words; SessionError if it cannot."""
     p = Path(path)
+    try:  # a symlink loop, a FIFO or a folder: a message, never a RuntimeError from resolve()
+        info = p.stat()
+    except OSError as err:
+        raise SessionError(f"{p}: cannot repair ({err.strerror or err})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SessionError(f"{p}: cannot repair: it is {_file_kind(p)}, not a session file")
     _check_companions(p)
     done = []
     journal = p.with_name(p.name + "-journal")
