@@ -119,3 +119,54 @@ def test_a_long_schedule_is_printed_in_pieces_not_held_whole(capsys):
         sys.stdout = real
     held_whole = np.zeros(1_000_000).nbytes * 4  # the array, its float objects and their text: far more
     assert peak < held_whole / 2, f"{peak / 1e6:.0f} MB"
+
+
+def landscape_argvs(n: int, seed: int = 0) -> list[list[str]]:
+    """Seeded mutations of the landscape command's arguments: the short specs' names, keys and
+    values, starts, steps, seeds and edits, as a careless or hostile user types them."""
+    import random
+
+    rng = random.Random(seed)
+    values = ["0.1", "-1", "0", "1e400", "nan", HUGE[:200], "²", "٣", "[]", "{}", "[1,2", '{"a":' * 40 + "1" + "}" * 40,
+              "true", "null", "run", "25%", "3ep", "", ":", "0.9:0.999", "x" * 300, "\x00", "1:2:3:4"]
+    names = {"opt": ["sgd", "adam", "adamw", "rmsprop", "adagrad", "sgdd", "", "{}"],
+             "schedule": ["constant", "cosine", "warmup", "sequence", "plateau", "cyclic", "onecycle", "nope"],
+             "surface": ["quadratic", "rosenbrock", "beale", "himmelblau", "saddle", "noisy_bowl", "quadratik"]}
+    keys = ["lr", "momentum", "betas", "T_max", "gamma", "condition", "noise", "then", "schedules", "max_lr", "zz"]
+
+    def short(kind: str) -> str:
+        items = [f"{rng.choice(keys)}={rng.choice(values)}" for _ in range(rng.randrange(3))]
+        return rng.choice(names[kind]) + (":" + ",".join(items) if items else "")
+
+    out = []
+    for _ in range(n):
+        argv = ["landscape", short("surface")]
+        for _ in range(rng.randrange(4)):
+            argv += ["--opt", short("opt")]
+        for flag, make in (("--schedule", lambda: short("schedule")), ("--start", lambda: rng.choice(values)),
+                           ("--steps", lambda: rng.choice(["1", "30", "0", "-3", HUGE[:30], "²"])),
+                           ("--seed", lambda: rng.choice(["1", "-1", "x"])),
+                           ("--edit", lambda: rng.choice(["5:", "5:{}", "²:{}", f"5:{rng.choice(values)}",
+                                                          '5:{"kind":"scale","factor":0.5,"trajectory":9}']))):
+            if rng.random() < 0.3:
+                argv.append(f"{flag}={make()}")
+        out.append(argv)
+    return out
+
+
+def test_landscape_arguments_from_a_careless_or_hostile_user_end_cleanly(capsys):
+    """Keep it found (issue 30): 150 seeded mutations of the landscape command's arguments each
+    end with a result (exit 0) or one line on stderr (exit 2), never a traceback."""
+    problems = []
+    for argv in landscape_argvs(150):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's own refusals (a flag's type)
+            code = exit_.code
+        except Exception as err:  # a traceback the user would have seen
+            problems.append(f"{argv}: {type(err).__name__}: {str(err)[:200]}")
+            continue
+        err = capsys.readouterr().err.strip()
+        if code not in (0, 2) or (code == 2 and err.count("\n") > 0 and not err.startswith("usage:")):
+            problems.append(f"{argv}: exit {code}: {err[-300:]}")
+    assert problems == []
