@@ -235,6 +235,9 @@ class ExperimentPanel(QScrollArea):
         threading.Thread(target=warm, name="lrlab-warm-up", daemon=True).start()
 
     def _warmed_up(self, names: list[str]) -> None:
+        from lrlab.core.runs.warm import settle
+
+        settle()  # here, in the GUI thread: the collection may free Qt objects
         self.warmed = True
         self.set_devices(names)
         self.sig_devices.emit(names)

@@ -49,10 +49,15 @@ def warm_up(spec: Any = None) -> list[str]:
 
         with contextlib.suppress(Exception):  # a missing image folder is reported by the run itself
             load_dataset(spec.dataset, torch.device("cpu"))
-    # What torch, Qt and scikit-learn allocated while importing lives as long as the app: collect
-    # once now, while nobody waits, and freeze what is left, so no full collection walks those
-    # millions of objects again. Otherwise the first one fell inside the first Start or two
-    # (0.25 s of the GIL, measured with tests/first_start.py: 0.32 s to first metrics vs 0.09 s).
+    return devices
+
+
+def settle() -> None:
+    """Collect garbage once and freeze what is left. What torch, Qt and scikit-learn allocated
+    while importing lives as long as the app, and Python's first full collection after start-up
+    walks all of it: 0.25 s of the GIL that fell inside the first Start or two (0.32 s to the
+    first metrics against 0.09 s, tests/first_start.py). After this, no collection walks those
+    objects again. Call it from the GUI thread (the window does, when the warm-up is done): a
+    collection frees Qt objects, which must not happen in another thread (it deadlocked)."""
     gc.collect()
     gc.freeze()
-    return devices
