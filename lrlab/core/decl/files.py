@@ -149,11 +149,9 @@ def check_output(out: str | Path, inputs: Iterable[str | Path] = ()) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise ExportError(f"{out}: cannot write there: it exists and is {_kind(info.st_mode)}")
     for source in inputs:
-        with contextlib.suppress(OSError):
-            theirs = os.stat(source)
-            if (theirs.st_dev, theirs.st_ino) == (info.st_dev, info.st_ino):
-                raise ExportError(f"{out}: cannot write there: it is the input {source} "
-                                  "(that would overwrite it); choose another name")
+        if same_file(out, source):
+            raise ExportError(f"{out}: cannot write there: it is the input {source} "
+                              "(that would overwrite it); choose another name")
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -201,12 +199,10 @@ def written(out: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path
     to write, renamed onto ``out`` when the block ends and the file is there; on any failure (a
     missing or read-only folder, a full disk, a writer that fails without saying so) nothing is
     left and an ExportError says why in one line. ``out`` must not be a special file or one of
-    ``inputs`` (:func:`check_output`)."""
+    ``inputs`` (:func:`check_file_output`)."""
     out = Path(out)
     try:
-        if not out.parent.is_dir():
-            raise ExportError(f"{out}: cannot write there: the folder {out.parent} does not exist")
-        check_output(out, inputs)
+        check_file_output(out, inputs)
         with replaced(out) as tmp:
             yield tmp
             if not tmp.is_file() or tmp.stat().st_size == 0:
