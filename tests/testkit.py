@@ -21,3 +21,15 @@ def without(monkeypatch: Any, *modules: str) -> None:
     """Make ``import`` of ``modules`` fail, as on a machine without those packages."""
     for name in modules:
         monkeypatch.setitem(sys.modules, name, None)
+
+
+def loaded_by(code: str, packages: tuple[str, ...]) -> list[str]:
+    """The modules of ``packages`` (top-level names) that running ``code`` in a fresh interpreter
+    leaves imported: how the tests check that a light path stays light (the GUI's validation
+    without torch, the core without Qt, ``lrlab --help`` without numpy)."""
+    import ast
+    import subprocess
+
+    probe = f"{code}\nimport sys\nprint(sorted(k for k in sys.modules if k.split('.')[0] in {packages!r}))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from testkit import loaded_by
+
 CORE = Path(__file__).resolve().parents[2] / "lrlab" / "core"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "lrlab.gui")
 
@@ -46,19 +48,15 @@ def test_no_qt_import_anywhere_in_core():
 
 def test_importing_all_of_core_loads_no_qt():
     code = ("import sys, pkgutil, importlib, lrlab.core as c\n"
-            "for m in pkgutil.walk_packages(c.__path__, 'lrlab.core.'): importlib.import_module(m.name)\n"
-            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('PySide6', 'pyqtgraph')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+            "for m in pkgutil.walk_packages(c.__path__, 'lrlab.core.'): importlib.import_module(m.name)")
+    assert loaded_by(code, ('PySide6', 'pyqtgraph')) == []
 
 
 def test_validating_a_spec_loads_no_torch_sklearn_or_torchvision():
     """The GUI validates on every keystroke; torch alone takes a second or more to import."""
     code = ("import sys, lrlab.core.decl.spec as s\n"
-            "s.RunSpec.from_json({'dataset': {'name': 'mnist'}, 'model': {'kind': 'cnn'}})\n"
-            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'torchvision')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+            "s.RunSpec.from_json({'dataset': {'name': 'mnist'}, 'model': {'kind': 'cnn'}})")
+    assert loaded_by(code, ('torch', 'sklearn', 'torchvision')) == []
 
 
 PACKAGE = CORE.parent
@@ -269,10 +267,8 @@ def test_core_is_in_layers_that_import_only_downwards():
 def test_declarations_never_import_torch():
     """The GUI validates its form on every keystroke with the declarations alone."""
     code = ("import sys, pkgutil, importlib, lrlab.core.decl as d\n"
-            "for m in pkgutil.walk_packages(d.__path__, 'lrlab.core.decl.'): importlib.import_module(m.name)\n"
-            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'torchvision')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+            "for m in pkgutil.walk_packages(d.__path__, 'lrlab.core.decl.'): importlib.import_module(m.name)")
+    assert loaded_by(code, ('torch', 'torchvision')) == []
 
 
 TESTS = CORE.parents[1] / "tests"

@@ -4,11 +4,10 @@ and builds runs through one factory; no code outside the runs package compares a
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from testkit import loaded_by
 
 from lrlab.core.decl.params import SpecError
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, kind_record, run_kind
@@ -99,10 +98,8 @@ def test_every_kind_is_one_record_whose_runner_is_that_kind():
 def test_the_records_load_no_torch():
     """The GUI reads the records while its window opens, before torch is loaded."""
     code = ("import sys\nfrom lrlab.core.runs.kinds import RUN_KINDS\nfrom lrlab.core.runs import run_kind\n"
-            "run_kind('sweep').per_member\n"
-            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'sklearn', 'PySide6')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+            "run_kind('sweep').per_member")
+    assert loaded_by(code, ('torch', 'sklearn', 'PySide6')) == []
 
 
 def test_a_registered_kind_is_known_to_the_factory(monkeypatch):
