@@ -11,7 +11,27 @@ than a second Start.
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 from typing import Any
+
+_preloading: list[threading.Thread] = []
+
+
+def preload() -> None:
+    """Start importing torch and the trainer in a background thread, now: the app calls this
+    before it builds its window, so the 1.5 s import overlaps Qt's start-up instead of following
+    it. :func:`warm_up` (started once the window is up) then finds them imported, or waits on
+    Python's import lock for the rest. Once per process; nothing when torch is imported already."""
+    if _preloading or "torch" in sys.modules:
+        return
+
+    def load() -> None:
+        import lrlab.core.runs.recorded  # noqa: F401  (torch, the trainer and every run kind)
+
+    thread = threading.Thread(target=load, name="lrlab-preload", daemon=True)
+    _preloading.append(thread)
+    thread.start()
 
 
 def warm_up(spec: Any = None) -> list[str]:
@@ -41,10 +61,8 @@ def warm_up(spec: Any = None) -> list[str]:
 
     optimizer_spec = getattr(spec, "optimizer", None) or OPTIMIZERS.parse({"name": "sgd", "lr": 0.1})
     fast_step(build_optimizer(optimizer_spec, [w], torch.device("cpu"))[0])()  # as the trainer steps
-    # the live loss smoothing's filter: imported on the first batch otherwise, a 0.35 s stall
-    # of the GUI thread (holding the GIL) while the first run trains (measured with py-spy --gil)
-    import scipy.signal  # noqa: F401
-
+    # (the live loss smoothing no longer imports scipy.signal on the first batch: see
+    # lrlab.core.features.series.SHORT_SERIES)
     if spec is not None:
         from lrlab.core.engine.data import load_dataset
 
