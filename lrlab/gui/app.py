@@ -44,6 +44,14 @@ def missing_display_library() -> str | None:
 
 
 def make_app(argv: Sequence[str] = ()) -> object:
+    """The QApplication (made once), with lrlab's icon and plot theme. Before Qt loads, torch starts
+    importing in a background thread (:func:`lrlab.core.runs.warm.preload`), and Qt and pyqtgraph
+    load without the costs :mod:`lrlab.gui.qtload` describes."""
+    from lrlab.core.runs.warm import preload
+    from lrlab.gui import qtload
+
+    preload()
+    qtload.load()
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication

@@ -175,9 +175,11 @@ def dataset_task(name: str) -> str:
 
 
 def _bundled(function: str) -> Samples:
-    from sklearn import datasets
+    """``sklearn.datasets.<function>(return_X_y=True)``, read from its file without importing
+    scikit-learn (2 s of a first run): :mod:`lrlab.core.decl.sklearn_files`."""
+    from lrlab.core.decl.sklearn_files import load_bundled
 
-    return Samples(*getattr(datasets, function)(return_X_y=True))
+    return Samples(*load_bundled(function))
 
 
 @dataset_kind("iris", task="classification", size=150, features=4, classes=3,

@@ -19,6 +19,7 @@ import torch
 from lrlab.core.decl.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
 from lrlab.core.decl.params import Kinded, SpecError
 from lrlab.core.engine import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
+from lrlab.core.engine.splits import split_indices, standard_scaling, standardize
 
 
 @dataclass
@@ -57,17 +58,14 @@ def load_dataset(spec: Kinded, device: torch.device) -> Dataset:
 def _split_tabular(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
     """A stratified (classification) split by ``split_seed``; features, and a regression target,
     standardised with statistics of the training split only."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
     x, y = samples.x, samples.y
     classification = info.task == "classification"
     _check_split(spec, info, len(y), len(np.unique(y)) if classification else 1)
-    x_tr, x_va, y_tr, y_va = train_test_split(
-        x, y, test_size=spec["val_fraction"], random_state=spec["split_seed"],
-        stratify=y if classification else None)
-    scaler = StandardScaler().fit(x_tr)
-    x_tr, x_va = scaler.transform(x_tr), scaler.transform(x_va)
+    # scikit-learn's train_test_split and StandardScaler, without importing it (2 s): see splits
+    train, val = split_indices(len(y), spec["val_fraction"], spec["split_seed"], y if classification else None)
+    x_tr, x_va, y_tr, y_va = x[train], x[val], y[train], y[val]
+    mean, scale = standard_scaling(x_tr)
+    x_tr, x_va = standardize(x_tr, mean, scale), standardize(x_va, mean, scale)
     if classification:
         y_tr_t = torch.as_tensor(y_tr, dtype=torch.int64)
         y_va_t = torch.as_tensor(y_va, dtype=torch.int64)

@@ -8,6 +8,9 @@ import torch
 
 from lrlab.core.decl.params import Kinded, SpecError
 from lrlab.core.decl.spec import OPTIMIZER_FIELDS
+from lrlab.core.engine.compat import optimizers_without_dynamo
+
+optimizers_without_dynamo()  # a first optimizer no longer imports torch._dynamo (1.3 s): see compat
 
 CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,

@@ -62,10 +62,10 @@ def choose_threads(n_params: int, device: torch.device) -> int:
 
 
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
-    import sklearn
+    from importlib.metadata import version  # not `import sklearn`: 2 s that a run no longer needs
 
     env = {"lrlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-           "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+           "numpy": np.__version__, "scikit-learn": version("scikit-learn"),
            "platform": platform.platform(), "machine": platform.machine(),
            "device": str(device), "device_name": describe_device(device), "cpu_kernels": cpu_kernels(),
            "threads": threads, "deterministic": deterministic}
