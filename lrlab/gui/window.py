@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
             self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…" if self.experiment.warmed else
-                                      "loading torch and scikit-learn, then the data and the model (the first "
+                                      "loading torch, then the data and the model (the first "
                                       "run after launch waits for them; later runs start at once)…")
         self._update_controls()
         if state == RunState.STOPPING:
