@@ -4,8 +4,7 @@ per top-level package (issue 31).
     python benchmarks/bench_imports.py [--tree PATH]
 
 Runs, in a fresh interpreter, what the app does from launch to a first run's first step: Qt and
-pyqtgraph (as ``make_app`` loads them), then a digits run's trainer through one step, all in one
-thread (the app imports torch in a background thread, which ``-X importtime`` cannot attribute). Prints
+pyqtgraph (as ``make_app`` loads them), then a digits run's trainer through one step. Prints
 each top-level package's self time (ms, its share of the total) and whether scikit-learn, scipy
 and ``torch._dynamo`` were imported. ``--tree`` runs another checkout's code (for a before/after
 table against main).
@@ -21,8 +20,6 @@ from collections import Counter
 from pathlib import Path
 
 CODE = """
-import lrlab.core.runs.warm as warm  # no background import: importtime times one thread's imports
-warm._preloading = [None]
 from lrlab.gui.app import make_app
 app = make_app()
 import lrlab.gui.window

@@ -11,27 +11,7 @@ than a second Start.
 from __future__ import annotations
 
 import gc
-import sys
-import threading
 from typing import Any
-
-_preloading: list[threading.Thread] = []
-
-
-def preload() -> None:
-    """Start importing torch and the trainer in a background thread, now: the app calls this
-    before it builds its window, so the 1.5 s import overlaps Qt's start-up instead of following
-    it. :func:`warm_up` (started once the window is up) then finds them imported, or waits on
-    Python's import lock for the rest. Once per process; nothing when torch is imported already."""
-    if _preloading or "torch" in sys.modules:
-        return
-
-    def load() -> None:
-        import lrlab.core.runs.recorded  # noqa: F401  (torch, the trainer and every run kind)
-
-    thread = threading.Thread(target=load, name="lrlab-preload", daemon=True)
-    _preloading.append(thread)
-    thread.start()
 
 
 def warm_up(spec: Any = None) -> list[str]:
