@@ -118,7 +118,7 @@ UPDATE_RATIO = Column("update_ratio", "update ratio ||Δw||/||w||", "steps", smo
 #: an EMA of its estimates, so not smoothed again
 NOISE_SCALE = Column("noise_scale", "gradient noise scale B_simple", "steps", unit="samples", log_default=True,
                      every="noise_scale_every",
-                     curve=Curve("grad", "noise scale B_simple (samples)", "extra", style="line",
+                     curve=Curve("grad", "noise scale B_simple (samples)", "validation", style="line",
                                  readout="B_simple", fmt=".3g"))
 VAL_LOSS = Column("val_loss", "validation loss", "evals", smooth=True, log_default=True, final=True, best="min",
                   curve=Curve("loss", "validation", "validation", style="markers", readout="val loss"))
