@@ -409,7 +409,7 @@ def test_the_window_shows_before_its_plots_are_built_and_builds_them_right_after
     window.show()
     qtbot.waitUntil(lambda: window.plots.built, timeout=5000)
     assert [p.titleLabel.text for p in window.plots.plots] == [
-        "training loss", "learning rate", "validation accuracy", "gradient norm and update ratio"]
+        "training loss", "learning rate", "validation accuracy", "gradient norm, update ratio, noise scale"]
     assert window.plots.p_loss.getAxis("bottom").labelText == "step"
     panel = PlotPanel()  # never shown: whatever needs a plot builds them
     qtbot.addWidget(panel)

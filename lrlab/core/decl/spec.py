@@ -168,6 +168,9 @@ class RunSpec:
     deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
     update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
                                  "steps between measurements of ||dw|| / ||w||")
+    noise_scale_every: int = _f(Num(ge=1, integer=True), 20,
+                                "steps between measurements of the gradient noise scale B_simple (one extra "
+                                "backward pass on half the batch each)")
     effective_lr_every: int | None = _f(Optional(Num(ge=1, integer=True)), None,
                                         "steps between records of the per-parameter effective LR; null: every "
                                         "50 steps (under 5% of a small model's training time), at most 1,000 "

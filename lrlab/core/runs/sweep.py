@@ -67,6 +67,7 @@ from lrlab.core.engine.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.engine.devices import resolve_device
 from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
+from lrlab.core.engine.noise_scale import NoiseScale, split
 from lrlab.core.engine.optim import apply_hyperparameters
 from lrlab.core.engine.stacked import (
     StackedModel,
@@ -373,18 +374,20 @@ class Sweep(RunnerBase):
         self.columns = Columns(capacity=2048, members=self.k)
         self.first_loss: np.ndarray | None = None
         self.member_status = [Status.RUNNING] * self.k
+        self.noise_scale = NoiseScale(self.k)  # each member's own averages, on the host
         self.callbacks = [Evaluation(self.eval_every)]
 
     def train_step(self, step: int) -> bool:
         # each member's LR from its own timeline; a frozen member's is 0
         lrs = np.fromiter((tl(step) for tl in self.timelines), dtype=np.float64, count=self.k)
         # one optimizer step of every member on its seed's next batch
-        losses, grad_norms, ratios = self._optimize(step, np.where(self.active, lrs, 0.0),
-                                                    step % self.spec.update_ratio_every == 0)
+        losses, grad_norms, ratios, noise = self._optimize(step, np.where(self.active, lrs, 0.0),
+                                                           step % self.spec.update_ratio_every == 0,
+                                                           step % self.spec.noise_scale_every == 0)
         self.step = step + 1
         self.columns.append(step=step, epoch=step // self.orders[0].steps_per_epoch, samples=self._samples(step),
                             wall_time=time.perf_counter() - self.t0, train_loss=losses, lr=lrs,
-                            grad_norm=grad_norms, update_ratio=ratios)
+                            grad_norm=grad_norms, update_ratio=ratios, noise_scale=noise)
         # divergence freezes a member; the others go on
         if self.first_loss is None:
             self.first_loss = losses.copy()
@@ -442,12 +445,22 @@ class Sweep(RunnerBase):
         ys = torch.stack([y for _, y in batches])
         return xs.index_select(0, self.seed_index), ys.index_select(0, self.seed_index), False
 
-    def _optimize(self, step: int, lrs: np.ndarray, sample_ratio: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _optimize(self, step: int, lrs: np.ndarray, sample_ratio: bool, sample_noise: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Forward, backward and one update of every member; per-member (loss, gradient norm,
-        update ratio or NaN), float64 ``[K]`` arrays."""
+        update ratio or NaN, noise scale or NaN), float64 ``[K]`` arrays. The noise scale is the
+        train kind's (:meth:`lrlab.core.runs.train.Trainer.optimize`): one more backward pass of
+        the members' losses on the first half of the batch, each member its own averages."""
         x, y, shared = self._batch(step)
-        losses = member_losses(self.model(x, shared), y, self.data.task, shared)
+        out = self.model(x, shared)
+        task = self.data.task
+        losses = member_losses(out, y, task, shared)
         params = self.params
+        half = split(out.shape[1]) if sample_noise else 0
+        small = None
+        if half:  # before backward() frees the graph; p.grad is not touched
+            small = torch.autograd.grad(member_losses(out[:, :half], y[:half] if shared else y[:, :half], task,
+                                                      shared).sum(), params, retain_graph=True)
         for p in params:
             p.grad = None
         losses.sum().backward()  # d(sum)/d(loss_k) = 1: each member gets its own loss's gradient
@@ -456,16 +469,21 @@ class Sweep(RunnerBase):
             keep = torch.as_tensor(self.active, device=self.device)
             grads = [torch.where(member_view(keep, g), g, 0.0) for g in grads]
         grad_norms = member_norms(grads)
-        if not sample_ratio:
-            self.optimizer.step(grads, lrs)
-            out = _numpy(torch.stack([losses.detach(), grad_norms]))
-            return out[0], out[1], np.full(self.k, math.nan)
-        before = [p.detach().clone() for p in params]
+        rows = [losses.detach(), grad_norms]
+        if small is not None:  # |G_A| and |G_A - G_B| of each member (lrlab.core.engine.noise_scale)
+            rows += [member_norms(small), member_norms([a - g for a, g in zip(small, grads, strict=True)])]
+        if sample_ratio:
+            before = [p.detach().clone() for p in params]
         self.optimizer.step(grads, lrs)
-        delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
-        ratio = member_norms(delta) / member_norms(before).clamp_min(1e-12)
-        out = _numpy(torch.stack([losses.detach(), grad_norms, ratio]))
-        return out[0], out[1], out[2]
+        if sample_ratio:
+            delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
+            rows.append(member_norms(delta) / member_norms(before).clamp_min(1e-12))
+        values = _numpy(torch.stack(rows))  # the step's one read of the device
+        missing = np.full(self.k, math.nan)
+        noise = (self.noise_scale.update(values[2], half, values[1], out.shape[1], values[3]) if small is not None
+                 else missing)
+        ratio = values[-1] if sample_ratio else missing
+        return values[0], values[1], ratio, noise
 
     def _samples(self, step: int) -> int:
         return samples_seen(step, self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train,
