@@ -80,7 +80,8 @@ def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
         image = info.image_shape
         sample = tuple(image) if info.family is IMAGES and image else (features,)  # as the data loads
         n_params, per_sample = nets.estimate(m, sample, image, outputs, tokens=image is None)
-        return n_params, per_sample, "model.layers" if m.kind == "transformer" else "model.kind"
+        blame = {"transformer": "model.layers", "torchvision": "model.name"}.get(m.kind, "model.kind")
+        return n_params, per_sample, blame
     if m.kind == "cnn":
         c, h, w = DECLARED[spec.dataset.kind].image_shape or (1, 1, features)
         k, params, acts = m["kernel_size"], 0, features

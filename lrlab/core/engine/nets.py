@@ -206,18 +206,39 @@ class Transformer(nn.Module):
 
 def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[int] | None, n_outputs: int,
              tokens: bool) -> tuple[int, int]:
-    """(parameters, activation values per sample) of this model, measured on torch's ``meta``
-    device (shapes only: no memory, no arithmetic): one forward pass of one sample, counting
-    the outputs of every leaf module. The same pass checks that the model takes the samples and
-    gives one output per class; SpecError (one line, naming the field) if not."""
-    field = "model.name" if spec.kind == "torchvision" else "model.kind"
+    """(parameters, activation values per sample) of this model, before anything is allocated.
+
+    ResNet and transformer are counted by formula (building one of 10 billion parameters to count
+    them would be the allocation this check exists to prevent; torch's ``meta`` device would do
+    it without memory but loads torch's compiler, 7-15 s). A torchvision model is built on the
+    ``meta`` device to count its parameters and then, when it is not too large, on the CPU for one
+    forward pass of two samples, which counts the outputs of its leaf modules and checks that it
+    takes the samples and gives one output per class; SpecError (one line, naming the field) if not.
+    """
+    if spec.kind == "resnet":
+        return _resnet_size(spec, sample_shape, image_shape, n_outputs)
+    if spec.kind == "transformer":
+        return _transformer_size(spec, int(sample_shape[0]), n_outputs)
+    from lrlab.core.engine.limits import MAX_PARAMETERS
+
     try:
         with torch.device("meta"):
-            model = build(spec, sample_shape, n_outputs, image_shape)
+            n_params = sum(p.numel() for p in build(spec, sample_shape, n_outputs, image_shape).parameters())
     except SpecError:
         raise
     except (RuntimeError, ValueError, TypeError) as err:
-        raise SpecError([(field, f"cannot build {_name(spec)}: {str(err).splitlines()[0][:200]}")]) from None
+        raise SpecError([("model.name", f"cannot build {_name(spec)}: {str(err).splitlines()[0][:200]}")]) from None
+    if n_params > MAX_PARAMETERS:
+        return n_params, 0  # refused by its size: never built for real
+    return n_params, check_outputs(build(spec, sample_shape, n_outputs, image_shape), spec, sample_shape,
+                                   n_outputs, tokens)
+
+
+def check_outputs(model: nn.Module, spec: Kinded, sample_shape: Sequence[int], n_outputs: int, tokens: bool) -> int:
+    """One forward pass of two samples (eval mode: batch norm in training mode refuses one value
+    per channel) on the CPU: SpecError unless the model takes them and gives ``n_outputs`` each;
+    returns the activation values per sample (the outputs of every leaf module)."""
+    field = "model.name" if spec.kind == "torchvision" else "model.kind"
     values = [0]
 
     def count(_: nn.Module, __: object, out: object) -> None:
@@ -225,8 +246,7 @@ def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[in
             values[0] += out[0].numel() if out.dim() else 1  # one sample's share
 
     hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-    # two samples in eval mode: batch norm in training mode refuses one value per channel
-    x = torch.zeros((2, *sample_shape), dtype=torch.int64 if tokens else torch.float32, device="meta")
+    x = torch.zeros((2, *sample_shape), dtype=torch.int64 if tokens else torch.float32)
     try:
         with torch.no_grad():
             out = model.eval()(x)
@@ -240,7 +260,40 @@ def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[in
         shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
         raise SpecError([(field, f"{_name(spec)} gives outputs of shape {shape} per sample, not ({n_outputs},) "
                                  f"for the dataset's {n_outputs} classes")])
-    return sum(p.numel() for p in model.parameters()), values[0]
+    return values[0]
+
+
+def _resnet_size(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[int] | None,
+                 n_outputs: int) -> tuple[int, int]:
+    """ResNet's parameters, and its activations per sample: the stem's conv, BN and ReLU, and per
+    block seven maps (two convs, two BNs, the sum, two ReLUs) plus the shortcut's two."""
+    c = _channels(sample_shape, image_shape)
+    h, w = (sample_shape[1:] if len(sample_shape) == 3 else (image_shape or (1, 1, 1))[1:])
+    width = spec["width"]
+    params, acts = c * width * 9 + 2 * width, 3 * width * h * w
+    c_in = width
+    for stage, n, stride in zip((1, 2, 4, 8), RESNET_BLOCKS[spec["depth"]], (1, 2, 2, 2), strict=True):
+        c_out = width * stage
+        for i in range(n):
+            s = stride if i == 0 else 1
+            h, w = -(-h // s), -(-w // s)
+            params += c_in * c_out * 9 + c_out * c_out * 9 + 4 * c_out
+            acts += 7 * c_out * h * w
+            if s != 1 or c_in != c_out:
+                params += c_in * c_out + 2 * c_out
+                acts += 2 * c_out * h * w
+            c_in = c_out
+    return params + c_in * n_outputs + n_outputs, acts + c_in + n_outputs
+
+
+def _transformer_size(spec: Kinded, context: int, vocab: int) -> tuple[int, int]:
+    """The transformer's parameters (embeddings, per block 12 d^2 + 13 d, the head), and its
+    activations per sample: per token and block about 17 d values (qkv, attention output,
+    projection, two norms, the MLP's 4d twice, the residual sums) and the attention weights."""
+    d, layers, heads = spec["d_model"], spec["layers"], spec["heads"]
+    params = vocab * d + context * d + layers * (12 * d * d + 13 * d) + d * vocab + vocab
+    params += 2 * d if spec["norm"] == "pre" else 0
+    return params, context * (layers * (17 * d + heads * context) + 2 * d) + vocab
 
 
 def _name(spec: Kinded) -> str:
