@@ -242,3 +242,29 @@ def test_find_lr_fork_and_compare_on_the_transformer_and_the_resnet(tmp_path):
         assert fork.replay(verify=True).identical
         cmp = lrlab.compare([parent.path, fork.path])
         assert "step 5: LR x0.1" in cmp.describe()
+
+
+# --- precision and layout -----------------------------------------------------------------------
+
+
+def test_bf16_autocast_and_channels_last_train_and_are_recorded():
+    s = spec({"name": "digits"}, TINY_RESNET, steps=4, amp="bf16")
+    trainer, col = train(s)
+    assert trainer.status == "finished" and np.isfinite(col.column("train_loss")).all()
+    assert trainer.environment["amp"] == "bf16" and trainer.environment["channels_last"] is False
+    assert "amp" not in Trainer(spec({"name": "digits"}, TINY_RESNET, steps=4)).environment  # off: not recorded
+
+
+def test_channels_last_on_images_and_refused_where_it_cannot_apply(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as cifar
+    from fakedata import write_cifar10
+
+    write_cifar10(tmp_path, n_per_batch=20)
+    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: __import__("os").path.isfile(path))
+    trainer, _ = train(spec({"name": "cifar10", "root": str(tmp_path)}, TINY_RESNET, steps=3, channels_last=True))
+    assert trainer.status == "finished" and trainer.environment["channels_last"] is True
+    assert trainer.model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(SpecError, match="channels_last: needs image data"):
+        Trainer(spec({"name": "copy", "n_samples": 20}, TINY_TRANSFORMER, channels_last=True))
+    with pytest.raises(SpecError, match="amp: applies to single runs"):
+        Sweep(spec({"name": "digits"}, TINY_RESNET, amp="bf16"), lrs=[0.1, 0.2])
