@@ -34,7 +34,9 @@ from PySide6.QtWidgets import (
 from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.stacked import PATH_WORDS
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
+from lrlab.core.runs.recorded import recorded_path
 from lrlab.core.runs.sweep import log_range
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
@@ -44,6 +46,12 @@ from lrlab.gui.style import colours, fit_to_screen
 LR_COLOURS = ("#0072B2", "#00876A", "#8C6D00", "#D55E00")
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
 FRAME_MS = 100
+
+
+def stacked_words(folder: Path) -> str:
+    """"; path vmap (torch.func.vmap over the members)": how the sweep in ``folder`` ran."""
+    path = recorded_path(folder)
+    return f"; path {path} ({PATH_WORDS[path]})" if path in PATH_WORDS else ""
 
 
 def parse_lrs(text: str) -> list[float]:
@@ -284,7 +292,8 @@ class SweepWindow(QMainWindow):
         best = self.best_member()
         diverged = sum(s == "diverged" for s in self.status_of)
         self.status.setText(f"done: {len(self.files)} sessions in {folder}; {diverged} diverged"
-                            + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else ""))
+                            + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else "")
+                            + stacked_words(Path(folder)))
         if best is not None and self.selected is None:
             self.select(best)
         self._dirty = True

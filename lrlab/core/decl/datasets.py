@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lrlab.core.decl.params import Bool, Kinded, Num, Optional, Param, Registry, SpecError, Text
+from lrlab.core.decl.params import REQUIRED, Bool, Choice, Kinded, Num, Optional, Param, Registry, SpecError, Text
 
 TASKS = ("classification", "regression")
 
@@ -69,6 +69,8 @@ class Family:
     name: str
     params: tuple[Param, ...]
     held_out: Callable[[int, float], int]
+    #: the parameter whose value ``held_out`` takes (the grokking task names its share of training samples)
+    fraction: str = "val_fraction"
 
 
 #: the largest seed scikit-learn's generators take (numpy's legacy RandomState: 32 bits)
@@ -101,25 +103,30 @@ class DatasetInfo:
     name: str
     family: Family
     task: str
-    #: samples before the split: a number, or the name of the parameter that sets it
-    size: int | str
+    #: samples before the split: a number, the name of the parameter that sets it, or a function of the parameters
+    size: int | str | Callable[[Mapping[str, Any]], int]
     #: (C, H, W) when samples are images (a CNN can take them), else None
     image_shape: tuple[int, int, int] | None
-    #: inputs per sample: a number, or the name of the parameter that sets it (images: C x H x W)
-    features: int | str
+    #: inputs per sample: a number, the name of the parameter that sets it (images: C x H x W), or a function
+    features: int | str | Callable[[Mapping[str, Any]], int]
     #: outputs of the classifier; None: one more than the largest label loaded
     classes: int | None
     load: Loader
 
     def n_features(self, params: Mapping[str, Any]) -> int:
         """Inputs per sample, from the declaration alone (resource checks run before loading)."""
-        return params[self.features] if isinstance(self.features, str) else self.features
+        return _declared(self.features, params)
 
     def n_samples(self, params: Mapping[str, Any]) -> int:
         """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
-        n = params[self.size] if isinstance(self.size, str) else self.size
+        n = _declared(self.size, params)
         subset = params.get("subset")
         return n if subset is None else min(n, subset)
+
+
+def _declared(value: int | str | Callable[[Mapping[str, Any]], int], params: Mapping[str, Any]) -> int:
+    """A declared count: a number, a parameter's name, or a function of the parameters."""
+    return params[value] if isinstance(value, str) else value(params) if callable(value) else value
 
 
 DATASETS = Registry("dataset", "name")
@@ -127,8 +134,9 @@ DATASETS = Registry("dataset", "name")
 DECLARED: dict[str, DatasetInfo] = {}
 
 
-def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str,
-                 image_shape: tuple[int, int, int] | None = None, features: int | str | None = None,
+def dataset_kind(name: str, *params: Param, task: str, size: int | str | Callable[..., int], doc: str,
+                 image_shape: tuple[int, int, int] | None = None,
+                 features: int | str | Callable[..., int] | None = None,
                  classes: int | None = None, family: Family = TABULAR) -> Callable[[Loader], Loader]:
     """Register the decorated loader as dataset ``name``.
 
@@ -163,7 +171,7 @@ def train_size(dataset: Kinded) -> int:
     """Training samples after the validation split, without loading anything (for previews)."""
     info = DECLARED[dataset.kind]
     n = info.n_samples(dataset.params)
-    return n - info.family.held_out(n, dataset["val_fraction"])
+    return n - info.family.held_out(n, dataset[info.family.fraction])
 
 
 def dataset_task(name: str) -> str:
@@ -332,3 +340,67 @@ def cifar10(spec: Kinded) -> Samples:
 
 #: datasets whose samples are images (the ones a CNN can take), in declaration order
 IMAGE_SETS = tuple(name for name, info in DECLARED.items() if info.image_shape is not None)
+
+
+# --- sequences generated from a seed (lrlab.core.decl.sequences; for the transformer) -------------
+
+#: algorithmic tasks: every sample generated, a seeded share of them trained on
+ALGORITHMIC = Family("algorithmic", (
+    Param("train_fraction", Num(gt=0, lt=1), 0.5,
+          "share of the samples trained on (the rest validate); the grokking task uses little"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the train/validation split"),
+), lambda n, train_fraction: max(1, n - max(1, round(n * train_fraction))), fraction="train_fraction")
+
+#: a text file: training windows from its head, validation windows from its tail
+TEXT = Family("text", (
+    Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the text (its end) that validation windows come from"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of where the windows start"),
+), _rounded_share)
+
+
+def _seq(function: str, spec: Kinded) -> Samples:
+    from lrlab.core.decl import sequences
+
+    return Samples(*getattr(sequences, function)(spec))
+
+
+@dataset_kind("modular", Param("p", Num(ge=2, le=1000, integer=True), 97, "the modulus (prime for '/')"),
+              Param("op", Choice(("+", "-", "*", "/")), "+", "the operation: a op b mod p"),
+              family=ALGORITHMIC, task="classification", features=4,
+              size=lambda q: q["p"] * (q["p"] - 1 if q["op"] == "/" else q["p"]),
+              doc="modular arithmetic, 'a op b = c' mod p: every pair, the grokking task (Power et al., 2022)")
+def modular(spec: Kinded) -> Samples:
+    return _seq("modular", spec)
+
+
+_SEQ_PARAMS = (Param("length", Num(ge=1, le=256, integer=True), 8, "symbols per sequence"),
+               Param("symbols", Num(ge=2, le=1000, integer=True), 10, "size of the alphabet"),
+               N_SAMPLES, RANDOM_STATE)
+
+
+@dataset_kind("copy", *_SEQ_PARAMS, family=ALGORITHMIC, task="classification", size="n_samples",
+              features=lambda q: 2 * q["length"],
+              doc="copy a random sequence: given it, a separator and the first j symbols, predict symbol j+1")
+def copy_task(spec: Kinded) -> Samples:
+    return _seq("copy", spec)
+
+
+@dataset_kind("reverse", *_SEQ_PARAMS, family=ALGORITHMIC, task="classification", size="n_samples",
+              features=lambda q: 2 * q["length"],
+              doc="reverse a random sequence: given it, a separator and the first j output symbols, predict the next")
+def reverse_task(spec: Kinded) -> Samples:
+    return _seq("reverse", spec)
+
+
+@dataset_kind("text", Param("path", Text(), REQUIRED, "a UTF-8 text file"),
+              Param("context", Num(ge=1, le=1024, integer=True), 64, "characters the model reads"),
+              Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 20_000,
+                    "windows drawn from the text (seeded)"),
+              family=TEXT, task="classification", size="n_samples", features="context",
+              doc="character-level language model of any UTF-8 text file: predict the next character")
+def text(spec: Kinded) -> Samples:
+    return _seq("text", spec)
+
+
+#: datasets of token sequences (the ones the transformer takes), in declaration order
+SEQUENCE_SETS = tuple(name for name, info in DECLARED.items() if info.family in (ALGORITHMIC, TEXT))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lrlab.core.decl.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
+from lrlab.core.decl.datasets import ALGORITHMIC, DECLARED, IMAGES, TABULAR, TEXT, DatasetInfo, Samples
 from lrlab.core.decl.params import Kinded, SpecError
 from lrlab.core.engine import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
 from lrlab.core.engine.splits import split_indices, standard_scaling, standardize
@@ -115,9 +115,28 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
                    (int(c), int(h), int(w)), prepare=norm, test=test)
 
 
+def _split_sequences(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """Token sequences: a text's loader put its validation windows last (they come from the
+    text's tail); algorithmic tasks are shuffled by ``split_seed`` and the head validates.
+    Tokens and targets share one numbering: the class count is the vocabulary."""
+    x, y = torch.as_tensor(samples.x, dtype=torch.int64), torch.as_tensor(samples.y, dtype=torch.int64)
+    n = len(x)
+    n_val = info.family.held_out(n, spec[info.family.fraction])
+    if info.family is TEXT:
+        order = torch.arange(n)
+        val_idx, train_idx = order[n - n_val:], order[:n - n_val]
+    else:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(spec["split_seed"]))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+    n_out = info.classes or int(max(x.max(), y.max())) + 1
+    return Dataset(spec.kind, info.task, x[train_idx].to(device), y[train_idx].to(device),
+                   x[val_idx].to(device), y[val_idx].to(device), n_out)
+
+
 #: family name -> how its samples become a Dataset
 _SPLITTERS: dict[str, Callable[[Kinded, DatasetInfo, Samples, torch.device], Dataset]] = {
-    TABULAR.name: _split_tabular, IMAGES.name: _split_images}
+    TABULAR.name: _split_tabular, IMAGES.name: _split_images,
+    ALGORITHMIC.name: _split_sequences, TEXT.name: _split_sequences}
 
 
 class Normalize:

@@ -27,6 +27,7 @@ from lrlab.core.decl.datasets import DECLARED, IMAGES
 from lrlab.core.decl.metrics import EVAL_COLUMNS, STEP_COLUMNS
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec, planned_steps
+from lrlab.core.engine import nets
 
 #: the largest model lrlab trains: its demos use under a million parameters, and at 50 million
 #: one step on a CPU already takes seconds
@@ -74,6 +75,13 @@ def _outputs(spec: RunSpec) -> int:
 def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
     """(parameters, activation values per sample, the field that sets its size)."""
     m = spec.model
+    if m.kind in nets.KINDS:  # resnet, torchvision, transformer: measured on the meta device
+        info = DECLARED[spec.dataset.kind]
+        image = info.image_shape
+        sample = tuple(image) if info.family is IMAGES and image else (features,)  # as the data loads
+        n_params, per_sample = nets.estimate(m, sample, image, outputs, tokens=image is None)
+        blame = {"transformer": "model.layers", "torchvision": "model.name"}.get(m.kind, "model.kind")
+        return n_params, per_sample, blame
     if m.kind == "cnn":
         c, h, w = DECLARED[spec.dataset.kind].image_shape or (1, 1, features)
         k, params, acts = m["kernel_size"], 0, features

@@ -248,6 +248,17 @@ def write_group_summary(folder: Path, files: Sequence[Path], *, status: str, lrs
     return rows
 
 
+def recorded_path(folder: Path) -> str | None:
+    """The stacked path (``bmm``, ``vmap``, ``loop``) a finished sweep in ``folder`` recorded in its
+    ``summary.json``, or None (no summary yet, a damaged one, a sweep that recorded none)."""
+    try:
+        data = json.loads((Path(folder) / RecordedSweep.SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = data.get("path") if isinstance(data, dict) else None
+    return path if isinstance(path, str) else None
+
+
 def seed_list(seed: int, n: int) -> list[int]:
     """The seeds of a run repeated ``n`` times (a sweep's ``--seeds n``): its own, then the next ones."""
     return [seed + j for j in range(n)]

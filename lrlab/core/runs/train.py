@@ -54,6 +54,9 @@ from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
 from lrlab.core.engine.noise_scale import NoiseScale, split
 from lrlab.core.engine.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.engine.precision import apply_layout, autocast, layout
+from lrlab.core.engine.precision import check_options as check_precision
+from lrlab.core.engine.precision import environment as precision_environment
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
@@ -171,8 +174,10 @@ class Trainer(RunnerBase):
         self.summary: dict[str, Any] = {}
 
         torch.manual_seed(self.seeds.init)
-        self.model = build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
-                                 self.data.image_shape).to(self.device)
+        check_precision(spec, self.data.image_shape is not None)
+        self.model = apply_layout(build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
+                                              self.data.image_shape).to(self.device), spec)
+        self._autocast = autocast(spec, self.device)  # bf16 forward passes, when the spec asks (precision.py)
         self.n_params = count_parameters(self.model)
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.optimizer, optimizer_impl = build_optimizer(spec.optimizer, self.model.parameters(),
@@ -183,6 +188,7 @@ class Trainer(RunnerBase):
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
+        self.environment.update(precision_environment(spec))
         if start is not None:
             self._continue_timeline(start)
 
@@ -500,12 +506,13 @@ class Trainer(RunnerBase):
         params = self.params
         if self.data.prepare is not None:
             xb = self.data.prepare(xb)
-        out = self.model(xb)
-        loss = self.loss_fn(out, yb)
-        small = None
-        if half:  # before backward() frees the graph; p.grad is not touched
-            small = torch.autograd.grad(self.loss_fn(out[:half], yb[:half]), params, retain_graph=True,
-                                        allow_unused=True)
+        with self._autocast():
+            out = self.model(layout(xb, self.spec))
+            loss = self.loss_fn(out, yb)
+            small = None
+            if half:  # before backward() frees the graph; p.grad is not touched
+                small = torch.autograd.grad(self.loss_fn(out[:half], yb[:half]), params, retain_graph=True,
+                                            allow_unused=True)
         for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
             p.grad = None
         loss.backward()
@@ -559,8 +566,13 @@ class Trainer(RunnerBase):
     def validation_sums(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         """:func:`~lrlab.core.runs.loop.validation_sums` of this run's model, on the device."""
         prepare = self.data.prepare
-        return validation_sums(self.model, self.model if prepare is None else lambda xb: self.model(prepare(xb)),
-                               self.loss_fn, x, y, self.data.task, chunk)
+        if self.spec.amp or self.spec.channels_last:
+            def forward(xb: torch.Tensor) -> torch.Tensor:
+                with self._autocast():
+                    return self.model(layout(xb if prepare is None else prepare(xb), self.spec)).float()
+        else:
+            forward = self.model if prepare is None else lambda xb: self.model(prepare(xb))
+        return validation_sums(self.model, forward, self.loss_fn, x, y, self.data.task, chunk)
 
 
 def setup_globals(seeds: Seeds, threads: int, deterministic: bool) -> None:
