@@ -399,7 +399,9 @@ def reverse_task(spec: Kinded) -> Samples:
               family=TEXT, task="classification", size="n_samples", features="context",
               doc="character-level language model of any UTF-8 text file: predict the next character")
 def text(spec: Kinded) -> Samples:
-    return _seq("text", spec)
+    from lrlab.core.decl import sequences
+
+    return Samples(*sequences.text(spec, TEXT.held_out(spec["n_samples"], spec["val_fraction"])))
 
 
 #: datasets of token sequences (the ones the transformer takes), in declaration order
