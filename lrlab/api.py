@@ -63,15 +63,17 @@ def resolve_input(name: str | Path) -> Path:
     raise SpecError([(str(name), f"no such file or preset{hint}")])
 
 
-def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None) -> tuple[str, RunSpec]:
+def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None, *,
+                 allow_changed_code: bool = False) -> tuple[str, RunSpec]:
     """The validated run spec that ``spec_or_preset`` names, with ``--set``-style ``changes``
     applied to the JSON as written (so switching ``optimizer.name`` to Adam on an Adagrad spec
     does not drag Adagrad's defaults along), and its label: the preset's name, or '' for a spec
     of the user's (new sessions are named after it). SpecError lists every problem."""
     from lrlab.core.decl.resources import presets_dir
     from lrlab.core.decl.spec import apply_changes, read_json, unwrap_preset
+    from lrlab.core.decl.usercode import consent_spec
 
-    label = ""
+    label, base = "", None
     if isinstance(spec_or_preset, RunSpec):
         data: Any = spec_or_preset.to_json()
     elif isinstance(spec_or_preset, Mapping):
@@ -80,8 +82,12 @@ def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = N
         source = resolve_input(spec_or_preset)
         data = unwrap_preset(read_json(source))
         label = source.stem if source.parent.resolve() == presets_dir().resolve() else ""
+        base = source.parent  # your code's entry is relative to the spec file
     if changes:
         data = apply_changes(data, changes)
+    # a spec you name (a file on the command line, an object in a script) may run the code it
+    # names: that is your consent (lrlab.core.decl.usercode); a session file is not a spec here
+    data = consent_spec(data, base, allow_changed=allow_changed_code)
     return label, RunSpec.from_json(data)
 
 
@@ -191,7 +197,7 @@ class Session:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
         from lrlab.core.decl.datasets import dataset_task
 
-        return dataset_task(self.spec["dataset"]["name"])
+        return self.spec["dataset"].get("task") or dataset_task(self.spec["dataset"]["name"])
 
     def steps(self, columns: Sequence[str] | None = None) -> Table:
         """One row per optimizer step: step, epoch, samples, wall_time, train_loss, lr, grad_norm,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lrlab.core.decl import usercode
 from lrlab.core.decl.datasets import DATASETS, IMAGE_SETS, dataset_task, train_size
 from lrlab.core.decl.params import (
     INVALID,
@@ -67,6 +68,7 @@ MODELS.register("cnn", (
     Param("activation", Choice(("relu", "tanh", "gelu", "sigmoid")), "relu", "non-linearity"),
     Param("dropout", Num(ge=0, lt=1), 0.0, "dropout before the output layer"),
 ), "A small LeNet-style convolutional network for images (digits, MNIST family, CIFAR-10).")
+MODELS.register("python", usercode.MODEL_PARAMS, usercode.MODEL_DOC)
 
 # --- optimizers -------------------------------------------------------------------------
 
@@ -201,8 +203,8 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """'classification' or 'regression'."""
-        return dataset_task(self.dataset.kind)
+        """'classification' or 'regression' (your data's ``task`` field says which it is)."""
+        return self.dataset.params.get("task") or dataset_task(self.dataset.kind)
 
     @property
     def lr(self) -> float:
