@@ -225,6 +225,12 @@ class Session:
                 "summary": self.summary,
                 "events": [e.to_json() for e in self.events]}
 
+    def snapshot_summary(self) -> dict[str, Any]:
+        """What the file keeps for forks: ``kept`` snapshots, their ``bytes``, their ``steps`` and
+        ``rerun_at_most``, the most steps a fork of it re-runs to reach its step."""
+        with _CoreSession.open(self.path) as s:
+            return s.snapshot_summary()
+
     def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False) -> Replay:
         """Re-run from the same spec, seed and mid-run edits (a sweep member re-runs its whole
         sweep); ``verify`` compares every step's loss and LR with the recording, ``out`` saves the
