@@ -226,3 +226,21 @@ def allow_for(spec: Any, files: Iterable[str | Path], *, allow_changed: bool = F
     for ref in code_refs(spec):
         check_code(ref)
     return consents
+
+
+def unnamed(spec: Any) -> list[CodeRef]:
+    """The code ``spec`` names that this session has not been told to run (the window asks for it,
+    or shows an inline message, before Start, Re-run or Fork)."""
+    return [ref for ref in code_refs(spec) if consented(ref) is None]
+
+
+def pick(file: str | Path, field: str, function: str) -> tuple[str, str]:
+    """The user picked ``file`` as the code of ``field`` (the window's file picker): consent, and
+    the spec's new (entry, sha256)."""
+    consent = allow_file(Path(file), field)
+    return f"{consent.file}:{function}", consent.sha256
+
+
+def describe(ref: CodeRef) -> str:
+    """Where the code is and what it was, for a question to the user: path and SHA-256."""
+    return f"{ref.file}\nSHA-256 {ref.sha256 or '(not recorded)'}"
