@@ -231,10 +231,16 @@ class Session:
         with _CoreSession.open(self.path) as s:
             return s.snapshot_summary()
 
-    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False) -> Replay:
+    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False,
+               code: Iterable[str | Path] = (), allow_changed_code: bool = False) -> Replay:
         """Re-run from the same spec, seed and mid-run edits (a sweep member re-runs its whole
         sweep); ``verify`` compares every step's loss and LR with the recording, ``out`` saves the
-        replay as a new session."""
+        replay as a new session. A session with your own model or data runs it only when ``code``
+        names its file(s) (as ``--code``); a file whose SHA-256 differs needs ``allow_changed_code``."""
+        if code or allow_changed_code:
+            from lrlab.core.decl.usercode import allow_for
+
+            allow_for(self.spec, code, allow_changed=allow_changed_code)
         from lrlab.core.runs import (
             Collector,
             RecordedRun,
@@ -333,16 +339,22 @@ def _finished(recorded: Any, status: Any) -> Session:
 
 
 def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]] = (),
-         out: str | Path | None = None, progress: bool = False) -> Session:
+         out: str | Path | None = None, progress: bool = False, code: Iterable[str | Path] = (),
+         allow_changed_code: bool = False) -> Session:
     """Branch the session ``parent`` at step ``at`` ("what if I had decayed here?") and train the
     branch: it continues from the parent's exact state at that step with ``edits`` (an edit JSON
     applies at ``at``; a (step, edit JSON) pair at a later step). With no edit it continues exactly
-    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent.
+    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent. ``code``
+    names the file(s) of the parent's own model or data, as ``--code`` does.
 
     >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
     """
     from lrlab.core.engine.snapshots import SnapshotError
 
+    if code or allow_changed_code:
+        from lrlab.core.decl.usercode import allow_for
+
+        allow_for(open_session(parent).spec, code, allow_changed=allow_changed_code)
     pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
     recorded = _record("fork", None, out, progress, parent=parent, at=at, edits=_check_edits(pairs))
     runner = recorded.runner

@@ -79,8 +79,7 @@ def test_a_saved_session_needs_code_named_in_this_session(code, tmp_path):
     session = lrlab.open_session(run.path)
     with pytest.raises(SpecError, match=r"dataset.entry: runs code from .*data.py \(sha256 .*--code FILE"):
         session.replay()
-    usercode.allow_for(session.spec, [model, data])
-    assert session.replay().identical
+    assert session.replay(code=[model, data]).identical
 
 
 def test_changed_code_is_refused_unless_allowed(code, tmp_path):
@@ -115,7 +114,8 @@ def test_code_named_for_another_path_is_matched_by_its_hash(code, tmp_path):
 def test_fork_of_a_session_with_your_code(code, tmp_path):
     model, data = code
     run = lrlab.run(spec_json(model, data, steps=40), out=tmp_path / "a.lrlab")
-    forked = lrlab.fork(run.path, 20, out=tmp_path / "f.lrlab")
+    usercode.forget_all()
+    forked = lrlab.fork(run.path, 20, out=tmp_path / "f.lrlab", code=[model, data])
     assert forked.status == "finished"
     assert forked.steps()["train_loss"].tolist() == run.steps()["train_loss"].tolist()[20:]
 

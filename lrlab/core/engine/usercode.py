@@ -30,6 +30,7 @@ from lrlab.core.decl import datasets as declared
 from lrlab.core.decl.datasets import Samples
 from lrlab.core.decl.params import Kinded, SpecError
 from lrlab.core.decl.usercode import CodeRef, check_code, parse_entry
+from lrlab.core.engine.limits import MAX_PARAMETERS
 
 #: modules imported so far: (file, sha256) -> module (a file is imported once per content)
 _MODULES: dict[tuple[Path, str], ModuleType] = {}
@@ -85,6 +86,10 @@ def build_user_model(spec: Kinded, sample_shape: tuple[int, ...], n_outputs: int
         raise SpecError([("model.entry", f"build must return a torch.nn.Module, got {type(model).__name__}")])
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError([("model.entry", "build returned a module without trainable parameters")])
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params > MAX_PARAMETERS:
+        raise SpecError([("model.entry", f"build returned {n_params:,} parameters, more than the "
+                                         f"{MAX_PARAMETERS:,} a run may have")])
     was_training = model.training
     model.eval()
     try:
