@@ -204,3 +204,13 @@ def test_a_spec_is_valid_without_reading_the_code():
                               "model": {"kind": "python", "entry": "nowhere.py:build"}, "steps": 5})
     assert [r.field for r in usercode.code_refs(spec)] == ["model", "dataset"]
     assert json.loads(json.dumps(spec.to_json()))["model"]["sha256"] is None
+
+
+def test_ray_sweeps_of_your_code_are_refused_before_anything_starts(code, tmp_path):
+    from lrlab.core.runs.cluster import ray_sweep
+
+    model, data = code
+    _, spec = lrlab.api.resolve_spec(spec_json(model, data))
+    with pytest.raises(SpecError, match=r"model\.entry: your own code does not run on Ray workers"):
+        ray_sweep(spec, [0.01, 0.1], tmp_path / "ray", task=None)
+    assert not (tmp_path / "ray").exists()
