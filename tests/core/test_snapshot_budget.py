@@ -135,3 +135,19 @@ def test_thinning_never_deletes_outside_the_transaction_that_adds(tmp_path):
     with Session.open(writer.path) as s:
         assert s.snapshot_steps() == [1, 2]
         assert torch.equal(s.snapshot(1).tensors["model.w"], snap(1).tensors["model.w"])
+
+
+def test_a_file_from_before_the_budget_reads_forks_and_states_its_bound(tmp_path, capsys):
+    from lrlab.cli import main
+
+    parent = RecordedRun(SPEC.with_changes({"steps": 1600}), tmp_path / "old.lrlab")
+    parent.run()
+    con = sqlite3.connect(parent.path)
+    with con:
+        con.execute("DELETE FROM meta WHERE key = 'snapshot_policy'")  # as lrlab wrote it before issue 32
+    con.close()
+    assert main(["info", str(parent.path)]) == 0
+    assert "  snapshots 3 kept (0.1 MiB): a fork re-runs at most 499 steps" in capsys.readouterr().out.splitlines()
+    assert main(["fork", str(parent.path), "--at", "1200", "-q", "-o", str(tmp_path / "f.lrlab")]) == 0
+    assert main(["replay", str(tmp_path / "f.lrlab"), "--verify", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "identical: 400 steps"
