@@ -86,3 +86,21 @@ def test_changed_code_is_refused_with_a_message(window, qtbot, model_file, monke
     monkeypatch.setattr(gui_code, "ask", lambda parent, text: "run")
     assert not gui_code.confirm_code(window, spec)
     assert "model.sha256" in warned[0] and "the code changed" in warned[0]
+
+
+def test_your_data_is_picked_in_the_experiment_form(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QPushButton
+
+    from lrlab.gui import usercode as gui_code
+
+    data = tmp_path / "my_data.py"
+    data.write_text("import numpy as np\n\ndef load(seed):\n    x = np.eye(4, dtype='float32')\n"
+                    "    return x, np.arange(4), x, np.arange(4)\n")
+    form = window.experiment
+    combo = form.dataset.combo
+    combo.setCurrentIndex(combo.findData("python"))
+    assert combo.currentText() == "Your data (Python file)…" and form.validate() is None
+    monkeypatch.setattr(gui_code, "open_file", lambda parent, title: str(data))
+    form.dataset.findChild(QPushButton, "choose_dataset_code").click()
+    spec = form.validate()
+    assert spec is not None and spec.dataset["entry"] == f"{data.resolve()}:load"
