@@ -58,6 +58,15 @@ def execute(args: argparse.Namespace) -> int:
                   f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
         except SpecError as err:
             print(f"  spec      not valid here: {one_line(err)}")
+        from lrlab.core.decl.usercode import code_refs
+
+        try:  # your own code: what `--code FILE` must name to replay or fork it (never imported here)
+            refs = code_refs(spec)
+        except SpecError:
+            refs = []
+        for ref in refs:
+            print(f"  code      {ref.field}: {ref.entry} (sha256 {ref.sha256 or 'not recorded'}); replay and "
+                  "fork need --code FILE")
     for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
                 "steps_per_second", "wall_time"):
         if isinstance(summ.get(key), (int, float)):

@@ -81,6 +81,10 @@ def test_reading_a_session_never_imports_its_code(recorded, tmp_path):
 
 def test_replay_and_fork_need_code_named(recorded, tmp_path, capsys):
     session, canary = recorded
+    assert run_main("info", session) == 0
+    sha = usercode.file_sha256(tmp_path / "canary_model.py")
+    assert (f"  code      model: {tmp_path / 'canary_model.py'}:build (sha256 {sha}); replay and fork need "
+            "--code FILE") in capsys.readouterr().out.splitlines()
     for args in (["replay", session, "--verify"], ["fork", session, "--at", "10", "-o", tmp_path / "f.lrlab"]):
         assert run_main(*args) == 2
         out, err = capsys.readouterr()
