@@ -52,6 +52,10 @@ def test_your_model_is_picked_in_the_experiment_form(window, qtbot, model_file, 
     assert spec.model["entry"] == f"{model_file.resolve()}:build"
     assert spec.model["sha256"] == usercode.file_sha256(model_file)
     assert form.model.form.errors["entry"].text() == ""
+    form.steps.setValue(30)
+    with qtbot.waitSignal(window.controller.sig_finished, timeout=60_000) as finished:
+        window.start(out=str(model_file.parent / "gui.lrlab"))  # trains your model in the worker thread
+    assert finished.args[0] == "finished" and len(window.plots.data) == 30
 
 
 def test_rerun_of_a_session_with_code_asks_showing_path_and_hash(window, qtbot, model_file, tmp_path, monkeypatch):
