@@ -63,15 +63,17 @@ def resolve_input(name: str | Path) -> Path:
     raise SpecError([(str(name), f"no such file or preset{hint}")])
 
 
-def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None) -> tuple[str, RunSpec]:
+def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None, *,
+                 allow_changed_code: bool = False) -> tuple[str, RunSpec]:
     """The validated run spec that ``spec_or_preset`` names, with ``--set``-style ``changes``
     applied to the JSON as written (so switching ``optimizer.name`` to Adam on an Adagrad spec
     does not drag Adagrad's defaults along), and its label: the preset's name, or '' for a spec
     of the user's (new sessions are named after it). SpecError lists every problem."""
     from lrlab.core.decl.resources import presets_dir
     from lrlab.core.decl.spec import apply_changes, read_json, unwrap_preset
+    from lrlab.core.decl.usercode import consent_spec
 
-    label = ""
+    label, base = "", None
     if isinstance(spec_or_preset, RunSpec):
         data: Any = spec_or_preset.to_json()
     elif isinstance(spec_or_preset, Mapping):
@@ -80,8 +82,12 @@ def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = N
         source = resolve_input(spec_or_preset)
         data = unwrap_preset(read_json(source))
         label = source.stem if source.parent.resolve() == presets_dir().resolve() else ""
+        base = source.parent  # your code's entry is relative to the spec file
     if changes:
         data = apply_changes(data, changes)
+    # a spec you name (a file on the command line, an object in a script) may run the code it
+    # names: that is your consent (lrlab.core.decl.usercode); a session file is not a spec here
+    data = consent_spec(data, base, allow_changed=allow_changed_code)
     return label, RunSpec.from_json(data)
 
 
@@ -191,7 +197,7 @@ class Session:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
         from lrlab.core.decl.datasets import dataset_task
 
-        return dataset_task(self.spec["dataset"]["name"])
+        return self.spec["dataset"].get("task") or dataset_task(self.spec["dataset"]["name"])
 
     def steps(self, columns: Sequence[str] | None = None) -> Table:
         """One row per optimizer step: step, epoch, samples, wall_time, train_loss, lr, grad_norm,
@@ -219,10 +225,22 @@ class Session:
                 "summary": self.summary,
                 "events": [e.to_json() for e in self.events]}
 
-    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False) -> Replay:
+    def snapshot_summary(self) -> dict[str, Any]:
+        """What the file keeps for forks: ``kept`` snapshots, their ``bytes``, their ``steps`` and
+        ``rerun_at_most``, the most steps a fork of it re-runs to reach its step."""
+        with _CoreSession.open(self.path) as s:
+            return s.snapshot_summary()
+
+    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False,
+               code: Iterable[str | Path] = (), allow_changed_code: bool = False) -> Replay:
         """Re-run from the same spec, seed and mid-run edits (a sweep member re-runs its whole
         sweep); ``verify`` compares every step's loss and LR with the recording, ``out`` saves the
-        replay as a new session."""
+        replay as a new session. A session with your own model or data runs it only when ``code``
+        names its file(s) (as ``--code``); a file whose SHA-256 differs needs ``allow_changed_code``."""
+        if code or allow_changed_code:
+            from lrlab.core.decl.usercode import allow_for
+
+            allow_for(self.spec, code, allow_changed=allow_changed_code)
         from lrlab.core.runs import (
             Collector,
             RecordedRun,
@@ -321,16 +339,22 @@ def _finished(recorded: Any, status: Any) -> Session:
 
 
 def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]] = (),
-         out: str | Path | None = None, progress: bool = False) -> Session:
+         out: str | Path | None = None, progress: bool = False, code: Iterable[str | Path] = (),
+         allow_changed_code: bool = False) -> Session:
     """Branch the session ``parent`` at step ``at`` ("what if I had decayed here?") and train the
     branch: it continues from the parent's exact state at that step with ``edits`` (an edit JSON
     applies at ``at``; a (step, edit JSON) pair at a later step). With no edit it continues exactly
-    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent.
+    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent. ``code``
+    names the file(s) of the parent's own model or data, as ``--code`` does.
 
     >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
     """
     from lrlab.core.engine.snapshots import SnapshotError
 
+    if code or allow_changed_code:
+        from lrlab.core.decl.usercode import allow_for
+
+        allow_for(open_session(parent).spec, code, allow_changed=allow_changed_code)
     pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
     recorded = _record("fork", None, out, progress, parent=parent, at=at, edits=_check_edits(pairs))
     runner = recorded.runner

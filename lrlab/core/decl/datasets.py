@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from lrlab.core.decl import usercode
 from lrlab.core.decl.params import REQUIRED, Bool, Choice, Kinded, Num, Optional, Param, Registry, SpecError, Text
 
 TASKS = ("classification", "regression")
@@ -171,7 +172,7 @@ def train_size(dataset: Kinded) -> int:
     """Training samples after the validation split, without loading anything (for previews)."""
     info = DECLARED[dataset.kind]
     n = info.n_samples(dataset.params)
-    return n - info.family.held_out(n, dataset[info.family.fraction])
+    return n - info.family.held_out(n, dataset.params.get(info.family.fraction, 0.0))
 
 
 def dataset_task(name: str) -> str:
@@ -336,6 +337,23 @@ def kmnist(spec: Kinded) -> Samples:
               classes=10, doc="60,000 32x32 colour images, 10 classes (torchvision)")
 def cifar10(spec: Kinded) -> Samples:
     return _torchvision(spec, "CIFAR10")
+
+
+# --- your own code: load(seed) -> (X_train, y_train, X_val, y_val) ---------------------------
+
+#: your data: the split is yours, so nothing is held out here
+USER = Family("python", (), lambda n, fraction: 0)
+#: runs a python dataset's load() (consent checked): lrlab.core.engine.usercode installs it, as
+#: lrlab.core.engine.vision installs IMAGE_READER; declarations never import code
+USER_DATA: list[Callable[[Kinded], Samples]] = []
+
+
+@dataset_kind("python", *usercode.DATA_PARAMS, family=USER, task="classification", size="n_train",
+              features="n_features", doc=usercode.DATA_DOC)
+def python(spec: Kinded) -> Samples:
+    if not USER_DATA:
+        raise RuntimeError("your data is loaded by lrlab.core.engine.usercode: load it through lrlab.core.engine.data")
+    return USER_DATA[0](spec)
 
 
 #: datasets whose samples are images (the ones a CNN can take), in declaration order

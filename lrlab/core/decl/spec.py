@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lrlab.core.decl import usercode
 from lrlab.core.decl.datasets import DATASETS, IMAGE_SETS, SEQUENCE_SETS, dataset_task, train_size
 from lrlab.core.decl.params import (
     INVALID,
@@ -85,6 +86,7 @@ MODELS.register("transformer", (
                                                   "sum (post, which needs warmup at a high LR)"),
     Param("dropout", Num(ge=0, lt=1), 0.0, "dropout on attention and MLP outputs"),
 ), "A decoder-only transformer (causal attention) for the sequence datasets.")
+MODELS.register("python", usercode.MODEL_PARAMS, usercode.MODEL_DOC)
 
 # --- optimizers -------------------------------------------------------------------------
 
@@ -233,8 +235,8 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """'classification' or 'regression'."""
-        return dataset_task(self.dataset.kind)
+        """'classification' or 'regression' (your data's ``task`` field says which it is)."""
+        return self.dataset.params.get("task") or dataset_task(self.dataset.kind)
 
     @property
     def lr(self) -> float:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lrlab.core.decl.datasets import ALGORITHMIC, DECLARED, IMAGES, TABULAR, TEXT, DatasetInfo, Samples
+from lrlab.core.decl.datasets import ALGORITHMIC, DECLARED, IMAGES, TABULAR, TEXT, USER, DatasetInfo, Samples
 from lrlab.core.decl.params import Kinded, SpecError
-from lrlab.core.engine import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
+from lrlab.core.engine import usercode, vision  # noqa: F401 (install the readers the loaders call)
 from lrlab.core.engine.splits import split_indices, standard_scaling, standardize
 
 
@@ -133,9 +133,17 @@ def _split_sequences(spec: Kinded, info: DatasetInfo, samples: Samples, device: 
                    x[val_idx].to(device), y[val_idx].to(device), n_out)
 
 
+def _split_user(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """Your data comes split (``load(seed)`` returns both sides) and is used as given: no scaling."""
+    (x_tr, x_va), (y_tr, y_va) = samples.x, samples.y
+    task = spec["task"]
+    n_out = 1 if task == "regression" else spec["n_classes"] or int(max(y_tr.max(), y_va.max())) + 1
+    return Dataset(spec.kind, task, x_tr.to(device), y_tr.to(device), x_va.to(device), y_va.to(device), n_out)
+
+
 #: family name -> how its samples become a Dataset
 _SPLITTERS: dict[str, Callable[[Kinded, DatasetInfo, Samples, torch.device], Dataset]] = {
-    TABULAR.name: _split_tabular, IMAGES.name: _split_images,
+    TABULAR.name: _split_tabular, IMAGES.name: _split_images, USER.name: _split_user,
     ALGORITHMIC.name: _split_sequences, TEXT.name: _split_sequences}
 
 

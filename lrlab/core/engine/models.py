@@ -18,6 +18,10 @@ def build_model(spec: Kinded, sample_shape: tuple[int, ...], n_outputs: int,
     """``linear``: one affine map (logistic/linear regression); ``mlp``: hidden layers, each
     Linear -> [BatchNorm] -> activation -> [Dropout]. Image inputs (N, C, H, W) are flattened;
     ``cnn`` needs ``image_shape`` and reshapes flat inputs (scikit-learn's digits) to it."""
+    if spec.kind == "python":  # your own code (lrlab.core.engine.usercode checks consent and the output)
+        from lrlab.core.engine.usercode import build_user_model
+
+        return build_user_model(spec, sample_shape, n_outputs)
     if spec.kind == "cnn":
         assert image_shape is not None
         return build_cnn(spec, sample_shape, image_shape, n_outputs)

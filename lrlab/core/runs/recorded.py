@@ -26,7 +26,7 @@ from lrlab.core.decl.events import Status
 from lrlab.core.decl.files import ExportError, new_folder, replaced, write_text
 from lrlab.core.decl.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.decl.spec import RunSpec
-from lrlab.core.engine.snapshots import SnapshotError
+from lrlab.core.engine.snapshots import DiskPolicy, SnapshotError
 from lrlab.core.runs import fork, landscape, range_finder, sweep, train
 from lrlab.core.runs.base import Listener, Runner, Update
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, _load, run_kind
@@ -62,13 +62,16 @@ class RecordedRun:
 
     def __init__(self, spec: RunSpec, out: str | Path | None = None, *, kind: str = DEFAULT_KIND,
                  label: str = "", group: str | None = None, overwrite: bool = False,
-                 extra_meta: Mapping[str, Any] | None = None, **options: Any):
+                 extra_meta: Mapping[str, Any] | None = None, snapshot_policy: DiskPolicy | None = None,
+                 **options: Any):
         self.runner: Runner = run_kind(kind).runner(spec, **options)
         self.path = Path(out) if out else unique_path(paths.sessions_dir() / _default_name(spec, label, kind))
         self.kind, self.group = kind, group
         self.meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
+        every = getattr(self.runner, "snapshot_every", None)  # the grid of thinned snapshots follows it
+        policy = snapshot_policy or (DiskPolicy(every=every) if every else None)
         self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
-                                    extra_meta=self.meta, overwrite=overwrite)
+                                    extra_meta=self.meta, overwrite=overwrite, snapshot_policy=policy)
         # the whole run in memory too (its size is part of limits.footprint): when the file stops
         # taking steps (a full disk), the run goes on and save_as still writes all of it
         self.kept = Collector()
