@@ -83,23 +83,25 @@ class NoiseScale:
             raise ValueError(f"needs 0 < small < big, got {small} and {big}")
         # plain arithmetic: the same code for numbers (a training run: no numpy call per scalar,
         # which cost more than the maths) and for [K] arrays (a sweep)
-        a2, b2, d2 = small_norm * small_norm, big_norm * big_norm, diff_norm * diff_norm
-        rest = big - small
-        dot = (a2 + b2 - d2) / 2  # G_A . G_B
-        c2 = (big * big * b2 - 2 * small * big * dot + small * small * a2) / (rest * rest)  # |G_C|²
-        grad_sq = ((big * b2 - small * a2) / rest + (big * b2 - rest * c2) / small) / 2
-        trace = ((a2 - b2) / (1 / small - 1 / big) + (c2 - b2) / (1 / rest - 1 / big)) / 2
-        d = self.decay
-        self.grad_sq = d * self.grad_sq + (1 - d) * grad_sq
-        self.trace = d * self.trace + (1 - d) * trace
+        rest, d = big - small, self.decay
+        # a diverged step's norms are inf or NaN: the estimate becomes NaN, quietly (numpy scalars
+        # would warn, and warnings are errors in the tests); every 20 steps, so the context is cheap
+        with np.errstate(over="ignore", invalid="ignore"):
+            a2, b2, d2 = small_norm * small_norm, big_norm * big_norm, diff_norm * diff_norm
+            dot = (a2 + b2 - d2) / 2  # G_A . G_B
+            c2 = (big * big * b2 - 2 * small * big * dot + small * small * a2) / (rest * rest)  # |G_C|²
+            grad_sq = ((big * b2 - small * a2) / rest + (big * b2 - rest * c2) / small) / 2
+            trace = ((a2 - b2) / (1 / small - 1 / big) + (c2 - b2) / (1 / rest - 1 / big)) / 2
+            self.grad_sq = d * self.grad_sq + (1 - d) * grad_sq
+            self.trace = d * self.trace + (1 - d) * trace
         self.count += 1
         return self.value()
 
     def value(self) -> Values:
         """B_simple = EMA(tr(Σ)) / EMA(|G|²), NaN where EMA(|G|²) <= 0 or before any measurement."""
-        if isinstance(self.grad_sq, float):
-            return self.trace / self.grad_sq if self.count and self.grad_sq > 0 else math.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf / inf after a diverged step
+            if isinstance(self.grad_sq, float):
+                return self.trace / self.grad_sq if self.count and self.grad_sq > 0 else math.nan
             ratio = self.trace / self.grad_sq
         return np.where((self.grad_sq > 0) & (self.count > 0), ratio, np.nan)
 
