@@ -191,6 +191,9 @@ class Session:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
         from lrlab.core.decl.datasets import dataset_task
 
+        data = self.environment.get("data") if isinstance(self.environment, dict) else None
+        if isinstance(data, dict) and data.get("task") in ("classification", "regression"):
+            return str(data["task"])  # the user's own files, as recorded: they need not be here
         return dataset_task(self.spec["dataset"]["name"])
 
     def steps(self, columns: Sequence[str] | None = None) -> Table:
@@ -232,6 +235,7 @@ class Session:
             replay_runner,
             run_kind,
         )
+        from lrlab.core.runs.recorded import with_data_check
 
         with _CoreSession.open(self.path) as session:
             recorded = session.steps(_REPLAYED)
@@ -255,6 +259,7 @@ class Session:
                 # throughout: compare_steps' nanmax over its differences warns; its verdict, "differs", stands
                 warnings.simplefilter("ignore", RuntimeWarning)
                 verification = compare_steps(recorded, {c: collector.column(c) for c in _REPLAYED})
+            verification = with_data_check(verification, diffs)  # changed data is never "identical"
         return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
                       Path(out) if out else None, _write_failure(run, status, "replay") if out else None)
 

@@ -38,12 +38,25 @@ class Samples(NamedTuple):
 
     Tabular sets: numpy arrays ``x`` (N, features) and ``y`` (N,). Image sets: uint8
     tensors (N, C, H, W) and int64 labels, plus the official test split when the spec
-    asks for it (``test_eval``).
+    asks for it (``test_eval``). ``meta``: what a family's splitter needs besides the
+    arrays (the user's own data: which columns to scale, the files' provenance).
     """
 
     x: Any
     y: Any
     test: tuple[Any, Any] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+class Probe(NamedTuple):
+    """What a dataset whose shape depends on the user's files says after a quick look at them
+    (a table read and encoded, a folder listed), for validation and resource checks."""
+
+    task: str
+    n_samples: int
+    n_features: int
+    classes: int | None
+    image_shape: tuple[int, int, int] | None = None
 
 
 Loader = Callable[[Kinded], Samples]
@@ -110,16 +123,33 @@ class DatasetInfo:
     #: outputs of the classifier; None: one more than the largest label loaded
     classes: int | None
     load: Loader
+    #: the user's own files: their shape comes from a look at them (raises SpecError naming
+    #: the problem: a missing file, no such column, an empty folder); None: all declared
+    probe: Callable[[Mapping[str, Any]], Probe] | None = None
 
     def n_features(self, params: Mapping[str, Any]) -> int:
         """Inputs per sample, from the declaration alone (resource checks run before loading)."""
+        if self.probe is not None:
+            return self.probe(params).n_features
         return params[self.features] if isinstance(self.features, str) else self.features
 
     def n_samples(self, params: Mapping[str, Any]) -> int:
         """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
+        if self.probe is not None:
+            return self.probe(params).n_samples
         n = params[self.size] if isinstance(self.size, str) else self.size
         subset = params.get("subset")
         return n if subset is None else min(n, subset)
+
+    def task_of(self, params: Mapping[str, Any]) -> str:
+        """'classification' or 'regression': declared, or what the user's files hold."""
+        return self.task if self.probe is None else self.probe(params).task
+
+    def classes_of(self, params: Mapping[str, Any]) -> int | None:
+        return self.classes if self.probe is None else self.probe(params).classes
+
+    def shape_of(self, params: Mapping[str, Any]) -> tuple[int, int, int] | None:
+        return self.image_shape if self.probe is None else self.probe(params).image_shape
 
 
 DATASETS = Registry("dataset", "name")
@@ -129,13 +159,16 @@ DECLARED: dict[str, DatasetInfo] = {}
 
 def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str,
                  image_shape: tuple[int, int, int] | None = None, features: int | str | None = None,
-                 classes: int | None = None, family: Family = TABULAR) -> Callable[[Loader], Loader]:
+                 classes: int | None = None, family: Family = TABULAR,
+                 probe: Callable[[Mapping[str, Any]], Probe] | None = None) -> Callable[[Loader], Loader]:
     """Register the decorated loader as dataset ``name``.
 
     ``params`` are its own parameters; the family's shared ones come first. ``size`` is
     the number of samples before the split, or the name of the parameter that sets it;
     ``features`` likewise the inputs per sample (for images, C x H x W by default).
     Mistakes in a declaration raise at import, not when a user picks the dataset.
+    ``probe`` (the user's own files) gives task, size, features, classes and image shape from
+    a look at the files; ``size`` and ``features`` are then placeholders.
     """
     if task not in TASKS:
         raise ValueError(f"dataset {name!r}: task must be one of {TASKS}, got {task!r}")
@@ -153,22 +186,42 @@ def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str
         if name in DECLARED:
             raise ValueError(f"dataset {name!r} is declared twice")
         DATASETS.register(name, (*family.params, *params), doc)
-        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load)
+        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load, probe)
         return load
 
     return register
 
 
 def train_size(dataset: Kinded) -> int:
-    """Training samples after the validation split, without loading anything (for previews)."""
+    """Training samples after the validation split, without loading anything (for previews).
+    The user's own files that cannot be read count as one sample here: validating a spec (opening
+    a session whose data is elsewhere) must not need them; :func:`check_data` says what is wrong."""
     info = DECLARED[dataset.kind]
-    n = info.n_samples(dataset.params)
+    try:
+        n = info.n_samples(dataset.params)
+    except SpecError:
+        return 1
     return n - info.family.held_out(n, dataset["val_fraction"])
 
 
-def dataset_task(name: str) -> str:
-    """'classification' or 'regression'."""
-    return DECLARED[name].task
+def check_data(dataset: Kinded) -> None:
+    """Raise the SpecError of the user's own files that cannot be used (missing, unparsable, no
+    such column, an empty folder); declared datasets pass. Runs before torch loads."""
+    info = DECLARED[dataset.kind]
+    if info.probe is not None:
+        info.probe(dataset.params)
+
+
+def dataset_task(dataset: str | Kinded) -> str:
+    """'classification' or 'regression'. For the user's own files, what they hold; where they
+    cannot be read (a session opened on another machine), the declared default."""
+    if isinstance(dataset, str):
+        return DECLARED[dataset].task
+    info = DECLARED[dataset.kind]
+    try:
+        return info.task_of(dataset.params)
+    except SpecError:
+        return info.task
 
 
 # --- scikit-learn: bundled sets ---------------------------------------------------------
@@ -330,3 +383,9 @@ def cifar10(spec: Kinded) -> Samples:
 
 #: datasets whose samples are images (the ones a CNN can take), in declaration order
 IMAGE_SETS = tuple(name for name, info in DECLARED.items() if info.image_shape is not None)
+
+
+def image_sets() -> tuple[str, ...]:
+    """Datasets whose samples are images, including those declared after this module (the
+    user's image folders, ``lrlab.core.decl.owndata``)."""
+    return tuple(name for name, info in DECLARED.items() if info.image_shape is not None)

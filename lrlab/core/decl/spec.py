@@ -25,7 +25,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lrlab.core.decl.datasets import DATASETS, IMAGE_SETS, dataset_task, train_size
+from lrlab.core.decl.datasets import (
+    DATASETS,
+    IMAGE_SETS,  # noqa: F401 (re-exported, as the module says)
+    dataset_task,
+    image_sets,
+    train_size,
+)
 from lrlab.core.decl.params import (
     INVALID,
     REQUIRED,
@@ -185,8 +191,8 @@ class RunSpec:
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
         model, dataset = values["model"], values["dataset"]
-        if model.kind == "cnn" and dataset.kind not in IMAGE_SETS:
-            problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(IMAGE_SETS)}), "
+        if model.kind == "cnn" and dataset.kind not in image_sets():
+            problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(image_sets())}), "
                                                    f"got dataset {dataset.kind!r}")
         problems.raise_if_any()
         spec = cls(**values)
@@ -202,7 +208,7 @@ class RunSpec:
     @property
     def task(self) -> str:
         """'classification' or 'regression'."""
-        return dataset_task(self.dataset.kind)
+        return dataset_task(self.dataset)
 
     @property
     def lr(self) -> float:

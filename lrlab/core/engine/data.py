@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from lrlab.core.decl.datasets import DECLARED, IMAGES, TABULAR, DatasetInfo, Samples
+from lrlab.core.decl.owndata import FOLDER, TABLE
 from lrlab.core.decl.params import Kinded, SpecError
-from lrlab.core.engine import vision  # noqa: F401 (installs the reader the image datasets' loaders call)
+from lrlab.core.engine import owndata, vision  # noqa: F401 (install the readers the image datasets' loaders call)
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Dataset:
     prepare: Callable[[torch.Tensor], torch.Tensor] | None = None
     #: the official test split (inputs, labels), when asked for
     test: tuple[torch.Tensor, torch.Tensor] | None = None
+    #: the user's own files: path, size, SHA-256 (a session records it; a replay compares it)
+    provenance: dict | None = None
+    #: training batches' augmentation, (batch, seed, step) -> batch, on the device; None: none
+    augment: Callable[[torch.Tensor, int, int], torch.Tensor] | None = None
 
     @property
     def n_train(self) -> int:
@@ -103,7 +108,7 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
     images, labels = samples.x, samples.y
     gen = torch.Generator().manual_seed(spec["split_seed"])
     order = torch.randperm(len(images), generator=gen)
-    if spec["subset"] is not None:
+    if spec.get("subset") is not None:
         order = order[: spec["subset"]]
     _check_split(spec, info, len(order), 1)  # images are not stratified: one training image will do
     n_val = info.family.held_out(len(order), spec["val_fraction"])
@@ -117,9 +122,40 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
                    (int(c), int(h), int(w)), prepare=norm, test=test)
 
 
+def _split_table(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """The user's table: split, filled and scaled by ``owndata.split_table``; classes or a
+    standardised target as for the bundled tables."""
+    meta = samples.meta or {}
+    classes = meta.get("classes")
+    task = "classification" if classes is not None else "regression"
+    _check_split(spec, info, len(samples.y), len(classes) if classes is not None else 1)
+    x_tr, x_va, y_tr, y_va = owndata.split_table(spec, samples)
+    if classes is not None:
+        y_tr_t, y_va_t = torch.as_tensor(y_tr, dtype=torch.int64), torch.as_tensor(y_va, dtype=torch.int64)
+    else:
+        mean, std = float(y_tr.mean()), float(y_tr.std()) or 1.0
+        y_tr_t = torch.as_tensor((y_tr - mean) / std, dtype=torch.float32).reshape(-1, 1)
+        y_va_t = torch.as_tensor((y_va - mean) / std, dtype=torch.float32).reshape(-1, 1)
+    return Dataset(spec.kind, task, torch.as_tensor(x_tr, dtype=torch.float32).to(device), y_tr_t.to(device),
+                   torch.as_tensor(x_va, dtype=torch.float32).to(device), y_va_t.to(device),
+                   len(classes) if classes is not None else 1, provenance=meta.get("provenance"))
+
+
+def _split_folder(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
+    """The user's image folder: split and normalised as torchvision's sets are (``subset`` none),
+    with the declared augmentation for training batches."""
+    data = _split_images(spec, info, samples, device)
+    meta = samples.meta or {}
+    data.n_outputs = len(meta.get("classes") or ()) or data.n_outputs
+    data.provenance = meta.get("provenance")
+    data.augment = owndata.AUGMENTATIONS.get(spec["augment"])
+    return data
+
+
 #: family name -> how its samples become a Dataset
 _SPLITTERS: dict[str, Callable[[Kinded, DatasetInfo, Samples, torch.device], Dataset]] = {
-    TABULAR.name: _split_tabular, IMAGES.name: _split_images}
+    TABULAR.name: _split_tabular, IMAGES.name: _split_images, TABLE.name: _split_table,
+    FOLDER.name: _split_folder}
 
 
 class Normalize:
@@ -148,8 +184,10 @@ class BatchOrder:
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, drop_last: bool, seed: int,
-                 copy_limit: int = 256 * 2**20):
+                 copy_limit: int = 256 * 2**20,
+                 augment: Callable[[torch.Tensor, int, int], torch.Tensor] | None = None):
         self.x, self.y = x, y
+        self.seed, self.augment = seed, augment
         self.n, self.batch_size = len(x), batch_size
         self.steps_per_epoch = self.n // batch_size if drop_last else math.ceil(self.n / batch_size)
         if self.steps_per_epoch == 0:
@@ -174,9 +212,12 @@ class BatchOrder:
                 self._xs = self.x[self._perm].split(self.batch_size)
                 self._ys = self.y[self._perm].split(self.batch_size)
         if self.copy:
-            return self._xs[i], self._ys[i]
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        return self.x[idx], self.y[idx]
+            x, y = self._xs[i], self._ys[i]
+        else:
+            idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+            x, y = self.x[idx], self.y[idx]
+        # augmentation depends on (seed, step) alone: replays and forks draw the same
+        return (x if self.augment is None else self.augment(x, self.seed, step)), y
 
     def state(self, step: int) -> torch.Tensor:
         """What :meth:`restore` needs for the batches from ``step`` on (the next step to ask for):
