@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lrlab.core.decl.params import Bool, Kinded, Num, Optional, Param, Registry, SpecError, Text
+from lrlab.core.decl.params import Bool, Choice, Kinded, Num, Optional, Param, Registry, SpecError, Text
 
 TASKS = ("classification", "regression")
 
@@ -136,8 +136,9 @@ class DatasetInfo:
     def n_samples(self, params: Mapping[str, Any]) -> int:
         """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
         if self.probe is not None:
-            return self.probe(params).n_samples
-        n = params[self.size] if isinstance(self.size, str) else self.size
+            n = self.probe(params).n_samples
+        else:
+            n = params[self.size] if isinstance(self.size, str) else self.size
         subset = params.get("subset")
         return n if subset is None else min(n, subset)
 
@@ -379,6 +380,42 @@ def kmnist(spec: Kinded) -> Samples:
               classes=10, doc="60,000 32x32 colour images, 10 classes (torchvision)")
 def cifar10(spec: Kinded) -> Samples:
     return _torchvision(spec, "CIFAR10")
+
+
+@dataset_kind("cifar100", family=IMAGES, task="classification", size=50_000, image_shape=(3, 32, 32),
+              classes=100, doc="60,000 32x32 colour images, 100 classes (torchvision)")
+def cifar100(spec: Kinded) -> Samples:
+    return _torchvision(spec, "CIFAR100")
+
+
+@dataset_kind("svhn", family=IMAGES, task="classification", size=73_257, image_shape=(3, 32, 32), classes=10,
+              doc="99,289 32x32 house-number digits from Street View, 10 classes (torchvision; without 'extra')")
+def svhn(spec: Kinded) -> Samples:
+    return _torchvision(spec, "SVHN")
+
+
+@dataset_kind("stl10", family=IMAGES, task="classification", size=5_000, image_shape=(3, 96, 96), classes=10,
+              doc="13,000 labelled 96x96 colour images, 10 classes (torchvision; without the unlabelled ones)")
+def stl10(spec: Kinded) -> Samples:
+    return _torchvision(spec, "STL10")
+
+
+#: EMNIST's splits: (training images, classes); "letters" labels 1-26 (torchvision keeps class 0 unused)
+EMNIST_SPLITS = {"balanced": (112_800, 47), "byclass": (697_932, 62), "bymerge": (697_932, 47),
+                 "digits": (240_000, 10), "letters": (124_800, 27), "mnist": (60_000, 10)}
+
+
+def _emnist_shape(params: Mapping[str, Any]) -> Probe:
+    n, classes = EMNIST_SPLITS[params["split"]]
+    return Probe("classification", n, 28 * 28, classes, (1, 28, 28))
+
+
+@dataset_kind("emnist", Param("split", Choice(tuple(EMNIST_SPLITS)), "balanced",
+                              "which of EMNIST's six splits: letters, digits, balanced (47 classes), ..."),
+              family=IMAGES, task="classification", size=0, image_shape=(1, 28, 28), probe=_emnist_shape,
+              doc="28x28 handwritten letters and digits, in six splits (torchvision)")
+def emnist(spec: Kinded) -> Samples:
+    return _torchvision(spec, "EMNIST")
 
 
 #: datasets whose samples are images (the ones a CNN can take), in declaration order

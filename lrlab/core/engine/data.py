@@ -116,7 +116,7 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
     norm = Normalize(images[train_idx], device)
     test = None if samples.test is None else (samples.test[0].to(device), samples.test[1].to(device))
     c, h, w = images.shape[1:]
-    n_out = info.classes or int(labels.max()) + 1
+    n_out = info.classes_of(spec.params) or int(labels.max()) + 1
     return Dataset(spec.kind, info.task, images[train_idx].to(device), labels[train_idx].to(device),
                    images[val_idx].to(device), labels[val_idx].to(device), n_out,
                    (int(c), int(h), int(w)), prepare=norm, test=test)
