@@ -293,6 +293,11 @@ def list_folder(params: Mapping[str, Any]) -> Listing:
     class folder without images, naming it."""
     if not params["path"]:
         raise SpecError([("dataset.path", "is required: a folder with one subfolder of images per class")])
+    import importlib.util
+
+    if importlib.util.find_spec("PIL") is None:
+        raise SpecError([("dataset.name", "image_folder needs Pillow (it comes with torchvision): "
+                                          "pip install 'lrlab[vision]'")])
     root = resolve(params["path"])
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
@@ -306,18 +311,25 @@ def list_folder(params: Mapping[str, Any]) -> Listing:
                                           "folder of its own (photos/cat/1.jpg, photos/dog/2.jpg)")])
     files: list[tuple[str, int, int, int]] = []
     for label, name in enumerate(classes):
-        found = []
-        for dirpath, _, names in os.walk(root / name, followlinks=True):
-            for f in names:
-                if f.lower().endswith(IMAGE_SUFFIXES):
-                    p = Path(dirpath) / f
-                    st = p.stat()
-                    found.append((p.relative_to(root).as_posix(), label, st.st_size, st.st_mtime_ns))
+        found: list[tuple[str, int, int, int]] = []
+        _scan(os.path.join(root, name), name, label, found)
         if not found:
             raise SpecError([("dataset.path", f"class folder {name!r} in {root} has no images "
                                               f"({', '.join(IMAGE_SUFFIXES)})")])
         files.extend(sorted(found))
     return Listing(root, classes, files)
+
+
+def _scan(folder: str, rel: str, label: int, found: list[tuple[str, int, int, int]]) -> None:
+    """Images under ``folder`` (and its subfolders), as (relative path, label, size, mtime_ns):
+    plain strings and ``os.scandir``, a 10,000-image folder lists in a few milliseconds."""
+    with os.scandir(folder) as entries:
+        for e in entries:
+            if e.is_dir():
+                _scan(e.path, f"{rel}/{e.name}", label, found)
+            elif e.name.lower().endswith(IMAGE_SUFFIXES):
+                st = e.stat()
+                found.append((f"{rel}/{e.name}", label, st.st_size, st.st_mtime_ns))
 
 
 def _probe_folder(params: Mapping[str, Any]) -> Probe:
