@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.resources import Preset, list_presets
 from lrlab.core.decl.schedules import SCHEDULES
@@ -37,6 +38,7 @@ from lrlab.core.decl.spec import (
     preview_timeline,
     schedule_warnings,
 )
+from lrlab.gui import owndata
 from lrlab.gui.forms import (
     ERROR_STYLE,
     WARNING_STYLE,
@@ -93,7 +95,8 @@ class ExperimentPanel(QScrollArea):
         lay.addWidget(self.preset_combo)
         lay.addWidget(self.explanation)
 
-        self.dataset = KindedEditor(DATASETS, "dataset")
+        self.dataset = KindedEditor(DATASETS, "dataset", custom=owndata.dataset_fields, labels=owndata.LABELS)
+        self.dataset.combo.activated.connect(lambda _: owndata.pick_when_chosen(self.dataset))
         self.model = KindedEditor(MODELS, "model")
         self.lr = LogSlider()
         self.optimizer = KindedEditor(OPTIMIZERS, "optimizer", custom=self._optimizer_custom)
@@ -322,6 +325,7 @@ class ExperimentPanel(QScrollArea):
     def validate(self) -> RunSpec | None:
         try:
             spec = RunSpec.from_json(self.json())
+            check_data(spec.dataset)  # the user's own files: missing, unparsable, no such column...
             self.problems = {}
         except SpecError as err:
             spec = None

@@ -170,6 +170,7 @@ def _encode(path: Path, params: Mapping[str, Any]) -> Table:
     if not features:
         raise SpecError([("dataset.target", f"{path.name} has no feature columns besides {target!r}")])
     missing = [c for c in [target, *features] if frame[c].isna().any()]
+    target_gaps = target in missing
     if missing and params["missing"] == "error":
         counts = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in missing[:10])
         raise SpecError([("dataset.missing", f"{path.name} has missing values in {counts}; set "
@@ -207,7 +208,7 @@ def _encode(path: Path, params: Mapping[str, Any]) -> Table:
     x = np.concatenate(blocks, axis=1)
 
     y_col = frame[target]
-    task = params["task"] if params["task"] != "auto" else _task_of(y_col)
+    task = params["task"] if params["task"] != "auto" else _task_of(y_col, target_gaps)
     classes = None
     if task == "classification":
         codes, uniques = pd.factorize(y_col, sort=True)
@@ -226,19 +227,40 @@ def _encode(path: Path, params: Mapping[str, Any]) -> Table:
     return Table(x, y, task, classes, np.asarray(scale, dtype=bool), columns, provenance)
 
 
-def _task_of(y: Any) -> str:
-    """Text, booleans or a few whole numbers are classes; other numbers are a quantity."""
+def _task_of(y: Any, had_gaps: bool) -> str:
+    """Text, booleans or a few integers are classes; floats and many integers are a quantity."""
     import numpy as np
     import pandas as pd
 
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         return "classification"
     values = y.to_numpy(dtype=float)
-    whole = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
-    # a column of whole numbers read as float (a CSV integer column with gaps) is still integers
+    # pandas reads an integer column with gaps as floats: whole numbers there are still integers
+    whole = had_gaps and bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
     if (pd.api.types.is_integer_dtype(y) or whole) and y.nunique() <= MAX_INTEGER_CLASSES:
         return "classification"
     return "regression"
+
+
+def table_columns(path: str) -> list[str]:
+    """The column names of a table file, read from its header alone (the GUI's target chooser);
+    empty when the file is missing or does not parse (validation says why)."""
+    import pandas as pd
+
+    p = resolve(path) if path else None
+    if p is None or not p.is_file():
+        return []
+    fmt = TABLE_FORMATS.get(p.suffix.lower(), "csv")
+    try:
+        if fmt == "parquet":
+            if parquet_missing():
+                return []
+            import pyarrow.parquet as pq
+
+            return [str(c) for c in pq.read_schema(p).names]
+        return [str(c) for c in pd.read_csv(p, sep="\t" if fmt == "tsv" else ",", nrows=0).columns]
+    except (ValueError, OSError, UnicodeDecodeError, ImportError):
+        return []
 
 
 def _probe_table(params: Mapping[str, Any]) -> Probe:

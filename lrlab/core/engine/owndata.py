@@ -14,7 +14,7 @@ records the same provenance as the first one without reading every file again.
 
 **Augmentation** (``crop_flip``): each training image of a batch is padded by 4 pixels
 (reflected), cropped back to its size at a random offset and flipped left-right with probability
-1/2, on the device, in one gather. The random numbers of step ``s`` come from a CPU generator
+1/2, on the device, in two gathers. The random numbers of step ``s`` come from a CPU generator
 seeded with ``(seed, s)`` alone, so they are the same on every device, need no state in a
 snapshot, and a replay or a fork draws exactly what the recording drew.
 """
@@ -132,19 +132,18 @@ def crop_flip(x: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     flipped left-right with probability 1/2, per image; the random numbers from ``(seed, step)``.
 
     No padded copy is made: the crop's rows and columns are indices into the batch, reflected at
-    the borders (index -i reads row i, index H-1+i reads row H-1-i), so one gather does it all."""
-    b, _, h, w = x.shape
+    the borders (index -i reads row i, index H-1+i reads row H-1-i), and two gathers (rows, then
+    columns, the flip being reversed column indices) do it all, in the batch's own dtype."""
+    b, c, h, w = x.shape
     gen = torch.Generator().manual_seed((seed * 1_000_003 + step) % 2**63)
     offsets = torch.randint(0, 2 * PAD + 1, (2, b), generator=gen)
     flips = torch.rand(b, generator=gen) < 0.5
     rows = _reflect(offsets[0][:, None] - PAD + torch.arange(h), h)  # (B, H)
     cols = _reflect(offsets[1][:, None] - PAD + torch.arange(w), w)  # (B, W)
     cols = torch.where(flips[:, None], cols.flip(1), cols)
-    dev = x.device
-    rows, cols = rows.to(dev, non_blocking=True), cols.to(dev, non_blocking=True)
-    idx_b = torch.arange(b, device=dev)[:, None, None]
-    out = x.permute(0, 2, 3, 1)[idx_b, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2)
+    rows, cols = rows.to(x.device, non_blocking=True), cols.to(x.device, non_blocking=True)
+    x = x.gather(2, rows[:, None, :, None].expand(b, c, h, w))
+    return x.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
 
 def _reflect(i: torch.Tensor, n: int) -> torch.Tensor:
