@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
 from lrlab.core.decl.params import SpecError
@@ -299,6 +300,7 @@ def run(spec_or_preset: SpecLike, *, edits: Iterable[tuple[int, Mapping[str, Any
     >>> lrlab.run("lr-too-high", optimizer__lr=0.1, out="tamed.lrlab")  # doctest: +SKIP
     """
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_run(label, spec, edits=edits, out=out, progress=progress)
 
 
@@ -418,6 +420,7 @@ def find_lr(spec_or_preset: SpecLike, *, start_lr: float | None = None, end_lr: 
     (1e-7) to ``end_lr`` (10) over ``num_iter`` (100) steps, ``mode`` "exponential" or
     "linear", repeated with ``seeds`` (3) seeds; saved as a session (kind ``range_test``)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_find_lr(label, spec, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode, seeds=seeds,
                          out=out, progress=progress)
 
@@ -502,6 +505,7 @@ def sweep(spec_or_preset: SpecLike, lrs: Iterable[float], *, seeds: int = 1, out
     seed+1, ...) at once with stacked parameters; each member is saved as a session in ``out``
     (a new or empty folder; default a new folder in the sessions folder)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_sweep(label, spec, lrs, seeds=seeds, out=out, progress=progress)
 
 
