@@ -64,6 +64,10 @@ def execute(args: argparse.Namespace) -> int:
     env = info["environment"]
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
+    data = env.get("data")
+    if isinstance(data, dict):  # the user's own files, as a replay will check them
+        skipped = f", {data['skipped']} corrupt skipped" if data.get("skipped") else ""
+        print(f"  data      {data.get('path')} ({data.get('size')} bytes, SHA-256 {data.get('sha256')}{skipped})")
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")

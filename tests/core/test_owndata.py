@@ -207,6 +207,9 @@ def test_an_augmented_image_folder_run_replays_identical_and_says_when_data_chan
                      "device": "cpu"}, out=tmp_path / "a.lrlab")
     assert run.status == "finished" and run.environment["data"]["files"] == 36
     assert run.replay(verify=True).identical
+    forked = lrlab.fork(tmp_path / "a.lrlab", 5, out=tmp_path / "f.lrlab")  # no edit: as the parent did
+    parent, child = run.steps().set_index("step"), forked.steps().set_index("step")
+    assert child.index[0] == 5 and (child["train_loss"] == parent.loc[child.index, "train_loss"]).all()
     write_image_folder(tmp_path / "photos", classes=3, per_class=12, seed=1)  # same names, other pixels
     assert main(["replay", str(tmp_path / "a.lrlab"), "--verify"]) == 1
     out = capsys.readouterr().out
@@ -244,3 +247,11 @@ def test_stored_layouts_come_out_upright(tmp_path, name, write, size, offset):
     rows = data.x_train.float().mean(dim=(1, 3)).argmax(1) // max(1, size // 10)
     assert torch.equal(rows, data.y_train - offset)
     assert data.n_outputs == DECLARED[name].classes_of({"split": "letters"}) if name == "emnist" else 10
+
+
+def test_a_table_too_big_to_read_is_refused_before_pandas_reads_it(csv, monkeypatch):
+    from lrlab.core.decl import machine
+
+    monkeypatch.setattr(machine, "available_memory", lambda: 50_000)  # 14 KB x 8 > half of 50 KB
+    with pytest.raises(SpecError, match=r"^dataset\.path: data\.csv is [0-9.e-]+ MiB; .* GiB are available"):
+        check_data(dataset(name="table", path=str(csv), target="label"))

@@ -121,10 +121,32 @@ def read_table(params: Mapping[str, Any]) -> Table:
     key = (str(path), _stat_key(path), params["target"], params["task"], params["missing"],
            tuple(params["ignore"]), params["format"])
     if key not in _TABLES:
+        _check_fits(path)
         if len(_TABLES) > 8:
             _TABLES.clear()
         _TABLES[key] = _encode(path, params)
     return _TABLES[key]
+
+
+#: bytes in memory per byte of a table file while it is read and encoded (pandas' frame with its
+#: text columns, the float64 features and their one-hot blocks): generous, as limits.py is
+TABLE_MEMORY_FACTOR = 8
+#: share of the available memory reading a table may take (as limits.MEMORY_SHARE for a run)
+TABLE_MEMORY_SHARE = 0.5
+
+
+def _check_fits(path: Path, available: int | None = None) -> None:
+    """Refuse a table that would not fit in memory before pandas reads it (a 20 GB CSV read during
+    the GUI's validation would freeze the desktop). The run's own estimate follows, from the rows
+    and encoded features (``lrlab.core.engine.limits``)."""
+    from lrlab.core.decl.machine import available_memory
+
+    size = path.stat().st_size
+    available = available_memory() if available is None else available
+    if available is not None and size * TABLE_MEMORY_FACTOR > TABLE_MEMORY_SHARE * available:
+        raise SpecError([("dataset.path", f"{path.name} is {size / 2**20:.3g} MiB; read and encoded it would need "
+                                          f"about {size * TABLE_MEMORY_FACTOR / 2**30:.3g} GiB but "
+                                          f"{available / 2**30:.3g} GiB are available; use a sample of its rows")])
 
 
 def _read_frame(path: Path, fmt: str) -> Any:

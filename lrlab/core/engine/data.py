@@ -114,12 +114,13 @@ def _split_images(spec: Kinded, info: DatasetInfo, samples: Samples, device: tor
     _check_split(spec, info, len(order), 1)  # images are not stratified: one training image will do
     n_val = info.family.held_out(len(order), spec["val_fraction"])
     val_idx, train_idx = order[:n_val], order[n_val:]
-    norm = (normalize or Normalize)(images[train_idx], device)
+    train = images[train_idx]  # one gather, for the statistics and the training set
+    norm = (normalize or Normalize)(train, device)
     test = None if samples.test is None else (samples.test[0].to(device), samples.test[1].to(device))
     c, h, w = images.shape[1:]
     classes = (samples.meta or {}).get("classes")
     n_out = len(classes) if classes else info.classes_of(spec.params) or int(labels.max()) + 1
-    return Dataset(spec.kind, info.task, images[train_idx].to(device), labels[train_idx].to(device),
+    return Dataset(spec.kind, info.task, train.to(device), labels[train_idx].to(device),
                    images[val_idx].to(device), labels[val_idx].to(device), n_out,
                    (int(c), int(h), int(w)), prepare=norm, test=test)
 

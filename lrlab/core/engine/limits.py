@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from lrlab.core.decl.datasets import DECLARED, IMAGES
+from lrlab.core.decl.machine import available_memory
 from lrlab.core.decl.metrics import EVAL_COLUMNS, STEP_COLUMNS
 from lrlab.core.decl.owndata import FOLDER
 from lrlab.core.decl.params import SpecError
@@ -115,21 +114,6 @@ def footprint(spec: RunSpec, members: int = 1) -> Footprint:
         ("steps kept", "steps"): members * planned_steps(spec) * _PER_STEP,
     }
     return Footprint(n_params, parts)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new run now (Linux MemAvailable, else free pages), or None
-    where the system does not say."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on this system (macOS, Windows)
-        return None
 
 
 def device_memory(device: torch.device) -> int | None:
