@@ -255,3 +255,31 @@ def test_a_table_too_big_to_read_is_refused_before_pandas_reads_it(csv, monkeypa
     monkeypatch.setattr(machine, "available_memory", lambda: 50_000)  # 14 KB x 8 > half of 50 KB
     with pytest.raises(SpecError, match=r"^dataset\.path: data\.csv is [0-9.e-]+ MiB; .* GiB are available"):
         check_data(dataset(name="table", path=str(csv), target="label"))
+
+
+@pytest.mark.parametrize("case", ["missing", "no target", "empty folder", "corrupt image"])
+def test_the_cli_says_one_line_and_exits_2(tmp_path, csv, case, capsys):
+    import json
+
+    from lrlab.cli import main
+
+    if case == "missing":
+        data = {"name": "table", "path": str(tmp_path / "nope.csv"), "target": "y"}
+    elif case == "no target":
+        data = {"name": "table", "path": str(csv), "target": "y"}
+    elif case == "empty folder":
+        (tmp_path / "empty").mkdir()
+        data = {"name": "image_folder", "path": str(tmp_path / "empty")}
+    else:
+        root = write_image_folder(tmp_path / "photos", classes=2, per_class=2)
+        (root / "class0" / "x.jpg").write_bytes(b"\xff\xd8 truncated")
+        data = {"name": "image_folder", "path": str(root)}
+    spec = tmp_path / "spec.json"
+    model = {"kind": "cnn" if data["name"] == "image_folder" else "mlp"}
+    spec.write_text(json.dumps({"dataset": data, "model": model}))
+    assert main(["run", str(spec), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrlab: error: dataset.")
+    expected = {"missing": "does not exist", "no target": "its columns: x1, x2, colour, label",
+                "empty folder": "has no class folders", "corrupt image": "x.jpg is not a readable image"}[case]
+    assert expected in lines[0]
