@@ -122,7 +122,7 @@ def read_table(params: Mapping[str, Any]) -> Table:
            tuple(params["ignore"]), params["format"])
     if key not in _TABLES:
         _check_fits(path)
-        if len(_TABLES) > 8:
+        if len(_TABLES) >= 2:  # the form's table and one more: a big table is not kept twice
             _TABLES.clear()
         _TABLES[key] = _encode(path, params)
     return _TABLES[key]
