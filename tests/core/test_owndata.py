@@ -283,3 +283,14 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, csv, case, capsys):
     expected = {"missing": "does not exist", "no target": "its columns: x1, x2, colour, label",
                 "empty folder": "has no class folders", "corrupt image": "x.jpg is not a readable image"}[case]
     assert expected in lines[0]
+
+
+def test_listing_a_folder_stops_at_a_bound_and_does_not_follow_links(tmp_path, monkeypatch):
+    from lrlab.core.decl import owndata as decl
+
+    root = write_image_folder(tmp_path / "photos", classes=2, per_class=3)
+    (root / "class0" / "loop").symlink_to(root)  # a link back up would list forever if followed
+    assert len(decl.list_folder({"path": str(root)}).files) == 6
+    monkeypatch.setattr(decl, "MAX_ENTRIES", 4)
+    with pytest.raises(SpecError, match="more than 4 files and folders under"):
+        decl.list_folder({"path": str(root)})

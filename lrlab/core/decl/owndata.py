@@ -354,9 +354,13 @@ def list_folder(params: Mapping[str, Any]) -> Listing:
         raise SpecError([("dataset.path", f"{root} has no class folders: put each class's images in a "
                                           "folder of its own (photos/cat/1.jpg, photos/dog/2.jpg)")])
     files: list[tuple[str, int, int, int]] = []
+    seen = [0]
     for label, name in enumerate(classes):
         found: list[tuple[str, int, int, int]] = []
-        _scan(os.path.join(root, name), name, label, found)
+        try:
+            _scan(os.path.join(root, name), name, label, found, seen)
+        except OSError as err:
+            raise SpecError([("dataset.path", f"cannot list {root / name}: {err.strerror}")]) from None
         if not found:
             raise SpecError([("dataset.path", f"class folder {name!r} in {root} has no images "
                                               f"({', '.join(IMAGE_SUFFIXES)})")])
@@ -364,13 +368,23 @@ def list_folder(params: Mapping[str, Any]) -> Listing:
     return Listing(root, classes, files)
 
 
-def _scan(folder: str, rel: str, label: int, found: list[tuple[str, int, int, int]]) -> None:
-    """Images under ``folder`` (and its subfolders), as (relative path, label, size, mtime_ns):
-    plain strings and ``os.scandir``, a 10,000-image folder lists in a few milliseconds."""
+#: entries a folder's listing may visit: a wrong pick ("/", a home folder) or a session someone
+#: sent naming one is refused quickly instead of walking the whole disk
+MAX_ENTRIES = 2_000_000
+
+
+def _scan(folder: str, rel: str, label: int, found: list[tuple[str, int, int, int]], seen: list[int]) -> None:
+    """Images under ``folder`` (and its subfolders, not following links: no loops), as (relative
+    path, label, size, mtime_ns): plain strings and ``os.scandir``, a 10,000-image folder lists in
+    a few milliseconds."""
     with os.scandir(folder) as entries:
         for e in entries:
-            if e.is_dir():
-                _scan(e.path, f"{rel}/{e.name}", label, found)
+            seen[0] += 1
+            if seen[0] > MAX_ENTRIES:
+                raise SpecError([("dataset.path", f"more than {MAX_ENTRIES:,} files and folders under "
+                                                  f"{folder}: is this the image folder you meant?")])
+            if e.is_dir(follow_symlinks=False):
+                _scan(e.path, f"{rel}/{e.name}", label, found, seen)
             elif e.name.lower().endswith(IMAGE_SUFFIXES):
                 st = e.stat()
                 found.append((f"{rel}/{e.name}", label, st.st_size, st.st_mtime_ns))
