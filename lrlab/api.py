@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
 from lrlab.core.decl.params import SpecError
@@ -197,7 +198,13 @@ class Session:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
         from lrlab.core.decl.datasets import dataset_task
 
-        return self.spec["dataset"].get("task") or dataset_task(self.spec["dataset"]["name"])
+        data = self.environment.get("data") if isinstance(self.environment, dict) else None
+        if isinstance(data, dict) and data.get("task") in ("classification", "regression"):
+            return str(data["task"])  # the user's own files, as recorded: they need not be here
+        task = self.spec["dataset"].get("task")  # your own code's data says which it is
+        if task in ("classification", "regression"):
+            return str(task)
+        return dataset_task(self.spec["dataset"]["name"])
 
     def steps(self, columns: Sequence[str] | None = None) -> Table:
         """One row per optimizer step: step, epoch, samples, wall_time, train_loss, lr, grad_norm,
@@ -250,6 +257,7 @@ class Session:
             replay_runner,
             run_kind,
         )
+        from lrlab.core.runs.recorded import with_data_check
 
         with _CoreSession.open(self.path) as session:
             recorded = session.steps(_REPLAYED)
@@ -273,6 +281,7 @@ class Session:
                 # throughout: compare_steps' nanmax over its differences warns; its verdict, "differs", stands
                 warnings.simplefilter("ignore", RuntimeWarning)
                 verification = compare_steps(recorded, {c: collector.column(c) for c in _REPLAYED})
+            verification = with_data_check(verification, diffs)  # changed data is never "identical"
         return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
                       Path(out) if out else None, _write_failure(run, status, "replay") if out else None)
 
@@ -312,6 +321,7 @@ def run(spec_or_preset: SpecLike, *, edits: Iterable[tuple[int, Mapping[str, Any
     >>> lrlab.run("lr-too-high", optimizer__lr=0.1, out="tamed.lrlab")  # doctest: +SKIP
     """
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_run(label, spec, edits=edits, out=out, progress=progress)
 
 
@@ -437,6 +447,7 @@ def find_lr(spec_or_preset: SpecLike, *, start_lr: float | None = None, end_lr: 
     (1e-7) to ``end_lr`` (10) over ``num_iter`` (100) steps, ``mode`` "exponential" or
     "linear", repeated with ``seeds`` (3) seeds; saved as a session (kind ``range_test``)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_find_lr(label, spec, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode, seeds=seeds,
                          out=out, progress=progress)
 
@@ -521,6 +532,7 @@ def sweep(spec_or_preset: SpecLike, lrs: Iterable[float], *, seeds: int = 1, out
     seed+1, ...) at once with stacked parameters; each member is saved as a session in ``out``
     (a new or empty folder; default a new folder in the sessions folder)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_sweep(label, spec, lrs, seeds=seeds, out=out, progress=progress)
 
 

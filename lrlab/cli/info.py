@@ -77,6 +77,10 @@ def execute(args: argparse.Namespace) -> int:
     if snapshots is not None:  # what a fork of it costs (lrlab.core.engine.snapshots.thin)
         print(f"  snapshots {snapshots['kept']} kept ({snapshots['bytes'] / 2**20:.1f} MiB): a fork re-runs at most "
               f"{snapshots['rerun_at_most']:,} steps")
+    data = env.get("data")
+    if isinstance(data, dict):  # the user's own files, as a replay will check them
+        skipped = f", {data['skipped']} corrupt skipped" if data.get("skipped") else ""
+        print(f"  data      {data.get('path')} ({data.get('size')} bytes, SHA-256 {data.get('sha256')}{skipped})")
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.resources import Preset, list_presets
 from lrlab.core.decl.schedules import SCHEDULES
@@ -38,6 +39,7 @@ from lrlab.core.decl.spec import (
     schedule_warnings,
 )
 from lrlab.core.decl.usercode import unnamed as code_unnamed
+from lrlab.gui import owndata
 from lrlab.gui.forms import (
     ERROR_STYLE,
     WARNING_STYLE,
@@ -96,7 +98,9 @@ class ExperimentPanel(QScrollArea):
         lay.addWidget(self.preset_combo)
         lay.addWidget(self.explanation)
 
-        self.dataset = KindedEditor(DATASETS, "dataset", custom=code_fields("dataset"), labels=CODE_LABELS["dataset"])
+        self.dataset = KindedEditor(DATASETS, "dataset", custom=owndata.with_own_files(code_fields("dataset")),
+                                    labels={**CODE_LABELS["dataset"], **owndata.LABELS})
+        self.dataset.combo.activated.connect(lambda _: owndata.pick_when_chosen(self.dataset))
         self.model = KindedEditor(MODELS, "model", custom=code_fields("model"), labels=CODE_LABELS["model"])
         self.lr = LogSlider()
         self.optimizer = KindedEditor(OPTIMIZERS, "optimizer", custom=self._optimizer_custom)
@@ -325,6 +329,7 @@ class ExperimentPanel(QScrollArea):
     def validate(self) -> RunSpec | None:
         try:
             spec = RunSpec.from_json(self.json())
+            check_data(spec.dataset)  # the user's own files: missing, unparsable, no such column...
             self.problems = {}
             # your code runs only once you chose its file here (lrlab.core.decl.usercode)
             unnamed = [(f"{r.field}.entry", "choose the file (Choose…) to run it: lrlab runs your code only "

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.core.decl import usercode
-from lrlab.core.decl.datasets import DATASETS, IMAGE_SETS, SEQUENCE_SETS, dataset_task, train_size
+from lrlab.core.decl.datasets import (
+    DATASETS,
+    IMAGE_SETS,  # noqa: F401 (re-exported, as the module says)
+    SEQUENCE_SETS,
+    dataset_task,
+    image_sets,
+    train_size,
+)
 from lrlab.core.decl.params import (
     INVALID,
     REQUIRED,
@@ -211,8 +218,8 @@ class RunSpec:
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
         model, dataset = values["model"], values["dataset"]
-        if model.kind in ("cnn", "resnet", "torchvision") and dataset.kind not in IMAGE_SETS:
-            problems.add(join(path, "model.kind"), f"{model.kind} needs image data ({', '.join(IMAGE_SETS)}), "
+        if model.kind in ("cnn", "resnet", "torchvision") and dataset.kind not in image_sets():
+            problems.add(join(path, "model.kind"), f"{model.kind} needs image data ({', '.join(image_sets())}), "
                                                    f"got dataset {dataset.kind!r}")
         if (model.kind == "transformer") != (dataset.kind in SEQUENCE_SETS):
             problems.add(join(path, "model.kind"), f"the sequence datasets ({', '.join(SEQUENCE_SETS)}) need "
@@ -235,8 +242,8 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """'classification' or 'regression' (your data's ``task`` field says which it is)."""
-        return self.dataset.params.get("task") or dataset_task(self.dataset.kind)
+        """'classification' or 'regression' (your files' or your code's data say which)."""
+        return dataset_task(self.dataset)
 
     @property
     def lr(self) -> float:

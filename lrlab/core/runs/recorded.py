@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +337,8 @@ class Verification:
     def describe(self) -> str:
         if self.identical:
             return f"identical: {self.steps} steps"
+        if self.first_difference is None and self.column == DATA_CHANGED:
+            return f"differs: {DATA_CHANGED} since the recording ({self.steps} steps)"
         return (f"differs: first at step {self.first_difference} ({self.column}); largest absolute "
                 f"difference {self.max_abs_difference:.6g} over {self.steps} steps")
 
@@ -345,12 +347,40 @@ ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "d
                         "threads", "deterministic", "machine")
 
 
+DATA_CHANGED = "data changed"
+
+
 def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
     """What differs between the recording's environment and this one, among what changes numbers.
     A key that an older file did not record (``cpu_kernels`` before it was recorded) is unknown,
-    not a difference."""
-    return tuple(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
-                 for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k))
+    not a difference. The user's own data (``data``: path, size, SHA-256) that changed is named
+    first, as ``data changed: ...``: a replay on it is never ``identical`` (:func:`data_changed`)."""
+    return (*_data_differences(recorded.get("data"), now.get("data")),
+            *(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
+              for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k)))
+
+
+def _data_differences(recorded: Any, now: Any) -> tuple[str, ...]:
+    if not isinstance(recorded, Mapping) or recorded.get("sha256") is None:
+        return ()
+    if not isinstance(now, Mapping) or now.get("sha256") != recorded.get("sha256"):
+        was = f"{recorded.get('path')} ({recorded.get('size')} bytes, SHA-256 {str(recorded.get('sha256'))[:12]}…)"
+        is_ = ("none" if not isinstance(now, Mapping) else
+               f"{now.get('path')} ({now.get('size')} bytes, SHA-256 {str(now.get('sha256'))[:12]}…)")
+        return (f"{DATA_CHANGED}: recorded {was}, now {is_}",)
+    return ()
+
+
+def data_changed(differences: Sequence[str]) -> bool:
+    """Whether :func:`environment_differences` found the user's data changed."""
+    return any(d.startswith(DATA_CHANGED) for d in differences)
+
+
+def with_data_check(verification: Verification | None, differences: Sequence[str]) -> Verification | None:
+    """A verification that is never ``identical`` on changed data, whatever the steps say."""
+    if verification is None or not data_changed(differences) or not verification.identical:
+        return verification
+    return replace(verification, identical=False, column=DATA_CHANGED)
 
 
 def replay_options(session: Session) -> dict[str, Any]:

@@ -243,8 +243,8 @@ class Sweep(RunnerBase):
             raise SpecError([("amp" if spec.amp else "channels_last", "applies to single runs (run, fork, find-lr); "
                               "a sweep trains its members in float32: set it to null/false for the sweep")])
         self.data: Dataset = load_dataset(spec.dataset, self.device)
-        self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
-                       for s in self.seeds_of]
+        self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches,
+                                  augment=self.data.augment) for s in self.seeds_of]
         spe = self.orders[0].steps_per_epoch
         self.total_steps = spec.steps or spec.epochs * spe
         self.spec = spec = spec.resolved(self.total_steps, spe)
@@ -277,6 +277,8 @@ class Sweep(RunnerBase):
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
+        if self.data.provenance:  # the user's own files: a replay on changed data says so
+            self.environment["data"] = self.data.provenance
 
         self.summary: dict[str, Any] = {}
         self.active = np.ones(k, dtype=bool)

@@ -161,7 +161,7 @@ class Trainer(RunnerBase):
             check_resources(spec, device=self.device)
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
-                                self.seeds.batches)
+                                self.seeds.batches, augment=self.data.augment)
         self.total_steps = planned = spec.steps or spec.epochs * self.order.steps_per_epoch
         self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
@@ -189,6 +189,8 @@ class Trainer(RunnerBase):
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
         self.environment.update(precision_environment(spec))
+        if self.data.provenance:  # the user's own files: a replay on changed data says so
+            self.environment["data"] = self.data.provenance
         if start is not None:
             self._continue_timeline(start)
 
