@@ -35,7 +35,7 @@ from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
-from lrlab.core.runs.sweep import log_range
+from lrlab.core.runs.sweep import engine_note, log_range
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
@@ -257,7 +257,8 @@ class SweepWindow(QMainWindow):
         self.use_button.setEnabled(False)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
-        self.status.setText(f"training {k} members at once…")
+        note = engine_note(spec.optimizer)  # Prodigy, Schedule-Free: one real optimizer per member
+        self.status.setText(f"training {k} members at once…" + (f" ({note})" if note else ""))
         self._dirty = True
 
     def add(self, update: Any) -> None:

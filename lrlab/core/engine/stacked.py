@@ -196,6 +196,9 @@ class StackedOptimizer:
     step count from 1; each rule is written in the order torch's single-tensor loop uses.
     """
 
+    #: the optimizers written here (others run per member: :mod:`lrlab.core.engine.per_member`)
+    KINDS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
     def __init__(self, spec: Kinded, params: Sequence[torch.Tensor]):
         self.kind = spec.kind
         hyper = dict(spec.params)
