@@ -869,7 +869,7 @@ def start_autotune(label: str, spec: RunSpec, *, budget: int, seeds: int = 3, ta
                    methods: str | Iterable[str] | None = None, out: str | Path | None = None,
                    progress: bool = False) -> AutotuneResult:
     """:func:`autotune` for a spec already resolved; SpecError on bad input before anything trains."""
-    from lrlab.core.features.showdown import check_budget, parse_methods, parse_target
+    from lrlab.core.decl.showdown import check_budget, parse_methods, parse_target
     from lrlab.core.runs.recorded import seed_list
     from lrlab.core.runs.showdown import Showdown, output_folder
 

@@ -21,7 +21,7 @@ from lrlab.cli.common import (
 
 
 def add_parser(commands: Commands) -> None:
-    from lrlab.core.features.showdown import NAMES, PBT_POPULATION, RANGE_TEST_STEPS
+    from lrlab.core.decl.showdown import NAMES, PBT_POPULATION, RANGE_TEST_STEPS
 
     p = command(commands, "autotune", "the auto-tuning showdown: six ways to choose the LR, one budget",
                 "Train the experiment under one step budget and the same seeds in each of six ways: the spec as "
@@ -51,7 +51,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from lrlab import api
-    from lrlab.core.features.showdown import check_budget, parse_methods, parse_target
+    from lrlab.core.decl.showdown import check_budget, parse_methods, parse_target
 
     methods = parse_methods(args.methods)  # bad input: one line, before anything loads
     parse_target(args.target)

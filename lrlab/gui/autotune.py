@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.decl.palette import palette
 from lrlab.core.decl.params import SpecError
-from lrlab.core.features.showdown import METHODS, check_budget, parse_methods, parse_target
+from lrlab.core.decl.showdown import METHODS, check_budget, parse_methods, parse_target
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.style import apply_plot_theme, is_dark
 

@@ -66,6 +66,7 @@ class Showdown:
         self.results: list[MethodResult] = []
         self._stopped = False
         self._current: Any = None
+        self._data: Any = None  # the dataset, loaded once (by the warm-up)
         ranged = any(BY_NAME[m].range_test for m in self.methods)
         runs_per_seed = len(self.methods) + (1 if ranged else 0)
         self.total_runs = runs_per_seed * len(self.seeds)
@@ -114,10 +115,15 @@ class Showdown:
 
     def _warm_up(self, spec_json: dict[str, Any]) -> None:
         """A few unrecorded steps first, so the first method's wall time does not carry this
-        process's one-off costs (loading the dataset, torch's first kernels)."""
+        process's one-off costs (loading the dataset, torch's first kernels); the dataset it loads is
+        every training run's (each range test loads its own: it takes no dataset)."""
+        from lrlab.core.engine.limits import check_resources
         from lrlab.core.runs.train import Trainer
 
-        Trainer(RunSpec.from_json({**spec_json, "steps": 5}), snapshot_every=None).run()
+        check_resources(RunSpec.from_json({**spec_json, "steps": self.budget}))  # the runs skip it: shared data
+        warm = Trainer(RunSpec.from_json({**spec_json, "steps": 5}), snapshot_every=None)
+        warm.run()
+        self._data = warm.data  # the split does not depend on the seed: every training run shares it
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self.budget, self.seeds, self.target, self.results, str(self.folder))
@@ -150,7 +156,7 @@ class Showdown:
         spec = RunSpec.from_json(data)
         out = self.folder / f"{method}-seed{seed}.lrlab"
         started = time.perf_counter()
-        recorded = RecordedRun(spec, out, label=f"autotune {method}", group=self.folder.name,
+        recorded = RecordedRun(spec, out, label=f"autotune {method}", group=self.folder.name, data=self._data,
                                extra_meta={"autotune": {"method": method, "seed": seed, "budget": self.budget}})
         self._current = recorded.runner
         recorded.run()
