@@ -91,6 +91,8 @@ class AutotuneWorker(QObject):
             self.sig_failed.emit(err.first_line() if isinstance(err, SpecError) else str(err))
         except Exception as err:
             self.sig_failed.emit(f"the showdown failed: {type(err).__name__}: {err}")
+        finally:  # end the thread's loop from here: the GUI thread may be waiting for it (closing)
+            QThread.currentThread().quit()
 
 
 class AutotuneWindow(QWidget):
@@ -255,7 +257,8 @@ class AutotuneWindow(QWidget):
         self.status.setText(message)
 
     def _done(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None:  # its run has returned: end its event loop, then let it go
+            self._thread.quit()
             self._thread.wait(5000)
         self._thread, self._worker = None, None
         self.stop_button.setEnabled(False)
