@@ -165,3 +165,11 @@ def test_a_sweep_runs_the_package_per_member_and_matches_training_runs(name):
         np.testing.assert_allclose(mine["lr"], theirs["lr"], rtol=1e-5)
         assert name != "prodigy" or mine["lr"][-1] < lrs[k] / 10  # d x lr, not the nominal lr
         np.testing.assert_allclose([e["val_loss"] for e in evals], [e["val_loss"] for e in their_evals], rtol=1e-5)
+
+
+def test_the_landscape_steps_them_with_their_packages(capsys):
+    from lrlab.cli import main
+
+    assert main(["landscape", "quadratic", "--opt", "prodigy", "--opt", "schedulefree_sgd:lr=0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "prodigy lr=1" in out and "converged at step" in out.splitlines()[2]
