@@ -173,3 +173,21 @@ def test_the_landscape_steps_them_with_their_packages(capsys):
     assert main(["landscape", "quadratic", "--opt", "prodigy", "--opt", "schedulefree_sgd:lr=0.1"]) == 0
     out = capsys.readouterr().out
     assert "prodigy lr=1" in out and "converged at step" in out.splitlines()[2]
+
+
+def test_a_sweep_member_of_schedule_free_replays_identical(tmp_path):
+    from lrlab.core.runs import Collector, RecordedSweep, compare_steps, replay_runner
+
+    base = RunSpec.from_json({"model": {"kind": "mlp", "hidden": [16]}, "steps": 40, "eval_every": 10,
+                              "optimizer": {"name": "schedulefree_sgd", "lr": 0.5}, "device": "cpu"})
+    sweep = RecordedSweep(base, [0.2, 0.5], out=tmp_path / "sweep")
+    sweep.run()
+    with Session.open(sweep.files[1]) as s:
+        assert s.environment["optimizer_impl"] == "per-member"
+        recorded = s.steps(("step", "train_loss", "lr"))
+        runner = replay_runner(s)
+    col = Collector()
+    runner.listeners.append(col)
+    runner.run()
+    assert compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).describe() \
+        == "identical: 40 steps"

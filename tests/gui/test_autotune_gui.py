@@ -68,3 +68,27 @@ def test_closing_the_window_stops_a_running_showdown(window, qtbot):
     qtbot.waitUntil(lambda: show.showdown._current is not None, timeout=60_000)
     show.close()  # stops the run in progress and waits for the thread: no abort, no hang
     assert show._thread is None or not show._thread.isRunning()
+
+
+def test_the_form_offers_them_and_the_lr_panels_show_the_step_they_take(window, qtbot):
+    from guitools import wait_idle
+
+    combo = window.experiment.optimizer.combo
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert {"prodigy", "schedulefree_adamw", "schedulefree_sgd"} <= set(names)
+    set_spec(window, dict(QUICK, optimizer={"name": "prodigy"}, epochs=10, effective_lr_every=5))
+    assert window.experiment.validate().optimizer.kind == "prodigy"
+    window.set_pace(None)
+    window.start()
+    wait_idle(qtbot, window)
+    plots = window.plots
+    plots.lower_combo.setCurrentIndex(plots.lower_combo.findText("effective LR: all parameters"))
+    plots.flush()
+    _, median = plots.c_eff.getData()
+    assert len(median) >= 2 and np.all(np.isfinite(median))
+    from lrlab.core.storage.session import Session
+
+    with Session.open(window.controller.session_path) as s:
+        lrs, quantiles = s.steps()["lr"], s.effective_lr("all")
+    assert lrs[0] == pytest.approx(1e-6) and lrs.max() < 1  # d x lr, not the nominal lr of 1
+    np.testing.assert_allclose(median, np.log10(quantiles["p50"]), rtol=1e-5)  # the panel draws them (log y)
