@@ -21,6 +21,7 @@ import numpy as np
 
 from lrlab.core.decl import paths
 from lrlab.core.decl.files import ExportError, new_folder, write_text
+from lrlab.core.decl.metrics import VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.features.lrfind import RangeTestParams
@@ -172,7 +173,7 @@ class Showdown:
             evals, steps = s.evals(), s.steps(("step", "lr"))
         values = evals[self.target.name]
         eval_steps = offset + (evals["step"] + 1) * scale
-        finals = evals["val_metric"]
+        finals = evals[VAL_METRIC.name]
         final = float(finals[-1]) if len(finals) and np.isfinite(finals[-1]) else None
         return SeedRun(seed, final, steps_to_target(eval_steps, values, self.target), wall, [str(path)],
                        eval_steps.astype(np.float64), values, offset + (steps["step"] + 1) * scale, steps["lr"])
