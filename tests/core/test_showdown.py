@@ -112,5 +112,8 @@ def test_all_six_methods_with_finite_figures(tmp_path):
     assert [m["name"] for m in data["methods"]] == list(NAMES)
     for m in data["methods"]:
         assert math.isfinite(m["final_val_metric"]) and math.isfinite(m["wall_s"]) and m["steps_to_target"]
-        assert m["sessions"] and all(Session.open(p).n_steps() > 0 for p in m["sessions"])
+        assert m["sessions"]
+        for path in m["sessions"]:
+            with Session.open(path) as s:
+                assert s.n_steps() > 0
     assert len(data["methods"][-1]["sessions"]) == 4  # every member of the population
