@@ -191,3 +191,25 @@ def test_a_sweep_member_of_schedule_free_replays_identical(tmp_path):
     runner.run()
     assert compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).describe() \
         == "identical: 40 steps"
+
+
+@pytest.mark.parametrize("name", LR_FREE)
+def test_a_member_copied_onto_another_then_steps_exactly_like_it(name):
+    """What a population's exploit needs from a per-member optimizer: after the parameters and
+    the optimizer are copied, the copy's next step is the source's, bit for bit."""
+    from lrlab.core.engine.per_member import PerMemberOptimizer
+
+    torch.manual_seed(0)
+    params = [torch.randn(3, 4, 5, requires_grad=True), torch.randn(3, 5, requires_grad=True)]
+    opt = PerMemberOptimizer(OPTIMIZERS.parse({"name": name}), params, torch.device("cpu"))
+    for _ in range(4):
+        opt.step([torch.randn_like(p) for p in params], np.array([1e-3, 3e-3, 1e-2]))
+    with torch.no_grad():
+        for p in params:
+            p[2] = p[0]
+    opt.copy_member(0, 2)
+    g = [torch.randn(p.shape[1:]) for p in params]
+    opt.step([torch.stack([x, x * 0.5, x]) for x in g], np.array([1e-3, 3e-3, 1e-3]))
+    for p in params:
+        assert torch.equal(p[2], p[0])
+    assert opt.step_sizes[2] == opt.step_sizes[0]

@@ -60,6 +60,23 @@ class PerMemberOptimizer:
             for v in views:
                 v.grad = None
 
+    @torch.no_grad()
+    def copy_member(self, source: int, target: int) -> None:
+        """Member ``target``'s optimizer becomes an exact copy of ``source``'s (its state tensors
+        and its group's running values: Prodigy's ``d``, Schedule-Free's step count and weight
+        sum...), and takes steps again: what a population's exploit needs once the parameters
+        themselves are copied in the stack."""
+        src, dst = self.optimizers[source], self.optimizers[target]
+        for p_src, p_dst in zip(self.views[source], self.views[target], strict=True):
+            state = src.state.get(p_src)
+            if state:
+                dst.state[p_dst] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()}
+            else:
+                dst.state.pop(p_dst, None)
+        for g_src, g_dst in zip(src.param_groups, dst.param_groups, strict=True):
+            g_dst.update({k: v for k, v in g_src.items() if k not in ("params", "lr")})
+        self.active[target] = self.active[source]
+
     def reset_member(self, k: int) -> None:
         """Member k diverged: it takes no more steps, so its parameters stay as they are."""
         self.active[k] = False
