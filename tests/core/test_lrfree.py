@@ -213,3 +213,30 @@ def test_a_member_copied_onto_another_then_steps_exactly_like_it(name):
     for p in params:
         assert torch.equal(p[2], p[0])
     assert opt.step_sizes[2] == opt.step_sizes[0]
+
+
+@pytest.mark.parametrize("name", LR_FREE)
+def test_the_effective_lr_predicts_each_update(name):
+    """Prodigy: the update is -eff x m / d_t (d_t the step's d); Schedule-Free: its base sequence
+    moves by -eff x g. Checked at each of 20 steps against the package's own update."""
+    from lrlab.core.engine.effective_lr import effective_lr
+    from lrlab.core.engine.optim import build_optimizer, step_size
+
+    torch.manual_seed(0)
+    p = torch.randn(6, 5, requires_grad=True)
+    opt, _ = build_optimizer(OPTIMIZERS.parse({"name": name, "lr": 0.5}), [p], torch.device("cpu"))
+    for _ in range(20):
+        p.grad = torch.randn_like(p)
+        g = p.grad.clone()
+        used = step_size(opt)
+        # Prodigy moves the parameters; Schedule-Free's base sequence z (made from p at the first step)
+        before = opt.state[p]["z"].clone() if name != "prodigy" and opt.state[p] else p.detach().clone()
+        d_t = opt.param_groups[0].get("d")
+        opt.step()
+        eff = effective_lr(opt, p, opt.param_groups[0])
+        if name == "prodigy":
+            predicted = before - eff * opt.state[p]["exp_avg"] / d_t
+            torch.testing.assert_close(p.detach(), predicted, rtol=1e-5, atol=1e-7)
+        else:
+            torch.testing.assert_close(opt.state[p]["z"], before - eff * g, rtol=1e-5, atol=1e-7)
+        assert used > 0

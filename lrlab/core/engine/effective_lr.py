@@ -16,10 +16,12 @@ optimizer's (bias-corrected) direction, exactly as torch computes it (torch 2.14
 - **Adagrad**: ``lr_t / (1 + (t - 1) * lr_decay) / (sqrt(sum_i) + eps)`` applied to the gradient;
   its accumulator only grows, so this only falls (with a constant ``lr_t``).
 
-- **Prodigy** (:mod:`lrlab.core.decl.lrfree`): ``d x lr x bc x d / (sqrt(v_i) + d x eps)``, applied
-  to ``m_i / d`` (its moments are kept in units of ``d``, so ``m_i / d`` is the gradient's average):
-  the step ``d x lr x bc`` the ``lr`` column shows, spread by Adam's denominator. ``d`` is read
-  after the step; the step used the ``d`` before it, the same once ``d`` stops growing.
+- **Prodigy** (:mod:`lrlab.core.decl.lrfree`): ``d_t x lr x bc x d_t / (sqrt(v_i) + d x eps)``,
+  applied to ``m_i / d_t`` (its moments are kept in units of ``d``, so ``m_i / d_t`` is the
+  gradient's average): the step ``d_t x lr x bc`` the ``lr`` column shows, spread by Adam's
+  denominator. ``d_t`` is the estimate the step used (kept by
+  :func:`lrlab.core.engine.optim.step_size`, which runs before each step), ``d`` the one after it
+  (the package's denominator uses the new one).
 - **Schedule-Free AdamW**: ``lr_t / (sqrt(v_i / (1 - beta2**t)) + eps)`` (``lr_t`` with its warmup,
   the package's ``scheduled_lr``), the step of the base sequence ``z`` applied to the gradient.
   **Schedule-Free SGD**: ``lr_t`` for every parameter.
@@ -74,11 +76,12 @@ def effective_lr(optimizer: torch.optim.Optimizer, param: torch.Tensor, group: d
                                                          + float(group["eps"])), v)
     if name == "Prodigy":
         d, v, k = float(group["d"]), state["exp_avg_sq"], group["k"] - 1  # k counts the steps taken
+        d_t = float(getattr(optimizer, "lrlab_step_d", d))  # the d of the step (step_size keeps it)
         bc = 1.0
         if group["use_bias_correction"]:
             beta1, beta2 = group["betas"]
             bc = ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
-        return _unmoved(d * lr * bc * d / (v.sqrt() + d * float(group["eps"])), v)
+        return _unmoved(d_t * lr * bc * d_t / (v.sqrt() + d * float(group["eps"])), v)
     t = _step_count(state)
     eps = float(group["eps"])
     if name in ("Adam", "AdamW"):

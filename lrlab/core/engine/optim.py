@@ -97,11 +97,16 @@ def step_size(optimizer: torch.optim.Optimizer) -> float:
     (1 - beta1^(k+1))`` under ``use_bias_correction`` (else 1), ``k`` its step count and ``d``
     its current estimate (the package's ``dlr``). Schedule-Free: ``lr x min(1, (k+1) /
     warmup_steps)``, the step of its base sequence ``z`` (the package's ``scheduled_lr``).
-    See :mod:`lrlab.core.decl.lrfree` for why these are "the LR"."""
+    See :mod:`lrlab.core.decl.lrfree` for why these are "the LR".
+
+    Prodigy's ``d`` changes inside its step, so the ``d`` read here is also kept on the optimizer
+    (``lrlab_step_d``): :func:`lrlab.core.engine.effective_lr.effective_lr` needs the ``d`` the
+    step used, which the optimizer no longer holds afterwards."""
     group = optimizer.param_groups[0]
     lr = float(group["lr"])
     name = type(optimizer).__name__
     if name == "Prodigy":
+        optimizer.lrlab_step_d = float(group["d"])  # type: ignore[attr-defined]
         k = group["k"]
         bc = 1.0
         if group["use_bias_correction"]:
