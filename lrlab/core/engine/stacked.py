@@ -223,6 +223,14 @@ class StackedOptimizer:
         self._update(grads, lrs)
 
     @torch.no_grad()
+    def copy_member(self, source: int, target: int) -> None:
+        """Member ``target``'s optimizer state becomes ``source``'s (a population's exploit; the
+        same call as :meth:`lrlab.core.engine.per_member.PerMemberOptimizer.copy_member`)."""
+        for s in self.state:
+            for v in s.values():
+                v[target] = v[source]
+
+    @torch.no_grad()
     def reset_member(self, k: int) -> None:
         """Forget member k's optimizer state (moment estimates, momentum): a frozen member's
         state may hold inf or NaN, and with its state at zero, a zero gradient and a zero LR
