@@ -33,9 +33,9 @@ from lrlab.core.storage.session import Session as _CoreSession
 from lrlab.core.storage.session import SessionError
 from lrlab.progress import Progress, run_with_ctrl_c
 
-__all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError", "SweepMember",
-           "SweepResult", "compare", "find_lr", "landscape", "library", "open_session", "presets", "run", "schedule",
-           "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError",
+           "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "landscape", "library", "open_session",
+           "presets", "run", "schedule", "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
 Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
@@ -858,3 +858,69 @@ class Library:
 def library(folder: str | Path | None = None) -> Library:
     """The sessions of ``folder`` (default: the sessions folder); ``.to_frame()`` for a table."""
     return Library(folder)
+
+
+# --- the auto-tuning showdown --------------------------------------------------------------------
+
+
+@dataclass
+class AutotuneResult:
+    """The showdown: per method (``methods``, each a
+    :class:`~lrlab.core.features.showdown.MethodResult`) the median over seeds of the final
+    validation metric, the steps to the target and the wall time, the spread, every session."""
+
+    folder: Path
+    budget: int
+    seeds: list[int]
+    target: Any  # lrlab.core.features.showdown.Target
+    methods: list[Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab autotune --json`` prints (and ``showdown.json`` in the folder holds)."""
+        from lrlab.core.features.showdown import to_json
+
+        return to_json(self.budget, self.seeds, self.target, self.methods, str(self.folder))
+
+    def describe(self) -> str:
+        """The table ``lrlab autotune`` prints."""
+        from lrlab.core.features.showdown import format_table
+
+        return format_table(self.methods, self.target)
+
+
+def autotune(spec_or_preset: SpecLike, *, budget: int, seeds: int = 3, target: str = "val_metric=0.97",
+             methods: str | Iterable[str] | None = None, out: str | Path | None = None, progress: bool = False,
+             **overrides: Any) -> AutotuneResult:
+    """The auto-tuning showdown (AlgoPerf's self-tuning track as the model): under ``budget``
+    steps and the same ``seeds`` (the spec's seed and the next ones), the spec as given, a range
+    test then cosine, a range test then one-cycle, Prodigy, Schedule-Free AdamW and PBT with the
+    same total compute (``methods`` picks some, e.g. ``"given,prodigy"``). Every run is a session
+    in ``out`` (a new folder; default one in the sessions folder)."""
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_autotune(label, spec, budget=budget, seeds=seeds, target=target, methods=methods, out=out,
+                          progress=progress)
+
+
+def start_autotune(label: str, spec: RunSpec, *, budget: int, seeds: int = 3, target: str = "val_metric=0.97",
+                   methods: str | Iterable[str] | None = None, out: str | Path | None = None,
+                   progress: bool = False) -> AutotuneResult:
+    """:func:`autotune` for a spec already resolved; SpecError on bad input before anything trains."""
+    from lrlab.core.decl.showdown import check_budget, parse_methods, parse_target
+    from lrlab.core.runs.recorded import seed_list
+    from lrlab.core.runs.showdown import Showdown, output_folder
+
+    names = parse_methods(methods, "methods")
+    goal = parse_target(target, "target")
+    check_budget(budget, names, "budget")
+    if type(seeds) is not int or not 1 <= seeds <= 16:
+        raise SpecError([("seeds", f"must be a whole number from 1 to 16, got {seeds!r}")])
+    folder = output_folder(out, "".join(c if c.isalnum() or c in "-_" else "-" for c in label))
+
+    def report(done: int, total: int, text: str) -> None:
+        if progress:
+            print(f"[{done + 1}/{total}] {text}", file=sys.stderr)
+
+    showdown = Showdown(spec, budget=budget, seeds=seed_list(spec.seed, seeds), target=goal, methods=names,
+                        folder=folder, pbt=globals().get("pbt"), progress=report)
+    results = showdown.run()
+    return AutotuneResult(folder, budget, showdown.seeds, goal, results)

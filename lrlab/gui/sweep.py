@@ -37,7 +37,7 @@ from lrlab.core.decl.spec import RunSpec
 from lrlab.core.engine.stacked import PATH_WORDS
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
 from lrlab.core.runs.recorded import recorded_path
-from lrlab.core.runs.sweep import log_range
+from lrlab.core.runs.sweep import engine_note, log_range
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
@@ -265,7 +265,8 @@ class SweepWindow(QMainWindow):
         self.use_button.setEnabled(False)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
-        self.status.setText(f"training {k} members at once…")
+        note = engine_note(spec.optimizer)  # Prodigy, Schedule-Free: one real optimizer per member
+        self.status.setText(f"training {k} members at once…" + (f" ({note})" if note else ""))
         self._dirty = True
 
     def add(self, update: Any) -> None:

@@ -175,7 +175,8 @@ class MainWindow(QMainWindow):
                                                     self.act_spec]),
                                         None, self.act_quit])
         fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
-                                       self.act_sweep])
+                                       self.act_sweep,
+                                       make_action(self, "Auto-tune showdown…", self.tools.show_autotune)])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),

@@ -34,6 +34,7 @@ from lrlab.core.decl.datasets import (
     image_sets,
     train_size,
 )
+from lrlab.core.decl.lrfree import register as register_lr_free
 from lrlab.core.decl.params import (
     INVALID,
     REQUIRED,
@@ -135,6 +136,7 @@ OPTIMIZERS.register("adagrad", (
     Param("eps", Num(gt=0, le=1), 1e-10, "added to the denominator"),
     Param("initial_accumulator_value", Num(ge=0), 0.0, "start of the squared-gradient sum"), _WD),
     "AdaGrad (2011): divides by the root of accumulated squared gradients.")
+register_lr_free(OPTIMIZERS)  # Prodigy, Schedule-Free AdamW and SGD (extra `autotune`)
 
 #: the optimizer hyperparameters a mid-run "optimizer" edit (or a fork's change) may set: the
 #: fields that edit declares in ``schedules.EDITS``, read from there so the list exists once

@@ -203,6 +203,9 @@ class StackedOptimizer:
     step count from 1; each rule is written in the order torch's single-tensor loop uses.
     """
 
+    #: the optimizers written here (others run per member: :mod:`lrlab.core.engine.per_member`)
+    KINDS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
     def __init__(self, spec: Kinded, params: Sequence[torch.Tensor]):
         self.kind = spec.kind
         hyper = dict(spec.params)
@@ -225,6 +228,14 @@ class StackedOptimizer:
         frozen member)."""
         self.t += 1
         self._update(grads, lrs)
+
+    @torch.no_grad()
+    def copy_member(self, source: int, target: int) -> None:
+        """Member ``target``'s optimizer state becomes ``source``'s (a population's exploit; the
+        same call as :meth:`lrlab.core.engine.per_member.PerMemberOptimizer.copy_member`)."""
+        for s in self.state:
+            for v in s.values():
+                v[target] = v[source]
 
     @torch.no_grad()
     def reset_member(self, k: int) -> None:

@@ -35,6 +35,11 @@ What makes member k the run ``lrlab run`` would make at its LR:
   torch's global generator seeded with the first seed's ``loop`` seed. With dropout on, the
   members of one seed therefore differ in their masks as well as their LR.
 - **Batch norm**: per-member running statistics (stacked buffers).
+- **Prodigy, Schedule-Free AdamW and SGD**: the stacked maths does not implement them; each
+  member steps with its own instance of the package's optimizer on its slices of the stacked
+  parameters (:mod:`lrlab.core.engine.per_member`; sessions record ``optimizer_impl:
+  "per-member"``, the sweep window says so). Its ``lr`` column is the step size it used (d x lr
+  for Prodigy), and Schedule-Free members are validated at their averaged points.
 
 Output (:class:`lrlab.core.runs.RecordedSweep`): one ordinary session per member (``kind``
 ``sweep_member``, the sweep's folder name as ``group``, the member's LR and seed in its spec),
@@ -48,6 +53,7 @@ sweep stops as soon as the replayed member has ended.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -69,6 +75,8 @@ from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
 from lrlab.core.engine.noise_scale import NoiseScale, split
 from lrlab.core.engine.optim import apply_hyperparameters
+from lrlab.core.engine.per_member import PerMemberOptimizer, needs_per_member
+from lrlab.core.engine.per_member import engine_note as engine_note  # for the sweep window
 from lrlab.core.engine.stacked import (
     StackedModel,
     StackedOptimizer,
@@ -271,12 +279,16 @@ class Sweep(RunnerBase):
             self.path = "loop"  # a layer vmap cannot batch: one call per member instead
             self.model = StackedModel([modules[m.index % len(seed_values)] for m in self.members], "loop")
         self.params = self.model.parameters()
-        self.optimizer = StackedOptimizer(spec.optimizer, self.params)
+        # Prodigy, Schedule-Free: the package's own optimizer per member (engine/per_member.py)
+        self.per_member = needs_per_member(spec.optimizer)
+        self.optimizer = (PerMemberOptimizer(spec.optimizer, self.params, self.device) if self.per_member
+                          else StackedOptimizer(spec.optimizer, self.params))
         # threads as for one member's run: the batched products are K small ones, and on a
         # busy 2-core laptop two threads made a K=64 sweep 3-5x slower (bench_sweep.py)
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.environment = environment(self.device, self.threads, spec.deterministic)
-        self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
+        self.environment.update(optimizer_impl="per-member" if self.per_member else "stacked", sweep_path=self.path,
+                                sweep_members=k)
         if self.data.provenance:  # the user's own files: a replay on changed data says so
             self.environment["data"] = self.data.provenance
 
@@ -391,7 +403,8 @@ class Sweep(RunnerBase):
                                                            step % self.spec.noise_scale_every == 0)
         self.step = step + 1
         self.columns.append(step=step, epoch=step // self.orders[0].steps_per_epoch, samples=self._samples(step),
-                            wall_time=time.perf_counter() - self.t0, train_loss=losses, lr=lrs,
+                            wall_time=time.perf_counter() - self.t0, train_loss=losses,
+                            lr=self.optimizer.step_sizes.copy() if self.per_member else lrs,  # d x lr, ...
                             grad_norm=grad_norms, update_ratio=ratios, noise_scale=noise)
         # divergence freezes a member; the others go on
         if self.first_loss is None:
@@ -529,8 +542,9 @@ class Sweep(RunnerBase):
         """Each member's mean loss and accuracy (classification) or R^2 (regression) on held-out
         data, as ``[K]`` arrays (:func:`~lrlab.core.runs.loop.validation_sums`)."""
         task = self.data.task
-        sums = validation_sums(self.model, lambda xb: self.model(self._prepare(xb), True),
-                               lambda out, yb: member_losses(out, yb, task, True), x, y, task, chunk)
+        with self.optimizer.averaged() if self.per_member else contextlib.nullcontext():  # Schedule-Free
+            sums = validation_sums(self.model, lambda xb: self.model(self._prepare(xb), True),
+                                   lambda out, yb: member_losses(out, yb, task, True), x, y, task, chunk)
         return summarize(sums.cpu().numpy(), len(x), task)
 
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from lrlab._version import __version__
 from lrlab.core.decl.events import Event, Status
+from lrlab.core.decl.lrfree import PACKAGES as LR_FREE
 from lrlab.core.decl.metrics import (
     GRAD_NORM,
     LR,
@@ -53,7 +54,7 @@ from lrlab.core.engine.devices import cpu_kernels, describe_device, resolve_devi
 from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
 from lrlab.core.engine.noise_scale import NoiseScale, split
-from lrlab.core.engine.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.engine.optim import apply_hyperparameters, averaged, build_optimizer, step_size
 from lrlab.core.engine.precision import apply_layout, autocast, layout
 from lrlab.core.engine.precision import check_options as check_precision
 from lrlab.core.engine.precision import environment as precision_environment
@@ -185,6 +186,8 @@ class Trainer(RunnerBase):
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.layers = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
         self._optimizer_step = fast_step(self.optimizer)
+        # Prodigy and Schedule-Free: the lr column records the step size they use (step_size)
+        self._lr_free = spec.optimizer.kind in LR_FREE
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
@@ -251,7 +254,8 @@ class Trainer(RunnerBase):
                 _, index, key = [*k.split(".", 2), "", ""][:3]
                 if not index.isdigit() or int(index) >= len(self.params) or not key:
                     raise SnapshotError(f"snapshot tensor {k}: names no parameter of this model")
-                if v.dim() and v.shape != self.params[int(index)].shape:
+                shape = self.params[int(index)].shape  # Prodigy keeps some state flattened
+                if v.dim() and v.shape not in (shape, torch.Size([shape.numel()])):
                     raise SnapshotError(f"snapshot tensor {k}: shape {list(v.shape)} is not its parameter's")
             elif not k.startswith(("model.", "rng.")):
                 raise SnapshotError(f"snapshot tensor {k}: unknown name")
@@ -380,6 +384,8 @@ class Trainer(RunnerBase):
         lr = self.timeline(step)
         for g in self._groups:
             g["lr"] = lr
+        if self._lr_free:  # the step size they derive from it (d x lr, the warmed-up lr)
+            lr = step_size(self.optimizer)
         # one optimizer step on the next batch of the seeded order
         spec = self.spec
         xb, yb = self.order.batch(step)
@@ -574,7 +580,8 @@ class Trainer(RunnerBase):
                     return self.model(layout(xb if prepare is None else prepare(xb), self.spec)).float()
         else:
             forward = self.model if prepare is None else lambda xb: self.model(prepare(xb))
-        return validation_sums(self.model, forward, self.loss_fn, x, y, self.data.task, chunk)
+        with averaged(self.optimizer):  # Schedule-Free: at its averaged point, then back exactly
+            return validation_sums(self.model, forward, self.loss_fn, x, y, self.data.task, chunk)
 
 
 def setup_globals(seeds: Seeds, threads: int, deterministic: bool) -> None:
