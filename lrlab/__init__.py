@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         Comparison,
         FindLRResult,
         Library,
+        PBTResult,
         Replay,
         Session,
         SessionError,
@@ -30,15 +31,16 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         landscape,
         library,
         open_session,
+        pbt,
         presets,
         run,
         schedule,
         sweep,
     )
 
-__all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError",
+__all__ = ["Comparison", "FindLRResult", "Library", "PBTResult", "Replay", "Session", "SessionError", "SpecError",
            "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "landscape", "library",
-           "open_session", "presets", "run", "schedule", "sweep"]
+           "open_session", "pbt", "presets", "run", "schedule", "sweep"]
 
 
 def __getattr__(name: str) -> Any:
