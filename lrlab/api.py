@@ -632,20 +632,12 @@ def start_pbt(label: str, spec: RunSpec, *, population: int, interval: int, quan
 
 
 def pbt_result(folder: Path, status: str = "") -> PBTResult:
-    """A population's result, read back from its folder (``summary.json`` and the sessions)."""
-    import json
+    """A population's result, read back from its folder (``summary.json``)."""
+    from lrlab.core.runs.pbt import read_result
 
-    from lrlab.core.runs.pbt import winner
-
-    data = json.loads((folder / "summary.json").read_text())
-    rows = data["members"]
-    members = [{"member": k, "final_val_metric": row["final_val_metric"], "lineage": data["lineage"][k],
-                "session": row["session"]} for k, row in enumerate(rows)]
-    best = winner(rows)
-    won = None if best is None else {"member": best, "schedule": data["discovered"][best],
-                                     "final_val_metric": rows[best]["final_val_metric"]}
-    return PBTResult(folder, won, members, int(data["exploits"]), data["spec"], status or data["status"],
-                     float(data["summary"].get("wall_time", 0.0)))
+    r = read_result(folder)
+    return PBTResult(Path(folder), r["winner"], r["members"], r["exploits"], r["spec"], status or r["status"],
+                     r["wall_time"])
 
 
 def transfer_winner(result: PBTResult, *, out: str | Path | None = None, progress: bool = False) -> dict[str, Any]:

@@ -36,8 +36,10 @@ copies members between lanes.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -281,6 +283,22 @@ class PBTMember(SweepMember):
     def describe(self) -> str:
         return (f"member {self.member} of a {self.sweep.k}-member population: re-running the whole population "
                 f"({self.sweep.path} path), which is deterministic")
+
+
+def read_result(folder: str | Path) -> dict[str, Any]:
+    """A finished population, read back from its folder's ``summary.json``: ``winner``
+    (``{"member", "schedule", "final_val_metric"}`` or None), ``members`` (``{"member",
+    "final_val_metric", "lineage", "session"}`` each), ``exploits``, and ``spec``, ``status``,
+    ``wall_time``. What ``lrlab pbt --json`` prints and the PBT window shows."""
+    data = json.loads((Path(folder) / "summary.json").read_text())
+    rows = data["members"]
+    members = [{"member": k, "final_val_metric": row["final_val_metric"], "lineage": data["lineage"][k],
+                "session": row["session"]} for k, row in enumerate(rows)]
+    best = winner(rows)
+    won = None if best is None else {"member": best, "schedule": data["discovered"][best],
+                                     "final_val_metric": rows[best]["final_val_metric"]}
+    return {"winner": won, "members": members, "exploits": int(data["exploits"]), "spec": data["spec"],
+            "status": data["status"], "wall_time": float(data["summary"].get("wall_time", 0.0))}
 
 
 def winner(rows: Sequence[Mapping[str, Any]]) -> int | None:
