@@ -99,10 +99,10 @@ class Warmup(Schedule):
                Param("milestones", ListOf(STEPS, increasing=True), [],
                      "steps at which the next schedule starts (one fewer than schedules)"),
                Param("factors", Optional(ListOf(POS)), None,
-                     "each schedule's LR multiplier (one per schedule); null: 1 for all"),
+                     "each schedule's LR multiplier (one per schedule); null or empty: 1 for all"),
                Param("offsets", Optional(ListOf(Num(ge=0, integer=True))), None,
                      "steps added to each schedule's local time (one per schedule; a schedule continued "
-                     "rather than restarted); null: 0 for all"))
+                     "rather than restarted); null or empty: 0 for all"))
 class Sequence_(Schedule):
     """Schedules one after another: between milestones m[i-1] <= t < m[i] (m[-1] = 0),
     lr(t) = f[i] * schedules[i](t - m[i-1] + o[i])   (torch SequentialLR when f = 1 and o = 0)
@@ -128,9 +128,9 @@ class Sequence_(Schedule):
                  factors: Sequence[float] | None = None, offsets: Sequence[int] | None = None):
         self.parts = [build(s, base_lr) for s in schedules]
         self.starts = [0, *milestones]
-        self.factors = [1.0] * len(self.parts) if factors is None else [float(f) for f in factors]
+        self.factors = [float(f) for f in factors] if factors else [1.0] * len(self.parts)
         # part i sees t - origin[i]
-        self.origins = [s - (0 if offsets is None else offsets[i]) for i, s in enumerate(self.starts)]
+        self.origins = [s - (offsets[i] if offsets else 0) for i, s in enumerate(self.starts)]
 
     def __call__(self, t: int) -> float:
         i = bisect.bisect_right(self.starts, t) - 1
@@ -148,7 +148,7 @@ class Sequence_(Schedule):
                          f"must have one entry fewer than schedules ({len(p['schedules']) - 1}), "
                          f"got {len(p['milestones'])}")
         for name in ("factors", "offsets"):
-            if p[name] is not None and len(p[name]) != len(p["schedules"]):
+            if p[name] and len(p[name]) != len(p["schedules"]):  # null or empty: the default
                 problems.add(join(path, name), f"must have one entry per schedule ({len(p['schedules'])}), "
                                                f"got {len(p[name])}")
         super().check(spec, path, problems)
