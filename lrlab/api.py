@@ -617,8 +617,10 @@ def start_pbt(label: str, spec: RunSpec, *, population: int, interval: int, quan
     if ray is not None:
         from lrlab.core.runs.cluster_pbt import ray_pbt
 
-        result = ray_pbt(spec, out, population=population, interval=interval, quantile=quantile,
-                         perturb=perturb, seed=seed, address=ray or None, label=label)
+        folder, failures = ray_pbt(spec, out, population=population, interval=interval, quantile=quantile,
+                                   perturb=perturb, seed=seed, address=ray or None, label=label)
+        result = pbt_result(folder)
+        result.failures = failures
     else:
         recorded = _record("pbt", spec, out, progress, label=label, population=population, interval=interval,
                            quantile=quantile, perturb=perturb, pbt_seed=seed)
