@@ -97,10 +97,11 @@ def trainable(config: dict[str, Any]) -> None:
             with np.load(folder / "columns.npz", allow_pickle=False) as cols:
                 history["columns"] = {k: cols[k] for k in cols.files}
         source, source_m = int(history["lane"]), float(history["m"])
-        edit = _lr_edit(base, m)
-        history["edits"].append([start.step, edit])
-        history["exploits"].append({"step": start.step, "source": source, "factor": m / source_m, "edit": edit})
-        history["lane"], history["m"] = lane, m
+        if (source, source_m) != (lane, m):  # an exploit; else Tune resumes this member (synchronous PBT)
+            edit = _lr_edit(base, m)
+            history["edits"].append([start.step, edit])
+            history["exploits"].append({"step": start.step, "source": source, "factor": m / source_m, "edit": edit})
+            history["lane"], history["m"] = lane, m
     spec = member_spec(base, history["root_lr"], base.seed)
     trainer = Trainer(spec, edits=[(s, e) for s, e in history["edits"]], threads=config["threads"],
                       snapshot_every=None, start=start)
