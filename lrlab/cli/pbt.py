@@ -22,7 +22,7 @@ from lrlab.cli.common import (
 
 
 def add_parser(commands: Commands) -> None:
-    p = command(commands, "pbt", "population-based training: the best are copied, their LR perturbed",
+    p = command(commands, "pbt", "population-based training: copy the best, perturb the LR",
                 "Population-based training (Jaderberg et al., 2017): POPULATION copies of a run spec or preset "
                 "train at once from LRs spread around its LR (a tenth to ten times). Every INTERVAL steps the "
                 "members in the bottom QUANTILE by validation metric copy the weights and optimizer state of a "
