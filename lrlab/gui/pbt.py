@@ -107,7 +107,8 @@ class PBTWindow(QMainWindow):
         self.view = TimedGraphicsLayout()
         self.p_loss = self.view.addPlot(row=0, col=0, title="smoothed training loss of each member")
         self.p_lr = self.view.addPlot(row=1, col=0, title="learning rate of each member")
-        self.p_tree = self.view.addPlot(row=0, col=1, rowspan=2, title="lineage: who copied whom")
+        self.p_tree = self.view.addPlot(row=0, col=1, rowspan=2,
+                                        title="lineage: who copied whom (bold: the winner's weights)")
         self.p_loss.setLogMode(y=True)
         self.p_lr.setLogMode(y=True)
         self.p_lr.setXLink(self.p_loss)
@@ -129,7 +130,7 @@ class PBTWindow(QMainWindow):
         self.arrows = self.p_tree.plot(pen=pg.mkPen(event, width=1.5), connect="pairs")
         self.heads = pg.ScatterPlotItem(size=10, pen=pg.mkPen(event), brush=pg.mkBrush(event))
         self.p_tree.addItem(self.heads)
-        self.winner_path = self.p_tree.plot(pen=pg.mkPen(colours()["diverged"], width=5))
+        self.winner_path = self.p_tree.plot(pen=pg.mkPen(colours()["edit"], width=5))
         lay.addWidget(self.view, 1)
 
         bottom = QHBoxLayout()

@@ -20,8 +20,8 @@ from lrlab.core.storage.session import Session
 
 TINY = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
         "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 16, "device": "cpu"}
-ORDER = ["gui", "run", "find-lr", "sweep", "pbt", "fork", "compare", "replay", "info", "export", "schedule", "landscape",
-         "presets", "repair"]
+ORDER = ["gui", "run", "find-lr", "sweep", "pbt", "fork", "compare", "replay", "info", "export", "schedule",
+         "landscape", "presets", "repair"]
 
 
 def lrlab(*args, **env):
