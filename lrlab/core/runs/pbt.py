@@ -143,7 +143,8 @@ class PBT(Sweep):
             raise SpecError([("lrs", f"needs one LR per member ({population}), got {len(lrs)}")])
         super().__init__(spec, lrs=lrs, seeds=None, edits=edits, threads=threads, max_steps=max_steps,
                          flush_seconds=flush_seconds, pace=pace, path=path)  # a member ends with the population
-        check_interval(interval, self.total_steps)
+        if not self.cut_short:  # a replay of a stopped population runs only as far as it got
+            check_interval(interval, self.total_steps)
         self.population, self.interval, self.quantile, self.perturb, self.pbt_seed = (
             population, interval, quantile, factors, pbt_seed)
         self.rng = np.random.default_rng(pbt_seed)
