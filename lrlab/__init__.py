@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         Comparison,
         FindLRResult,
         Library,
+        PBTResult,
         Replay,
         Session,
         SessionError,
@@ -32,15 +33,16 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         landscape,
         library,
         open_session,
+        pbt,
         presets,
         run,
         schedule,
         sweep,
     )
 
-__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError",
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "PBTResult", "Replay", "Session", "SessionError",
            "SpecError", "SweepMember", "SweepResult", "__version__", "autotune", "compare", "find_lr", "fork",
-           "landscape", "library", "open_session", "presets", "run", "schedule", "sweep"]
+           "landscape", "library", "open_session", "pbt", "presets", "run", "schedule", "sweep"]
 
 
 def __getattr__(name: str) -> Any:

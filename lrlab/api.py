@@ -33,9 +33,9 @@ from lrlab.core.storage.session import Session as _CoreSession
 from lrlab.core.storage.session import SessionError
 from lrlab.progress import Progress, run_with_ctrl_c
 
-__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError",
-           "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "landscape", "library", "open_session",
-           "presets", "run", "schedule", "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "PBTResult", "Replay", "Session", "SessionError",
+           "SpecError", "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "landscape", "library",
+           "open_session", "pbt", "presets", "run", "schedule", "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
 Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
@@ -585,6 +585,107 @@ def _ray_sweep(label: str, spec: RunSpec, lrs: list[float], seeds: int, out: str
     return SweepResult(folder, [SweepMember(**row) for row in result.rows],
                        None if best is None else SweepMember(**best), spec.task, result.path, result.n_params,
                        result.wall_time, result.status, failures=result.failures)
+
+
+# --- population-based training ------------------------------------------------------------------
+
+
+@dataclass
+class PBTResult:
+    """A finished population-based training (:mod:`lrlab.core.runs.pbt`).
+
+    ``winner``: ``{"member", "schedule", "final_val_metric"}``, the member with the highest final
+    validation metric and its lineage's LR as a schedule spec for the spec's LR (None when every
+    member diverged); ``members``: ``{"member", "final_val_metric", "lineage", "session"}`` per
+    member, ``lineage`` its exploits as ``[step, source member, new LR]``; ``exploits``: how many
+    there were. ``transfer``, when asked for: the winner's schedule trained from scratch as a
+    single run (``{"session", "final_val_metric"}``), to see whether the schedule transfers."""
+
+    folder: Path
+    winner: dict[str, Any] | None
+    members: list[dict[str, Any]]
+    exploits: int
+    spec: dict[str, Any]
+    status: str = ""
+    wall_time: float = 0.0
+    transfer: dict[str, Any] | None = None
+    write_failure: str | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def winner_spec(self) -> dict[str, Any] | None:
+        """The run spec that trains the winner's schedule from scratch (the spec, its schedule replaced)."""
+        return None if self.winner is None else {**self.spec, "schedule": self.winner["schedule"]}
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab pbt --json`` prints."""
+        from lrlab.core.runs import _json_safe
+
+        out: dict[str, Any] = {"winner": self.winner, "members": self.members, "exploits": self.exploits}
+        if self.transfer is not None:
+            out["transfer"] = self.transfer
+        return _json_safe(out)
+
+
+def pbt(spec: SpecLike, *, population: int, interval: int, quantile: float = 0.25,
+        perturb: tuple[float, float] = (0.8, 1.25), seed: int = 0, out: str | Path | None = None,
+        transfer: bool = False, ray: str | None = None, progress: bool = False, **overrides: Any) -> PBTResult:
+    """Population-based training (Jaderberg et al., 2017): ``population`` members of the experiment
+    train at once from LRs spread around its LR; every ``interval`` steps the bottom ``quantile``
+    copies the weights and optimizer state of a top member and multiplies its LR by one of the
+    ``perturb`` factors, drawn with ``seed``. Each member is a session in ``out`` (a new or empty
+    folder). ``transfer`` then trains the winner's discovered schedule from scratch as one run;
+    ``ray`` (an address, or "" for ``RAY_ADDRESS`` or a local instance) runs the population with Ray
+    Tune's ``PopulationBasedTraining`` scheduler instead."""
+    label, resolved = resolve_spec(spec, _changes(overrides))
+    return start_pbt(label, resolved, population=population, interval=interval, quantile=quantile,
+                     perturb=perturb, seed=seed, out=out, transfer=transfer, ray=ray, progress=progress)
+
+
+def start_pbt(label: str, spec: RunSpec, *, population: int, interval: int, quantile: float = 0.25,
+              perturb: tuple[float, float] = (0.8, 1.25), seed: int = 0, out: str | Path | None = None,
+              transfer: bool = False, ray: str | None = None, progress: bool = False) -> PBTResult:
+    """:func:`pbt` for a spec already resolved (the command resolves it first to check flags)."""
+    from lrlab.core.decl.spec import planned_steps
+    from lrlab.core.runs.pbt import check_interval, check_pbt
+
+    population, interval, quantile, perturb = check_pbt(population, interval, quantile, perturb)
+    check_interval(interval, planned_steps(spec))  # before anything loads
+    if ray is not None:
+        from lrlab.core.runs.cluster_pbt import ray_pbt
+
+        folder, failures = ray_pbt(spec, out, population=population, interval=interval, quantile=quantile,
+                                   perturb=perturb, seed=seed, address=ray or None, label=label)
+        result = pbt_result(folder)
+        result.failures = failures
+    else:
+        recorded = _record("pbt", spec, out, progress, label=label, population=population, interval=interval,
+                           quantile=quantile, perturb=perturb, pbt_seed=seed)
+        _warn_schedule(spec, recorded.runner)
+        status = run_with_ctrl_c(recorded, recorded.runner)
+        result = pbt_result(recorded.path, str(status))
+        result.write_failure = _write_failure(recorded, status, "population")
+    if transfer and result.winner is not None:
+        result.transfer = transfer_winner(result, out=result.folder / "winner-from-scratch.lrlab", progress=progress)
+    return result
+
+
+def pbt_result(folder: Path, status: str = "") -> PBTResult:
+    """A population's result, read back from its folder (``summary.json``)."""
+    from lrlab.core.runs.pbt import read_result
+
+    r = read_result(folder)
+    return PBTResult(Path(folder), r["winner"], r["members"], r["exploits"], r["spec"], status or r["status"],
+                     r["wall_time"])
+
+
+def transfer_winner(result: PBTResult, *, out: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """"Does the discovered schedule transfer?": the winner's schedule trained from scratch as a
+    single run of the spec; its session and final validation metric beside the winner's."""
+    spec = RunSpec.from_json(result.winner_spec(), "winner")
+    session = start_run("pbt-winner", spec, out=out, progress=progress)
+    assert result.winner is not None
+    return {"session": str(session.path), "final_val_metric": session.summary.get("final_val_metric"),
+            "winner_final_val_metric": result.winner["final_val_metric"]}
 
 
 # --- comparing ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from lrlab.cli import (
     gui,
     info,
     landscape,
+    pbt,
     presets,
     repair,
     replay,
@@ -35,8 +36,8 @@ from lrlab.cli.common import CommandListFormatter, Parser, UsageError, check_pat
 from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
-COMMANDS = (gui, run, find_lr, sweep, autotune, fork, compare, replay, info, export, schedule, landscape, presets,
-            repair)
+COMMANDS = (gui, run, find_lr, sweep, pbt, autotune, fork, compare, replay, info, export, schedule, landscape,
+            presets, repair)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,6 +71,81 @@ def parse_lrs(text: str) -> list[float]:
     return values
 
 
+def lr_colour_map() -> pg.ColorMap:
+    """The LR colour scale (:data:`LR_COLOURS`) as a pyqtgraph colour map over 0..1."""
+    return pg.ColorMap(np.linspace(0, 1, len(LR_COLOURS)), [pg.mkColor(c) for c in LR_COLOURS])
+
+
+def lr_colours(cmap: pg.ColorMap, lrs: Any) -> tuple[list[Any], tuple[float, float]]:
+    """A colour per LR on a log scale from the lowest to the highest, and that scale's
+    (log10 low, log10 high) for a colour bar."""
+    logs = np.log10(np.asarray(lrs, dtype=np.float64))
+    lo, hi = float(logs.min()), float(logs.max())
+    colours_ = [cmap.map((v - lo) / (hi - lo) if hi > lo else 0.5, mode="qcolor") for v in logs]
+    return colours_, (lo, hi if hi > lo else lo + 1)
+
+
+class MemberCurves:
+    """One curve per member of a run of several members (a sweep, a population) on one plot:
+    a step column of each member's Updates (the training loss by default, smoothed with a
+    debiased EMA; ``smoothing=None`` draws it raw), kept in a :class:`MinMaxPyramid` so a frame
+    costs the same however long the run. ``latest`` holds each member's latest finite value;
+    ``on_click(member)`` is called when a curve is clicked."""
+
+    def __init__(self, plot: Any, column: str = TRAIN_LOSS.name, smoothing: float | None = SMOOTHING,
+                 on_click: Any = None):
+        self.plot, self.column, self.smoothing, self.on_click = plot, column, smoothing, on_click
+        self.curves: list[pg.PlotDataItem] = []
+        self.data: list[MinMaxPyramid] = []
+        self.colours: list[Any] = []
+        self.latest: np.ndarray = np.empty(0)
+        self._ema: list[float] = []
+        self._n: list[int] = []
+
+    def begin(self, colours_: list[Any]) -> None:
+        """Fresh curves, one per member, in these colours."""
+        for c in self.curves:
+            self.plot.removeItem(c)
+        k = len(colours_)
+        self.colours, self.curves = list(colours_), []
+        for i in range(k):
+            curve = self.plot.plot(pen=pg.mkPen(self.colours[i], width=1))
+            if self.on_click is not None:
+                curve.setCurveClickable(True, width=6)
+                curve.sigClicked.connect(lambda _, i=i: self.on_click(i))
+            self.curves.append(curve)
+        self.data = [MinMaxPyramid() for _ in range(k)]
+        self._ema, self._n = [0.0] * k, [0] * k
+        self.latest = np.full(k, np.nan)
+
+    def add(self, i: int, member: Any) -> None:
+        """Member i's Update: its new steps."""
+        if not member.n:
+            return
+        values = np.asarray(member.steps[self.column], dtype=np.float64)
+        if self.smoothing is not None:
+            values, self._ema[i] = debiased_ema(values, self.smoothing, self._n[i], self._ema[i])
+        self._n[i] += len(values)
+        self.data[i].append(member.steps["step"].astype(np.float64), values)
+        finite = values[np.isfinite(values)]
+        if len(finite):
+            self.latest[i] = finite[-1]
+
+    def highlight(self, member: int | None, width: int = 4) -> None:
+        for i, c in enumerate(self.curves):
+            c.setPen(pg.mkPen(self.colours[i], width=width if i == member else 1))
+
+    def draw(self, members_per_budget: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Redraw every curve (each gets a share of the plot's pixels); returns what was drawn."""
+        budget = max(100, int(self.plot.getViewBox().width()) // max(1, len(self.data) // members_per_budget))
+        drawn = []
+        for curve, pyramid in zip(self.curves, self.data, strict=True):
+            x, y = pyramid.view(-np.inf, np.inf, budget, True)
+            curve.setData(x, y, connect="finite")
+            drawn.append((x, y))
+        return drawn
+
+
 class SweepWindow(QMainWindow):
     sig_run = Signal(list, int)  # LRs, seeds per LR
     sig_use = Signal(dict)  # the experiment JSON with the chosen LR
@@ -123,7 +198,7 @@ class SweepWindow(QMainWindow):
             p.setLabel("left", y)
             for axis in ("left", "bottom"):
                 p.getAxis(axis).enableAutoSIPrefix(False)  # an accuracy of 0.97 is not "970 (x0.001)"
-        self.cmap = pg.ColorMap(np.linspace(0, 1, len(LR_COLOURS)), [pg.mkColor(c) for c in LR_COLOURS])
+        self.cmap = lr_colour_map()
         self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 LR", interactive=False)
         self.view.addItem(self.colour_bar, row=0, col=2, rowspan=2)
         self.u_curve = self.p_u.plot(pen=pg.mkPen(colours()["event"], width=1))
@@ -150,17 +225,18 @@ class SweepWindow(QMainWindow):
         lay.addLayout(bottom)
         self.setCentralWidget(central)
         fit_to_screen(self, 1200, 760)
-        self.curves: list[pg.PlotDataItem] = []
-        self.data: list[MinMaxPyramid] = []
-        self._ema: list[float] = []
-        self._n: list[int] = []
-        self.latest_loss: np.ndarray = np.empty(0)
+        self.losses = MemberCurves(self.p_loss, on_click=self.select)
         self.latest_metric: np.ndarray = np.empty(0)
         self.status_of: list[str] = []
         self._dirty = False
         self._timer = QTimer(self, interval=FRAME_MS)
         self._timer.timeout.connect(self._frame)
         self._timer.start()
+
+    @property
+    def latest_loss(self) -> np.ndarray:
+        """Each member's latest smoothed training loss (NaN before its first)."""
+        return self.losses.latest
 
     def _cluster_row(self) -> QHBoxLayout:
         """Run on: this machine, or a Ray cluster (greyed, with the install hint, without ray)."""
@@ -242,23 +318,11 @@ class SweepWindow(QMainWindow):
     def begin(self, spec: RunSpec, lrs: list[float], seeds: int) -> None:
         """A sweep of ``spec`` over ``lrs`` x ``seeds`` is starting: fresh curves, one per member."""
         self.spec, self.lrs, self.seeds = spec, sorted(lrs), seeds
-        for c in self.curves:
-            self.p_loss.removeItem(c)
         k = len(self.lrs) * seeds
         self.member_lr = [lr for lr in self.lrs for _ in range(seeds)]  # members by LR, then seed
-        logs = np.log10(self.member_lr)
-        lo, hi = float(logs.min()), float(logs.max())
-        self.colour_bar.setLevels((lo, hi if hi > lo else lo + 1))
-        self.colour_of = [self.cmap.map((v - lo) / (hi - lo) if hi > lo else 0.5, mode="qcolor") for v in logs]
-        self.curves = []
-        for i in range(k):
-            curve = self.p_loss.plot(pen=pg.mkPen(self.colour_of[i], width=1))
-            curve.setCurveClickable(True, width=6)
-            curve.sigClicked.connect(lambda _, i=i: self.select(i))
-            self.curves.append(curve)
-        self.data = [MinMaxPyramid() for _ in range(k)]
-        self._ema, self._n = [0.0] * k, [0] * k
-        self.latest_loss = np.full(k, np.nan)
+        self.colour_of, levels = lr_colours(self.cmap, self.member_lr)
+        self.colour_bar.setLevels(levels)
+        self.losses.begin(self.colour_of)
         self.latest_metric = np.full(k, np.nan)
         self.status_of = ["running"] * k
         self.files, self.selected = [], None
@@ -271,15 +335,8 @@ class SweepWindow(QMainWindow):
 
     def add(self, update: Any) -> None:
         """An Update of the sweep: each member's new steps, evaluations and status (its ``members``)."""
-        for i, member in enumerate(update.members[:len(self.data)]):
-            if member.n:
-                loss = member.steps[TRAIN_LOSS.name]
-                smooth, self._ema[i] = debiased_ema(loss, SMOOTHING, self._n[i], self._ema[i])
-                self._n[i] += len(loss)
-                self.data[i].append(member.steps["step"].astype(np.float64), smooth)
-                finite = smooth[np.isfinite(smooth)]
-                if len(finite):
-                    self.latest_loss[i] = finite[-1]
+        for i, member in enumerate(update.members[:len(self.losses.data)]):
+            self.losses.add(i, member)
             if member.evals:
                 self.latest_metric[i] = member.evals[-1][VAL_METRIC.name]
             self.status_of[i] = str(member.status)
@@ -315,8 +372,7 @@ class SweepWindow(QMainWindow):
 
     def select(self, member: int) -> None:
         self.selected = member
-        for i, c in enumerate(self.curves):
-            c.setPen(pg.mkPen(self.colour_of[i], width=4 if i == member else 1))
+        self.losses.highlight(member)
         lr = self.member_lr[member]
         self.use_button.setEnabled(self.spec is not None)
         self.use_button.setToolTip(f"set the Experiment form's LR to {lr:.4g}")
@@ -342,7 +398,7 @@ class SweepWindow(QMainWindow):
         """Redraw at most ten times a second, and less often when drawing is dear: like the
         main window's plots, drawing may take at most GUI_SHARE of the time, whatever K is (the
         rest is the training thread's). Each member's curve gets a share of the pixels."""
-        if not self._dirty or not self.data:
+        if not self._dirty or not self.losses.data:
             return
         self._dirty = False
         t0 = time.perf_counter()
@@ -353,11 +409,8 @@ class SweepWindow(QMainWindow):
             self._timer.setInterval(int(min(max(cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)))
 
     def _draw(self) -> None:
-        budget = max(100, int(self.p_loss.getViewBox().width()) // max(1, len(self.data) // 4))
         ends = []
-        for i, (curve, pyramid) in enumerate(zip(self.curves, self.data, strict=True)):
-            x, y = pyramid.view(-np.inf, np.inf, budget, True)
-            curve.setData(x, y, connect="finite")
+        for i, (x, y) in enumerate(self.losses.draw()):
             if self.status_of[i] == "diverged" and len(x):
                 finite = np.isfinite(y)
                 if finite.any():  # scatter items are not log-transformed by the plot: do it here

@@ -53,8 +53,23 @@ class SweepView(KindView):
             window.tools.sweep.finish(path)
 
 
+class PBTView(KindView):
+    """A population's members, LRs and lineage are drawn by the Population window; the main
+    plots show only its events."""
+
+    def metrics(self, window: Any, update: Any) -> None:
+        if window.tools.pbt is not None:
+            window.tools.pbt.add(update)
+        window.plots.add(events=update.events)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window.tools.pbt is not None:
+            window.tools.pbt.finish(path)
+
+
 register_view("range_test", RangeTestView())
 register_view("sweep", SweepView())
+register_view("pbt", PBTView())
 
 
 class ToolsComponent(QObject):
@@ -72,6 +87,9 @@ class ToolsComponent(QObject):
         self.sweep: Any = None  # the Sweep window
         self.landscape: Any = None  # the Landscape window
         self.autotune: Any = None  # the Auto-tune showdown window
+        self.pbt: Any = None  # the Population (PBT) window
+        self._transfer_of: str | None = None  # the winner's session while its schedule trains from scratch
+        controller.sig_finished.connect(self._compare_transfer)
         self._ray_worker: Any = None  # a sweep on Ray, kept alive while it runs
         self._ray_thread: Any = None
 
@@ -211,6 +229,57 @@ class ToolsComponent(QObject):
         self.progress.setRange(0, total)  # again: a run of the window's own may have set its own
         self.progress.setValue(back)
         self.status.setText(f"sweep on Ray {ended}" if ended else f"sweep on Ray: {back} of {total} members back")
+
+    # --- Population (PBT) ------------------------------------------------------------------------
+
+    def show_pbt(self) -> Any:
+        if self.pbt is None:
+            from lrlab.gui.pbt import PBTWindow
+
+            self.pbt = PBTWindow()
+            self.pbt.sig_run.connect(self.run_pbt)
+            self.pbt.sig_use.connect(self._use_schedule)
+            self.pbt.sig_transfer.connect(self.train_from_scratch)
+            self.pbt.sig_compare.connect(self.compare)
+            self.pbt.sig_pause.connect(self.controller.toggle_pause)
+            self.pbt.sig_stop.connect(self.controller.stop)
+        self.pbt.spec = self.experiment.validate()
+        self.pbt.show()
+        self.pbt.raise_()
+        return self.pbt
+
+    def run_pbt(self, settings: dict) -> bool:
+        """Train the form's experiment as a population with ``settings`` (the window's)."""
+        from lrlab.core.runs.pbt import initial_lrs
+
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return False
+        self.show_pbt()
+        if self.pbt.check(spec) is None:  # an interval longer than this run: said in the window
+            return False
+        self.pbt.begin(spec, initial_lrs(spec.lr, settings["population"]))
+        return self.controller.start(spec, kind="pbt", **settings)
+
+    def _use_schedule(self, data: dict) -> None:
+        self.experiment.set_json(data)
+        self.status.setText("the population's discovered schedule is in the Experiment form; press Start to train "
+                            "with it")
+
+    def train_from_scratch(self, data: dict, winner: str) -> bool:
+        """"Does the discovered schedule transfer?": train it as one run; when it ends, the compare
+        view opens with it and the winner."""
+        from lrlab.core.decl.spec import RunSpec
+
+        if self.controller.state.busy:
+            return False
+        self._transfer_of = winner
+        return self.controller.start(RunSpec.from_json(data), label="pbt-winner-from-scratch")
+
+    def _compare_transfer(self, status: str, path: str) -> None:
+        winner, self._transfer_of = self._transfer_of, None
+        if winner is not None and path:
+            self.compare([winner, path])
 
     def close(self) -> None:
         """The main window closes: a sweep on Ray cancels what is still out and is waited for."""

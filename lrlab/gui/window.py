@@ -137,6 +137,8 @@ class MainWindow(QMainWindow):
         self.act_sweep = make_action(self, "Sweep…", tools.show_sweep, "Ctrl+Shift+W",
                                      "train K learning rates (x seeds) of this experiment at once and watch the "
                                      "loss-vs-LR U-curve form")
+        self.act_pbt = make_action(self, "Population (PBT)…", tools.show_pbt, tip="population-based training: "
+                                   "members copy the best and perturb their LR, discovering a schedule")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", sessions.open_dialog, QKeySequence.StandardKey.Open)
         self.act_save = make_action(self, "Save session as…", lambda: sessions.save_session_as(), "Ctrl+Shift+S")
@@ -175,7 +177,7 @@ class MainWindow(QMainWindow):
                                                     self.act_spec]),
                                         None, self.act_quit])
         fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
-                                       self.act_sweep,
+                                       self.act_sweep, self.act_pbt,
                                        make_action(self, "Auto-tune showdown…", self.tools.show_autotune)])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [

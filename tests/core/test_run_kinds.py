@@ -88,7 +88,7 @@ def test_every_kind_is_one_record_whose_runner_is_that_kind():
         assert callable(kind.runner.replay_options)
         kind.describe_summary({})  # loads its summary function, if any
     assert [k for k, v in RUN_KINDS.items() if v.forkable] == ["train", "fork"]
-    assert [k for k, v in RUN_KINDS.items() if v.per_member] == ["sweep"]
+    assert [k for k, v in RUN_KINDS.items() if v.per_member] == ["sweep", "pbt"]
     with pytest.raises(SpecError, match="unknown run kind 'grid'"):
         run_kind("grid")
     assert kind_record("grid").trains_spec and kind_record("grid").describe_summary({"x": 1}) == []

@@ -71,6 +71,9 @@ class Event:
             return f"edit rejected: {d.get('message', '')}"
         if self.kind == "session_write_failed":
             return str(d.get("message", "the session file stopped"))
+        if self.kind == "exploit":
+            return (f"copied member {d['source']} (weights and optimizer state), "
+                    f"LR x{_num(d['factor'])} = {_num(d['lr'])}")
         if self.kind == "test":
             return f"test split: loss {_num(d['loss'])}, metric {_num(d['metric'])}"
         return self.kind
@@ -94,6 +97,8 @@ class Event:
             return "diverged"
         if self.kind == "out_of_memory":
             return "out of memory"
+        if self.kind == "exploit":
+            return f"←{d['source']}"
         if self.kind == "early_stop":  # a range test ends where the LR is clearly too high
             return "too high"
         return self.kind

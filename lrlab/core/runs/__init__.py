@@ -1,7 +1,7 @@
 """Runs of every kind, recorded to session files, and replays that verify them.
 
 The kinds are declared once, in :mod:`lrlab.core.runs.kinds` (``train``, ``fork``,
-``range_test``, ``sweep``, ``sweep_member``, ``landscape``); each has a *runner*
+``range_test``, ``sweep``, ``sweep_member``, ``pbt``, ``pbt_member``, ``landscape``); each has a *runner*
 (:mod:`lrlab.core.runs.base`), and every runner that trains runs the one loop there. Clients
 start a run of any kind with :func:`record` (one session, or one per member for a sweep), so a
 run saved from the CLI, the GUI or a script replays the same way, and a replay builds the
@@ -24,7 +24,7 @@ __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep",
            "range_finder", "record", "replay_runner", "run_kind", "seed_list", "sweep", "train",
            "write_group_summary"]
 
-_SUBMODULES = ("base", "fork", "landscape", "loop", "range_finder", "recorded", "sweep", "train")
+_SUBMODULES = ("base", "fork", "landscape", "loop", "pbt", "range_finder", "recorded", "sweep", "train")
 
 
 def __getattr__(name: str) -> Any:

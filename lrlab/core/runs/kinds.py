@@ -91,6 +91,9 @@ RUN_KINDS: dict[str, RunKind] = {k.name: k for k in (
     RunKind("sweep", "lrlab.core.runs.sweep:Sweep", "K learning rates (x seeds) trained at once", recorded="members",
             progress_words="lrlab.core.runs.sweep:progress_words"),
     RunKind("sweep_member", "lrlab.core.runs.sweep:SweepMember", "one member of a sweep, replayed on its own"),
+    RunKind("pbt", "lrlab.core.runs.pbt:PBT", "population-based training: members copy the best and perturb their LR",
+            recorded="members", progress_words="lrlab.core.runs.sweep:progress_words"),
+    RunKind("pbt_member", "lrlab.core.runs.pbt:PBTMember", "one member of a population, replayed on its own"),
     RunKind("landscape", "lrlab.core.runs.landscape:LandscapeRunner", "optimizers on a 2-D loss surface",
             trains_spec=False),
 )}

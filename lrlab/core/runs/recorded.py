@@ -171,15 +171,17 @@ class RecordedSweep:
     whose name is also the sessions' ``group``. Commands go to ``self.runner`` (a
     :class:`~lrlab.core.runs.sweep.Sweep`, the runner of ``kind``); ``options`` go to it too
     (``seeds``, ``edits``, ``threads``, ``path``, ``pace``...). It is the recorder of every kind
-    recorded per member (:attr:`RunKind.recorded`); today that is the sweep, and it reads the
-    sweep's member API (``members``, ``member_specs``, ``member_meta``, ``member_status``...).
+    recorded per member (:attr:`RunKind.recorded`: the sweep, population-based training), whose
+    runner is a :class:`~lrlab.core.runs.sweep.Sweep` or extends one: it reads the sweep's member
+    API (``members``, ``member_kind``, ``member_specs``, ``member_meta``, ``member_status``,
+    ``folder_name``, ``group_extra``...).
     """
 
     SUMMARY = "summary.json"
 
-    def __init__(self, spec: RunSpec, lrs: Sequence[float], out: str | Path | None = None, *, label: str = "",
-                 kind: str | RunKind = "sweep", **options: Any):
-        self.runner = run_kind(kind).runner(spec, lrs=lrs, **options)
+    def __init__(self, spec: RunSpec, lrs: Sequence[float] | None = None, out: str | Path | None = None, *,
+                 label: str = "", kind: str | RunKind = "sweep", **options: Any):
+        self.runner = run_kind(kind).runner(spec, **({} if lrs is None else {"lrs": lrs}), **options)
         runner = self.runner
         if out:
             self.path = Path(out)
@@ -187,14 +189,14 @@ class RecordedSweep:
                 raise SessionError(f"{self.path}: already exists and is not an empty folder; choose another "
                                    "(nothing was overwritten)")
         else:
-            self.path = unique_path(paths.sessions_dir() / sweep.folder_name(runner.spec, runner.lrs, runner.k, label))
+            self.path = unique_path(paths.sessions_dir() / runner.folder_name(label))
         try:
             new_folder(self.path)  # at most its last level (a missing parent is a message)
         except ExportError as err:
             raise SessionError(str(err)) from None
         self.group = self.path.name
         self.files = [self.path / sweep.member_file_name(m, runner.k) for m in runner.members]
-        self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind="sweep_member",
+        self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind=runner.member_kind,
                                       group=self.group, extra_meta={"label": label, **runner.member_meta(k)})
                         for k, f in enumerate(self.files)]
         self._done = [False] * runner.k
@@ -232,7 +234,7 @@ class RecordedSweep:
         self.rows = write_group_summary(self.path, self.files, status=str(status), lrs=runner.lrs,
                                         seeds=runner.seeds, spec_json=runner.spec.to_json(),
                                         environment=runner.environment, summary=runner.summary,
-                                        path=runner.path)
+                                        **runner.group_extra())
         return status
 
 

@@ -220,6 +220,8 @@ class Sweep(RunnerBase):
     """
 
     kind: ClassVar[str] = "sweep"
+    #: the kind of its members' sessions (:class:`~lrlab.core.runs.RecordedSweep` writes them)
+    member_kind: ClassVar[str] = "sweep_member"
 
     def __init__(self, spec: RunSpec, *, lrs: Sequence[float], seeds: Sequence[int] | None = None,
                  edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
@@ -331,6 +333,14 @@ class Sweep(RunnerBase):
 
     def final_summary(self) -> dict[str, Any]:
         return {}
+
+    def folder_name(self, label: str = "") -> str:
+        """A new folder for its sessions (:func:`folder_name`)."""
+        return folder_name(self.spec, self.lrs, self.k, label)
+
+    def group_extra(self) -> dict[str, Any]:
+        """What the group summary adds about how it ran (:func:`lrlab.core.runs.write_group_summary`)."""
+        return {"path": self.path}
 
     def member_final_summary(self, k: int) -> dict[str, Any]:
         """Summary entries only the runner knows for member k (test split, an error)."""
@@ -585,9 +595,8 @@ class SweepMember:
                  pace: float | None = None):
         base = RunSpec.from_json(sweep["spec"], "sweep.spec")
         self.member = int(sweep["member"])
-        self.sweep = Sweep(base, lrs=sweep["lrs"], seeds=sweep["seeds"], edits=edits, threads=threads,
-                           max_steps=max_steps, flush_seconds=flush_seconds, pace=pace, path=sweep["path"],
-                           watch=self.member)
+        self.sweep = self.build_group(base, sweep, edits=edits, threads=threads, max_steps=max_steps,
+                                      flush_seconds=flush_seconds, pace=pace)
         self.spec = self.sweep.member_specs[self.member]
         if self.spec.to_json() != spec.to_json():
             raise SpecError([("sweep.member", f"member {self.member} of this sweep has lr {self.spec.lr:g} and "
@@ -598,6 +607,10 @@ class SweepMember:
         self.sweep.listeners.append(self._forward)
         self.total_steps = self.sweep.total_steps
         self.environment = self.sweep.environment
+
+    def build_group(self, base: RunSpec, meta: Mapping[str, Any], **options: Any) -> Sweep:
+        """The run this member came from, as its session's ``sweep`` meta describes it."""
+        return Sweep(base, lrs=meta["lrs"], seeds=meta["seeds"], path=meta["path"], watch=self.member, **options)
 
     def describe(self) -> str:
         m = self.sweep.members[self.member]
@@ -687,7 +700,7 @@ def rank(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(rows, key=key)
 
 
-def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "") -> str:
+def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "", what: str = "sweep") -> str:
     """A new sweep's folder (also its sessions' ``group``): ``YYYYMMDD-HHMM-sweep-`` then the
     preset label or the main settings, with the LR range and the number of members
     (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``)."""
@@ -699,7 +712,7 @@ def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = 
     words = [label] if label else [lr_range if w.startswith("lr") and w == f"lr{spec.lr:g}" else w
                                    for w in settings_words(spec)]
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    return "-".join(w.replace("/", "_").replace("\\", "_") for w in [stamp, "sweep", *words, f"x{members}"] if w)
+    return "-".join(w.replace("/", "_").replace("\\", "_") for w in [stamp, what, *words, f"x{members}"] if w)
 
 
 def member_file_name(member: Member, members: int) -> str:

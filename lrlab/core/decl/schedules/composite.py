@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.core.decl.params import Choice, Kinded, ListOf, Num, Param, Problems, join
+from lrlab.core.decl.params import Choice, Kinded, ListOf, Num, Optional, Param, Problems, join
 from lrlab.core.decl.schedules.base import (
     MAX_LR,
+    POS,
     SCHEDULES,
     Example,
     Fit,
@@ -96,10 +97,19 @@ class Warmup(Schedule):
 @schedule_kind("sequence",
                Param("schedules", ListOf(SCHEDULES, min_len=1), help="schedules, in order"),
                Param("milestones", ListOf(STEPS, increasing=True), [],
-                     "steps at which the next schedule starts (one fewer than schedules)"))
+                     "steps at which the next schedule starts (one fewer than schedules)"),
+               Param("factors", Optional(ListOf(POS)), None,
+                     "each schedule's LR multiplier (one per schedule); null or empty: 1 for all"),
+               Param("offsets", Optional(ListOf(Num(ge=0, integer=True))), None,
+                     "steps added to each schedule's local time (one per schedule; a schedule continued "
+                     "rather than restarted); null or empty: 0 for all"))
 class Sequence_(Schedule):
     """Schedules one after another: between milestones m[i-1] <= t < m[i] (m[-1] = 0),
-    lr(t) = schedules[i](t - m[i-1])   (torch SequentialLR)"""
+    lr(t) = f[i] * schedules[i](t - m[i-1] + o[i])   (torch SequentialLR when f = 1 and o = 0)
+
+    ``factors`` (f) and ``offsets`` (o) let a sequence write down any run's LR as one schedule:
+    a population-based training member's LR, for instance, is its schedule scaled by a different
+    factor after each exploit, on the run's own clock (``o[i] = m[i-1]``)."""
 
     examples = (
         Example({"milestones": [400], "schedules": [{"kind": "constant"}, {"kind": "exponential", "gamma": 0.997}]},
@@ -110,19 +120,25 @@ class Sequence_(Schedule):
         Example({"milestones": [20, "50%"], "schedules": [
             {"kind": "constant"}, {"kind": "cosine", "T_max": "run"},
             {"kind": "warmup", "warmup_steps": "1ep", "then": {"kind": "cosine", "T_max": "run"}}]}),
+        Example({"milestones": [100, 250], "factors": [0.5, 0.625, 0.5],
+                 "offsets": [0, 100, 250], "schedules": [{"kind": "cosine", "T_max": 1000}] * 3}),
     )
 
-    def __init__(self, base_lr: float, schedules: Sequence[Kinded], milestones: Sequence[int]):
+    def __init__(self, base_lr: float, schedules: Sequence[Kinded], milestones: Sequence[int],
+                 factors: Sequence[float] | None = None, offsets: Sequence[int] | None = None):
         self.parts = [build(s, base_lr) for s in schedules]
         self.starts = [0, *milestones]
+        self.factors = [float(f) for f in factors] if factors else [1.0] * len(self.parts)
+        # part i sees t - origin[i]
+        self.origins = [s - (offsets[i] if offsets else 0) for i, s in enumerate(self.starts)]
 
     def __call__(self, t: int) -> float:
         i = bisect.bisect_right(self.starts, t) - 1
-        return min(self.parts[i](t - self.starts[i]), MAX_LR)  # as pieces()
+        return min(self.factors[i] * self.parts[i](t - self.origins[i]), MAX_LR)  # as pieces()
 
     def at(self, t: np.ndarray) -> np.ndarray:
         return pieces(np.asarray(t, dtype=np.int64), self.starts,
-                      [(part, start, 1.0) for part, start in zip(self.parts, self.starts, strict=True)])
+                      list(zip(self.parts, self.origins, self.factors, strict=True)))
 
     @classmethod
     def check(cls, spec: Kinded, path: str, problems: Problems) -> None:
@@ -131,6 +147,10 @@ class Sequence_(Schedule):
             problems.add(join(path, "milestones"),
                          f"must have one entry fewer than schedules ({len(p['schedules']) - 1}), "
                          f"got {len(p['milestones'])}")
+        for name in ("factors", "offsets"):
+            if p[name] and len(p[name]) != len(p["schedules"]):  # null or empty: the default
+                problems.add(join(path, name), f"must have one entry per schedule ({len(p['schedules'])}), "
+                                               f"got {len(p[name])}")
         super().check(spec, path, problems)
 
     @classmethod

@@ -61,7 +61,7 @@ class Timeline:
         ignored. ``events`` are :class:`lrlab.core.decl.events.Event`-like (step, kind, data)."""
         timeline = cls(schedule, base_lr)
         for ev in events:
-            if ev.kind == "edit":
+            if ev.kind in ("edit", "exploit"):  # an exploit (population-based training) carries its LR as an edit
                 timeline.apply(ev.step, parse_edit(ev.data["edit"]))
             elif ev.kind == "plateau":
                 timeline.reduce_from(ev.step, float(ev.data["lr"]))
