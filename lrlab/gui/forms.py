@@ -152,8 +152,11 @@ def make_field(param: Param, registry_editor: Callable[[Registry], KindedEditor]
         return Field(box, box.isChecked, lambda v: box.setChecked(bool(v)), box.toggled)
     if isinstance(inner, Choice):
         combo = no_wheel_unless_focused(QComboBox())
-        combo.addItems(list(inner.options))
-        return Field(combo, combo.currentText, lambda v: combo.setCurrentText(str(v)),
+        if optional:  # "off" first: an optional choice (amp) is None unless the user picks one
+            combo.addItem("off", None)
+        for option in inner.options:
+            combo.addItem(str(option), option)
+        return Field(combo, combo.currentData, lambda v: combo.setCurrentIndex(max(0, combo.findData(v))),
                      combo.currentTextChanged)
     if isinstance(inner, Num) and inner.integer and not optional:
         spin = no_wheel_unless_focused(QSpinBox())

@@ -218,7 +218,8 @@ def test_preset_menu_fills_the_form(window):
     groups = [a.text() for a in menu.actions()]
     # one submenu per group, in the order a lesson takes them
     assert groups == ["Learning rate: too high, too low, well chosen", "Schedules", "Optimizers: Adam and SGD",
-                      "Adaptive optimizers: a step size per parameter", "Batch size and the LR"]
+                      "Adaptive optimizers: a step size per parameter", "Batch size and the LR",
+                      "Models where the LR bites: warmup, one-cycle, grokking"]
     first = menu.actions()[0].menu()
     assert [a.text() for a in first.actions() if a.text()] == [
         "Learning rate too high: divergence", "Learning rate too low: crawling", "Learning rate well chosen",
