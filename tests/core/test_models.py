@@ -173,6 +173,21 @@ def test_text_windows_predict_the_next_character_and_validate_on_the_tail(tmp_pa
             assert "".join(alphabet[t] for t in row) + alphabet[target] in part  # 8 characters and the next
 
 
+def test_a_text_run_records_its_file_and_a_replay_on_another_text_says_data_changed(tmp_path, capsys):
+    import lrlab
+
+    book = tmp_path / "book.txt"
+    book.write_text("".join(f"line {i}: the quick brown fox.\n" for i in range(200)), encoding="utf-8")
+    run = lrlab.run({"dataset": {"name": "text", "path": str(book), "context": 8, "n_samples": 100},
+                     "model": TINY_TRANSFORMER, "steps": 4, "device": "cpu"}, out=tmp_path / "t.lrlab")
+    assert run.environment["data"]["size"] == book.stat().st_size and len(run.environment["data"]["sha256"]) == 64
+    assert run.replay(verify=True).identical
+    book.write_text(book.read_text(encoding="utf-8").replace("fox", "cat"), encoding="utf-8")  # same length
+    assert main(["replay", str(tmp_path / "t.lrlab"), "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert "data changed: recorded" in out and "identical" not in out.splitlines()[-1]
+
+
 def test_a_text_file_that_is_not_utf8_is_one_line_and_exit_2(tmp_path, capsys):
     book = tmp_path / "book.txt"
     book.write_bytes("caf\u00e9 ".encode("latin-1") * 100)

@@ -505,9 +505,15 @@ def reverse_task(spec: Kinded) -> Samples:
               family=TEXT, task="classification", size="n_samples", features="context",
               doc="character-level language model of any UTF-8 text file: predict the next character")
 def text(spec: Kinded) -> Samples:
-    from lrlab.core.decl import sequences
+    from pathlib import Path
 
-    return Samples(*sequences.text(spec, TEXT.held_out(spec["n_samples"], spec["val_fraction"])))
+    from lrlab.core.decl import sequences
+    from lrlab.core.decl.files import sha256_file
+
+    x, y = sequences.text(spec, TEXT.held_out(spec["n_samples"], spec["val_fraction"]))
+    path = Path(spec["path"]).expanduser()  # read by now: a replay on another text says "data changed"
+    provenance = {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": sha256_file(path)}
+    return Samples(x, y, meta={"provenance": provenance})
 
 
 #: datasets of token sequences (the ones the transformer takes), in declaration order

@@ -14,6 +14,7 @@ writer that failed without a word, a full disk).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import stat
@@ -210,3 +211,13 @@ def written(out: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path
                                   "the disk full?)")
     except OSError as err:
         raise ExportError(f"{out}: cannot write there ({err.strerror or err})") from None
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time: what a session records of the
+    user's own files (a table, a text, code it ran) so a replay can tell when they changed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -42,6 +42,7 @@ from lrlab.core.decl.datasets import (
     _rounded_share,
     dataset_kind,
 )
+from lrlab.core.decl.files import sha256_file
 from lrlab.core.decl.params import Choice, Kinded, ListOf, Num, Param, SpecError, Text
 
 #: a target with at most this many distinct whole numbers is a class label, with more a quantity
@@ -79,13 +80,6 @@ def parquet_missing() -> str | None:
         return "reading Parquet needs pyarrow: pip install 'lrlab[tables]'"
     return None
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- tables ------------------------------------------------------------------------------

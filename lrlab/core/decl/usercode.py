@@ -24,13 +24,13 @@ Nothing here imports torch: consent and the spec fields are declarations.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrlab.core.decl.files import sha256_file
 from lrlab.core.decl.params import Choice, Num, Optional, Param, SpecError, Text
 
 #: an entry point: a ``.py`` file and a Python name in it
@@ -99,13 +99,8 @@ def code_refs(spec: Any) -> list[CodeRef]:
     return refs
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes (what a session records of code it ran)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: the SHA-256 of a file's bytes (what a session records of code it ran)
+file_sha256 = sha256_file
 
 
 def _readable(path: Path, where: str) -> str:

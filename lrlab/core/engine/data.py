@@ -138,7 +138,8 @@ def _split_sequences(spec: Kinded, info: DatasetInfo, samples: Samples, device: 
         val_idx, train_idx = order[:n_val], order[n_val:]
     n_out = info.classes or int(max(x.max(), y.max())) + 1
     return Dataset(spec.kind, info.task, x[train_idx].to(device), y[train_idx].to(device),
-                   x[val_idx].to(device), y[val_idx].to(device), n_out)
+                   x[val_idx].to(device), y[val_idx].to(device), n_out,
+                   provenance=(samples.meta or {}).get("provenance"))  # a text file's size and SHA-256
 
 
 def _split_user(spec: Kinded, info: DatasetInfo, samples: Samples, device: torch.device) -> Dataset:
