@@ -160,7 +160,8 @@ def test_fast_step_is_the_public_step_when_step_is_not_torchs_wrapper(monkeypatc
     assert compat.fast_step(opt) == opt.step
 
 
-OPTIMIZER_NAMES = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
+OPTIMIZER_NAMES = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "prodigy", "schedulefree_adamw",
+                   "schedulefree_sgd"]  # the last three: extra autotune, which dev installs
 
 
 def test_a_first_run_imports_no_dynamo_for_any_optimizer():
