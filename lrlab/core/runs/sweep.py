@@ -314,6 +314,34 @@ class Sweep(RunnerBase):
     def final_summary(self) -> dict[str, Any]:
         return {}
 
+    # --- what the recorder of a run per member reads (lrlab.core.runs.recorded.RecordedSweep) ---
+
+    def folder_name(self, label: str = "") -> str:
+        """A new folder for this sweep's sessions (:func:`folder_name`)."""
+        return folder_name(self.spec, self.lrs, self.k, label)
+
+    def member_file_name(self, k: int) -> str:
+        return member_file_name(self.members[k], self.k)
+
+    def member_started(self, k: int) -> bool:
+        """Whether member k's spec, environment and meta are known (a sweep's: from the start)."""
+        return True
+
+    def member_session(self, k: int) -> tuple[RunSpec, dict[str, Any], dict[str, Any]]:
+        """Member k's session: its spec, the environment and its meta (:meth:`member_meta`)."""
+        return self.member_specs[k], self.environment, self.member_meta(k)
+
+    def ended_members(self) -> list[int]:
+        """Members whose sessions may be closed before the run ends: none (the test split of
+        every member is measured at the end)."""
+        return []
+
+    def group_info(self) -> dict[str, Any]:
+        """What the group summary records about the sweep
+        (:func:`~lrlab.core.runs.recorded.write_group_summary`'s keywords)."""
+        return {"kind": self.kind, "lrs": self.lrs, "seeds": self.seeds, "spec_json": self.spec.to_json(),
+                "environment": self.environment, "summary": self.summary, "path": self.path}
+
     def member_final_summary(self, k: int) -> dict[str, Any]:
         """Summary entries only the runner knows for member k (test split, an error)."""
         extra = {key: v for key, v in self.member_summary[k].items() if key.startswith("test_")}
@@ -650,10 +678,11 @@ def rank(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(rows, key=key)
 
 
-def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "") -> str:
+def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "", what: str = "sweep") -> str:
     """A new sweep's folder (also its sessions' ``group``): ``YYYYMMDD-HHMM-sweep-`` then the
     preset label or the main settings, with the LR range and the number of members
-    (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``)."""
+    (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``); ``what`` names another kind run per
+    member in place of ``sweep`` (a ``grid``)."""
     from datetime import datetime
 
     from lrlab.core.decl.names import settings_words
@@ -662,7 +691,7 @@ def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = 
     words = [label] if label else [lr_range if w.startswith("lr") and w == f"lr{spec.lr:g}" else w
                                    for w in settings_words(spec)]
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    return "-".join(w.replace("/", "_").replace("\\", "_") for w in [stamp, "sweep", *words, f"x{members}"] if w)
+    return "-".join(w.replace("/", "_").replace("\\", "_") for w in [stamp, what, *words, f"x{members}"] if w)
 
 
 def member_file_name(member: Member, members: int) -> str:
