@@ -128,7 +128,8 @@ def test_the_best_lr_is_the_mean_over_seeds_and_a_diverged_seed_rules_an_lr_out(
              _row(16, 0.03, metric=0.9, loss=0.2, seed=0), _row(16, 0.03, metric=0.92, loss=0.4, seed=1),
              _row(16, 0.01, metric=0.93, loss=0.5, seed=0), _row(16, 0.01, metric=0.93, loss=0.5, seed=1)]
     assert best_lr(cells)["lr"] == 0.01 and best_lr(cells)["val_metric"] == pytest.approx(0.93)
-    assert best_lr(cells, "train_loss")["lr"] == 0.03 and best_lr(cells, "train_loss")["train_loss"] == pytest.approx(0.3)
+    by_loss = best_lr(cells, "train_loss")
+    assert by_loss["lr"] == 0.03 and by_loss["train_loss"] == pytest.approx(0.3)
     assert best_lr([_row(16, 0.1, status="diverged")]) == {}
 
 
