@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
     from lrlab.api import (
         Comparison,
         FindLRResult,
+        GridResult,
         Library,
         Replay,
         Session,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         compare,
         find_lr,
         fork,
+        grid,
         landscape,
         library,
         open_session,
@@ -36,8 +38,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         sweep,
     )
 
-__all__ = ["Comparison", "FindLRResult", "Library", "Replay", "Session", "SessionError", "SpecError",
-           "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "landscape", "library",
+__all__ = ["Comparison", "FindLRResult", "GridResult", "Library", "Replay", "Session", "SessionError", "SpecError",
+           "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "grid", "landscape", "library",
            "open_session", "presets", "run", "schedule", "sweep"]
 
 

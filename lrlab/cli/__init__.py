@@ -20,6 +20,7 @@ from lrlab.cli import (
     export,
     find_lr,
     fork,
+    grid,
     gui,
     info,
     landscape,
@@ -34,7 +35,7 @@ from lrlab.cli.common import CommandListFormatter, Parser, UsageError, check_pat
 from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
-COMMANDS = (gui, run, find_lr, sweep, fork, compare, replay, info, export, schedule, landscape, presets, repair)
+COMMANDS = (gui, run, find_lr, sweep, grid, fork, compare, replay, info, export, schedule, landscape, presets, repair)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,6 +96,20 @@ def check_best_by(best: Any, field: str = "best") -> str:
     return str(best)
 
 
+def target_text(text: str) -> str:
+    """A target as :class:`~lrlab.core.features.compare.Target` reads it: ``METRIC=VALUE`` (the
+    command line's ``--target val_metric=0.95``) means reaching VALUE, so ``>=`` for a metric whose
+    best is its highest (the validation metric) and ``<=`` for the others (losses); SpecError
+    names a bad one."""
+    from lrlab.core.features.compare import Target
+
+    if isinstance(text, str) and "=" in text and not any(op in text for op in ("<", ">")):
+        name, _, value = text.partition("=")
+        column = metrics.METRICS.get(name.strip())
+        text = f"{name.strip()}{'>=' if column is not None and column.best == 'max' else '<='}{value.strip()}"
+    return str(Target.parse(text)).replace(" ", "")
+
+
 def cell_spec(spec: RunSpec, batch_size: int, budget: str, field: str = "batch_sizes") -> RunSpec:
     """The spec of batch size ``batch_size``'s sweep under ``budget`` (module docstring); SpecError
     names ``field`` when the budget leaves it no step or more than a run may have."""
@@ -148,8 +162,6 @@ class Grid:
                  seeds: Sequence[int] | None = None, best: str = VAL_METRIC.name, target: str | None = None,
                  threads: int | None = None, flush_seconds: float = 0.2, pace: float | None = None,
                  path: str | None = None):
-        from lrlab.core.features.compare import Target
-
         self.spec = spec
         self.lrs = check_lrs(lrs)
         self.seeds = check_seeds([spec.seed] if seeds is None else list(seeds))
@@ -159,7 +171,7 @@ class Grid:
         self.batch_sizes = check_batch_sizes(batch_sizes, train_size(spec.dataset))
         self.budget = check_budget(budget)
         self.best_by = check_best_by(best)
-        self.target = None if target is None else str(Target.parse(target))
+        self.target = None if target is None else target_text(target)
         self.sweep_specs = [cell_spec(spec, b, self.budget) for b in self.batch_sizes]
         per_row = len(self.lrs) * len(self.seeds)
         self.members = [Cell(i * per_row + j * len(self.seeds) + s, b, lr, seed, i, j * len(self.seeds) + s)
@@ -183,6 +195,8 @@ class Grid:
         self.row = -1  # the batch size training now (its index)
         self._final: dict[int, dict[str, Any]] = {}
         self._ended: list[int] = []
+        self._statuses: list[Status] = []  # each batch size's sweep's, as they end
+        self._sent_final = False
         self._paused = self._stopped = False
 
     # --- commands: to the sweep training now ----------------------------------------------------
@@ -223,7 +237,7 @@ class Grid:
         t0 = time.perf_counter()
         self.status = Status.RUNNING
         done = 0
-        statuses = []
+        statuses = self._statuses
         for row, spec in enumerate(self.sweep_specs):
             if self._stopped:
                 break
@@ -253,19 +267,13 @@ class Grid:
                 self._stopped = True
             if row < len(self.sweep_specs) - 1:
                 self._send(Status.RUNNING, [])  # its cells' sessions can close now
-        if self._stopped:
-            self.status = Status.STOPPED
-        elif Status.FAILED in statuses:
-            self.status = Status.FAILED
-        elif all(s == Status.DIVERGED for s in self.member_status):
-            self.status = Status.DIVERGED
-        else:
-            self.status = Status.FINISHED
+        self.status = self._status(statuses, self._stopped)
         wall = time.perf_counter() - t0
         self.summary.update(steps=self.step, wall_time=wall, steps_per_second=self.step / wall if wall > 0 else 0.0,
                             cells=self.k, diverged=sum(s == Status.DIVERGED for s in self.member_status),
                             batch_sizes_run=len(statuses))
-        self._send(self.status, [])
+        if not self._sent_final:  # stopped between two batch sizes: the last Update said running
+            self._send(self.status, [])
         return self.status
 
     def _forward(self, row: int, before: int, update: Update) -> None:
@@ -273,8 +281,22 @@ class Grid:
         sweep's end is not the grid's."""
         self.step = before + update.step
         self.events.extend(update.events)
-        status = Status.RUNNING if update.status.final else update.status
+        status = update.status
+        if status.final:  # a sweep's end is the grid's when it is the last one, or stopped
+            last = row == len(self.sweep_specs) - 1 or self._stopped or status == Status.STOPPED
+            status = self._status([*self._statuses, status], stopped=self._stopped) if last else Status.RUNNING
+            self._sent_final = last
         self._send(status, update.events, row, update.members)
+
+    def _status(self, statuses: Sequence[Status], stopped: bool) -> Status:
+        """The grid's final status from its sweeps': stopped, failed, diverged (every cell), finished."""
+        if stopped or Status.STOPPED in statuses:
+            return Status.STOPPED
+        if Status.FAILED in statuses:
+            return Status.FAILED
+        if len(statuses) == len(self.sweep_specs) and all(s == Status.DIVERGED for s in statuses):
+            return Status.DIVERGED
+        return Status.FINISHED
 
     def _send(self, status: Status, events: list[Event], row: int = -1, members: Sequence[Update] = ()) -> None:
         cells = [members[c.local] if c.row == row else Update({}, [], [], 0, 0, self.member_status[c.index])
