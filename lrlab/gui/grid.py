@@ -59,6 +59,8 @@ class GridWindow(MembersWindow):
                          "Set up the experiment in the main window, choose LRs and batch sizes here, then Run grid.",
                          parent)
         self.batch_text = QLineEdit("16, 64, 256, 1024", toolTip="the batch sizes, e.g. 16, 64, 256")
+        for text in (self.lr_text, self.batch_text):
+            text.setMinimumWidth(text.fontMetrics().horizontalAdvance("16, 64, 256, 1024") + 16)
         self.budget = QComboBox(toolTip="epochs: every cell sees the same samples, so larger batches take fewer "
                                         "steps; steps: every cell takes the same steps")
         self.budget.addItems(["epochs", "steps"])
@@ -73,17 +75,18 @@ class GridWindow(MembersWindow):
         self.cmap = lr_colour_map()
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self.cmap, label="metric", interactive=False)
         self.view.addItem(self.colour_bar, row=0, col=1)
-        self.cells = pg.BarGraphItem(x0=[], y0=[], width=[], height=[], brushes=[])
+        self.cells = pg.BarGraphItem(x0=[0], y0=[0], width=[0], height=[0], brush="w", pen="w")
         self.plot.addItem(self.cells)
         self.crosses = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen(colours()["diverged"], width=2))
         self.plot.addItem(self.crosses)
-        self.best_line = self.plot.plot(pen=pg.mkPen("k", width=2), symbol="o", symbolSize=10, symbolBrush="w",
-                                        name="best LR")
+        self.best_line = self.plot.plot(pen=pg.mkPen("k", width=2), symbol="o", symbolSize=10, symbolBrush="w")
         self.linear_line = self.plot.plot(pen=pg.mkPen("k", width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
-        self.sqrt_line = self.plot.plot(pen=pg.mkPen("k", width=2, style=pg.QtCore.Qt.PenStyle.DotLine))
-        self.selection = pg.ScatterPlotItem(symbol="s", size=26, pen=pg.mkPen("k", width=3), brush=None)
+        self.sqrt_line = self.plot.plot(pen=pg.mkPen("#666666", width=2, style=pg.QtCore.Qt.PenStyle.DotLine))
+        self.selection = pg.ScatterPlotItem(symbol="s", size=34, pen=pg.mkPen("k", width=3),
+                                            brush=pg.mkBrush(0, 0, 0, 0))
         self.plot.addItem(self.selection)
         legend = self.plot.addLegend(offset=(-10, 10))
+        legend.addItem(self.best_line, "best LR")
         legend.addItem(self.linear_line, "linear rule")
         legend.addItem(self.sqrt_line, "square-root rule")
         self.plot.scene().sigMouseClicked.connect(self._clicked)
@@ -269,20 +272,26 @@ class GridWindow(MembersWindow):
         hi = hi if hi > lo else lo + 1e-9
         self.colour_bar.setLevels((lo, hi))
         x0, y0, w, h, brushes = [], [], [], [], []
+        crossed = set(self.diverged())
         for j in range(len(self.batch_sizes)):
             for i in range(len(self.lrs)):
                 v = values[j, i]
-                if not math.isfinite(v):
-                    continue
+                if not math.isfinite(v) and (j, i) not in crossed:
+                    continue  # not done yet
                 x0.append(self.x_edges[i])
                 y0.append(self.y_edges[j])
                 w.append(self.x_edges[i + 1] - self.x_edges[i])
                 h.append(self.y_edges[j + 1] - self.y_edges[j])
+                if (j, i) in crossed:  # diverged: grey under its cross
+                    brushes.append(pg.mkBrush("#BBBBBB"))
+                    continue
                 t = (v - lo) / (hi - lo)
                 brushes.append(self.cmap.map(1 - t if self.best == TRAIN_LOSS.name else t, mode="qcolor"))
-        self.cells.setOpts(x0=x0, y0=y0, width=w, height=h, brushes=brushes, pens=[pg.mkPen("w")] * len(x0))
+        self.cells.setVisible(bool(x0))
+        if x0:
+            self.cells.setOpts(x0=x0, y0=y0, width=w, height=h, brushes=brushes, pen=pg.mkPen("w"))
         x, y = np.log10(self.lrs), np.log2(self.batch_sizes)
-        self.crosses.setData([{"pos": (x[i], y[j])} for j, i in self.diverged()])
+        self.crosses.setData([{"pos": (x[i], y[j])} for j, i in sorted(crossed)])
         rows = [r for r in self.rows if r is not None]
         self.found = analyse(rows, self.batch_sizes, self.best) if rows else {}
         best = self.found.get("best", {})

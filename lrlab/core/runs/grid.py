@@ -148,7 +148,8 @@ class Grid:
     """Trains every cell (batch size x LR x seed) of a grid of ``spec``: one stacked
     :class:`~lrlab.core.runs.sweep.Sweep` per batch size, one after another.
 
-    Cells are ordered by batch size, then LR, then seed. ``best`` picks each batch size's best
+    Cells are ordered by batch size, then LR, then seed. ``edits`` ((step, edit) pairs) apply to
+    each batch size's sweep at those steps. ``best`` picks each batch size's best
     LR (:data:`BEST_BY`); ``target`` (``val_metric>=0.95``) adds the steps to reach it. Commands
     (pause, resume, stop, edits, pace) go to the sweep training now; a stop ends the grid (the
     batch sizes not started have no sessions). Listeners get an :class:`Update` with every cell's
@@ -160,8 +161,8 @@ class Grid:
 
     def __init__(self, spec: RunSpec, *, lrs: Sequence[float], batch_sizes: Sequence[int], budget: str = "epochs",
                  seeds: Sequence[int] | None = None, best: str = VAL_METRIC.name, target: str | None = None,
-                 threads: int | None = None, flush_seconds: float = 0.2, pace: float | None = None,
-                 path: str | None = None):
+                 edits: Iterable[tuple[int, Mapping[str, Any]]] = (), threads: int | None = None,
+                 flush_seconds: float = 0.2, pace: float | None = None, path: str | None = None):
         self.spec = spec
         self.lrs = check_lrs(lrs)
         self.seeds = check_seeds([spec.seed] if seeds is None else list(seeds))
@@ -181,6 +182,7 @@ class Grid:
         self.planned_steps = [planned_steps(s) for s in self.sweep_specs]
         self.total_steps = sum(self.planned_steps)
         self.threads, self.flush_seconds, self.pace, self.path_choice = threads, flush_seconds, pace, path
+        self.edits = list(edits)  # planned (step, edit) pairs: each batch size's sweep applies them
 
         self.listeners: list[Listener] = []
         self.events: list[Event] = []
@@ -241,7 +243,7 @@ class Grid:
         for row, spec in enumerate(self.sweep_specs):
             if self._stopped:
                 break
-            sweep = Sweep(spec, lrs=self.lrs, seeds=self.seeds, threads=self.threads,
+            sweep = Sweep(spec, lrs=self.lrs, seeds=self.seeds, edits=self.edits, threads=self.threads,
                           flush_seconds=self.flush_seconds, pace=self.pace, path=self.path_choice)
             sweep.listeners.append(partial(self._forward, row, done))
             self.environment = self.environment or {k: v for k, v in sweep.environment.items() if k != "sweep_path"}
