@@ -46,7 +46,11 @@ def test_every_cell_is_a_session_of_the_grid_group_with_its_batch_size_and_lr(gr
             assert s.group == "grid" and s.kind == "sweep_member"
             assert s.spec.batch_size == int(f.name.split("-")[1][2:])
     # budget epochs: equal samples, so batch 16 takes 4x the steps of batch 64 (1,437 samples)
-    steps = {c["batch_size"]: Session.open(c["session"]).n_steps() for c in summary["cells"] if c["lr"] == 0.01}
+    steps = {}
+    for c in summary["cells"]:
+        with Session.open(c["session"]) as s:
+            steps[c["batch_size"], c["lr"]] = s.n_steps()
+    steps = {b: n for (b, lr), n in steps.items() if lr == 0.01}
     assert steps == {16: math.ceil(1437 / 16), 64: math.ceil(1437 / 64)}
     assert summary["kind"] == "grid" and summary["budget"] == "epochs" and summary["batch_sizes"] == [16, 64]
 
@@ -184,3 +188,19 @@ def _preset(name: str) -> dict:
     from lrlab.core.decl.resources import presets_dir
 
     return json.loads((presets_dir() / f"{name}.json").read_text())["spec"]
+
+
+def test_the_python_api_gives_the_grid_as_objects_and_a_table(tmp_path):
+    import lrlab
+
+    result = lrlab.grid(SPEC, [0.01, 0.1], [16, 64], budget="steps", target="val_metric=0.5", out=tmp_path / "g",
+                        steps=20)
+    assert isinstance(result, lrlab.GridResult) and result.budget == "steps" and result.status == "finished"
+    frame = result.to_frame()
+    assert list(frame["batch_size"]) == [16, 16, 64, 64] and list(frame["lr"]) == [0.01, 0.1, 0.01, 0.1]
+    assert set(result.best) == {"16", "64"} and result.knee is not None
+    for cell in result.cells:
+        with Session.open(cell["session"]) as s:
+            assert s.n_steps() == 20  # equal steps
+    with pytest.raises(SpecError, match="budget: must be one of epochs, steps"):
+        lrlab.grid(SPEC, [0.1], [16], budget="samples", out=tmp_path / "x")
