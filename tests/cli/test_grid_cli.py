@@ -82,3 +82,13 @@ def test_bad_input_is_one_line_and_exit_2(spec_file, tmp_path, capsys, argv, mes
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "g").exists()
+
+
+def test_ray_runs_a_task_per_batch_size_with_the_same_json(ray_instance, spec_file, tmp_path, capsys):
+    code, out, err = cli(capsys, "grid", spec_file, "--lrs", "0.01,0.3", "--batch-sizes", "8,32", "--ray",
+                         "-o", tmp_path / "ray", "--json", "-q")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [(c["batch_size"], c["lr"]) for c in data["cells"]] == [(8, 0.01), (8, 0.3), (32, 0.01), (32, 0.3)]
+    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert summary["kind"] == "grid" and summary["ray"]["tasks"] == 2 and summary["best"] == data["best"]
