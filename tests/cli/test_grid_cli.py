@@ -47,7 +47,8 @@ def test_json_has_the_issues_shape(spec_file, tmp_path, capsys):
     lr0 = data["best"]["8"]["lr"]
     assert data["rules"]["linear"] == {"32": pytest.approx(4 * lr0)}
     assert data["rules"]["sqrt"] == {"32": pytest.approx(2 * lr0)}
-    assert data["noise_scale"] == {} and set(data["knee"]) == {"steps_to_target", "critical_batch", "min_steps"}
+    assert set(data["knee"]) == {"steps_to_target", "critical_batch", "min_steps"}
+    assert set(data["noise_scale"]) <= {"8", "32"}  # {} where the sessions record no noise scale
     assert (tmp_path / "g" / "summary.json").exists()
 
 

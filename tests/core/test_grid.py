@@ -12,7 +12,7 @@ import pytest
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import compare_steps, record, replay_runner
-from lrlab.core.runs.grid import analyse, best_lr, cell_spec, check_batch_sizes, knee
+from lrlab.core.runs.grid import analyse, best_lr, cell_spec, check_batch_sizes, knee, noise_scale_column
 from lrlab.core.storage.session import Session
 
 SPEC = {"dataset": {"name": "digits"}, "model": {"kind": "mlp", "hidden": [16]},
@@ -71,7 +71,10 @@ def test_the_summary_holds_the_grid_its_best_lrs_and_the_rules(grid):
     assert summary["rules"] == {"linear": {"64": pytest.approx(4 * lr0)}, "sqrt": {"64": pytest.approx(2 * lr0)}}
     reached = [c["steps_to_target"] for c in cells if c["status"] == "finished"]
     assert all(s is None or s >= 0 for s in reached) and any(s is not None for s in reached)
-    assert summary["noise_scale"] == {}  # no noise-scale column in these sessions
+    if noise_scale_column() is None:  # this lrlab records no gradient noise scale
+        assert summary["noise_scale"] == {}
+    else:  # the median of each batch size's cells that did not diverge
+        assert set(summary["noise_scale"]) == {"16", "64"} and all(v > 0 for v in summary["noise_scale"].values())
 
 
 def test_the_updates_fill_the_grid_one_batch_size_after_another(grid):
