@@ -15,6 +15,7 @@ from lrlab._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fetches these
     from lrlab.api import (
+        AutotuneResult,
         Comparison,
         FindLRResult,
         GridResult,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         SpecError,
         SweepMember,
         SweepResult,
+        autotune,
         compare,
         find_lr,
         fork,
@@ -38,9 +40,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         sweep,
     )
 
-__all__ = ["Comparison", "FindLRResult", "GridResult", "Library", "Replay", "Session", "SessionError", "SpecError",
-           "SweepMember", "SweepResult", "__version__", "compare", "find_lr", "fork", "grid", "landscape", "library",
-           "open_session", "presets", "run", "schedule", "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "GridResult", "Library", "Replay", "Session",
+           "SessionError", "SpecError", "SweepMember", "SweepResult", "__version__", "autotune", "compare", "find_lr",
+           "fork", "grid", "landscape", "library", "open_session", "presets", "run", "schedule", "sweep"]
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
 from lrlab.core.decl.params import SpecError
@@ -32,9 +33,9 @@ from lrlab.core.storage.session import Session as _CoreSession
 from lrlab.core.storage.session import SessionError
 from lrlab.progress import Progress, run_with_ctrl_c
 
-__all__ = ["Comparison", "FindLRResult", "GridResult", "Library", "Replay", "Session", "SessionError", "SpecError",
-           "SweepMember", "SweepResult", "compare", "find_lr", "grid", "landscape", "library", "open_session",
-           "presets", "run", "schedule", "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "GridResult", "Library", "Replay", "Session", "SessionError",
+           "SpecError", "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "grid", "landscape", "library",
+           "open_session", "presets", "run", "schedule", "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
 Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
@@ -63,15 +64,17 @@ def resolve_input(name: str | Path) -> Path:
     raise SpecError([(str(name), f"no such file or preset{hint}")])
 
 
-def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None) -> tuple[str, RunSpec]:
+def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = None, *,
+                 allow_changed_code: bool = False) -> tuple[str, RunSpec]:
     """The validated run spec that ``spec_or_preset`` names, with ``--set``-style ``changes``
     applied to the JSON as written (so switching ``optimizer.name`` to Adam on an Adagrad spec
     does not drag Adagrad's defaults along), and its label: the preset's name, or '' for a spec
     of the user's (new sessions are named after it). SpecError lists every problem."""
     from lrlab.core.decl.resources import presets_dir
     from lrlab.core.decl.spec import apply_changes, read_json, unwrap_preset
+    from lrlab.core.decl.usercode import consent_spec
 
-    label = ""
+    label, base = "", None
     if isinstance(spec_or_preset, RunSpec):
         data: Any = spec_or_preset.to_json()
     elif isinstance(spec_or_preset, Mapping):
@@ -80,8 +83,12 @@ def resolve_spec(spec_or_preset: SpecLike, changes: Mapping[str, Any] | None = N
         source = resolve_input(spec_or_preset)
         data = unwrap_preset(read_json(source))
         label = source.stem if source.parent.resolve() == presets_dir().resolve() else ""
+        base = source.parent  # your code's entry is relative to the spec file
     if changes:
         data = apply_changes(data, changes)
+    # a spec you name (a file on the command line, an object in a script) may run the code it
+    # names: that is your consent (lrlab.core.decl.usercode); a session file is not a spec here
+    data = consent_spec(data, base, allow_changed=allow_changed_code)
     return label, RunSpec.from_json(data)
 
 
@@ -191,6 +198,12 @@ class Session:
         """'classification' or 'regression' (what the validation metric is: accuracy or R²)."""
         from lrlab.core.decl.datasets import dataset_task
 
+        data = self.environment.get("data") if isinstance(self.environment, dict) else None
+        if isinstance(data, dict) and data.get("task") in ("classification", "regression"):
+            return str(data["task"])  # the user's own files, as recorded: they need not be here
+        task = self.spec["dataset"].get("task")  # your own code's data says which it is
+        if task in ("classification", "regression"):
+            return str(task)
         return dataset_task(self.spec["dataset"]["name"])
 
     def steps(self, columns: Sequence[str] | None = None) -> Table:
@@ -219,10 +232,22 @@ class Session:
                 "summary": self.summary,
                 "events": [e.to_json() for e in self.events]}
 
-    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False) -> Replay:
+    def snapshot_summary(self) -> dict[str, Any]:
+        """What the file keeps for forks: ``kept`` snapshots, their ``bytes``, their ``steps`` and
+        ``rerun_at_most``, the most steps a fork of it re-runs to reach its step."""
+        with _CoreSession.open(self.path) as s:
+            return s.snapshot_summary()
+
+    def replay(self, verify: bool = True, *, out: str | Path | None = None, progress: bool = False,
+               code: Iterable[str | Path] = (), allow_changed_code: bool = False) -> Replay:
         """Re-run from the same spec, seed and mid-run edits (a sweep member re-runs its whole
         sweep); ``verify`` compares every step's loss and LR with the recording, ``out`` saves the
-        replay as a new session."""
+        replay as a new session. A session with your own model or data runs it only when ``code``
+        names its file(s) (as ``--code``); a file whose SHA-256 differs needs ``allow_changed_code``."""
+        if code or allow_changed_code:
+            from lrlab.core.decl.usercode import allow_for
+
+            allow_for(self.spec, code, allow_changed=allow_changed_code)
         from lrlab.core.runs import (
             Collector,
             RecordedRun,
@@ -232,6 +257,7 @@ class Session:
             replay_runner,
             run_kind,
         )
+        from lrlab.core.runs.recorded import with_data_check
 
         with _CoreSession.open(self.path) as session:
             recorded = session.steps(_REPLAYED)
@@ -255,6 +281,7 @@ class Session:
                 # throughout: compare_steps' nanmax over its differences warns; its verdict, "differs", stands
                 warnings.simplefilter("ignore", RuntimeWarning)
                 verification = compare_steps(recorded, {c: collector.column(c) for c in _REPLAYED})
+            verification = with_data_check(verification, diffs)  # changed data is never "identical"
         return Replay(str(status), runner.step, verification, diffs, describe() if describe else None,
                       Path(out) if out else None, _write_failure(run, status, "replay") if out else None)
 
@@ -294,6 +321,7 @@ def run(spec_or_preset: SpecLike, *, edits: Iterable[tuple[int, Mapping[str, Any
     >>> lrlab.run("lr-too-high", optimizer__lr=0.1, out="tamed.lrlab")  # doctest: +SKIP
     """
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_run(label, spec, edits=edits, out=out, progress=progress)
 
 
@@ -321,16 +349,22 @@ def _finished(recorded: Any, status: Any) -> Session:
 
 
 def fork(parent: str | Path, at: int, *, edits: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]] = (),
-         out: str | Path | None = None, progress: bool = False) -> Session:
+         out: str | Path | None = None, progress: bool = False, code: Iterable[str | Path] = (),
+         allow_changed_code: bool = False) -> Session:
     """Branch the session ``parent`` at step ``at`` ("what if I had decayed here?") and train the
     branch: it continues from the parent's exact state at that step with ``edits`` (an edit JSON
     applies at ``at``; a (step, edit JSON) pair at a later step). With no edit it continues exactly
-    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent.
+    as the parent did. ``out`` defaults to ``PARENT-atSTEP.lrlab`` beside the parent. ``code``
+    names the file(s) of the parent's own model or data, as ``--code`` does.
 
     >>> lrlab.fork("tamed.lrlab", 200, edits=[{"kind": "scale", "factor": 0.1}])  # doctest: +SKIP
     """
     from lrlab.core.engine.snapshots import SnapshotError
 
+    if code or allow_changed_code:
+        from lrlab.core.decl.usercode import allow_for
+
+        allow_for(open_session(parent).spec, code, allow_changed=allow_changed_code)
     pairs = [(at, e) if isinstance(e, Mapping) else e for e in edits]
     recorded = _record("fork", None, out, progress, parent=parent, at=at, edits=_check_edits(pairs))
     runner = recorded.runner
@@ -413,6 +447,7 @@ def find_lr(spec_or_preset: SpecLike, *, start_lr: float | None = None, end_lr: 
     (1e-7) to ``end_lr`` (10) over ``num_iter`` (100) steps, ``mode`` "exponential" or
     "linear", repeated with ``seeds`` (3) seeds; saved as a session (kind ``range_test``)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_find_lr(label, spec, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode, seeds=seeds,
                          out=out, progress=progress)
 
@@ -497,6 +532,7 @@ def sweep(spec_or_preset: SpecLike, lrs: Iterable[float], *, seeds: int = 1, out
     seed+1, ...) at once with stacked parameters; each member is saved as a session in ``out``
     (a new or empty folder; default a new folder in the sessions folder)."""
     label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    check_data(spec.dataset)  # the user's own files, before torch loads
     return start_sweep(label, spec, lrs, seeds=seeds, out=out, progress=progress)
 
 
@@ -929,3 +965,69 @@ class Library:
 def library(folder: str | Path | None = None) -> Library:
     """The sessions of ``folder`` (default: the sessions folder); ``.to_frame()`` for a table."""
     return Library(folder)
+
+
+# --- the auto-tuning showdown --------------------------------------------------------------------
+
+
+@dataclass
+class AutotuneResult:
+    """The showdown: per method (``methods``, each a
+    :class:`~lrlab.core.features.showdown.MethodResult`) the median over seeds of the final
+    validation metric, the steps to the target and the wall time, the spread, every session."""
+
+    folder: Path
+    budget: int
+    seeds: list[int]
+    target: Any  # lrlab.core.features.showdown.Target
+    methods: list[Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab autotune --json`` prints (and ``showdown.json`` in the folder holds)."""
+        from lrlab.core.features.showdown import to_json
+
+        return to_json(self.budget, self.seeds, self.target, self.methods, str(self.folder))
+
+    def describe(self) -> str:
+        """The table ``lrlab autotune`` prints."""
+        from lrlab.core.features.showdown import format_table
+
+        return format_table(self.methods, self.target)
+
+
+def autotune(spec_or_preset: SpecLike, *, budget: int, seeds: int = 3, target: str = "val_metric=0.97",
+             methods: str | Iterable[str] | None = None, out: str | Path | None = None, progress: bool = False,
+             **overrides: Any) -> AutotuneResult:
+    """The auto-tuning showdown (AlgoPerf's self-tuning track as the model): under ``budget``
+    steps and the same ``seeds`` (the spec's seed and the next ones), the spec as given, a range
+    test then cosine, a range test then one-cycle, Prodigy, Schedule-Free AdamW and PBT with the
+    same total compute (``methods`` picks some, e.g. ``"given,prodigy"``). Every run is a session
+    in ``out`` (a new folder; default one in the sessions folder)."""
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_autotune(label, spec, budget=budget, seeds=seeds, target=target, methods=methods, out=out,
+                          progress=progress)
+
+
+def start_autotune(label: str, spec: RunSpec, *, budget: int, seeds: int = 3, target: str = "val_metric=0.97",
+                   methods: str | Iterable[str] | None = None, out: str | Path | None = None,
+                   progress: bool = False) -> AutotuneResult:
+    """:func:`autotune` for a spec already resolved; SpecError on bad input before anything trains."""
+    from lrlab.core.decl.showdown import check_budget, parse_methods, parse_target
+    from lrlab.core.runs.recorded import seed_list
+    from lrlab.core.runs.showdown import Showdown, output_folder
+
+    names = parse_methods(methods, "methods")
+    goal = parse_target(target, "target")
+    check_budget(budget, names, "budget")
+    if type(seeds) is not int or not 1 <= seeds <= 16:
+        raise SpecError([("seeds", f"must be a whole number from 1 to 16, got {seeds!r}")])
+    folder = output_folder(out, "".join(c if c.isalnum() or c in "-_" else "-" for c in label))
+
+    def report(done: int, total: int, text: str) -> None:
+        if progress:
+            print(f"[{done + 1}/{total}] {text}", file=sys.stderr)
+
+    showdown = Showdown(spec, budget=budget, seeds=seed_list(spec.seed, seeds), target=goal, methods=names,
+                        folder=folder, pbt=globals().get("pbt"), progress=report)
+    results = showdown.run()
+    return AutotuneResult(folder, budget, showdown.seeds, goal, results)

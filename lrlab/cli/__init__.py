@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from lrlab import __version__
 from lrlab.cli import (
+    autotune,
     compare,
     export,
     find_lr,
@@ -35,7 +36,8 @@ from lrlab.cli.common import CommandListFormatter, Parser, UsageError, check_pat
 from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
-COMMANDS = (gui, run, find_lr, sweep, grid, fork, compare, replay, info, export, schedule, landscape, presets, repair)
+COMMANDS = (gui, run, find_lr, sweep, grid, autotune, fork, compare, replay, info, export, schedule, landscape,
+            presets, repair)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -118,6 +118,26 @@ def add_edit(p: argparse.ArgumentParser, example: str, at_default: bool = False)
 def add_spec(p: argparse.ArgumentParser) -> None:
     """The positional SPEC of the commands that train: a file or a preset's name."""
     p.add_argument("spec", help="run spec JSON file or preset name (see 'lrlab presets')")
+    p.add_argument("--allow-changed-code", action="store_true",
+                   help="run your code (a python model or dataset) even if its SHA-256 differs from the spec's")
+
+
+def add_code(p: argparse.ArgumentParser) -> None:
+    """``--code FILE`` for the commands that re-run a saved session: a session that names your own
+    code never runs it by itself (lrlab.core.decl.usercode); naming the file here does."""
+    p.add_argument("--code", action="append", metavar="FILE",
+                   help="the Python file of the session's own model or data (repeat for both): the session "
+                        "runs it only when you name it here; its SHA-256 must match the recorded one")
+    p.add_argument("--allow-changed-code", action="store_true",
+                   help="run --code FILE even if its SHA-256 differs from the one the session recorded")
+
+
+def allow_code(args: argparse.Namespace, spec: Any) -> None:
+    """Give consent to ``--code`` files for a saved session's ``spec``; SpecError (exit 2) names code
+    the spec runs that no ``--code`` covers, or a file whose content changed, before anything loads."""
+    from lrlab.core.decl.usercode import allow_for
+
+    allow_for(spec, args.code or [], allow_changed=args.allow_changed_code)
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -192,7 +212,8 @@ def spec_argument(args: argparse.Namespace) -> tuple[str, Any]:
     changes apply to the JSON as written, so defaults of a kind being replaced do not come along."""
     from lrlab import api
 
-    return api.resolve_spec(input_path(args.spec), parse_set(args.set or []))
+    return api.resolve_spec(input_path(args.spec), parse_set(args.set or []),
+                            allow_changed_code=getattr(args, "allow_changed_code", False))
 
 
 def file_stopped(result: Any) -> bool:

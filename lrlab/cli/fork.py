@@ -6,10 +6,12 @@ import argparse
 
 from lrlab.cli.common import (
     Commands,
+    add_code,
     add_edit,
     add_json,
     add_out,
     add_quiet,
+    allow_code,
     command,
     file_stopped,
     parse_edits,
@@ -33,6 +35,7 @@ def add_parser(commands: Commands) -> None:
     add_out(p, "file", "the branch's session (default: PARENT-atSTEP.lrlab beside the parent)")
     add_quiet(p)
     add_json(p, "the branch's summary (what 'lrlab info --json' prints)")
+    add_code(p)
     p.set_defaults(func=execute, inputs=("parent",), file_outputs=("out",))
 
 
@@ -40,6 +43,7 @@ def execute(args: argparse.Namespace) -> int:
     from lrlab import api
 
     edits = parse_edits(args.edit or [], at=args.at)
+    allow_code(args, api.open_session(args.parent).spec)
     session = api.fork(args.parent, args.at, edits=edits, out=args.out, progress=not args.quiet)
     if file_stopped(session):
         return 1

@@ -32,8 +32,9 @@ def execute(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:  # its inside damaged
         raise SessionError(f"{args.file}: damaged session file (its {info['kind'].replace('_', ' ')} summary: "
                            f"{type(err).__name__} {str(err)[:80]})") from None
+    snapshots = s.snapshot_summary() if kind_record(info["kind"]).forkable else None
     if args.json:
-        print_json(info, indent=2)
+        print_json({**info, **({"snapshots": snapshots} if snapshots is not None else {})}, indent=2)
         return 0
     spec = info["spec"]
     summ = info["summary"]
@@ -57,6 +58,15 @@ def execute(args: argparse.Namespace) -> int:
                   f"schedule {spec['schedule']['kind']}   batch {spec['batch_size']}")
         except SpecError as err:
             print(f"  spec      not valid here: {one_line(err)}")
+        from lrlab.core.decl.usercode import code_refs
+
+        try:  # your own code: what `--code FILE` must name to replay or fork it (never imported here)
+            refs = code_refs(spec)
+        except SpecError:
+            refs = []
+        for ref in refs:
+            print(f"  code      {ref.field}: {ref.entry} (sha256 {ref.sha256 or 'not recorded'}); replay and "
+                  "fork need --code FILE")
     for key in ("final_train_loss", "final_val_loss", "final_val_metric", "best_val_metric",
                 "steps_per_second", "wall_time"):
         if isinstance(summ.get(key), (int, float)):
@@ -64,6 +74,13 @@ def execute(args: argparse.Namespace) -> int:
     env = info["environment"]
     print(f"  environment torch {env.get('torch')}, {env.get('device')} ({env.get('device_name')}), "
           f"{env.get('threads')} thread(s)")
+    if snapshots is not None:  # what a fork of it costs (lrlab.core.engine.snapshots.thin)
+        print(f"  snapshots {snapshots['kept']} kept ({snapshots['bytes'] / 2**20:.1f} MiB): a fork re-runs at most "
+              f"{snapshots['rerun_at_most']:,} steps")
+    data = env.get("data")
+    if isinstance(data, dict):  # the user's own files, as a replay will check them
+        skipped = f", {data['skipped']} corrupt skipped" if data.get("skipped") else ""
+        print(f"  data      {data.get('path')} ({data.get('size')} bytes, SHA-256 {data.get('sha256')}{skipped})")
     for e in s.events:
         target = f"trajectory {e.data['trajectory']}: " if e.data.get("trajectory") else ""
         print(f"  event     step {e.step}: {target}{e.describe()}")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from lrlab.cli.common import Commands, add_json, add_out, add_quiet, command, file_stopped, print_json
+from lrlab.cli.common import (
+    Commands,
+    add_code,
+    add_json,
+    add_out,
+    add_quiet,
+    allow_code,
+    command,
+    file_stopped,
+    print_json,
+)
 
 
 def add_parser(commands: Commands) -> None:
@@ -18,6 +28,7 @@ def add_parser(commands: Commands) -> None:
     add_out(p, "file", "also save the replay as a new session (default: not saved)")
     add_quiet(p)
     add_json(p, "the outcome: status, steps, identical, the first difference")
+    add_code(p)
     p.set_defaults(func=execute, inputs=("file",), file_outputs=("out",))
 
 
@@ -25,6 +36,7 @@ def execute(args: argparse.Namespace) -> int:
     from lrlab import api
 
     session = api.open_session(args.file)
+    allow_code(args, session.spec)
     replay = session.replay(args.verify, out=args.out, progress=not (args.quiet or args.verify))
     if args.json:
         if file_stopped(replay):

@@ -44,6 +44,14 @@ def missing_display_library() -> str | None:
 
 
 def make_app(argv: Sequence[str] = ()) -> object:
+    """The QApplication (made once), with lrlab's icon and plot theme. Qt and pyqtgraph load without
+    the costs :mod:`lrlab.gui.qtload` describes. torch is not imported here: the window's warm-up
+    imports it in a background thread once the window is up. (Importing it in a thread before the
+    window was built delayed the window 2.2x a bare one, against 0.82x without: both imports need
+    the GIL, so they took turns; measured with bench_gui's start-up, issue 31.)"""
+    from lrlab.gui import qtload
+
+    qtload.load()
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.resources import Preset, list_presets
 from lrlab.core.decl.schedules import SCHEDULES
@@ -37,6 +38,8 @@ from lrlab.core.decl.spec import (
     preview_timeline,
     schedule_warnings,
 )
+from lrlab.core.decl.usercode import unnamed as code_unnamed
+from lrlab.gui import owndata
 from lrlab.gui.forms import (
     ERROR_STYLE,
     WARNING_STYLE,
@@ -48,6 +51,8 @@ from lrlab.gui.forms import (
     no_wheel_unless_focused,
     vbox,
 )
+from lrlab.gui.usercode import LABELS as CODE_LABELS
+from lrlab.gui.usercode import code_fields
 
 MAIN_FIELDS = ("dataset", "model", "optimizer", "schedule", "batch_size", "epochs", "steps", "seed", "device")
 SCALING = {"off": None, "linear": lambda r: r, "square root": math.sqrt}
@@ -93,8 +98,10 @@ class ExperimentPanel(QScrollArea):
         lay.addWidget(self.preset_combo)
         lay.addWidget(self.explanation)
 
-        self.dataset = KindedEditor(DATASETS, "dataset")
-        self.model = KindedEditor(MODELS, "model")
+        self.dataset = KindedEditor(DATASETS, "dataset", custom=owndata.with_own_files(code_fields("dataset")),
+                                    labels={**CODE_LABELS["dataset"], **owndata.LABELS})
+        self.dataset.combo.activated.connect(lambda _: owndata.pick_when_chosen(self.dataset))
+        self.model = KindedEditor(MODELS, "model", custom=code_fields("model"), labels=CODE_LABELS["model"])
         self.lr = LogSlider()
         self.optimizer = KindedEditor(OPTIMIZERS, "optimizer", custom=self._optimizer_custom)
         self.schedule = KindedEditor(SCHEDULES, "schedule")
@@ -322,7 +329,13 @@ class ExperimentPanel(QScrollArea):
     def validate(self) -> RunSpec | None:
         try:
             spec = RunSpec.from_json(self.json())
+            check_data(spec.dataset)  # the user's own files: missing, unparsable, no such column...
             self.problems = {}
+            # your code runs only once you chose its file here (lrlab.core.decl.usercode)
+            unnamed = [(f"{r.field}.entry", "choose the file (Choose…) to run it: lrlab runs your code only "
+                                            "when you pick it") for r in code_unnamed(spec)]
+            if unnamed:
+                raise SpecError(unnamed)
         except SpecError as err:
             spec = None
             self.problems = {}

@@ -142,6 +142,10 @@ class ForkComponent(QObject):
 
     def _start_fork(self, point: ForkPoint, at: int, edits: list[dict[str, Any]]) -> None:
         from lrlab.core.storage.session import SessionError
+        from lrlab.gui.usercode import confirm_code
+
+        if not confirm_code(self.window, point.spec):  # a session that names code: ask first
+            return
 
         try:  # the parent stays drawn under the fork, in grey: the fork's curves keep the live colours
             ((_, _, series),) = read_references([point.path])

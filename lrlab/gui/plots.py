@@ -30,6 +30,9 @@ from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
+#: the lower right panel's title while it shows the gradient statistics (one log axis: the norm,
+#: the update ratio and the noise scale B_simple, whose legend says it counts samples)
+GRADIENTS_TITLE = "gradient norm, update ratio, noise scale"
 #: event kind -> (colour role in style.colours(), line style) of its marker; others: grey dashes
 MARKER_STYLES = {"edit": ("edit", Qt.PenStyle.SolidLine), "plateau": ("lr", Qt.PenStyle.DashDotLine),
                  "pause": ("event", Qt.PenStyle.DotLine), "resume": ("event", Qt.PenStyle.DotLine),
@@ -247,7 +250,7 @@ class PlotPanel(QWidget):
             self.p_loss = self._plot(0, 0, "training loss", "loss", (-5, 5))
             self.p_lr = self._plot(0, 1, "learning rate", "LR", (-5, 5))
             self.p_metric = self._plot(1, 0, "validation accuracy", "accuracy", (-5, -5))
-            self.p_grad = self._plot(1, 1, "gradient norm and update ratio", "", (-5, 5))
+            self.p_grad = self._plot(1, 1, GRADIENTS_TITLE, "", (-5, 5))
             #: the plots that a batch of steps, and of evaluations, changes (their declared panels)
             self.step_plots = frozenset(self.panel_of(m) for m in STEP_CURVES)
             self.eval_plots = frozenset(self.panel_of(m) for m in EVAL_CURVES)
@@ -455,7 +458,7 @@ class PlotPanel(QWidget):
             for item in (self.c_eff, self.c_eff_lr):
                 self._in_legend(self.p_grad, item, False)
         self.p_grad.setTitle(f"effective LR per parameter ({self.eff_layer})" if effective
-                             else "gradient norm and update ratio")
+                             else GRADIENTS_TITLE)
         self.p_grad.setLabel("left", "step size (LR)" if effective else "")
 
     def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem]:

@@ -254,7 +254,9 @@ class SessionsComponent(QObject):
             self.experiment.set_json(self.viewing.spec.to_json())
 
     def rerun_session(self) -> None:
-        if self.viewing is not None:
+        from lrlab.gui.usercode import confirm_code
+
+        if self.viewing is not None and confirm_code(self.window, self.viewing.spec):  # code: ask first
             self.controller.start(self.viewing.spec, self.viewing.edits)
 
     def remember(self, path: str) -> None:

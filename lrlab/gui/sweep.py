@@ -30,12 +30,20 @@ from PySide6.QtWidgets import (
 from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
+from lrlab.core.engine.stacked import PATH_WORDS
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
-from lrlab.core.runs.sweep import log_range
+from lrlab.core.runs.recorded import recorded_path
+from lrlab.core.runs.sweep import engine_note, log_range
 from lrlab.gui.members import MembersWindow, lr_colour_map
 from lrlab.gui.style import colours, fit_to_screen
 
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
+
+
+def stacked_words(folder: Path) -> str:
+    """"; path vmap (torch.func.vmap over the members)": how the sweep in ``folder`` ran."""
+    path = recorded_path(folder)
+    return f"; path {path} ({PATH_WORDS[path]})" if path in PATH_WORDS else ""
 
 
 def parse_lrs(text: str) -> list[float]:
@@ -216,7 +224,8 @@ class SweepWindow(MembersWindow):
         self.use_button.setEnabled(False)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
-        self.status.setText(f"training {k} members at once…")
+        note = engine_note(spec.optimizer)  # Prodigy, Schedule-Free: one real optimizer per member
+        self.status.setText(f"training {k} members at once…" + (f" ({note})" if note else ""))
         self._dirty = True
 
     def add(self, update: Any) -> None:
@@ -243,7 +252,8 @@ class SweepWindow(MembersWindow):
         best = self.best_member()
         diverged = sum(s == "diverged" for s in self.status_of)
         self.status.setText(f"done: {len(self.files)} sessions in {folder}; {diverged} diverged"
-                            + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else ""))
+                            + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else "")
+                            + stacked_words(Path(folder)))
         if best is not None and self.selected is None:
             self.select(best)
         self._dirty = True

@@ -92,6 +92,7 @@ class ToolsComponent(QObject):
         self.sweep: Any = None  # the Sweep window
         self.landscape: Any = None  # the Landscape window
         self.grid: Any = None  # the Batch size x LR window
+        self.autotune: Any = None  # the Auto-tune showdown window
         self._ray_worker: Any = None  # a sweep on Ray, kept alive while it runs
         self._ray_thread: Any = None
 
@@ -134,6 +135,21 @@ class ToolsComponent(QObject):
         self.range_test.set_result(result, self.range_test.spec_json, Path(path).name)
         self.range_test.show()
         self.range_test.raise_()
+
+    # --- Auto-tune showdown ------------------------------------------------------------------
+
+    def show_autotune(self) -> Any:
+        """Run > Auto-tune showdown…: its window, on the form's experiment (lrlab/gui/autotune.py)."""
+        if self.autotune is None:
+            from lrlab import api
+            from lrlab.gui.autotune import AutotuneWindow
+
+            self.autotune = AutotuneWindow(self.experiment.validate, getattr(api, "pbt", None) is not None)
+            self.autotune.sig_compare.connect(self.compare)
+            fit_to_screen(self.autotune, 1100, 850)
+        self.autotune.show()
+        self.autotune.raise_()
+        return self.autotune
 
     # --- Landscape ---------------------------------------------------------------------------
 
@@ -252,6 +268,9 @@ class ToolsComponent(QObject):
         if self._ray_thread is not None and self._ray_thread.isRunning():
             self._ray_worker.stop()
             self._ray_thread.wait(10_000)
+        if self.autotune is not None:  # a showdown stops its run in progress and is waited for
+            self.autotune.stop()
+            self.autotune.wait(10_000)
 
     def _use_found_lr(self, data: dict) -> None:
         self.experiment.set_json(data)

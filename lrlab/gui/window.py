@@ -177,7 +177,8 @@ class MainWindow(QMainWindow):
                                                     self.act_spec]),
                                         None, self.act_quit])
         fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
-                                       self.act_sweep, self.act_grid])
+                                       self.act_sweep, self.act_grid,
+                                       make_action(self, "Auto-tune showdown…", self.tools.show_autotune)])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [
             make_action(self, "Reset zoom", self.plots.reset_zoom, "Ctrl+0", "show the whole run and every curve"),
@@ -228,7 +229,7 @@ class MainWindow(QMainWindow):
             self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…" if self.experiment.warmed else
-                                      "loading torch and scikit-learn, then the data and the model (the first "
+                                      "loading torch, then the data and the model (the first "
                                       "run after launch waits for them; later runs start at once)…")
         self._update_controls()
         if state == RunState.STOPPING:

@@ -40,6 +40,8 @@ def test_wheel_carries_the_resources(wheel):
     assert len(presets) == len(list((ROOT / "resources" / "presets").glob("*.json")))
     assert "lrlab/resources/icons/lrlab.svg" in names and "lrlab/resources/icons/lrlab-256.png" in names
     assert "lrlab/resources/docs/session-format.md" in names
+    assert {"lrlab/resources/examples/my_model.py", "lrlab/resources/examples/my_data.py",
+            "lrlab/resources/examples/my-code.json"} <= set(names)  # the README's example of your own code
     assert not [n for n in names if "docs/screenshots" in n]  # README pictures stay out
 
 

@@ -43,9 +43,9 @@ def test_readme_says_what_a_newcomer_needs_before_the_first_launch():
     assert before_features.index("whl/cpu") < before_features.index("pip install -e '.[vision]' && .venv/bin/lrlab\n  ")
     assert "6 GB" in before_features and ". .venv/bin/activate" in before_features
     extras = re.search(r"\[project.optional-dependencies\](.*?)\n\n", (ROOT / "pyproject.toml").read_text(), re.S)
-    assert 'dev = ["lrlab[vision,tensorboard,cluster,test]"]' in extras.group(1)
-    assert ("The second command installs the extra `dev`, which is `vision` + `tensorboard` + `cluster` + `test`."
-            in text)
+    assert 'dev = ["lrlab[vision,tensorboard,cluster,tables,autotune,test]"]' in extras.group(1)
+    assert ("The second command installs the extra `dev`, which is `vision` + `tensorboard` + `cluster` + `tables` "
+            "+ `autotune` + `test`." in text)
 
 
 def test_command_line_examples_run_as_written(tmp_path, monkeypatch, capsys):

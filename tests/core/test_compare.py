@@ -201,6 +201,7 @@ def test_long_form_csv(sessions, tmp_path):
     good_lr = [r for r in rows if r["session"] == "good" and r["metric"] == "lr"]
     assert len(good_lr) == 240 and float(good_lr[0]["value"]) == 0.1
     assert {r["metric"] for r in rows} == {"train_loss", "val_loss", "val_metric", "lr", "grad_norm", "update_ratio",
+                                           "noise_scale",
                                            *(f"effective_lr_{q}" for q in ("p5", "p25", "p50", "p75", "p95"))}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fakedata import write_cifar10, write_mnist_family
+from fakedata import write_cifar10, write_cifar100, write_emnist, write_mnist_family, write_stl10, write_svhn
 
 from lrlab.core.decl import datasets
 from lrlab.core.decl.datasets import DATASETS, DECLARED, IMAGES, TABULAR, Samples, dataset_kind, train_size
@@ -17,7 +17,12 @@ from lrlab.core.runs.train import Trainer
 
 CPU = torch.device("cpu")
 TABULAR_SETS = [name for name, info in DECLARED.items() if info.family is TABULAR]
-IMAGE_FILES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "kmnist": "KMNIST", "cifar10": None}
+IMAGE_FILES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "kmnist": "KMNIST", "cifar10": None,
+               "cifar100": None, "svhn": None, "stl10": None, "emnist": None}
+#: the sets whose files torchvision checks against their MD5 (the tests' own files cannot match)
+WRITERS = {"cifar10": (write_cifar10, "cifar"), "cifar100": (write_cifar100, "cifar"), "svhn": (write_svhn, "svhn"),
+           "stl10": (lambda root: write_stl10(root, n_train=100), None),
+           "emnist": (lambda root: write_emnist(root, "balanced"), None)}
 
 
 def dataset(**data):
@@ -35,7 +40,9 @@ def test_every_declaration_is_in_the_registry_the_run_spec_uses():
 
 
 def test_image_sets_are_the_declared_ones_with_an_image_shape():
-    assert IMAGE_SETS == ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10")
+    assert IMAGE_SETS == ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn", "stl10",
+                          "emnist")
+    assert datasets.image_sets() == (*IMAGE_SETS, "image_folder")  # declared after the module
     assert DECLARED["digits"].image_shape == (1, 8, 8) and DECLARED["cifar10"].image_shape == (3, 32, 32)
 
 
@@ -56,10 +63,13 @@ def test_tabular_sets_load_as_declared(name, changes):
 @pytest.mark.parametrize("name", list(IMAGE_FILES))
 def test_image_sets_load_as_declared(name, tmp_path, monkeypatch):
     if IMAGE_FILES[name] is None:
-        import torchvision.datasets.cifar as cifar
+        import importlib
 
-        write_cifar10(tmp_path)
-        monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: __import__("os").path.isfile(path))
+        write, module = WRITERS[name]
+        write(tmp_path)
+        if module:
+            monkeypatch.setattr(importlib.import_module(f"torchvision.datasets.{module}"), "check_integrity",
+                                lambda path, md5=None: __import__("os").path.isfile(path))
     else:
         write_mnist_family(tmp_path, IMAGE_FILES[name])
     info = DECLARED[name]
@@ -67,7 +77,7 @@ def test_image_sets_load_as_declared(name, tmp_path, monkeypatch):
         spec = dataset(name=name, root=str(tmp_path), **changes)
         data = load_dataset(spec, CPU)
         assert data.image_shape == info.image_shape and data.x_train.dtype == torch.uint8
-        assert data.n_outputs == info.classes and data.task == info.task
+        assert data.n_outputs == info.classes_of(spec.params) and data.task == info.task
         files = len(data.x_train) + len(data.x_val)
         assert data.n_train == files - IMAGES.held_out(files, spec["val_fraction"])
         assert (data.test is not None) == spec["test_eval"]

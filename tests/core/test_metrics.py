@@ -137,12 +137,12 @@ def test_what_is_special_about_a_metric_is_declared():
 
     fields = set(RunSpec.__dataclass_fields__)
     sampled = {c.name: c.every for c in metrics.STEP if c.every}
-    assert sampled == {metrics.UPDATE_RATIO.name: "update_ratio_every"}
+    assert sampled == {metrics.UPDATE_RATIO.name: "update_ratio_every", metrics.NOISE_SCALE.name: "noise_scale_every"}
     assert all(every in fields for every in sampled.values())
     assert metrics.UPDATE_RATIO.sampling == "every update_ratio_every steps"
     assert metrics.VAL_LOSS.sampling == "at each evaluation" and metrics.LR.sampling == "every step"
-    assert [c.name for c in metrics.CURVES] == ["train_loss", "lr", "grad_norm", "update_ratio", "val_loss",
-                                                "val_metric"]
+    assert [c.name for c in metrics.CURVES] == ["train_loss", "lr", "grad_norm", "update_ratio", "noise_scale",
+                                                "val_loss", "val_metric"]
     assert {c.name for c in metrics.CURVES if c.curve.reference} == {"train_loss", "lr", "val_metric"}
     assert metrics.MONITORED == ("val_loss", "val_metric")
     assert metrics.REQUIRED["steps"] == ("step", "epoch", "samples", "wall_time", "lr")
@@ -156,8 +156,8 @@ def test_the_schema_and_the_summary_are_built_from_the_declarations():
     con = sqlite3.connect(":memory:")
     con.executescript(session.SCHEMA)
     nan = float("nan")
-    con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(0, 0, 8, 0.1, 2.0, 0.1, 1.0, nan), (1, 0, 16, 0.2, 1.5, 0.05, 1.0, 0.01)])
+    con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(0, 0, 8, 0.1, 2.0, 0.1, 1.0, nan, nan), (1, 0, 16, 0.2, 1.5, 0.05, 1.0, 0.01, nan)])
     con.executemany("INSERT INTO evals VALUES (?, ?, ?, ?)", [(0, 0, 1.0, 0.5), (1, 0, 1.2, 0.7)])
     assert session.summarize(con) == {
         "steps": 2, "wall_time": 0.2, "steps_per_second": 10.0, "final_train_loss": 1.5, "final_lr": 0.05,
@@ -251,8 +251,8 @@ def test_an_older_format_lacking_a_nullable_column_reads_it_as_null(tmp_path):
 # --- a new nullable step metric is one declaration ------------------------------------------------
 
 #: the declaration added, in a copy of the package, to the step metrics
-NEW_METRIC = ('    Column("noise_scale", "gradient noise scale", "steps", smooth=True, log_default=True,\n'
-              '           curve=Curve("grad", "noise scale", "extra", readout="noise", fmt=".3g")),\n')
+NEW_METRIC = ('    Column("weight_norm", "weight norm", "steps", smooth=True, log_default=True,\n'
+              '           curve=Curve("grad", "weight norm", "extra", readout="weights", fmt=".3g")),\n')
 
 #: run in a copy of lrlab whose metrics.py declares NEW_METRIC, and nothing else changed
 CHILD = textwrap.dedent('''
@@ -270,10 +270,10 @@ CHILD = textwrap.dedent('''
     from lrlab.core.storage.session import SCHEMA, Session, SessionWriter
     from lrlab.core.decl.spec import RunSpec
 
-    NEW = "noise_scale"
+    NEW = "weight_norm"
     new, old, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     assert Path(lrlab.__file__).parent == out / "lrlab", lrlab.__file__
-    assert NEW in metrics.METRICS and NEW in metrics.CSV_COLUMNS and "noise_scale REAL" in SCHEMA
+    assert NEW in metrics.METRICS and NEW in metrics.CSV_COLUMNS and "weight_norm REAL" in SCHEMA
 
     # a run that measures it: written, read back, exported, compared
     n = 5
@@ -313,7 +313,7 @@ CHILD = textwrap.dedent('''
     assert panel.curves[NEW] in panel._curves_in(panel.p_grad)
     drawn = panel.curves[NEW].getOriginalDataset()[1]  # not the log10 a log axis shows
     assert drawn is not None and drawn.tolist() == steps[NEW].tolist(), drawn
-    assert "noise 0.3 " in panel.describe_step(2) + " ", panel.describe_step(2)
+    assert "weights 0.3 " in panel.describe_step(2) + " ", panel.describe_step(2)
     print("one declaration: ok")
 ''')
 
@@ -326,9 +326,9 @@ def test_a_new_nullable_step_metric_is_one_declaration(recorded, tmp_path):
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     declarations = copy / "core" / "decl" / "metrics.py"
     source = declarations.read_text(encoding="utf-8")
-    anchor = "    UPDATE_RATIO,\n)"
+    anchor = "    NOISE_SCALE,\n)"
     assert source.count(anchor) == 1
-    declarations.write_text(source.replace(anchor, "    UPDATE_RATIO,\n" + NEW_METRIC + ")"), encoding="utf-8")
+    declarations.write_text(source.replace(anchor, "    NOISE_SCALE,\n" + NEW_METRIC + ")"), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "new.lrlab"), str(recorded[0]), str(tmp_path),
                           json.dumps(SPEC)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)

@@ -308,9 +308,9 @@ def test_a_nan_loss_in_any_seed_ends_the_test_and_too_few_points_give_messages()
     optimize, calls = test.trainers[1].optimize, []
 
     def nan_at_step_20(*args):
-        loss, grad_norm, ratio = optimize(*args)
+        loss, grad_norm, ratio, noise = optimize(*args)
         calls.append(1)
-        return (torch.tensor(math.nan) if len(calls) == 21 else loss), grad_norm, ratio
+        return (torch.tensor(math.nan) if len(calls) == 21 else loss), grad_norm, ratio, noise
 
     test.trainers[1].optimize = nan_at_step_20
     assert test.run() == "finished" and test.step == 21

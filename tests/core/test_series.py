@@ -31,6 +31,29 @@ def test_debiased_ema_matches_reference_in_one_go_and_in_chunks(s):
     assert whole[0] == pytest.approx(y[0])  # debiased: starts at the first value, not at 0
 
 
+def test_long_and_short_series_are_smoothed_alike_and_continue_each_other():
+    """Short chunks (a live run's frames) are smoothed without scipy; a long series (a redraw of
+    the whole history) by scipy's lfilter: the two continue each other's state."""
+    from lrlab.core.features.series import SHORT_SERIES
+
+    y = np.random.default_rng(2).normal(size=3 * SHORT_SERIES).cumsum()
+    ref = reference_ema(y, 0.9)
+    long, state = debiased_ema(y[: 2 * SHORT_SERIES], 0.9)  # lfilter
+    short, _ = debiased_ema(y[2 * SHORT_SERIES:], 0.9, 2 * SHORT_SERIES, state)  # the loop
+    np.testing.assert_allclose(np.concatenate([long, short]), ref, rtol=1e-10)
+    head, state = debiased_ema(y[:SHORT_SERIES], 0.9)  # the loop
+    rest, _ = debiased_ema(y[SHORT_SERIES:], 0.9, SHORT_SERIES, state)  # lfilter
+    np.testing.assert_allclose(np.concatenate([head, rest]), ref, rtol=1e-10)
+
+
+def test_smoothing_a_live_chunk_imports_no_scipy():
+    from testkit import loaded_by
+
+    code = ("import numpy as np\nfrom lrlab.core.features.series import debiased_ema\n"
+            "debiased_ema(np.arange(500.0), 0.9)")
+    assert loaded_by(code, ("scipy",)) == []
+
+
 def test_view_is_bounded_and_keeps_extremes():
     rng = np.random.default_rng(1)
     n = 1_000_000

@@ -50,7 +50,7 @@ def test_a_start_before_the_warm_up_has_finished_says_what_it_waits_for(window, 
     set_spec(window, QUICK)
     assert not window.experiment.warmed  # the warm-up begins 200 ms after the window
     window.start()
-    assert window.status_label.text().startswith("loading torch and scikit-learn, then the data and the model")
+    assert window.status_label.text().startswith("loading torch, then the data and the model")
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.experiment.warmed, timeout=60_000)
     window.start()
@@ -410,7 +410,7 @@ def test_the_window_shows_before_its_plots_are_built_and_builds_them_right_after
     window.show()
     qtbot.waitUntil(lambda: window.plots.built, timeout=5000)
     assert [p.titleLabel.text for p in window.plots.plots] == [
-        "training loss", "learning rate", "validation accuracy", "gradient norm and update ratio"]
+        "training loss", "learning rate", "validation accuracy", "gradient norm, update ratio, noise scale"]
     assert window.plots.p_loss.getAxis("bottom").labelText == "step"
     panel = PlotPanel()  # never shown: whatever needs a plot builds them
     qtbot.addWidget(panel)

@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lrlab.core.decl.params import Bool, Kinded, Num, Optional, Param, Registry, SpecError, Text
+from lrlab.core.decl import usercode
+from lrlab.core.decl.params import REQUIRED, Bool, Choice, Kinded, Num, Optional, Param, Registry, SpecError, Text
 
 TASKS = ("classification", "regression")
 
@@ -38,12 +39,25 @@ class Samples(NamedTuple):
 
     Tabular sets: numpy arrays ``x`` (N, features) and ``y`` (N,). Image sets: uint8
     tensors (N, C, H, W) and int64 labels, plus the official test split when the spec
-    asks for it (``test_eval``).
+    asks for it (``test_eval``). ``meta``: what a family's splitter needs besides the
+    arrays (the user's own data: which columns to scale, the files' provenance).
     """
 
     x: Any
     y: Any
     test: tuple[Any, Any] | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+class Probe(NamedTuple):
+    """What a dataset whose shape depends on the user's files says after a quick look at them
+    (a table read and encoded, a folder listed), for validation and resource checks."""
+
+    task: str
+    n_samples: int
+    n_features: int
+    classes: int | None
+    image_shape: tuple[int, int, int] | None = None
 
 
 Loader = Callable[[Kinded], Samples]
@@ -69,6 +83,8 @@ class Family:
     name: str
     params: tuple[Param, ...]
     held_out: Callable[[int, float], int]
+    #: the parameter whose value ``held_out`` takes (the grokking task names its share of training samples)
+    fraction: str = "val_fraction"
 
 
 #: the largest seed scikit-learn's generators take (numpy's legacy RandomState: 32 bits)
@@ -101,25 +117,45 @@ class DatasetInfo:
     name: str
     family: Family
     task: str
-    #: samples before the split: a number, or the name of the parameter that sets it
-    size: int | str
+    #: samples before the split: a number, the name of the parameter that sets it, or a function of the parameters
+    size: int | str | Callable[[Mapping[str, Any]], int]
     #: (C, H, W) when samples are images (a CNN can take them), else None
     image_shape: tuple[int, int, int] | None
-    #: inputs per sample: a number, or the name of the parameter that sets it (images: C x H x W)
-    features: int | str
+    #: inputs per sample: a number, the name of the parameter that sets it (images: C x H x W), or a function
+    features: int | str | Callable[[Mapping[str, Any]], int]
     #: outputs of the classifier; None: one more than the largest label loaded
     classes: int | None
     load: Loader
+    #: the user's own files: their shape comes from a look at them (raises SpecError naming
+    #: the problem: a missing file, no such column, an empty folder); None: all declared
+    probe: Callable[[Mapping[str, Any]], Probe] | None = None
 
     def n_features(self, params: Mapping[str, Any]) -> int:
         """Inputs per sample, from the declaration alone (resource checks run before loading)."""
-        return params[self.features] if isinstance(self.features, str) else self.features
+        if self.probe is not None:
+            return self.probe(params).n_features
+        return _declared(self.features, params)
 
     def n_samples(self, params: Mapping[str, Any]) -> int:
         """Samples that go into the split: the declared size, cut to ``subset`` where the family has one."""
-        n = params[self.size] if isinstance(self.size, str) else self.size
+        n = self.probe(params).n_samples if self.probe is not None else _declared(self.size, params)
         subset = params.get("subset")
         return n if subset is None else min(n, subset)
+
+    def task_of(self, params: Mapping[str, Any]) -> str:
+        """'classification' or 'regression': declared, or what the user's files hold."""
+        return self.task if self.probe is None else self.probe(params).task
+
+    def classes_of(self, params: Mapping[str, Any]) -> int | None:
+        return self.classes if self.probe is None else self.probe(params).classes
+
+    def shape_of(self, params: Mapping[str, Any]) -> tuple[int, int, int] | None:
+        return self.image_shape if self.probe is None else self.probe(params).image_shape
+
+
+def _declared(value: int | str | Callable[[Mapping[str, Any]], int], params: Mapping[str, Any]) -> int:
+    """A declared count: a number, a parameter's name, or a function of the parameters."""
+    return params[value] if isinstance(value, str) else value(params) if callable(value) else value
 
 
 DATASETS = Registry("dataset", "name")
@@ -127,15 +163,19 @@ DATASETS = Registry("dataset", "name")
 DECLARED: dict[str, DatasetInfo] = {}
 
 
-def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str,
-                 image_shape: tuple[int, int, int] | None = None, features: int | str | None = None,
-                 classes: int | None = None, family: Family = TABULAR) -> Callable[[Loader], Loader]:
+def dataset_kind(name: str, *params: Param, task: str, size: int | str | Callable[..., int], doc: str,
+                 image_shape: tuple[int, int, int] | None = None,
+                 features: int | str | Callable[..., int] | None = None,
+                 classes: int | None = None, family: Family = TABULAR,
+                 probe: Callable[[Mapping[str, Any]], Probe] | None = None) -> Callable[[Loader], Loader]:
     """Register the decorated loader as dataset ``name``.
 
     ``params`` are its own parameters; the family's shared ones come first. ``size`` is
     the number of samples before the split, or the name of the parameter that sets it;
     ``features`` likewise the inputs per sample (for images, C x H x W by default).
     Mistakes in a declaration raise at import, not when a user picks the dataset.
+    ``probe`` (the user's own files) gives task, size, features, classes and image shape from
+    a look at the files; ``size`` and ``features`` are then placeholders.
     """
     if task not in TASKS:
         raise ValueError(f"dataset {name!r}: task must be one of {TASKS}, got {task!r}")
@@ -153,31 +193,56 @@ def dataset_kind(name: str, *params: Param, task: str, size: int | str, doc: str
         if name in DECLARED:
             raise ValueError(f"dataset {name!r} is declared twice")
         DATASETS.register(name, (*family.params, *params), doc)
-        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load)
+        DECLARED[name] = DatasetInfo(name, family, task, size, image_shape, n_features, classes, load, probe)
         return load
 
     return register
 
 
 def train_size(dataset: Kinded) -> int:
-    """Training samples after the validation split, without loading anything (for previews)."""
+    """Training samples after the validation split, without loading anything (for previews).
+    The user's own files that cannot be read count as one sample here: validating a spec (opening
+    a session whose data is elsewhere) must not need them; :func:`check_data` says what is wrong."""
     info = DECLARED[dataset.kind]
-    n = info.n_samples(dataset.params)
-    return n - info.family.held_out(n, dataset["val_fraction"])
+    try:
+        n = info.n_samples(dataset.params)
+    except SpecError:
+        return 1
+    return n - info.family.held_out(n, dataset.params.get(info.family.fraction, 0.0))
 
 
-def dataset_task(name: str) -> str:
-    """'classification' or 'regression'."""
-    return DECLARED[name].task
+def check_data(dataset: Kinded) -> None:
+    """Raise the SpecError of the user's own files that cannot be used (missing, unparsable, no
+    such column, an empty folder); declared datasets pass. Runs before torch loads."""
+    info = DECLARED[dataset.kind]
+    if info.probe is not None:
+        info.probe(dataset.params)
+
+
+def dataset_task(dataset: str | Kinded) -> str:
+    """'classification' or 'regression'. For the user's own files, what they hold; where they
+    cannot be read (a session opened on another machine), the declared default."""
+    if isinstance(dataset, str):
+        return DECLARED[dataset].task
+    info = DECLARED[dataset.kind]
+    if info.probe is None:  # your own code's data says which in its `task` field
+        task = dataset.params.get("task")
+        return task if task in ("classification", "regression") else info.task
+    try:
+        return info.task_of(dataset.params)
+    except SpecError:
+        return info.task
 
 
 # --- scikit-learn: bundled sets ---------------------------------------------------------
 
 
 def _bundled(function: str) -> Samples:
-    from sklearn import datasets
+    """``sklearn.datasets.<function>(return_X_y=True)``, read from its file without importing
+    scikit-learn (2 s of a first run): :mod:`lrlab.core.decl.sklearn_files`."""
+    from lrlab.core.decl.sklearn_files import load_bundled
 
-    return Samples(*getattr(datasets, function)(return_X_y=True))
+    return Samples(*load_bundled(function))
 
 
 @dataset_kind("iris", task="classification", size=150, features=4, classes=3,
@@ -328,5 +393,126 @@ def cifar10(spec: Kinded) -> Samples:
     return _torchvision(spec, "CIFAR10")
 
 
+# --- your own code: load(seed) -> (X_train, y_train, X_val, y_val) ---------------------------
+
+#: your data: the split is yours, so nothing is held out here
+USER = Family("python", (), lambda n, fraction: 0)
+#: runs a python dataset's load() (consent checked): lrlab.core.engine.usercode installs it, as
+#: lrlab.core.engine.vision installs IMAGE_READER; declarations never import code
+USER_DATA: list[Callable[[Kinded], Samples]] = []
+
+
+@dataset_kind("python", *usercode.DATA_PARAMS, family=USER, task="classification", size="n_train",
+              features="n_features", doc=usercode.DATA_DOC)
+def python(spec: Kinded) -> Samples:
+    if not USER_DATA:
+        raise RuntimeError("your data is loaded by lrlab.core.engine.usercode: load it through lrlab.core.engine.data")
+    return USER_DATA[0](spec)
+@dataset_kind("cifar100", family=IMAGES, task="classification", size=50_000, image_shape=(3, 32, 32),
+              classes=100, doc="60,000 32x32 colour images, 100 classes (torchvision)")
+def cifar100(spec: Kinded) -> Samples:
+    return _torchvision(spec, "CIFAR100")
+
+
+@dataset_kind("svhn", family=IMAGES, task="classification", size=73_257, image_shape=(3, 32, 32), classes=10,
+              doc="99,289 32x32 house-number digits from Street View, 10 classes (torchvision; without 'extra')")
+def svhn(spec: Kinded) -> Samples:
+    return _torchvision(spec, "SVHN")
+
+
+@dataset_kind("stl10", family=IMAGES, task="classification", size=5_000, image_shape=(3, 96, 96), classes=10,
+              doc="13,000 labelled 96x96 colour images, 10 classes (torchvision; without the unlabelled ones)")
+def stl10(spec: Kinded) -> Samples:
+    return _torchvision(spec, "STL10")
+
+
+#: EMNIST's splits: (training images, classes); "letters" labels 1-26 (torchvision keeps class 0 unused)
+EMNIST_SPLITS = {"balanced": (112_800, 47), "byclass": (697_932, 62), "bymerge": (697_932, 47),
+                 "digits": (240_000, 10), "letters": (124_800, 27), "mnist": (60_000, 10)}
+
+
+def _emnist_shape(params: Mapping[str, Any]) -> Probe:
+    n, classes = EMNIST_SPLITS[params["split"]]
+    return Probe("classification", n, 28 * 28, classes, (1, 28, 28))
+
+
+@dataset_kind("emnist", Param("split", Choice(tuple(EMNIST_SPLITS)), "balanced",
+                              "which of EMNIST's six splits: letters, digits, balanced (47 classes), ..."),
+              family=IMAGES, task="classification", size=0, image_shape=(1, 28, 28), probe=_emnist_shape,
+              doc="28x28 handwritten letters and digits, in six splits (torchvision)")
+def emnist(spec: Kinded) -> Samples:
+    return _torchvision(spec, "EMNIST")
+
+
 #: datasets whose samples are images (the ones a CNN can take), in declaration order
 IMAGE_SETS = tuple(name for name, info in DECLARED.items() if info.image_shape is not None)
+
+
+# --- sequences generated from a seed (lrlab.core.decl.sequences; for the transformer) -------------
+
+#: algorithmic tasks: every sample generated, a seeded share of them trained on
+ALGORITHMIC = Family("algorithmic", (
+    Param("train_fraction", Num(gt=0, lt=1), 0.5,
+          "share of the samples trained on (the rest validate); the grokking task uses little"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of the train/validation split"),
+), lambda n, train_fraction: max(1, n - max(1, round(n * train_fraction))), fraction="train_fraction")
+
+#: a text file: training windows from its head, validation windows from its tail
+TEXT = Family("text", (
+    Param("val_fraction", Num(gt=0, lt=1), 0.1, "share of the text (its end) that validation windows come from"),
+    Param("split_seed", Num(ge=0, le=SEED_MAX, integer=True), 0, "seed of where the windows start"),
+), _rounded_share)
+
+
+def _seq(function: str, spec: Kinded) -> Samples:
+    from lrlab.core.decl import sequences
+
+    return Samples(*getattr(sequences, function)(spec))
+
+
+@dataset_kind("modular", Param("p", Num(ge=2, le=1000, integer=True), 97, "the modulus (prime for '/')"),
+              Param("op", Choice(("+", "-", "*", "/")), "+", "the operation: a op b mod p"),
+              family=ALGORITHMIC, task="classification", features=4,
+              size=lambda q: q["p"] * (q["p"] - 1 if q["op"] == "/" else q["p"]),
+              doc="modular arithmetic, 'a op b = c' mod p: every pair, the grokking task (Power et al., 2022)")
+def modular(spec: Kinded) -> Samples:
+    return _seq("modular", spec)
+
+
+_SEQ_PARAMS = (Param("length", Num(ge=1, le=256, integer=True), 8, "symbols per sequence"),
+               Param("symbols", Num(ge=2, le=1000, integer=True), 10, "size of the alphabet"),
+               N_SAMPLES, RANDOM_STATE)
+
+
+@dataset_kind("copy", *_SEQ_PARAMS, family=ALGORITHMIC, task="classification", size="n_samples",
+              features=lambda q: 2 * q["length"],
+              doc="copy a random sequence: given it, a separator and the first j symbols, predict symbol j+1")
+def copy_task(spec: Kinded) -> Samples:
+    return _seq("copy", spec)
+
+
+@dataset_kind("reverse", *_SEQ_PARAMS, family=ALGORITHMIC, task="classification", size="n_samples",
+              features=lambda q: 2 * q["length"],
+              doc="reverse a random sequence: given it, a separator and the first j output symbols, predict the next")
+def reverse_task(spec: Kinded) -> Samples:
+    return _seq("reverse", spec)
+
+
+@dataset_kind("text", Param("path", Text(), REQUIRED, "a UTF-8 text file"),
+              Param("context", Num(ge=1, le=1024, integer=True), 64, "characters the model reads"),
+              Param("n_samples", Num(ge=10, le=1_000_000, integer=True), 20_000,
+                    "windows drawn from the text (seeded)"),
+              family=TEXT, task="classification", size="n_samples", features="context",
+              doc="character-level language model of any UTF-8 text file: predict the next character")
+def text(spec: Kinded) -> Samples:
+    from lrlab.core.decl import sequences
+
+    return Samples(*sequences.text(spec, TEXT.held_out(spec["n_samples"], spec["val_fraction"])))
+
+
+#: datasets of token sequences (the ones the transformer takes), in declaration order
+SEQUENCE_SETS = tuple(name for name, info in DECLARED.items() if info.family in (ALGORITHMIC, TEXT))
+def image_sets() -> tuple[str, ...]:
+    """Datasets whose samples are images, including those declared after this module (the
+    user's image folders, ``lrlab.core.decl.owndata``)."""
+    return tuple(name for name, info in DECLARED.items() if info.image_shape is not None)

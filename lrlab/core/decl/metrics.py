@@ -114,6 +114,12 @@ GRAD_NORM = Column("grad_norm", "gradient norm", "steps", smooth=True, log_defau
                    curve=Curve("grad", "gradient norm", "grad", readout="grad norm", fmt=".3g"))
 UPDATE_RATIO = Column("update_ratio", "update ratio ||Δw||/||w||", "steps", smooth=True, log_default=True,
                       every="update_ratio_every", curve=Curve("grad", "||Δw|| / ||w||", "ratio"))
+#: the gradient noise scale B_simple = tr(Σ)/|G|² in samples (lrlab.core.engine.noise_scale), already
+#: an EMA of its estimates, so not smoothed again
+NOISE_SCALE = Column("noise_scale", "gradient noise scale B_simple", "steps", unit="samples", log_default=True,
+                     every="noise_scale_every",
+                     curve=Curve("grad", "noise scale B_simple (samples)", "validation", style="line",
+                                 readout="B_simple", fmt=".3g"))
 VAL_LOSS = Column("val_loss", "validation loss", "evals", smooth=True, log_default=True, final=True, best="min",
                   curve=Curve("loss", "validation", "validation", style="markers", readout="val loss"))
 VAL_METRIC = Column("val_metric", "validation accuracy / R²", "evals", smooth=True, final=True, best="max",
@@ -130,6 +136,7 @@ STEP = (
     LR,
     GRAD_NORM,
     UPDATE_RATIO,
+    NOISE_SCALE,
 )
 
 #: one row per validation

@@ -25,7 +25,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lrlab.core.decl.datasets import DATASETS, IMAGE_SETS, dataset_task, train_size
+from lrlab.core.decl import usercode
+from lrlab.core.decl.datasets import (
+    DATASETS,
+    IMAGE_SETS,  # noqa: F401 (re-exported, as the module says)
+    SEQUENCE_SETS,
+    dataset_task,
+    image_sets,
+    train_size,
+)
+from lrlab.core.decl.lrfree import register as register_lr_free
 from lrlab.core.decl.params import (
     INVALID,
     REQUIRED,
@@ -40,6 +49,7 @@ from lrlab.core.decl.params import (
     Problems,
     Registry,
     SpecError,
+    Text,
     check_depth,
     dump_fields,
     join,
@@ -67,6 +77,24 @@ MODELS.register("cnn", (
     Param("activation", Choice(("relu", "tanh", "gelu", "sigmoid")), "relu", "non-linearity"),
     Param("dropout", Num(ge=0, lt=1), 0.0, "dropout before the output layer"),
 ), "A small LeNet-style convolutional network for images (digits, MNIST family, CIFAR-10).")
+# the models where the LR bites (built by lrlab.core.engine.nets)
+MODELS.register("resnet", (
+    Param("depth", Num(ge=18, le=34, integer=True), 18, "18 or 34: ResNet-18 or ResNet-34 (basic blocks)"),
+    Param("width", Num(ge=1, le=256, integer=True), 64, "channels of the first stage (doubled at each of the "
+                                                        "3 others); 64 is the paper's, smaller for CPU demos"),
+), "A CIFAR-style ResNet (3x3 stem, no max-pool) for 32x32 images.")
+MODELS.register("torchvision", (
+    Param("name", Text(), "resnet18", "a torchvision.models classifier, e.g. resnet18, vgg11, mobilenet_v2"),
+), "Any torchvision.models classifier by name, with random weights (nothing is downloaded; extra 'vision').")
+MODELS.register("transformer", (
+    Param("layers", Num(ge=1, le=48, integer=True), 2, "transformer blocks"),
+    Param("d_model", Num(ge=8, le=4096, integer=True), 128, "width of the residual stream"),
+    Param("heads", Num(ge=1, le=64, integer=True), 4, "attention heads (must divide d_model)"),
+    Param("norm", Choice(("pre", "post")), "pre", "LayerNorm before each sub-layer (pre) or after its residual "
+                                                  "sum (post, which needs warmup at a high LR)"),
+    Param("dropout", Num(ge=0, lt=1), 0.0, "dropout on attention and MLP outputs"),
+), "A decoder-only transformer (causal attention) for the sequence datasets.")
+MODELS.register("python", usercode.MODEL_PARAMS, usercode.MODEL_DOC)
 
 # --- optimizers -------------------------------------------------------------------------
 
@@ -108,6 +136,7 @@ OPTIMIZERS.register("adagrad", (
     Param("eps", Num(gt=0, le=1), 1e-10, "added to the denominator"),
     Param("initial_accumulator_value", Num(ge=0), 0.0, "start of the squared-gradient sum"), _WD),
     "AdaGrad (2011): divides by the root of accumulated squared gradients.")
+register_lr_free(OPTIMIZERS)  # Prodigy, Schedule-Free AdamW and SGD (extra `autotune`)
 
 #: the optimizer hyperparameters a mid-run "optimizer" edit (or a fork's change) may set: the
 #: fields that edit declares in ``schedules.EDITS``, read from there so the list exists once
@@ -166,8 +195,14 @@ class RunSpec:
                                "stop as diverged when the loss exceeds this many times the first loss")
     threads: int | None = _f(THREADS, None, "torch intra-op threads; null: chosen from the model size")
     deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
+    amp: str | None = _f(Optional(Choice(("bf16",))), None,
+                         "mixed precision: bf16 runs the forward pass in bfloat16 (for CUDA GPUs); null: float32")
+    channels_last: bool = _f(Bool(), False, "images and conv weights in channels-last memory (for CUDA GPUs)")
     update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
                                  "steps between measurements of ||dw|| / ||w||")
+    noise_scale_every: int = _f(Num(ge=1, integer=True), 20,
+                                "steps between measurements of the gradient noise scale B_simple (one extra "
+                                "backward pass on half the batch each)")
     effective_lr_every: int | None = _f(Optional(Num(ge=1, integer=True)), None,
                                         "steps between records of the per-parameter effective LR; null: every "
                                         "50 steps (under 5% of a small model's training time), at most 1,000 "
@@ -185,9 +220,17 @@ class RunSpec:
         values = parse_fields(data, path, cls.params(), problems)
         problems.raise_if_any()
         model, dataset = values["model"], values["dataset"]
-        if model.kind == "cnn" and dataset.kind not in IMAGE_SETS:
-            problems.add(join(path, "model.kind"), f"cnn needs image data ({', '.join(IMAGE_SETS)}), "
+        if model.kind in ("cnn", "resnet", "torchvision") and dataset.kind not in image_sets():
+            problems.add(join(path, "model.kind"), f"{model.kind} needs image data ({', '.join(image_sets())}), "
                                                    f"got dataset {dataset.kind!r}")
+        if (model.kind == "transformer") != (dataset.kind in SEQUENCE_SETS):
+            problems.add(join(path, "model.kind"), f"the sequence datasets ({', '.join(SEQUENCE_SETS)}) need "
+                                                   f"model transformer, and it needs one of them; got model "
+                                                   f"{model.kind!r} on dataset {dataset.kind!r}")
+        if model.kind == "resnet" and model["depth"] not in (18, 34):
+            problems.add(join(path, "model.depth"), f"must be 18 or 34, got {model['depth']}")
+        if model.kind == "transformer" and model["d_model"] % model["heads"]:
+            problems.add(join(path, "model.heads"), f"must divide d_model ({model['d_model']}), got {model['heads']}")
         problems.raise_if_any()
         spec = cls(**values)
         if spec.steps is None and planned_steps(spec) > MAX_STEPS:
@@ -201,8 +244,8 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """'classification' or 'regression'."""
-        return dataset_task(self.dataset.kind)
+        """'classification' or 'regression' (your files' or your code's data say which)."""
+        return dataset_task(self.dataset)
 
     @property
     def lr(self) -> float:

@@ -25,6 +25,7 @@ version here.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 
 import torch
@@ -69,4 +70,55 @@ def fast_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
     # `hooked` marks torch's profiling wrapper: unwrapping anything else could skip real work
     if inner is None or not getattr(step, "hooked", False) or any(h is None or len(h) for h in hooks):
         return optimizer.step
-    return functools.partial(inner, optimizer)
+    return _without_graph_breaks(optimizer, inner)
+
+
+def _without_graph_breaks(optimizer: torch.optim.Optimizer, step: Callable) -> Callable[[], object]:
+    """``step`` without torch's ``_use_grad`` wrapper, whose only work outside ``torch.compile``
+    is to set grad mode to ``defaults["differentiable"]`` around the update: the same is done here,
+    without the two ``torch._dynamo.graph_break()`` calls that import ``torch._dynamo`` (1.3 s) on
+    an optimizer's first step. Anything but that wrapper (a third-party optimizer's own ``step``) is
+    called as it is."""
+    raw = getattr(step, "__wrapped__", None)
+    wrapper = getattr(getattr(step, "__code__", None), "co_name", "")
+    if raw is None or wrapper != "_use_grad" or "torch._dynamo" in sys.modules:
+        return functools.partial(step, optimizer)
+    differentiable = bool(optimizer.defaults.get("differentiable", False))
+
+    def eager_step() -> object:
+        previous = torch.is_grad_enabled()
+        torch.set_grad_enabled(differentiable)
+        try:
+            return raw(optimizer)
+        finally:
+            torch.set_grad_enabled(previous)
+
+    return eager_step
+
+
+#: the ``torch.optim.Optimizer`` methods torch wraps with ``torch._disable_dynamo``
+_DYNAMO_DISABLED = ("add_param_group", "state_dict", "load_state_dict", "zero_grad")
+
+
+def optimizers_without_dynamo() -> bool:
+    """Let ``torch.optim`` optimizers be built and saved without importing ``torch._dynamo``.
+
+    torch wraps ``Optimizer.__init__``'s ``add_param_group`` (and ``state_dict``,
+    ``load_state_dict``, ``zero_grad``) in ``torch._disable_dynamo``, which imports
+    ``torch._dynamo`` on the first call (1.3 s, the largest share of a first Start's wait) to make
+    a "do not compile this" version of the method, then caches it on the method as
+    ``__dynamo_disable``. lrlab never compiles, so the plain method is that version: it is cached
+    in its place, and the first call imports nothing. Done only while ``torch._dynamo`` is not
+    imported (nobody compiles yet) and only where torch's wrapper is as described (``__wrapped__``
+    and an unset cache); returns whether it was done. Process-wide, once."""
+    if "torch._dynamo" in sys.modules:
+        return False
+    from torch.optim import optimizer as torch_optimizer
+
+    done = False
+    for name in _DYNAMO_DISABLED:
+        raw = getattr(getattr(torch_optimizer.Optimizer, name, None), "__wrapped__", None)
+        if raw is not None and getattr(raw, "__dynamo_disable", None) is None:
+            setattr(raw, "__dynamo_disable", raw)  # the name torch reads
+            done = True
+    return done

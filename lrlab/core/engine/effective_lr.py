@@ -16,6 +16,16 @@ optimizer's (bias-corrected) direction, exactly as torch computes it (torch 2.14
 - **Adagrad**: ``lr_t / (1 + (t - 1) * lr_decay) / (sqrt(sum_i) + eps)`` applied to the gradient;
   its accumulator only grows, so this only falls (with a constant ``lr_t``).
 
+- **Prodigy** (:mod:`lrlab.core.decl.lrfree`): ``d_t x lr x bc x d_t / (sqrt(v_i) + d x eps)``,
+  applied to ``m_i / d_t`` (its moments are kept in units of ``d``, so ``m_i / d_t`` is the
+  gradient's average): the step ``d_t x lr x bc`` the ``lr`` column shows, spread by Adam's
+  denominator. ``d_t`` is the estimate the step used (kept by
+  :func:`lrlab.core.engine.optim.step_size`, which runs before each step), ``d`` the one after it
+  (the package's denominator uses the new one).
+- **Schedule-Free AdamW**: ``lr_t / (sqrt(v_i / (1 - beta2**t)) + eps)`` (``lr_t`` with its warmup,
+  the package's ``scheduled_lr``), the step of the base sequence ``z`` applied to the gradient.
+  **Schedule-Free SGD**: ``lr_t`` for every parameter.
+
 A parameter that has never had a gradient (its accumulator is exactly 0: an input pixel that
 is always blank, a dead unit) would get ``lr / eps``, a huge factor on a zero direction: it takes
 no step at all. Such elements are NaN here and left out of the quantiles, so they do not pin
@@ -58,6 +68,20 @@ def effective_lr(optimizer: torch.optim.Optimizer, param: torch.Tensor, group: d
     state = optimizer.state.get(param)
     if not state:
         return None
+    if name == "SGDScheduleFree":
+        return torch.full_like(param, float(group["scheduled_lr"]))
+    if name == "AdamWScheduleFree":
+        v, beta2 = state["exp_avg_sq"], float(group["betas"][1])
+        return _unmoved(float(group["scheduled_lr"]) / ((v / (1 - beta2 ** group["k"])).sqrt()
+                                                         + float(group["eps"])), v)
+    if name == "Prodigy":
+        d, v, k = float(group["d"]), state["exp_avg_sq"], group["k"] - 1  # k counts the steps taken
+        d_t = float(getattr(optimizer, "lrlab_step_d", d))  # the d of the step (step_size keeps it)
+        bc = 1.0
+        if group["use_bias_correction"]:
+            beta1, beta2 = group["betas"]
+            bc = ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
+        return _unmoved(d_t * lr * bc * d_t / (v.sqrt() + d * float(group["eps"])), v)
     t = _step_count(state)
     eps = float(group["eps"])
     if name in ("Adam", "AdamW"):

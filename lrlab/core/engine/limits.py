@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from lrlab.core.decl.datasets import DECLARED, IMAGES
+from lrlab.core.decl.machine import available_memory
 from lrlab.core.decl.metrics import EVAL_COLUMNS, STEP_COLUMNS
+from lrlab.core.decl.owndata import FOLDER
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec, planned_steps
+from lrlab.core.engine import nets
 
 #: the largest model lrlab trains: its demos use under a million parameters, and at 50 million
 #: one step on a CPU already takes seconds
@@ -64,18 +65,26 @@ class Footprint:
 
 def _outputs(spec: RunSpec) -> int:
     info = DECLARED[spec.dataset.kind]
-    if info.task == "regression":
-        return 1
     params = spec.dataset.params
+    if info.task_of(params) == "regression":
+        return 1
     # declared, or set by a parameter of a generated set; else as many as any of those allows
-    return int(info.classes or params.get("centers") or params.get("n_classes") or 100)
+    return int(info.classes_of(params) or params.get("centers") or params.get("n_classes") or 100)
 
 
 def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
     """(parameters, activation values per sample, the field that sets its size)."""
     m = spec.model
+    if m.kind in nets.KINDS:  # resnet, torchvision, transformer: measured on the meta device
+        info = DECLARED[spec.dataset.kind]
+        image = info.image_shape
+        sample = tuple(image) if info.family is IMAGES and image else (features,)  # as the data loads
+        n_params, per_sample = nets.estimate(m, sample, image, outputs, tokens=image is None,
+                                           max_parameters=MAX_PARAMETERS)
+        blame = {"transformer": "model.layers", "torchvision": "model.name"}.get(m.kind, "model.kind")
+        return n_params, per_sample, blame
     if m.kind == "cnn":
-        c, h, w = DECLARED[spec.dataset.kind].image_shape or (1, 1, features)
+        c, h, w = DECLARED[spec.dataset.kind].shape_of(spec.dataset.params) or (1, 1, features)
         k, params, acts = m["kernel_size"], 0, features
         for out in m["channels"]:
             params += c * out * k * k + out
@@ -95,13 +104,15 @@ def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
 
 def footprint(spec: RunSpec, members: int = 1) -> Footprint:
     """The parameter count and memory of a run of ``spec`` (a sweep: ``members`` models at once,
-    sharing one dataset), from declarations only: nothing is loaded or built."""
+    sharing one dataset), from declarations only: nothing is loaded or built (the user's own files
+    are looked at: a table read, a folder listed; their problems raise as SpecError here)."""
     info = DECLARED[spec.dataset.kind]
     params = spec.dataset.params
     n, features = info.n_samples(params), info.n_features(params)
     n_params, per_sample, model_field = _model(spec, features, _outputs(spec))
-    images = info.family is IMAGES
-    data_field = (f"dataset.{info.size}" if isinstance(info.size, str) else
+    images = info.family in (IMAGES, FOLDER)  # uint8 pixels; the user's table is float64 like the bundled ones
+    data_field = ("dataset.path" if info.probe is not None else
+                  f"dataset.{info.size}" if isinstance(info.size, str) else
                   "dataset.subset" if "subset" in params else "dataset.name")
     batch = min(spec.batch_size, n)
     parts = {
@@ -112,21 +123,6 @@ def footprint(spec: RunSpec, members: int = 1) -> Footprint:
         ("steps kept", "steps"): members * planned_steps(spec) * _PER_STEP,
     }
     return Footprint(n_params, parts)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new run now (Linux MemAvailable, else free pages), or None
-    where the system does not say."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on this system (macOS, Windows)
-        return None
 
 
 def device_memory(device: torch.device) -> int | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from lrlab.core.decl.params import Kinded
+from lrlab.core.engine import nets
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 
@@ -17,9 +18,15 @@ def build_model(spec: Kinded, sample_shape: tuple[int, ...], n_outputs: int,
     """``linear``: one affine map (logistic/linear regression); ``mlp``: hidden layers, each
     Linear -> [BatchNorm] -> activation -> [Dropout]. Image inputs (N, C, H, W) are flattened;
     ``cnn`` needs ``image_shape`` and reshapes flat inputs (scikit-learn's digits) to it."""
+    if spec.kind == "python":  # your own code (lrlab.core.engine.usercode checks consent and the output)
+        from lrlab.core.engine.usercode import build_user_model
+
+        return build_user_model(spec, sample_shape, n_outputs)
     if spec.kind == "cnn":
         assert image_shape is not None
         return build_cnn(spec, sample_shape, image_shape, n_outputs)
+    if spec.kind in nets.KINDS:  # resnet, torchvision, transformer
+        return nets.build(spec, sample_shape, n_outputs, image_shape)
     # Flatten only when samples are not already vectors: each module call costs per step.
     layers: list[nn.Module] = [nn.Flatten()] if len(sample_shape) > 1 else []
     width = math.prod(sample_shape)

@@ -17,9 +17,11 @@ and nothing else.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,3 +165,66 @@ class SnapshotStore:
     def before(self, step: int) -> Snapshot | None:
         """The latest kept snapshot at or before ``step``."""
         return next((s for s in reversed(self._items) if s.step <= step), None)
+
+
+# --- on disk: a budget of snapshots, recent ones dense, older ones thinned -----------------------
+
+
+@dataclass(frozen=True)
+class DiskPolicy:
+    """How many snapshots a session file keeps: a budget relative to the model's state.
+
+    ``slots(size) = max(copies, floor_bytes // size)`` snapshots of ``size`` bytes each: a small
+    model keeps every snapshot of any run a laptop makes (an MLP's is ~0.1 MB: 640 slots, 320,000
+    steps), a ResNet-18 with momentum (~90 MB) keeps ``copies`` (10: about 0.9 GB). Which ones
+    :func:`thin` says; the session writer deletes the others in the transaction that adds the
+    new one, so a file never holds fewer (or more) than the policy's set at any commit.
+    """
+
+    #: steps between two snapshots the trainer takes (``Trainer.snapshot_every``)
+    every: int = 500
+    #: snapshots kept whatever their size: the budget is this many copies of the model's state
+    copies: int = 10
+    #: bytes a session may spend on snapshots when that is more than ``copies`` of them
+    floor_bytes: int = 64 * 2**20
+
+    def slots(self, snapshot_bytes: int) -> int:
+        return max(self.copies, 2, self.floor_bytes // max(1, snapshot_bytes))
+
+    def to_json(self) -> dict[str, int]:
+        return {"every": self.every, "copies": self.copies, "floor_bytes": self.floor_bytes}
+
+
+def thin(steps: Iterable[int], slots: int, every: int) -> tuple[set[int], int]:
+    """(the snapshot steps to keep, their spacing ``s``) of at most ``slots`` snapshots.
+
+    The older ones form a grid: the steps that are multiples of ``s = every * 2**j``, with ``j``
+    the smallest that leaves them at most ``slots - 1`` (each time the grid fills, every other
+    one goes: older snapshots thin geometrically as the run grows). The slots left hold the newest
+    steps, at the trainer's own spacing (recent ones dense: a fork near the end re-runs little).
+    Since the trainer snapshots every multiple of ``every`` and the grid keeps every multiple of
+    ``s`` up to the newest, **a fork anywhere re-runs at most ``s - 1`` steps**, with
+    ``s <= max(every, 2 * T / (slots - 1))`` for a run of ``T`` steps. ``s`` only grows as steps
+    are added, so what is dropped is never needed again. Step 0 is never on the grid: a fork
+    before the first snapshot re-runs from the spec's own start, which needs no snapshot.
+    """
+    ordered = sorted(set(steps))
+    if len(ordered) <= slots:
+        return set(ordered), every
+    # the spacing follows the newest step alone, so it only grows (every multiple of the new
+    # spacing is a multiple of the old one, all of them still there); the steps present would
+    # not do: once thinned, counting them could shrink the spacing and leave a hole in the grid
+    spacing, newest_step = every, ordered[-1]
+    while newest_step // spacing > slots - 1:
+        spacing *= 2
+    grid = {t for t in ordered if t > 0 and t % spacing == 0}
+    newest = [t for t in reversed(ordered) if t not in grid][: slots - len(grid)]
+    return grid | set(newest), spacing
+
+
+def rerun_bound(snapshot_steps: Iterable[int], start: int, end: int) -> int:
+    """The most steps a fork of a run recorded from ``start`` to ``end`` (exclusive) re-runs from
+    its nearest snapshot (or from ``start``, with none before it): the longest gap, measured."""
+    points = sorted({start, *(t for t in snapshot_steps if start <= t < end)})
+    gaps = [b - a for a, b in itertools.pairwise([*points, end])]
+    return max(0, max(gaps, default=0) - 1)

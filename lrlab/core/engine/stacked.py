@@ -49,6 +49,9 @@ from torch import nn
 from lrlab.core.decl.params import Kinded
 
 PATHS = ("bmm", "vmap", "loop")
+#: each path in words, for whoever tells a user how a sweep ran (the Sweep window)
+PATH_WORDS = {"bmm": "hand-batched matrix products", "vmap": "torch.func.vmap over the members",
+              "loop": "one forward call per member"}
 
 #: layers the hand-batched path knows (activations are elementwise and run as they are)
 _BMM_LAYERS = (nn.Linear, nn.BatchNorm1d, nn.Dropout, nn.Flatten, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid)
@@ -67,8 +70,12 @@ def choose_path(model: nn.Module, batch_size: int, device: torch.device) -> str:
     """The fastest path for this model, by size: ``bmm`` for small MLPs and linear models,
     ``loop`` for large ones on a CPU (a plain matrix product per member wins once the maths
     outweighs the per-call overhead), ``vmap`` for other models (the CNN), where the loop's
-    Python calls per member would dominate. ``bench_sweep.py`` measured the threshold."""
+    Python calls per member would dominate. ``bench_sweep.py`` measured the threshold. A model
+    class may name its path in ``stacked_path`` (the transformer: ``loop``)."""
     macs = batch_size * sum(p.numel() for p in model.parameters())
+    preferred = getattr(model, "stacked_path", None)  # a model that knows vmap gains it nothing
+    if preferred in PATHS:
+        return preferred
     if supports_bmm(model):
         return "loop" if device.type == "cpu" and macs > LOOP_ABOVE_MACS else "bmm"
     return "vmap"
@@ -196,6 +203,9 @@ class StackedOptimizer:
     step count from 1; each rule is written in the order torch's single-tensor loop uses.
     """
 
+    #: the optimizers written here (others run per member: :mod:`lrlab.core.engine.per_member`)
+    KINDS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
     def __init__(self, spec: Kinded, params: Sequence[torch.Tensor]):
         self.kind = spec.kind
         hyper = dict(spec.params)
@@ -218,6 +228,14 @@ class StackedOptimizer:
         frozen member)."""
         self.t += 1
         self._update(grads, lrs)
+
+    @torch.no_grad()
+    def copy_member(self, source: int, target: int) -> None:
+        """Member ``target``'s optimizer state becomes ``source``'s (a population's exploit; the
+        same call as :meth:`lrlab.core.engine.per_member.PerMemberOptimizer.copy_member`)."""
+        for s in self.state:
+            for v in s.values():
+                v[target] = v[source]
 
     @torch.no_grad()
     def reset_member(self, k: int) -> None:

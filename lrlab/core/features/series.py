@@ -143,12 +143,35 @@ def debiased_ema(y: np.ndarray, smoothing: float, start: int = 0,
     y = np.asarray(y, dtype=np.float64)
     if smoothing <= 0 or len(y) == 0:
         return y.copy(), float(y[-1]) if len(y) else state
-    from scipy.signal import lfilter
-
     finite = np.isfinite(y)
     filled = np.where(finite, y, 0.0)
-    m, zf = lfilter([1 - smoothing], [1, -smoothing], filled, zi=[smoothing * state])
+    if len(y) <= SHORT_SERIES:
+        m = _ema_loop(filled, smoothing, state)
+        last = float(m[-1])
+    else:
+        from scipy.signal import lfilter
+
+        m, zf = lfilter([1 - smoothing], [1, -smoothing], filled, zi=[smoothing * state])
+        last = float(zf[0] / smoothing)
     t = np.arange(start, start + len(y), dtype=np.float64)
     out = m / (1 - smoothing ** (t + 1))
     out[~finite] = np.nan
-    return out, float(zf[0] / smoothing) if smoothing else float(m[-1])
+    return out, last
+
+
+#: series up to this long are smoothed in a Python loop (about 1 ms); longer ones by scipy's
+#: lfilter, whose import (1.5 s on a busy machine) a live run's small chunks never wait for
+SHORT_SERIES = 4096
+
+
+def _ema_loop(y: np.ndarray, smoothing: float, state: float) -> np.ndarray:
+    """``lfilter([1 - s], [1, -s], y, zi=[s * state])``'s first output, in the same operations
+    (each value is ``(1 - s) * y_t + s * m_{t-1}``, as lfilter's transposed direct form computes
+    it), so chunks smoothed either way continue each other exactly."""
+    b, s = 1 - smoothing, smoothing
+    out = np.empty(len(y))
+    m = state
+    for i, v in enumerate(y.tolist()):
+        m = b * v + s * m
+        out[i] = m
+    return out

@@ -111,10 +111,15 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     Ctrl-C, or ``should_stop()`` turning true (the window's Stop), cancels the chunks still out
     and keeps what arrived (status ``stopped``).
     """
+    from lrlab.core.decl.usercode import code_refs
     from lrlab.core.runs import group_rows, seed_list, write_group_summary
     from lrlab.core.runs.sweep import check_lrs, member_file_name
 
     lrs = check_lrs(lrs)
+    refs = code_refs(spec)
+    if refs:  # consent is this process's: a worker would have to import a file nobody named there
+        raise SpecError([(f"{refs[0].field}.entry", "your own code does not run on Ray workers: sweep it here, "
+                                                    "without --ray")])
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
     _check_task_resources(cpus, gpus)

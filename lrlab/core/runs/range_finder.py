@@ -225,7 +225,7 @@ class RangeTest(RunnerBase):
                 g["lr"] = lr
             if several:
                 self._set_rng_state(self._generators[k])
-            loss, grad_norm, _ = t.optimize(*t.order.batch(step), False)
+            loss, grad_norm, _, _ = t.optimize(*t.order.batch(step), False)
             if several:
                 self._generators[k] = self._rng_state()
             losses.append(loss.item())

@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from lrlab.core.decl.events import Status
 from lrlab.core.decl.files import ExportError, new_folder, replaced, write_text
 from lrlab.core.decl.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.decl.spec import RunSpec
-from lrlab.core.engine.snapshots import SnapshotError
+from lrlab.core.engine.snapshots import DiskPolicy, SnapshotError
 from lrlab.core.runs import fork, landscape, range_finder, sweep, train
 from lrlab.core.runs.base import Listener, Runner, Update
 from lrlab.core.runs.kinds import RUN_KINDS, RunKind, _load, run_kind
@@ -62,13 +62,16 @@ class RecordedRun:
 
     def __init__(self, spec: RunSpec, out: str | Path | None = None, *, kind: str = DEFAULT_KIND,
                  label: str = "", group: str | None = None, overwrite: bool = False,
-                 extra_meta: Mapping[str, Any] | None = None, **options: Any):
+                 extra_meta: Mapping[str, Any] | None = None, snapshot_policy: DiskPolicy | None = None,
+                 **options: Any):
         self.runner: Runner = run_kind(kind).runner(spec, **options)
         self.path = Path(out) if out else unique_path(paths.sessions_dir() / _default_name(spec, label, kind))
         self.kind, self.group = kind, group
         self.meta = {"label": label, **self.runner.session_meta(), **(extra_meta or {})}
+        every = getattr(self.runner, "snapshot_every", None)  # the grid of thinned snapshots follows it
+        policy = snapshot_policy or (DiskPolicy(every=every) if every else None)
         self.writer = SessionWriter(self.path, self.runner.spec, self.runner.environment, kind=kind, group=group,
-                                    extra_meta=self.meta, overwrite=overwrite)
+                                    extra_meta=self.meta, overwrite=overwrite, snapshot_policy=policy)
         # the whole run in memory too (its size is part of limits.footprint): when the file stops
         # taking steps (a full disk), the run goes on and save_as still writes all of it
         self.kept = Collector()
@@ -291,6 +294,17 @@ def write_group_summary(folder: Path, files: Sequence[Path], *, status: str, lrs
     return rows
 
 
+def recorded_path(folder: Path) -> str | None:
+    """The stacked path (``bmm``, ``vmap``, ``loop``) a finished sweep in ``folder`` recorded in its
+    ``summary.json``, or None (no summary yet, a damaged one, a sweep that recorded none)."""
+    try:
+        data = json.loads((Path(folder) / RecordedSweep.SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = data.get("path") if isinstance(data, dict) else None
+    return path if isinstance(path, str) else None
+
+
 def seed_list(seed: int, n: int) -> list[int]:
     """The seeds of a run repeated ``n`` times (a sweep's ``--seeds n``): its own, then the next ones."""
     return [seed + j for j in range(n)]
@@ -370,6 +384,8 @@ class Verification:
     def describe(self) -> str:
         if self.identical:
             return f"identical: {self.steps} steps"
+        if self.first_difference is None and self.column == DATA_CHANGED:
+            return f"differs: {DATA_CHANGED} since the recording ({self.steps} steps)"
         return (f"differs: first at step {self.first_difference} ({self.column}); largest absolute "
                 f"difference {self.max_abs_difference:.6g} over {self.steps} steps")
 
@@ -378,12 +394,40 @@ ENV_KEYS_THAT_MATTER = ("torch", "numpy", "scikit-learn", "python", "device", "d
                         "threads", "deterministic", "machine")
 
 
+DATA_CHANGED = "data changed"
+
+
 def environment_differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[str, ...]:
     """What differs between the recording's environment and this one, among what changes numbers.
     A key that an older file did not record (``cpu_kernels`` before it was recorded) is unknown,
-    not a difference."""
-    return tuple(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
-                 for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k))
+    not a difference. The user's own data (``data``: path, size, SHA-256) that changed is named
+    first, as ``data changed: ...``: a replay on it is never ``identical`` (:func:`data_changed`)."""
+    return (*_data_differences(recorded.get("data"), now.get("data")),
+            *(f"{k}: recorded {recorded.get(k)!r}, now {now.get(k)!r}"
+              for k in ENV_KEYS_THAT_MATTER if k in recorded and recorded[k] != now.get(k)))
+
+
+def _data_differences(recorded: Any, now: Any) -> tuple[str, ...]:
+    if not isinstance(recorded, Mapping) or recorded.get("sha256") is None:
+        return ()
+    if not isinstance(now, Mapping) or now.get("sha256") != recorded.get("sha256"):
+        was = f"{recorded.get('path')} ({recorded.get('size')} bytes, SHA-256 {str(recorded.get('sha256'))[:12]}…)"
+        is_ = ("none" if not isinstance(now, Mapping) else
+               f"{now.get('path')} ({now.get('size')} bytes, SHA-256 {str(now.get('sha256'))[:12]}…)")
+        return (f"{DATA_CHANGED}: recorded {was}, now {is_}",)
+    return ()
+
+
+def data_changed(differences: Sequence[str]) -> bool:
+    """Whether :func:`environment_differences` found the user's data changed."""
+    return any(d.startswith(DATA_CHANGED) for d in differences)
+
+
+def with_data_check(verification: Verification | None, differences: Sequence[str]) -> Verification | None:
+    """A verification that is never ``identical`` on changed data, whatever the steps say."""
+    if verification is None or not data_changed(differences) or not verification.identical:
+        return verification
+    return replace(verification, identical=False, column=DATA_CHANGED)
 
 
 def replay_options(session: Session) -> dict[str, Any]:

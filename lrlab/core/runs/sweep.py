@@ -35,6 +35,11 @@ What makes member k the run ``lrlab run`` would make at its LR:
   torch's global generator seeded with the first seed's ``loop`` seed. With dropout on, the
   members of one seed therefore differ in their masks as well as their LR.
 - **Batch norm**: per-member running statistics (stacked buffers).
+- **Prodigy, Schedule-Free AdamW and SGD**: the stacked maths does not implement them; each
+  member steps with its own instance of the package's optimizer on its slices of the stacked
+  parameters (:mod:`lrlab.core.engine.per_member`; sessions record ``optimizer_impl:
+  "per-member"``, the sweep window says so). Its ``lr`` column is the step size it used (d x lr
+  for Prodigy), and Schedule-Free members are validated at their averaged points.
 
 Output (:class:`lrlab.core.runs.RecordedSweep`): one ordinary session per member (``kind``
 ``sweep_member``, the sweep's folder name as ``group``, the member's LR and seed in its spec),
@@ -48,6 +53,7 @@ sweep stops as soon as the replayed member has ended.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -67,7 +73,10 @@ from lrlab.core.engine.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.engine.devices import resolve_device
 from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
+from lrlab.core.engine.noise_scale import NoiseScale, split
 from lrlab.core.engine.optim import apply_hyperparameters
+from lrlab.core.engine.per_member import PerMemberOptimizer, needs_per_member
+from lrlab.core.engine.per_member import engine_note as engine_note  # for the sweep window
 from lrlab.core.engine.stacked import (
     StackedModel,
     StackedOptimizer,
@@ -238,9 +247,12 @@ class Sweep(RunnerBase):
         if spec.deterministic and self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         check_resources(spec, members=k, device=self.device)  # before loading or building anything
+        if spec.amp or spec.channels_last:  # the stacked maths is written for float32 NCHW tensors
+            raise SpecError([("amp" if spec.amp else "channels_last", "applies to single runs (run, fork, find-lr); "
+                              "a sweep trains its members in float32: set it to null/false for the sweep")])
         self.data: Dataset = load_dataset(spec.dataset, self.device)
-        self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches)
-                       for s in self.seeds_of]
+        self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches,
+                                  augment=self.data.augment) for s in self.seeds_of]
         spe = self.orders[0].steps_per_epoch
         self.total_steps = spec.steps or spec.epochs * spe
         self.spec = spec = spec.resolved(self.total_steps, spe)
@@ -267,12 +279,18 @@ class Sweep(RunnerBase):
             self.path = "loop"  # a layer vmap cannot batch: one call per member instead
             self.model = StackedModel([modules[m.index % len(seed_values)] for m in self.members], "loop")
         self.params = self.model.parameters()
-        self.optimizer = StackedOptimizer(spec.optimizer, self.params)
+        # Prodigy, Schedule-Free: the package's own optimizer per member (engine/per_member.py)
+        self.per_member = needs_per_member(spec.optimizer)
+        self.optimizer = (PerMemberOptimizer(spec.optimizer, self.params, self.device) if self.per_member
+                          else StackedOptimizer(spec.optimizer, self.params))
         # threads as for one member's run: the batched products are K small ones, and on a
         # busy 2-core laptop two threads made a K=64 sweep 3-5x slower (bench_sweep.py)
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.environment = environment(self.device, self.threads, spec.deterministic)
-        self.environment.update(optimizer_impl="stacked", sweep_path=self.path, sweep_members=k)
+        self.environment.update(optimizer_impl="per-member" if self.per_member else "stacked", sweep_path=self.path,
+                                sweep_members=k)
+        if self.data.provenance:  # the user's own files: a replay on changed data says so
+            self.environment["data"] = self.data.provenance
 
         self.summary: dict[str, Any] = {}
         self.active = np.ones(k, dtype=bool)
@@ -401,18 +419,21 @@ class Sweep(RunnerBase):
         self.columns = Columns(capacity=2048, members=self.k)
         self.first_loss: np.ndarray | None = None
         self.member_status = [Status.RUNNING] * self.k
+        self.noise_scale = NoiseScale(self.k)  # each member's own averages, on the host
         self.callbacks = [Evaluation(self.eval_every)]
 
     def train_step(self, step: int) -> bool:
         # each member's LR from its own timeline; a frozen member's is 0
         lrs = np.fromiter((tl(step) for tl in self.timelines), dtype=np.float64, count=self.k)
         # one optimizer step of every member on its seed's next batch
-        losses, grad_norms, ratios = self._optimize(step, np.where(self.active, lrs, 0.0),
-                                                    step % self.spec.update_ratio_every == 0)
+        losses, grad_norms, ratios, noise = self._optimize(step, np.where(self.active, lrs, 0.0),
+                                                           step % self.spec.update_ratio_every == 0,
+                                                           step % self.spec.noise_scale_every == 0)
         self.step = step + 1
         self.columns.append(step=step, epoch=step // self.orders[0].steps_per_epoch, samples=self._samples(step),
-                            wall_time=time.perf_counter() - self.t0, train_loss=losses, lr=lrs,
-                            grad_norm=grad_norms, update_ratio=ratios)
+                            wall_time=time.perf_counter() - self.t0, train_loss=losses,
+                            lr=self.optimizer.step_sizes.copy() if self.per_member else lrs,  # d x lr, ...
+                            grad_norm=grad_norms, update_ratio=ratios, noise_scale=noise)
         # divergence freezes a member; the others go on
         if self.first_loss is None:
             self.first_loss = losses.copy()
@@ -470,12 +491,22 @@ class Sweep(RunnerBase):
         ys = torch.stack([y for _, y in batches])
         return xs.index_select(0, self.seed_index), ys.index_select(0, self.seed_index), False
 
-    def _optimize(self, step: int, lrs: np.ndarray, sample_ratio: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _optimize(self, step: int, lrs: np.ndarray, sample_ratio: bool, sample_noise: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Forward, backward and one update of every member; per-member (loss, gradient norm,
-        update ratio or NaN), float64 ``[K]`` arrays."""
+        update ratio or NaN, noise scale or NaN), float64 ``[K]`` arrays. The noise scale is the
+        train kind's (:meth:`lrlab.core.runs.train.Trainer.optimize`): one more backward pass of
+        the members' losses on the first half of the batch, each member its own averages."""
         x, y, shared = self._batch(step)
-        losses = member_losses(self.model(x, shared), y, self.data.task, shared)
+        out = self.model(x, shared)
+        task = self.data.task
+        losses = member_losses(out, y, task, shared)
         params = self.params
+        half = split(out.shape[1]) if sample_noise else 0
+        small = None
+        if half:  # before backward() frees the graph; p.grad is not touched
+            small = torch.autograd.grad(member_losses(out[:, :half], y[:half] if shared else y[:, :half], task,
+                                                      shared).sum(), params, retain_graph=True)
         for p in params:
             p.grad = None
         losses.sum().backward()  # d(sum)/d(loss_k) = 1: each member gets its own loss's gradient
@@ -484,16 +515,21 @@ class Sweep(RunnerBase):
             keep = torch.as_tensor(self.active, device=self.device)
             grads = [torch.where(member_view(keep, g), g, 0.0) for g in grads]
         grad_norms = member_norms(grads)
-        if not sample_ratio:
-            self.optimizer.step(grads, lrs)
-            out = _numpy(torch.stack([losses.detach(), grad_norms]))
-            return out[0], out[1], np.full(self.k, math.nan)
-        before = [p.detach().clone() for p in params]
+        rows = [losses.detach(), grad_norms]
+        if small is not None:  # |G_A| and |G_A - G_B| of each member (lrlab.core.engine.noise_scale)
+            rows += [member_norms(small), member_norms([a - g for a, g in zip(small, grads, strict=True)])]
+        if sample_ratio:
+            before = [p.detach().clone() for p in params]
         self.optimizer.step(grads, lrs)
-        delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
-        ratio = member_norms(delta) / member_norms(before).clamp_min(1e-12)
-        out = _numpy(torch.stack([losses.detach(), grad_norms, ratio]))
-        return out[0], out[1], out[2]
+        if sample_ratio:
+            delta = [p.detach() - b for p, b in zip(params, before, strict=True)]
+            rows.append(member_norms(delta) / member_norms(before).clamp_min(1e-12))
+        values = _numpy(torch.stack(rows))  # the step's one read of the device
+        missing = np.full(self.k, math.nan)
+        noise = (self.noise_scale.update(values[2], half, values[1], out.shape[1], values[3]) if small is not None
+                 else missing)
+        ratio = values[-1] if sample_ratio else missing
+        return values[0], values[1], ratio, noise
 
     def _samples(self, step: int) -> int:
         return samples_seen(step, self.orders[0].steps_per_epoch, self.spec.batch_size, self.data.n_train,
@@ -534,8 +570,9 @@ class Sweep(RunnerBase):
         """Each member's mean loss and accuracy (classification) or R^2 (regression) on held-out
         data, as ``[K]`` arrays (:func:`~lrlab.core.runs.loop.validation_sums`)."""
         task = self.data.task
-        sums = validation_sums(self.model, lambda xb: self.model(self._prepare(xb), True),
-                               lambda out, yb: member_losses(out, yb, task, True), x, y, task, chunk)
+        with self.optimizer.averaged() if self.per_member else contextlib.nullcontext():  # Schedule-Free
+            sums = validation_sums(self.model, lambda xb: self.model(self._prepare(xb), True),
+                                   lambda out, yb: member_losses(out, yb, task, True), x, y, task, chunk)
         return summarize(sums.cpu().numpy(), len(x), task)
 
 

@@ -33,7 +33,18 @@ from torch import nn
 
 from lrlab._version import __version__
 from lrlab.core.decl.events import Event, Status
-from lrlab.core.decl.metrics import LR, MONITORED, QUANTILE_NAMES, TRAIN_LOSS, VAL_LOSS, VAL_METRIC
+from lrlab.core.decl.lrfree import PACKAGES as LR_FREE
+from lrlab.core.decl.metrics import (
+    GRAD_NORM,
+    LR,
+    MONITORED,
+    NOISE_SCALE,
+    QUANTILE_NAMES,
+    TRAIN_LOSS,
+    UPDATE_RATIO,
+    VAL_LOSS,
+    VAL_METRIC,
+)
 from lrlab.core.decl.params import Kinded, SpecError
 from lrlab.core.decl.schedules import Timeline, parse_edit
 from lrlab.core.decl.spec import RunSpec
@@ -42,12 +53,20 @@ from lrlab.core.engine.data import BatchOrder, Dataset, load_dataset
 from lrlab.core.engine.devices import cpu_kernels, describe_device, resolve_device
 from lrlab.core.engine.limits import check_resources
 from lrlab.core.engine.models import build_model, count_parameters
-from lrlab.core.engine.optim import apply_hyperparameters, build_optimizer
+from lrlab.core.engine.noise_scale import NoiseScale, split
+from lrlab.core.engine.optim import apply_hyperparameters, averaged, build_optimizer, step_size
+from lrlab.core.engine.precision import apply_layout, autocast, layout
+from lrlab.core.engine.precision import check_options as check_precision
+from lrlab.core.engine.precision import environment as precision_environment
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
 from lrlab.core.storage.session import SessionError
 
+#: the step columns measured on the device and read back in one go (settle), in buffer order; two
+#: more norms follow them, |G_A| and |G_A - G_B|, from which the host computes the noise scale
+MEASURED = (TRAIN_LOSS.name, GRAD_NORM.name, UPDATE_RATIO.name)
+NOISE_NORMS = 2
 #: steps between two snapshots of a training run (and the most a fork re-runs to reach its step)
 SNAPSHOT_EVERY = 500
 #: bytes of snapshots a run keeps in memory (the oldest go first); the session file keeps them all
@@ -62,10 +81,10 @@ def choose_threads(n_params: int, device: torch.device) -> int:
 
 
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
-    import sklearn
+    from importlib.metadata import version  # not `import sklearn`: 2 s that a run no longer needs
 
     env = {"lrlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-           "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+           "numpy": np.__version__, "scikit-learn": version("scikit-learn"),
            "platform": platform.platform(), "machine": platform.machine(),
            "device": str(device), "device_name": describe_device(device), "cpu_kernels": cpu_kernels(),
            "threads": threads, "deterministic": deterministic}
@@ -143,7 +162,7 @@ class Trainer(RunnerBase):
             check_resources(spec, device=self.device)
         self.data: Dataset = load_dataset(spec.dataset, self.device) if data is None else data
         self.order = BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last,
-                                self.seeds.batches)
+                                self.seeds.batches, augment=self.data.augment)
         self.total_steps = planned = spec.steps or spec.epochs * self.order.steps_per_epoch
         self.spec = spec = spec.resolved(self.total_steps, self.order.steps_per_epoch)  # "run", "25%" -> steps
         if max_steps is not None:
@@ -156,8 +175,10 @@ class Trainer(RunnerBase):
         self.summary: dict[str, Any] = {}
 
         torch.manual_seed(self.seeds.init)
-        self.model = build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
-                                 self.data.image_shape).to(self.device)
+        check_precision(spec, self.data.image_shape is not None)
+        self.model = apply_layout(build_model(spec.model, tuple(self.data.x_train.shape[1:]), self.data.n_outputs,
+                                              self.data.image_shape).to(self.device), spec)
+        self._autocast = autocast(spec, self.device)  # bf16 forward passes, when the spec asks (precision.py)
         self.n_params = count_parameters(self.model)
         self.threads = threads or spec.threads or choose_threads(self.n_params, self.device)
         self.optimizer, optimizer_impl = build_optimizer(spec.optimizer, self.model.parameters(),
@@ -165,9 +186,14 @@ class Trainer(RunnerBase):
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.layers = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
         self._optimizer_step = fast_step(self.optimizer)
+        # Prodigy and Schedule-Free: the lr column records the step size they use (step_size)
+        self._lr_free = spec.optimizer.kind in LR_FREE
         self.loss_fn = nn.CrossEntropyLoss() if self.data.task == "classification" else nn.MSELoss()
         self.environment = environment(self.device, self.threads, spec.deterministic)
         self.environment["optimizer_impl"] = optimizer_impl  # fused kernels round differently
+        self.environment.update(precision_environment(spec))
+        if self.data.provenance:  # the user's own files: a replay on changed data says so
+            self.environment["data"] = self.data.provenance
         if start is not None:
             self._continue_timeline(start)
 
@@ -196,8 +222,20 @@ class Trainer(RunnerBase):
         groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in opt["param_groups"]]
         state = {"first_loss": first_loss, "param_groups": groups, "optimizer_values": values,
                  "timeline": self.timeline.state(), "numpy": [np_name, np_pos, np_gauss, np_cached],
-                 "python": [py_version, py_gauss]}
+                 "python": [py_version, py_gauss], NOISE_SCALE.name: self._noise_state()}
         return Snapshot(step, tensors, state)
+
+    def _noise_state(self) -> list[float]:
+        """The noise scale's averages before this step: those read so far, with the measurements
+        still on the device folded into a copy (one read of the device, at a snapshot only)."""
+        if not self._noise_rows:
+            return self.noise_scale.state()
+        noise = self.noise_scale.copy()
+        columns = [1, len(MEASURED), len(MEASURED) + 1]
+        rows = self._measured[[r for r, _, _ in self._noise_rows]][:, columns].tolist()
+        for (_, small, big), (big_norm, small_norm, diff_norm) in zip(self._noise_rows, rows, strict=True):
+            noise.update(small_norm, small, big_norm, big, diff_norm)
+        return noise.state()
 
     def _continue_timeline(self, start: Snapshot) -> None:
         """Check ``start`` fits this run's model and optimizer (SnapshotError if not), and rebuild
@@ -216,7 +254,8 @@ class Trainer(RunnerBase):
                 _, index, key = [*k.split(".", 2), "", ""][:3]
                 if not index.isdigit() or int(index) >= len(self.params) or not key:
                     raise SnapshotError(f"snapshot tensor {k}: names no parameter of this model")
-                if v.dim() and v.shape != self.params[int(index)].shape:
+                shape = self.params[int(index)].shape  # Prodigy keeps some state flattened
+                if v.dim() and v.shape not in (shape, torch.Size([shape.numel()])):
                     raise SnapshotError(f"snapshot tensor {k}: shape {list(v.shape)} is not its parameter's")
             elif not k.startswith(("model.", "rng.")):
                 raise SnapshotError(f"snapshot tensor {k}: unknown name")
@@ -316,13 +355,17 @@ class Trainer(RunnerBase):
     def begin(self) -> None:
         self.setup_globals()
         self.first_loss: float | None = None  # the divergence rule compares every loss with it
+        self.noise_scale = NoiseScale()  # B_simple's averages, on the host (a snapshot carries them)
+        self._noise_rows: list[tuple[int, int, int]] = []  # (row, small, big) of measurements not yet read
         if self.start is not None:
             self._restore(self.start)
             self.first_loss = self.start.state.get("first_loss")
+            self.noise_scale.set_state(self.start.state.get(NOISE_SCALE.name))  # an older snapshot: afresh
         self.columns = Columns(capacity=4096)
-        # loss, gradient norm and update ratio stay on the device until a flush or an
-        # evaluation: on a GPU each read is a wait for the device (one read per flush instead)
-        self._measured = torch.empty((self.columns.capacity, 3), dtype=torch.float32, device=self.device)
+        # loss, gradient norm, update ratio and noise scale stay on the device until a flush or
+        # an evaluation: on a GPU each read is a wait for the device (one read per flush instead)
+        self._measured = torch.empty((self.columns.capacity, len(MEASURED) + NOISE_NORMS), dtype=torch.float32,
+                                     device=self.device)
         self._no_ratio = torch.tensor(math.nan, device=self.device)
         self._settled = 0  # rows of columns whose measured values are on the host
         self._read_extra: list[float] | None = None  # validation sums read by the last settle
@@ -341,12 +384,20 @@ class Trainer(RunnerBase):
         lr = self.timeline(step)
         for g in self._groups:
             g["lr"] = lr
+        if self._lr_free:  # the step size they derive from it (d x lr, the warmed-up lr)
+            lr = step_size(self.optimizer)
         # one optimizer step on the next batch of the seeded order
-        loss, grad_norm, ratio = self.optimize(*self.order.batch(step), step % self.spec.update_ratio_every == 0)
+        spec = self.spec
+        xb, yb = self.order.batch(step)
+        half = split(len(yb)) if step % spec.noise_scale_every == 0 else 0
+        loss, grad_norm, ratio, small = self.optimize(xb, yb, step % spec.update_ratio_every == 0, half)
         # the measured values go into a device buffer (no wait for the device)
         self.step = step + 1
-        cols = self.columns
-        self._measured[cols.n] = torch.stack((loss.detach(), grad_norm, self._no_ratio if ratio is None else ratio))
+        cols, none = self.columns, self._no_ratio
+        if small is not None:
+            self._noise_rows.append((cols.n, half, len(yb)))
+        noise = (none, none) if small is None else small
+        self._measured[cols.n] = torch.stack((loss.detach(), grad_norm, none if ratio is None else ratio, *noise))
         cols.append(step=step, epoch=step // self.order.steps_per_epoch, samples=self.samples(step),
                     wall_time=time.perf_counter() - self.t0, lr=lr)
         return False
@@ -370,9 +421,15 @@ class Trainer(RunnerBase):
         flat = torch.cat((self._measured[settled:n].reshape(-1).double(),
                           *(q.reshape(-1).double() for _, _, q in unread), *tail)).tolist()
         self._read_extra = flat[len(flat) - len(extra_flat):] if extra_flat is not None else None
-        k = 3 * (n - settled)
-        values = np.asarray(flat[:k], dtype=np.float64).reshape(-1, 3)
-        cols.fill(settled, n, train_loss=values[:, 0], grad_norm=values[:, 1], update_ratio=values[:, 2])
+        per_row = len(MEASURED) + NOISE_NORMS
+        k = per_row * (n - settled)
+        values = np.asarray(flat[:k], dtype=np.float64).reshape(-1, per_row)
+        cols.fill(settled, n, **{name: values[:, i] for i, name in enumerate(MEASURED)})
+        noise = cols.arrays[NOISE_SCALE.name]
+        for row, small, big in self._noise_rows:  # B_simple's averages, in step order
+            i = row - settled
+            noise[row] = self.noise_scale.update(values[i, -2], small, values[i, 1], big, values[i, -1])
+        self._noise_rows.clear()
         width = len(QUANTILE_NAMES)
         self.effective_lr.rows.extend(
             {"step": s, "layer": layer, **dict(zip(QUANTILE_NAMES, flat[k + i * width:k + (i + 1) * width],
@@ -441,28 +498,44 @@ class Trainer(RunnerBase):
         self.summary.update(test_loss=test_loss, test_metric=test_metric)
         self.record("test", loss=test_loss, metric=test_metric, n=len(self.data.test[0]))
 
-    def optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or None),
-        all tensors on the device: reading them is left to the caller, once per batch of steps.
+    def optimize(self, xb: torch.Tensor, yb: torch.Tensor, sample_ratio: bool, half: int = 0
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor] | None]:
+        """Forward, backward and one optimizer step; (loss, gradient norm, update ratio or None,
+        (|G_A|, |G_A - G_B|) or None, G_A the gradient of the batch's first ``half`` samples and
+        G_B the batch's), all tensors on the device: reading them is left to the caller, once per
+        batch of steps.
 
         The update ratio ||w_after - w_before|| / ||w_before|| needs a copy of the weights,
-        so it is measured only when ``sample_ratio`` (every ``update_ratio_every`` steps)."""
+        so it is measured only when ``sample_ratio`` (every ``update_ratio_every`` steps). The
+        noise scale B_simple needs one more backward pass, of the loss on the first ``half``
+        samples of the batch through the same forward pass (:mod:`lrlab.core.engine.noise_scale`),
+        so it is measured only when ``half`` > 0 (every ``noise_scale_every`` steps); it reads the
+        graph and leaves ``p.grad``, the RNG and the batch-norm statistics as they were."""
         params = self.params
         if self.data.prepare is not None:
             xb = self.data.prepare(xb)
-        loss = self.loss_fn(self.model(xb), yb)
+        with self._autocast():
+            out = self.model(layout(xb, self.spec))
+            loss = self.loss_fn(out, yb)
+            small = None
+            if half:  # before backward() frees the graph; p.grad is not touched
+                small = torch.autograd.grad(self.loss_fn(out[:half], yb[:half]), params, retain_graph=True,
+                                            allow_unused=True)
         for p in params:  # zero_grad(set_to_none=True) without its profiler annotation
             p.grad = None
         loss.backward()
         grad_norm = _norm([p.grad for p in params if p.grad is not None])
+        norms = None
+        if small is not None:
+            pairs = [(a, p.grad) for a, p in zip(small, params, strict=True) if a is not None and p.grad is not None]
+            norms = (_norm([a for a, _ in pairs]), _norm(foreach_sub([a for a, _ in pairs], [g for _, g in pairs])))
         if not sample_ratio:
             self._optimizer_step()
-            return loss, grad_norm, None
+            return loss, grad_norm, None, norms
         before = [p.detach().clone() for p in params]
         self._optimizer_step()
         delta = foreach_sub([p.detach() for p in params], before)
-        return loss, grad_norm, _norm(delta) / _norm(before).clamp_min(1e-12)
+        return loss, grad_norm, _norm(delta) / _norm(before).clamp_min(1e-12), norms
 
     def samples(self, step: int) -> int:
         """Training samples seen after ``step``."""
@@ -501,8 +574,14 @@ class Trainer(RunnerBase):
     def validation_sums(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         """:func:`~lrlab.core.runs.loop.validation_sums` of this run's model, on the device."""
         prepare = self.data.prepare
-        return validation_sums(self.model, self.model if prepare is None else lambda xb: self.model(prepare(xb)),
-                               self.loss_fn, x, y, self.data.task, chunk)
+        if self.spec.amp or self.spec.channels_last:
+            def forward(xb: torch.Tensor) -> torch.Tensor:
+                with self._autocast():
+                    return self.model(layout(xb if prepare is None else prepare(xb), self.spec)).float()
+        else:
+            forward = self.model if prepare is None else lambda xb: self.model(prepare(xb))
+        with averaged(self.optimizer):  # Schedule-Free: at its averaged point, then back exactly
+            return validation_sums(self.model, forward, self.loss_fn, x, y, self.data.task, chunk)
 
 
 def setup_globals(seeds: Seeds, threads: int, deterministic: bool) -> None:

@@ -2,9 +2,10 @@
 
 The first Start of a session used to wait about 3 s before its first step (measured): torch
 imports in about 1.7 s, scikit-learn and the first dataset load in about 1 s, and the first
-``torch.optim`` optimizer imports ``torch._dynamo`` (its ``__init__`` is wrapped to disable
-it), another 2 s. The GUI calls :func:`warm_up` in a background thread once its window is up,
-so a Start pressed a few seconds after launch costs no more than a second Start.
+``torch.optim`` optimizer imported ``torch._dynamo`` (another 1.3 s, now avoided:
+:func:`lrlab.core.engine.compat.optimizers_without_dynamo`). The GUI calls :func:`warm_up` in a
+background thread once its window is up, so a Start pressed a few seconds after launch costs no more
+than a second Start.
 """
 
 from __future__ import annotations
@@ -35,15 +36,13 @@ def warm_up(spec: Any = None) -> list[str]:
     w = torch.zeros(4, 3, requires_grad=True)
     loss = torch.nn.functional.cross_entropy(torch.ones(2, 4) @ w, torch.zeros(2, dtype=torch.int64))
     loss.backward()
-    optimizer_spec = getattr(spec, "optimizer", None)
-    if optimizer_spec is None:
-        torch.optim.SGD([w], lr=0.1).step()  # the first optimizer imports torch._dynamo
-    else:
-        build_optimizer(optimizer_spec, [w], torch.device("cpu"))[0].step()
-    # the live loss smoothing's filter: imported on the first batch otherwise, a 0.35 s stall
-    # of the GUI thread (holding the GIL) while the first run trains (measured with py-spy --gil)
-    import scipy.signal  # noqa: F401
+    from lrlab.core.decl.spec import OPTIMIZERS
+    from lrlab.core.engine.compat import fast_step
 
+    optimizer_spec = getattr(spec, "optimizer", None) or OPTIMIZERS.parse({"name": "sgd", "lr": 0.1})
+    fast_step(build_optimizer(optimizer_spec, [w], torch.device("cpu"))[0])()  # as the trainer steps
+    # (the live loss smoothing no longer imports scipy.signal on the first batch: see
+    # lrlab.core.features.series.SHORT_SERIES)
     if spec is not None:
         from lrlab.core.engine.data import load_dataset
 

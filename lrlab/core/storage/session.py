@@ -49,7 +49,7 @@ from lrlab.core.decl.metrics import (
 from lrlab.core.decl.names import session_stem
 from lrlab.core.decl.params import SpecError, show
 from lrlab.core.decl.spec import RunSpec
-from lrlab.core.engine.snapshots import Snapshot, SnapshotError
+from lrlab.core.engine.snapshots import DiskPolicy, Snapshot, SnapshotError, rerun_bound, thin
 
 SUFFIX = ".lrlab"
 FORMAT_VERSION = 4
@@ -118,6 +118,7 @@ META_TYPES: dict[str, tuple[type, ...]] = {
     "group": (str, type(None)), "created": (str, type(None)), "total_steps": (int, type(None)),
     "steps_per_epoch": (int, type(None)), "id": (str, type(None)), "parent": (dict, type(None)),
     "label": (str, type(None)), "format_version": (int, type(None)), "app_version": (str, type(None)),
+    "snapshot_policy": (dict, type(None)),
 }
 #: deepest nesting of a JSON value in a session (specs need far fewer levels); checked on the text
 #: before decoding, so a hostile file cannot exhaust Python's recursion
@@ -171,11 +172,17 @@ class SessionWriter:
     def __init__(self, path: str | Path, spec: RunSpec, environment: Mapping[str, Any], *,
                  kind: str = DEFAULT_KIND, group: str | None = None,
                  extra_meta: Mapping[str, Any] | None = None, commit_seconds: float = 0.5,
-                 overwrite: bool = False):
+                 overwrite: bool = False, snapshot_policy: DiskPolicy | None = None):
         self.path = Path(path)
         self.spec = spec
         self.commit_seconds = commit_seconds
-        meta = {"format_version": FORMAT_VERSION, "id": new_file_id(), "app_version": __version__,
+        #: which snapshots the file keeps (engine.snapshots.thin): the rest are deleted in the
+        #: transaction that adds a new one, so every commit holds a whole kept set
+        self.snapshot_policy = snapshot_policy or DiskPolicy()
+        self._snapshot_steps: set[int] = set()
+        self._snapshot_bytes = 0
+        meta = {"snapshot_policy": self.snapshot_policy.to_json(),
+                "format_version": FORMAT_VERSION, "id": new_file_id(), "app_version": __version__,
                 "created": _now(), "kind": kind, "group": group,
                 "seed": spec.seed, "spec": spec.to_json(), "environment": dict(environment),
                 "status": Status.RUNNING.value, "summary": {}, "writer": _writer_id(),
@@ -229,8 +236,8 @@ class SessionWriter:
         for ev in update.events:
             con.execute("INSERT INTO events (step, kind, data, wall_time) VALUES (?, ?, ?, ?)",
                         (ev.step, ev.kind, json.dumps(ev.data), ev.wall_time))
-        for snapshot in update.snapshots:  # to bytes here, not in the training loop's step
-            con.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (snapshot.step, *snapshot.encode()))
+        if update.snapshots:
+            self._store_snapshots(update.snapshots)
         status = Status(update.status)
         now = time.monotonic()
         if status.final or update.events or now - self._last_commit >= self.commit_seconds:
@@ -238,6 +245,22 @@ class SessionWriter:
                            heartbeat=time.time())
             self._commit()
             self._last_commit = now
+
+    def _store_snapshots(self, snapshots: Sequence[Snapshot]) -> None:
+        """Add ``snapshots`` and delete those the policy no longer keeps, in the open transaction
+        (never a commit between the two: a crash leaves the old set or the new one). Deleting
+        first lets SQLite reuse the freed pages for the new blob, so the file does not grow past
+        the budget plus one snapshot."""
+        encoded = [(s.step, *s.encode()) for s in snapshots]  # to bytes here, not in the training loop's step
+        self._snapshot_bytes = max(self._snapshot_bytes, *(len(blob) for _, _, blob in encoded))
+        policy = self.snapshot_policy
+        keep, _ = thin(self._snapshot_steps | {step for step, _, _ in encoded},
+                       policy.slots(self._snapshot_bytes), policy.every)
+        self.con.executemany("DELETE FROM snapshots WHERE step = ?",
+                             [(t,) for t in sorted(self._snapshot_steps - keep)])
+        self.con.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                             [row for row in encoded if row[0] in keep])
+        self._snapshot_steps = keep
 
     def _commit(self) -> None:
         self.con.commit()
@@ -460,6 +483,18 @@ class Session:
         """The steps whose exact state the file keeps (see :meth:`snapshot`)."""
         with self.reading("table snapshots"):
             return [int(r[0]) for r in self._con.execute("SELECT step FROM snapshots ORDER BY step")]
+
+    def snapshot_summary(self) -> dict[str, Any]:
+        """What the file keeps for forks: how many snapshots, their bytes, and the most steps a fork
+        of this run re-runs from the nearest one (from the fork step of a fork's own steps on)."""
+        with self.reading("table snapshots"):
+            rows = self._con.execute("SELECT step, length(data) FROM snapshots ORDER BY step").fetchall()
+        steps = [int(r[0]) for r in rows]
+        parent = self.parent
+        start = parent["step"] if parent else 0
+        end = max(start, self.n_steps() + (start if parent else 0))
+        return {"kept": len(rows), "bytes": sum(int(r[1] or 0) for r in rows), "steps": steps,
+                "rerun_at_most": rerun_bound(steps, start, end)}
 
     def snapshot(self, step: int) -> Snapshot:
         """The state before ``step``, read from its header and bytes without executing anything;

@@ -24,7 +24,7 @@ from lrlab.core.decl.files import written
 from lrlab.core.decl.metrics import GRAD_NORM, LR, VAL_LOSS
 from lrlab.core.decl.params import Kinded, SpecError, join, show
 from lrlab.core.decl.schedules import Timeline, parse_edit
-from lrlab.core.engine.optim import CLASSES, apply_hyperparameters
+from lrlab.core.engine.optim import CLASSES, apply_hyperparameters, build_optimizer
 from lrlab.core.features.landscape.spec import LandscapeSpec, TrajectorySpec, short_spec
 from lrlab.core.features.landscape.surfaces import Box, Point, Surface, build_surface, critical_lr
 from lrlab.core.features.series import Growable
@@ -42,6 +42,8 @@ def _torch_optimizer(spec: Kinded, param: torch.Tensor) -> torch.optim.Optimizer
     """The torch.optim class of ``spec`` in its reference single-tensor implementation: on a
     2-element tensor a fused kernel saves nothing, and this is the update torch documents (the
     tests hold one step to torch's own ``optimizer.step()`` exactly)."""
+    if spec.kind not in CLASSES:  # Prodigy, Schedule-Free: their packages' own (engine/optim.py)
+        return build_optimizer(spec, [param], param.device)[0]
     kwargs = dict(spec.params)
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
