@@ -116,8 +116,8 @@ def test_bad_batch_sizes_are_named(sizes, message):
 
 
 def test_a_stopped_grid_keeps_what_ran_and_starts_no_more(tmp_path):
-    recorded = record("grid", spec(), tmp_path / "g", lrs=[0.01, 0.1], batch_sizes=[16, 64])
-    recorded.add_listener(lambda u: recorded.runner.stop() if u.step > 5 else None)
+    recorded = record("grid", spec(), tmp_path / "g", lrs=[0.01, 0.1], batch_sizes=[16, 64], flush_seconds=0)
+    recorded.add_listener(lambda u: recorded.runner.stop() if u.step > 5 else None)  # an Update every step
     assert str(recorded.run()) == "stopped"
     names = sorted(p.name for p in recorded.path.iterdir())
     assert names == ["0-bs16-lr0.01-seed0.lrlab", "1-bs16-lr0.1-seed0.lrlab", "summary.json"]
