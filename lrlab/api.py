@@ -26,7 +26,7 @@ import numpy as np
 
 from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.events import Event
-from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
+from lrlab.core.decl.metrics import LR, METRICS, NOISE_SCALE, TRAIN_LOSS
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.storage.session import Session as _CoreSession
@@ -620,14 +620,14 @@ class GridResult:
         folder = Path(folder)
         data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         return cls(folder, data["budget"], data["cells"], data["best"], data["rules"], data["knee"],
-                   data["noise_scale"], task, data["status"], float(data["summary"].get("wall_time") or 0), **more)
+                   data[NOISE_SCALE.name], task, data["status"], float(data["summary"].get("wall_time") or 0), **more)
 
     def to_json(self) -> dict[str, Any]:
         """What ``lrlab grid --json`` prints."""
         from lrlab.core.runs import _json_safe
 
         return _json_safe({"budget": self.budget, "cells": self.cells, "best": self.best, "rules": self.rules,
-                           "noise_scale": self.noise_scale, "knee": self.knee})
+                           NOISE_SCALE.name: self.noise_scale, "knee": self.knee})
 
     def to_frame(self) -> Table:
         """One row per cell, in the grid's order (batch size, LR, seed)."""

@@ -393,9 +393,8 @@ def group_info(spec: RunSpec, lrs: Sequence[float], seeds: Sequence[int], batch_
 
 
 def noise_scale_column() -> Any:
-    """The metric column of the gradient noise scale B_simple, when this lrlab records one
-    (:mod:`lrlab.core.decl.metrics`), else None."""
-    return getattr(metrics, "NOISE_SCALE", None)
+    """The metric column of the gradient noise scale B_simple (:mod:`lrlab.core.decl.metrics`)."""
+    return metrics.NOISE_SCALE
 
 
 def cell_columns(session: Any, target: str | None = None) -> dict[str, Any]:
@@ -455,7 +454,7 @@ def analyse(rows: Sequence[Mapping[str, Any]], batch_sizes: Sequence[int], best:
               "final_train_loss": r["final_train_loss"], "final_val_metric": r["final_val_metric"],
               "steps_to_target": r.get("steps_to_target"), "session": r["session"]} for r in rows]
     return {"cells": cells, "best": best_of, "rules": rules,
-            "knee": None if target is None else knee(by_row), "noise_scale": noise}
+            "knee": None if target is None else knee(by_row), metrics.NOISE_SCALE.name: noise}
 
 
 def best_lr(cells: Sequence[Mapping[str, Any]], best: str = VAL_METRIC.name) -> dict[str, Any]:
