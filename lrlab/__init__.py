@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         AutotuneResult,
         Comparison,
         FindLRResult,
+        GridResult,
         Library,
         PBTResult,
         Replay,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         compare,
         find_lr,
         fork,
+        grid,
         landscape,
         library,
         open_session,
@@ -40,9 +42,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ fe
         sweep,
     )
 
-__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "PBTResult", "Replay", "Session", "SessionError",
-           "SpecError", "SweepMember", "SweepResult", "__version__", "autotune", "compare", "find_lr", "fork",
-           "landscape", "library", "open_session", "pbt", "presets", "run", "schedule", "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "GridResult", "Library", "PBTResult", "Replay", "Session",
+           "SessionError", "SpecError", "SweepMember", "SweepResult", "__version__", "autotune", "compare", "find_lr",
+           "fork", "grid", "landscape", "library", "open_session", "pbt", "presets", "run", "schedule", "sweep"]
 
 
 def __getattr__(name: str) -> Any:

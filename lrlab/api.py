@@ -26,16 +26,16 @@ import numpy as np
 
 from lrlab.core.decl.datasets import check_data
 from lrlab.core.decl.events import Event
-from lrlab.core.decl.metrics import LR, METRICS, TRAIN_LOSS
+from lrlab.core.decl.metrics import LR, METRICS, NOISE_SCALE, TRAIN_LOSS
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.storage.session import Session as _CoreSession
 from lrlab.core.storage.session import SessionError
 from lrlab.progress import Progress, run_with_ctrl_c
 
-__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "Library", "PBTResult", "Replay", "Session", "SessionError",
-           "SpecError", "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "landscape", "library",
-           "open_session", "pbt", "presets", "run", "schedule", "sweep"]
+__all__ = ["AutotuneResult", "Comparison", "FindLRResult", "GridResult", "Library", "PBTResult", "Replay", "Session",
+           "SessionError", "SpecError", "SweepMember", "SweepResult", "autotune", "compare", "find_lr", "grid",
+           "landscape", "library", "open_session", "pbt", "presets", "run", "schedule", "sweep"]
 
 SpecLike = str | Path | Mapping[str, Any] | RunSpec
 Table = Any  # a pandas DataFrame (typed loosely: pandas is imported on first use)
@@ -686,6 +686,111 @@ def transfer_winner(result: PBTResult, *, out: str | Path | None = None, progres
     assert result.winner is not None
     return {"session": str(session.path), "final_val_metric": session.summary.get("final_val_metric"),
             "winner_final_val_metric": result.winner["final_val_metric"]}
+# --- LR x batch-size grids -------------------------------------------------------------------
+
+
+@dataclass
+class GridResult:
+    """A finished grid (:mod:`lrlab.core.runs.grid`), as its ``summary.json`` holds it: every
+    cell (batch size, LR, seed, status, final training loss and validation metric, steps to the
+    target, session), the best LR per batch size (``{}`` where every LR diverged), the linear and
+    square-root rules' predictions from the smallest batch size's best LR, the knee of steps to
+    target (None without a target) and the gradient noise scale per batch size (``{}`` where the
+    sessions do not record it)."""
+
+    folder: Path
+    budget: str
+    cells: list[dict[str, Any]]
+    best: dict[str, dict[str, Any]]
+    rules: dict[str, dict[str, float]]
+    knee: dict[str, Any] | None
+    noise_scale: dict[str, float]
+    task: str
+    status: str
+    wall_time: float
+    write_failure: str | None = None
+    failures: list[str] = field(default_factory=list)  # on Ray: the batch sizes that failed, with their messages
+
+    @classmethod
+    def read(cls, folder: str | Path, task: str, **more: Any) -> GridResult:
+        """The grid whose ``summary.json`` is in ``folder``."""
+        import json
+
+        folder = Path(folder)
+        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return cls(folder, data["budget"], data["cells"], data["best"], data["rules"], data["knee"],
+                   data[NOISE_SCALE.name], task, data["status"], float(data["summary"].get("wall_time") or 0), **more)
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lrlab grid --json`` prints."""
+        from lrlab.core.runs import _json_safe
+
+        return _json_safe({"budget": self.budget, "cells": self.cells, "best": self.best, "rules": self.rules,
+                           NOISE_SCALE.name: self.noise_scale, "knee": self.knee})
+
+    def to_frame(self) -> Table:
+        """One row per cell, in the grid's order (batch size, LR, seed)."""
+        keys = list(self.cells[0]) if self.cells else ["batch_size", "lr", "seed", "status"]
+        return _table({k: [c.get(k) for c in self.cells] for k in keys})
+
+
+def grid(spec_or_preset: SpecLike, lrs: Iterable[float], batch_sizes: Iterable[int], *, budget: str = "epochs",
+         seeds: int = 1, best: str | None = None, target: str | None = None, out: str | Path | None = None,
+         progress: bool = False, **overrides: Any) -> GridResult:
+    """Train every LR in ``lrs`` (x ``seeds`` seeds) at every batch size in ``batch_sizes``: each
+    batch size's LRs at once as one stacked sweep, the batch sizes one after another. ``budget``:
+    ``"epochs"`` (equal samples seen) or ``"steps"`` (equal steps); ``best``: what picks each batch
+    size's best LR, ``"val_metric"`` (default) or ``"train_loss"`` (final smoothed); ``target``:
+    ``"val_metric>=0.95"`` (or ``val_metric=0.95``) adds the steps to reach it. Each cell is a
+    session in ``out`` (a new or empty folder; default a new folder in the sessions folder)."""
+    label, spec = resolve_spec(spec_or_preset, _changes(overrides))
+    return start_grid(label, spec, lrs, batch_sizes, budget=budget, seeds=seeds, best=best, target=target, out=out,
+                      progress=progress)
+
+
+def start_grid(label: str, spec: RunSpec, lrs: Iterable[float], batch_sizes: Iterable[int], *,
+               budget: str = "epochs", seeds: int = 1, best: str | None = None, target: str | None = None,
+               out: str | Path | None = None, progress: bool = False, ray: str | None = None,
+               ray_cpus: float = 1, ray_gpus: float = 0) -> GridResult:
+    """:func:`grid` for a spec already resolved; ``ray`` (an address, or "" for ``RAY_ADDRESS`` or a
+    local instance) runs each batch size as a task on a Ray cluster (:func:`lrlab.core.runs.cluster.ray_grid`)."""
+    from lrlab.core.runs import seed_list
+    from lrlab.core.runs.grid import target_text
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
+    options = {"budget": budget, "target": None if target is None else target_text(target),
+               **({} if best is None else {"best": best})}
+    lrs, batch_sizes = list(lrs), list(batch_sizes)
+    if ray is not None:
+        return _ray_grid(label, spec, lrs, batch_sizes, seeds, out, progress, ray or None, ray_cpus, ray_gpus, options)
+    recorded = _record("grid", spec, out, progress, label=label, lrs=lrs, batch_sizes=batch_sizes,
+                       seeds=seed_list(spec.seed, seeds), **options)
+    status = run_with_ctrl_c(recorded, recorded.runner)
+    return GridResult.read(recorded.path, spec.task, write_failure=_write_failure(recorded, status, "grid"))
+
+
+def _ray_grid(label: str, spec: RunSpec, lrs: list[float], batch_sizes: list[int], seeds: int,
+              out: str | Path | None, progress: bool, address: str | None, cpus: float, gpus: float,
+              options: Mapping[str, Any]) -> GridResult:
+    from lrlab.core.decl import paths
+    from lrlab.core.runs import unique_path
+    from lrlab.core.runs.cluster import ray_grid
+    from lrlab.core.runs.grid import Grid
+
+    planned = Grid(spec, lrs=lrs, batch_sizes=batch_sizes, **options)  # checks everything before Ray starts
+    folder = Path(out) if out else unique_path(paths.sessions_dir() / planned.folder_name(label))
+
+    def arrived(r: Any) -> None:
+        if progress:
+            print(f"\r{len(r.rows)}/{planned.k * seeds} cells arrived"
+                  + (f", {len(r.failures)} batch size(s) failed" if r.failures else ""), end="", file=sys.stderr)
+
+    result = ray_grid(spec, lrs, batch_sizes, folder, seeds=seeds, address=address, cpus=cpus, gpus=gpus,
+                      label=label, on_chunk=arrived, **options)
+    if progress:
+        print(file=sys.stderr)
+    return GridResult.read(folder, spec.task, failures=result.failures)
 
 
 # --- comparing ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from lrlab.cli import (
     export,
     find_lr,
     fork,
+    grid,
     gui,
     info,
     landscape,
@@ -36,7 +37,7 @@ from lrlab.cli.common import CommandListFormatter, Parser, UsageError, check_pat
 from lrlab.core.decl.params import SpecError
 
 #: the commands in the order a user meets them, which is their order in ``lrlab --help``
-COMMANDS = (gui, run, find_lr, sweep, pbt, autotune, fork, compare, replay, info, export, schedule, landscape,
+COMMANDS = (gui, run, find_lr, sweep, grid, pbt, autotune, fork, compare, replay, info, export, schedule, landscape,
             presets, repair)
 
 

@@ -100,7 +100,7 @@ def _parse_lrs(text: str) -> list[float]:
     return values
 
 
-def _parse_range(text: str) -> list[float]:
+def _parse_range(text: str, field: str = "--range") -> list[float]:
     from lrlab.core.runs.sweep import log_range
 
     parts = text.split(":")
@@ -109,9 +109,16 @@ def _parse_range(text: str) -> list[float]:
             raise ValueError
         lo, hi, k = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
-        raise UsageError(f"--range: expected LO:HI:K (K learning rates from LO to HI on a log scale, "
+        raise UsageError(f"{field}: expected LO:HI:K (K learning rates from LO to HI on a log scale, "
                          f"e.g. 1e-4:1:9), got {text!r}") from None
-    return log_range(lo, hi, k, "--range")
+    return log_range(lo, hi, k, field)
+
+
+def parse_lrs(text: str, field: str = "--lrs") -> list[float]:
+    """``--lrs`` as a list (``1e-3,3e-3,1e-2``) or a log range (``LO:HI:K``), checked."""
+    from lrlab.core.runs.sweep import check_lrs
+
+    return _parse_range(text, field) if ":" in text else check_lrs(_parse_lrs(text), field)
 
 
 def _cell(x: Any, fmt: str = ".4g") -> str:

@@ -37,9 +37,10 @@ from lrlab.core.decl.metrics import LR, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec, planned_steps
 from lrlab.gui.forms import ERROR_STYLE
+from lrlab.gui.members import FRAME_MS, lr_colour_map
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
-from lrlab.gui.sweep import FRAME_MS, MemberCurves, lr_colour_map, lr_colours
+from lrlab.gui.sweep import MemberCurves, lr_colours
 
 
 def lineage_path(lineage: list[list[tuple[int, int, float]]], member: int, end: int) -> tuple[list[float], list[float]]:

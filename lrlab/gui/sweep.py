@@ -12,22 +12,18 @@ members" opens the whole group in the compare view.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMainWindow,
     QPushButton,
-    QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,14 +34,10 @@ from lrlab.core.engine.stacked import PATH_WORDS
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
 from lrlab.core.runs.recorded import recorded_path
 from lrlab.core.runs.sweep import engine_note, log_range
-from lrlab.gui.forms import ERROR_STYLE
-from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
+from lrlab.gui.members import MembersWindow, lr_colour_map
 from lrlab.gui.style import colours, fit_to_screen
 
-#: the LR colour scale: readable on white at every point (no yellow), low LR blue, high vermillion
-LR_COLOURS = ("#0072B2", "#00876A", "#8C6D00", "#D55E00")
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
-FRAME_MS = 100
 
 
 def stacked_words(folder: Path) -> str:
@@ -69,11 +61,6 @@ def parse_lrs(text: str) -> list[float]:
     if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
         raise SpecError([("lrs", f"every LR must be a finite number > 0, got {text!r}")])
     return values
-
-
-def lr_colour_map() -> pg.ColorMap:
-    """The LR colour scale (:data:`LR_COLOURS`) as a pyqtgraph colour map over 0..1."""
-    return pg.ColorMap(np.linspace(0, 1, len(LR_COLOURS)), [pg.mkColor(c) for c in LR_COLOURS])
 
 
 def lr_colours(cmap: pg.ColorMap, lrs: Any) -> tuple[list[Any], tuple[float, float]]:
@@ -146,44 +133,24 @@ class MemberCurves:
         return drawn
 
 
-class SweepWindow(QMainWindow):
+class SweepWindow(MembersWindow):
     sig_run = Signal(list, int)  # LRs, seeds per LR
-    sig_use = Signal(dict)  # the experiment JSON with the chosen LR
-    sig_compare = Signal(list)  # the members' session files
-    sig_pause = Signal()
-    sig_stop = Signal()
     #: a sweep on Ray: members back, members sent, and how it ended ("" while it runs); emitted in
     #: the GUI thread, for the main window's progress bar and status line
     sig_cluster_progress = Signal(int, int, str)
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Sweep — many learning rates at once")
+        super().__init__("Sweep — many learning rates at once", "Run sweep",
+                         "train the Experiment form's setup at every LR at once", "1e-4:1:9",
+                         "seeds per LR (the spread shows noise)",
+                         "Set up the experiment in the main window, choose learning rates here, then Run sweep.",
+                         parent)
         self.spec: RunSpec | None = None
         self.lrs: list[float] = []
         self.seeds = 1
         self.files: list[str] = []
         self.selected: int | None = None
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        row = QHBoxLayout()
-        self.lr_text = QLineEdit("1e-4:1:9", toolTip="LO:HI:K for K learning rates from LO to HI on a log scale, "
-                                                     "or a list such as 0.001, 0.01, 0.1")
-        self.seed_count = QSpinBox(minimum=1, maximum=16, value=1, toolTip="seeds per LR (the spread shows noise)")
-        self.run_button = QPushButton("Run sweep", toolTip="train the Experiment form's setup at every LR at once")
-        self.run_button.clicked.connect(self._run)
-        self.pause_button = QPushButton("Pause/Resume")
-        self.pause_button.clicked.connect(self.sig_pause.emit)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.sig_stop.emit)
-        for w in (QLabel("learning rates"), self.lr_text, QLabel("seeds"), self.seed_count, self.run_button,
-                  self.pause_button, self.stop_button):
-            row.addWidget(w)
-        lay.addLayout(row)
-        lay.addLayout(self._cluster_row())
-        self.error = QLabel(styleSheet=ERROR_STYLE, visible=False)
-        lay.addWidget(self.error)
-        self.view = TimedGraphicsLayout()
+        self.main_layout.insertLayout(1, self._cluster_row())
         self.p_loss = self.view.addPlot(row=0, col=0, rowspan=2, title="smoothed training loss of each member")
         self.p_u = self.view.addPlot(row=0, col=1, title="the U-curve: latest loss against LR")
         self.p_metric = self.view.addPlot(row=1, col=1, title="latest validation metric against LR")
@@ -210,28 +177,16 @@ class SweepWindow(QMainWindow):
         self.p_metric.addItem(self.m_points)
         self.crosses = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen(colours()["diverged"], width=2))
         self.p_loss.addItem(self.crosses)
-        lay.addWidget(self.view, 1)
-        bottom = QHBoxLayout()
-        self.status = QLabel("Set up the experiment in the main window, choose learning rates here, then Run sweep.",
-                             wordWrap=True)
         self.use_button = QPushButton("Use this LR", enabled=False)
         self.use_button.clicked.connect(self._use)
         self.compare_button = QPushButton("Compare members", enabled=False,
                                           toolTip="open every member's session in the compare view")
         self.compare_button.clicked.connect(lambda: self.sig_compare.emit(list(self.files)))
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.use_button)
-        bottom.addWidget(self.compare_button)
-        lay.addLayout(bottom)
-        self.setCentralWidget(central)
+        self.add_buttons(self.use_button, self.compare_button)
         fit_to_screen(self, 1200, 760)
         self.losses = MemberCurves(self.p_loss, on_click=self.select)
         self.latest_metric: np.ndarray = np.empty(0)
         self.status_of: list[str] = []
-        self._dirty = False
-        self._timer = QTimer(self, interval=FRAME_MS)
-        self._timer.timeout.connect(self._frame)
-        self._timer.start()
 
     @property
     def latest_loss(self) -> np.ndarray:
@@ -309,10 +264,9 @@ class SweepWindow(QMainWindow):
         try:
             lrs = parse_lrs(self.lr_text.text())
         except SpecError as err:
-            self.error.setText(err.first_line())
-            self.error.show()
+            self.show_error(err.first_line())
             return
-        self.error.hide()
+        self.show_error("")
         self.sig_run.emit(lrs, self.seed_count.value())
 
     def begin(self, spec: RunSpec, lrs: list[float], seeds: int) -> None:
@@ -394,19 +348,8 @@ class SweepWindow(QMainWindow):
 
     # --- drawing ----------------------------------------------------------------------------------
 
-    def _frame(self) -> None:
-        """Redraw at most ten times a second, and less often when drawing is dear: like the
-        main window's plots, drawing may take at most GUI_SHARE of the time, whatever K is (the
-        rest is the training thread's). Each member's curve gets a share of the pixels."""
-        if not self._dirty or not self.losses.data:
-            return
-        self._dirty = False
-        t0 = time.perf_counter()
-        try:
-            self._draw()
-        finally:
-            cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
-            self._timer.setInterval(int(min(max(cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)))
+    def _can_draw(self) -> bool:
+        return bool(self.losses.data)
 
     def _draw(self) -> None:
         ends = []

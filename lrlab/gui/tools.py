@@ -1,5 +1,5 @@
 """The main window's experiment tools beside a single run: Find LR (an LR range test), the
-Sweep (K learning rates at once) and the Landscape playground. Each is a window of its own,
+Sweep (K learning rates at once), the Batch size x LR grid and the Landscape playground. Each is a window of its own,
 made on first use; the range test and the sweep run through the window's run controller like
 any run, and "Use this LR" comes back into the Experiment form.
 
@@ -65,11 +65,27 @@ class PBTView(KindView):
     def finished(self, window: Any, path: str) -> None:
         if window.tools.pbt is not None:
             window.tools.pbt.finish(path)
+class GridView(KindView):
+    """A grid's cells fill the Batch size x LR window's heatmap; the main plots show only its events."""
+
+    def started(self, window: Any, info: dict[str, Any]) -> None:
+        if window.tools.grid is not None and window.controller.recorded is not None:
+            window.tools.grid.set_files(window.controller.recorded.files)
+
+    def metrics(self, window: Any, update: Any) -> None:
+        if window.tools.grid is not None:
+            window.tools.grid.add(update)
+        window.plots.add(events=update.events)
+
+    def finished(self, window: Any, path: str) -> None:
+        if window.tools.grid is not None:
+            window.tools.grid.finish(path)
 
 
 register_view("range_test", RangeTestView())
 register_view("sweep", SweepView())
 register_view("pbt", PBTView())
+register_view("grid", GridView())
 
 
 class ToolsComponent(QObject):
@@ -79,13 +95,16 @@ class ToolsComponent(QObject):
     """
 
     def __init__(self, window: QWidget, controller: RunController, experiment: ExperimentPanel, status: QLabel,
-                 progress: QProgressBar, compare: Callable[[list[str]], Any]) -> None:
+                 progress: QProgressBar, compare: Callable[[list[str]], Any],
+                 open_session: Callable[[str], Any] = lambda path: None) -> None:
         super().__init__(window)
         self.window, self.controller, self.experiment = window, controller, experiment
         self.status, self.progress, self.compare = status, progress, compare
+        self.open_session = open_session  # a grid cell's "Open curves"
         self.range_test: Any = None  # the Find LR window
         self.sweep: Any = None  # the Sweep window
         self.landscape: Any = None  # the Landscape window
+        self.grid: Any = None  # the Batch size x LR window
         self.autotune: Any = None  # the Auto-tune showdown window
         self.pbt: Any = None  # the Population (PBT) window
         self._transfer_of: str | None = None  # the winner's session while its schedule trains from scratch
@@ -192,6 +211,36 @@ class ToolsComponent(QObject):
 
         self.controller.start(spec, kind="sweep", lrs=lrs, seeds=seed_list(spec.seed, seeds))
         return True
+
+    # --- Batch size x LR -----------------------------------------------------------------------
+
+    def show_grid(self) -> Any:
+        if self.grid is None:
+            from lrlab.gui.grid import GridWindow
+
+            self.grid = GridWindow()
+            self.grid.sig_run.connect(self.run_grid)
+            self.grid.sig_use.connect(self._use_found_lr)
+            self.grid.sig_compare.connect(self.compare)
+            self.grid.sig_open.connect(self.open_session)
+            self.grid.sig_pause.connect(self.controller.toggle_pause)
+            self.grid.sig_stop.connect(self.controller.stop)
+        self.grid.show()
+        self.grid.raise_()
+        return self.grid
+
+    def run_grid(self, options: dict) -> bool:
+        """Train the form's experiment at every LR and batch size of ``options`` (the grid window's)."""
+        spec = self.experiment.validate()
+        if spec is None or self.controller.state.busy:
+            return False
+        from lrlab.core.runs import seed_list
+
+        self.show_grid()
+        self.grid.begin(spec, options["lrs"], options["batch_sizes"], options["seeds"], options["best"])
+        return self.controller.start(spec, kind="grid", lrs=options["lrs"], batch_sizes=options["batch_sizes"],
+                                     budget=options["budget"], best=options["best"],
+                                     seeds=seed_list(spec.seed, options["seeds"]))
 
     def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:
         """The members as Ray tasks (:mod:`lrlab.core.runs.cluster`), in a thread of their own: each

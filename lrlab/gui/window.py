@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         c.sig_finished.connect(self._run_finished)
         c.sig_failed.connect(self._run_failed)
         self.tools = ToolsComponent(self, c, self.experiment, self.status_label, self.progress,
-                                    self.sessions.compare_sessions)
+                                    self.sessions.compare_sessions, self.sessions.open_session)
         self.fork = ForkComponent(self, c, self.plots, self.edit_panel, self.dock_edit, self.status_label,
                                   self.sessions)
         self.sessions.sig_changed.connect(self._update_controls)
@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
                                      "loss-vs-LR U-curve form")
         self.act_pbt = make_action(self, "Population (PBT)…", tools.show_pbt, tip="population-based training: "
                                    "members copy the best and perturb their LR, discovering a schedule")
+        self.act_grid = make_action(self, "Batch size x LR…", tools.show_grid, tip="train LRs x batch sizes and "
+                                    "see where the linear and square-root scaling rules hold")
         self.act_new = make_action(self, "New experiment", self.new_experiment, QKeySequence.StandardKey.New)
         self.act_open = make_action(self, "Open session…", sessions.open_dialog, QKeySequence.StandardKey.Open)
         self.act_save = make_action(self, "Save session as…", lambda: sessions.save_session_as(), "Ctrl+Shift+S")
@@ -177,7 +179,7 @@ class MainWindow(QMainWindow):
                                                     self.act_spec]),
                                         None, self.act_quit])
         fill_menu(mb.addMenu("&Run"), [self.act_start, self.act_pause, self.act_stop, None, self.act_find,
-                                       self.act_sweep, self.act_pbt,
+                                       self.act_sweep, self.act_grid, self.act_pbt,
                                        make_action(self, "Auto-tune showdown…", self.tools.show_autotune)])
         fill_presets_menu(mb.addMenu("&Presets"), self.experiment.load_preset, self.run_all_and_compare)
         fill_menu(mb.addMenu("&View"), [

@@ -20,8 +20,8 @@ from lrlab.core.storage.session import Session
 
 TINY = {"dataset": {"name": "iris"}, "model": {"kind": "mlp", "hidden": [8]},
         "optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 2, "batch_size": 16, "device": "cpu"}
-ORDER = ["gui", "run", "find-lr", "sweep", "pbt", "autotune", "fork", "compare", "replay", "info", "export", "schedule",
-         "landscape", "presets", "repair"]
+ORDER = ["gui", "run", "find-lr", "sweep", "grid", "pbt", "autotune", "fork", "compare", "replay", "info", "export",
+         "schedule", "landscape", "presets", "repair"]
 
 
 def lrlab(*args, **env):
@@ -129,10 +129,10 @@ def test_compare_lists_its_metrics_in_the_help_not_in_the_usage_line():
 def test_out_is_a_folder_for_sweep_and_a_file_for_the_commands_that_write_one_session():
     writers = {name: next(a for a in p._actions if "--out" in a.option_strings)
                for name, p in commands(build_parser()).items() if "--out" in p._option_string_actions}
-    assert set(writers) == {"run", "find-lr", "sweep", "pbt", "autotune", "fork", "replay", "landscape"}
+    assert set(writers) == {"run", "find-lr", "sweep", "grid", "pbt", "autotune", "fork", "replay", "landscape"}
     for name, action in writers.items():
         assert action.option_strings == ["-o", "--out"]
-        if name in ("sweep", "pbt", "autotune"):
+        if name in ("sweep", "grid", "pbt", "autotune"):
             assert action.metavar == "DIR" and action.help.startswith("folder to write")
         else:
             assert action.metavar == "FILE" and action.help.startswith("file to write"), name

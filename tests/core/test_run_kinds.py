@@ -88,10 +88,10 @@ def test_every_kind_is_one_record_whose_runner_is_that_kind():
         assert callable(kind.runner.replay_options)
         kind.describe_summary({})  # loads its summary function, if any
     assert [k for k, v in RUN_KINDS.items() if v.forkable] == ["train", "fork"]
-    assert [k for k, v in RUN_KINDS.items() if v.per_member] == ["sweep", "pbt"]
-    with pytest.raises(SpecError, match="unknown run kind 'grid'"):
-        run_kind("grid")
-    assert kind_record("grid").trains_spec and kind_record("grid").describe_summary({"x": 1}) == []
+    assert [k for k, v in RUN_KINDS.items() if v.per_member] == ["sweep", "grid", "pbt"]
+    with pytest.raises(SpecError, match="unknown run kind 'hyperband'"):
+        run_kind("hyperband")
+    assert kind_record("hyperband").trains_spec and kind_record("hyperband").describe_summary({"x": 1}) == []
     assert run_kind(RUN_KINDS["train"]) is RUN_KINDS["train"]
 
 

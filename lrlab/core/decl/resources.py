@@ -49,7 +49,7 @@ class Preset:
 #: preset groups in the order a lesson takes them, with the names menus show
 GROUPS = {"lr-range": "Learning rate: too high, too low, well chosen", "schedules": "Schedules",
           "optimizers": "Optimizers: Adam and SGD", "adaptive": "Adaptive optimizers: a step size per parameter",
-          "batch-size": "Batch size and the LR",
+          "batch-size": "Batch size and the LR", "batch-lr": "Batch size and LR: where the scaling rules hold",
           "models": "Models where the LR bites: warmup, one-cycle, grokking"}
 
 

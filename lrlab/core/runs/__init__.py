@@ -24,7 +24,7 @@ __all__ = ["RUN_KINDS", "Collector", "Listener", "RecordedRun", "RecordedSweep",
            "range_finder", "record", "replay_runner", "run_kind", "seed_list", "sweep", "train",
            "write_group_summary"]
 
-_SUBMODULES = ("base", "fork", "landscape", "loop", "pbt", "range_finder", "recorded", "sweep", "train")
+_SUBMODULES = ("base", "fork", "grid", "landscape", "loop", "pbt", "range_finder", "recorded", "sweep", "train")
 
 
 def __getattr__(name: str) -> Any:

@@ -122,21 +122,9 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
                                                     "without --ray")])
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
-    for name, value in (("--ray-cpus", cpus), ("--ray-gpus", gpus)):
-        if not 0 <= value <= 1024:
-            raise SpecError([(name, f"must be from 0 to 1024, got {value:g}")])
-    folder = Path(out)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise SpecError([("out", f"{folder} already exists and is not an empty folder (nothing was overwritten)")])
-    ray = import_ray()
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
-            atexit.register(ray.shutdown)  # the local instance started for this sweep goes with it
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise ClusterError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
-                               f"{str(err).splitlines()[0][:160]}") from None
+    _check_task_resources(cpus, gpus)
+    folder = _new_output(out)
+    ray = connect(address)
     if tasks is None:
         tasks = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus, 1e-9)))
     chunks = chunks_of(lrs, tasks)
@@ -145,7 +133,6 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     result = ClusterSweep(folder, tasks=len(chunks))
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(task)
     spec_json = spec.to_json()
-    t0 = time.perf_counter()
     pending: dict[Any, tuple[int, list[float]]] = {}
     offset = 0
     for chunk in chunks:
@@ -153,30 +140,83 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
         pending[ref] = (offset, chunk)
         offset += len(chunk) * seeds
     total, written = len(lrs) * seeds, []
+
+    def arrived(key: tuple[int, list[float]], got: dict[str, Any]) -> None:
+        first, chunk = key
+        for i, (_name, data) in enumerate(got["files"]):  # in member order: by LR, then seed
+            member_lr, member_seed = chunk[i // seeds], seeds_used[i % seeds]
+            target = folder / member_file_name(_Member(first + i, member_lr, member_seed), total)
+            write_bytes(target, data)
+            written.append(target)
+        result.rows = group_rows(sorted(written))
+
+    environment = gather(ray, pending, result, arrived, lambda key: f"LRs {', '.join(f'{lr:g}' for lr in key[1])}",
+                         on_chunk, should_stop)
+    ray_info = {"tasks": len(chunks), "cpus_per_task": cpus, "gpus_per_task": gpus, "failures": result.failures}
+    result.rows = write_group_summary(folder, sorted(written), status=result.status, lrs=lrs, seeds=seeds_used,
+                                      spec_json=spec_json, environment=environment,
+                                      summary={"wall_time": result.wall_time}, ray=ray_info)
+    return result
+
+
+def _check_task_resources(cpus: float, gpus: float) -> None:
+    for name, value in (("--ray-cpus", cpus), ("--ray-gpus", gpus)):
+        if not 0 <= value <= 1024:
+            raise SpecError([(name, f"must be from 0 to 1024, got {value:g}")])
+
+
+def _new_output(out: str | Path) -> Path:
+    """``out`` as a run's new folder; SpecError if it exists and is not an empty folder."""
+    folder = Path(out)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise SpecError([("out", f"{folder} already exists and is not an empty folder (nothing was overwritten)")])
+    return folder
+
+
+def connect(address: str | None) -> Any:
+    """The ``ray`` module, initialized: at ``address``, ``RAY_ADDRESS``, or a local instance
+    started for this run (an already initialized Ray is used as it is)."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+            atexit.register(ray.shutdown)  # the local instance started for this run goes with it
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise ClusterError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
+                               f"{str(err).splitlines()[0][:160]}") from None
+    return ray
+
+
+def gather(ray: Any, pending: dict[Any, Any], result: ClusterSweep, arrived: Callable[[Any, dict[str, Any]], None],
+           name: Callable[[Any], str], on_chunk: Callable[[ClusterSweep], None] | None = None,
+           should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Wait for the tasks ``pending`` (ref -> key) and hand each result to ``arrived(key, result)``
+    as it comes, then ``on_chunk(result)``. A task that fails is named (``name(key)``) with its
+    message in ``result.failures`` while the others go on; Ctrl-C or ``should_stop()`` cancels
+    those still out (``result.status`` stopped). Sets ``result``'s status, wall time, path and
+    parameter count; returns the environment the tasks reported."""
+    t0 = time.perf_counter()
     environment: dict[str, Any] = {}
+    arrivals = 0
     try:
         while pending:
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt
             done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
             for ref in done:
-                first, chunk = pending.pop(ref)
+                key = pending.pop(ref)
                 try:
                     got = ray.get(ref)
                 except Exception as err:  # RayTaskError, WorkerCrashedError, OutOfMemoryError, node lost...
                     cause = getattr(err, "cause", None) or err
                     message = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-                    result.failures.append(f"LRs {', '.join(f'{lr:g}' for lr in chunk)}: {type(cause).__name__}: "
-                                           f"{message[:200]}")
+                    result.failures.append(f"{name(key)}: {type(cause).__name__}: {message[:200]}")
                     continue
                 environment = environment or got["environment"]
                 result.path, result.n_params = got["path"], got["n_params"]
-                for i, (_name, data) in enumerate(got["files"]):  # in member order: by LR, then seed
-                    member_lr, member_seed = chunk[i // seeds], seeds_used[i % seeds]
-                    target = folder / member_file_name(_Member(first + i, member_lr, member_seed), total)
-                    write_bytes(target, data)
-                    written.append(target)
-            result.rows = group_rows(sorted(written))
+                arrived(key, got)
+                arrivals += 1
             if on_chunk is not None:
                 on_chunk(result)
     except KeyboardInterrupt:
@@ -184,12 +224,52 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
             ray.cancel(ref, force=True)
         result.status = "stopped"
     if result.failures and result.status == "finished":
-        result.status = "failed" if not written else "finished"
+        result.status = "failed" if not arrivals else "finished"
     result.wall_time = time.perf_counter() - t0
-    ray = {"tasks": len(chunks), "cpus_per_task": cpus, "gpus_per_task": gpus, "failures": result.failures}
-    result.rows = write_group_summary(folder, sorted(written), status=result.status, lrs=lrs, seeds=seeds_used,
-                                      spec_json=spec_json, environment=environment,
-                                      summary={"wall_time": result.wall_time}, ray=ray)
+    return environment
+
+
+def ray_grid(spec: RunSpec, lrs: Sequence[float], batch_sizes: Sequence[int], out: str | Path, *,
+             budget: str = "epochs", seeds: int = 1, best: str | None = None, target: str | None = None,
+             address: str | None = None, cpus: float = 1, gpus: float = 0, threads: int = 1, label: str = "",
+             on_chunk: Callable[[ClusterSweep], None] | None = None, task: Callable[..., dict] = run_chunk,
+             should_stop: Callable[[], bool] | None = None) -> ClusterSweep:
+    """Run the grid of ``lrs`` x ``batch_sizes`` x ``seeds`` seeds on Ray into the new folder
+    ``out``: each batch size's sweep is one task (:func:`run_chunk`), its cells written as they
+    arrive, then the grid's ``summary.json`` (:mod:`lrlab.core.runs.grid`). ``address``, ``cpus``,
+    ``gpus``, ``threads``, ``on_chunk`` and ``should_stop`` as for :func:`ray_sweep`."""
+    from lrlab.core.runs import group_rows, seed_list, write_group_summary
+    from lrlab.core.runs.grid import Grid, group_info
+
+    seeds_used = seed_list(spec.seed, seeds)
+    grid = Grid(spec, lrs=lrs, batch_sizes=batch_sizes, budget=budget, seeds=seeds_used, target=target,
+                **({} if best is None else {"best": best}))
+    _check_task_resources(cpus, gpus)
+    folder = _new_output(out)
+    ray = connect(address)
+    new_folder(folder)
+    result = ClusterSweep(folder, tasks=len(grid.batch_sizes))
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(task)
+    pending = {remote.remote(s.to_json(), grid.lrs, seeds_used, folder.name, label, threads): row
+               for row, s in enumerate(grid.sweep_specs)}
+    written: list[Path] = []
+    per_row = len(grid.lrs) * len(seeds_used)
+
+    def arrived(row: int, got: dict[str, Any]) -> None:
+        for i, (_name, data) in enumerate(got["files"]):  # in member order: by LR, then seed
+            target_file = folder / grid.member_file_name(row * per_row + i)
+            write_bytes(target_file, data)
+            written.append(target_file)
+        result.rows = group_rows(sorted(written))
+
+    environment = gather(ray, pending, result, arrived, lambda row: f"batch size {grid.batch_sizes[row]}",
+                         on_chunk, should_stop)
+    ray_info = {"tasks": len(grid.batch_sizes), "cpus_per_task": cpus, "gpus_per_task": gpus,
+                "failures": result.failures}
+    result.rows = write_group_summary(folder, sorted(written), status=result.status,
+                                      **group_info(spec, grid.lrs, seeds_used, grid.batch_sizes, grid.budget,
+                                                   grid.best_by, grid.target, environment,
+                                                   {"wall_time": result.wall_time}, ray=ray_info))
     return result
 
 

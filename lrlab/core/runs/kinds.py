@@ -90,6 +90,8 @@ RUN_KINDS: dict[str, RunKind] = {k.name: k for k in (
             summary_lines="lrlab.core.features.lrfind:summary_lines"),
     RunKind("sweep", "lrlab.core.runs.sweep:Sweep", "K learning rates (x seeds) trained at once", recorded="members",
             progress_words="lrlab.core.runs.sweep:progress_words"),
+    RunKind("grid", "lrlab.core.runs.grid:Grid", "learning rates x batch sizes, a stacked sweep per batch size",
+            recorded="members", progress_words="lrlab.core.runs.grid:progress_words"),
     RunKind("sweep_member", "lrlab.core.runs.sweep:SweepMember", "one member of a sweep, replayed on its own"),
     RunKind("pbt", "lrlab.core.runs.pbt:PBT", "population-based training: members copy the best and perturb their LR",
             recorded="members", progress_words="lrlab.core.runs.sweep:progress_words"),

@@ -257,7 +257,7 @@ class PBT(Sweep):
         return discovered_schedule(self.spec.schedule, self.pieces[k])
 
     def group_extra(self) -> dict[str, Any]:
-        return {"kind": "pbt", "path": self.path, "pbt": self.settings(), "exploits": self.exploits,
+        return {"path": self.path, "pbt": self.settings(), "exploits": self.exploits,
                 "lineage": self.lineage, "discovered": [self.discovered(k) for k in range(self.k)]}
 
     def folder_name(self, label: str = "") -> str:

@@ -14,7 +14,7 @@ import math
 import shutil
 import sqlite3
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -163,18 +163,27 @@ def _default_name(spec: RunSpec, label: str, kind: str) -> str:
 
 
 class RecordedSweep:
-    """A sweep whose every member is saved to its own session (kind ``sweep_member``) in one
-    folder from the first step on; :meth:`run` ends by writing the group summary
-    (``summary.json``: each member's LR, seed, status, final and best metrics, diverged-at step).
+    """A run of several members (a sweep, a grid) whose every member is saved to its own session
+    (kind ``sweep_member``) in one folder from its first step on; :meth:`run` ends by writing the
+    group summary (``summary.json``: each member's LR, seed, status, final and best metrics,
+    diverged-at step, and what the kind adds: :func:`write_group_summary`).
 
     ``out`` is the folder (new, or empty); by default a new folder in the sessions folder,
-    whose name is also the sessions' ``group``. Commands go to ``self.runner`` (a
-    :class:`~lrlab.core.runs.sweep.Sweep`, the runner of ``kind``); ``options`` go to it too
-    (``seeds``, ``edits``, ``threads``, ``path``, ``pace``...). It is the recorder of every kind
-    recorded per member (:attr:`RunKind.recorded`: the sweep, population-based training), whose
-    runner is a :class:`~lrlab.core.runs.sweep.Sweep` or extends one: it reads the sweep's member
-    API (``members``, ``member_kind``, ``member_specs``, ``member_meta``, ``member_status``,
-    ``folder_name``, ``group_extra``...).
+    whose name is also the sessions' ``group``. Commands go to ``self.runner`` (the runner of
+    ``kind``: a :class:`~lrlab.core.runs.sweep.Sweep`, a :class:`~lrlab.core.runs.grid.Grid`);
+    ``options`` go to it too (``seeds``, ``edits``, ``threads``, ``path``, ``pace``...). It is
+    the recorder of every kind recorded per member (:attr:`RunKind.recorded`), and reads only
+    this member API of its runner:
+
+    - ``k``; ``folder_name(label)``; ``member_file_name(k)``;
+    - ``member_started(k)``: whether member k's session can be opened (a grid's batch sizes start
+      one after another); ``member_session(k)``: its (spec, environment, meta);
+    - ``member_status[k]``, ``member_final_summary(k)`` and ``ended_members()``: members whose
+      sessions may be closed before the whole run ends;
+    - ``group_info()``: :func:`write_group_summary`'s keywords.
+
+    Listeners get an :class:`Update` with every member's own in ``members`` (an empty one for a
+    member not started yet).
     """
 
     SUMMARY = "summary.json"
@@ -194,61 +203,93 @@ class RecordedSweep:
             new_folder(self.path)  # at most its last level (a missing parent is a message)
         except ExportError as err:
             raise SessionError(str(err)) from None
-        self.group = self.path.name
-        self.files = [self.path / sweep.member_file_name(m, runner.k) for m in runner.members]
-        self.writers = [SessionWriter(f, runner.member_specs[k], runner.environment, kind=runner.member_kind,
-                                      group=self.group, extra_meta={"label": label, **runner.member_meta(k)})
-                        for k, f in enumerate(self.files)]
+        self.group, self.label = self.path.name, label
+        self.files = [self.path / runner.member_file_name(k) for k in range(runner.k)]
+        self.writers: list[SessionWriter | None] = [None] * runner.k
+        for k in range(runner.k):
+            if runner.member_started(k):
+                self._open(k)
         self._done = [False] * runner.k
+        self._closed = [False] * runner.k
         self.rows: list[dict[str, Any]] = []
         runner.listeners.append(self._write)  # type: ignore[arg-type]
 
+    def _open(self, k: int) -> SessionWriter:
+        spec, environment, meta = self.runner.member_session(k)
+        writer = SessionWriter(self.files[k], spec, environment, kind=self.runner.member_kind, group=self.group,
+                               extra_meta={"label": self.label, **meta})
+        self.writers[k] = writer
+        return writer
+
     def _write(self, update: Update) -> None:
-        for k, (writer, member) in enumerate(zip(self.writers, update.members, strict=True)):
+        runner = self.runner
+        for k, member in enumerate(update.members):
             if self._done[k]:
                 continue  # a member that has ended: nothing more to write
+            writer = self.writers[k]
+            if writer is None:
+                if not runner.member_started(k):
+                    continue
+                writer = self._open(k)
             writer(member)
             self._done[k] = member.status.final
+        for k in runner.ended_members():
+            self._close(k)
+
+    def _close(self, k: int) -> None:
+        writer = self.writers[k]
+        if writer is not None and not self._closed[k]:
+            writer.close(self.runner.member_status[k], self.runner.member_final_summary(k))
+            self._closed[k] = True
 
     @property
     def failure(self) -> str | None:
         """Why a member's session file stopped taking steps (the first one that did), or None."""
-        return next((f"{w.path.name}: {w.failure}" for w in self.writers if w.failure is not None), None)
+        return next((f"{w.path.name}: {w.failure}" for w in self.writers if w is not None and w.failure is not None),
+                    None)
 
     def add_listener(self, listener: Any) -> None:
         """Listeners of a sweep get an :class:`Update` with every member's own in ``members``."""
         self.runner.listeners.append(listener)
 
     def run(self) -> Status:
-        """Run to the end; every session is closed with its member's status, even on errors."""
+        """Run to the end; every session is closed with its member's status, even on errors; a
+        member that never started (a grid stopped early) has no session."""
         runner = self.runner
         try:
             status = runner.run()
         except BaseException as err:
-            for w in self.writers:
-                w.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
-                                        "traceback": traceback.format_exc(limit=5)})
+            for k, w in enumerate(self.writers):
+                if w is not None and not self._closed[k]:
+                    w.close(Status.FAILED, {"error": f"{type(err).__name__}: {err}",
+                                            "traceback": traceback.format_exc(limit=5)})
             raise
-        for k, w in enumerate(self.writers):
-            w.close(runner.member_status[k], runner.member_final_summary(k))
-        self.rows = write_group_summary(self.path, self.files, status=str(status), lrs=runner.lrs,
-                                        seeds=runner.seeds, spec_json=runner.spec.to_json(),
-                                        environment=runner.environment, summary=runner.summary,
-                                        **runner.group_extra())
+        for k in range(runner.k):
+            self._close(k)
+        files = [f for f, w in zip(self.files, self.writers, strict=True) if w is not None]
+        self.rows = write_group_summary(self.path, files, status=str(status), **runner.group_info())
         return status
 
 
 def write_group_summary(folder: Path, files: Sequence[Path], *, status: str, lrs: Sequence[float],
                         seeds: Sequence[int], spec_json: Mapping[str, Any], environment: Mapping[str, Any],
-                        summary: Mapping[str, Any], **extra: Any) -> list[dict[str, Any]]:
-    """Write a sweep's ``summary.json`` beside its member sessions, whole: the members' rows read
-    back from their files (in their order), the best of them, and what the sweep was; ``extra``
-    adds what the way it ran knows (the stacked ``path``, a Ray sweep's ``ray``). Returns the rows.
-    The one writer of the file, for local sweeps and Ray sweeps alike."""
-    rows = group_rows(files)
-    data = {"kind": "sweep", "group": folder.name, "status": status, **extra, "lrs": list(lrs),
+                        summary: Mapping[str, Any], kind: str = "sweep",
+                        cell: Callable[[Session], Mapping[str, Any]] | None = None,
+                        analyse: Callable[[list[dict[str, Any]]], Mapping[str, Any]] | None = None,
+                        **extra: Any) -> list[dict[str, Any]]:
+    """Write the ``summary.json`` of a run per member (``kind``: a sweep, a grid) beside its
+    member sessions, whole: the members' rows read back from their files (in their order; ``cell``
+    adds a kind's columns to each row from its session), the best of them, and what the run was;
+    ``analyse`` adds the kind's own findings from the rows (a grid's best LR per batch size, which
+    replaces the overall ``best``); ``extra`` adds what the way it ran knows (the stacked ``path``,
+    a Ray run's ``ray``, a grid's batch sizes). Returns the rows. The one writer of the file, for
+    local runs and Ray runs alike."""
+    rows = group_rows(files, cell)
+    data = {"kind": kind, "group": folder.name, "status": status, **extra, "lrs": list(lrs),
             "seeds": list(seeds), "reference_lr": spec_json["optimizer"]["lr"], "spec": dict(spec_json),
             "environment": dict(environment), "summary": dict(summary), "members": rows, "best": best_row(rows)}
+    if analyse is not None:
+        data.update(analyse(rows))
     write_text(folder / RecordedSweep.SUMMARY, json.dumps(_json_safe(data), indent=2) + "\n")
     return rows
 
@@ -269,13 +310,17 @@ def seed_list(seed: int, n: int) -> list[int]:
     return [seed + j for j in range(n)]
 
 
-def group_rows(files: Sequence[Path]) -> list[dict[str, Any]]:
-    """The group summary's rows, read back from the members' session files (in their order)."""
+def group_rows(files: Sequence[Path], cell: Callable[[Session], Mapping[str, Any]] | None = None
+               ) -> list[dict[str, Any]]:
+    """The group summary's rows, read back from the members' session files (in their order);
+    ``cell`` adds a kind's own columns from each session (a grid's batch size)."""
     rows = []
     for f in files:
         with Session.open(f) as s:
             spec = s.spec
             rows.append(sweep.member_row(spec.lr, spec.seed, s.status, s.summary, s.events(), str(f)))
+            if cell is not None:
+                rows[-1].update(cell(s))
     return rows
 
 

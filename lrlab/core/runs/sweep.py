@@ -334,13 +334,37 @@ class Sweep(RunnerBase):
     def final_summary(self) -> dict[str, Any]:
         return {}
 
+    # --- what the recorder of a run per member reads (lrlab.core.runs.recorded.RecordedSweep) ---
+
     def folder_name(self, label: str = "") -> str:
-        """A new folder for its sessions (:func:`folder_name`)."""
+        """A new folder for this sweep's sessions (:func:`folder_name`)."""
         return folder_name(self.spec, self.lrs, self.k, label)
 
+    def member_file_name(self, k: int) -> str:
+        return member_file_name(self.members[k], self.k)
+
+    def member_started(self, k: int) -> bool:
+        """Whether member k's spec, environment and meta are known (a sweep's: from the start)."""
+        return True
+
+    def member_session(self, k: int) -> tuple[RunSpec, dict[str, Any], dict[str, Any]]:
+        """Member k's session: its spec, the environment and its meta (:meth:`member_meta`)."""
+        return self.member_specs[k], self.environment, self.member_meta(k)
+
+    def ended_members(self) -> list[int]:
+        """Members whose sessions may be closed before the run ends: none (the test split of
+        every member is measured at the end)."""
+        return []
+
     def group_extra(self) -> dict[str, Any]:
-        """What the group summary adds about how it ran (:func:`lrlab.core.runs.write_group_summary`)."""
+        """What the group summary adds about how it ran (a population adds its lineage)."""
         return {"path": self.path}
+
+    def group_info(self) -> dict[str, Any]:
+        """What the group summary records about the sweep
+        (:func:`~lrlab.core.runs.recorded.write_group_summary`'s keywords)."""
+        return {"kind": self.kind, "lrs": self.lrs, "seeds": self.seeds, "spec_json": self.spec.to_json(),
+                "environment": self.environment, "summary": self.summary, **self.group_extra()}
 
     def member_final_summary(self, k: int) -> dict[str, Any]:
         """Summary entries only the runner knows for member k (test split, an error)."""
@@ -703,7 +727,8 @@ def rank(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 def folder_name(spec: RunSpec, lrs: Sequence[float], members: int, label: str = "", what: str = "sweep") -> str:
     """A new sweep's folder (also its sessions' ``group``): ``YYYYMMDD-HHMM-sweep-`` then the
     preset label or the main settings, with the LR range and the number of members
-    (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``)."""
+    (``20261123-1930-sweep-digits-sgd-lr0.001-1-x8``); ``what`` names another kind run per
+    member in place of ``sweep`` (a ``grid``)."""
     from datetime import datetime
 
     from lrlab.core.decl.names import settings_words

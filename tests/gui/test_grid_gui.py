@@ -1,0 +1,71 @@
+"""The Batch size x LR window: the heatmap fills one batch size after another, diverged cells are
+crossed, the best LR per row and the rules are drawn, a click on a cell selects it and opens its
+curves, "Use these settings" fills the form, "Compare row / column" the compare view."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from guitools import QUICK, set_spec, wait_idle
+from PySide6.QtCore import QPointF, Qt
+
+from lrlab.core.decl.params import SpecError
+from lrlab.gui.grid import edges, parse_batch_sizes
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_batch_sizes_and_cell_edges():
+    assert parse_batch_sizes("16, 64;256") == [16, 64, 256]
+    with pytest.raises(SpecError, match="batch_sizes: expected whole numbers"):
+        parse_batch_sizes("16, big")
+    assert edges(np.array([1.0, 2.0, 4.0])).tolist() == [0.5, 1.5, 3.0, 5.0]
+
+
+def test_the_heatmap_fills_and_a_click_opens_a_cell(window, qtbot, tmp_path):
+    set_spec(window, dict(QUICK, epochs=3))
+    window.set_pace(None)
+    grid = window.tools.show_grid()
+    grid.lr_text.setText("0.01, 0.1, 30")
+    grid.batch_text.setText("8, 32")
+    grid.run_button.click()
+    assert window.controller.kind == "grid" and window.controller.state.busy
+    wait_idle(qtbot, window, 120_000)
+    grid._frame()
+    values = grid.cell_values()
+    assert values.shape == (2, 3) and np.isfinite(values[:, :2]).all() and np.isnan(values[:, 2]).all()
+    assert len(grid.cells.opts["x0"]) == 6  # a coloured cell for each, grey where it diverged
+    assert grid.diverged() == [(0, 2), (1, 2)] and len(grid.crosses.data) == 2  # LR 30 crossed in both rows
+    xs, ys = grid.best_line.getData()
+    assert ys.tolist() == [3.0, 5.0]  # a best-LR dot per batch size (log2 8 and 32)
+    best8 = grid.found["best"]["8"]["lr"]
+    assert xs[0] == pytest.approx(math.log10(best8))
+    lx, ly = grid.linear_line.getData()
+    sx, _ = grid.sqrt_line.getData()
+    assert lx[-1] == pytest.approx(math.log10(4 * best8)) and sx[-1] == pytest.approx(math.log10(2 * best8))
+    assert ly.tolist() == [3.0, 5.0]
+    assert len(grid.files) == 6 and all(os.path.exists(f) for f in grid.files)
+
+    # a click on the cell (batch 32, LR 0.1) selects it; Open curves shows its session
+    shown = grid.plot.vb.mapViewToScene(QPointF(math.log10(0.1), math.log2(32)))
+    point = grid.view.mapFromScene(shown)
+    qtbot.mouseClick(grid.view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert grid.selected == 4 and grid.open_button.isEnabled()
+    grid.open_button.click()
+    assert window.sessions.shown_session() is not None
+    assert os.path.samefile(str(window.sessions.shown_session()), grid.files[4])
+    data = grid._use()
+    assert window.experiment.spec.lr == pytest.approx(0.1) and window.experiment.spec.batch_size == 32
+    assert data["batch_size"] == 32
+    compared = []
+    grid.sig_compare.disconnect()
+    grid.sig_compare.connect(compared.append)
+    assert grid._compare("batch_size") == grid.files[3:6] and compared == [grid.files[3:6]]
+    assert grid._compare("lr") == [grid.files[1], grid.files[4]]
+    grid._frame()
+    if os.environ.get("LRLAB_GRID_PNG"):
+        grid.grab().save(os.environ["LRLAB_GRID_PNG"])
+    grid.close()
