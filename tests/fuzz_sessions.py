@@ -331,7 +331,7 @@ DAMAGES: dict[str, Callable[[Path, random.Random], None]] = {
     "spec of 100 million steps": _spec_field(steps=100_000_000),
     "total steps fewer than recorded": _meta("total_steps", "3"),
     "steps padded past the run's length": _sql("INSERT INTO steps SELECT step + 1000, epoch, samples, wall_time, "
-                                               "train_loss, lr, grad_norm, update_ratio FROM steps"),
+                                               "train_loss, lr, grad_norm, update_ratio, noise_scale FROM steps"),
     # what repair meets (item 11)
     "journal that is a folder": _companion("journal folder"),
     "journal that is a FIFO": _companion("journal FIFO"),
