@@ -217,7 +217,7 @@ class ParamForm(QWidget):
         out = {}
         for name, f in self.fields.items():
             v = f.get()
-            if v is not None or isinstance(f.widget, QLineEdit):
+            if v is not None or isinstance(f.widget, (QLineEdit, QComboBox)):  # an optional choice's "off"
                 out[name] = v
         return out
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from lrlab.core.decl import paths
 from lrlab.core.decl.files import ExportError, new_folder, write_text
-from lrlab.core.decl.metrics import VAL_METRIC
+from lrlab.core.decl.metrics import LR, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.features.lrfind import RangeTestParams
@@ -170,13 +170,13 @@ class Showdown:
         """A run's figures from its session: evaluations and LRs at compute steps
         ``offset + (step + 1) x scale``."""
         with Session.open(path) as s:
-            evals, steps = s.evals(), s.steps(("step", "lr"))
+            evals, steps = s.evals(), s.steps(("step", LR.name))
         values = evals[self.target.name]
         eval_steps = offset + (evals["step"] + 1) * scale
         finals = evals[VAL_METRIC.name]
         final = float(finals[-1]) if len(finals) and np.isfinite(finals[-1]) else None
         return SeedRun(seed, final, steps_to_target(eval_steps, values, self.target), wall, [str(path)],
-                       eval_steps.astype(np.float64), values, offset + (steps["step"] + 1) * scale, steps["lr"])
+                       eval_steps.astype(np.float64), values, offset + (steps["step"] + 1) * scale, steps[LR.name])
 
     def _pbt(self, spec_json: dict[str, Any], seed: int) -> SeedRun:
         """Method 6 for ``seed``: a population of PBT_POPULATION with the same total compute; its

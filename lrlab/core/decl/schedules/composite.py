@@ -102,7 +102,8 @@ class Warmup(Schedule):
                      "each schedule's LR multiplier (one per schedule); null or empty: 1 for all"),
                Param("offsets", Optional(ListOf(Num(ge=0, integer=True))), None,
                      "steps added to each schedule's local time (one per schedule; a schedule continued "
-                     "rather than restarted); null or empty: 0 for all"))
+                     "rather than restarted); null or empty: 0 for all",
+                     role="count"))  # a position on the schedule's clock, written by PBT: not a length
 class Sequence_(Schedule):
     """Schedules one after another: between milestones m[i-1] <= t < m[i] (m[-1] = 0),
     lr(t) = f[i] * schedules[i](t - m[i-1] + o[i])   (torch SequentialLR when f = 1 and o = 0)
