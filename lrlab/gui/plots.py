@@ -41,6 +41,10 @@ MAX_FRAME_MS = 500  # ... and at least two
 # is about twice that (PySide holds the GIL while Qt paints, and each hand-off costs both
 # threads a wake-up; measured with bench_gui: 0.05 cost 9% of the steps, 0.025 cost 5%).
 GUI_SHARE = 0.025
+#: a young live run's x axis spans at least this many steps, and at least 1.5 times the steps it
+#: has, growing to the planned run: a run that blows up at step 20 of 700 is watched blowing up,
+#: not drawn as a sliver at x=0 (re-laid out only a few times, as the span grows by 2.5x)
+MIN_X_SPAN = 20
 #: the declared curves of step metrics (one point per step, or per sampled step) and of evaluations
 STEP_CURVES = tuple(m for m in CURVES if m.table == "steps")
 EVAL_CURVES = tuple(m for m in CURVES if m.table == "evals")
@@ -173,6 +177,10 @@ class PlotPanel(QWidget):
         self.task = "classification"
         self.steps_per_epoch = 1
         self.total_steps = 0
+        #: a live run's x axis follows its data while it is young (see MIN_X_SPAN); off for a
+        #: saved session, a finished run, or once the user pans or zooms x
+        self.following = False
+        self._x_end = 0.0  # the last step the x axis shows (in steps)
         self.x_mode = "step"
         self.log_lr = False
         self.planned: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
@@ -259,7 +267,7 @@ class PlotPanel(QWidget):
         self.p_grad.setLogMode(y=True)
         for p in self.plots:
             readable_log_ticks(p.getAxis("left"))
-            p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
+            p.getViewBox().sigRangeChangedManually.connect(lambda mask, p=p: self._user_moved(p, mask))
         self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.set_x_mode(self.x_mode)
@@ -476,8 +484,9 @@ class PlotPanel(QWidget):
     # --- feeding -----------------------------------------------------------------------------
 
     def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0,
-              first_step: int = 0) -> None:
-        """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step)."""
+              first_step: int = 0, live: bool = False) -> None:
+        """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step);
+        ``live``: a run that is starting, whose x axis follows its data while it is young."""
         self._make_curves()
         self._bind(RunData(smoothing=self._data.smoothing, first_step=first_step))
         self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
@@ -490,14 +499,37 @@ class PlotPanel(QWidget):
         self.planned = self.ghost = (np.empty(0), np.empty(0))
         self.readout.setText(" ")  # the previous run's values are not this run's
         self._auto_y = {p: True for p in self.plots}
+        self.following = live and total_steps > 0
+        self._x_end = float(min(total_steps, first_step + MIN_X_SPAN) if self.following else total_steps)
         self._fix_x_range()
         self._dirty = set(self.plots)
 
+    def stop_following(self) -> None:
+        """The run is over: the x axis shows the whole plan from now on."""
+        self.following = False
+        self._x_end = float(self.total_steps)
+        self._fix_x_range()
+
+    def _follow(self) -> None:
+        """Widen a young run's x axis when its data reach two thirds of it (to 2.5x the steps it
+        has, at most the plan): the axes re-layout a few times per run, not every frame."""
+        d = self._data
+        n = len(d)
+        if not self.following or n == 0:
+            return
+        if d.first_step + 1.5 * n > self._x_end and self._x_end < self.total_steps:
+            self._x_end = float(min(self.total_steps, d.first_step + max(MIN_X_SPAN, 2.5 * n)))
+            self._fix_x_range()
+
     def _fix_x_range(self) -> None:
-        """Show the whole planned run: progress reads left to right, and the axes do not
-        re-layout every frame as the data grows (that alone was most of a frame's cost)."""
-        if self.total_steps > 0:
-            end = self._to_display(np.array([float(self.total_steps)]))[0]
+        """Show the whole planned run (a young live run: the part :meth:`_follow` chose):
+        progress reads left to right, and the axes do not re-layout every frame as the data
+        grow (that alone was most of a frame's cost)."""
+        end_step = self._x_end if self.following else float(self.total_steps)
+        if end_step > 0:
+            end = self._to_display(np.array([end_step]))[0]
+            for p in self.plots[1:]:  # linked: their auto-range (the planned LR's end) would win
+                p.disableAutoRange(axis=pg.ViewBox.XAxis)
             self.p_loss.setXRange(0, end, padding=0.02)
 
     def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
@@ -629,6 +661,7 @@ class PlotPanel(QWidget):
             return
         t0 = time.perf_counter()
         self._drain()
+        self._follow()
         dirty, self._dirty = self._dirty, set()
         s0, s1 = self._visible_steps(self.p_loss)
         budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
@@ -719,14 +752,17 @@ class PlotPanel(QWidget):
             vb.setYRange(lo - 0.05 * span, hi + 0.05 * span, padding=0)
             self._fitting = False
 
-    def _user_moved(self, plot: pg.PlotItem) -> None:
+    def _user_moved(self, plot: pg.PlotItem, mask: Any = None) -> None:
         if not self._fitting:
             self._auto_y[plot] = False
+        if mask is None or mask[0]:  # the user moved x: the axis is theirs now
+            self.following = False
 
     def fit_to_data(self) -> None:
         """Show the steps that exist: a run that ended early (diverged after 8 of 700 planned
         steps, stopped) would otherwise be a line at the left edge."""
         self.total_steps = max(len(self.data), 1)
+        self.following = False
         self.reset_zoom()
 
     def reset_zoom(self) -> None:

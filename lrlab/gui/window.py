@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
     def _run_started(self, info: dict) -> None:
         c = self.controller
         view_of(c.kind).started(self, info)
-        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
+        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0), live=True)
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
         self.status_label.setText(f"training… saving to {c.session_path}")
@@ -303,6 +303,8 @@ class MainWindow(QMainWindow):
         self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:
             self.plots.fit_to_data()
+        else:
+            self.plots.stop_following()
             self.progress.setRange(0, max(c.steps_done, 1))  # the run is over: a full bar of what it did
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
