@@ -148,8 +148,10 @@ class ForkComponent(QObject):
         except SessionError as err:
             QMessageBox.warning(self.window, "Cannot fork", str(err))
             return
-        self.plots.set_references([("parent run", PARENT_COLOUR, series)])  # its file name would crowd legends
-        self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
+        if self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at):
+            # the fork's own reference, after its start has cleared the previous run's: the next
+            # Start clears it in turn ("parent run": its file name would crowd the legends)
+            self.plots.set_references([("parent run", PARENT_COLOUR, series)], pinned=False)
 
 
 def forkable(kind: str) -> bool:

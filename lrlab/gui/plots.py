@@ -22,7 +22,17 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
@@ -196,10 +206,17 @@ class PlotPanel(QWidget):
         self.readout.setWordWrap(True)
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setMinimumWidth(0)
+        # the saved runs pinned under the live one, in plain sight with a way to drop them
+        self.references_chip = QPushButton(visible=False, flat=True,
+                                           toolTip="saved sessions drawn under the runs: click to clear them")
+        self.references_chip.clicked.connect(lambda: self.set_references([]))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.view, 1)
-        lay.addWidget(self.readout)
+        below = QHBoxLayout()
+        below.addWidget(self.readout, 1)
+        below.addWidget(self.references_chip, 0, Qt.AlignmentFlag.AlignTop)
+        lay.addLayout(below)
 
         self._building = False
         self._data = RunData()
@@ -210,6 +227,9 @@ class PlotPanel(QWidget):
         self.lower_right, self.eff_layer = "gradients", "all"
         self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
         self._references: tuple = ()  # the same for saved runs shown under the live one
+        #: the references as given: pinned by the user (stay until cleared), and the run's own
+        #: (a fork's parent: cleared when the next run starts)
+        self._reference_sources: dict[str, list] = {"pinned": [], "run": []}
         self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
@@ -370,17 +390,29 @@ class PlotPanel(QWidget):
                 pyramids.append((self.ema_curves[m.name], data.smoothed[m.name], plot, True))
         self.pyramids = (*pyramids, *self._references)
 
-    def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]]
-                       ) -> None:
+    def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]],
+                       pinned: bool = True) -> None:
         """Saved runs drawn faintly under the live one ("the too-low run from before; now watch
         this one"): (name, colour, {metric: (steps, values)}) each, for the metrics declared with
-        ``reference`` (others are ignored). They stay while new runs start, until replaced or
-        cleared with an empty list."""
+        ``reference`` (others are ignored). ``pinned`` (the user's choice): they stay while new
+        runs start, until replaced or cleared with an empty list (or the "references: N ×" chip);
+        not pinned: they belong to the run about to start (a fork's parent), and
+        :meth:`drop_run_references` clears them when the next one starts."""
+        self._reference_sources["pinned" if pinned else "run"] = list(references)
+        self._draw_references()
+
+    def drop_run_references(self) -> None:
+        """A new run starts: the previous run's own references (a fork's parent) go; pinned stay."""
+        if self._reference_sources["run"]:
+            self._reference_sources["run"] = []
+            self._draw_references()
+
+    def _draw_references(self) -> None:
         self._make_curves()
         for curve, _, plot, _ in self._references:
             plot.removeItem(curve)
         refs = []
-        for name, colour, series in references:
+        for name, colour, series in (*self._reference_sources["pinned"], *self._reference_sources["run"]):
             for m in CURVES:
                 if not m.curve.reference or m.name not in series or not len(series[m.name][0]):
                     continue
@@ -390,7 +422,11 @@ class PlotPanel(QWidget):
                 curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2), name=name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
+        pinned = len(self._reference_sources["pinned"])
+        self.references_chip.setText(f"references: {pinned} ×")
+        self.references_chip.setVisible(pinned > 0)
         self._bind(self.data)
+        self._auto_y = {p: True for p in self.plots}  # a reference gone no longer stretches the axes
         self._redraw_soon()
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:

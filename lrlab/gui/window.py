@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
             self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
+            self.plots.drop_run_references()  # a fork's parent belongs to the fork, not to this run
             self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…" if self.experiment.warmed else

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from guitools import LONG, set_spec, wait_idle
+from guitools import LONG, QUICK, set_spec, wait_idle
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -25,3 +25,42 @@ def test_a_young_run_s_x_axis_follows_its_data_then_grows_to_the_plan(window, qt
     assert n <= window.plots.p_loss.getViewBox().viewRange()[0][1] <= 3 * n  # grows with the run
     window.controller.stop()
     wait_idle(qtbot, window)
+
+
+def _train(qtbot, window, spec) -> str:
+    set_spec(window, spec)
+    window.start()
+    wait_idle(qtbot, window)
+    return window.controller.session_path
+
+
+def _fork(qtbot, window, at: int, edit: dict) -> None:
+    assert window.fork.propose_fork(at)
+    window.edit_panel.editor.set_value(edit)
+    assert window.edit_panel.check()
+    window.edit_panel.apply_button.click()
+    wait_idle(qtbot, window)
+    assert window.controller.kind == "fork"
+
+
+def test_a_fork_s_parent_belongs_to_the_fork_and_pinned_references_show_a_chip(window, qtbot, tmp_path):
+    from lrlab.core.decl.spec import RunSpec
+    from lrlab.core.runs import RecordedRun
+
+    _train(qtbot, window, dict(QUICK, epochs=10))
+    _fork(qtbot, window, 40, {"kind": "scale", "factor": 0.1})
+    assert window.plots._references  # the grey parent under the fork
+    assert not window.plots.references_chip.isVisible()  # not the user's pin
+    _train(qtbot, window, dict(QUICK, epochs=5, optimizer={"name": "adam", "lr": 0.01}))
+    window.plots.flush()
+    assert window.plots._references == ()  # an unrelated run starts clean
+    assert window.plots.p_lr.getViewBox().viewRange()[1][1] < 0.05  # and its LR axis is its own
+    # a saved session the user pins stays, with a visible chip that clears it
+    saved = RecordedRun(RunSpec.from_json(dict(QUICK, epochs=3)), tmp_path / "saved.lrlab")
+    saved.run()
+    assert window.sessions.show_references([str(saved.path)])
+    _train(qtbot, window, dict(QUICK, epochs=5))
+    chip = window.plots.references_chip
+    assert window.plots._references and chip.isVisible() and chip.text() == "references: 1 ×"
+    chip.click()
+    assert window.plots._references == () and not chip.isVisible()
