@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.gui.legends import CORNERS, place_legend
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
@@ -439,6 +440,7 @@ class PlotPanel(QWidget):
         for axis in ("left", "bottom"):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
+        legend.corner = ("top " if legend_at[1] > 0 else "bottom ") + ("right" if legend_at[0] < 0 else "left")
         # translucent, so curves show through; users can drag it aside
         legend.setBrush(self._backdrop(150))
         legend.setVisible(False)  # until a curve with data is listed (no empty box)
@@ -728,6 +730,9 @@ class PlotPanel(QWidget):
                 self._in_legend(self.p_lr, curve, len(y[keep]) > 0)
         for plot, ys in drawn.items():
             self._fit_y(plot, ys)
+            # in the corner the data leave free (or above them): never over a point, nor over
+            # the marker labels at the LR panel's foot
+            place_legend(plot, ("top right", "top left") if plot is self.p_lr and self._markers else CORNERS)
         self.frames += 1
         cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
         self._cost = 0.8 * self._cost + 0.2 * cost

@@ -64,3 +64,39 @@ def test_a_fork_s_parent_belongs_to_the_fork_and_pinned_references_show_a_chip(w
     assert window.plots._references and chip.isVisible() and chip.text() == "references: 1 ×"
     chip.click()
     assert window.plots._references == () and not chip.isVisible()
+
+
+def _no_legend_covers_a_point(plots) -> None:
+    from lrlab.gui.legends import covered_points, drawn_points
+
+    for plot in plots:
+        assert covered_points(plot) == 0, plot.titleLabel.text
+    assert any(len(drawn_points(p)[0]) for p in plots)
+
+
+def test_no_legend_covers_a_data_point_live_compare_and_export(window, qtbot, tmp_path):
+    from lrlab.gui.compare import CompareView
+
+    window.plots.set_lower_right("effective")  # the effective-LR bands, median and scheduled LR
+    window.plots.set_log_loss(True)  # the validation loss low in log view
+    adam = _train(qtbot, window, dict(QUICK, epochs=20, optimizer={"name": "adam", "lr": 0.05}))
+    window.plots.flush()
+    _no_legend_covers_a_point(window.plots.plots)
+    window.plots.set_log_loss(False)
+    window.plots.set_lower_right("gradients")
+    high = _train(qtbot, window, dict(QUICK, optimizer={"name": "sgd", "lr": 40.0, "momentum": 0.9}))
+    assert window.controller.problem  # diverged: the explosion's top is the top right corner
+    window.plots.flush()
+    _no_legend_covers_a_point(window.plots.plots)
+    low = _train(qtbot, window, dict(QUICK, epochs=10, optimizer={"name": "sgd", "lr": 0.01}))
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    view.open_paths([adam, high, low])
+    for log in (False, True):
+        view.log_y.setChecked(log)
+        qtbot.wait(50)
+        _no_legend_covers_a_point([view.plot.getPlotItem()])
+    view.export("png", str(tmp_path / "compare.png"))
+    _no_legend_covers_a_point([view.plot.getPlotItem()])
