@@ -111,6 +111,7 @@ class ForkComponent(QObject):
         self._fork_from = point
         self.dock_edit.show()
         self.dock_edit.raise_()
+        self.edit_panel.steps_per_epoch = max(1, self.plots.steps_per_epoch)  # for "3ep"
         self.edit_panel.start_fork(point.timeline_at(at), editable_hyperparameters(point.spec.optimizer), at,
                                    point.total)
         self.status.setStyleSheet("")

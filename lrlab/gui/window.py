@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
             return
         if c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None:
             self.edit_panel.set_context(c.timeline, editable_hyperparameters(c.spec.optimizer), c.steps_done,
-                                        c.total_steps)
+                                        c.total_steps, c.steps_per_epoch)
         else:
             self.edit_panel.set_context(None)
 

@@ -100,3 +100,51 @@ def test_no_legend_covers_a_data_point_live_compare_and_export(window, qtbot, tm
         _no_legend_covers_a_point([view.plot.getPlotItem()])
     view.export("png", str(tmp_path / "compare.png"))
     _no_legend_covers_a_point([view.plot.getPlotItem()])
+
+
+def test_mid_run_schedule_edits_take_run_percent_and_epochs_and_continue_from_the_current_lr(window, qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    window.resize(1280, 720)
+    set_spec(window, dict(LONG, epochs=100, schedule={"kind": "cosine", "T_max": "run"}))
+    window.set_pace(20.0)
+    window.start()
+    qtbot.waitUntil(lambda: window.controller.steps_done >= 30, timeout=30_000)
+    window.controller.toggle_pause()
+    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=10_000)
+    panel, c = window.edit_panel, window.controller
+    panel.editor.combo.setCurrentIndex(panel.editor.combo.findData("schedule"))
+    nested = panel.editor.form.fields["schedule"].widget
+    nested.combo.setCurrentIndex(nested.combo.findData("cosine"))
+    t_max = nested.form.fields["T_max"]
+    assert t_max.get() == "run" and panel.check()  # not an empty box under an error
+    left = c.total_steps - panel.next_step
+    edit = panel.proposal()
+    assert edit["schedule"]["T_max"] == left
+    assert edit["lr"] == pytest.approx(c.timeline(panel.next_step))  # no jump up to the base LR
+    _ghost_steps, ghost_lrs = window.plots.ghost
+    assert ghost_lrs[0] == pytest.approx(c.timeline(panel.next_step))
+    for text, steps in (("25%", int(0.25 * left + 0.5)), ("3ep", 3 * c.steps_per_epoch)):
+        t_max.widget.setText(text)
+        assert panel.check() and panel.proposal()["schedule"]["T_max"] == steps
+    start = panel.editor.form.fields["lr"].widget
+    start.base.setChecked(True)  # the base LR, as an option
+    assert panel.check() and panel.proposal().get("lr") is None
+    t_max.widget.setText("soon")  # an error: shown whole, its field keeps its height
+    assert not panel.check()
+    qtbot.wait(100)
+    error = nested.form.errors["T_max"]
+    assert error.isVisible() and error.text()
+    assert t_max.widget.height() >= t_max.widget.sizeHint().height()
+    assert error.height() >= error.heightForWidth(error.width())
+    assert all(lab.height() >= lab.heightForWidth(lab.width()) for lab in panel.findChildren(QLabel)
+               if lab.isVisible() and lab.wordWrap() and lab.text())
+    t_max.widget.setText("run")
+    panel.apply_button.click()
+    window.controller.stop()
+    wait_idle(qtbot, window)
+    from lrlab.core.storage.session import Session
+
+    with Session.open(c.session_path) as s:
+        edits = [e for e in s.events() if e.kind == "edit"]
+    assert edits and edits[0].data["edit"]["schedule"]["T_max"] == c.total_steps - edits[0].step
