@@ -314,6 +314,10 @@ class SweepWindow(QMainWindow):
                             f"{self.latest_loss[member]:.4g}")
         self._dirty = True
 
+    def confirm(self, text: str) -> None:
+        """Say in this window what "Use this LR" did (the main window may be hidden)."""
+        self.status.setText(text)
+
     def _use(self) -> dict[str, Any] | None:
         if self.selected is None or self.spec is None:
             return None

@@ -218,8 +218,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _state_changed(self, state: RunState) -> None:
         c = self.controller
-        if state == RunState.STARTING:
-            # the form, the plots and the Events list always describe the run that starts
+        if state == RunState.STARTING and not view_of(c.kind).own_window:
+            # the form, the plots and the Events list always describe the run that starts (a
+            # tool's run, Find LR's or a sweep's, lives in its own window: they keep the last run)
             self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
@@ -250,6 +251,8 @@ class MainWindow(QMainWindow):
     def _run_started(self, info: dict) -> None:
         c = self.controller
         view_of(c.kind).started(self, info)
+        if view_of(c.kind).own_window:
+            return
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0), live=True)
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
@@ -262,6 +265,8 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def _new_events(self, events: list[Event]) -> None:
+        if view_of(self.controller.kind).own_window:
+            return  # its window shows them; the Events list keeps the last run's
         for ev in events:
             self.events.addItem(f"step {ev.step}: {ev.describe()}")
         self._refresh_edit_context()
@@ -270,6 +275,8 @@ class MainWindow(QMainWindow):
         """The planned LR ahead of the current step, from the controller's timeline."""
         c = self.controller
         start = max(c.steps_done, 0)
+        if view_of(c.kind).own_window:
+            return
         if c.timeline is None or start >= c.total_steps or not c.state.busy:
             self.plots.set_planned(EMPTY, EMPTY)
         else:
@@ -280,7 +287,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         if self.edit_panel.fork_at is not None:  # proposing a fork's change, not a live edit
             return
-        if c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None:
+        if (c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None
+                and view_of(c.kind).takes_edits):
             self.edit_panel.set_context(c.timeline, editable_hyperparameters(c.spec.optimizer), c.steps_done,
                                         c.total_steps, c.steps_per_epoch)
         else:
@@ -300,6 +308,13 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _run_finished(self, status: str, path: str) -> None:
         c = self.controller
+        if view_of(c.kind).own_window:  # its window shows how it ended; the plots keep the last run
+            self.status_label.setText(f"{c.kind.replace('_', ' ')} {status} · saved to {path}")
+            if not run_kind(c.kind).per_member:
+                self.sessions.remember(path)
+            self._update_controls()
+            view_of(c.kind).finished(self, path)
+            return
         self.plots.set_ghost(EMPTY, EMPTY)
         self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from guitools import LONG, QUICK, set_spec, wait_idle
 
@@ -148,3 +149,36 @@ def test_mid_run_schedule_edits_take_run_percent_and_epochs_and_continue_from_th
     with Session.open(c.session_path) as s:
         edits = [e for e in s.events() if e.kind == "edit"]
     assert edits and edits[0].data["edit"]["schedule"]["T_max"] == c.total_steps - edits[0].step
+
+
+def test_find_lr_and_the_sweep_keep_the_main_window_s_run_and_confirm_in_their_own_window(window, qtbot):
+    _train(qtbot, window, dict(QUICK, epochs=10, optimizer={"name": "sgd", "lr": 40.0, "momentum": 0.9}))
+    window.plots.flush()
+    steps = len(window.plots.data)
+    events = [window.events.item(i).text() for i in range(window.events.count())]
+    assert steps > 0 and events  # the diverged run, and its event
+    x_loss = window.plots.c_loss.getData()[0].copy()
+
+    def unchanged() -> None:
+        window.plots.flush()
+        assert len(window.plots.data) == steps
+        assert np.array_equal(window.plots.c_loss.getData()[0], x_loss)
+        assert [window.events.item(i).text() for i in range(window.events.count())] == events
+
+    set_spec(window, dict(QUICK, epochs=10))
+    window.act_find.trigger()
+    wait_idle(qtbot, window, 120_000)
+    unchanged()
+    found = window.tools.find_lr_window()
+    found.rows["steepest"][1].click()
+    assert found.confirmation.isVisible() and "Experiment form" in found.confirmation.text()
+    unchanged()
+    window.tools.run_sweep([0.01, 0.1], 1)
+    wait_idle(qtbot, window, 120_000)
+    unchanged()
+    sweep = window.tools.sweep
+    sweep.use_button.click()
+    assert "Experiment form" in sweep.status.text()
+    unchanged()
+    found.close()
+    sweep.close()
