@@ -221,7 +221,8 @@ class MainWindow(QMainWindow):
         if state == RunState.STARTING and not view_of(c.kind).own_window:
             # the form, the plots and the Events list always describe the run that starts (a
             # tool's run, Find LR's or a sweep's, lives in its own window: they keep the last run)
-            self.experiment.show_run(c.spec, c.label)
+            if c.kind != "fork":  # a fork is the parent's spec: the form keeps what the user set up
+                self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
             self.plots.drop_run_references()  # a fork's parent belongs to the fork, not to this run

@@ -182,3 +182,28 @@ def test_find_lr_and_the_sweep_keep_the_main_window_s_run_and_confirm_in_their_o
     unchanged()
     found.close()
     sweep.close()
+
+
+def test_a_fork_leaves_the_form_alone_and_steps_per_second_follows_the_pace_box(window, qtbot):
+    from lrlab.core.decl.resources import list_presets
+
+    _train(qtbot, window, dict(QUICK, epochs=10, optimizer={"name": "sgd", "lr": 0.2, "momentum": 0.9},
+                               schedule={"kind": "cosine", "T_max": "run"}))
+    preset = next(p for p in list_presets() if p.name == "lr-too-low")
+    set_spec(window, preset.spec)  # the user sets up the next run (loading a preset would clear the plots)
+    form = window.experiment.json()
+    _fork(qtbot, window, 40, {"kind": "scale", "factor": 0.1})
+    assert window.experiment.json() == form  # still the preset the user loaded
+    window.set_pace(5.0)
+    window.start()  # the form's run, not the fork's
+    assert window.controller.spec.lr == 0.0005 and window.controller.kind == "train"
+    qtbot.waitUntil(lambda: window.controller.steps_done >= 15, timeout=30_000)
+    window.set_pace(50.0)
+    assert window.pace_combo.currentText() == "50 steps/s"
+    # within a few seconds the status says the pace the box says (a whole-run average would lag)
+    qtbot.waitUntil(lambda: window.controller.progress().steps_per_second >= 35, timeout=4000)
+    qtbot.wait(300)  # the status line's next refresh
+    shown = int(window.status_label.text().split(" steps/s")[0].split()[-1])
+    assert 35 <= shown <= 60, window.status_label.text()
+    window.controller.stop()
+    wait_idle(qtbot, window)
