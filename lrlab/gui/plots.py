@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -197,6 +198,7 @@ class PlotPanel(QWidget):
         self.planned: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.ghost: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.frames = 0  # redraws done (tests and benchmarks read it)
+        self.scale = 1.0  # fonts and line widths (1.5 in presenter mode: set_presenter)
 
         self.view = TimedGraphicsLayout()
         self.view.after_first_paint = self.build
@@ -285,6 +287,9 @@ class PlotPanel(QWidget):
             self._building = False
         for p in self.plots[1:]:
             p.setXLink(self.p_loss)
+        for i in (0, 1):  # the two columns and rows share the room equally, whatever their legends
+            self.view.ci.layout.setColumnStretchFactor(i, 1)
+            self.view.ci.layout.setRowStretchFactor(i, 1)
         self.p_grad.setLogMode(y=True)
         for p in self.plots:
             readable_log_ticks(p.getAxis("left"))
@@ -420,7 +425,7 @@ class PlotPanel(QWidget):
                 pyramid = MinMaxPyramid()
                 pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[m.name]))
                 plot = self.panel_of(m)
-                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2), name=name)
+                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2 * self.scale), name=name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
         pinned = len(self._reference_sources["pinned"])
@@ -449,6 +454,41 @@ class PlotPanel(QWidget):
         # mode turned the smooth LR into stairs (in exports too).
         p.setClipToView(True)
         return p
+
+    def set_presenter(self, on: bool, factor: float = 1.5) -> None:
+        """Fonts (ticks, axis labels, titles, legends) and line widths ``factor`` times larger
+        (presenter mode: read from the back of a room), or back to normal."""
+        scale = factor if on else 1.0
+        if scale == self.scale:
+            return
+        ratio, self.scale = scale / self.scale, scale
+        self._make_curves()
+        base = QFont(self.font()).pointSizeF()
+        tick = QFont(self.font())
+        tick.setPointSizeF(base * scale)
+        for p in self.plots:
+            for name in ("left", "bottom"):
+                axis = p.getAxis(name)
+                axis.setTickFont(tick if on else None)
+                axis.setLabel(axis.labelText, units=axis.labelUnits, **{"font-size": f"{base * scale:g}pt"})
+            title = p.titleLabel
+            title.setText(title.text, size=f"{base * 1.2 * scale:g}pt")
+            p.legend.setLabelTextSize(f"{8 * scale:g}pt")
+            for _, label in p.legend.items:
+                label.setText(label.text)
+            for item in p.listDataItems():
+                pen = item.opts.get("pen")
+                if pen is not None:
+                    pen = pg.mkPen(pen)
+                    pen.setWidthF(max(pen.widthF(), 1.0) * ratio)
+                    item.setPen(pen)
+                if item.opts.get("symbolSize"):
+                    item.setSymbolSize(item.opts["symbolSize"] * ratio)
+        for line in self._markers:
+            pen = pg.mkPen(line.pen)
+            pen.setWidthF(max(pen.widthF(), 1.0) * ratio)
+            line.setPen(pen)
+        self._redraw_soon()
 
     def _backdrop(self, alpha: int) -> Any:
         """A brush of the panel's background at ``alpha``: legends and marker labels sit on it so

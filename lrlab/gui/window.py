@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self._make_toolbar()
+        from lrlab.gui.presenter import PresenterMode
+
+        self.presenter = PresenterMode(self)  # View > Presenter mode (F11), before the View menu is made
         self._make_menus()
         self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
                                toolTip="scroll the Experiment panel to the field that needs fixing")
@@ -182,6 +185,7 @@ class MainWindow(QMainWindow):
             make_action(self, "Show saved sessions here…", lambda: sessions.show_references(), "Ctrl+Shift+R",
                         "draw saved runs faintly under the live one (loss, LR, validation metric)"),
             make_action(self, "Clear saved sessions from the plots", lambda: sessions.show_references([])),
+            self.presenter.action,
             make_action(self, "Landscape…", self.tools.show_landscape, "Ctrl+Shift+L",
                         "the loss landscape playground: step sizes overshooting, crawling and converging on "
                         "2-D surfaces"),

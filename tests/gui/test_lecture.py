@@ -207,3 +207,45 @@ def test_a_fork_leaves_the_form_alone_and_steps_per_second_follows_the_pace_box(
     assert 35 <= shown <= 60, window.status_label.text()
     window.controller.stop()
     wait_idle(qtbot, window)
+
+
+def test_presenter_mode_fills_a_1280x720_projector_with_four_large_plots(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QFontMetrics
+
+    from lrlab.core.decl.resources import list_presets
+
+    window.experiment.load_preset(next(p for p in list_presets() if p.name == "lr-too-high"))
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    act = next(a for m in window.menuBar().actions() if m.text() == "&View" for a in m.menu().actions()
+               if a.text() == "Presenter mode")
+    assert act.shortcut().toString() == "F11"
+    window.presenter.enter(full_screen=False)  # offscreen has no 1280x720 screen to fill: the window is one
+    window.resize(1280, 720)
+    window.plots.reset(window.experiment.spec.task, 1, 100)
+    window.plots.add(_steps(100))
+    window.plots.flush()
+    qtbot.wait(100)
+    assert not any(d.isVisible() for d in (window.dock_experiment, window.dock_edit, window.dock_events))
+    bar = window.presenter.bar
+    assert bar.isVisible() and "Learning rate too high" in bar.title.text() and bar.line.text()
+    assert bar.pace.currentText() == window.pace_combo.currentText()
+    assert all(b.isVisible() for b in bar.buttons)  # Start, Pause, Stop
+    for plot in window.plots.plots:
+        rect = plot.sceneBoundingRect()
+        assert rect.width() >= 600 and rect.height() >= 300, (plot.titleLabel.text, rect)
+        for name in ("left", "bottom"):
+            font = plot.getAxis(name).style["tickFont"]
+            assert font is not None and QFontMetrics(font).height() >= 14
+    assert window.plots.c_loss.opts["pen"].widthF() >= 1.5
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.presenter.active and not bar.isVisible()
+    assert window.dock_experiment.isVisible() and window.menuBar().isVisible()
+    assert window.plots.c_loss.opts["pen"].widthF() == 1.0
+
+
+def _steps(n: int) -> dict:
+    steps = np.arange(n)
+    return {"step": steps, "samples": (steps + 1) * 16.0, "train_loss": 2.0 / (1 + steps / 10.0),
+            "lr": np.full(n, 0.05), "grad_norm": np.full(n, 1.0)}
