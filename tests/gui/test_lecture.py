@@ -249,3 +249,23 @@ def _steps(n: int) -> dict:
     steps = np.arange(n)
     return {"step": steps, "samples": (steps + 1) * 16.0, "train_loss": 2.0 / (1 + steps / 10.0),
             "lr": np.full(n, 0.05), "grad_norm": np.full(n, 1.0)}
+
+
+def test_the_landscape_s_play_button_has_a_real_pause_icon_and_done_is_done(qtbot, lrlab_home):
+    from lrlab.gui.landscape import LandscapeWindow
+
+    w = LandscapeWindow()
+    qtbot.addWidget(w)
+    w.load_preset("too low")
+    w.play_button.click()
+    assert w.play_button.text() == "Pause" and not w.play_button.icon().isNull()  # no "⏸" tofu box
+    w.pause()
+    assert w.play_button.text() == "Play" and not w.play_button.icon().isNull()
+    w.advance(10_000)
+    w._refresh_text()
+    assert "done" in w.playback.step_label.text()
+    listed = w.controls.trajectories.traj_list
+    texts = [listed.item(i).toolTip() for i in range(listed.count())]
+    legend = w.legend.text().replace("&nbsp;", " ")
+    assert texts and not any("running" in t for t in texts) and "running" not in legend, (texts, legend)
+    assert "not settled after" in legend
