@@ -228,6 +228,7 @@ class PlotPanel(QWidget):
         self._pending: list[tuple[dict[str, np.ndarray] | None, Sequence[dict[str, float]],
                                   Sequence[dict[str, Any]]]] = []
         self.lower_right, self.eff_layer = "gradients", "all"
+        self.lower_right_chosen = False  # the user picked it: a run's optimizer no longer does
         self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
         self._references: tuple = ()  # the same for saved runs shown under the live one
         #: the references as given: pinned by the user (stay until cleared), and the run's own
@@ -517,9 +518,11 @@ class PlotPanel(QWidget):
         self.lower_combo.addItem("gradient norms", ("gradients", "all"))
         self.lower_combo.addItem("effective LR: all parameters", ("effective", "all"))
         self.lower_combo.currentIndexChanged.connect(
-            lambda _: self.set_lower_right(*self.lower_combo.currentData()))
+            lambda _: self.lower_combo.currentData() and self.set_lower_right(*self.lower_combo.currentData()))
+        self.lower_combo.activated.connect(lambda _: setattr(self, "lower_right_chosen", True))
         self.x_combo, self.log_loss_box = x_combo, log_loss
-        return [x_combo, QLabel(" smooth "), smooth, log_loss, log_lr, self.lower_combo]
+        return [x_combo, QLabel(" smooth "), smooth, log_loss, log_lr, QLabel(" lower right panel "),
+                self.lower_combo]
 
     def set_lower_right(self, what: str, layer: str = "all") -> None:
         """"gradients" (gradient norm and update ratio) or "effective" (the effective LR of
@@ -529,6 +532,19 @@ class PlotPanel(QWidget):
             self._show_lower_right()
         self._offer_layers()
         self._redraw_soon("p_grad")
+
+    def lower_right_for(self, optimizer: str) -> None:
+        """The default lower right panel for a run with ``optimizer``: the effective LR for the
+        adaptive ones (a step size per parameter is their point), gradient norms for SGD; a
+        choice the user made in the toolbar stays."""
+        if self.lower_right_chosen:
+            return
+        what = "gradients" if optimizer == "sgd" else "effective"
+        combo = getattr(self, "lower_combo", None)
+        if combo is not None:  # sets the panel through its signal
+            combo.setCurrentIndex(next(i for i in range(combo.count()) if tuple(combo.itemData(i)) == (what, "all")))
+        else:
+            self.set_lower_right(what)
 
     def _show_lower_right(self) -> None:
         effective = self.lower_right == "effective"
@@ -579,8 +595,19 @@ class PlotPanel(QWidget):
         self._auto_y = {p: True for p in self.plots}
         self.following = live and total_steps > 0
         self._x_end = float(min(total_steps, first_step + MIN_X_SPAN) if self.following else total_steps)
+        for p in self.plots:  # an empty plot shows no axes of the previous run (a loss of 0-180)
+            p.getViewBox().setYRange(*((-3, 0) if p is self.p_grad else (0, 1)))
+            if total_steps <= 0:
+                p.getViewBox().setXRange(0, 1)
         self._fix_x_range()
         self._dirty = set(self.plots)
+
+    def preview_plan(self, steps: np.ndarray, lrs: np.ndarray, total_steps: int) -> None:
+        """The form's planned LR before Start, dashed, on a whole-plan x axis (plots with no run)."""
+        self.total_steps, self.following, self._x_end = total_steps, False, float(total_steps)
+        if self.built:
+            self._fix_x_range()
+        self.set_planned(steps, lrs)
 
     def stop_following(self) -> None:
         """The run is over: the x axis shows the whole plan from now on."""

@@ -197,7 +197,23 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _spec_changed(self, spec: RunSpec | None) -> None:
         self._update_controls()
+        self._preview_plan(spec)
         self._save_form.start()  # nothing typed is lost if the app dies: the form is saved a second later
+
+    def _preview_plan(self, spec: RunSpec | None) -> None:
+        """Before Start, with nothing else on the plots, the LR panel draws the form's planned
+        schedule dashed, as soon as the form is valid (and the lower right panel the form's
+        optimizer wants)."""
+        if self.controller.state.busy or self.sessions.viewing is not None or len(self.plots.data):
+            return
+        from lrlab.core.decl.spec import planned_steps, preview_timeline
+
+        if spec is None:
+            self.plots.set_planned(EMPTY, EMPTY)
+            return
+        total = planned_steps(spec)
+        self.plots.preview_plan(*preview_timeline(spec).sample(0, total), total)
+        self.plots.lower_right_for(spec.optimizer.kind)
 
     def _update_controls(self) -> None:
         state = self.controller.state
@@ -259,6 +275,7 @@ class MainWindow(QMainWindow):
         if view_of(c.kind).own_window:
             return
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0), live=True)
+        self.plots.lower_right_for(c.spec.optimizer.kind)
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
         self.status_label.setText(f"training… saving to {c.session_path}")
@@ -363,6 +380,7 @@ class MainWindow(QMainWindow):
             self.events.clear()
             self.status_label.setStyleSheet("")
             self.status_label.setText(f"ready: {preset.title}")
+            self._preview_plan(self.experiment.spec)
 
     def set_pace(self, steps_per_second: float | None) -> None:
         """Choose the toolbar's pace (steps per second, None: full speed), adding it if new."""

@@ -269,3 +269,37 @@ def test_the_landscape_s_play_button_has_a_real_pause_icon_and_done_is_done(qtbo
     legend = w.legend.text().replace("&nbsp;", " ")
     assert texts and not any("running" in t for t in texts) and "running" not in legend, (texts, legend)
     assert "not settled after" in legend
+
+
+def test_smaller_points_empty_axes_planned_preview_lower_right_panel_and_preset_names(window, qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from lrlab.core.decl.resources import list_presets
+
+    presets = {p.name: p for p in list_presets()}
+    window.set_pace(None)
+    _train(qtbot, window, dict(QUICK, optimizer={"name": "sgd", "lr": 40.0, "momentum": 0.9}))
+    window.plots.flush()
+    assert window.plots.p_loss.getViewBox().viewRange()[1][1] > 5  # the explosion
+    window.experiment.load_preset(presets["lr-too-low"])
+    window.plots.flush()
+    # the empty plots forget the last run's axes, and the LR panel previews the plan, dashed
+    assert window.plots.p_loss.getViewBox().viewRange()[1][1] <= 1.5
+    x, y = window.plots.c_planned.getData()
+    assert len(x) and np.allclose(y, 0.0005) and x[-1] >= 600
+    assert window.plots.c_planned.opts["pen"].style() == Qt.PenStyle.DashLine
+    # the chooser says what it chooses; adaptive optimizers show the effective LR by default
+    labels = [w.text().strip() for w in window.findChildren(QLabel)]
+    assert "lower right panel" in labels
+    assert window.plots.lower_right == "gradients"
+    window.experiment.load_preset(presets["adaptive-adam"])
+    assert window.plots.lower_right == "effective"
+    window.set_pace(None)
+    window.start()
+    wait_idle(qtbot, window)
+    assert window.plots.lower_right == "effective"
+    assert "adaptive-adam" in window.controller.session_path  # named after the preset
+
+
+from PySide6.QtCore import Qt  # noqa: E402
+
