@@ -87,6 +87,11 @@ class FindLRWindow(QMainWindow):
         self.cancel.setVisible(running)
         self.progress.setRange(0, total_steps or 0)  # 0..0: a busy indicator while it loads
         self.progress.setValue(0)
+        if running and total_steps is None:  # starting: the planned LR range on x, nothing drawn yet
+            from lrlab.core.features.lrfind import RangeTestParams
+
+            params = RangeTestParams()
+            self.plot.set_planned(params.start_lr, params.end_lr)
         if running:
             self.confirmation.hide()
             for label, button in self.rows.values():

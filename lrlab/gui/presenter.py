@@ -75,7 +75,7 @@ class PresenterBar(QWidget):
             self.line.setToolTip(preset.explanation)
         else:
             self.title.setText("<b>lrlab</b>")
-            self.line.setText(f"{spec.optimizer['name']}, LR {spec.lr:g}" if spec is not None else "")
+            self.line.setText(f"{spec.optimizer.kind}, LR {spec.lr:g}" if spec is not None else "")
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)

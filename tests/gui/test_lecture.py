@@ -303,3 +303,17 @@ def test_smaller_points_empty_axes_planned_preview_lower_right_panel_and_preset_
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+
+
+def test_find_lr_s_axes_show_the_planned_lr_range_from_the_start(window, qtbot):
+    set_spec(window, dict(QUICK))
+    window.set_pace(20.0)
+    window.act_find.trigger()
+    found = window.tools.find_lr_window()
+    qtbot.waitUntil(lambda: window.controller.steps_done > 1, timeout=30_000)
+    (x0, x1), (y0, y1) = found.plot.getPlotItem().getViewBox().viewRange()
+    assert x0 < -6.5 and 0.9 < x1 < 1.5 and (y0, y1) != (-500, 500)  # 1e-7 to 10 on the log axis
+    found.cancel.click()
+    wait_idle(qtbot, window, 20_000)
+    assert "no lag" in found.plot.smoothed.name()
+    found.close()
