@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from guitools import LONG, QUICK, set_spec, wait_idle
+from PySide6.QtCore import Qt
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -210,7 +211,6 @@ def test_a_fork_leaves_the_form_alone_and_steps_per_second_follows_the_pace_box(
 
 
 def test_presenter_mode_fills_a_1280x720_projector_with_four_large_plots(window, qtbot):
-    from PySide6.QtCore import Qt
     from PySide6.QtGui import QFontMetrics
 
     from lrlab.core.decl.resources import list_presets
@@ -300,8 +300,6 @@ def test_smaller_points_empty_axes_planned_preview_lower_right_panel_and_preset_
     assert window.plots.lower_right == "effective"
     assert "adaptive-adam" in window.controller.session_path  # named after the preset
 
-
-from PySide6.QtCore import Qt  # noqa: E402
 
 
 
