@@ -58,6 +58,11 @@ X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall":
 HISTORY_COLOUR = "#8c8c8c"
 
 
+#: past twelve runs the colours repeat with these line styles (lrlab.core.decl.palette.DASHES)
+DASH_STYLES = {"solid": Qt.PenStyle.SolidLine, "dash": Qt.PenStyle.DashLine, "dot": Qt.PenStyle.DotLine,
+               "dashdot": Qt.PenStyle.DashDotLine}
+
+
 def _drawn_as_line(metric: Column) -> bool:
     """Whether the live panel draws ``metric`` as a smooth line (the LR, a setting): compare draws
     it thin and sampled too, where a noisy measurement is an envelope until smoothed."""
@@ -249,7 +254,7 @@ class CompareView(QWidget):
             curve = self.curves.get(r.name)
             if curve is None:
                 curve = self.curves[r.name] = plot.plot(name=self.labels.get(r.name, r.name))
-            curve.setPen(pg.mkPen(r.colour, width=width))
+            curve.setPen(pg.mkPen(r.colour, width=width, style=DASH_STYLES[getattr(r, "dash", "solid")]))
             curve.setVisible(self.visible.get(r.name, True))
             if self.show_events.isChecked():
                 for e in r.events:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
+from lrlab.core.decl.palette import LR_SCALE, lr_colour
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
@@ -40,8 +41,8 @@ from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 from lrlab.gui.style import colours, fit_to_screen
 
-#: the LR colour scale: readable on white at every point (no yellow), low LR blue, high vermillion
-LR_COLOURS = ("#0072B2", "#00876A", "#8C6D00", "#D55E00")
+#: the LR colour scale, the core's (compare colours a sweep's members on the same one)
+LR_COLOURS = LR_SCALE
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
 FRAME_MS = 100
 
@@ -241,7 +242,8 @@ class SweepWindow(QMainWindow):
         logs = np.log10(self.member_lr)
         lo, hi = float(logs.min()), float(logs.max())
         self.colour_bar.setLevels((lo, hi if hi > lo else lo + 1))
-        self.colour_of = [self.cmap.map((v - lo) / (hi - lo) if hi > lo else 0.5, mode="qcolor") for v in logs]
+        lrs = self.member_lr
+        self.colour_of = [pg.mkColor(lr_colour(lr, min(lrs), max(lrs))) for lr in lrs]
         self.curves = []
         for i in range(k):
             curve = self.p_loss.plot(pen=pg.mkPen(self.colour_of[i], width=1))

@@ -315,3 +315,22 @@ def test_find_lr_s_axes_show_the_planned_lr_range_from_the_start(window, qtbot):
     wait_idle(qtbot, window, 20_000)
     assert "no lag" in found.plot.smoothed.name()
     found.close()
+
+
+def test_compare_and_the_sweep_window_colour_a_sweep_s_members_alike(window, qtbot):
+    from lrlab.gui.compare import CompareView
+
+    set_spec(window, dict(QUICK, epochs=3))
+    window.set_pace(None)
+    assert window.tools.run_sweep([1e-4, 0.01, 1.0], 1)
+    wait_idle(qtbot, window, 120_000)
+    sweep = window.tools.sweep
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.open_paths(sweep.files)
+    by_lr = {lr: c.name().upper() for lr, c in zip(sweep.member_lr, sweep.colour_of, strict=True)}
+    assert len(set(by_lr.values())) == 3  # lr 0.0001 and lr 1 are not the same blue
+    for r in view.runs:
+        assert r.colour.upper() == by_lr[r.spec_json["optimizer"]["lr"]]
+        assert view.curves[r.name].opts["pen"].color().name().upper() == r.colour.upper()
+    sweep.close()
