@@ -609,6 +609,18 @@ class PlotPanel(QWidget):
             self._fix_x_range()
         self.set_planned(steps, lrs)
 
+    def preview_spec(self, spec: Any) -> None:
+        """A run spec's whole planned LR before Start (None: an invalid form, nothing), and the
+        lower right panel its optimizer wants."""
+        from lrlab.core.decl.spec import planned_steps, preview_timeline
+
+        if spec is None:
+            self.set_planned(np.empty(0), np.empty(0))
+            return
+        total = planned_steps(spec)
+        self.preview_plan(*preview_timeline(spec).sample(0, total), total)
+        self.lower_right_for(spec.optimizer.kind)
+
     def stop_following(self) -> None:
         """The run is over: the x axis shows the whole plan from now on."""
         self.following = False

@@ -32,16 +32,18 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.decl.events import Event, Status
 from lrlab.core.decl.fmt import clock
-from lrlab.core.decl.spec import RunSpec, editable_hyperparameters
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs.kinds import run_kind
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import Progress, RunController, RunState
+from lrlab.gui.edit_link import EditLink
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.fork import ForkComponent
 from lrlab.gui.menus import PaceBox, about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
+from lrlab.gui.presenter import PresenterMode
 from lrlab.gui.session_view import SessionsComponent
 from lrlab.gui.style import fit_to_screen
 from lrlab.gui.tools import ToolsComponent
@@ -85,7 +87,7 @@ class MainWindow(QMainWindow):
         c.sig_started.connect(self._run_started)
         c.sig_metrics.connect(self._metrics)
         c.sig_events.connect(self._new_events)
-        c.sig_timeline.connect(self._timeline_changed)
+        self.edit_link = EditLink(self, c, self.edit_panel, self.plots)  # the planned curve, the edit panel
         c.sig_progress.connect(self._show_progress)
         c.sig_finished.connect(self._run_finished)
         c.sig_failed.connect(self._run_failed)
@@ -98,13 +100,11 @@ class MainWindow(QMainWindow):
         self.experiment.sig_preset.connect(self._preset_loaded)
         self.edit_panel.sig_apply.connect(self._apply_edit)
         self.edit_panel.sig_ghost.connect(self.plots.set_ghost)
-        self.edit_panel.sig_fork_cancelled.connect(self._refresh_edit_context)  # after the fork's own slot
+        self.edit_panel.sig_fork_cancelled.connect(self.edit_link.refresh)  # after the fork's own slot
         self.plots.sig_hover.connect(self.plots.readout.setText)
 
         self._make_actions()
         self._make_toolbar()
-        from lrlab.gui.presenter import PresenterMode
-
         self.presenter = PresenterMode(self)  # View > Presenter mode (F11), before the View menu is made
         self._make_menus()
         self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
@@ -197,23 +197,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _spec_changed(self, spec: RunSpec | None) -> None:
         self._update_controls()
-        self._preview_plan(spec)
+        if not (self.controller.state.busy or self.sessions.viewing is not None or len(self.plots.data)):
+            self.plots.preview_spec(spec)  # before Start, with nothing else on the plots: the form's plan
         self._save_form.start()  # nothing typed is lost if the app dies: the form is saved a second later
-
-    def _preview_plan(self, spec: RunSpec | None) -> None:
-        """Before Start, with nothing else on the plots, the LR panel draws the form's planned
-        schedule dashed, as soon as the form is valid (and the lower right panel the form's
-        optimizer wants)."""
-        if self.controller.state.busy or self.sessions.viewing is not None or len(self.plots.data):
-            return
-        from lrlab.core.decl.spec import planned_steps, preview_timeline
-
-        if spec is None:
-            self.plots.set_planned(EMPTY, EMPTY)
-            return
-        total = planned_steps(spec)
-        self.plots.preview_plan(*preview_timeline(spec).sample(0, total), total)
-        self.plots.lower_right_for(spec.optimizer.kind)
 
     def _update_controls(self) -> None:
         state = self.controller.state
@@ -233,15 +219,14 @@ class MainWindow(QMainWindow):
         for a in (self.act_save, self.act_csv, self.act_spec):
             a.setEnabled(has_run and not state.busy)
         self.act_tensorboard.setEnabled(has_run and not state.busy and exports.TENSORBOARD)
-        self._refresh_edit_context()
+        self.edit_link.refresh()
 
     @Slot(object)
     def _state_changed(self, state: RunState) -> None:
         c = self.controller
         if state == RunState.STARTING and not view_of(c.kind).own_window:
-            # the form, the plots and the Events list always describe the run that starts (a
-            # tool's run, Find LR's or a sweep's, lives in its own window: they keep the last run)
-            if c.kind != "fork":  # a fork is the parent's spec: the form keeps what the user set up
+            # the form (not a fork's: the user's stays), plots and Events describe the run that starts
+            if c.kind != "fork":
                 self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
@@ -287,34 +272,11 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def _new_events(self, events: list[Event]) -> None:
-        if view_of(self.controller.kind).own_window:
-            return  # its window shows them; the Events list keeps the last run's
+        if view_of(self.controller.kind).own_window:  # a tool's run (Find LR, Sweep): in its own window
+            return
         for ev in events:
             self.events.addItem(f"step {ev.step}: {ev.describe()}")
-        self._refresh_edit_context()
-
-    def _timeline_changed(self) -> None:
-        """The planned LR ahead of the current step, from the controller's timeline."""
-        c = self.controller
-        start = max(c.steps_done, 0)
-        if view_of(c.kind).own_window:
-            return
-        if c.timeline is None or start >= c.total_steps or not c.state.busy:
-            self.plots.set_planned(EMPTY, EMPTY)
-        else:
-            self.plots.set_planned(*c.timeline.sample(start, c.total_steps))
-        self._refresh_edit_context()
-
-    def _refresh_edit_context(self) -> None:
-        c = self.controller
-        if self.edit_panel.fork_at is not None:  # proposing a fork's change, not a live edit
-            return
-        if (c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None
-                and view_of(c.kind).takes_edits):
-            self.edit_panel.set_context(c.timeline, editable_hyperparameters(c.spec.optimizer), c.steps_done,
-                                        c.total_steps, c.steps_per_epoch)
-        else:
-            self.edit_panel.set_context(None)
+        self.edit_link.refresh()
 
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
@@ -332,11 +294,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         if view_of(c.kind).own_window:  # its window shows how it ended; the plots keep the last run
             self.status_label.setText(f"{c.kind.replace('_', ' ')} {status} · saved to {path}")
-            if not run_kind(c.kind).per_member:
-                self.sessions.remember(path)
-            self._update_controls()
-            view_of(c.kind).finished(self, path)
-            return
+            return self._update_controls() or view_of(c.kind).finished(self, path)
         self.plots.set_ghost(EMPTY, EMPTY)
         self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:
@@ -380,7 +338,7 @@ class MainWindow(QMainWindow):
             self.events.clear()
             self.status_label.setStyleSheet("")
             self.status_label.setText(f"ready: {preset.title}")
-            self._preview_plan(self.experiment.spec)
+            self.plots.preview_spec(self.experiment.spec)
 
     def set_pace(self, steps_per_second: float | None) -> None:
         """Choose the toolbar's pace (steps per second, None: full speed), adding it if new."""
