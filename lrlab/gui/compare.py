@@ -50,11 +50,17 @@ from lrlab.core.features.compare import (
 from lrlab.core.features.series import MinMaxPyramid
 from lrlab.gui.exports import export_png, export_svg, shown_for_export
 from lrlab.gui.forms import hbox, table_item
+from lrlab.gui.legends import place_legend
 from lrlab.gui.style import is_dark
 
 X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "wall": "wall time (s)"}
 #: the shared history of forks (a run that is not one of those compared): neutral, readable on light and dark
 HISTORY_COLOUR = "#8c8c8c"
+
+
+#: past twelve runs the colours repeat with these line styles (lrlab.core.decl.palette.DASHES)
+DASH_STYLES = {"solid": Qt.PenStyle.SolidLine, "dash": Qt.PenStyle.DashLine, "dot": Qt.PenStyle.DotLine,
+               "dashdot": Qt.PenStyle.DashDotLine}
 
 
 def _drawn_as_line(metric: Column) -> bool:
@@ -162,7 +168,8 @@ class CompareView(QWidget):
         self.legend.itemChanged.connect(self._legend_toggled)
         self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
         self._pyramids: dict[str, MinMaxPyramid] = {}
-        self.plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._range_timer.start())
+        # x: the curves redrawn for the range; y too: the legend moves where the data leave room
+        self.plot.getViewBox().sigRangeChanged.connect(lambda *_: self._range_timer.start())
         self._range_timer = QTimer(self)
         self._range_timer.setSingleShot(True)
         self._range_timer.setInterval(30)
@@ -247,7 +254,7 @@ class CompareView(QWidget):
             curve = self.curves.get(r.name)
             if curve is None:
                 curve = self.curves[r.name] = plot.plot(name=self.labels.get(r.name, r.name))
-            curve.setPen(pg.mkPen(r.colour, width=width))
+            curve.setPen(pg.mkPen(r.colour, width=width, style=DASH_STYLES[getattr(r, "dash", "solid")]))
             curve.setVisible(self.visible.get(r.name, True))
             if self.show_events.isChecked():
                 for e in r.events:
@@ -260,6 +267,8 @@ class CompareView(QWidget):
                         self.markers.append(line)
         self._draw_visible(full=True)
         plot.enableAutoRange()
+        plot.getViewBox().updateAutoRange()  # now, not at the next paint: the legend goes where the data leave room
+        place_legend(plot)
 
     def _draw_visible(self, full: bool = False) -> None:
         vb = self.plot.getViewBox()
@@ -279,6 +288,7 @@ class CompareView(QWidget):
                 keep = x > 0
                 x, y = x[keep], y[keep]
             self.curves[name].setData(x, y, connect="finite")
+        place_legend(self.plot.getPlotItem())  # in the corner the curves leave free, or above them
 
     def _legend_toggled(self, item: QListWidgetItem) -> None:
         name = item.data(Qt.ItemDataRole.UserRole)
@@ -378,6 +388,7 @@ class CompareView(QWidget):
         if fmt == "csv":
             write_long_csv(self.runs, out)
         elif fmt == "png":
+            place_legend(self.plot.getPlotItem())  # for the ranges as they are now
             export_png(self.plot.getPlotItem(), out, max(1400, self.plot.width()), inputs)
         else:
             export_svg(self.plot, out, inputs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,10 @@ class Progress:
     eta_seconds: float  # inf when unknown (paused, nothing done yet)
 
 
+#: steps/s is measured over the last few seconds, so that it follows a change of pace at once
+RATE_WINDOW_S = 1.5
+
+
 class RunController(QObject):
     sig_state = Signal(object)  # RunState
     sig_started = Signal(object)  # dict from the worker: path, total_steps, steps_per_epoch, task, spec
@@ -84,6 +89,7 @@ class RunController(QObject):
         self.started_at = 0.0
         self._paused_for = 0.0  # seconds spent paused, left out of steps/s
         self._paused_at: float | None = None
+        self._recent: deque[tuple[float, int]] = deque()  # (time, steps done) of the last metrics
         self._batch: list[tuple[RunSpec, str]] = []  # runs still to go in "run all and compare"
         self._batch_paths: list[str] = []
         self._progress_timer = QTimer(self)
@@ -96,6 +102,7 @@ class RunController(QObject):
         if state != self.state:
             self.state = state
             now = time.monotonic()
+            self._recent.clear()  # a pause is no slow stretch: the rate starts again
             if state == RunState.PAUSED:
                 self._paused_at = now
             elif self._paused_at is not None:
@@ -104,10 +111,15 @@ class RunController(QObject):
             self.sig_state.emit(state)
 
     def progress(self) -> Progress:
-        """Steps done, steps/s over the time actually trained, and the time left at that rate."""
+        """Steps done, steps/s, and the time left at that rate. The rate is that of the last
+        RATE_WINDOW_S seconds (the pace box changed to 50 reads 50 at once, not an average with
+        the slower start), or over the time actually trained until that much has passed."""
         now = self._paused_at or time.monotonic()
         elapsed = now - self.started_at - self._paused_for if self.started_at else 0.0
         rate = (self.steps_done - self.first_step) / elapsed if elapsed > 0 else 0.0
+        if len(self._recent) >= 2 and self._recent[-1][0] - self._recent[0][0] >= 0.5 * RATE_WINDOW_S:
+            (t0, s0), (t1, s1) = self._recent[0], self._recent[-1]
+            rate = (s1 - s0) / (t1 - t0)
         running = self.state == RunState.RUNNING and rate > 0
         eta = (self.total_steps - self.steps_done) / rate if running else float("inf")
         return Progress(self.steps_done, self.total_steps, self.epoch, rate, eta)
@@ -129,6 +141,7 @@ class RunController(QObject):
         self.recorded = None
         self.session_path = ""
         self.started_at, self._paused_for, self._paused_at = 0.0, 0.0, None
+        self._recent.clear()
         # STARTING goes out first: what listens may still set up the run (a preset's pace)
         self._set_state(RunState.STARTING)
         self.worker = RunWorker(spec, kind=kind, label=label, edits=list(edits), pace=self.pace, **options)
@@ -224,6 +237,10 @@ class RunController(QObject):
     @Slot(object)
     def _metrics(self, update: Any) -> None:
         self.steps_done = update.step
+        now = time.monotonic()
+        self._recent.append((now, update.step))
+        while len(self._recent) > 2 and now - self._recent[1][0] >= RATE_WINDOW_S:
+            self._recent.popleft()
         epoch = update.epoch  # of one run, or of a sweep's first member
         if epoch is not None:
             self.epoch = epoch

@@ -13,12 +13,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-from lrlab.core.decl.params import SpecError
+from lrlab.core.decl.params import REQUIRED, SpecError
 from lrlab.core.decl.schedules import EDITS, SCHEDULES, Timeline, parse_edit
-from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, ParamForm
+from lrlab.core.decl.schedules.durations import duration_fields
+from lrlab.gui.forms import ERROR_STYLE, Field, KindedEditor, ParamForm, parse_text
 
 LABELS = {"schedule": "New schedule from here", "scale": "Scale the LR by a factor",
           "hold": "Hold a constant LR", "params": "Change the current schedule's parameters",
@@ -26,6 +38,40 @@ LABELS = {"schedule": "New schedule from here", "scale": "Scale the LR by a fact
 
 
 INTRO = "Change the learning rate while the run goes on:"
+#: what a new schedule's LR field holds when left empty: the LR the run is at (no jump)
+CURRENT = "current"
+
+
+class StartLR(QWidget):
+    """A new schedule's base LR: typed, or (empty) the LR the run is at now, so the new curve
+    continues where the old one is; "base LR" restarts from the run's base LR instead."""
+
+    sig_changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edit = QLineEdit(placeholderText="the current LR")
+        self.base = QCheckBox("base LR", toolTip="start the new schedule from the run's base LR instead of "
+                                                 "the LR it is at now")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(self.base)
+        self.edit.textChanged.connect(self.sig_changed)
+        self.base.toggled.connect(self.sig_changed)
+        self.base.toggled.connect(lambda on: self.edit.setEnabled(not on))
+
+    def value(self) -> Any:
+        if self.base.isChecked():
+            return None  # the edit's own default: the run's base LR
+        typed = parse_text(self.edit.text())
+        return CURRENT if typed is None else typed
+
+    def set_value(self, value: Any) -> None:
+        """A number, or None / CURRENT: the current LR (the form's default; "base LR" is the user's tick)."""
+        self.base.setChecked(False)
+        self.edit.setText("" if value in (None, CURRENT) else f"{value:.6g}" if isinstance(value, float)
+                          else str(value))
 
 
 class EditPanel(QWidget):
@@ -40,6 +86,7 @@ class EditPanel(QWidget):
         self.optimizer_fields: tuple[str, ...] = ()
         self.next_step = 0
         self.total_steps = 0
+        self.steps_per_epoch = 1  # for durations written in epochs ("3ep")
         self.fork_at: int | None = None  # fork mode: the step the fork branches off at
         self._params_form: ParamForm | None = None
         self.editor = KindedEditor(EDITS, "edit", custom=self._custom, labels=LABELS)
@@ -54,7 +101,17 @@ class EditPanel(QWidget):
         self.cancel_button = QPushButton("Cancel", visible=False)
         self.cancel_button.clicked.connect(self.end_fork)
         self.intro = QLabel(INTRO, wordWrap=True)
-        lay = QVBoxLayout(self)
+        # in a scroll area: an error message never squashes the field above it or gets clipped;
+        # the panel grows and scrolls instead
+        content = QWidget()
+        content.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        lay = QVBoxLayout(content)
         lay.addWidget(self.intro)
         lay.addWidget(self.editor)
         row = QHBoxLayout()
@@ -76,6 +133,9 @@ class EditPanel(QWidget):
         self.check()
 
     def _custom(self, kind: str) -> dict[str, Field]:
+        if kind == "schedule":
+            start = StartLR()
+            return {"lr": Field(start, start.value, start.set_value, start.sig_changed)}
         if kind != "params":
             return {}
         current = self.timeline.current.spec if self.timeline else SCHEDULES.parse({"kind": "constant"})
@@ -85,15 +145,35 @@ class EditPanel(QWidget):
         return {"params": Field(form, form.value, lambda v: form.set_value(v or {}), form.sig_changed)}
 
     def _prefill(self) -> None:
-        """Holding the LR starts from the LR the run is at, so one click does something sane."""
+        """Holding the LR starts from the LR the run is at, so one click does something sane; a
+        new schedule's lengths start as "run" (the rest of the run), not as empty boxes."""
+        if self.editor.kind() == "schedule":
+            assert self.editor.form is not None
+            nested = self.editor.form.fields["schedule"].widget
+            if not getattr(nested, "fills_durations", False):
+                nested.fills_durations = True
+                nested.combo.currentIndexChanged.connect(lambda _: self._fill_durations(nested))
+            self._fill_durations(nested)
         if self.editor.kind() == "hold" and self.timeline is not None:
             assert self.editor.form is not None
             if self.editor.form.fields["lr"].get() is None:
                 self.editor.form.fields["lr"].set(float(f"{self.timeline(self.next_step):.4g}"))
 
+    @staticmethod
+    def _fill_durations(nested: KindedEditor) -> None:
+        """Empty required lengths of the new schedule (a cosine's T_max) read "run"."""
+        assert nested.form is not None
+        for name, is_list in duration_fields(SCHEDULES.params_of(nested.kind())):
+            param = next(p for p in SCHEDULES.params_of(nested.kind()) if p.name == name)
+            field = nested.form.fields[name]
+            if not is_list and param.default is REQUIRED and field.get() is None:
+                field.set("run")
+
     def set_context(self, timeline: Timeline | None, optimizer_fields: tuple[str, ...] = (),
-                    next_step: int = 0, total_steps: int = 0) -> None:
+                    next_step: int = 0, total_steps: int = 0, steps_per_epoch: int | None = None) -> None:
         """The run being edited (None: nothing to edit). Rebuilds the params form if needed."""
+        if steps_per_epoch is not None:
+            self.steps_per_epoch = max(1, steps_per_epoch)
         rebuild = timeline is not None and (self.timeline is None or
                                             timeline.current.spec != self.timeline.current.spec)
         self.timeline, self.optimizer_fields = timeline, optimizer_fields
@@ -137,9 +217,16 @@ class EditPanel(QWidget):
             self.next_step = next_step
 
     def proposal(self) -> dict[str, Any]:
+        """The edit as the trainer gets it: a new schedule's "current" LR as a number, durations
+        ("run", "25%", "3ep") in whole steps against the steps that remain (the core's
+        :meth:`~lrlab.core.decl.schedules.Timeline.resolve_edit`; raises SpecError)."""
         value = self.editor.value()
         if value.get("kind") == "optimizer":
             value = {k: v for k, v in value.items() if v is not None}
+        if value.get("kind") == "schedule" and value.get("lr") == CURRENT:
+            value["lr"] = float(self.timeline(self.next_step)) if self.timeline is not None else None
+        if self.timeline is not None:
+            value = self.timeline.resolve_edit(self.next_step, value, self.total_steps, self.steps_per_epoch)
         return value
 
     def check(self) -> bool:

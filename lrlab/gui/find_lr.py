@@ -71,6 +71,10 @@ class FindLRWindow(QMainWindow):
             self.rows[rule] = (label, button)
         grid.setColumnStretch(0, 1)
         lay.addLayout(grid)
+        # "Use this LR" is confirmed here, where it was clicked (the main window may be hidden)
+        self.confirmation = QLabel(wordWrap=True, visible=False)
+        self.confirmation.setStyleSheet("font-weight: bold")
+        lay.addWidget(self.confirmation)
         self.setCentralWidget(central)
         fit_to_screen(self, 960, 720)
         self.set_running(0)
@@ -83,10 +87,21 @@ class FindLRWindow(QMainWindow):
         self.cancel.setVisible(running)
         self.progress.setRange(0, total_steps or 0)  # 0..0: a busy indicator while it loads
         self.progress.setValue(0)
+        if running and total_steps is None:  # starting: the planned LR range on x, nothing drawn yet
+            from lrlab.core.features.lrfind import RangeTestParams
+
+            params = RangeTestParams()
+            self.plot.set_planned(params.start_lr, params.end_lr)
         if running:
+            self.confirmation.hide()
             for label, button in self.rows.values():
                 label.setText("")
                 button.setEnabled(False)
+
+    def confirm(self, text: str) -> None:
+        """Say in this window what "Use this LR" did."""
+        self.confirmation.setText(text)
+        self.confirmation.show()
 
     def set_progress(self, steps_done: int) -> None:
         self.progress.setValue(steps_done)

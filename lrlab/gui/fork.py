@@ -111,6 +111,7 @@ class ForkComponent(QObject):
         self._fork_from = point
         self.dock_edit.show()
         self.dock_edit.raise_()
+        self.edit_panel.steps_per_epoch = max(1, self.plots.steps_per_epoch)  # for "3ep"
         self.edit_panel.start_fork(point.timeline_at(at), editable_hyperparameters(point.spec.optimizer), at,
                                    point.total)
         self.status.setStyleSheet("")
@@ -152,8 +153,10 @@ class ForkComponent(QObject):
         except SessionError as err:
             QMessageBox.warning(self.window, "Cannot fork", str(err))
             return
-        self.plots.set_references([("parent run", PARENT_COLOUR, series)])  # its file name would crowd legends
-        self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at)
+        if self.controller.start(point.spec, [(at, e) for e in edits], kind="fork", parent=point.path, at=at):
+            # the fork's own reference, after its start has cleared the previous run's: the next
+            # Start clears it in turn ("parent run": its file name would crowd the legends)
+            self.plots.set_references([("parent run", PARENT_COLOUR, series)], pinned=False)
 
 
 def forkable(kind: str) -> bool:

@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrlab.core.decl.palette import LR_SCALE
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
 
-#: the LR colour scale: readable on white at every point (no yellow), low LR blue, high vermillion
-LR_COLOURS = ("#0072B2", "#00876A", "#8C6D00", "#D55E00")
+#: the LR colour scale, the core's (compare colours a group's members on the same one)
+LR_COLOURS = LR_SCALE
 FRAME_MS = 100
 
 

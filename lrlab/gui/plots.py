@@ -22,11 +22,23 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.gui.legends import CORNERS, place_legend
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
@@ -44,6 +56,10 @@ MAX_FRAME_MS = 500  # ... and at least two
 # is about twice that (PySide holds the GIL while Qt paints, and each hand-off costs both
 # threads a wake-up; measured with bench_gui: 0.05 cost 9% of the steps, 0.025 cost 5%).
 GUI_SHARE = 0.025
+#: a young live run's x axis spans at least this many steps, and at least 1.5 times the steps it
+#: has, growing to the planned run: a run that blows up at step 20 of 700 is watched blowing up,
+#: not drawn as a sliver at x=0 (re-laid out only a few times, as the span grows by 2.5x)
+MIN_X_SPAN = 20
 #: the declared curves of step metrics (one point per step, or per sampled step) and of evaluations
 STEP_CURVES = tuple(m for m in CURVES if m.table == "steps")
 EVAL_CURVES = tuple(m for m in CURVES if m.table == "evals")
@@ -176,11 +192,16 @@ class PlotPanel(QWidget):
         self.task = "classification"
         self.steps_per_epoch = 1
         self.total_steps = 0
+        #: a live run's x axis follows its data while it is young (see MIN_X_SPAN); off for a
+        #: saved session, a finished run, or once the user pans or zooms x
+        self.following = False
+        self._x_end = 0.0  # the last step the x axis shows (in steps)
         self.x_mode = "step"
         self.log_lr = False
         self.planned: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.ghost: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.frames = 0  # redraws done (tests and benchmarks read it)
+        self.scale = 1.0  # fonts and line widths (1.5 in presenter mode: set_presenter)
 
         self.view = TimedGraphicsLayout()
         self.view.after_first_paint = self.build
@@ -191,10 +212,17 @@ class PlotPanel(QWidget):
         self.readout.setWordWrap(True)
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setMinimumWidth(0)
+        # the saved runs pinned under the live one, in plain sight with a way to drop them
+        self.references_chip = QPushButton(visible=False, flat=True,
+                                           toolTip="saved sessions drawn under the runs: click to clear them")
+        self.references_chip.clicked.connect(lambda: self.set_references([]))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.view, 1)
-        lay.addWidget(self.readout)
+        below = QHBoxLayout()
+        below.addWidget(self.readout, 1)
+        below.addWidget(self.references_chip, 0, Qt.AlignmentFlag.AlignTop)
+        lay.addLayout(below)
 
         self._building = False
         self._data = RunData()
@@ -203,8 +231,12 @@ class PlotPanel(QWidget):
         self._pending: list[tuple[dict[str, np.ndarray] | None, Sequence[dict[str, float]],
                                   Sequence[dict[str, Any]]]] = []
         self.lower_right, self.eff_layer = "gradients", "all"
+        self.lower_right_chosen = False  # the user picked it: a run's optimizer no longer does
         self.pyramids: tuple = ()  # (curve, pyramid, plot, smooth), once the curves exist
         self._references: tuple = ()  # the same for saved runs shown under the live one
+        #: the references as given: pinned by the user (stay until cleared), and the run's own
+        #: (a fork's parent: cleared when the next run starts)
+        self._reference_sources: dict[str, list] = {"pinned": [], "run": []}
         self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
@@ -259,10 +291,13 @@ class PlotPanel(QWidget):
             self._building = False
         for p in self.plots[1:]:
             p.setXLink(self.p_loss)
+        for i in (0, 1):  # the two columns and rows share the room equally, whatever their legends
+            self.view.ci.layout.setColumnStretchFactor(i, 1)
+            self.view.ci.layout.setRowStretchFactor(i, 1)
         self.p_grad.setLogMode(y=True)
         for p in self.plots:
             readable_log_ticks(p.getAxis("left"))
-            p.getViewBox().sigRangeChangedManually.connect(lambda *_, p=p: self._user_moved(p))
+            p.getViewBox().sigRangeChangedManually.connect(lambda mask, p=p: self._user_moved(p, mask))
         self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.set_x_mode(self.x_mode)
@@ -365,27 +400,43 @@ class PlotPanel(QWidget):
                 pyramids.append((self.ema_curves[m.name], data.smoothed[m.name], plot, True))
         self.pyramids = (*pyramids, *self._references)
 
-    def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]]
-                       ) -> None:
+    def set_references(self, references: Sequence[tuple[str, str, dict[str, tuple[np.ndarray, np.ndarray]]]],
+                       pinned: bool = True) -> None:
         """Saved runs drawn faintly under the live one ("the too-low run from before; now watch
         this one"): (name, colour, {metric: (steps, values)}) each, for the metrics declared with
-        ``reference`` (others are ignored). They stay while new runs start, until replaced or
-        cleared with an empty list."""
+        ``reference`` (others are ignored). ``pinned`` (the user's choice): they stay while new
+        runs start, until replaced or cleared with an empty list (or the "references: N ×" chip);
+        not pinned: they belong to the run about to start (a fork's parent), and
+        :meth:`drop_run_references` clears them when the next one starts."""
+        self._reference_sources["pinned" if pinned else "run"] = list(references)
+        self._draw_references()
+
+    def drop_run_references(self) -> None:
+        """A new run starts: the previous run's own references (a fork's parent) go; pinned stay."""
+        if self._reference_sources["run"]:
+            self._reference_sources["run"] = []
+            self._draw_references()
+
+    def _draw_references(self) -> None:
         self._make_curves()
         for curve, _, plot, _ in self._references:
             plot.removeItem(curve)
         refs = []
-        for name, colour, series in references:
+        for name, colour, series in (*self._reference_sources["pinned"], *self._reference_sources["run"]):
             for m in CURVES:
                 if not m.curve.reference or m.name not in series or not len(series[m.name][0]):
                     continue
                 pyramid = MinMaxPyramid()
                 pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[m.name]))
                 plot = self.panel_of(m)
-                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2), name=name)
+                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2 * self.scale), name=name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
+        pinned = len(self._reference_sources["pinned"])
+        self.references_chip.setText(f"references: {pinned} ×")
+        self.references_chip.setVisible(pinned > 0)
         self._bind(self.data)
+        self._auto_y = {p: True for p in self.plots}  # a reference gone no longer stretches the axes
         self._redraw_soon()
 
     def _plot(self, row: int, col: int, title: str, ylabel: str, legend_at: tuple[int, int]) -> pg.PlotItem:
@@ -398,6 +449,7 @@ class PlotPanel(QWidget):
         for axis in ("left", "bottom"):
             p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on accuracies and LRs
         legend = p.addLegend(offset=legend_at, labelTextSize="8pt")
+        legend.corner = ("top " if legend_at[1] > 0 else "bottom ") + ("right" if legend_at[0] < 0 else "left")
         # translucent, so curves show through; users can drag it aside
         legend.setBrush(self._backdrop(150))
         legend.setVisible(False)  # until a curve with data is listed (no empty box)
@@ -406,6 +458,41 @@ class PlotPanel(QWidget):
         # mode turned the smooth LR into stairs (in exports too).
         p.setClipToView(True)
         return p
+
+    def set_presenter(self, on: bool, factor: float = 1.5) -> None:
+        """Fonts (ticks, axis labels, titles, legends) and line widths ``factor`` times larger
+        (presenter mode: read from the back of a room), or back to normal."""
+        scale = factor if on else 1.0
+        if scale == self.scale:
+            return
+        ratio, self.scale = scale / self.scale, scale
+        self._make_curves()
+        base = QFont(self.font()).pointSizeF()
+        tick = QFont(self.font())
+        tick.setPointSizeF(base * scale)
+        for p in self.plots:
+            for name in ("left", "bottom"):
+                axis = p.getAxis(name)
+                axis.setTickFont(tick if on else None)
+                axis.setLabel(axis.labelText, units=axis.labelUnits, **{"font-size": f"{base * scale:g}pt"})
+            title = p.titleLabel
+            title.setText(title.text, size=f"{base * 1.2 * scale:g}pt")
+            p.legend.setLabelTextSize(f"{8 * scale:g}pt")
+            for _, label in p.legend.items:
+                label.setText(label.text)
+            for item in p.listDataItems():
+                pen = item.opts.get("pen")
+                if pen is not None:
+                    pen = pg.mkPen(pen)
+                    pen.setWidthF(max(pen.widthF(), 1.0) * ratio)
+                    item.setPen(pen)
+                if item.opts.get("symbolSize"):
+                    item.setSymbolSize(item.opts["symbolSize"] * ratio)
+        for line in self._markers:
+            pen = pg.mkPen(line.pen)
+            pen.setWidthF(max(pen.widthF(), 1.0) * ratio)
+            line.setPen(pen)
+        self._redraw_soon()
 
     def _backdrop(self, alpha: int) -> Any:
         """A brush of the panel's background at ``alpha``: legends and marker labels sit on it so
@@ -434,9 +521,11 @@ class PlotPanel(QWidget):
         self.lower_combo.addItem("gradient norms", ("gradients", "all"))
         self.lower_combo.addItem("effective LR: all parameters", ("effective", "all"))
         self.lower_combo.currentIndexChanged.connect(
-            lambda _: self.set_lower_right(*self.lower_combo.currentData()))
+            lambda _: self.lower_combo.currentData() and self.set_lower_right(*self.lower_combo.currentData()))
+        self.lower_combo.activated.connect(lambda _: setattr(self, "lower_right_chosen", True))
         self.x_combo, self.log_loss_box = x_combo, log_loss
-        return [x_combo, QLabel(" smooth "), smooth, log_loss, log_lr, self.lower_combo]
+        return [x_combo, QLabel(" smooth "), smooth, log_loss, log_lr, QLabel(" lower right panel "),
+                self.lower_combo]
 
     def set_lower_right(self, what: str, layer: str = "all") -> None:
         """"gradients" (gradient norm and update ratio) or "effective" (the effective LR of
@@ -446,6 +535,19 @@ class PlotPanel(QWidget):
             self._show_lower_right()
         self._offer_layers()
         self._redraw_soon("p_grad")
+
+    def lower_right_for(self, optimizer: str) -> None:
+        """The default lower right panel for a run with ``optimizer``: the effective LR for the
+        adaptive ones (a step size per parameter is their point), gradient norms for SGD; a
+        choice the user made in the toolbar stays."""
+        if self.lower_right_chosen:
+            return
+        what = "gradients" if optimizer == "sgd" else "effective"
+        combo = getattr(self, "lower_combo", None)
+        if combo is not None:  # sets the panel through its signal
+            combo.setCurrentIndex(next(i for i in range(combo.count()) if tuple(combo.itemData(i)) == (what, "all")))
+        else:
+            self.set_lower_right(what)
 
     def _show_lower_right(self) -> None:
         effective = self.lower_right == "effective"
@@ -479,8 +581,9 @@ class PlotPanel(QWidget):
     # --- feeding -----------------------------------------------------------------------------
 
     def reset(self, task: str = "classification", steps_per_epoch: int = 1, total_steps: int = 0,
-              first_step: int = 0) -> None:
-        """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step)."""
+              first_step: int = 0, live: bool = False) -> None:
+        """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step);
+        ``live``: a run that is starting, whose x axis follows its data while it is young."""
         self._make_curves()
         self._bind(RunData(smoothing=self._data.smoothing, first_step=first_step))
         self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
@@ -493,14 +596,60 @@ class PlotPanel(QWidget):
         self.planned = self.ghost = (np.empty(0), np.empty(0))
         self.readout.setText(" ")  # the previous run's values are not this run's
         self._auto_y = {p: True for p in self.plots}
+        self.following = live and total_steps > 0
+        self._x_end = float(min(total_steps, first_step + MIN_X_SPAN) if self.following else total_steps)
+        for p in self.plots:  # an empty plot shows no axes of the previous run (a loss of 0-180)
+            p.getViewBox().setYRange(*((-3, 0) if p is self.p_grad else (0, 1)))
+            if total_steps <= 0:
+                p.getViewBox().setXRange(0, 1)
         self._fix_x_range()
         self._dirty = set(self.plots)
 
+    def preview_plan(self, steps: np.ndarray, lrs: np.ndarray, total_steps: int) -> None:
+        """The form's planned LR before Start, dashed, on a whole-plan x axis (plots with no run)."""
+        self.total_steps, self.following, self._x_end = total_steps, False, float(total_steps)
+        if self.built:
+            self._fix_x_range()
+        self.set_planned(steps, lrs)
+
+    def preview_spec(self, spec: Any) -> None:
+        """A run spec's whole planned LR before Start (None: an invalid form, nothing), and the
+        lower right panel its optimizer wants."""
+        from lrlab.core.decl.spec import planned_steps, preview_timeline
+
+        if spec is None:
+            self.set_planned(np.empty(0), np.empty(0))
+            return
+        total = planned_steps(spec)
+        self.preview_plan(*preview_timeline(spec).sample(0, total), total)
+        self.lower_right_for(spec.optimizer.kind)
+
+    def stop_following(self) -> None:
+        """The run is over: the x axis shows the whole plan from now on."""
+        self.following = False
+        self._x_end = float(self.total_steps)
+        self._fix_x_range()
+
+    def _follow(self) -> None:
+        """Widen a young run's x axis when its data reach two thirds of it (to 2.5x the steps it
+        has, at most the plan): the axes re-layout a few times per run, not every frame."""
+        d = self._data
+        n = len(d)
+        if not self.following or n == 0:
+            return
+        if d.first_step + 1.5 * n > self._x_end and self._x_end < self.total_steps:
+            self._x_end = float(min(self.total_steps, d.first_step + max(MIN_X_SPAN, 2.5 * n)))
+            self._fix_x_range()
+
     def _fix_x_range(self) -> None:
-        """Show the whole planned run: progress reads left to right, and the axes do not
-        re-layout every frame as the data grows (that alone was most of a frame's cost)."""
-        if self.total_steps > 0:
-            end = self._to_display(np.array([float(self.total_steps)]))[0]
+        """Show the whole planned run (a young live run: the part :meth:`_follow` chose):
+        progress reads left to right, and the axes do not re-layout every frame as the data
+        grow (that alone was most of a frame's cost)."""
+        end_step = self._x_end if self.following else float(self.total_steps)
+        if end_step > 0:
+            end = self._to_display(np.array([end_step]))[0]
+            for p in self.plots[1:]:  # linked: their auto-range (the planned LR's end) would win
+                p.disableAutoRange(axis=pg.ViewBox.XAxis)
             self.p_loss.setXRange(0, end, padding=0.02)
 
     def add(self, steps: dict[str, np.ndarray] | None = None, evals: Sequence[dict[str, float]] = (),
@@ -632,6 +781,7 @@ class PlotPanel(QWidget):
             return
         t0 = time.perf_counter()
         self._drain()
+        self._follow()
         dirty, self._dirty = self._dirty, set()
         s0, s1 = self._visible_steps(self.p_loss)
         budget = max(200, 2 * int(self.p_loss.getViewBox().width()))
@@ -662,6 +812,9 @@ class PlotPanel(QWidget):
                 self._in_legend(self.p_lr, curve, len(y[keep]) > 0)
         for plot, ys in drawn.items():
             self._fit_y(plot, ys)
+            # in the corner the data leave free (or above them): never over a point, nor over
+            # the marker labels at the LR panel's foot
+            place_legend(plot, ("top right", "top left") if plot is self.p_lr and self._markers else CORNERS)
         self.frames += 1
         cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
         self._cost = 0.8 * self._cost + 0.2 * cost
@@ -722,14 +875,17 @@ class PlotPanel(QWidget):
             vb.setYRange(lo - 0.05 * span, hi + 0.05 * span, padding=0)
             self._fitting = False
 
-    def _user_moved(self, plot: pg.PlotItem) -> None:
+    def _user_moved(self, plot: pg.PlotItem, mask: Any = None) -> None:
         if not self._fitting:
             self._auto_y[plot] = False
+        if mask is None or mask[0]:  # the user moved x: the axis is theirs now
+            self.following = False
 
     def fit_to_data(self) -> None:
         """Show the steps that exist: a run that ended early (diverged after 8 of 700 planned
         steps, stopped) would otherwise be a line at the left edge."""
         self.total_steps = max(len(self.data), 1)
+        self.following = False
         self.reset_zoom()
 
     def reset_zoom(self) -> None:

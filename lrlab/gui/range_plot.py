@@ -1,6 +1,7 @@
 """The LR range test's plot: loss against LR on a log axis, with a marker per suggestion.
 
-Raw loss (the median over seeds) faint, the smoothed median bold, the band between the lowest
+Raw loss (the median over seeds) faint, the smoothed median bold (zero-phase: no lag, and
+the suggestions sit on it), the band between the lowest
 and highest smoothed loss of any seed shaded, and one labelled marker per suggestion on the
 smoothed curve. The y range stops a little above the starting loss, so the blow-up at the end
 (which ended the test) does not squash the part worth reading, as fastai's plot skips its last
@@ -30,7 +31,7 @@ RULE_ANCHORS = {"steepest": (-0.1, 1.1), "valley": (0.5, 1.3), "minimum": (1.1, 
 def y_range(result: RangeTestResult) -> tuple[float, float] | None:
     """The loss range worth showing: every point of the curves, the band and the raw loss up to
     the smoothed curve's minimum, with a quarter more on top; the blow-up after it is cut off."""
-    smoothed = result.smoothed
+    smoothed = result.curve if len(result.curve) else result.smoothed
     finite = np.isfinite(smoothed)
     if not finite.any():
         return None
@@ -62,7 +63,8 @@ class RangePlot(pg.PlotWidget):
         self._band = pg.FillBetweenItem(*self._band_edges, brush=faint(c["loss"], 45))
         item.addItem(self._band)
         self.raw = item.plot(pen=pg.mkPen(faint(c["loss"], 110), width=1), connect="finite", name="loss (median)")
-        self.smoothed = item.plot(pen=pg.mkPen(c["loss"], width=3), connect="finite", name="smoothed")
+        self.smoothed = item.plot(pen=pg.mkPen(c["loss"], width=3), connect="finite",
+                                  name="smoothed (no lag; the suggestions read it)")
         self.markers: dict[str, pg.PlotDataItem] = {}
         self.labels: dict[str, pg.TextItem] = {}
         for rule in RULES:
@@ -74,12 +76,24 @@ class RangePlot(pg.PlotWidget):
             self.labels[rule] = label
         self.result: RangeTestResult | None = None
 
+    def set_planned(self, start_lr: float, end_lr: float) -> None:
+        """A test starting: the axes of the LRs it will ramp through, empty (not -500..500)."""
+        for item in (self.raw, self.smoothed, *self.markers.values(), *self._band_edges):
+            item.setData([], [])
+        for label in self.labels.values():
+            label.setText("")
+        plot = self.getPlotItem()
+        plot.setXRange(math.log10(start_lr), math.log10(end_lr), padding=0.02)
+        plot.setYRange(0, 1, padding=0)
+        plot.setTitle(None)
+
     def set_result(self, result: RangeTestResult, title: str = "") -> None:
         """Draw ``result``: curves, band and a labelled marker per suggestion that has an LR."""
         self.result = result
         lrs = result.lrs
         self.raw.setData(lrs, result.losses)
-        self.smoothed.setData(lrs, result.smoothed)
+        curve = result.curve if len(result.curve) == len(lrs) else result.smoothed
+        self.smoothed.setData(lrs, curve)
         several = len(result.seeds) > 1
         self._band_edges[0].setData(lrs if several else [], result.low if several else [])
         self._band_edges[1].setData(lrs if several else [], result.high if several else [])
@@ -87,11 +101,11 @@ class RangePlot(pg.PlotWidget):
         for rule in RULES:
             s = result.suggestions[rule]
             marker, label = self.markers[rule], self.labels[rule]
-            if not s.ok or s.index is None or not math.isfinite(result.smoothed[s.index]):
+            if not s.ok or s.index is None or not math.isfinite(curve[s.index]):
                 marker.setData([], [])
                 label.setText("")
                 continue
-            y = float(result.smoothed[s.index])
+            y = float(curve[s.index])
             marker.setData([s.lr], [y])
             label.setText(result.describe(rule).split(",")[0])  # "steepest 0.11"
             label.setPos(math.log10(s.lr), y)  # view coordinates of a log axis are log10(x)

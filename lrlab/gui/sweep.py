@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrlab.core.decl.metrics import TRAIN_LOSS, VAL_METRIC
+from lrlab.core.decl.palette import lr_colour
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.engine.stacked import PATH_WORDS
@@ -64,12 +65,14 @@ def parse_lrs(text: str) -> list[float]:
 
 
 def lr_colours(cmap: pg.ColorMap, lrs: Any) -> tuple[list[Any], tuple[float, float]]:
-    """A colour per LR on a log scale from the lowest to the highest, and that scale's
-    (log10 low, log10 high) for a colour bar."""
-    logs = np.log10(np.asarray(lrs, dtype=np.float64))
-    lo, hi = float(logs.min()), float(logs.max())
-    colours_ = [cmap.map((v - lo) / (hi - lo) if hi > lo else 0.5, mode="qcolor") for v in logs]
-    return colours_, (lo, hi if hi > lo else lo + 1)
+    """A colour per LR on the core's log LR scale (:func:`lrlab.core.decl.palette.lr_colour`: compare
+    colours a group's members alike), and that scale's (log10 low, log10 high) for a colour bar
+    drawn with ``cmap``."""
+    values = [float(v) for v in np.asarray(lrs, dtype=np.float64)]
+    lo, hi = min(values), max(values)
+    colours_ = [pg.mkColor(lr_colour(v, lo, hi)) for v in values]
+    log_lo, log_hi = math.log10(lo), math.log10(hi)
+    return colours_, (log_lo, log_hi if log_hi > log_lo else log_lo + 1)
 
 
 class MemberCurves:
@@ -333,6 +336,10 @@ class SweepWindow(MembersWindow):
         self.status.setText(f"member {member}: LR {lr:.4g}, {self.status_of[member]}, latest smoothed loss "
                             f"{self.latest_loss[member]:.4g}")
         self._dirty = True
+
+    def confirm(self, text: str) -> None:
+        """Say in this window what "Use this LR" did (the main window may be hidden)."""
+        self.status.setText(text)
 
     def _use(self) -> dict[str, Any] | None:
         if self.selected is None or self.spec is None:

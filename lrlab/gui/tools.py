@@ -27,6 +27,12 @@ from lrlab.gui.views import KindView, register_view
 class RangeTestView(KindView):
     """A range test is followed in the Find LR window: running, how far, then its curve."""
 
+    own_window = True
+    takes_edits = False
+
+    def metrics(self, window: Any, update: Any) -> None:
+        """Its curve is drawn in the Find LR window when it ends; the main plots keep their run."""
+
     def started(self, window: Any, info: dict[str, Any]) -> None:
         if window.tools.range_test is not None:
             window.tools.range_test.set_running(window.controller.total_steps)
@@ -41,12 +47,13 @@ class RangeTestView(KindView):
 
 
 class SweepView(KindView):
-    """A sweep's K members are drawn by the Sweep window; the main plots show only its events."""
+    """A sweep's K members are drawn by the Sweep window; the main window keeps its last run."""
+
+    own_window = True
 
     def metrics(self, window: Any, update: Any) -> None:
         if window.tools.sweep is not None:
             window.tools.sweep.add(update)
-        window.plots.add(events=update.events)
 
     def finished(self, window: Any, path: str) -> None:
         if window.tools.sweep is not None:
@@ -131,7 +138,7 @@ class ToolsComponent(QObject):
             from lrlab.gui.find_lr import FindLRWindow
 
             self.range_test = FindLRWindow()
-            self.range_test.sig_use.connect(self._use_found_lr)
+            self.range_test.sig_use.connect(lambda data: self._use_found_lr(data, self.range_test))
             self.range_test.sig_cancel.connect(self.controller.stop)
         return self.range_test
 
@@ -188,7 +195,7 @@ class ToolsComponent(QObject):
 
             self.sweep = SweepWindow()
             self.sweep.sig_run.connect(self.run_sweep)
-            self.sweep.sig_use.connect(self._use_found_lr)
+            self.sweep.sig_use.connect(lambda data: self._use_found_lr(data, self.sweep))
             self.sweep.sig_compare.connect(self.compare)
             self.sweep.sig_pause.connect(self.controller.toggle_pause)
             self.sweep.sig_stop.connect(self.controller.stop)
@@ -339,7 +346,13 @@ class ToolsComponent(QObject):
             self.autotune.stop()
             self.autotune.wait(10_000)
 
-    def _use_found_lr(self, data: dict) -> None:
+    def _use_found_lr(self, data: dict, tool: Any = None) -> None:
+        """Put a found LR into the form, and say so in the tool's window (where the click was)
+        and the main status line; the main window's plots keep its last run."""
         self.experiment.set_json(data)
-        self.status.setText(f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start to "
-                            "train with it")
+        text = (f"LR {data['optimizer']['lr']:.4g} is in the Experiment form; press Start in the main window "
+                "to train with it")
+        self.status.setStyleSheet("")
+        self.status.setText(text)
+        if tool is not None:
+            tool.confirm(text)

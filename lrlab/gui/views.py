@@ -17,6 +17,12 @@ class KindView:
     """The main window's part in a run of one kind; each hook gets the window. The defaults
     draw the run on the window's live plots."""
 
+    #: the kind's runs live in a window of their own (Find LR, Sweep): the main window's plots,
+    #: Events and form keep its last run until the next Start
+    own_window = False
+    #: the "Change the schedule" panel edits its runs (not a range test's: its LR is the test)
+    takes_edits = True
+
     def started(self, window: Any, info: dict[str, Any]) -> None:
         """The run has started (``info``: what the worker reports), before the plots reset."""
 

@@ -32,16 +32,18 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.decl.events import Event, Status
 from lrlab.core.decl.fmt import clock
-from lrlab.core.decl.spec import RunSpec, editable_hyperparameters
+from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs.kinds import run_kind
 from lrlab.gui import exports
 from lrlab.gui import settings as app_settings
 from lrlab.gui.controller import Progress, RunController, RunState
+from lrlab.gui.edit_link import EditLink
 from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.fork import ForkComponent
 from lrlab.gui.menus import PaceBox, about, fill_menu, fill_presets_menu, make_action
 from lrlab.gui.plots import PlotPanel
+from lrlab.gui.presenter import PresenterMode
 from lrlab.gui.session_view import SessionsComponent
 from lrlab.gui.style import fit_to_screen
 from lrlab.gui.tools import ToolsComponent
@@ -85,7 +87,7 @@ class MainWindow(QMainWindow):
         c.sig_started.connect(self._run_started)
         c.sig_metrics.connect(self._metrics)
         c.sig_events.connect(self._new_events)
-        c.sig_timeline.connect(self._timeline_changed)
+        self.edit_link = EditLink(self, c, self.edit_panel, self.plots)  # the planned curve, the edit panel
         c.sig_progress.connect(self._show_progress)
         c.sig_finished.connect(self._run_finished)
         c.sig_failed.connect(self._run_failed)
@@ -98,11 +100,12 @@ class MainWindow(QMainWindow):
         self.experiment.sig_preset.connect(self._preset_loaded)
         self.edit_panel.sig_apply.connect(self._apply_edit)
         self.edit_panel.sig_ghost.connect(self.plots.set_ghost)
-        self.edit_panel.sig_fork_cancelled.connect(self._refresh_edit_context)  # after the fork's own slot
+        self.edit_panel.sig_fork_cancelled.connect(self.edit_link.refresh)  # after the fork's own slot
         self.plots.sig_hover.connect(self.plots.readout.setText)
 
         self._make_actions()
         self._make_toolbar()
+        self.presenter = PresenterMode(self)  # View > Presenter mode (F11), before the View menu is made
         self._make_menus()
         self.fix_link = QLabel('<a href="fix">Start is disabled: show why</a>', visible=False,
                                toolTip="scroll the Experiment panel to the field that needs fixing")
@@ -187,6 +190,7 @@ class MainWindow(QMainWindow):
             make_action(self, "Show saved sessions here…", lambda: sessions.show_references(), "Ctrl+Shift+R",
                         "draw saved runs faintly under the live one (loss, LR, validation metric)"),
             make_action(self, "Clear saved sessions from the plots", lambda: sessions.show_references([])),
+            self.presenter.action,
             make_action(self, "Landscape…", self.tools.show_landscape, "Ctrl+Shift+L",
                         "the loss landscape playground: step sizes overshooting, crawling and converging on "
                         "2-D surfaces"),
@@ -198,6 +202,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _spec_changed(self, spec: RunSpec | None) -> None:
         self._update_controls()
+        if not (self.controller.state.busy or self.sessions.viewing is not None or len(self.plots.data)):
+            self.plots.preview_spec(spec)  # before Start, with nothing else on the plots: the form's plan
         self._save_form.start()  # nothing typed is lost if the app dies: the form is saved a second later
 
     def _update_controls(self) -> None:
@@ -218,16 +224,18 @@ class MainWindow(QMainWindow):
         for a in (self.act_save, self.act_csv, self.act_spec):
             a.setEnabled(has_run and not state.busy)
         self.act_tensorboard.setEnabled(has_run and not state.busy and exports.TENSORBOARD)
-        self._refresh_edit_context()
+        self.edit_link.refresh()
 
     @Slot(object)
     def _state_changed(self, state: RunState) -> None:
         c = self.controller
-        if state == RunState.STARTING:
-            # the form, the plots and the Events list always describe the run that starts
-            self.experiment.show_run(c.spec, c.label)
+        if state == RunState.STARTING and not view_of(c.kind).own_window:
+            # the form (not a fork's: the user's stays), plots and Events describe the run that starts
+            if c.kind != "fork":
+                self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
+            self.plots.drop_run_references()  # a fork's parent belongs to the fork, not to this run
             self.plots.reset(c.spec.task, 1, 0)
             self.status_label.setStyleSheet("")
             self.status_label.setText("loading data and building the model…" if self.experiment.warmed else
@@ -254,7 +262,10 @@ class MainWindow(QMainWindow):
     def _run_started(self, info: dict) -> None:
         c = self.controller
         view_of(c.kind).started(self, info)
-        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0))
+        if view_of(c.kind).own_window:
+            return
+        self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0), live=True)
+        self.plots.lower_right_for(c.spec.optimizer.kind)
         self.plots.set_x_mode(self.plots.x_mode)
         self.progress.setRange(0, c.total_steps)
         self.status_label.setText(f"training… saving to {c.session_path}")
@@ -266,29 +277,11 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def _new_events(self, events: list[Event]) -> None:
+        if view_of(self.controller.kind).own_window:  # a tool's run (Find LR, Sweep): in its own window
+            return
         for ev in events:
             self.events.addItem(f"step {ev.step}: {ev.describe()}")
-        self._refresh_edit_context()
-
-    def _timeline_changed(self) -> None:
-        """The planned LR ahead of the current step, from the controller's timeline."""
-        c = self.controller
-        start = max(c.steps_done, 0)
-        if c.timeline is None or start >= c.total_steps or not c.state.busy:
-            self.plots.set_planned(EMPTY, EMPTY)
-        else:
-            self.plots.set_planned(*c.timeline.sample(start, c.total_steps))
-        self._refresh_edit_context()
-
-    def _refresh_edit_context(self) -> None:
-        c = self.controller
-        if self.edit_panel.fork_at is not None:  # proposing a fork's change, not a live edit
-            return
-        if c.state in (RunState.RUNNING, RunState.PAUSED) and c.timeline is not None and c.spec is not None:
-            self.edit_panel.set_context(c.timeline, editable_hyperparameters(c.spec.optimizer), c.steps_done,
-                                        c.total_steps)
-        else:
-            self.edit_panel.set_context(None)
+        self.edit_link.refresh()
 
     @Slot(object)
     def _show_progress(self, p: Progress) -> None:
@@ -304,10 +297,15 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _run_finished(self, status: str, path: str) -> None:
         c = self.controller
+        if view_of(c.kind).own_window:  # its window shows how it ended; the plots keep the last run
+            self.status_label.setText(f"{c.kind.replace('_', ' ')} {status} · saved to {path}")
+            return self._update_controls() or view_of(c.kind).finished(self, path)
         self.plots.set_ghost(EMPTY, EMPTY)
         self.plots.set_planned(EMPTY, EMPTY)
         if status != Status.FINISHED:
             self.plots.fit_to_data()
+        else:
+            self.plots.stop_following()
             self.progress.setRange(0, max(c.steps_done, 1))  # the run is over: a full bar of what it did
         self.plots.flush()
         self.progress.setValue(min(c.steps_done, c.total_steps))
@@ -345,6 +343,7 @@ class MainWindow(QMainWindow):
             self.events.clear()
             self.status_label.setStyleSheet("")
             self.status_label.setText(f"ready: {preset.title}")
+            self.plots.preview_spec(self.experiment.spec)
 
     def set_pace(self, steps_per_second: float | None) -> None:
         """Choose the toolbar's pace (steps per second, None: full speed), adding it if new."""

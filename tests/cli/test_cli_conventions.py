@@ -209,7 +209,7 @@ def test_presets_json(capsys):
     code, text, _ = cli(capsys, "presets")
     assert [p["name"] for p in presets] == [line.split()[0] for line in text.splitlines()]
     high = next(p for p in presets if p["name"] == "lr-too-high")
-    assert high["title"] in text and high["explanation"] and high["spec"]["optimizer"]["lr"] == 3.0
+    assert high["title"] in text and high["explanation"] and high["spec"]["optimizer"]["lr"] == 1.5
 
 
 def test_schedule_json(capsys):

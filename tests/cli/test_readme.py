@@ -68,7 +68,7 @@ def test_command_line_examples_run_as_written(tmp_path, monkeypatch, capsys):
         if redirect:
             Path(redirect).write_text(out)
     assert len(Path("lr.csv").read_text().splitlines()) == 1 + 690
-    assert json.loads(Path("spec.json").read_text())["optimizer"]["lr"] == 3.0
+    assert json.loads(Path("spec.json").read_text())["optimizer"]["lr"] == 1.5
     assert Path("compare.png").stat().st_size > 5000 and Path("tamed.lrlab").exists()
 
 

@@ -25,6 +25,7 @@ from lrlab.core.features.landscape import (
     LandscapeSpec,
     build_surface,
     critical_lr,
+    describe_results,
     log_levels,
     parse_short,
     preset_lr,
@@ -132,12 +133,18 @@ def test_critical_lr_is_the_boundary_for_momentum_nesterov_dampening_and_weight_
     assert land.trajectories[1].status == DIVERGED
 
 
-def test_quadratic_presets_sit_around_2_over_l():
-    assert [preset_lr(n) for n in QUADRATIC_PRESETS] == [0.02, 0.1, 0.19, 0.21]
+def test_quadratic_presets_sit_around_2_over_l_and_do_what_their_names_say():
+    assert [preset_lr(n) for n in QUADRATIC_PRESETS] == [0.02, 0.1, 0.2, 0.21]
     land = Landscape(LandscapeSpec.from_json(DEMOS["quadratic-all"].spec)).run()
     statuses = [t.status for t in land.trajectories]
-    assert statuses == ["running", "converged", "converged", DIVERGED]  # too low is still crawling at 200
-    assert preset_lr("too high", 100) < 2 / 100 < preset_lr("divergent", 100)
+    # too low still crawls at 200; too high (2/L) bounces between the walls and never settles
+    assert statuses == ["running", "converged", "running", DIVERGED]
+    assert preset_lr("too high", 100) == 2 / 100 < preset_lr("divergent", 100)
+    too_high = land.trajectories[2].loss.data
+    assert too_high[-20:].min() > 0.1 * too_high[0]  # not settling, whatever the shallow axis does
+    # done is done: no "running" once the run has ended
+    assert land.trajectories[0].describe(land.done) == "not settled after 200 steps"
+    assert not any(line.endswith("running") for line in describe_results(land))
 
 
 # --- the optimizers are torch's ------------------------------------------------------------------

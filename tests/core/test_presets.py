@@ -97,3 +97,15 @@ def test_sessions_store_the_durations_resolved_for_their_run(runs):
         assert s.spec_json["schedule"]["then"]["T_max"] == 640  # "run": 690 steps less 50 of warmup
     with Session.open(runs["step-decay"][2].path) as s:
         assert s.spec_json["schedule"]["step_size"] == 230  # "10ep" at 23 steps per epoch
+
+
+def test_too_high_lasts_long_enough_to_watch_at_its_pace_and_still_blows_up(tmp_path):
+    """A class watches the blow-up: 5-10 s at the preset's pace, the loss far above its start."""
+    preset = PRESETS["lr-too-high"]
+    col = Collector()
+    run = RecordedRun(RunSpec.from_json(preset.spec), tmp_path / "high.lrlab")
+    run.add_listener(col)
+    assert run.run() == "diverged"
+    loss = col.column("train_loss")
+    assert 5 <= len(loss) / preset.pace <= 10
+    assert np.nanmax(loss) > 50 * loss[0]

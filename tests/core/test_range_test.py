@@ -456,3 +456,25 @@ def test_the_pure_layer_loads_no_torch():
             "f.RangeTestParams.from_json({'num_iter': 50}); f.suggest(f.lr_ramp(1e-3, 1, 50), [1.0] * 50)\n"
             "f.apply_suggestion({'optimizer': {'name': 'sgd'}}, 0.1)")
     assert loaded_by(code, ('torch', 'sklearn', 'PySide6')) == []
+
+
+def test_the_drawn_curve_and_the_suggestions_follow_the_loss_without_lag():
+    """Issue 29: the causal EMA (beta 0.98) bottomed three times right of the raw curve's dip; the
+    zero-phase curve the plot draws and the suggestions read sits on it."""
+    from lrlab.core.features.lrfind import RangeTestResult, suggest, zero_phase
+
+    lrs = np.logspace(-5, 1, 100)
+    rng = np.random.default_rng(0)
+    raw = 2.0 - 1.5 * np.exp(-0.5 * ((np.log(lrs) - np.log(0.5)) / 1.2) ** 2) + rng.normal(0, 0.05, 100)
+    raw[-3:] = np.inf  # diverged at the end
+    ema = smooth_losses(raw, 0.98)
+    result = RangeTestResult.from_curves(lrs, raw, ema, ema, ema, [(0, raw, ema)])
+    lowest = lrs[np.nanargmin(result.curve)]
+    assert 0.5 / 1.5 < lowest < 0.5 * 1.5
+    assert result.suggestions["minimum"].lr == pytest.approx(lowest / 10)
+    assert suggest(lrs, ema)["minimum"].lr > 2 * result.suggestions["minimum"].lr  # the lagging EMA's
+    assert np.isnan(result.curve[-3:]).all() and np.isfinite(result.curve[:-3]).all()
+    flat = zero_phase(np.full(50, 3.0))
+    assert np.allclose(flat, 3.0)  # no bias at the ends
+    back = RangeTestResult.from_summary(result.summary_json())
+    assert np.allclose(back.curve[:-3], result.curve[:-3])

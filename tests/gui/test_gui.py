@@ -232,7 +232,7 @@ def test_preset_menu_fills_the_form(window):
     act = first.actions()[0]
     act.trigger()
     spec = window.experiment.validate()
-    assert spec.optimizer["lr"] == 3.0
+    assert spec.optimizer["lr"] == 1.5
     assert "explodes" in window.experiment.explanation.text()
 
 

@@ -28,7 +28,9 @@ from lrlab.core.decl.palette import (  # noqa: F401 (compare's public colour API
     LIGHT_PALETTE,
     PALETTE,
     contrast_ratio,
+    lr_colour,
     palette,
+    series_style,
 )
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.schedules import describe_edit
@@ -67,7 +69,8 @@ class Run:
         self.identity = (f"{s.meta.get('created', '')}|{s.seed}|{json.dumps(s.spec_json, sort_keys=True)}"
                          f"|{self.path.resolve()}")
         self.colour_index = 0
-        self.colour = LIGHT_PALETTE[0]  # assign_colours sets both for the runs compared together
+        self.colour = LIGHT_PALETTE[0]  # assign_colours sets these for the runs compared together
+        self.dash = "solid"  # past twelve runs, colours repeat dashed
         self._cols: dict[tuple[str, str, str], np.ndarray] = {}
         self._series: dict[tuple[str, str, float], tuple[np.ndarray, np.ndarray]] = {}
         self.steps_per_epoch = int(s.meta.get("steps_per_epoch") or 0) or self._guess_steps_per_epoch()
@@ -206,14 +209,31 @@ def open_runs(paths: Iterable[str | Path], progress: Callable[[int, int], None] 
     return runs
 
 
+def one_family(runs: Sequence[Run]) -> bool:
+    """Whether ``runs`` are members of one sweep, grid or population (one group, every one a
+    ``*_member`` session): they are coloured by LR, as their own window colours them."""
+    groups = {r.session.group for r in runs}
+    return len(runs) > 1 and len(groups) == 1 and None not in groups and all(
+        r.session.kind.endswith("_member") for r in runs)
+
+
 def assign_colours(runs: Sequence[Run], dark: bool = False) -> None:
-    """Distinct colours in order: the runs sorted by identity (creation time first, then seed,
-    spec and file) take palette colours 0, 1, 2, ..., so two runs are always blue and vermillion,
-    and the same set of sessions is coloured the same way whatever order it was opened in.
-    ``colour_index`` picks the same hue from the other palette when the theme changes."""
+    """Members of one sweep, grid or population (:func:`one_family`) are coloured by LR on the
+    log scale their window uses (:func:`~lrlab.core.decl.palette.lr_colour`). Other runs get
+    distinct colours in order: sorted by identity (creation time first, then seed, spec and
+    file) they take palette colours 0, 1, 2, ... (two runs are always blue and vermillion; the
+    same set is coloured the same way whatever order it was opened in), twelve of them, then
+    the same colours dashed (``dash``). ``colour_index`` picks the same hue from the other
+    palette when the theme changes."""
+    if one_family(runs):
+        lrs = [float(r.spec_json["optimizer"]["lr"]) for r in runs]
+        for run, lr in zip(runs, lrs, strict=True):
+            run.colour_index, run.dash = 0, "solid"
+            run.colour = lr_colour(lr, min(lrs), max(lrs))
+        return
     for i, run in enumerate(sorted(runs, key=lambda r: r.identity)):
         run.colour_index = i % len(LIGHT_PALETTE)
-        run.colour = palette(dark)[run.colour_index]
+        run.colour, run.dash = series_style(i, dark)
 
 
 # --- what differs ----------------------------------------------------------------------------

@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton
+
+from lrlab.core.decl.resources import icon_path
 
 #: animation speeds offered, in steps per second
 SPEEDS = (1, 5, 15, 30, 60, 120, 240)
@@ -41,9 +44,11 @@ class Playback(QObject):
         self.timer.timeout.connect(self.tick)
 
         self.bar = QHBoxLayout()
-        self.play_button = QPushButton("▶ Play")
+        # the app's icons: the "⏸" character shows as an empty box where the font lacks it
+        self.icons = {name: QIcon(str(icon_path(f"{name}.svg"))) for name in ("start", "pause")}
+        self.play_button = QPushButton(self.icons["start"], "Play")
         self.play_button.setShortcut("Space")
-        self.play_button.setMinimumWidth(self.play_button.fontMetrics().horizontalAdvance("⏸ Pause") + 24)
+        self.play_button.setMinimumWidth(self.play_button.fontMetrics().horizontalAdvance("Pause") + 48)
         self.play_button.clicked.connect(self.toggle)
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("one step of every trajectory")
@@ -74,13 +79,15 @@ class Playback(QObject):
             self._reset()
         self.playing = True
         self.restart_clock()
-        self.play_button.setText("⏸ Pause")
+        self.play_button.setText("Pause")
+        self.play_button.setIcon(self.icons["pause"])
         self.timer.start()
 
     def pause(self) -> None:
         self.playing = False
         self.timer.stop()
-        self.play_button.setText("▶ Play")
+        self.play_button.setText("Play")
+        self.play_button.setIcon(self.icons["start"])
 
     def set_speed(self, steps_per_second: float) -> None:
         self.speed = float(steps_per_second)

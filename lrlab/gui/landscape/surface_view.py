@@ -111,7 +111,7 @@ class SurfaceView:
     def show_legend(self, land: Landscape, colours: Sequence[str]) -> list[str] | None:
         """Each trajectory's colour, name, LR as a multiple of its critical LR (2/L for plain
         gradient descent) and status; returns the statuses when they changed, else None."""
-        texts = [t.describe() for t in land.trajectories]
+        texts = [t.describe(land.done) for t in land.trajectories]
         if texts == self._legend_texts:
             return None
         self._legend_texts = texts

@@ -96,6 +96,33 @@ class Timeline:
     def current(self) -> Segment:
         return self.segments[-1]
 
+    def resolve_edit(self, step: int, edit: dict[str, Any], total_steps: int,
+                     steps_per_epoch: int) -> dict[str, Any]:
+        """``edit`` (JSON) for ``step`` with its durations in whole steps, as the main form takes
+        them (``"run"``, ``"25%"``, ``"3ep"``; see :func:`~.fitting.resolve_schedule`): a new
+        schedule in local time against the steps that remain (``total_steps - step``), in global
+        time against the run; new parameters of the current schedule against the steps from its
+        origin to the end (so ``"run"`` still ends it with the run). Raises SpecError for a
+        value that cannot be resolved; other edits come back as they are."""
+        from lrlab.core.decl.schedules.fitting import resolve_schedule
+
+        kind = edit.get("kind")
+        if kind == "schedule" and isinstance(edit.get("schedule"), dict):
+            new = parse_edit(edit).params
+            left = total_steps - step if new["time"] == "local" else total_steps
+            resolved = resolve_schedule(new["schedule"], left, steps_per_epoch, "edit.schedule")
+            return {**edit, "schedule": resolved.to_json()}
+        if kind == "params" and isinstance(edit.get("params"), dict):
+            last = self.current
+            try:
+                spec = last.spec.replace(**edit["params"])
+            except SpecError as err:
+                raise SpecError([(join("edit.params", path) if path else "edit.params", msg)
+                                 for path, msg in err.problems]) from None
+            resolved = resolve_schedule(spec, total_steps - last.origin, steps_per_epoch, "edit.params").to_json()
+            return {**edit, "params": {k: resolved.get(k, v) for k, v in edit["params"].items()}}
+        return edit
+
     def apply(self, step: int, edit: Kinded) -> bool:
         """Append the segment for ``edit`` from ``step`` on; False for non-LR edits.
 

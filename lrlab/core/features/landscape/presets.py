@@ -15,14 +15,16 @@ from lrlab.core.decl.spec import OPTIMIZERS
 from lrlab.core.features.landscape.spec import parse_short
 
 #: the quadratic's teaching presets: plain gradient descent at these multiples of 2/L
-QUADRATIC_PRESETS = {"too low": 0.1, "about right": 0.5, "too high": 0.95, "divergent": 1.05}
+#: ("too high" at 2/L itself: the steep direction bounces between the walls and never settles; just
+#: under 2/L it zigzags but converges, faster than "about right", which contradicted its name)
+QUADRATIC_PRESETS = {"too low": 0.1, "about right": 0.5, "too high": 1.0, "divergent": 1.05}
 QUADRATIC_EXPLANATIONS = {
     "too low": "0.1 x 2/L: every step is safe and tiny; the shallow direction shrinks by only 2% a step, "
                "so after 200 steps it is still on its way",
     "about right": "0.5 x 2/L = 1/L: the steep direction is solved in one step, the shallow one shrinks by "
                    "1 - mu/L a step, with no overshoot",
-    "too high": "0.95 x 2/L: each step overshoots the valley floor and lands on the other side; it still "
-                "converges, zigzagging, because |1 - lr L| < 1",
+    "too high": "exactly 2/L: each step overshoots the valley floor and lands as far up the other side as "
+                "it started (|1 - lr L| = 1), so it bounces between the walls and never settles",
     "divergent": "1.05 x 2/L: each step overshoots further than it started (|1 - lr L| > 1), so the "
                  "zigzag grows until it leaves the picture",
 }
@@ -57,8 +59,9 @@ def _traj(opt: str, label: str = "", schedule: Mapping[str, Any] | None = None) 
 DEMOS: dict[str, Demo] = {
     **{f"quadratic-{n.replace(' ', '-')}": Demo(f"Quadratic: LR {n}", QUADRATIC_EXPLANATIONS[n],
                                                 quadratic_preset([n])) for n in QUADRATIC_PRESETS},
-    "quadratic-all": Demo("Quadratic: all four around 2/L", "The four LRs side by side: 0.1, 0.5, 0.95 and 1.05 "
-                          "times 2/L. Below 2/L every one converges, above it the zigzag grows.",
+    "quadratic-all": Demo("Quadratic: all four around 2/L", "The four LRs side by side: 0.1, 0.5, 1 and 1.05 "
+                          "times 2/L. Below 2/L every one converges, at 2/L the zigzag never settles, above it "
+                          "the zigzag grows.",
                           quadratic_preset(list(QUADRATIC_PRESETS))),
     "quadratic-adam": Demo("Quadratic: SGD vs momentum vs Adam", "On an ill-conditioned bowl SGD must keep its LR "
                            "below 2/L for the steep axis and crawls along the shallow one; momentum builds up "

@@ -139,13 +139,14 @@ class Trajectory:
         else:
             self.timeline.apply(self.steps, edit)
 
-    def describe(self) -> str:
-        """``converged at step 41``, ``diverged at step 5`` or ``running``."""
+    def describe(self, ended: bool = False) -> str:
+        """``converged at step 41``, ``diverged at step 5``, ``running``, or once the run has
+        ``ended`` without either, ``not settled after 200 steps`` (never "running" when done)."""
         if self.status == DIVERGED:
             return f"diverged at step {self.diverged_at}"
         if self.status == CONVERGED:
             return f"converged at step {self.converged_at}"
-        return RUNNING
+        return f"not settled after {self.steps} steps" if ended else RUNNING
 
     def point_status(self) -> list[str]:
         """The status at each point: diverged outside the box, converged near a minimum, else running."""
@@ -322,5 +323,5 @@ def describe_results(landscape: Landscape) -> list[str]:
         x, y = traj.point
         loss = float(traj.loss.data[-1])
         lines.append(f"{traj.index + 1}  {traj.name:<28} final ({x:.4g}, {y:.4g})  loss {loss:.4g}  "
-                     f"{traj.describe()}")
+                     f"{traj.describe(landscape.done)}")
     return lines
