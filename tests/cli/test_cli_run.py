@@ -90,8 +90,8 @@ def test_info_json_and_export(spec_file, tmp_path, capsys):
     assert main(["export", str(out), "--csv", str(csv_path), "--spec", str(spec_path)]) == 0
     rows = list(csv.DictReader(csv_path.open()))
     assert list(rows[0]) == ["step", "epoch", "samples", "wall_time", "train_loss", "lr", "grad_norm",
-                             "update_ratio", "noise_scale", "val_loss", "val_metric", "effective_lr_p5", "effective_lr_p25",
-                             "effective_lr_p50", "effective_lr_p75", "effective_lr_p95"]
+                             "update_ratio", "noise_scale", "val_loss", "val_metric", "effective_lr_p5",
+                             "effective_lr_p25", "effective_lr_p50", "effective_lr_p75", "effective_lr_p95"]
     recorded = [r for r in rows if r["effective_lr_p50"]]  # every 50 steps, all parameters; SGD: the LR itself
     assert [r["step"] for r in recorded] == ["0", "50", "100"]
     for r in recorded:  # float32 like the parameters
