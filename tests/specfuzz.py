@@ -120,7 +120,7 @@ def _mutate(spec: dict, rng: random.Random) -> tuple[str, str]:
             {"epochs": 100_000, "batch_size": 1, "steps": None},
             {"steps": 100_000_000},
             {"threads": 1024}, {"threads": 100_000},
-            {"eval_every": 1, "update_ratio_every": 1, "effective_lr_every": 1}])
+            {"eval_every": 1, "update_ratio_every": 1, "effective_lr_every": 1, "noise_scale_every": 1}])
         spec.update(change)
         what = f"size {json.dumps(change)[:60]}"
     return what, json.dumps(spec)
