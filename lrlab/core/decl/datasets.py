@@ -356,10 +356,10 @@ TEXT = Family("text", (
 ), _rounded_share)
 
 
-def _seq(function: str, spec: Kinded) -> Samples:
+def _seq(function: str, spec: Kinded, *args: Any) -> Samples:
     from lrlab.core.decl import sequences
 
-    return Samples(*getattr(sequences, function)(spec))
+    return Samples(*getattr(sequences, function)(spec, *args))
 
 
 @dataset_kind("modular", Param("p", Num(ge=2, le=1000, integer=True), 97, "the modulus (prime for '/')"),
@@ -397,7 +397,7 @@ def reverse_task(spec: Kinded) -> Samples:
               family=TEXT, task="classification", size="n_samples", features="context",
               doc="character-level language model of any UTF-8 text file: predict the next character")
 def text(spec: Kinded) -> Samples:
-    return _seq("text", spec)
+    return _seq("text", spec, TEXT.held_out(spec["n_samples"], spec["val_fraction"]))
 
 
 #: datasets of token sequences (the ones the transformer takes), in declaration order

@@ -82,18 +82,16 @@ def read_text_file(path: str) -> str:
         raise SpecError([("dataset.path", f"cannot read {path}: {err}")]) from None
 
 
-def text(spec: Kinded) -> tuple[Any, Any]:
+def text(spec: Kinded, n_val: int) -> tuple[Any, Any]:
     """``n_samples`` windows of ``context`` characters and the character after each, as indices
+    into the file's sorted alphabet, the last ``n_val`` of them for validation
     into the file's sorted alphabet. The text is cut at ``1 - val_fraction`` of its length:
     training windows start in the head, validation windows (the last ones returned) lie wholly
     in the tail, so no validation character was trained on as a target."""
     import numpy as np
 
-    from lrlab.core.decl.datasets import DECLARED
-
     chars = read_text_file(spec["path"])
     context, n = spec["context"], spec["n_samples"]
-    n_val = DECLARED["text"].family.held_out(n, spec["val_fraction"])
     cut = int(len(chars) * (1 - spec["val_fraction"]))
     need = context + 2
     if cut < need or len(chars) - cut < need:

@@ -79,7 +79,7 @@ def _model(spec: RunSpec, features: int, outputs: int) -> tuple[int, int, str]:
         info = DECLARED[spec.dataset.kind]
         image = info.image_shape
         sample = tuple(image) if info.family is IMAGES and image else (features,)  # as the data loads
-        n_params, per_sample = nets.estimate(m, sample, image, outputs, tokens=image is None)
+        n_params, per_sample = nets.estimate(m, sample, image, outputs, image is None, MAX_PARAMETERS)
         blame = {"transformer": "model.layers", "torchvision": "model.name"}.get(m.kind, "model.kind")
         return n_params, per_sample, blame
     if m.kind == "cnn":

@@ -205,13 +205,13 @@ class Transformer(nn.Module):
 
 
 def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[int] | None, n_outputs: int,
-             tokens: bool) -> tuple[int, int]:
+             tokens: bool, max_parameters: int) -> tuple[int, int]:
     """(parameters, activation values per sample) of this model, before anything is allocated.
 
     ResNet and transformer are counted by formula (building one of 10 billion parameters to count
     them would be the allocation this check exists to prevent; torch's ``meta`` device would do
     it without memory but loads torch's compiler, 7-15 s). A torchvision model is built on the
-    ``meta`` device to count its parameters and then, when it is not too large, on the CPU for one
+    ``meta`` device to count its parameters and then, unless above ``max_parameters``, on the CPU for one
     forward pass of two samples, which counts the outputs of its leaf modules and checks that it
     takes the samples and gives one output per class; SpecError (one line, naming the field) if not.
     """
@@ -219,8 +219,6 @@ def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[in
         return _resnet_size(spec, sample_shape, image_shape, n_outputs)
     if spec.kind == "transformer":
         return _transformer_size(spec, int(sample_shape[0]), n_outputs)
-    from lrlab.core.engine.limits import MAX_PARAMETERS
-
     try:
         with torch.device("meta"):
             n_params = sum(p.numel() for p in build(spec, sample_shape, n_outputs, image_shape).parameters())
@@ -228,7 +226,7 @@ def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[in
         raise
     except (RuntimeError, ValueError, TypeError) as err:
         raise SpecError([("model.name", f"cannot build {_name(spec)}: {str(err).splitlines()[0][:200]}")]) from None
-    if n_params > MAX_PARAMETERS:
+    if n_params > max_parameters:
         return n_params, 0  # refused by its size: never built for real
     return n_params, check_outputs(build(spec, sample_shape, n_outputs, image_shape), spec, sample_shape,
                                    n_outputs, tokens)
