@@ -218,14 +218,15 @@ def test_preset_menu_fills_the_form(window):
     groups = [a.text() for a in menu.actions()]
     # one submenu per group, in the order a lesson takes them
     assert groups == ["Learning rate: too high, too low, well chosen", "Schedules", "Optimizers: Adam and SGD",
-                      "Adaptive optimizers: a step size per parameter", "Batch size and the LR"]
+                      "Adaptive optimizers: a step size per parameter", "Batch size and the LR",
+                      "Models where the LR bites: warmup, one-cycle, grokking"]
     first = menu.actions()[0].menu()
     assert [a.text() for a in first.actions() if a.text()] == [
         "Learning rate too high: divergence", "Learning rate too low: crawling", "Learning rate well chosen",
         "Run all 3 and compare"]
     runs = [a.text() for g in menu.actions() for a in g.menu().actions() if a.text().startswith("Run all")]
     assert runs == ["Run all 3 and compare", "Run all 5 and compare", "Run all 2 and compare",
-                    "Run all 4 and compare", "Run all 3 and compare"]  # once per group
+                    "Run all 4 and compare", "Run all 3 and compare", "Run all 7 and compare"]  # once per group
     act = first.actions()[0]
     act.trigger()
     spec = window.experiment.validate()
