@@ -115,7 +115,8 @@ def main() -> None:
     parser.add_argument("--amp", default="off", choices=("off", "bf16"))
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--only", choices=("resnet", "transformer"))
-    parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both loops")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for both loops (1: least "
+                        "disturbed by other work on a shared machine)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     makers = {"resnet": resnet_spec, "transformer": transformer_spec}
