@@ -37,6 +37,10 @@ from lrlab.core.engine.devices import resolve_device
 from lrlab.core.engine.models import build_model
 from lrlab.core.runs import RecordedRun
 
+#: held-out samples: lrlab evaluates once, at the end of the run, and the plain loop never does; training
+#: steps/s are what is compared, so the evaluation is kept to one small batch
+VAL = 32
+
 
 def resnet_spec(args: argparse.Namespace) -> tuple[RunSpec, Dataset]:
     spec = RunSpec.from_json({
@@ -50,7 +54,7 @@ def resnet_spec(args: argparse.Namespace) -> tuple[RunSpec, Dataset]:
     images = torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, 10, (n,), generator=g)
     data = Dataset("cifar10", "classification", images[256:].to(device), labels[256:].to(device),
-                   images[:256].to(device), labels[:256].to(device), 10, (3, 32, 32),
+                   images[:VAL].to(device), labels[:VAL].to(device), 10, (3, 32, 32),
                    prepare=Normalize(images[256:], device))
     return spec, data
 
@@ -62,7 +66,7 @@ def transformer_spec(args: argparse.Namespace) -> tuple[RunSpec, Dataset]:
         "optimizer": {"name": "adam", "lr": 1e-3}, "batch_size": args.batch_size, "steps": args.steps, "seed": 0,
         "device": args.device, "amp": args.amp, "eval_every": args.steps, "threads": args.threads})
     data = load_dataset(spec.dataset, resolve_device(args.device))
-    data.x_val, data.y_val = data.x_val[:256], data.y_val[:256]  # as the ResNet's: the run's one evaluation
+    data.x_val, data.y_val = data.x_val[:VAL], data.y_val[:VAL]
     return spec, data
 
 
