@@ -152,6 +152,7 @@ class SweepWindow(MembersWindow):
         self.lrs: list[float] = []
         self.seeds = 1
         self.files: list[str] = []
+        self.path_words = ""  # how the members ran ("; path vmap (...)"), once a sweep has ended
         self.selected: int | None = None
         self.main_layout.insertLayout(1, self._cluster_row())
         self.p_loss = self.view.addPlot(row=0, col=0, rowspan=2, title="smoothed training loss of each member")
@@ -283,6 +284,7 @@ class SweepWindow(MembersWindow):
         self.latest_metric = np.full(k, np.nan)
         self.status_of = ["running"] * k
         self.files, self.selected = [], None
+        self.path_words = ""  # how the members ran, once the sweep has said (finish)
         self.use_button.setEnabled(False)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
@@ -302,13 +304,14 @@ class SweepWindow(MembersWindow):
     def finish(self, folder: str) -> None:
         """The sweep ended: its members' sessions are in ``folder``."""
         self.files = sorted(str(p) for p in Path(folder).glob("*.lrlab"))
+        self.path_words = stacked_words(Path(folder))
         self.run_button.setEnabled(True)
         self.compare_button.setEnabled(len(self.files) >= 2)
         best = self.best_member()
         diverged = sum(s == "diverged" for s in self.status_of)
         self.status.setText(f"done: {len(self.files)} sessions in {folder}; {diverged} diverged"
                             + (f"; best validation at LR {self.member_lr[best]:.3g}" if best is not None else "")
-                            + stacked_words(Path(folder)))
+                            + self.path_words)
         if best is not None and self.selected is None:
             self.select(best)
         self._dirty = True
@@ -334,7 +337,7 @@ class SweepWindow(MembersWindow):
         self.use_button.setEnabled(self.spec is not None)
         self.use_button.setToolTip(f"set the Experiment form's LR to {lr:.4g}")
         self.status.setText(f"member {member}: LR {lr:.4g}, {self.status_of[member]}, latest smoothed loss "
-                            f"{self.latest_loss[member]:.4g}")
+                            f"{self.latest_loss[member]:.4g}{self.path_words}")
         self._dirty = True
 
     def confirm(self, text: str) -> None:

@@ -228,7 +228,7 @@ def test_preset_menu_fills_the_form(window):
     runs = [a.text() for g in menu.actions() for a in g.menu().actions() if a.text().startswith("Run all")]
     assert runs == ["Run all 3 and compare", "Run all 5 and compare", "Run all 2 and compare",
                     "Run all 4 and compare", "Run all 3 and compare", "Run all 2 and compare",
-                    "Run all 6 and compare"]  # once per group
+                    "Run all 7 and compare"]  # once per group
     act = first.actions()[0]
     act.trigger()
     spec = window.experiment.validate()

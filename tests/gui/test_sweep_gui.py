@@ -32,6 +32,7 @@ def test_a_sweep_from_the_window_trains_every_lr_and_draws_the_u_curve(window, q
     assert window.controller.kind == "sweep" and window.controller.state.busy
     wait_idle(qtbot, window, 120_000)
     assert len(sweep.files) == 5 and sweep.compare_button.isEnabled()
+    assert "path bmm (hand-batched matrix products)" in sweep.status.text()  # how the members ran
     with Session.open(sweep.files[0]) as s:
         assert s.kind == "sweep_member" and s.group == sweep.files[0].split("/")[-2]
     sweep._frame()

@@ -464,10 +464,10 @@ TEXT = Family("text", (
 ), _rounded_share)
 
 
-def _seq(function: str, spec: Kinded) -> Samples:
+def _seq(function: str, spec: Kinded, *args: Any) -> Samples:
     from lrlab.core.decl import sequences
 
-    return Samples(*getattr(sequences, function)(spec))
+    return Samples(*getattr(sequences, function)(spec, *args))
 
 
 @dataset_kind("modular", Param("p", Num(ge=2, le=1000, integer=True), 97, "the modulus (prime for '/')"),

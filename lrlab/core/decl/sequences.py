@@ -84,10 +84,10 @@ def read_text_file(path: str) -> str:
 
 def text(spec: Kinded, n_val: int) -> tuple[Any, Any]:
     """``n_samples`` windows of ``context`` characters and the character after each, as indices
-    into the file's sorted alphabet. The text is cut at ``1 - val_fraction`` of its length:
-    training windows start in the head, validation windows (the last ones returned) lie wholly
-    in the tail, so no validation character was trained on as a target. ``n_val`` of the
-    ``n_samples`` windows validate (the text family's share, declared with it)."""
+    into the file's sorted alphabet, the last ``n_val`` of them (the text family's share,
+    declared with it) for validation. The text is cut at ``1 - val_fraction`` of its length:
+    training windows start in the head, validation windows lie wholly in the tail, so no
+    validation character was trained on as a target."""
     import numpy as np
 
     chars = read_text_file(spec["path"])

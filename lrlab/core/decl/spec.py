@@ -195,8 +195,8 @@ class RunSpec:
                                "stop as diverged when the loss exceeds this many times the first loss")
     threads: int | None = _f(THREADS, None, "torch intra-op threads; null: chosen from the model size")
     deterministic: bool = _f(Bool(), False, "torch.use_deterministic_algorithms (slower on GPUs)")
-    amp: str | None = _f(Optional(Choice(("bf16",))), None,
-                         "mixed precision: bf16 runs the forward pass in bfloat16 (for CUDA GPUs); null: float32")
+    amp: str = _f(Choice(("off", "bf16")), "off",
+                  "mixed precision: bf16 runs the forward pass in bfloat16 (for CUDA GPUs); off: float32")
     channels_last: bool = _f(Bool(), False, "images and conv weights in channels-last memory (for CUDA GPUs)")
     update_ratio_every: int = _f(Num(ge=1, integer=True), 10,
                                  "steps between measurements of ||dw|| / ||w||")

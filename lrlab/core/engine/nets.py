@@ -211,7 +211,7 @@ def estimate(spec: Kinded, sample_shape: Sequence[int], image_shape: Sequence[in
     ResNet and transformer are counted by formula (building one of 10 billion parameters to count
     them would be the allocation this check exists to prevent; torch's ``meta`` device would do
     it without memory but loads torch's compiler, 7-15 s). A torchvision model is built on the
-    ``meta`` device to count its parameters and then, when it is not too large, on the CPU for one
+    ``meta`` device to count its parameters and then, unless above ``max_parameters``, on the CPU for one
     forward pass of two samples, which counts the outputs of its leaf modules and checks that it
     takes the samples and gives one output per class; SpecError (one line, naming the field) if not.
     """

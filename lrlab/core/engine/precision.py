@@ -43,4 +43,9 @@ def layout(x: torch.Tensor, spec: Any) -> torch.Tensor:
 
 def environment(spec: Any) -> dict[str, Any]:
     """What a session records about precision and layout (only when either is on)."""
-    return {"amp": spec.amp, "channels_last": spec.channels_last} if spec.amp or spec.channels_last else {}
+    return {"amp": spec.amp, "channels_last": spec.channels_last} if uses(spec) else {}
+
+
+def uses(spec: Any) -> bool:
+    """True when the spec asks for bf16 or channels-last (the plain float32 NCHW path otherwise)."""
+    return spec.amp != "off" or spec.channels_last

@@ -249,9 +249,9 @@ class Sweep(RunnerBase):
         if spec.deterministic and self.device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         check_resources(spec, members=k, device=self.device)  # before loading or building anything
-        if spec.amp or spec.channels_last:  # the stacked maths is written for float32 NCHW tensors
-            raise SpecError([("amp" if spec.amp else "channels_last", "applies to single runs (run, fork, find-lr); "
-                              "a sweep trains its members in float32: set it to null/false for the sweep")])
+        if spec.amp != "off" or spec.channels_last:  # the stacked maths is written for float32 NCHW tensors
+            raise SpecError([("amp" if spec.amp != "off" else "channels_last", "applies to single runs (run, fork, "
+                              "find-lr); a sweep trains its members in float32 NCHW: set it to off/false")])
         self.data: Dataset = load_dataset(spec.dataset, self.device)
         self.orders = [BatchOrder(self.data.x_train, self.data.y_train, spec.batch_size, spec.drop_last, s.batches,
                                   augment=self.data.augment) for s in self.seeds_of]

@@ -58,6 +58,7 @@ from lrlab.core.engine.optim import apply_hyperparameters, averaged, build_optim
 from lrlab.core.engine.precision import apply_layout, autocast, layout
 from lrlab.core.engine.precision import check_options as check_precision
 from lrlab.core.engine.precision import environment as precision_environment
+from lrlab.core.engine.precision import uses as uses_precision
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
 from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
@@ -574,7 +575,7 @@ class Trainer(RunnerBase):
     def validation_sums(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         """:func:`~lrlab.core.runs.loop.validation_sums` of this run's model, on the device."""
         prepare = self.data.prepare
-        if self.spec.amp or self.spec.channels_last:
+        if uses_precision(self.spec):
             def forward(xb: torch.Tensor) -> torch.Tensor:
                 with self._autocast():
                     return self.model(layout(xb if prepare is None else prepare(xb), self.spec)).float()
