@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         if state == RunState.STARTING and not view_of(c.kind).own_window:
             # the form (not a fork's: the user's stays), plots and Events describe the run that starts
-            if c.kind != "fork":
+            if not run_kind(c.kind).starter:  # a fork (started from its parent) leaves the user's form
                 self.experiment.show_run(c.spec, c.label)
             self.sessions.close_session_view()
             self.events.clear()
