@@ -69,3 +69,40 @@ def test_the_heatmap_fills_and_a_click_opens_a_cell(window, qtbot, tmp_path):
     if os.environ.get("LRLAB_GRID_PNG"):
         grid.grab().save(os.environ["LRLAB_GRID_PNG"])
     grid.close()
+
+
+def test_the_knee_plot_shows_steps_to_target_and_the_noise_scale(window, qtbot):
+    """With a target, the plot beside the heatmap gets each batch size's fewest steps to it and
+    the gradient noise scale B_simple as a vertical line, read back from the grid's summary."""
+    set_spec(window, dict(QUICK, epochs=6, noise_scale_every=2))
+    window.set_pace(None)
+    grid = window.tools.show_grid()
+    assert grid.knee_hint.isVisible() and "give a target" in grid.knee_hint.textItem.toPlainText()
+    grid.lr_text.setText("0.03, 0.1")
+    grid.batch_text.setText("8, 16, 32")
+    grid.target_text.setText("val_metric=0.8")
+    grid.run_button.click()
+    assert window.controller.kind == "grid" and grid.target == "val_metric>=0.8"
+    assert "drawn when the grid ends" in grid.knee_hint.textItem.toPlainText()
+    wait_idle(qtbot, window, 120_000)
+    steps = grid.knee_found["knee"]["steps_to_target"]
+    noise = grid.knee_found["noise_scale"]
+    assert set(noise) == {"8", "16", "32"} and all(v > 0 for v in noise.values())
+    xs, ys = grid.knee_points.getData()
+    assert sorted(xs.tolist()) == sorted(math.log2(int(b)) for b in steps) and len(xs) >= 2
+    assert sorted(ys.tolist()) == sorted(steps.values())
+    assert grid.noise_line.isVisible()
+    assert grid.noise_line.value() == pytest.approx(math.log2(float(np.median(list(noise.values())))))
+    assert "B_simple" in grid.noise_line.label.toPlainText() and "B_simple" in grid.status.text()
+    if os.environ.get("LRLAB_GRID_PNG"):
+        grid.grab().save(os.environ["LRLAB_GRID_PNG"].replace(".png", "_knee.png"))
+    grid.close()
+
+
+def test_a_bad_target_is_named_inline(window):
+    grid = window.tools.show_grid()
+    grid.target_text.setText("val_metric=high")
+    grid.run_button.click()
+    assert not window.controller.state.busy
+    assert grid.error.isVisible() and "target" in grid.error.text()
+    grid.close()
