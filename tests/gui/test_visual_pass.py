@@ -40,3 +40,27 @@ def test_the_schedule_panel_fits_the_dock_a_1280_screen_leaves(qtbot):
     content = panel.findChild(QScrollArea).widget()
     assert content.minimumSizeHint().width() <= 250
     assert panel.editor.combo.count() > 1  # every kind of edit still offered
+
+
+def test_presenter_mode_at_1280x720_keeps_the_gradient_legend_off_the_noise_scale(window, qtbot):
+    """In presenter mode on a 1280x720 projector the gradient panel's three legend entries, in
+    one column, took half the panel's height, got no headroom and covered the noise-scale curve;
+    two columns leave room above the curves."""
+    import numpy as np
+
+    from lrlab.gui.legends import covered_points
+
+    window.presenter.enter(full_screen=False)
+    window.resize(1264, 672)
+    window.plots.reset("classification", 1, 20)
+    steps = np.arange(21)
+    window.plots.add({"step": steps, "samples": (steps + 1) * 16.0, "train_loss": 2.0 + steps ** 2 / 3,
+                      "lr": np.full(21, 1.5), "grad_norm": 0.8 * 1.2 ** steps,
+                      "update_ratio": np.full(21, 0.3), "noise_scale": 40 - steps})
+    window.plots.flush()
+    qtbot.wait(200)
+    window.plots.flush()
+    assert window.plots.p_grad.legend.columnCount == 2
+    assert covered_points(window.plots.p_grad) == 0
+    window.presenter.leave()
+    assert window.plots.p_grad.legend.columnCount == 1
