@@ -55,12 +55,19 @@ class ShowdownPlots(pg.GraphicsLayoutWidget):
         for p in (self.p_best, self.p_lr):
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setLabel("bottom", "steps (compute spent)")
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on the empty axes
+        # the empty plots say what will fill them (their curves come when the showdown ends)
+        self.hint = pg.TextItem("each method's best validation so far and its LR\nappear here when the "
+                                "showdown ends", color=pg.getConfigOption("foreground"), anchor=(0.5, 0.5))
+        self.p_best.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)
         self.best_curves: dict[str, Any] = {}
         self.lr_curves: dict[str, Any] = {}
 
     def show_results(self, results: Sequence[Any], higher_is_better: bool = True) -> None:
         for p in (self.p_best, self.p_lr):
-            p.clear()
+            p.clear()  # the hint too
         self.legend.clear()
         self.best_curves, self.lr_curves = {}, {}
         colours = palette(is_dark())

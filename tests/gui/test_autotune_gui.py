@@ -16,6 +16,7 @@ from lrlab.gui.autotune import COLUMNS  # noqa: E402  (after the skip: it needs 
 def test_bad_inputs_show_the_core_message_and_disable_run(window):
     show = window.tools.show_autotune()
     assert show.run_button.isEnabled() and show.message.isHidden()
+    assert show.plots.hint.isVisible() and "when the showdown ends" in show.plots.hint.textItem.toPlainText()
     header = show.table.horizontalHeader()
     for j, name in enumerate(COLUMNS):  # every heading whole before any row ("inal val (median" was cut)
         assert header.sectionSize(j) >= header.fontMetrics().horizontalAdvance(name)
@@ -53,6 +54,7 @@ def test_a_showdown_from_the_window_fills_the_table_and_the_plots(window, qtbot)
     # every row shown without scrolling, the legend beside the plots rather than over the curves
     last = show.table.visualItemRect(show.table.item(2, 0))
     assert show.table.viewport().rect().contains(last)
+    assert show.plots.hint.scene() is None  # the hint goes when the curves come
     legend = show.plots.legend
     assert len(legend.items) == 3
     assert not legend.sceneBoundingRect().intersects(show.plots.p_best.vb.sceneBoundingRect())
