@@ -64,3 +64,11 @@ def test_presenter_mode_at_1280x720_keeps_the_gradient_legend_off_the_noise_scal
     assert covered_points(window.plots.p_grad) == 0
     window.presenter.leave()
     assert window.plots.p_grad.legend.columnCount == 1
+
+
+def test_the_empty_population_window_says_what_will_fill_it(window):
+    pbt = window.tools.show_pbt()
+    assert pbt.hint.isVisible() and "once\nthe population runs" in pbt.hint.textItem.toPlainText()
+    pbt.begin(window.experiment.spec, [0.01, 0.1])
+    assert not pbt.hint.isVisible()
+    pbt.close()
