@@ -19,7 +19,6 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QLabel,
     QListWidget,
@@ -43,6 +42,7 @@ from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.fork import ForkComponent
 from lrlab.gui.menus import PaceBox, about, fill_menu, fill_presets_menu, make_action
+from lrlab.gui.plot_width import keep_plots_whole
 from lrlab.gui.plots import PlotPanel
 from lrlab.gui.presenter import PresenterMode
 from lrlab.gui.session_view import SessionsComponent
@@ -52,7 +52,6 @@ from lrlab.gui.views import view_of
 
 EMPTY = np.empty(0)
 PROBLEM_STYLE = "color: #c0392b; font-weight: bold"
-PLOT_SLACK = 12  # pixels beyond the plots' least width: wider tick labels once data arrive
 
 
 class MainWindow(QMainWindow):
@@ -120,23 +119,7 @@ class MainWindow(QMainWindow):
         self._update_controls()
         QTimer.singleShot(200, self.experiment.warm_up)  # once the window is up
         QTimer.singleShot(300, self.plots.prepare)
-
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        QTimer.singleShot(0, self.fit_plots)  # once shown: before, the plots' size hints are not computed
-
-    def fit_plots(self) -> None:
-        """The plots ask for the width their titles and axes need, so the docks give way on a small
-        screen: at 1280x720 the docks left the plots less, and the right column (the learning rate
-        and the gradient panels) was cut off at the dock's edge."""
-        # the layout's own size hint is stale until painted: ask each plot; they sit two by two,
-        # (loss, LR) over (metric, gradients), so a column needs its wider plot's least width
-        least = [p.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() for p in self.plots.plots]
-        grid = self.plots.view.ci.layout
-        left, _, right, _ = grid.getContentsMargins()
-        need = max(least[0::2]) + max(least[1::2]) + grid.horizontalSpacing() + left + right
-        around = self.plots.width() - self.plots.view.width()  # the panel's own margins
-        self.plots.setMinimumWidth(int(need) + max(around, 0) + PLOT_SLACK)
+        keep_plots_whole(self)  # the docks give way on a 1280x720 screen (lrlab/gui/plot_width.py)
 
     # --- construction ---------------------------------------------------------------------
 
@@ -192,8 +175,6 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         for w in self.plots.make_controls():
             tb.addWidget(w)
-            if isinstance(w, QComboBox):  # the lower right panel's choice changes its title's width
-                w.currentIndexChanged.connect(lambda _: QTimer.singleShot(0, self.fit_plots))
 
     def _make_menus(self) -> None:
         mb, sessions = self.menuBar(), self.sessions
@@ -288,7 +269,6 @@ class MainWindow(QMainWindow):
         self.plots.reset(info["task"], info["steps_per_epoch"], c.total_steps, info.get("first_step", 0), live=True)
         self.plots.lower_right_for(c.spec.optimizer.kind)
         self.plots.set_x_mode(self.plots.x_mode)
-        self.fit_plots()
         self.progress.setRange(0, c.total_steps)
         self.status_label.setText(f"training… saving to {c.session_path}")
 

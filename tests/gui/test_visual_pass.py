@@ -13,9 +13,12 @@ def test_the_main_window_s_plots_keep_their_width_and_the_docks_give_way(window,
     """Under Xvfb at 1280x720 the docks left the plots less than the first layout of their titles
     needed, and the right column (learning rate, gradients) stayed cut off at the dock's edge:
     the plots now ask for the width of their widest plot per column, and the docks give way."""
+    from lrlab.gui.plot_width import fit_plots
+
+    qtbot.waitUntil(lambda: window.plots.minimumWidth() > 400)  # done by itself once the window shows
     window.resize(*size)
     window.resizeDocks([window.dock_experiment, window.dock_edit], [360, 300], Qt.Orientation.Horizontal)
-    window.fit_plots()
+    fit_plots(window)
     qtbot.wait(100)
     least = [p.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() for p in window.plots.plots]
     need = max(least[0::2]) + max(least[1::2])  # (loss, LR) over (metric, gradients)
