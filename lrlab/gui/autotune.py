@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -44,19 +45,30 @@ class ShowdownPlots(pg.GraphicsLayoutWidget):
         apply_plot_theme()
         super().__init__()
         self.p_best = self.addPlot(row=0, col=0, title="best validation so far (median over seeds)")
-        self.p_best.addLegend(offset=(-10, 10))
         self.p_lr = self.addPlot(row=1, col=0, title="LR each method used (first seed)")
+        # the methods' legend beside both plots, not over them: inside, six entries covered the
+        # curves that end near the top and did not fit a 1366x768 screen's plot height
+        self.legend = pg.LegendItem()
+        self.addItem(self.legend, row=0, col=1, rowspan=2)
         self.p_lr.setLogMode(y=True)
         self.p_lr.setXLink(self.p_best)
         for p in (self.p_best, self.p_lr):
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setLabel("bottom", "steps (compute spent)")
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on the empty axes
+        # the empty plots say what will fill them (their curves come when the showdown ends)
+        self.hint = pg.TextItem("each method's best validation so far and its LR\nappear here when the "
+                                "showdown ends", color=pg.getConfigOption("foreground"), anchor=(0.5, 0.5))
+        self.p_best.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)
         self.best_curves: dict[str, Any] = {}
         self.lr_curves: dict[str, Any] = {}
 
     def show_results(self, results: Sequence[Any], higher_is_better: bool = True) -> None:
         for p in (self.p_best, self.p_lr):
-            p.clear()
+            p.clear()  # the hint too
+        self.legend.clear()
         self.best_curves, self.lr_curves = {}, {}
         colours = palette(is_dark())
         for i, r in enumerate(results):
@@ -64,11 +76,14 @@ class ShowdownPlots(pg.GraphicsLayoutWidget):
                 continue
             pen = pg.mkPen(colours[i % len(colours)], width=2)
             x, y = r.best_curve(higher_is_better)
-            self.best_curves[r.name] = self.p_best.plot(x, y, pen=pen, name=r.name)
+            self.best_curves[r.name] = self.p_best.plot(x, y, pen=pen)
+            self.legend.addItem(self.best_curves[r.name], r.name)
             first = r.runs[0]
             lrs = np.asarray(first.lrs, dtype=np.float64)
             keep = np.isfinite(lrs) & (lrs > 0)
             self.lr_curves[r.name] = self.p_lr.plot(np.asarray(first.lr_steps)[keep], lrs[keep], pen=pen)
+        # as tall as its entries: stretched to both plots' height, each sample fell below its name
+        self.legend.setMaximumHeight(self.legend.layout.preferredHeight() + 10)
 
 
 class AutotuneWorker(QObject):
@@ -144,6 +159,8 @@ class AutotuneWindow(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self._fit_columns()  # the headers whole ("final val (median)"), before any row
         self.plots = ShowdownPlots()
 
         top = QHBoxLayout()
@@ -278,10 +295,25 @@ class AutotuneWindow(QWidget):
                      f"unavailable: {r.unavailable}" if r.unavailable else r.title)
             for j, text in enumerate(cells):
                 self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
+        self.table.resizeRowsToContents()
+        self._fit_table()
         target = self.showdown.target if self.showdown is not None else None
         self.plots.show_results(results, target.higher_is_better if target is not None else True)
         self.compare_button.setEnabled(any(r.runs for r in results))
+
+    def _fit_columns(self) -> None:
+        """Every column as wide as its contents, the last ("how") takes the rest of the width
+        (resizeColumnsToContents would shrink it back from its stretch)."""
+        for j in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(j)
+
+    def _fit_table(self) -> None:
+        """Tall enough for every method's row (six fit a 1366x768 screen), so none hides below a
+        scroll bar; the plots keep the rest."""
+        t = self.table
+        rows = sum(t.rowHeight(i) for i in range(t.rowCount()))
+        t.setMinimumHeight(min(rows + t.horizontalHeader().height() + 2 * t.frameWidth() + 2, 320))
 
     def first_seed_sessions(self) -> list[str]:
         """Each method's training session of its first seed (the last of its sessions for that seed)."""

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -90,6 +91,10 @@ class EditPanel(QWidget):
         self.fork_at: int | None = None  # fork mode: the step the fork branches off at
         self._params_form: ParamForm | None = None
         self.editor = KindedEditor(EDITS, "edit", custom=self._custom, labels=LABELS)
+        # the chooser may be narrower than its longest entry (its list still shows them whole):
+        # at 1280x720 the dock is about 270 pixels and the panel was cut off at its right edge
+        self.editor.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.editor.combo.setMinimumContentsLength(16)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.apply_button = QPushButton("Apply at the next step")

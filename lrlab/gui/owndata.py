@@ -10,6 +10,7 @@ problem, with Start disabled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -98,9 +99,11 @@ def dataset_fields(kind: str) -> dict[str, Field]:
 
 
 def pick_when_chosen(editor: KindedEditor) -> None:
-    """The user chose "Your table…" or "Image folder…": open the picker unless a path is set."""
+    """The user chose "Your table…" or "Image folder…": open the picker unless a path of the right
+    sort is set (the form keeps the path across kinds, so a table's file would otherwise greet
+    "Image folder…" with "is a file, not a folder" and no picker)."""
     if editor.kind() not in LABELS or editor.form is None:
         return
     picker = editor.form.fields["path"].widget
-    if isinstance(picker, PathPicker) and not picker.value():
+    if isinstance(picker, PathPicker) and (not picker.value() or Path(picker.value()).is_file() == picker.folder):
         picker.browse()

@@ -132,6 +132,12 @@ class PBTWindow(QMainWindow):
         self.heads = pg.ScatterPlotItem(size=10, pen=pg.mkPen(event), brush=pg.mkBrush(event))
         self.p_tree.addItem(self.heads)
         self.winner_path = self.p_tree.plot(pen=pg.mkPen(colours()["edit"], width=5))
+        # before a run the empty plots say what will fill them
+        self.hint = pg.TextItem("each member's lane, and an arrow where it copied\na better member's weights, "
+                                "appear here once\nthe population runs", color=pg.getConfigOption("foreground"),
+                                anchor=(0.5, 0.5))
+        self.p_tree.addItem(self.hint, ignoreBounds=True)
+        self.hint.setPos(0.5, 0.5)
         lay.addWidget(self.view, 1)
 
         bottom = QHBoxLayout()
@@ -220,6 +226,7 @@ class PBTWindow(QMainWindow):
         self.lanes = [self.p_tree.plot(pen=pg.mkPen(c, width=2)) for c in self.colour_of]
         self.p_tree.getAxis("left").setTicks([[(i, f"{i}") for i in range(k)]])
         self.p_tree.setYRange(-0.5, k - 0.5)
+        self.hint.hide()
         self.winner_path.setData([], [])
         self.lineage = [[] for _ in range(k)]
         self.status_of = ["running"] * k

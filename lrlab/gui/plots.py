@@ -478,6 +478,9 @@ class PlotPanel(QWidget):
             title = p.titleLabel
             title.setText(title.text, size=f"{base * 1.2 * scale:g}pt")
             p.legend.setLabelTextSize(f"{8 * scale:g}pt")
+            # two columns when large: in one, three entries took half a 1280x720 panel's height,
+            # too tall to be given headroom, and the legend covered the noise-scale curve
+            p.legend.setColumnCount(2 if on else 1)
             for _, label in p.legend.items:
                 label.setText(label.text)
             for item in p.listDataItems():

@@ -244,9 +244,10 @@ class ToolsComponent(QObject):
         from lrlab.core.runs import seed_list
 
         self.show_grid()
-        self.grid.begin(spec, options["lrs"], options["batch_sizes"], options["seeds"], options["best"])
+        self.grid.begin(spec, options["lrs"], options["batch_sizes"], options["seeds"], options["best"],
+                        options.get("target"))
         return self.controller.start(spec, kind="grid", lrs=options["lrs"], batch_sizes=options["batch_sizes"],
-                                     budget=options["budget"], best=options["best"],
+                                     budget=options["budget"], best=options["best"], target=options.get("target"),
                                      seeds=seed_list(spec.seed, options["seeds"]))
 
     def _run_sweep_on_ray(self, spec: Any, lrs: list, seeds: int, address: str) -> bool:

@@ -42,6 +42,7 @@ from lrlab.gui.edit_panel import EditPanel
 from lrlab.gui.experiment import ExperimentPanel
 from lrlab.gui.fork import ForkComponent
 from lrlab.gui.menus import PaceBox, about, fill_menu, fill_presets_menu, make_action
+from lrlab.gui.plot_width import keep_plots_whole
 from lrlab.gui.plots import PlotPanel
 from lrlab.gui.presenter import PresenterMode
 from lrlab.gui.session_view import SessionsComponent
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self._update_controls()
         QTimer.singleShot(200, self.experiment.warm_up)  # once the window is up
         QTimer.singleShot(300, self.plots.prepare)
+        keep_plots_whole(self)  # the docks give way on a 1280x720 screen (lrlab/gui/plot_width.py)
 
     # --- construction ---------------------------------------------------------------------
 

@@ -10,10 +10,16 @@ from guitools import QUICK, set_spec
 pytest.importorskip("prodigyopt", reason="needs the extra autotune: pip install 'lrlab[autotune]'")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
+from lrlab.gui.autotune import COLUMNS  # noqa: E402  (after the skip: it needs the extra)
+
 
 def test_bad_inputs_show_the_core_message_and_disable_run(window):
     show = window.tools.show_autotune()
     assert show.run_button.isEnabled() and show.message.isHidden()
+    assert show.plots.hint.isVisible() and "when the showdown ends" in show.plots.hint.textItem.toPlainText()
+    header = show.table.horizontalHeader()
+    for j, name in enumerate(COLUMNS):  # every heading whole before any row ("inal val (median" was cut)
+        assert header.sectionSize(j) >= header.fontMetrics().horizontalAdvance(name)
     show.budget.setValue(80)
     assert not show.run_button.isEnabled()
     assert show.message.text().startswith("budget: 80 steps is not longer than the range test's 100 steps")
@@ -45,6 +51,13 @@ def test_a_showdown_from_the_window_fills_the_table_and_the_plots(window, qtbot)
                                                                                     "schedulefree"]
     assert all(float(show.table.item(i, 1).text()) > 0.5 for i in range(3))
     assert set(show.plots.best_curves) == set(show.plots.lr_curves) == {"given", "prodigy", "schedulefree"}
+    # every row shown without scrolling, the legend beside the plots rather than over the curves
+    last = show.table.visualItemRect(show.table.item(2, 0))
+    assert show.table.viewport().rect().contains(last)
+    assert show.plots.hint.scene() is None  # the hint goes when the curves come
+    legend = show.plots.legend
+    assert len(legend.items) == 3
+    assert not legend.sceneBoundingRect().intersects(show.plots.p_best.vb.sceneBoundingRect())
     _, lrs = show.plots.lr_curves["prodigy"].getData()
     assert lrs[0] < 1e-3 < 1  # Prodigy's step size d x lr, not its nominal lr of 1 (log axis)
     _, best = show.plots.best_curves["given"].getData()

@@ -59,3 +59,21 @@ def test_an_image_folder_without_class_folders_is_refused_inline(qtbot, tmp_path
     picked[0] = str(write_image_folder(tmp_path / "photos", classes=2, per_class=3))
     form.fields["path"].widget.browse()
     assert panel.validate() is not None and form.errors["path"].text() == ""
+
+
+def test_image_folder_after_your_table_opens_the_folder_picker(qtbot, tmp_path, monkeypatch):
+    """The form keeps the table's file when the user switches to "Image folder…": the folder
+    picker still opens, instead of a "is a file, not a folder" message and no picker."""
+    csv = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0] * 10, "y": [0, 1] * 10}).to_csv(csv, index=False)
+    photos = write_image_folder(tmp_path / "photos", classes=2, per_class=3)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(csv), "Tables"))
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: asked.append(a[1]) or str(photos))
+    panel = ExperimentPanel()
+    qtbot.addWidget(panel)
+    choose(panel, "Your table…")
+    choose(panel, "Image folder…")
+    assert asked == ["Image folder"]
+    assert panel.dataset.form.fields["path"].widget.value() == str(photos)
+    assert panel.dataset.form.errors["path"].text() == ""

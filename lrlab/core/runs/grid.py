@@ -38,6 +38,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -507,3 +508,30 @@ def knee(by_row: Mapping[int, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
 def _mean(values: Sequence[Any]) -> float | None:
     xs = [v for v in values if v is not None]
     return float(np.mean(xs)) if len(xs) == len(values) and xs else None
+
+
+def knee_curve(knee_found: Mapping[str, Any] | None, batch_sizes: Sequence[float]) -> np.ndarray | None:
+    """The fitted ``S(B) = S_min (1 + B_crit / B)`` (McCandlish et al., 2018, eq. 2.11) at
+    ``batch_sizes``, from :func:`knee`'s result; None when no knee was fitted."""
+    if not knee_found or knee_found.get("critical_batch") is None or knee_found.get("min_steps") is None:
+        return None
+    b = np.asarray(batch_sizes, dtype=float)
+    return float(knee_found["min_steps"]) * (1.0 + float(knee_found["critical_batch"]) / b)
+
+
+def read_findings(folder: str | Path) -> dict[str, Any]:
+    """A finished grid's findings, read back from its folder's ``summary.json``: ``target``,
+    ``best``, ``rules``, ``knee`` and ``noise_scale`` (as :func:`analyse` wrote them); ``{}`` when
+    there is no summary (not written yet, damaged, or not a grid's)."""
+    import json
+
+    from lrlab.core.runs.recorded import RecordedSweep
+
+    try:
+        data = json.loads((Path(folder) / RecordedSweep.SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("kind") != "grid":
+        return {}
+    keys = ("target", "best", "rules", "knee", metrics.NOISE_SCALE.name)
+    return {k: data.get(k) for k in keys}
