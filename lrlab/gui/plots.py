@@ -873,6 +873,8 @@ class PlotPanel(QWidget):
             lo = min(lo, 0.0)  # LRs and losses read best from zero (a constant LR is not a flat zoom)
         y0, y1 = vb.viewRange()[1]
         span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
+        if plot is self.p_metric and not log and span < 0.05:  # one evaluation: 0.636 +- 0.05, not +- 3e-5
+            lo, hi, span = (lo + hi) / 2 - 0.025, (lo + hi) / 2 + 0.025, 0.05
         if lo < y0 or hi > y1 or span < 0.5 * (y1 - y0):
             self._fitting = True
             vb.setYRange(lo - 0.05 * span, hi + 0.05 * span, padding=0)

@@ -448,3 +448,18 @@ def test_a_window_closed_before_the_warm_up_ends_leaves_no_error_behind(qtbot, m
     alive.warm_up()
     qtbot.waitUntil(lambda: alive.warmed, timeout=30_000)
     assert [alive.device.itemText(i) for i in range(alive.device.count())] == ["auto", "cpu"]
+
+
+def test_one_validation_point_is_shown_on_a_readable_accuracy_axis(qtbot):
+    """A single evaluation (0.636) got an axis of 0.63608-0.63614, six digits of noise: the metric
+    axis spans at least 0.05 around it."""
+    from lrlab.gui.plots import PlotPanel
+
+    panel = PlotPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset("classification", 10, 100)
+    panel.add(_batch(0, 20), evals=[{"step": 13, "val_loss": 1.0, "val_metric": 0.63611}])
+    panel.flush()
+    lo, hi = panel.p_metric.getViewBox().viewRange()[1]
+    assert hi - lo >= 0.05 and lo < 0.63611 < hi
