@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     k16 = timed(draw, sweep.view.grab)
     share_single = single / max(single / 0.05, 33)  # both pace their frames to GUI_SHARE of the time
-    share_sweep = k16 / sweep._timer.interval()
+    share_sweep = k16 / sweep.pacer.timer.interval()
     sweep.close()
     print(f"frame (redraw + paint) over {n:,} steps: one run {single:.1f} ms, a K=16 sweep {k16:.1f} ms "
           f"= {k16 / single:.2f}x; drawing takes {share_single:.1%} vs {share_sweep:.1%} of the time "

@@ -15,8 +15,7 @@ positions are kept in steps; the x axis shows steps, epochs or samples.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
 from lrlab.gui.legends import CORNERS, place_legend
+from lrlab.gui.pacing import FramePacer, TimedGraphicsLayout
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
@@ -50,12 +50,6 @@ MARKER_STYLES = {"edit": ("edit", Qt.PenStyle.SolidLine), "plateau": ("lr", Qt.P
                  "pause": ("event", Qt.PenStyle.DotLine), "resume": ("event", Qt.PenStyle.DotLine),
                  "stop": ("event", Qt.PenStyle.DashDotDotLine), "diverged": ("diverged", Qt.PenStyle.SolidLine),
                  "out_of_memory": ("diverged", Qt.PenStyle.SolidLine)}
-FRAME_MS = 33  # at most ~30 redraws a second
-MAX_FRAME_MS = 500  # ... and at least two
-# The share of wall time frames may take, measured from our side: what the training thread loses
-# is about twice that (PySide holds the GIL while Qt paints, and each hand-off costs both
-# threads a wake-up; measured with bench_gui: 0.05 cost 9% of the steps, 0.025 cost 5%).
-GUI_SHARE = 0.025
 #: a young live run's x axis spans at least this many steps, and at least 1.5 times the steps it
 #: has, growing to the planned run: a run that blows up at step 20 of 700 is watched blowing up,
 #: not drawn as a sliver at x=0 (re-laid out only a few times, as the span grows by 2.5x)
@@ -79,22 +73,6 @@ def readable_log_ticks(axis: pg.AxisItem) -> None:
         return keep
 
     axis.logTickStrings = strings
-
-
-class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took, so the frame rate can adapt to it; calls
-    ``after_first_paint`` (once, from the event loop) when it has been painted the first time."""
-
-    last_paint_ms = 0.0
-    after_first_paint: Callable[[], None] | None = None
-
-    def paintEvent(self, event: Any) -> None:
-        t0 = time.perf_counter()
-        super().paintEvent(event)
-        self.last_paint_ms = (time.perf_counter() - t0) * 1000
-        if self.after_first_paint is not None:
-            QTimer.singleShot(0, self.after_first_paint)
-            self.after_first_paint = None
 
 
 class RunData:
@@ -182,7 +160,7 @@ class RunData:
 
 class PlotPanel(QWidget):
     """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second
-    (2 to 5 while a run trains: see GUI_SHARE)."""
+    (2 to 5 while a run trains: see lrlab.gui.pacing)."""
 
     sig_hover = Signal(str)
     sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position
@@ -240,13 +218,11 @@ class PlotPanel(QWidget):
         self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
-        self._cost = 0.0  # smoothed milliseconds per frame
         self._auto_y: dict[Any, bool] = {}
         self._fitting = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self._frame)
-        self._timer.start()
+        # paced so that drawing takes at most GUI_SHARE of the time (lrlab.gui.pacing), smoothed
+        # over frames: one slow frame (a re-laid axis) does not halve the rate
+        self.pacer = FramePacer(self, self._frame, self.view, smoothing=0.2)
         # what the user does (pan, zoom, a proposed edit, a smoothing change) is drawn at once,
         # whatever pace the live data's frames have slowed to
         self._soon = QTimer(self)
@@ -775,11 +751,14 @@ class PlotPanel(QWidget):
         """Redraw the panels whose data or view changed; a bounded amount of work.
 
         The interval adapts so that drawing (our work here plus Qt's paint that follows)
-        takes at most GUI_SHARE of the time: 30 Hz when frames are cheap, fewer when not.
+        takes at most GUI_SHARE of the time (lrlab.gui.pacing): 30 Hz when frames are cheap, fewer when not.
         """
         if not self._dirty or not self._curves_made:
             return
-        t0 = time.perf_counter()
+        with self.pacer.measured():
+            self._draw_dirty()
+
+    def _draw_dirty(self) -> None:
         self._drain()
         self._follow()
         dirty, self._dirty = self._dirty, set()
@@ -816,11 +795,6 @@ class PlotPanel(QWidget):
             # the marker labels at the LR panel's foot
             place_legend(plot, ("top right", "top left") if plot is self.p_lr and self._markers else CORNERS)
         self.frames += 1
-        cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
-        self._cost = 0.8 * self._cost + 0.2 * cost
-        interval = int(min(max(self._cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS))
-        if abs(interval - self._timer.interval()) > 5:
-            self._timer.setInterval(interval)
 
     def _draw_effective(self, s0: float, s1: float, budget: int) -> list[np.ndarray]:
         """The effective-LR bands, median and scheduled LR; returns what the y range must hold."""
