@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.gui.fastcurve import FastCurve
 from lrlab.gui.legends import CORNERS, place_legend
 from lrlab.gui.pacing import FramePacer, TimedGraphicsLayout
 from lrlab.gui.style import colours, faint
@@ -292,18 +293,18 @@ class PlotPanel(QWidget):
         # each curve is created once; frames only call setData (width-1 pens: wider is slower)
         c = self.colours = colours()  # for the palette in use now (light or dark)
         #: metric name -> its curve, and its EMA's for those drawn with one, as declared
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self.ema_curves: dict[str, pg.PlotDataItem] = {}
+        # the lines redrawn every frame are FastCurves (a PlotDataItem's setData costs 7x more)
+        self.curves: dict[str, pg.PlotDataItem | FastCurve] = {}
+        self.ema_curves: dict[str, FastCurve] = {}
         for m in CURVES:
             self.curves[m.name] = self._curve(m, c[m.curve.colour])
             if m.curve.ema:
-                self.ema_curves[m.name] = self.panel_of(m).plot(pen=pg.mkPen(c[m.curve.colour], width=2),
-                                                                name=m.curve.ema)
+                self.ema_curves[m.name] = self._line(self.panel_of(m), pg.mkPen(c[m.curve.colour], width=2),
+                                                     m.curve.ema)
         self.c_loss = self.curves[TRAIN_LOSS.name]
-        self.c_planned = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine),
-                                        name="planned")
-        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
-                                      name="proposed edit")
+        self.c_planned = self._line(self.p_lr, pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine), "planned")
+        self.c_ghost = self._line(self.p_lr, pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
+                                  "proposed edit")
         # the effective LR in the same panel (chosen with the "lower right" control): the median
         # per-parameter step size, its p25-p75 and p5-p95 bands, and the scheduled LR for reference
         # (the edges need a pen: pyqtgraph builds no path for a curve without one, and the bands fill between paths)
@@ -329,14 +330,21 @@ class PlotPanel(QWidget):
         assert metric.curve is not None
         return getattr(self, f"p_{metric.curve.panel}")
 
-    def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem:
+    @staticmethod
+    def _line(plot: pg.PlotItem, pen: Any, name: str) -> FastCurve:
+        """A live line in ``plot`` (see lrlab.gui.fastcurve): frames call its ``set_points``."""
+        curve = FastCurve(pen=pen, name=name)
+        plot.addItem(curve)
+        return curve
+
+    def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem | FastCurve:
         """A metric's curve in its declared panel and style (see lrlab.core.decl.metrics.STYLES)."""
         cv, plot = metric.curve, self.panel_of(metric)
         assert cv is not None
         if cv.style == "envelope":  # faint under its EMA
-            return plot.plot(pen=pg.mkPen(faint(colour) if cv.ema else colour, width=1), name=cv.legend)
+            return self._line(plot, pg.mkPen(faint(colour) if cv.ema else colour, width=1), cv.legend)
         if cv.style == "line":
-            return plot.plot(pen=pg.mkPen(colour, width=2), name=cv.legend)
+            return self._line(plot, pg.mkPen(colour, width=2), cv.legend)
         joined = cv.style == "markers+line"
         return plot.plot(pen=pg.mkPen(colour, width=1) if joined else None, symbol="o", symbolSize=5 if joined else 6,
                          symbolBrush=colour, symbolPen=None, name=cv.legend)
@@ -405,7 +413,7 @@ class PlotPanel(QWidget):
                 pyramid = MinMaxPyramid()
                 pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[m.name]))
                 plot = self.panel_of(m)
-                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2 * self.scale), name=name)
+                curve = self._line(plot, pg.mkPen(faint(colour, 170), width=2 * self.scale), name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
         pinned = len(self._reference_sources["pinned"])
@@ -539,7 +547,7 @@ class PlotPanel(QWidget):
                              else GRADIENTS_TITLE)
         self.p_grad.setLabel("left", "step size (LR)" if effective else "")
 
-    def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem]:
+    def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem | FastCurve]:
         """The metric curves (and their EMAs) drawn in ``plot``."""
         return [curve for m in CURVES if self.panel_of(m) is plot
                 for curve in (self.curves[m.name], self.ema_curves.get(m.name)) if curve is not None]
@@ -767,8 +775,9 @@ class PlotPanel(QWidget):
         drawn: dict[Any, list[np.ndarray]] = {p: [] for p in dirty}
         for curve, pyramid, plot, smooth in self.pyramids:
             if plot in dirty and curve.isVisible():
-                x, y = pyramid.view(s0, s1, budget, smooth)
-                curve.setData(self._to_display(x), y, connect="finite")
+                # a smooth curve needs a point per pixel at most, a noisy one two (its envelope)
+                x, y = pyramid.view(s0, s1, budget // 2 if smooth else budget, smooth)
+                curve.set_points(self._to_display(x), y)
                 drawn[plot].append(y)
                 self._in_legend(plot, curve, len(y) > 0)
         if dirty & self.eval_plots:
@@ -786,7 +795,7 @@ class PlotPanel(QWidget):
             # (the next step of a live run, or an earlier step a fork would branch off at)
             for curve, (x, y), ahead in ((self.c_planned, self.planned, True), (self.c_ghost, self.ghost, False)):
                 keep = (x >= self.data.first_step + len(self.data) - 1) if len(x) and ahead else slice(None)
-                curve.setData(self._to_display(x[keep]), y[keep])
+                curve.set_points(self._to_display(x[keep]), y[keep])
                 drawn[self.p_lr].append(y[keep])
                 self._in_legend(self.p_lr, curve, len(y[keep]) > 0)
         for plot, ys in drawn.items():
@@ -811,7 +820,7 @@ class PlotPanel(QWidget):
         return [*ys, y]
 
     @staticmethod
-    def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem, show: bool) -> None:
+    def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem | FastCurve, show: bool) -> None:
         """List a curve in its legend only while it has data (no empty "proposed edit" in exports)."""
         legend = plot.legend
         listed = any(getattr(sample, "item", None) is curve for sample, _ in legend.items)
