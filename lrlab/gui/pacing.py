@@ -30,26 +30,38 @@ GUI_SHARE = 0.025
 
 
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took, so the frame rate can adapt to it; calls
-    ``after_first_paint`` (once, from the event loop) when it has been painted the first time."""
+    """Remembers how long its paints took, so the frame rate can adapt to them; calls
+    ``after_first_paint`` (once, from the event loop) when it has been painted the first time.
+
+    A frame's changes may cost several paints (pyqtgraph re-ranges an auto-ranged view at the
+    next paint, which asks for another; a window's other widgets repaint it): the pacer counts
+    them all (:meth:`take_paint_ms`), not the last one only."""
 
     last_paint_ms = 0.0
+    #: milliseconds painted since :meth:`take_paint_ms` last read them
+    painted_ms = 0.0
     after_first_paint: Callable[[], None] | None = None
 
     def paintEvent(self, event: Any) -> None:
         t0 = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_ms = (time.perf_counter() - t0) * 1000
+        self.painted_ms += self.last_paint_ms
         if self.after_first_paint is not None:
             QTimer.singleShot(0, self.after_first_paint)
             self.after_first_paint = None
+
+    def take_paint_ms(self) -> float:
+        """The milliseconds painted since the last call (the last paint's when none since)."""
+        ms, self.painted_ms = self.painted_ms, 0.0
+        return ms or self.last_paint_ms
 
 
 class FramePacer:
     """A repeating timer that calls ``frame`` and slows itself so that drawing stays within
     ``share`` of the time: the frame wraps its drawing in :meth:`measured`, and the next
     interval is ``cost / share`` between ``min_ms`` and ``max_ms``, where cost is the frame's
-    milliseconds plus ``view``'s last paint (an exponential average with weight ``smoothing``
+    milliseconds plus ``view``'s paints since the last frame (an exponential average with weight ``smoothing``
     on the newest frame: 1 follows each frame, 0.2 rides out a single slow one)."""
 
     def __init__(self, owner: QObject, frame: Callable[[], None], view: TimedGraphicsLayout,
@@ -72,8 +84,9 @@ class FramePacer:
             self.record((time.perf_counter() - t0) * 1000)
 
     def record(self, ms: float) -> None:
-        """A frame's own work took ``ms``: pace the next ones (Qt's last paint is added here)."""
-        cost = ms + self.view.last_paint_ms
+        """A frame's own work took ``ms``: pace the next ones (Qt's paints since the last frame
+        are added here)."""
+        cost = ms + self.view.take_paint_ms()
         self.cost = (1 - self.smoothing) * self.cost + self.smoothing * cost
         interval = int(min(max(self.cost / self.share, self.min_ms), self.max_ms))
         if abs(interval - self.timer.interval()) > 5:  # setInterval restarts the timer: only on a real change
