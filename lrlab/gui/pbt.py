@@ -38,6 +38,7 @@ from lrlab.core.decl.spec import RunSpec, planned_steps
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.members import lr_colour_map
 from lrlab.gui.pacing import MEMBERS_FRAME_MS, FramePacer, TimedGraphicsLayout
+from lrlab.gui.ranges import AXIS_WIDTH, SteadyRange
 from lrlab.gui.style import colours, fit_to_screen
 from lrlab.gui.sweep import MemberCurves, lr_colours
 
@@ -119,6 +120,10 @@ class PBTWindow(QMainWindow):
             for axis in ("left", "bottom"):
                 p.getAxis(axis).enableAutoSIPrefix(False)
         self.p_tree.invertY(True)  # member 0 on top, as the lists read
+        # ranges fitted by the frames, left axes of a fixed width: as the Sweep window (lrlab.gui.ranges)
+        for p in (self.p_loss, self.p_lr):
+            p.getAxis("left").setWidth(AXIS_WIDTH)
+        self.ranges = (SteadyRange(self.p_loss, grow_x=True), SteadyRange(self.p_lr, fit_x=False))
         self.cmap = lr_colour_map()
         self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 first LR",
                                           interactive=False)
@@ -212,6 +217,8 @@ class PBTWindow(QMainWindow):
         self.colour_bar.setLevels(levels)
         self.losses.begin(self.colour_of)
         self.lrs.begin(self.colour_of)
+        for r in self.ranges:
+            r.reset()
         for lane in self.lanes:
             self.p_tree.removeItem(lane)
         self.lanes = [self.p_tree.plot(pen=pg.mkPen(c, width=2)) for c in self.colour_of]
@@ -311,6 +318,8 @@ class PBTWindow(QMainWindow):
         with self.pacer.measured():
             self.losses.draw()
             self.lrs.draw()
+            for r in self.ranges:
+                r.fit()
             self._draw_tree()
 
     def _draw_tree(self) -> None:

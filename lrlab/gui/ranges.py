@@ -16,6 +16,9 @@ import pyqtgraph as pg
 
 from lrlab.gui.legends import drawn_points
 
+#: pixels for a live plot's left axis (ticks and label), fixed: tick labels of a new width re-lay
+#: the plots out (and a linked plot's x follows), a paint each
+AXIS_WIDTH = 60
 #: a live x range is laid out this many times as wide as the data, so it is re-laid out only as
 #: the run grows by that factor again
 X_HEADROOM = 1.5

@@ -37,7 +37,7 @@ from lrlab.core.runs.recorded import recorded_path
 from lrlab.core.runs.sweep import engine_note, log_range
 from lrlab.gui.fastcurve import FastCurve
 from lrlab.gui.members import MembersWindow, lr_colour_map
-from lrlab.gui.ranges import SteadyRange
+from lrlab.gui.ranges import AXIS_WIDTH, SteadyRange
 from lrlab.gui.style import colours, fit_to_screen
 
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
@@ -138,10 +138,6 @@ class MemberCurves:
             curve.set_points(x, y)
             drawn.append((x, y))
         return drawn
-
-
-#: pixels for the left axes (ticks and label) of the Sweep's plots
-AXIS_WIDTH = 60
 
 
 class SweepWindow(MembersWindow):

@@ -50,3 +50,32 @@ def test_log_axes_draw_log10_of_the_values_and_gaps_where_they_are_not_positive(
     panel.set_log_loss(False)  # back: the same curve, the values again
     panel.flush()
     assert panel.c_loss.getData()[1][0] == pytest.approx(2.0)
+
+
+def test_a_live_plots_range_holds_its_data_changes_rarely_and_leaves_the_users_zoom(qtbot):
+    import pyqtgraph as pg
+
+    from lrlab.gui.fastcurve import FastCurve
+    from lrlab.gui.ranges import SteadyRange
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    plot = widget.getPlotItem()
+    curve = FastCurve()
+    plot.addItem(curve)
+    keeper = SteadyRange(plot, grow_x=True)
+    curve.set_points(np.arange(100.0), np.linspace(1.0, 0.5, 100))
+    keeper.fit()
+    (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 99 * 1.4 and y0 <= 0.5 and y1 >= 1.0  # room to grow to the right
+    curve.set_points(np.arange(120.0), np.linspace(1.0, 0.48, 120))  # a little more: same range
+    keeper.fit()
+    assert plot.getViewBox().viewRange() == [[x0, x1], [y0, y1]]
+    curve.set_points(np.arange(400.0), np.linspace(1.0, 0.2, 400))  # out of it: refitted
+    keeper.fit()
+    assert plot.getViewBox().viewRange()[0][1] >= 399
+    plot.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zoomed
+    plot.getViewBox().setRange(xRange=(10, 20), padding=0)
+    curve.set_points(np.arange(1000.0), np.linspace(1.0, 0.1, 1000))
+    keeper.fit()
+    assert plot.getViewBox().viewRange()[0] == [10.0, 20.0]
