@@ -2,17 +2,15 @@
 
 Each sets up a run of the main window's experiment in a row of controls (the learning rates, the
 seeds, Run, Pause/Resume, Stop), says what is wrong with them in one inline line, draws what the
-run controller hands it on a timer paced like the main plots (drawing takes at most GUI_SHARE of
-the time), and ends in a status line with its buttons ("Use this LR", "Compare ...").
+run controller hands it on a timer paced like the main plots (lrlab.gui.pacing: drawing takes at
+most GUI_SHARE of the time), and ends in a status line with its buttons ("Use this LR", "Compare ...").
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -26,11 +24,10 @@ from PySide6.QtWidgets import (
 
 from lrlab.core.decl.palette import LR_SCALE
 from lrlab.gui.forms import ERROR_STYLE
-from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
+from lrlab.gui.pacing import MEMBERS_FRAME_MS, FramePacer, TimedGraphicsLayout
 
 #: the LR colour scale, the core's (compare colours a group's members on the same one)
 LR_COLOURS = LR_SCALE
-FRAME_MS = 100
 
 
 def lr_colour_map() -> pg.ColorMap:
@@ -79,9 +76,7 @@ class MembersWindow(QMainWindow):
         self.main_layout.addLayout(self.bottom)
         self.setCentralWidget(central)
         self._dirty = False
-        self._timer = QTimer(self, interval=FRAME_MS)
-        self._timer.timeout.connect(self._frame)
-        self._timer.start()
+        self.pacer = FramePacer(self, self._frame, self.view, min_ms=MEMBERS_FRAME_MS)
 
     def add_controls(self, *widgets: QWidget) -> None:
         """Widgets in the controls row, before Run."""
@@ -108,16 +103,12 @@ class MembersWindow(QMainWindow):
     def _frame(self) -> None:
         """Redraw at most ten times a second, and less often when drawing is dear: like the
         main window's plots, drawing may take at most GUI_SHARE of the time (the rest is the
-        training thread's)."""
+        training thread's; see lrlab.gui.pacing)."""
         if not self._dirty or not self._can_draw():
             return
         self._dirty = False
-        t0 = time.perf_counter()
-        try:
+        with self.pacer.measured():
             self._draw()
-        finally:
-            cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
-            self._timer.setInterval(int(min(max(cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)))
 
     def _draw(self) -> None:
         raise NotImplementedError

@@ -14,13 +14,12 @@ run and then compares that run with the winner.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
@@ -37,8 +36,9 @@ from lrlab.core.decl.metrics import LR, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec, planned_steps
 from lrlab.gui.forms import ERROR_STYLE
-from lrlab.gui.members import FRAME_MS, lr_colour_map
-from lrlab.gui.plots import GUI_SHARE, MAX_FRAME_MS, TimedGraphicsLayout
+from lrlab.gui.members import lr_colour_map
+from lrlab.gui.pacing import MEMBERS_FRAME_MS, FramePacer, TimedGraphicsLayout
+from lrlab.gui.ranges import AXIS_WIDTH, SteadyRange
 from lrlab.gui.style import colours, fit_to_screen
 from lrlab.gui.sweep import MemberCurves, lr_colours
 
@@ -120,6 +120,10 @@ class PBTWindow(QMainWindow):
             for axis in ("left", "bottom"):
                 p.getAxis(axis).enableAutoSIPrefix(False)
         self.p_tree.invertY(True)  # member 0 on top, as the lists read
+        # ranges fitted by the frames, left axes of a fixed width: as the Sweep window (lrlab.gui.ranges)
+        for p in (self.p_loss, self.p_lr):
+            p.getAxis("left").setWidth(AXIS_WIDTH)
+        self.ranges = (SteadyRange(self.p_loss, grow_x=True), SteadyRange(self.p_lr, fit_x=False))
         self.cmap = lr_colour_map()
         self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 first LR",
                                           interactive=False)
@@ -166,9 +170,7 @@ class PBTWindow(QMainWindow):
         self.steps_done = 0
         self.selected: int | None = None
         self._dirty = False
-        self._timer = QTimer(self, interval=FRAME_MS)
-        self._timer.timeout.connect(self._frame)
-        self._timer.start()
+        self.pacer = FramePacer(self, self._frame, self.view, min_ms=MEMBERS_FRAME_MS)
 
     # --- setting up ----------------------------------------------------------------------------
 
@@ -221,6 +223,8 @@ class PBTWindow(QMainWindow):
         self.colour_bar.setLevels(levels)
         self.losses.begin(self.colour_of)
         self.lrs.begin(self.colour_of)
+        for r in self.ranges:
+            r.reset()
         for lane in self.lanes:
             self.p_tree.removeItem(lane)
         self.lanes = [self.p_tree.plot(pen=pg.mkPen(c, width=2)) for c in self.colour_of]
@@ -318,14 +322,12 @@ class PBTWindow(QMainWindow):
         if not self._dirty or not self.losses.data:
             return
         self._dirty = False
-        t0 = time.perf_counter()
-        try:
+        with self.pacer.measured():
             self.losses.draw()
             self.lrs.draw()
+            for r in self.ranges:
+                r.fit()
             self._draw_tree()
-        finally:
-            cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
-            self._timer.setInterval(int(min(max(cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)))
 
     def _draw_tree(self) -> None:
         """Lanes to the current step, an arrow (a segment and its head) per exploit, the

@@ -15,8 +15,7 @@ positions are kept in steps; the x axis shows steps, epochs or samples.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,9 @@ from PySide6.QtWidgets import (
 from lrlab.core.decl.events import Event
 from lrlab.core.decl.metrics import CURVES, LR, QUANTILE_NAMES, TRAIN_LOSS, Column
 from lrlab.core.features.series import Growable, MinMaxPyramid, debiased_ema
+from lrlab.gui.fastcurve import FastCurve
 from lrlab.gui.legends import CORNERS, place_legend
+from lrlab.gui.pacing import FramePacer, TimedGraphicsLayout
 from lrlab.gui.style import colours, faint
 
 X_MODES = ("step", "epoch", "samples")
@@ -50,12 +51,6 @@ MARKER_STYLES = {"edit": ("edit", Qt.PenStyle.SolidLine), "plateau": ("lr", Qt.P
                  "pause": ("event", Qt.PenStyle.DotLine), "resume": ("event", Qt.PenStyle.DotLine),
                  "stop": ("event", Qt.PenStyle.DashDotDotLine), "diverged": ("diverged", Qt.PenStyle.SolidLine),
                  "out_of_memory": ("diverged", Qt.PenStyle.SolidLine)}
-FRAME_MS = 33  # at most ~30 redraws a second
-MAX_FRAME_MS = 500  # ... and at least two
-# The share of wall time frames may take, measured from our side: what the training thread loses
-# is about twice that (PySide holds the GIL while Qt paints, and each hand-off costs both
-# threads a wake-up; measured with bench_gui: 0.05 cost 9% of the steps, 0.025 cost 5%).
-GUI_SHARE = 0.025
 #: a young live run's x axis spans at least this many steps, and at least 1.5 times the steps it
 #: has, growing to the planned run: a run that blows up at step 20 of 700 is watched blowing up,
 #: not drawn as a sliver at x=0 (re-laid out only a few times, as the span grows by 2.5x)
@@ -79,22 +74,6 @@ def readable_log_ticks(axis: pg.AxisItem) -> None:
         return keep
 
     axis.logTickStrings = strings
-
-
-class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took, so the frame rate can adapt to it; calls
-    ``after_first_paint`` (once, from the event loop) when it has been painted the first time."""
-
-    last_paint_ms = 0.0
-    after_first_paint: Callable[[], None] | None = None
-
-    def paintEvent(self, event: Any) -> None:
-        t0 = time.perf_counter()
-        super().paintEvent(event)
-        self.last_paint_ms = (time.perf_counter() - t0) * 1000
-        if self.after_first_paint is not None:
-            QTimer.singleShot(0, self.after_first_paint)
-            self.after_first_paint = None
 
 
 class RunData:
@@ -182,7 +161,7 @@ class RunData:
 
 class PlotPanel(QWidget):
     """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second
-    (2 to 5 while a run trains: see GUI_SHARE)."""
+    (2 to 5 while a run trains: see lrlab.gui.pacing)."""
 
     sig_hover = Signal(str)
     sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position
@@ -240,13 +219,11 @@ class PlotPanel(QWidget):
         self._curves_made = False
         self._markers: list[pg.InfiniteLine] = []
         self._dirty: set[Any] = set()
-        self._cost = 0.0  # smoothed milliseconds per frame
         self._auto_y: dict[Any, bool] = {}
         self._fitting = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self._frame)
-        self._timer.start()
+        # paced so that drawing takes at most GUI_SHARE of the time (lrlab.gui.pacing), smoothed
+        # over frames: one slow frame (a re-laid axis) does not halve the rate
+        self.pacer = FramePacer(self, self._frame, self.view, smoothing=0.2)
         # what the user does (pan, zoom, a proposed edit, a smoothing change) is drawn at once,
         # whatever pace the live data's frames have slowed to
         self._soon = QTimer(self)
@@ -316,18 +293,18 @@ class PlotPanel(QWidget):
         # each curve is created once; frames only call setData (width-1 pens: wider is slower)
         c = self.colours = colours()  # for the palette in use now (light or dark)
         #: metric name -> its curve, and its EMA's for those drawn with one, as declared
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self.ema_curves: dict[str, pg.PlotDataItem] = {}
+        # the lines redrawn every frame are FastCurves (a PlotDataItem's setData costs 7x more)
+        self.curves: dict[str, pg.PlotDataItem | FastCurve] = {}
+        self.ema_curves: dict[str, FastCurve] = {}
         for m in CURVES:
             self.curves[m.name] = self._curve(m, c[m.curve.colour])
             if m.curve.ema:
-                self.ema_curves[m.name] = self.panel_of(m).plot(pen=pg.mkPen(c[m.curve.colour], width=2),
-                                                                name=m.curve.ema)
+                self.ema_curves[m.name] = self._line(self.panel_of(m), pg.mkPen(c[m.curve.colour], width=2),
+                                                     m.curve.ema)
         self.c_loss = self.curves[TRAIN_LOSS.name]
-        self.c_planned = self.p_lr.plot(pen=pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine),
-                                        name="planned")
-        self.c_ghost = self.p_lr.plot(pen=pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
-                                      name="proposed edit")
+        self.c_planned = self._line(self.p_lr, pg.mkPen(c["lr"], width=1, style=Qt.PenStyle.DashLine), "planned")
+        self.c_ghost = self._line(self.p_lr, pg.mkPen(c["validation"], width=2, style=Qt.PenStyle.DotLine),
+                                  "proposed edit")
         # the effective LR in the same panel (chosen with the "lower right" control): the median
         # per-parameter step size, its p25-p75 and p5-p95 bands, and the scheduled LR for reference
         # (the edges need a pen: pyqtgraph builds no path for a curve without one, and the bands fill between paths)
@@ -353,14 +330,21 @@ class PlotPanel(QWidget):
         assert metric.curve is not None
         return getattr(self, f"p_{metric.curve.panel}")
 
-    def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem:
+    @staticmethod
+    def _line(plot: pg.PlotItem, pen: Any, name: str) -> FastCurve:
+        """A live line in ``plot`` (see lrlab.gui.fastcurve): frames call its ``set_points``."""
+        curve = FastCurve(pen=pen, name=name)
+        plot.addItem(curve)
+        return curve
+
+    def _curve(self, metric: Column, colour: str) -> pg.PlotDataItem | FastCurve:
         """A metric's curve in its declared panel and style (see lrlab.core.decl.metrics.STYLES)."""
         cv, plot = metric.curve, self.panel_of(metric)
         assert cv is not None
         if cv.style == "envelope":  # faint under its EMA
-            return plot.plot(pen=pg.mkPen(faint(colour) if cv.ema else colour, width=1), name=cv.legend)
+            return self._line(plot, pg.mkPen(faint(colour) if cv.ema else colour, width=1), cv.legend)
         if cv.style == "line":
-            return plot.plot(pen=pg.mkPen(colour, width=2), name=cv.legend)
+            return self._line(plot, pg.mkPen(colour, width=2), cv.legend)
         joined = cv.style == "markers+line"
         return plot.plot(pen=pg.mkPen(colour, width=1) if joined else None, symbol="o", symbolSize=5 if joined else 6,
                          symbolBrush=colour, symbolPen=None, name=cv.legend)
@@ -429,7 +413,7 @@ class PlotPanel(QWidget):
                 pyramid = MinMaxPyramid()
                 pyramid.append(*(np.asarray(a, dtype=np.float64) for a in series[m.name]))
                 plot = self.panel_of(m)
-                curve = plot.plot(pen=pg.mkPen(faint(colour, 170), width=2 * self.scale), name=name)
+                curve = self._line(plot, pg.mkPen(faint(colour, 170), width=2 * self.scale), name)
                 refs.append((curve, pyramid, plot, True))
         self._references = tuple(refs)
         pinned = len(self._reference_sources["pinned"])
@@ -566,7 +550,7 @@ class PlotPanel(QWidget):
                              else GRADIENTS_TITLE)
         self.p_grad.setLabel("left", "step size (LR)" if effective else "")
 
-    def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem]:
+    def _curves_in(self, plot: pg.PlotItem) -> list[pg.PlotDataItem | FastCurve]:
         """The metric curves (and their EMAs) drawn in ``plot``."""
         return [curve for m in CURVES if self.panel_of(m) is plot
                 for curve in (self.curves[m.name], self.ema_curves.get(m.name)) if curve is not None]
@@ -778,11 +762,14 @@ class PlotPanel(QWidget):
         """Redraw the panels whose data or view changed; a bounded amount of work.
 
         The interval adapts so that drawing (our work here plus Qt's paint that follows)
-        takes at most GUI_SHARE of the time: 30 Hz when frames are cheap, fewer when not.
+        takes at most GUI_SHARE of the time (lrlab.gui.pacing): 30 Hz when frames are cheap, fewer when not.
         """
         if not self._dirty or not self._curves_made:
             return
-        t0 = time.perf_counter()
+        with self.pacer.measured():
+            self._draw_dirty()
+
+    def _draw_dirty(self) -> None:
         self._drain()
         self._follow()
         dirty, self._dirty = self._dirty, set()
@@ -791,8 +778,9 @@ class PlotPanel(QWidget):
         drawn: dict[Any, list[np.ndarray]] = {p: [] for p in dirty}
         for curve, pyramid, plot, smooth in self.pyramids:
             if plot in dirty and curve.isVisible():
-                x, y = pyramid.view(s0, s1, budget, smooth)
-                curve.setData(self._to_display(x), y, connect="finite")
+                # a smooth curve needs a point per pixel at most, a noisy one two (its envelope)
+                x, y = pyramid.view(s0, s1, budget // 2 if smooth else budget, smooth)
+                curve.set_points(self._to_display(x), y)
                 drawn[plot].append(y)
                 self._in_legend(plot, curve, len(y) > 0)
         if dirty & self.eval_plots:
@@ -810,7 +798,7 @@ class PlotPanel(QWidget):
             # (the next step of a live run, or an earlier step a fork would branch off at)
             for curve, (x, y), ahead in ((self.c_planned, self.planned, True), (self.c_ghost, self.ghost, False)):
                 keep = (x >= self.data.first_step + len(self.data) - 1) if len(x) and ahead else slice(None)
-                curve.setData(self._to_display(x[keep]), y[keep])
+                curve.set_points(self._to_display(x[keep]), y[keep])
                 drawn[self.p_lr].append(y[keep])
                 self._in_legend(self.p_lr, curve, len(y[keep]) > 0)
         for plot, ys in drawn.items():
@@ -819,11 +807,6 @@ class PlotPanel(QWidget):
             # the marker labels at the LR panel's foot
             place_legend(plot, ("top right", "top left") if plot is self.p_lr and self._markers else CORNERS)
         self.frames += 1
-        cost = (time.perf_counter() - t0) * 1000 + self.view.last_paint_ms
-        self._cost = 0.8 * self._cost + 0.2 * cost
-        interval = int(min(max(self._cost / GUI_SHARE, FRAME_MS), MAX_FRAME_MS))
-        if abs(interval - self._timer.interval()) > 5:
-            self._timer.setInterval(interval)
 
     def _draw_effective(self, s0: float, s1: float, budget: int) -> list[np.ndarray]:
         """The effective-LR bands, median and scheduled LR; returns what the y range must hold."""
@@ -840,7 +823,7 @@ class PlotPanel(QWidget):
         return [*ys, y]
 
     @staticmethod
-    def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem, show: bool) -> None:
+    def _in_legend(plot: pg.PlotItem, curve: pg.PlotDataItem | FastCurve, show: bool) -> None:
         """List a curve in its legend only while it has data (no empty "proposed edit" in exports)."""
         legend = plot.legend
         listed = any(getattr(sample, "item", None) is curve for sample, _ in legend.items)

@@ -35,7 +35,9 @@ from lrlab.core.engine.stacked import PATH_WORDS
 from lrlab.core.features.series import MinMaxPyramid, debiased_ema
 from lrlab.core.runs.recorded import recorded_path
 from lrlab.core.runs.sweep import engine_note, log_range
+from lrlab.gui.fastcurve import FastCurve
 from lrlab.gui.members import MembersWindow, lr_colour_map
+from lrlab.gui.ranges import AXIS_WIDTH, SteadyRange
 from lrlab.gui.style import colours, fit_to_screen
 
 SMOOTHING = 0.9  # the members' loss curves and the U-curve use a strongly smoothed loss
@@ -85,7 +87,7 @@ class MemberCurves:
     def __init__(self, plot: Any, column: str = TRAIN_LOSS.name, smoothing: float | None = SMOOTHING,
                  on_click: Any = None):
         self.plot, self.column, self.smoothing, self.on_click = plot, column, smoothing, on_click
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[FastCurve] = []
         self.data: list[MinMaxPyramid] = []
         self.colours: list[Any] = []
         self.latest: np.ndarray = np.empty(0)
@@ -99,9 +101,11 @@ class MemberCurves:
         k = len(colours_)
         self.colours, self.curves = list(colours_), []
         for i in range(k):
-            curve = self.plot.plot(pen=pg.mkPen(self.colours[i], width=1))
+            # a FastCurve: 16 of them are redrawn every frame (lrlab.gui.fastcurve)
+            curve = FastCurve(pen=pg.mkPen(self.colours[i], width=1))
+            self.plot.addItem(curve)
             if self.on_click is not None:
-                curve.setCurveClickable(True, width=6)
+                curve.setClickable(True, width=6)
                 curve.sigClicked.connect(lambda _, i=i: self.on_click(i))
             self.curves.append(curve)
         self.data = [MinMaxPyramid() for _ in range(k)]
@@ -131,7 +135,7 @@ class MemberCurves:
         drawn = []
         for curve, pyramid in zip(self.curves, self.data, strict=True):
             x, y = pyramid.view(-np.inf, np.inf, budget, True)
-            curve.setData(x, y, connect="finite")
+            curve.set_points(x, y)
             drawn.append((x, y))
         return drawn
 
@@ -169,6 +173,9 @@ class SweepWindow(MembersWindow):
             p.setLabel("left", y)
             for axis in ("left", "bottom"):
                 p.getAxis(axis).enableAutoSIPrefix(False)  # an accuracy of 0.97 is not "970 (x0.001)"
+            # a fixed width: tick labels of a new width re-laid the plots out, and the linked x of
+            # the U-curve and the metric followed, a paint each (lrlab.gui.ranges)
+            p.getAxis("left").setWidth(AXIS_WIDTH)
         self.cmap = lr_colour_map()
         self.colour_bar = pg.ColorBarItem(values=(-4, 0), colorMap=self.cmap, label="log10 LR", interactive=False)
         self.view.addItem(self.colour_bar, row=0, col=2, rowspan=2)
@@ -189,6 +196,9 @@ class SweepWindow(MembersWindow):
         self.add_buttons(self.use_button, self.compare_button)
         fit_to_screen(self, 1200, 760)
         self.losses = MemberCurves(self.p_loss, on_click=self.select)
+        # ranges fitted by the frames, rarely: auto-ranging cost five paints a frame (lrlab.gui.ranges)
+        self.ranges = (SteadyRange(self.p_loss, grow_x=True), SteadyRange(self.p_u),
+                       SteadyRange(self.p_metric, fit_x=False))
         self.latest_metric: np.ndarray = np.empty(0)
         self.status_of: list[str] = []
 
@@ -281,6 +291,8 @@ class SweepWindow(MembersWindow):
         self.colour_of, levels = lr_colours(self.cmap, self.member_lr)
         self.colour_bar.setLevels(levels)
         self.losses.begin(self.colour_of)
+        for r in self.ranges:
+            r.reset()
         self.latest_metric = np.full(k, np.nan)
         self.status_of = ["running"] * k
         self.files, self.selected = [], None
@@ -383,3 +395,5 @@ class SweepWindow(MembersWindow):
         keep = np.isfinite(self.latest_loss) & np.array([s != "diverged" for s in self.status_of])
         order = np.argsort(lrs[keep])
         self.u_curve.setData(lrs[keep][order], self.latest_loss[keep][order])
+        for r in self.ranges:
+            r.fit()

@@ -327,7 +327,7 @@ def test_batches_land_together_in_a_frame_and_a_users_change_is_drawn_at_once(qt
     panel.show()
     panel.reset("classification", 10, 1000)
     qtbot.wait(100)  # the new run's first frame
-    panel._timer.stop()  # no paced frame will come: only a user's change can draw now
+    panel.pacer.timer.stop()  # no paced frame will come: only a user's change can draw now
     for i in range(5):
         panel.add(_batch(20 * i, 20), evals=[{"step": 20 * i + 19, "val_loss": 1.0, "val_metric": 0.5}])
     assert len(panel._pending) == 5  # queued, not yet appended

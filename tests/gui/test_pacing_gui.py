@@ -1,0 +1,81 @@
+"""The shared frame pacer, and the live curves drawing their own log axis (issue 31)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrlab.gui.pacing import GUI_SHARE, MAX_FRAME_MS, FramePacer, TimedGraphicsLayout
+
+
+def test_the_pacer_slows_frames_so_drawing_keeps_its_share_of_the_time(qtbot):
+    view = TimedGraphicsLayout()
+    qtbot.addWidget(view)
+    pacer = FramePacer(view, lambda: None, view, min_ms=100)
+    assert pacer.timer.isActive() and pacer.timer.interval() == 100
+    pacer.record(1.0)  # cheap frames: the window's fastest pace
+    assert pacer.timer.interval() == 100
+    pacer.record(5.0)  # a 5 ms frame may come every 5 / GUI_SHARE ms
+    assert pacer.timer.interval() == int(5.0 / GUI_SHARE)
+    view.last_paint_ms = 100.0  # Qt's paint counts too, and the pace never drops under two a second
+    pacer.record(5.0)
+    assert pacer.timer.interval() == MAX_FRAME_MS
+
+
+def test_log_axes_draw_log10_of_the_values_and_gaps_where_they_are_not_positive(qtbot):
+    from lrlab.gui.plots import PlotPanel
+
+    panel = PlotPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset("classification", 10, 100)
+    steps = np.arange(50)
+    loss = np.where(steps == 10, 0.0, 2.0 / (1 + steps * 0.1))
+    panel.add({"step": steps, "epoch": steps // 10, "samples": (steps + 1) * 16, "wall_time": steps * 1e-3,
+               "train_loss": loss, "lr": np.full(50, 0.1), "grad_norm": np.ones(50),
+               "update_ratio": np.full(50, np.nan)})
+    panel.flush()
+    _, y = panel.c_loss.getData()
+    assert y[0] == pytest.approx(2.0)  # linear: the loss as recorded
+    panel.set_log_loss(True)
+    panel.flush()
+    _, y = panel.c_loss.getData()
+    assert y[0] == pytest.approx(np.log10(2.0)) and np.isnan(y[10])  # what the log axis draws
+    assert panel.c_loss.getOriginalDataset()[1][0] == pytest.approx(2.0)  # the values as given
+    _, lr = panel.curves["lr"].getData()
+    assert lr[0] == pytest.approx(0.1)  # the LR panel is still linear
+    panel.set_log_lr(True)
+    panel.flush()
+    assert panel.curves["lr"].getData()[1][0] == pytest.approx(-1.0)
+    panel.set_log_loss(False)  # back: the same curve, the values again
+    panel.flush()
+    assert panel.c_loss.getData()[1][0] == pytest.approx(2.0)
+
+
+def test_a_live_plots_range_holds_its_data_changes_rarely_and_leaves_the_users_zoom(qtbot):
+    import pyqtgraph as pg
+
+    from lrlab.gui.fastcurve import FastCurve
+    from lrlab.gui.ranges import SteadyRange
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    plot = widget.getPlotItem()
+    curve = FastCurve()
+    plot.addItem(curve)
+    keeper = SteadyRange(plot, grow_x=True)
+    curve.set_points(np.arange(100.0), np.linspace(1.0, 0.5, 100))
+    keeper.fit()
+    (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 99 * 1.4 and y0 <= 0.5 and y1 >= 1.0  # room to grow to the right
+    curve.set_points(np.arange(120.0), np.linspace(1.0, 0.48, 120))  # a little more: same range
+    keeper.fit()
+    assert plot.getViewBox().viewRange() == [[x0, x1], [y0, y1]]
+    curve.set_points(np.arange(400.0), np.linspace(1.0, 0.2, 400))  # out of it: refitted
+    keeper.fit()
+    assert plot.getViewBox().viewRange()[0][1] >= 399
+    plot.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zoomed
+    plot.getViewBox().setRange(xRange=(10, 20), padding=0)
+    curve.set_points(np.arange(1000.0), np.linspace(1.0, 0.1, 1000))
+    keeper.fit()
+    assert plot.getViewBox().viewRange()[0] == [10.0, 20.0]
