@@ -27,8 +27,10 @@ batch 64, this cut the spread of the averaged estimate from 0.5x-4.5x of the per
 to 0.8x-2.4x). The estimates are unbiased but very noisy (the |G|² estimate is often negative
 on one batch), so each is smoothed by an exponential moving average before the ratio is taken:
 the ratio of averages, as the paper advises, not the average of ratios, which a near-zero
-denominator would ruin. Both averages carry the same ``1 - decay^t`` start-up bias, so their
-ratio needs no bias correction. Where the averaged ``|G|²`` is not positive the ratio means
+denominator would ruin. Each measurement enters both averages divided by its own ``|G_B|²``,
+so a run whose gradients shrink a thousandfold is not averaged in the units of its first steps.
+Both averages carry the same ``1 - decay^t`` start-up bias, so their ratio needs no bias
+correction. Where the averaged ``|G|²`` is not positive the ratio means
 nothing and the value is NaN. The estimate is best when the batch is not much smaller than
 B_simple; far below it, the averages need many measurements to settle.
 
@@ -92,8 +94,12 @@ class NoiseScale:
             c2 = (big * big * b2 - 2 * small * big * dot + small * small * a2) / (rest * rest)  # |G_C|²
             grad_sq = ((big * b2 - small * a2) / rest + (big * b2 - rest * c2) / small) / 2
             trace = ((a2 - b2) / (1 / small - 1 / big) + (c2 - b2) / (1 / rest - 1 / big)) / 2
-            self.grad_sq = d * self.grad_sq + (1 - d) * grad_sq
-            self.trace = d * self.trace + (1 - d) * trace
+            # each measurement in units of its own |G_B|^2: the gradients shrink by orders of
+            # magnitude as a run converges, and unscaled averages kept the early ratio for ever
+            # (B_simple flat at 146 from step 100 to 380 on cosine-warmup, while |G|^2 fell 1000x)
+            scale = b2 + (b2 <= 0)  # (1 where the norm is 0: nothing to scale)
+            self.grad_sq = d * self.grad_sq + (1 - d) * grad_sq / scale
+            self.trace = d * self.trace + (1 - d) * trace / scale
         self.count += 1
         return self.value()
 
