@@ -1127,6 +1127,6 @@ def start_autotune(label: str, spec: RunSpec, *, budget: int, seeds: int = 3, ta
             print(f"[{done + 1}/{total}] {text}", file=sys.stderr)
 
     showdown = Showdown(spec, budget=budget, seeds=seed_list(spec.seed, seeds), target=goal, methods=names,
-                        folder=folder, pbt=globals().get("pbt"), progress=report)
+                        folder=folder, pbt=pbt, progress=report)
     results = showdown.run()
     return AutotuneResult(folder, budget, showdown.seeds, goal, results)
