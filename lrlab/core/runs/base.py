@@ -187,6 +187,13 @@ class Callback:
         """After the last step, with ``run.status`` final, before the summary and the last Update."""
 
 
+def error_summary(events: Any) -> dict[str, str]:
+    """A session summary's ``error`` entry: the message of the first out-of-memory event among
+    ``events`` (what ended the run, or the member), or nothing."""
+    message = next((e.data["message"] for e in events if e.kind == "out_of_memory"), None)
+    return {} if message is None else {"error": message}
+
+
 def recorded_threads(session: Any) -> int | None:
     """The thread count a session recorded, checked like a spec's ``threads``: a file from
     elsewhere may say 100,000 (torch then crashes the process) or "many"."""

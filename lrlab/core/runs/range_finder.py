@@ -57,7 +57,7 @@ from lrlab.core.features.lrfind import (
     suggest_steepest,
     suggest_valley,
 )
-from lrlab.core.runs.base import Columns, RunnerBase, recorded_threads
+from lrlab.core.runs.base import Columns, RunnerBase, error_summary, recorded_threads
 from lrlab.core.runs.train import Trainer
 
 __all__ = ["RANGE_TEST_PARAMS", "RULES", "LossSmoother", "RangeTest", "RangeTestParams", "RangeTestResult",
@@ -160,12 +160,9 @@ class RangeTest(RunnerBase):
                 "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch}
 
     def final_summary(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = error_summary(self.events)
         if self.result is not None:
             extra["range_test"] = self.result.summary_json()
-        errors = [e.data["message"] for e in self.events if e.kind == "out_of_memory"]
-        if errors:
-            extra["error"] = errors[0]
         return extra
 
     @classmethod

@@ -85,7 +85,7 @@ from lrlab.core.engine.stacked import (
     member_norms,
     member_view,
 )
-from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, recorded_threads
+from lrlab.core.runs.base import Columns, Listener, RunnerBase, Update, error_summary, recorded_threads
 from lrlab.core.runs.loop import Evaluation, summarize, validation_sums
 from lrlab.core.runs.train import (
     Seeds,
@@ -368,11 +368,8 @@ class Sweep(RunnerBase):
 
     def member_final_summary(self, k: int) -> dict[str, Any]:
         """Summary entries only the runner knows for member k (test split, an error)."""
-        extra = {key: v for key, v in self.member_summary[k].items() if key.startswith("test_")}
-        errors = [e.data["message"] for e in self.member_events[k] if e.kind == "out_of_memory"]
-        if errors:
-            extra["error"] = errors[0]
-        return extra
+        return {**{key: v for key, v in self.member_summary[k].items() if key.startswith("test_")},
+                **error_summary(self.member_events[k])}
 
     @classmethod
     def replay_options(cls, session: Any) -> dict[str, Any]:

@@ -60,7 +60,7 @@ from lrlab.core.engine.precision import check_options as check_precision
 from lrlab.core.engine.precision import environment as precision_environment
 from lrlab.core.engine.precision import uses as uses_precision
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
-from lrlab.core.runs.base import Columns, RunnerBase, Update, recorded_threads, set_deterministic
+from lrlab.core.runs.base import Columns, RunnerBase, Update, error_summary, recorded_threads, set_deterministic
 from lrlab.core.runs.loop import EffectiveLR, Evaluation, Snapshots, summarize, validation_sums
 from lrlab.core.storage.session import SessionError
 
@@ -333,11 +333,7 @@ class Trainer(RunnerBase):
                 **({"max_steps": self.total_steps} if self.cut_short else {})}
 
     def final_summary(self) -> dict[str, Any]:
-        extra = {k: v for k, v in self.summary.items() if k.startswith("test_")}
-        errors = [e.data["message"] for e in self.events if e.kind == "out_of_memory"]
-        if errors:
-            extra["error"] = errors[0]
-        return extra
+        return {**{k: v for k, v in self.summary.items() if k.startswith("test_")}, **error_summary(self.events)}
 
     @classmethod
     def replay_options(cls, session: Any) -> dict[str, Any]:
