@@ -11,6 +11,7 @@ import pytest
 
 from lrlab.cli import main
 from lrlab.core.decl import usercode
+from lrlab.core.decl.files import sha256_file
 
 CANARY_MODEL = """
 import os
@@ -82,7 +83,7 @@ def test_reading_a_session_never_imports_its_code(recorded, tmp_path):
 def test_replay_and_fork_need_code_named(recorded, tmp_path, capsys):
     session, canary = recorded
     assert run_main("info", session) == 0
-    sha = usercode.file_sha256(tmp_path / "canary_model.py")
+    sha = sha256_file(tmp_path / "canary_model.py")
     assert (f"  code      model: {tmp_path / 'canary_model.py'}:build (sha256 {sha}); replay and fork need "
             "--code FILE") in capsys.readouterr().out.splitlines()
     for args in (["replay", session, "--verify"], ["fork", session, "--at", "10", "-o", tmp_path / "f.lrlab"]):

@@ -10,6 +10,7 @@ import pytest
 
 import lrlab
 from lrlab.core.decl import usercode
+from lrlab.core.decl.files import sha256_file
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.storage.session import Session
@@ -61,8 +62,8 @@ def test_a_spec_you_name_runs_your_code_and_records_its_hash(code, tmp_path):
     model, data = code
     run = lrlab.run(spec_json(model, data), out=tmp_path / "a.lrlab")
     assert run.status == "finished" and run.summary["steps"] == 30
-    assert run.spec["model"]["sha256"] == usercode.file_sha256(model)
-    assert run.spec["dataset"]["sha256"] == usercode.file_sha256(data)
+    assert run.spec["model"]["sha256"] == sha256_file(model)
+    assert run.spec["dataset"]["sha256"] == sha256_file(data)
     assert run.spec["model"]["entry"] == f"{model}:build"
 
 

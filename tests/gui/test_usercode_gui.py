@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from lrlab.core.decl import usercode
+from lrlab.core.decl.files import sha256_file
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.runs import RecordedRun
 
@@ -50,7 +51,7 @@ def test_your_model_is_picked_in_the_experiment_form(window, qtbot, model_file, 
     spec = form.validate()
     assert spec is not None and window.act_start.isEnabled()
     assert spec.model["entry"] == f"{model_file.resolve()}:build"
-    assert spec.model["sha256"] == usercode.file_sha256(model_file)
+    assert spec.model["sha256"] == sha256_file(model_file)
     assert form.model.form.errors["entry"].text() == ""
     form.steps.setValue(30)
     with qtbot.waitSignal(window.controller.sig_finished, timeout=60_000) as finished:
@@ -64,7 +65,7 @@ def test_rerun_of_a_session_with_code_asks_showing_path_and_hash(window, qtbot, 
     usercode.allow(model_file)
     spec = RunSpec.from_json({"dataset": {"name": "iris"}, "steps": 20, "batch_size": 16, "device": "cpu",
                               "model": {"kind": "python", "entry": f"{model_file}:build",
-                                        "sha256": usercode.file_sha256(model_file)}})
+                                        "sha256": sha256_file(model_file)}})
     RecordedRun(spec, tmp_path / "code.lrlab").run()
     usercode.forget_all()  # a new window: the session alone is no consent
     assert window.sessions.open_session(str(tmp_path / "code.lrlab"))
@@ -73,7 +74,7 @@ def test_rerun_of_a_session_with_code_asks_showing_path_and_hash(window, qtbot, 
     started: list = []
     monkeypatch.setattr(window.controller, "start", lambda *a, **k: started.append(a))
     window.sessions.rerun_session()
-    assert not started and str(model_file) in asked[0] and usercode.file_sha256(model_file) in asked[0]
+    assert not started and str(model_file) in asked[0] and sha256_file(model_file) in asked[0]
     monkeypatch.setattr(gui_code, "ask", lambda parent, text: "run")
     window.sessions.rerun_session()
     assert len(started) == 1

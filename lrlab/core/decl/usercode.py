@@ -99,16 +99,12 @@ def code_refs(spec: Any) -> list[CodeRef]:
     return refs
 
 
-#: the SHA-256 of a file's bytes (what a session records of code it ran)
-file_sha256 = sha256_file
-
-
 def _readable(path: Path, where: str) -> str:
     """The file's SHA-256, or SpecError naming ``where`` when it is missing or unreadable."""
     if not path.is_file():
         raise SpecError([(where, f"no such Python file: {path}")])
     try:
-        return file_sha256(path)
+        return sha256_file(path)
     except OSError as err:
         raise SpecError([(where, f"cannot read {path}: {err.strerror or err}")]) from None
 
