@@ -116,7 +116,7 @@ class AutotuneWindow(QWidget):
 
     sig_compare = Signal(list)
 
-    def __init__(self, spec_of_form: Callable[[], Any], pbt_available: bool):
+    def __init__(self, spec_of_form: Callable[[], Any]):
         super().__init__()
         self.setWindowTitle("Auto-tune showdown")
         self.spec_of_form = spec_of_form
@@ -134,11 +134,8 @@ class AutotuneWindow(QWidget):
         methods_row = QHBoxLayout()
         for m in METHODS:
             box = QCheckBox(m.name)
-            box.setChecked(m.name != "pbt" or pbt_available)
+            box.setChecked(True)
             box.setToolTip(m.title)
-            if m.name == "pbt" and not pbt_available:
-                box.setEnabled(False)
-                box.setToolTip("unavailable: this lrlab has no PBT run kind")
             box.toggled.connect(self.validate)
             self.method_boxes[m.name] = box
             methods_row.addWidget(box)
@@ -225,7 +222,7 @@ class AutotuneWindow(QWidget):
             folder = output_folder(None, "gui")
             self.showdown = Showdown(spec, budget=self.budget.value(), seeds=seed_list(spec.seed, self.seeds.value()),
                                      target=parse_target(self.target.text()), methods=self.chosen_methods(),
-                                     folder=folder, pbt=getattr(api, "pbt", None))
+                                     folder=folder, pbt=api.pbt)
         except (SpecError, ValueError) as err:
             self.status.setText(err.first_line() if isinstance(err, SpecError) else str(err))
             return False

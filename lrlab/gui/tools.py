@@ -164,10 +164,9 @@ class ToolsComponent(QObject):
     def show_autotune(self) -> Any:
         """Run > Auto-tune showdown…: its window, on the form's experiment (lrlab/gui/autotune.py)."""
         if self.autotune is None:
-            from lrlab import api
             from lrlab.gui.autotune import AutotuneWindow
 
-            self.autotune = AutotuneWindow(self.experiment.validate, getattr(api, "pbt", None) is not None)
+            self.autotune = AutotuneWindow(self.experiment.validate)
             self.autotune.sig_compare.connect(self.compare)
             fit_to_screen(self.autotune, 1100, 850)
         self.autotune.show()
