@@ -46,14 +46,24 @@ def history(n: int, offset: int = 0) -> dict[str, np.ndarray]:
             "update_ratio": np.where(steps % 10 == 0, 1e-3, np.nan)}
 
 
-def headless_rate() -> float:
+def headless_rate(recorded: bool = True) -> float:
+    """The same run without a window: recorded to a session as ``lrlab run`` and the window's
+    worker do (the writer costs ~1% of the steps, measured), or the bare trainer."""
     from lrlab.core.decl.spec import RunSpec
+    from lrlab.core.runs import record
     from lrlab.core.runs.train import Trainer
 
-    trainer = Trainer(RunSpec.from_json(SPEC))
-    t0 = time.perf_counter()
-    trainer.run()
-    return trainer.step / (time.perf_counter() - t0)
+    if not recorded:
+        trainer = Trainer(RunSpec.from_json(SPEC))
+        t0 = time.perf_counter()
+        trainer.run()
+        return trainer.step / (time.perf_counter() - t0)
+    run = record("train", RunSpec.from_json(SPEC))
+    first: list[tuple[float, int]] = []
+    run.runner.listeners.append(lambda u: first.append((time.perf_counter(), u.step)) if u.n and not first else None)
+    run.run()
+    t0, s0 = first[0]  # from the first batch on, as the live run is timed
+    return (run.runner.step - s0) / (time.perf_counter() - t0)
 
 
 def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
@@ -65,6 +75,7 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 
     from lrlab.core.decl.spec import RunSpec
+    from lrlab.gui.pacing import batch_seconds
     from lrlab.gui.worker import RunWorker, start_in_thread
 
     plots = window.plots
@@ -87,6 +98,7 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
             if not self.t0 and update.n:
                 self.t0, self.first = time.perf_counter(), update.step
             self.steps = update.step
+            worker.set_batch_seconds(batch_seconds(plots.pacer))  # as the window's view does
 
         @Slot(str, str)
         def finished(self, status: str, path: str) -> None:

@@ -21,12 +21,25 @@ from PySide6.QtCore import QObject, QTimer
 
 #: at most ~30 redraws a second
 FRAME_MS = 33
-#: ... and at least two
-MAX_FRAME_MS = 500
+#: ... and at least one: a frame over a long history costs ~25 ms (our work and Qt's paint), and
+#: at two a second that was 5-6% of the GUI thread, which the training thread lost twice over
+MAX_FRAME_MS = 1000
 #: the windows of several members (Sweep, Grid, PBT) at most ten a second: each frame draws K curves
 MEMBERS_FRAME_MS = 100
 #: the share of wall time frames may take, measured from our side (see the module docstring)
 GUI_SHARE = 0.025
+
+
+#: a live run hands over its metrics at least this often, at most every half second
+MIN_BATCH_S, MAX_BATCH_S = 0.1, 0.5
+
+
+def batch_seconds(pacer: FramePacer) -> float:
+    """How often a run should hand over its metrics to a window drawing at ``pacer``'s pace: twice
+    a frame, between MIN_BATCH_S and MAX_BATCH_S. Batches faster than the frames that draw them
+    only wake the GUI thread (and take the GIL from training) for nothing: at a million points of
+    history, frames come once a second and ten batches a second were eight wake-ups too many."""
+    return min(max(pacer.timer.interval() / 2000, MIN_BATCH_S), MAX_BATCH_S)
 
 
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):

@@ -161,7 +161,7 @@ class RunData:
 
 class PlotPanel(QWidget):
     """Four linked plots; feed it with :meth:`add`, it redraws itself at most 30 times a second
-    (2 to 5 while a run trains: see lrlab.gui.pacing)."""
+    (1 to 5 while a run trains over a long history: see lrlab.gui.pacing)."""
 
     sig_hover = Signal(str)
     sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrlab.gui.pacing import batch_seconds
+
 
 class KindView:
     """The main window's part in a run of one kind; each hook gets the window. The defaults
@@ -29,6 +31,9 @@ class KindView:
     def metrics(self, window: Any, update: Any) -> None:
         """A batch of metrics (an :class:`lrlab.core.runs.Update`)."""
         window.plots.add(update.steps, update.evals, update.events, update.effective)
+        worker = window.controller.worker
+        if worker is not None:  # the next batches at the plots' frame pace
+            worker.set_batch_seconds(batch_seconds(window.plots.pacer))
 
     def progress(self, window: Any, progress: Any) -> None:
         """The controller's progress (a few times a second while the run goes, and at its end)."""

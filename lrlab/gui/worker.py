@@ -2,8 +2,9 @@
 
 Runners already hand out metrics in batches; the worker asks for one batch per tenth
 of a second, so at most about 10 signals a second cross to the GUI thread however fast
-training goes (we use 10 a second: measured, each batch costs the training thread a GIL
-hand-off). Commands (pause, resume, stop, edit) go straight into the runner's thread-safe
+training goes (measured, each batch costs the training thread a GIL hand-off), and fewer when
+the window draws less often (:meth:`RunWorker.set_batch_seconds`,
+:func:`lrlab.gui.pacing.batch_seconds`). Commands (pause, resume, stop, edit) go straight into the runner's thread-safe
 queue. Nothing here touches a widget.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-FRAME_SECONDS = 0.1  # 10 metric batches a second: enough for smooth curves, little GIL traffic
+FRAME_SECONDS = 0.1  # 10 metric batches a second at first: enough for smooth curves, little GIL traffic
 
 
 class RunWorker(QObject):
@@ -71,6 +72,12 @@ class RunWorker(QObject):
         self.sig_finished.emit(str(status), self.path)
 
     # --- commands from the GUI thread (the runner's queue is thread-safe) ------------------
+
+    def set_batch_seconds(self, seconds: float) -> None:
+        """Hand over metrics every ``seconds`` from now on (the window's frame pace; a float the
+        runner reads between steps)."""
+        if self.runner is not None:
+            self.runner.flush_seconds = seconds
 
     def pause(self) -> None:
         if self.runner is not None:

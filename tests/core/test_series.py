@@ -115,3 +115,18 @@ def test_smooth_curves_are_sampled_not_drawn_as_stairs():
     assert len(ramp) >= 15 and np.all(np.diff(ramp) > 0)  # the warmup rises smoothly
     xs, _ = p.view(-np.inf, np.inf, 400)  # the envelope view, for noisy curves, pairs points
     assert np.any(np.diff(xs) == 0)
+
+
+def test_a_long_history_arriving_at_once_is_not_copied_again_by_the_next_batches():
+    # a session opened (or a run resumed) hands the plots its whole history in one batch; the live
+    # batches after it must not copy those million points again (they did: the array had grown
+    # to exactly what the first batch needed)
+    from lrlab.core.features.series import Growable
+
+    series = Growable()
+    series.extend(np.arange(1_000_000, dtype=np.float64))
+    buffer = series._buf
+    for i in range(50):
+        series.extend(np.full(1000, float(i)))
+    assert series._buf is buffer
+    assert series.n == 1_050_000 and series.data[-1] == 49.0 and series.data[999_999] == 999_999.0

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrlab.gui.pacing import GUI_SHARE, MAX_FRAME_MS, FramePacer, TimedGraphicsLayout
+from lrlab.gui.pacing import (
+    GUI_SHARE,
+    MAX_BATCH_S,
+    MAX_FRAME_MS,
+    MIN_BATCH_S,
+    FramePacer,
+    TimedGraphicsLayout,
+    batch_seconds,
+)
 
 
 def test_the_pacer_slows_frames_so_drawing_keeps_its_share_of_the_time(qtbot):
@@ -17,9 +25,38 @@ def test_the_pacer_slows_frames_so_drawing_keeps_its_share_of_the_time(qtbot):
     assert pacer.timer.interval() == 100
     pacer.record(5.0)  # a 5 ms frame may come every 5 / GUI_SHARE ms
     assert pacer.timer.interval() == int(5.0 / GUI_SHARE)
-    view.last_paint_ms = 100.0  # Qt's paint counts too, and the pace never drops under two a second
+    view.last_paint_ms = 100.0  # Qt's paint counts too, and the pace never drops under one a second
     pacer.record(5.0)
-    assert pacer.timer.interval() == MAX_FRAME_MS
+    assert pacer.timer.interval() == MAX_FRAME_MS == 1000
+
+
+def test_a_run_hands_over_its_metrics_twice_a_frame_at_the_windows_pace(qtbot):
+    view = TimedGraphicsLayout()
+    qtbot.addWidget(view)
+    pacer = FramePacer(view, lambda: None, view)
+    assert batch_seconds(pacer) == MIN_BATCH_S == 0.1  # 30 frames a second: ten batches a second
+    pacer.record(10.0)  # 400 ms frames: a batch every 200 ms
+    assert batch_seconds(pacer) == pytest.approx(0.2)
+    pacer.record(100.0)  # one frame a second: two batches, not ten
+    assert batch_seconds(pacer) == MAX_BATCH_S == 0.5
+
+
+def test_the_window_slows_a_live_runs_batches_to_its_frame_pace(window, qtbot):
+    from guitools import LONG, set_spec, wait_idle
+
+    set_spec(window, LONG)
+    window.plots.pacer.min_ms = 800  # frames as slow as over a long history
+    window.plots.pacer.timer.setInterval(800)
+    window.start()
+    qtbot.waitUntil(lambda: window.controller.steps_done > 0, timeout=60_000)
+    runner = window.controller.worker.runner
+    assert 0.4 <= runner.flush_seconds <= 0.5  # half a frame (was 0.1 however slow the frames)
+    got = []
+    window.controller.worker.sig_metrics.connect(lambda u: got.append(u))
+    qtbot.wait(2000)
+    window.controller.stop()
+    wait_idle(qtbot, window)
+    assert 2 <= len(got) <= 7  # ~5 batches in 2 s, not ~20
 
 
 def test_log_axes_draw_log10_of_the_values_and_gaps_where_they_are_not_positive(qtbot):
