@@ -77,6 +77,7 @@ class ExperimentPanel(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.spec: RunSpec | None = None
         self.warmed = False  # True once warm_up's thread has imported and touched what a run needs
+        self._warm_up_messenger: _WarmUpMessenger | None = None
         self.problems: dict[str, str] = {}
         self.presets = list_presets()
         inner = QWidget()
@@ -229,6 +230,8 @@ class ExperimentPanel(QScrollArea):
         holds it; its queued signal reaches the form only if the form still exists."""
         import threading
 
+        if self._warm_up_messenger is not None:
+            return  # started already
         messenger = _WarmUpMessenger()
         messenger.sig_done.connect(self._warmed_up)
         self._warm_up_messenger = messenger

@@ -165,6 +165,8 @@ class PlotPanel(QWidget):
 
     sig_hover = Signal(str)
     sig_context = Signal(int, object)  # a right-click on a plot: the step under it, the global position
+    #: once, when the window's first frame with the four plots has been painted: the window is up
+    sig_painted = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -183,7 +185,7 @@ class PlotPanel(QWidget):
         self.scale = 1.0  # fonts and line widths (1.5 in presenter mode: set_presenter)
 
         self.view = TimedGraphicsLayout()
-        self.view.after_first_paint = self.build
+        self.view.after_first_paint = self.build  # then, after the next paint, sig_painted
         self.readout = QLabel("Pick a preset (Presets menu) or set up an experiment on the left, then press "
                               "Start (Ctrl+R). Hover a plot to read its values here.")
         # a long read-out wraps onto a second line; it must never widen the window
@@ -278,6 +280,7 @@ class PlotPanel(QWidget):
         self.p_loss.getViewBox().sigXRangeChanged.connect(self._view_changed)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.set_x_mode(self.x_mode)
+        self.view.after_first_paint = self.sig_painted.emit  # (replaces a pending self.build)
 
     def prepare(self) -> None:
         """Create the curves now (the window calls this once it is on screen): the first run
