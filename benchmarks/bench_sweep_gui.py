@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         sweep._frame()
 
     k16 = timed(draw, sweep.view.grab)
-    share_single = single / max(single / 0.05, 33)  # both pace their frames to GUI_SHARE of the time
+    from lrlab.gui.pacing import FRAME_MS, GUI_SHARE, MAX_FRAME_MS
+
+    # both pace their frames to GUI_SHARE of the time, between their fastest pace and MAX_FRAME_MS
+    share_single = single / min(max(single / GUI_SHARE, FRAME_MS), MAX_FRAME_MS)
     share_sweep = k16 / sweep.pacer.timer.interval()
     sweep.close()
     print(f"frame (redraw + paint) over {n:,} steps: one run {single:.1f} ms, a K=16 sweep {k16:.1f} ms "
