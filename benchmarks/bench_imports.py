@@ -23,7 +23,10 @@ CODE = """
 from lrlab.gui.app import make_app
 app = make_app()
 import lrlab.gui.window
-from lrlab.core.decl.spec import RunSpec
+try:
+    from lrlab.core.decl.spec import RunSpec
+except ImportError:  # a tree from before the core's packages (for a before/after table)
+    from lrlab.core.spec import RunSpec
 from lrlab.core.runs.train import Trainer
 t = Trainer(RunSpec.from_json({"dataset": {"name": "digits"}, "model": {"kind": "mlp"}, "steps": 1}))
 t.run()
@@ -34,8 +37,9 @@ print("IMPORTED", [m for m in ("sklearn", "scipy", "scipy.signal", "torch._dynam
 
 def importtimes(tree: Path) -> tuple[Counter, list[str]]:
     env = dict(os.environ, PYTHONPATH=str(tree), QT_QPA_PLATFORM="offscreen")
+    # run from the tree: ``-c`` puts the working directory first on sys.path, ahead of PYTHONPATH
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", CODE], capture_output=True, text=True,
-                          env=env, check=True)
+                          env=env, check=True, cwd=tree)
     per_package: Counter = Counter()
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
