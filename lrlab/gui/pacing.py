@@ -11,6 +11,7 @@ the window's fastest pace and :data:`MAX_FRAME_MS`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,11 +36,16 @@ MIN_BATCH_S, MAX_BATCH_S = 0.1, 0.5
 
 
 def batch_seconds(pacer: FramePacer) -> float:
-    """How often a run should hand over its metrics to a window drawing at ``pacer``'s pace: twice
-    a frame, between MIN_BATCH_S and MAX_BATCH_S. Batches faster than the frames that draw them
-    only wake the GUI thread (and take the GIL from training) for nothing: at a million points of
-    history, frames come once a second and ten batches a second were eight wake-ups too many."""
-    return min(max(pacer.timer.interval() / 2000, MIN_BATCH_S), MAX_BATCH_S)
+    """How often a run should hand over its metrics to a window drawing at ``pacer``'s pace: about
+    twice a frame, between MIN_BATCH_S and MAX_BATCH_S, rounded down to half a second divided by a
+    whole number (0.5, 0.25, 0.167, ... s). Batches faster than the frames that draw them only wake
+    the GUI thread (and take the GIL from training) for nothing: at a million points of history,
+    frames come once a second and ten batches a second were eight wake-ups too many. The rounding
+    keeps the session's commits, made at the first batch half a second after the last
+    (``SessionWriter.commit_seconds``), twice a second: a 0.4 s batch would have made them 0.8 s
+    apart."""
+    wanted = min(max(pacer.timer.interval() / 2000, MIN_BATCH_S), MAX_BATCH_S)
+    return MAX_BATCH_S / math.ceil(MAX_BATCH_S / wanted - 1e-9)
 
 
 class TimedGraphicsLayout(pg.GraphicsLayoutWidget):
