@@ -247,7 +247,7 @@ class ExperimentPanel(QScrollArea):
     def _warmed_up(self, names: list[str]) -> None:
         from lrlab.core.runs.warm import settle
 
-        settle()  # here, in the GUI thread: the collection may free Qt objects
+        settle()  # here, in the GUI thread, as the warm-up ends
         self.warmed = True
         self.set_devices(names)
         self.sig_devices.emit(names)

@@ -93,6 +93,13 @@ class FramePacer:
         self.timer.timeout.connect(frame)
         self.timer.start()
 
+    def restart(self) -> None:
+        """Forget the frames' cost (a new run): the last run's long history slowed the frames to
+        one a second, and a smoothed cost would take seconds to fall back."""
+        self.cost = 0.0
+        self.view.take_paint_ms()
+        self.timer.setInterval(self.min_ms)
+
     @contextmanager
     def measured(self) -> Iterator[None]:
         """Time the drawing inside, then set the next interval (also when drawing raised)."""

@@ -575,6 +575,7 @@ class PlotPanel(QWidget):
         """A new run (or session) of ``total_steps``, recorded from ``first_step`` (a fork's step);
         ``live``: a run that is starting, whose x axis follows its data while it is young."""
         self._make_curves()
+        self.pacer.restart()
         self._bind(RunData(smoothing=self._data.smoothing, first_step=first_step))
         self.task, self.steps_per_epoch, self.total_steps = task, max(steps_per_epoch, 1), total_steps
         self.p_metric.setTitle("validation accuracy" if task == "classification" else "validation R²")

@@ -117,8 +117,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.dock_experiment, self.dock_edit], [360, 300], Qt.Orientation.Horizontal)
         self._restore()
         self._update_controls()
-        self.plots.sig_painted.connect(self.experiment.warm_up)  # once painted; unshown: in 200 ms
-        QTimer.singleShot(200, self.experiment.warm_up)
+        self.plots.sig_painted.connect(self.experiment.warm_up)  # once painted; unshown: in 1 s
+        QTimer.singleShot(1000, self.experiment.warm_up)
         QTimer.singleShot(300, self.plots.prepare)
         keep_plots_whole(self)  # the docks give way on a 1280x720 screen (lrlab/gui/plot_width.py)
 

@@ -338,3 +338,32 @@ def test_a_finished_session_is_one_file(tmp_path):
     con = sqlite3.connect(run.path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     con.close()
+
+
+def test_batches_half_a_second_apart_are_each_committed_even_a_hair_early(tmp_path, monkeypatch):
+    """The window paces a live run's batches to its frames, at most every 0.5 s, the writer's
+    commit interval: a batch that came a millisecond early must not push its commit to the next
+    one (a second apart: that much more lost to a crash)."""
+    from lrlab.core.decl.events import Status
+    from lrlab.core.runs.base import Update
+
+    clock = [100.0]
+    monkeypatch.setattr(session_mod.time, "monotonic", lambda: clock[0])
+    spec = RunSpec.from_json({"dataset": {"name": "iris"}, "steps": 10})
+    writer = SessionWriter(tmp_path / "s.lrlab", spec, {}, commit_seconds=0.5)
+    commits = []
+    real = writer._commit
+    monkeypatch.setattr(writer, "_commit", lambda: (commits.append(clock[0]), real()))
+
+    def batch(at: float) -> None:
+        clock[0] = 100.0 + at
+        writer(Update({"step": np.array([], dtype=np.int64)}, [], [], 1, 10, Status.RUNNING))
+
+    for at in (0.5, 0.999, 1.5, 1.998, 2.5):  # every half second, a few ms early or late
+        batch(at)
+    assert len(commits) == 5
+    batch(2.7)  # sooner than that: left for the next batch
+    assert len(commits) == 5
+    batch(3.0)
+    assert len(commits) == 6
+    writer.close("finished")

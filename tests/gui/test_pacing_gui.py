@@ -28,6 +28,17 @@ def test_the_pacer_slows_frames_so_drawing_keeps_its_share_of_the_time(qtbot):
     view.last_paint_ms = 100.0  # Qt's paint counts too, and the pace never drops under one a second
     pacer.record(5.0)
     assert pacer.timer.interval() == MAX_FRAME_MS == 1000
+    pacer.restart()  # a new run: its frames are cheap again, whatever the last one's cost
+    assert pacer.timer.interval() == 100 and pacer.cost == 0.0
+
+
+def test_a_new_run_in_the_window_draws_at_full_pace_again(window, qtbot):
+    pacer = window.plots.pacer
+    for _ in range(20):
+        pacer.record(100.0)  # the last run's history made frames slow (its cost is smoothed)
+    assert pacer.timer.interval() == MAX_FRAME_MS
+    window.plots.reset("classification", 10, 1000, live=True)
+    assert pacer.timer.interval() == pacer.min_ms
 
 
 def test_a_run_hands_over_its_metrics_twice_a_frame_at_the_windows_pace(qtbot):

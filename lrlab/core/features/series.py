@@ -16,9 +16,10 @@ import numpy as np
 
 
 class Growable:
-    """A float64 array that grows by half again what it needs, at least doubling; ``data`` is the
-    filled part (a view). (Growing to exactly what was needed made a long history arriving in one
-    batch, a session opened or a run resumed, copy itself again at the next batch.)"""
+    """A float64 array that grows by an eighth more than it needs, at least doubling; ``data`` is
+    the filled part (a view). (Growing to exactly what was needed made a long history arriving in
+    one batch, a run resumed or continued live, copy itself again at the next batch; an eighth
+    keeps a session that never grows, opened or compared, near its own size.)"""
 
     def __init__(self, capacity: int = 1024):
         self._buf = np.empty(capacity, dtype=np.float64)
@@ -27,7 +28,7 @@ class Growable:
     def extend(self, values: np.ndarray) -> None:
         need = self.n + len(values)
         if need > len(self._buf):
-            new = np.empty(max(need + need // 2, 2 * len(self._buf)), dtype=np.float64)
+            new = np.empty(max(need + need // 8, 2 * len(self._buf)), dtype=np.float64)
             new[: self.n] = self._buf[: self.n]
             self._buf = new
         self._buf[self.n:need] = values
