@@ -87,7 +87,7 @@ class FramePacer:
                  min_ms: int = FRAME_MS, max_ms: int = MAX_FRAME_MS, share: float = GUI_SHARE,
                  smoothing: float = 1.0) -> None:
         self.view, self.min_ms, self.max_ms, self.share, self.smoothing = view, min_ms, max_ms, share, smoothing
-        self.cost = 0.0  # smoothed milliseconds per frame
+        self.cost = 0.0  # smoothed milliseconds per frame (0: none measured yet)
         self.timer = QTimer(owner)
         self.timer.setInterval(min_ms)
         self.timer.timeout.connect(frame)
@@ -95,7 +95,9 @@ class FramePacer:
 
     def restart(self) -> None:
         """Forget the frames' cost (a new run): the last run's long history slowed the frames to
-        one a second, and a smoothed cost would take seconds to fall back."""
+        one a second, and a smoothed cost would take seconds to fall back. The next frame's cost
+        is then taken whole, so a run that starts over a long history (a session continued) is
+        slowed at once, not over ten frames."""
         self.cost = 0.0
         self.view.take_paint_ms()
         self.timer.setInterval(self.min_ms)
@@ -113,7 +115,7 @@ class FramePacer:
         """A frame's own work took ``ms``: pace the next ones (Qt's paints since the last frame
         are added here)."""
         cost = ms + self.view.take_paint_ms()
-        self.cost = (1 - self.smoothing) * self.cost + self.smoothing * cost
+        self.cost = (1 - self.smoothing) * self.cost + self.smoothing * cost if self.cost else cost
         interval = int(min(max(self.cost / self.share, self.min_ms), self.max_ms))
         if abs(interval - self.timer.interval()) > 5:  # setInterval restarts the timer: only on a real change
             self.timer.setInterval(interval)
