@@ -30,3 +30,14 @@ def test_a_population_on_ray_tune_comes_back_as_sessions_that_replay_identical(r
         assert s.steps(["lr"])["lr"][10] == pytest.approx(lr)
     replay = api.open_session(loser["session"]).replay(verify=True)
     assert replay.identical, replay.describe()
+
+
+def test_a_members_index_is_read_from_the_end_of_its_trial_id():
+    """Tune's trial ids are "<5 hex digits>_<index>": the prefix is all digits about one time in
+    ten, and reading the first number of the trial's name then lost that member (an IndexError that
+    failed this file's Tune test about one run in ten)."""
+    from lrlab.core.runs.cluster_pbt import lane_of
+
+    assert lane_of("90207_00001") == 1  # the prefix that broke it
+    assert lane_of("a1b2c_00000") == 0 and lane_of("3f9e1_00012") == 12
+    assert lane_of("no-index") == 0

@@ -30,7 +30,6 @@ import atexit
 import json
 import os
 import random
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -63,9 +62,16 @@ def _lane() -> int:
     """This trial's member (lane): the index Tune gave it when the population was made."""
     from ray import tune
 
-    name = tune.get_context().get_trial_name()
-    match = re.search(r"_(\d+)(?:_|$)", name)
-    return int(match.group(1)) if match else 0
+    return lane_of(tune.get_context().get_trial_id())
+
+
+def lane_of(trial_id: str) -> int:
+    """The member index in a Tune trial id. Tune makes them "<5 hex digits of a uuid>_<index as 5
+    digits>" (``ray/tune/search/basic_variant.py``); the prefix is all digits about one time in
+    ten ("90207_00001"), so the index is the last part, not the first number in the name (which
+    read 90207 there, and the population lost that member)."""
+    tail = trial_id.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def trainable(config: dict[str, Any]) -> None:
