@@ -216,6 +216,15 @@ def spec_argument(args: argparse.Namespace) -> tuple[str, Any]:
                             allow_changed_code=getattr(args, "allow_changed_code", False))
 
 
+def check_new_folder(out: str | None) -> None:
+    """``--out`` for a command that writes a folder: new or empty (a UsageError before anything runs)."""
+    from lrlab.core.decl.files import occupied
+
+    if out and occupied(out):
+        raise UsageError(f"--out: {out} already exists and is not an empty folder; choose another "
+                         "(nothing was overwritten)")
+
+
 def file_stopped(result: Any) -> bool:
     """A run whose session file stopped being written (disk full, a folder made read-only) went on
     in memory, but the file lacks the rest: say so in one line (the command then exits 1)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lrlab.cli.common import (
@@ -16,6 +15,7 @@ from lrlab.cli.common import (
     add_quiet,
     add_set,
     add_spec,
+    check_new_folder,
     command,
     file_stopped,
     positive_float,
@@ -91,9 +91,7 @@ def execute(args: argparse.Namespace) -> int:
         raise UsageError(f"--seeds: {len(lrs)} LRs x {args.seeds} seeds is more than {MAX_MEMBERS} cells per batch "
                          "size")
     target = None if args.target is None else target_text(args.target)
-    if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
-        raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
-                         "(nothing was overwritten)")
+    check_new_folder(args.out)
     result = api.start_grid(label, spec, lrs, batch_sizes, budget=args.budget, seeds=args.seeds, best=args.best,
                             target=target, out=args.out, progress=not args.quiet, ray=args.ray,
                             ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus)

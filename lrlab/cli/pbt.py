@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lrlab.cli.common import (
     Commands,
@@ -13,6 +12,7 @@ from lrlab.cli.common import (
     add_quiet,
     add_set,
     add_spec,
+    check_new_folder,
     command,
     file_stopped,
     print_json,
@@ -78,9 +78,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed: must be a whole number >= 0, got {args.seed}")
     label, spec = spec_argument(args)
-    if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
-        raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
-                         "(nothing was overwritten)")
+    check_new_folder(args.out)
     try:
         result = api.start_pbt(label, spec, population=args.population, interval=args.interval,
                                quantile=args.quantile, perturb=perturb, seed=args.seed, out=args.out,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from lrlab.cli.common import (
@@ -15,6 +14,7 @@ from lrlab.cli.common import (
     add_quiet,
     add_set,
     add_spec,
+    check_new_folder,
     command,
     file_stopped,
     positive_float,
@@ -64,9 +64,7 @@ def execute(args: argparse.Namespace) -> int:
     lrs = check_lrs(_parse_lrs(args.lrs), "--lrs") if args.lrs is not None else _parse_range(args.range)
     if len(lrs) * args.seeds > MAX_MEMBERS:
         raise UsageError(f"--seeds: {len(lrs)} LRs x {args.seeds} seeds is more than {MAX_MEMBERS} members")
-    if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
-        raise UsageError(f"--out: {args.out} already exists and is not an empty folder; choose another "
-                         "(nothing was overwritten)")
+    check_new_folder(args.out)
     result = api.start_sweep(label, spec, lrs, seeds=args.seeds, out=args.out, progress=not args.quiet,
                              ray=args.ray, ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus, ray_tasks=args.ray_tasks)
     if file_stopped(result):

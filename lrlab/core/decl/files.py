@@ -165,6 +165,13 @@ def same_file(a: str | Path, b: str | Path) -> bool:
     return (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
 
 
+def occupied(path: str | Path) -> bool:
+    """Whether ``path`` exists and is not an empty folder: a run's output folder must be new or
+    empty (lrlab never writes into, or over, what is there)."""
+    p = Path(path)
+    return p.exists() and (not p.is_dir() or any(p.iterdir()))
+
+
 def new_folder(path: str | Path) -> Path:
     """Create the output folder ``path`` (or keep it, if it is a folder already), creating at most
     its last level: ``--out /nonexistent/x`` must not make ``/nonexistent`` at the file system's

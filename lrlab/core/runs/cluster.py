@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrlab.core.decl.files import new_folder, write_bytes
+from lrlab.core.decl.files import new_folder, occupied, write_bytes
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 
@@ -123,7 +123,7 @@ def ray_sweep(spec: RunSpec, lrs: Sequence[float], out: str | Path, *, seeds: in
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise SpecError([("seeds", f"must be a whole number >= 1, got {seeds!r}")])
     _check_task_resources(cpus, gpus)
-    folder = _new_output(out)
+    folder = new_output(out)
     ray = connect(address)
     if tasks is None:
         tasks = max(1, int(ray.cluster_resources().get("CPU", 1) // max(cpus, 1e-9)))
@@ -165,10 +165,10 @@ def _check_task_resources(cpus: float, gpus: float) -> None:
             raise SpecError([(name, f"must be from 0 to 1024, got {value:g}")])
 
 
-def _new_output(out: str | Path) -> Path:
+def new_output(out: str | Path) -> Path:
     """``out`` as a run's new folder; SpecError if it exists and is not an empty folder."""
     folder = Path(out)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+    if occupied(folder):
         raise SpecError([("out", f"{folder} already exists and is not an empty folder (nothing was overwritten)")])
     return folder
 
@@ -245,7 +245,7 @@ def ray_grid(spec: RunSpec, lrs: Sequence[float], batch_sizes: Sequence[int], ou
     grid = Grid(spec, lrs=lrs, batch_sizes=batch_sizes, budget=budget, seeds=seeds_used, target=target,
                 **({} if best is None else {"best": best}))
     _check_task_resources(cpus, gpus)
-    folder = _new_output(out)
+    folder = new_output(out)
     ray = connect(address)
     new_folder(folder)
     result = ClusterSweep(folder, tasks=len(grid.batch_sizes))

@@ -40,9 +40,8 @@ import numpy as np
 from lrlab.core.decl.events import Event, Status
 from lrlab.core.decl.files import new_folder, write_bytes
 from lrlab.core.decl.metrics import STEP_COLUMNS, VAL_METRIC
-from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
-from lrlab.core.runs.cluster import ClusterError, import_ray
+from lrlab.core.runs.cluster import ClusterError, import_ray, new_output
 
 #: the metric Tune ranks by, and what a member that cannot be ranked reports
 METRIC = VAL_METRIC.name
@@ -192,8 +191,7 @@ def ray_pbt(spec: RunSpec, out: str | Path | None, *, population: int, interval:
     lrs = initial_lrs(spec.lr, population)
     folder = Path(out) if out else unique_path(paths.sessions_dir() / folder_name(spec, lrs, population, label,
                                                                                   what="pbt"))
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise SpecError([("out", f"{folder} already exists and is not an empty folder (nothing was overwritten)")])
+    new_output(folder)
     ray = import_ray()
     if not ray.is_initialized():
         try:

@@ -23,7 +23,7 @@ import numpy as np
 
 from lrlab.core.decl import paths
 from lrlab.core.decl.events import Status
-from lrlab.core.decl.files import ExportError, new_folder, replaced, write_text
+from lrlab.core.decl.files import ExportError, new_folder, occupied, replaced, write_text
 from lrlab.core.decl.metrics import LR, STEP_COLUMNS, TRAIN_LOSS
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.engine.snapshots import DiskPolicy, SnapshotError
@@ -194,7 +194,7 @@ class RecordedSweep:
         runner = self.runner
         if out:
             self.path = Path(out)
-            if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            if occupied(self.path):
                 raise SessionError(f"{self.path}: already exists and is not an empty folder; choose another "
                                    "(nothing was overwritten)")
         else:

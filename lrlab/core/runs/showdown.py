@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.core.decl import paths
-from lrlab.core.decl.files import ExportError, new_folder, write_text
+from lrlab.core.decl.files import ExportError, new_folder, occupied, write_text
 from lrlab.core.decl.metrics import LR, VAL_METRIC
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
@@ -202,7 +202,7 @@ def output_folder(out: str | Path | None, label: str) -> Path:
     folder named after the experiment; SessionError if ``out`` holds anything."""
     if out:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if occupied(path):
             raise SessionError(f"{path}: already exists and is not an empty folder; choose another "
                                "(nothing was overwritten)")
     else:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.core.decl.files import ExportError, new_folder, replaced, same_file, written
+from lrlab.core.decl.files import ExportError, new_folder, occupied, replaced, same_file, written
 from lrlab.core.decl.metrics import (
     CSV_COLUMNS,
     EVAL_VALUES,
@@ -100,7 +100,7 @@ def write_tensorboard(session: Session, folder: str | Path) -> Path:
         raise ExportError(f"{run_dir}: cannot write there: it is the input {session.path} (that would overwrite it); "
                           "choose another folder")
     new_folder(folder)  # at most its last level: TensorBoard's writer would make every missing one
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if occupied(run_dir):
         raise ExportError(f"{run_dir}: already exists and is not an empty folder; choose another folder "
                           "(nothing was overwritten)")
     created = session.meta.get("created")
