@@ -33,6 +33,7 @@ from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.showdown import METHODS, check_budget, parse_methods, parse_target
 from lrlab.gui.forms import ERROR_STYLE
 from lrlab.gui.style import apply_plot_theme, is_dark
+from lrlab.gui.worker import start_in_thread
 
 COLUMNS = ("method", "final val (median)", "spread", "steps to target", "wall s", "how")
 
@@ -227,22 +228,16 @@ class AutotuneWindow(QWidget):
             self.status.setText(err.first_line() if isinstance(err, SpecError) else str(err))
             return False
         worker = AutotuneWorker(self.showdown)
-        thread = QThread()
-        thread.setObjectName("lrlab-autotune")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.sig_progress.connect(self._progress)
         worker.sig_finished.connect(self._finished)
         worker.sig_failed.connect(self._failed)
-        worker.sig_finished.connect(thread.quit)
-        worker.sig_failed.connect(thread.quit)
-        self._worker, self._thread = worker, thread
+        # its signals reach this window queued, after this method returns and the controls are set
+        self._worker, self._thread = worker, start_in_thread(worker, "lrlab-autotune")
         self.progress.setRange(0, self.showdown.total_runs)
         self.progress.setValue(0)
         self.stop_button.setEnabled(True)
         self.compare_button.setEnabled(False)
         self.validate()
-        thread.start()
         return True
 
     def stop(self) -> None:

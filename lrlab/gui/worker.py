@@ -134,10 +134,11 @@ class ClusterSweepWorker(QObject):
         self._stop = True
 
 
-def start_in_thread(worker: RunWorker | ClusterSweepWorker) -> QThread:
-    """Move ``worker`` to a new QThread and start it; the thread quits when the run ends."""
+def start_in_thread(worker: QObject, name: str = "lrlab-training") -> QThread:
+    """Move ``worker`` (its ``run`` slot, ``sig_finished`` and ``sig_failed`` signals) to a new
+    QThread named ``name`` and start it; the thread quits when the run ends."""
     thread = QThread()
-    thread.setObjectName("lrlab-training")
+    thread.setObjectName(name)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.sig_finished.connect(thread.quit)
