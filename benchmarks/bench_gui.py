@@ -76,11 +76,11 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     ``probe`` adds the 10 ms QTimer whose lateness measures responsiveness; its own
     wake-ups cost the training thread GIL hand-offs, so throughput is measured without it.
     """
-    from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
+    from PySide6.QtCore import QObject, Slot
 
     from lrlab.core.decl.spec import RunSpec
     from lrlab.gui.pacing import batch_seconds
-    from lrlab.gui.worker import RunWorker, start_in_thread
+    from lrlab.gui.worker import RunWorker
 
     plots = window.plots
     plots.reset("classification", 23, HISTORY + SPEC["steps"])
@@ -113,6 +113,20 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     worker = RunWorker(RunSpec.from_json(SPEC))
     worker.sig_metrics.connect(sink.metrics)
     worker.sig_finished.connect(sink.finished)
+    cpu, lateness = run_live(worker, probe)
+    GUI_CPU.append(cpu)
+    rate = (sink.steps - sink.first) / (sink.t1 - sink.t0)
+    return rate, lateness
+
+
+def run_live(worker, probe: bool) -> tuple[float, list[float]]:
+    """Run ``worker`` (a RunWorker) in its thread under the real event loop until it finishes.
+    Returns the GUI thread's CPU seconds per second of the run and, with ``probe``, the lateness
+    (ms past due) of a 10 ms QTimer on the GUI thread, its first five ticks left out."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from lrlab.gui.worker import start_in_thread
+
     lateness: list[float] = []
     last = [time.perf_counter()]
 
@@ -131,12 +145,11 @@ def gui_rate(app, window, probe: bool) -> tuple[float, list[float]]:
     thread = start_in_thread(worker)
     cpu0, wall0 = time.thread_time(), time.perf_counter()
     loop.exec()  # the real event loop: it sleeps (and releases the GIL) between events
-    GUI_CPU.append((time.thread_time() - cpu0) / (time.perf_counter() - wall0))
+    cpu = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
     timer.stop()
     thread.quit()
     thread.wait()  # the run has ended: the thread must be gone before its QThread object is
-    rate = (sink.steps - sink.first) / (sink.t1 - sink.t0)
-    return rate, lateness[5:]
+    return cpu, lateness[5:]
 
 
 def frame_cost(app, window, n: int, pan: bool = False) -> float:

@@ -99,10 +99,10 @@ def live(window, kind: str, probe: bool) -> tuple[float, list[float]]:
     """The same run in the window's worker thread, its Updates drawn by ``window`` (paced as for a
     user); ``probe``: a 10 ms QTimer whose lateness measures responsiveness (its wake-ups cost the
     training thread GIL hand-offs, so the rate is measured without it)."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from bench_gui import run_live
 
     from lrlab.core.decl.spec import RunSpec
-    from lrlab.gui.worker import RunWorker, start_in_thread
+    from lrlab.gui.worker import RunWorker
 
     spec = RunSpec.from_json(LIVE)
     if kind == "sweep":
@@ -120,28 +120,9 @@ def live(window, kind: str, probe: bool) -> tuple[float, list[float]]:
 
     worker.sig_metrics.connect(metrics)
     worker.sig_finished.connect(lambda *_: marks.setdefault("t1", time.perf_counter()))
-    lateness: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        lateness.append(max(0.0, (now - last[0]) * 1000 - 10))
-        last[0] = now
-
-    timer = QTimer(interval=10)
-    timer.timeout.connect(tick)
-    if probe:
-        timer.start()
-    loop = QEventLoop()
-    worker.sig_finished.connect(loop.quit)
-    thread = start_in_thread(worker)
-    cpu0, wall0 = time.thread_time(), time.perf_counter()
-    loop.exec()
-    GUI_CPU.setdefault(kind, []).append((time.thread_time() - cpu0) / (time.perf_counter() - wall0))
-    timer.stop()
-    thread.quit()
-    thread.wait()
-    return (marks["s1"] - marks["s0"]) / (marks["t1"] - marks["t0"]), lateness[5:]
+    cpu, lateness = run_live(worker, probe)
+    GUI_CPU.setdefault(kind, []).append(cpu)
+    return (marks["s1"] - marks["s0"]) / (marks["t1"] - marks["t0"]), lateness
 
 
 def issue31(rounds: int) -> bool:
