@@ -25,6 +25,17 @@ def lrlab_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_code_consent():
+    """Consent to run a user's code lasts as long as the process (lrlab.core.decl.usercode): no
+    test inherits another's, or leaves its own behind."""
+    from lrlab.core.decl import usercode
+
+    usercode.forget_all()
+    yield
+    usercode.forget_all()
+
+
 @pytest.fixture(scope="session")
 def ray_instance():
     """One local Ray instance for the whole test session (it takes seconds to start)."""

@@ -26,13 +26,6 @@ def build(sample_shape, n_outputs):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_consent():
-    usercode.forget_all()
-    yield
-    usercode.forget_all()
-
-
 def run_main(*args) -> int:
     return main([str(a) for a in args])
 

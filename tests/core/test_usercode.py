@@ -34,13 +34,6 @@ def load(seed):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_consent():
-    usercode.forget_all()
-    yield
-    usercode.forget_all()
-
-
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(text))

@@ -20,13 +20,6 @@ def build(sample_shape, n_outputs):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_consent():
-    usercode.forget_all()
-    yield
-    usercode.forget_all()
-
-
 @pytest.fixture
 def model_file(tmp_path):
     path = tmp_path / "my_model.py"
