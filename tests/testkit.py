@@ -1,5 +1,5 @@
-"""Helpers shared by the tests of several folders: reading a TensorBoard run lrlab wrote, and
-hiding a package as if it were not installed."""
+"""Helpers shared by the tests of several folders: reading a TensorBoard run lrlab wrote, hiding a
+package as if it were not installed, and replaying a session against its recording."""
 
 from __future__ import annotations
 
@@ -15,6 +15,22 @@ def read_run(folder):
     acc.Reload()
     hp = {tag: plugin_data_pb2.HParamsPluginData.FromString(c) for tag, c in acc.PluginTagToContent("hparams").items()}
     return acc, hp
+
+
+def replay_verdict(path: Any) -> str:
+    """Replay the session at ``path`` and compare its steps with the recorded ones: the verdict
+    ("identical: 69 steps", or where they differ)."""
+    from lrlab.core.runs import Collector, compare_steps, replay_runner
+    from lrlab.core.storage.session import Session
+
+    columns = ("step", "train_loss", "lr")
+    with Session.open(path) as s:
+        recorded = s.steps(columns)
+        runner = replay_runner(s)
+    col = Collector()
+    runner.listeners.append(col)
+    runner.run()
+    return compare_steps(recorded, {c: col.column(c) for c in columns}).describe()
 
 
 def without(monkeypatch: Any, *modules: str) -> None:

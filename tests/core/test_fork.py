@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from testkit import replay_verdict
 
 from lrlab.cli import main
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import RunSpec
 from lrlab.core.engine.snapshots import Snapshot, SnapshotError, SnapshotStore
-from lrlab.core.runs import Collector, RecordedRun, compare_steps, fork, fork_session, replay_runner
+from lrlab.core.runs import RecordedRun, fork, fork_session
 from lrlab.core.runs.train import Trainer
 from lrlab.core.storage.session import Session, SessionError
 
@@ -34,16 +35,6 @@ def record(path: Path, spec: dict = SPEC, edits=(), **options) -> Path:
 def steps(path: Path) -> dict[str, np.ndarray]:
     with Session.open(path) as s:
         return s.steps()
-
-
-def verify(path: Path) -> str:
-    with Session.open(path) as s:
-        recorded = s.steps(("step", "train_loss", "lr"))
-        runner = replay_runner(s)
-    col = Collector()
-    runner.listeners.append(col)
-    runner.run()
-    return compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).describe()
 
 
 @pytest.fixture
@@ -98,7 +89,7 @@ def test_a_live_edit_during_the_re_run_applies_at_the_fork_step(parent):
     np.testing.assert_array_equal(mine["lr"], theirs["lr"][57:] * np.float64(0.1))
     with Session.open(run.path) as s:
         assert s.edits()[-1] == (57, DECAY)
-    assert verify(run.path) == "identical: 103 steps"
+    assert replay_verdict(run.path) == "identical: 103 steps"
 
 
 def test_fork_replays_identical_without_its_parent(parent, tmp_path):
@@ -108,7 +99,7 @@ def test_fork_replays_identical_without_its_parent(parent, tmp_path):
     moved.parent.mkdir()
     shutil.move(run.path, moved)
     parent.unlink()
-    assert verify(moved) == "identical: 70 steps"
+    assert replay_verdict(moved) == "identical: 70 steps"
     assert main(["replay", str(moved), "--verify", "--quiet"]) == 0
 
 
@@ -132,7 +123,7 @@ def test_forks_of_forks(parent):
     np.testing.assert_array_equal(steps(grandchild.path)["train_loss"], steps(at40.path)["train_loss"][5:])
     assert [a["step"] for a in fork.lineage(second.path)] == [100, 50]
     assert all(a["found"] for a in fork.lineage(second.path))
-    assert verify(second.path) == "identical: 60 steps"
+    assert replay_verdict(second.path) == "identical: 60 steps"
 
 
 def test_plateau_memory_is_part_of_the_state(tmp_path):

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from testkit import replay_verdict
 
 from lrlab.core.decl.params import SpecError
 from lrlab.core.decl.spec import OPTIMIZERS, RunSpec
@@ -99,18 +100,9 @@ def test_validation_never_changes_the_training_of_schedule_free():
 
 @pytest.mark.parametrize("name", LR_FREE)
 def test_replay_is_identical_and_a_fork_continues_exactly(name, tmp_path):
-    from lrlab.core.runs import Collector, compare_steps, replay_runner
-
     parent = RecordedRun(spec(name, epochs=3), tmp_path / "p.lrlab", snapshot_every=20)
     parent.run()
-    with Session.open(parent.path) as s:
-        recorded = s.steps(("step", "train_loss", "lr"))
-        runner = replay_runner(s)
-    col = Collector()
-    runner.listeners.append(col)
-    runner.run()
-    assert compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).describe() \
-        == "identical: 69 steps"
+    assert replay_verdict(parent.path) == "identical: 69 steps"
     fork = fork_session(parent.path, 47)  # from the snapshot at 40 (optimizer state, d, z, train mode)
     assert fork.run() == "finished"
     with Session.open(fork.path) as f, Session.open(parent.path) as p:
@@ -176,7 +168,7 @@ def test_the_landscape_steps_them_with_their_packages(capsys):
 
 
 def test_a_sweep_member_of_schedule_free_replays_identical(tmp_path):
-    from lrlab.core.runs import Collector, RecordedSweep, compare_steps, replay_runner
+    from lrlab.core.runs import RecordedSweep
 
     base = RunSpec.from_json({"model": {"kind": "mlp", "hidden": [16]}, "steps": 40, "eval_every": 10,
                               "optimizer": {"name": "schedulefree_sgd", "lr": 0.5}, "device": "cpu"})
@@ -184,13 +176,7 @@ def test_a_sweep_member_of_schedule_free_replays_identical(tmp_path):
     sweep.run()
     with Session.open(sweep.files[1]) as s:
         assert s.environment["optimizer_impl"] == "per-member"
-        recorded = s.steps(("step", "train_loss", "lr"))
-        runner = replay_runner(s)
-    col = Collector()
-    runner.listeners.append(col)
-    runner.run()
-    assert compare_steps(recorded, {c: col.column(c) for c in ("step", "train_loss", "lr")}).describe() \
-        == "identical: 40 steps"
+    assert replay_verdict(sweep.files[1]) == "identical: 40 steps"
 
 
 @pytest.mark.parametrize("name", [*LR_FREE, "adam"])
